@@ -1,0 +1,146 @@
+"""Checkpoints: one file with everything needed to rebuild and continue a run (nanoGPT style)."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from core.data import Dataset, Vocab
+from core.errors import CheckpointError, ConfigError
+from core.model import MLP, MLPConfig
+from core.train import TrainConfig, Trainer
+
+FORMAT = "mlp-tui-checkpoint"
+VERSION = 1
+
+
+def save_checkpoint(trainer: Trainer, path: str | os.PathLike[str]) -> Path:
+    """Write atomically: a temp file in the same folder, then rename over the target."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ckpt = {
+        "format": FORMAT,
+        "version": VERSION,
+        "model": trainer.model.state_dict(),
+        "optimizer": {"name": "sgd", "lr_override": trainer.lr_override, "rng": trainer.rng_state()},
+        "model_config": trainer.model_config.to_dict(),
+        "train_config": trainer.config.to_dict(),
+        "step": trainer.step,
+        "best_dev_loss": trainer.best_dev,
+        "best_dev_step": trainer.best_dev_step,
+        "vocab": list(trainer.data.vocab.itos),
+        "dataset": trainer.data.source,
+        "split_seed": trainer.data.seed,
+    }
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(ckpt, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+@dataclass
+class Checkpoint:
+    model: MLP
+    model_config: MLPConfig
+    train_config: TrainConfig
+    vocab: Vocab
+    step: int
+    best_dev_loss: float
+    best_dev_step: int
+    dataset: str
+    split_seed: int
+    optimizer: dict[str, Any]
+
+
+def _config(cls: type, d: Any, path: Path) -> Any:
+    if not isinstance(d, dict):
+        raise CheckpointError(f"{path}: damaged checkpoint (no {cls.__name__})")
+    names = {f.name for f in fields(cls)}
+    try:
+        cfg = cls(**{k: v for k, v in d.items() if k in names})
+        cfg.validate()
+    except (TypeError, ConfigError) as e:
+        raise CheckpointError(f"{path}: damaged checkpoint ({e})") from None
+    return cfg
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
+    """Load and check a checkpoint; any problem is a CheckpointError with a one-line message."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a directory; give the checkpoint file (e.g. {path / 'model.pt'})")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError as e:
+        raise CheckpointError(f"{path}: cannot be read ({e.strerror or e})") from None
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as e:
+        what = "truncated or damaged" if "zip" in str(e).lower() or isinstance(e, EOFError) else "damaged"
+        raise CheckpointError(f"{path}: not a readable checkpoint (the file is {what} or of another kind)") from None
+    except Exception:  # torch raises many types for damaged files; none should be a traceback
+        raise CheckpointError(f"{path}: not a readable checkpoint (the file is damaged or of another kind)") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not an mlp-tui checkpoint")
+    if ckpt.get("version") != VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format version {ckpt.get('version')!r}; this mlp-tui reads version {VERSION}"
+        )
+    mcfg = _config(MLPConfig, ckpt.get("model_config"), path)
+    tcfg = _config(TrainConfig, ckpt.get("train_config"), path)
+    itos = ckpt.get("vocab")
+    if not isinstance(itos, list) or len(itos) != mcfg.vocab_size:
+        raise CheckpointError(f"{path}: damaged checkpoint (vocabulary does not match the model)")
+    model = MLP(mcfg)
+    try:
+        model.load_state_dict(ckpt["model"])
+    except (KeyError, RuntimeError, TypeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path}: damaged checkpoint (weights: {first[:120]})") from None
+    return Checkpoint(
+        model=model,
+        model_config=mcfg,
+        train_config=tcfg,
+        vocab=Vocab(tuple(itos)),
+        step=int(ckpt.get("step", 0)),
+        best_dev_loss=float(ckpt.get("best_dev_loss", float("inf"))),
+        best_dev_step=int(ckpt.get("best_dev_step", -1)),
+        dataset=str(ckpt.get("dataset", "")),
+        split_seed=int(ckpt.get("split_seed", 42)),
+        optimizer=dict(ckpt.get("optimizer") or {}),
+    )
+
+
+def resume_trainer(ckpt: Checkpoint, data: Dataset) -> Trainer:
+    """A Trainer that continues a checkpointed run on `data` (which must have the same vocabulary)."""
+    if tuple(data.vocab.itos) != tuple(ckpt.vocab.itos):
+        raise CheckpointError(
+            f"the checkpoint's vocabulary ({len(ckpt.vocab)} characters) differs from {data.source}'s "
+            f"({len(data.vocab)}); it was trained on {ckpt.dataset}"
+        )
+    if data.block_size != ckpt.model_config.block_size:
+        raise CheckpointError(
+            f"the checkpoint has block size {ckpt.model_config.block_size}, the data {data.block_size}"
+        )
+    trainer = Trainer(data, ckpt.model_config, ckpt.train_config, model=ckpt.model)
+    trainer.step = ckpt.step
+    trainer.best_dev, trainer.best_dev_step = ckpt.best_dev_loss, ckpt.best_dev_step
+    trainer.lr_override = ckpt.optimizer.get("lr_override")
+    rng = ckpt.optimizer.get("rng")
+    if isinstance(rng, dict) and isinstance(rng.get("gen"), torch.Tensor):
+        trainer.set_rng_state(rng)
+    return trainer

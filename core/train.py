@@ -1,0 +1,393 @@
+"""The trainer: owns the model, the data, the step counter and the SGD hot loop.
+
+The hot loop is a hand-written forward and backward pass for this one architecture, with the
+parameter update fused into the gradient matmuls and every buffer preallocated: ~17 small torch
+calls per step and no host sync. Random batch indices come from a pool drawn in large blocks, so the
+stream of batches depends only on the seed, not on how steps are grouped into chunks. Losses are read
+back once per chunk of steps, where divergence is detected and a snapshot is published for a UI.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+
+import torch
+
+from core.data import SPLITS, Dataset
+from core.errors import ConfigError
+from core.history import LossHistory
+from core.model import MLP, MLPConfig, split_loss
+
+POOL_ROWS = 1 << 17  # training-row indices drawn per call to randint (in whole batches)
+MAX_BATCH = 1 << 16
+EVENTS = (
+    "on_train_start",
+    "on_chunk_end",
+    "on_validation_end",
+    "on_nonfinite",
+    "on_pause",
+    "on_resume",
+    "on_train_end",
+)
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings; the defaults are the lecture's recipe."""
+
+    batch_size: int = 32
+    lr: float = 0.1
+    lr_decay: float = 0.1  # lr is multiplied by this at step decay_at
+    decay_at: int = 100_000
+    steps: int = 200_000
+    seed: int = 2147483647  # the lecture's generator seed
+
+    def validate(self) -> None:
+        for name in ("batch_size", "steps"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {v!r}")
+        if self.batch_size > MAX_BATCH:
+            raise ConfigError(f"batch_size must be at most {MAX_BATCH:,}, got {self.batch_size:,}")
+        if not isinstance(self.decay_at, int) or self.decay_at < 0:
+            raise ConfigError(f"decay_at must be a step number >= 0, got {self.decay_at!r}")
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            raise ConfigError(f"lr must be a positive number, got {self.lr!r}")
+        if not (isinstance(self.lr_decay, (int, float)) and math.isfinite(self.lr_decay) and self.lr_decay > 0):
+            raise ConfigError(f"lr_decay must be a positive number, got {self.lr_decay!r}")
+        if not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
+            raise ConfigError(f"seed must be an integer >= 0, got {self.seed!r}")
+
+    def lr_at(self, step: int) -> float:
+        """Step decay: lr until decay_at, lr * lr_decay from then on."""
+        return self.lr * self.lr_decay if step >= self.decay_at else self.lr
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a UI needs to draw one frame; plain data, safe to read from another thread or process."""
+
+    step: int
+    total_steps: int
+    lr: float
+    state: str  # idle, running, paused, done, stopped, diverged
+    elapsed: float  # seconds spent training
+    steps_per_second: float
+    last_loss: float  # mean loss of the latest chunk of steps
+    split_losses: dict[str, float] = field(default_factory=dict)
+    eval_step: int = -1
+    best_dev: float = math.inf
+    best_dev_step: int = -1
+    message: str = ""
+
+
+class _FusedSGD:
+    """One SGD step of the MLP without autograd: forward, backward and update on fixed buffers.
+
+    tanh(x) is computed as 2*sigmoid(2x) - 1 (torch.tanh is ~5x slower on these shapes), and the
+    factor -lr/B is folded into dlogits so every later gradient arrives already scaled for the update.
+    """
+
+    def __init__(self, model: MLP, batch_size: int):
+        cfg = model.config
+        B, T, E, H, V = batch_size, cfg.block_size, cfg.n_embd, cfg.n_hidden, cfg.vocab_size
+        self.B, self.V = B, V
+        self.C, self.W1, self.b1, self.W2, self.b2 = (
+            p.detach() for p in (model.C, model.W1, model.b1, model.W2, model.b2)
+        )
+        self.W1T, self.W2T = self.W1.t(), self.W2.t()
+        self.emb = torch.empty(B * T, E)  # (B*block_size, n_embd)
+        self.embv = self.emb.view(B, T * E)  # (B, block_size*n_embd)
+        self.embT = self.embv.t()
+        self.h = torch.empty(B, H)  # (B, n_hidden)
+        self.hT = self.h.t()
+        self.hh = torch.empty(B, H)
+        self.m1 = torch.full((B, H), -1.0)
+        self.logits = torch.empty(B, V)  # (B, vocab)
+        self.dl = torch.empty(B, V)
+        self.dlT = self.dl.t()
+        self.dh = torch.empty(B, H)
+        self.dhT = self.dh.t()
+        self.demb = torch.empty(B, T * E)
+        self.demb_rows = self.demb.view(B * T, E)  # (B*block_size, n_embd)
+        self.ones = torch.ones(B)
+        self.row_offset = torch.arange(B) * V  # flat index of each row's first logit
+
+    @torch.no_grad()
+    def run(self, xs: tuple[torch.Tensor, ...], ys: tuple[torch.Tensor, ...], logp: torch.Tensor, lr: float) -> None:
+        """Steps over batches xs[i] (B*block_size,) and flat targets ys[i] (B,); log p(target) into logp[i]."""
+        C, W1, b1, W2, b2, W1T, W2T = self.C, self.W1, self.b1, self.W2, self.b2, self.W1T, self.W2T
+        emb, embv, embT, h, hT, hh, m1 = self.emb, self.embv, self.embT, self.h, self.hT, self.hh, self.m1
+        logits, dl, dlT, dh, dhT = self.logits, self.dl, self.dlT, self.dh, self.dhT
+        demb, demb_rows, ones = self.demb, self.demb_rows, self.ones
+        a = -lr / self.B
+        minus_a = torch.full((self.B,), -a)
+        for xi, yi, li in zip(xs, ys, logp.unbind(0)):
+            torch.index_select(C, 0, xi, out=emb)  # (B*T, E)
+            torch.addmm(b1, embv, W1, beta=2, alpha=2, out=h)  # (B, H) 2 * pre-activation
+            h.sigmoid_()
+            torch.add(m1, h, alpha=2, out=h)  # tanh = 2*sigmoid(2x) - 1
+            torch.addmm(b2, h, W2, out=logits)  # (B, V)
+            lp = torch.log_softmax(logits, 1)  # (B, V)
+            torch.take(lp, yi, out=li)  # (B,) log-probability of each target
+            torch.exp(lp, out=dl)  # softmax
+            dl.mul_(a)
+            dl.put_(yi, minus_a, accumulate=True)  # a * (softmax - onehot): the scaled dlogits
+            torch.mm(dl, W2T, out=dh)  # (B, H) before W2 moves
+            W2.addmm_(hT, dl)  # W2 += a * h^T dlogits
+            b2.addmv_(dlT, ones)
+            torch.mul(h, h, out=hh)
+            dh.addcmul_(dh, hh, value=-1)  # through tanh: * (1 - h^2)
+            torch.mm(dh, W1T, out=demb)  # (B, T*E) before W1 moves
+            W1.addmm_(embT, dh)
+            b1.addmv_(dhT, ones)
+            C.index_add_(0, xi, demb_rows)  # gathered embedding gradient
+
+
+class Trainer:
+    """Trains an MLP on a Dataset; can run in a worker thread while another thread reads snapshots.
+
+    Control (pause, resume, stop, set_lr) is thread-safe and takes effect between chunks of steps.
+    """
+
+    def __init__(
+        self,
+        data: Dataset,
+        model_config: MLPConfig,
+        train_config: TrainConfig,
+        model: MLP | None = None,
+        history_capacity: int = 1 << 20,
+    ):
+        train_config.validate()
+        model_config = replace(model_config, vocab_size=len(data.vocab), block_size=data.block_size)
+        model_config.validate()
+        self.data = data
+        self.model_config = model_config
+        self.config = train_config
+        if model is None:
+            model = MLP(model_config, torch.Generator().manual_seed(train_config.seed))
+        self.model = model
+        self.step = 0
+        self.history = LossHistory(history_capacity)
+        self.evals: list[tuple[int, dict[str, float]]] = []  # (step, split -> loss)
+        self.best_dev = math.inf
+        self.best_dev_step = -1
+        self.elapsed = 0.0
+        self.lr_override: float | None = None  # set_lr replaces the schedule's lr while set
+        self._kernel = _FusedSGD(model, train_config.batch_size)
+        self._gen = torch.Generator().manual_seed(train_config.seed + 1)  # batch indices
+        self._pool = torch.empty(0, train_config.batch_size, dtype=torch.long)
+        self._pool_pos = 0
+        self._pool_gen_state = self._gen.get_state()
+        self._backup = [p.detach().clone() for p in model.parameters()]
+        self._callbacks: dict[str, list[Callable]] = {e: [] for e in EVENTS}
+        self._commands: queue.SimpleQueue = queue.SimpleQueue()
+        self._running = threading.Event()
+        self._running.set()
+        self._stop = threading.Event()
+        self._state = "idle"
+        self._message = ""
+        self._sps = 0.0
+        self._last_loss = math.nan
+        self._snapshot = self._make_snapshot()
+
+    # ---- control (any thread) ----
+    def on(self, event: str, fn: Callable) -> None:
+        """Register fn(trainer, **info) for an event named as in EVENTS."""
+        if event not in self._callbacks:
+            raise ValueError(f"unknown event {event!r}; one of {', '.join(EVENTS)}")
+        self._callbacks[event].append(fn)
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        if self._state == "diverged":
+            self._message = ""
+        self._running.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()
+
+    def set_lr(self, lr: float | None) -> None:
+        """Use this lr from the next chunk on (None goes back to the schedule)."""
+        if lr is not None and not (math.isfinite(lr) and lr > 0):
+            raise ConfigError(f"lr must be a positive number, got {lr!r}")
+        self._commands.put(("lr", lr))
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def lr(self) -> float:
+        return self.lr_override if self.lr_override is not None else self.config.lr_at(self.step)
+
+    def snapshot(self) -> Snapshot:
+        return self._snapshot
+
+    def rng_state(self) -> dict:
+        """Where the batch stream is, so a resumed run draws the same batches it would have."""
+        return {"gen": self._pool_gen_state.clone(), "pos": self._pool_pos, "drawn": len(self._pool) > 0}
+
+    def set_rng_state(self, state: dict) -> None:
+        self._gen.set_state(state["gen"])
+        self._pool = torch.empty(0, self.config.batch_size, dtype=torch.long)
+        self._pool_pos = 0
+        if state.get("drawn"):
+            self._indices(0)  # redraw the pool from the saved state ...
+            self._pool_pos = int(state["pos"])  # ... and skip what was used
+
+    # ---- training (the worker thread) ----
+    def _fire(self, event: str, **info) -> None:
+        for fn in self._callbacks[event]:
+            fn(self, **info)
+
+    def _drain_commands(self) -> None:
+        while True:
+            try:
+                cmd, arg = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            if cmd == "lr":
+                self.lr_override = arg
+
+    def _indices(self, n: int) -> torch.Tensor:
+        """The next n batches of training-row indices (n, B), from pools of POOL_ROWS rows."""
+        if self._pool_pos == len(self._pool):
+            ntr = len(self.data.Y["train"])
+            B = self.config.batch_size
+            self._pool_gen_state = self._gen.get_state()  # to redraw this pool when resuming a checkpoint
+            self._pool = torch.randint(0, ntr, (max(1, POOL_ROWS // B), B), generator=self._gen)
+            self._pool_pos = 0
+        n = min(n, len(self._pool) - self._pool_pos)
+        ix = self._pool[self._pool_pos : self._pool_pos + n]
+        self._pool_pos += n
+        return ix
+
+    def _chunk_size(self, target: int) -> int:
+        # About 50 ms of work per chunk: responsive to commands, yet few syncs.
+        n = int(self._sps * 0.05) if self._sps > 0 else 64
+        n = max(16, min(n, 2048))
+        n = min(n, target - self.step)
+        if self.lr_override is None and self.step < self.config.decay_at:
+            n = min(n, self.config.decay_at - self.step)  # lr is constant within a chunk
+        return n
+
+    def train_chunk(self, target: int | None = None) -> bool:
+        """Run one chunk of steps (not past step `target`); False if training diverged (weights restored)."""
+        n = self._chunk_size(self.config.steps if target is None else target)
+        ix = self._indices(n)  # (n, B)
+        n = len(ix)
+        Xtr, Ytr = self.data.X["train"], self.data.Y["train"]
+        xs = Xtr[ix].view(n, -1).unbind(0)  # n x (B*block_size,)
+        ys = (Ytr[ix] + self._kernel.row_offset).unbind(0)  # n x (B,) flat index into (B, V)
+        logp = torch.empty(n, self.config.batch_size)
+        lr = self.lr
+        for b, p in zip(self._backup, self.model.parameters()):
+            b.copy_(p.detach())
+        t0 = time.perf_counter()
+        self._kernel.run(xs, ys, logp, lr)
+        losses = -logp.mean(1)  # (n,) per-step loss in nats
+        finite = torch.isfinite(losses)
+        ok = bool(finite.all())  # the one host sync of the chunk
+        dt = time.perf_counter() - t0
+        if not ok:
+            bad = int((~finite).nonzero()[0])
+            with torch.no_grad():
+                for b, p in zip(self._backup, self.model.parameters()):
+                    p.copy_(b)
+            self.history.append(losses[:bad].log10())
+            self._last_loss = math.nan
+            self._state = "diverged"
+            self._message = (
+                f"loss became non-finite at step {self.step + bad + 1:,} with lr {lr:g}; restored the "
+                f"weights from step {self.step:,}. Try a lower learning rate."
+            )
+            self._running.clear()
+            self._fire("on_nonfinite", step=self.step + bad + 1, lr=lr, message=self._message)
+            return False
+        self.history.append(losses.log10())
+        self.step += n
+        self.elapsed += dt
+        inst = n / dt if dt > 0 else 0.0
+        self._sps = inst if self._sps == 0 else 0.8 * self._sps + 0.2 * inst
+        self._last_loss = float(losses[-min(n, 100):].mean())
+        return True
+
+    def run(self, steps: int | None = None) -> None:
+        """Train until config.steps (or `steps` more), stop() or divergence; pause() blocks in here."""
+        target = self.config.steps if steps is None else min(self.config.steps, self.step + steps)
+        torch.set_num_threads(1)  # small ops: one thread is faster and stable (DESIGN.md)
+        self._stop.clear()
+        self._state = "running"
+        self._fire("on_train_start")
+        while self.step < target and not self._stop.is_set():
+            if not self._running.is_set():
+                if self._state != "diverged":
+                    self._state = "paused"
+                self._publish()
+                self._fire("on_pause")
+                while not self._running.wait(0.05):
+                    self._drain_commands()
+                    self._publish()
+                if self._stop.is_set():
+                    break
+                self._state = "running"
+                self._message = ""
+                self._fire("on_resume")
+            self._drain_commands()
+            ok = self.train_chunk(target)
+            self._publish()
+            if ok:
+                self._fire("on_chunk_end", step=self.step, loss=self._last_loss)
+        if self._stop.is_set():
+            self._state = "stopped"
+        elif self.step >= self.config.steps:
+            self._state = "done"
+        else:
+            self._state = "idle"
+        self._publish()
+        self._fire("on_train_end", step=self.step)
+
+    @torch.no_grad()
+    def evaluate(self, splits: tuple[str, ...] = SPLITS) -> dict[str, float]:
+        """Mean loss over each whole split; remembers the best dev loss."""
+        self.model.eval()
+        out = {s: split_loss(self.model, self.data.X[s], self.data.Y[s]) for s in splits}
+        self.evals.append((self.step, out))
+        dev = out.get("dev", math.nan)
+        if math.isfinite(dev) and dev < self.best_dev:
+            self.best_dev, self.best_dev_step = dev, self.step
+        self._publish()
+        self._fire("on_validation_end", step=self.step, losses=out)
+        return out
+
+    def _make_snapshot(self) -> Snapshot:
+        last = self.evals[-1] if self.evals else (-1, {})
+        return Snapshot(
+            step=self.step,
+            total_steps=self.config.steps,
+            lr=self.lr,
+            state=self._state,
+            elapsed=self.elapsed,
+            steps_per_second=self._sps,
+            last_loss=self._last_loss,
+            split_losses=dict(last[1]),
+            eval_step=last[0],
+            best_dev=self.best_dev,
+            best_dev_step=self.best_dev_step,
+            message=self._message,
+        )
+
+    def _publish(self) -> None:
+        self._snapshot = self._make_snapshot()  # one reference swap: readers never see half a snapshot

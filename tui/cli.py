@@ -1,0 +1,329 @@
+"""The `mlp-tui` command: the Textual app by default, and headless train / sample / eval / bench.
+
+torch is imported only inside the commands, so `mlp-tui --help` and the app's first frame are quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import NoReturn
+
+COMMANDS = ("train", "sample", "eval", "bench")
+DEFAULTS = {  # the lecture's recipe; mirrors MLPConfig and TrainConfig (checked by a test)
+    "block_size": 3,
+    "emb_dim": 10,
+    "hidden": 200,
+    "init": "lecture",
+    "batch_size": 32,
+    "lr": 0.1,
+    "lr_decay": 0.1,
+    "decay_at": 100_000,
+    "steps": 200_000,
+    "seed": 2147483647,
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad values end in one line on stderr and exit status 2 (argparse would print the usage too)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return v
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        v = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
+    return v
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text!r}")
+    return v
+
+
+def add_training_options(p: argparse.ArgumentParser) -> None:
+    """Flags shared by the app and `mlp-tui train`; one per field of MLPConfig and TrainConfig."""
+    d = DEFAULTS
+    g = p.add_argument_group("data and model")
+    g.add_argument("--data", default="names", metavar="PATH",
+                   help="a text file with one word per line, or a built-in dataset: names, surnames "
+                        "(default: names)")
+    g.add_argument("--block-size", type=_positive_int, default=d["block_size"], metavar="N",
+                   help=f"characters of context the model sees (default: {d['block_size']})")
+    g.add_argument("--emb-dim", type=_positive_int, default=d["emb_dim"], metavar="N",
+                   help=f"size of each character's embedding vector (default: {d['emb_dim']})")
+    g.add_argument("--hidden", type=_positive_int, default=d["hidden"], metavar="N",
+                   help=f"units in the tanh hidden layer (default: {d['hidden']})")
+    g.add_argument("--init", choices=("lecture", "kaiming"), default=d["init"],
+                   help="weight initialisation: the lecture's plain N(0,1), or kaiming (tanh gain, small "
+                        "last layer: initial loss near ln(vocab)) (default: lecture)")
+    g = p.add_argument_group("optimisation")
+    g.add_argument("--batch-size", type=_positive_int, default=d["batch_size"], metavar="N",
+                   help=f"examples per SGD step (default: {d['batch_size']})")
+    g.add_argument("--lr", type=_positive_float, default=d["lr"], metavar="LR",
+                   help=f"learning rate (default: {d['lr']})")
+    g.add_argument("--lr-decay", type=_positive_float, default=d["lr_decay"], metavar="F",
+                   help=f"multiply the learning rate by F at step --decay-at (default: {d['lr_decay']})")
+    g.add_argument("--decay-at", type=_nonneg_int, default=d["decay_at"], metavar="STEP",
+                   help=f"step of the learning-rate decay (default: {d['decay_at']})")
+    g.add_argument("--steps", type=_positive_int, default=d["steps"], metavar="N",
+                   help=f"training steps (default: {d['steps']})")
+    g.add_argument("--seed", type=_nonneg_int, default=d["seed"], metavar="N",
+                   help=f"seed for the initial weights and the batches (default: {d['seed']})")
+
+
+def build_parsers() -> dict[str, argparse.ArgumentParser]:
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    app = _Parser(
+        prog="mlp-tui",
+        description="Train a character-level MLP language model (Bengio et al. 2003, makemore part 2) "
+                    "live in the terminal. Commands: train, sample, eval, bench (mlp-tui COMMAND --help).",
+    )
+    add_training_options(app)
+
+    train = _Parser(prog="mlp-tui train", description="Train without the app; writes model.pt and metrics.json.")
+    add_training_options(train)
+    train.add_argument("--out", type=Path, default=None, metavar="DIR",
+                       help="folder for model.pt and metrics.json (default: runs/<dataset>-<date-time>)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    sample = _Parser(prog="mlp-tui sample", description="Sample words from a saved model, one per line.",
+                     formatter_class=fmt)
+    sample.add_argument("--checkpoint", type=Path, required=True, metavar="FILE",
+                        help="a model.pt written by mlp-tui")
+    sample.add_argument("-n", type=_positive_int, default=20, metavar="N", help="how many words")
+    sample.add_argument("--temperature", type=_positive_float, default=1.0, metavar="T",
+                        help="below 1: safer, more common words; above 1: wilder")
+    sample.add_argument("--seed", type=_nonneg_int, default=None, metavar="N",
+                        help="seed for reproducible samples (default: random)")
+    sample.add_argument("--prefix", default="", metavar="TEXT", help="start every word with TEXT")
+    sample.add_argument("--mark", action="store_true",
+                        help="mark words that are already in the training split with a '*'")
+
+    ev = _Parser(prog="mlp-tui eval", description="Split losses of a saved model, as JSON on stdout.")
+    ev.add_argument("--checkpoint", type=Path, required=True, metavar="FILE", help="a model.pt written by mlp-tui")
+    ev.add_argument("--data", default=None, metavar="PATH",
+                    help="evaluate on this dataset instead of the one the model was trained on")
+
+    bench = _Parser(prog="mlp-tui bench",
+                    description="Steps per second of the lecture's training loop and of mlp-tui's trainer, "
+                                "same recipe, same data, one process.", formatter_class=fmt)
+    bench.add_argument("--steps", type=_positive_int, default=30_000, metavar="N", help="steps for each loop")
+    bench.add_argument("--data", default="names", metavar="PATH", help="dataset")
+    return {"app": app, "train": train, "sample": sample, "eval": ev, "bench": bench}
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    print(f"mlp-tui: error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def configs_from_args(args: argparse.Namespace):
+    """(MLPConfig, TrainConfig) from the shared flags; vocab_size is filled in from the data later."""
+    from core.model import MLPConfig
+    from core.train import TrainConfig
+
+    mcfg = MLPConfig(block_size=args.block_size, n_embd=args.emb_dim, n_hidden=args.hidden, init=args.init)
+    tcfg = TrainConfig(batch_size=args.batch_size, lr=args.lr, lr_decay=args.lr_decay,
+                       decay_at=args.decay_at, steps=args.steps, seed=args.seed)
+    return mcfg, tcfg
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    import core  # noqa: F401  (quiets torch's NumPy warning)
+    from core.checkpoint import save_checkpoint
+    from core.data import Dataset, resolve_dataset
+    from core.train import Trainer
+
+    err = Console(stderr=True)
+    mcfg, tcfg = configs_from_args(args)
+    tcfg.validate()
+    data = Dataset.load(args.data, args.block_size)
+    trainer = Trainer(data, mcfg, tcfg)
+    out = args.out or Path("runs") / f"{resolve_dataset(args.data).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out.mkdir(parents=True, exist_ok=True)
+    err.print(
+        f"[bold]{data.source}[/]: {len(data.words):,} words, {len(data.vocab)} characters; "
+        f"{trainer.model.num_params():,} parameters; {tcfg.steps:,} steps -> {out}"
+    )
+    progress = Progress(
+        TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[sps]:>7,.0f} steps/s"), TextColumn("loss {task.fields[loss]:.4f}"),
+        TextColumn("lr {task.fields[lr]:.3g}"), TimeRemainingColumn(),
+        console=err, disable=args.quiet, transient=False,
+    )
+    task = progress.add_task("training", total=tcfg.steps, sps=0.0, loss=math.nan, lr=tcfg.lr)
+    last = [0.0]
+
+    def on_chunk(tr: Trainer, step: int, loss: float) -> None:
+        now = time.monotonic()
+        if now - last[0] > 0.1:  # redraw at most 10 times a second
+            last[0] = now
+            progress.update(task, completed=step, sps=tr.snapshot().steps_per_second, loss=loss, lr=tr.lr)
+
+    trainer.on("on_chunk_end", on_chunk)
+    interrupted = False
+    t0 = time.perf_counter()
+    with progress:
+        try:
+            trainer.run()
+        except KeyboardInterrupt:
+            interrupted = True
+        snap = trainer.snapshot()
+        progress.update(task, completed=trainer.step, sps=snap.steps_per_second, loss=snap.last_loss, lr=trainer.lr)
+    seconds = time.perf_counter() - t0
+    if snap.state == "diverged":
+        err.print(f"[red]{snap.message}[/]")
+    if interrupted:
+        err.print(f"interrupted at step {trainer.step:,}; saving what was trained")
+    losses = trainer.evaluate()
+    save_checkpoint(trainer, out / "model.pt")
+    metrics = {
+        "steps": trainer.step,
+        "seconds": round(seconds, 3),
+        "steps_per_second": round(trainer.step / trainer.elapsed, 1) if trainer.elapsed else 0.0,
+        "params": trainer.model.num_params(),
+        "train_loss": losses["train"],
+        "dev_loss": losses["dev"],
+        "test_loss": losses["test"],
+        "best_dev_loss": trainer.best_dev,
+        "best_dev_step": trainer.best_dev_step,
+        "state": "interrupted" if interrupted else snap.state,
+        "dataset": data.source,
+        "config": {"model": trainer.model_config.to_dict(), "train": tcfg.to_dict()},
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    err.print(
+        f"train {losses['train']:.4f}  dev {losses['dev']:.4f}  test {losses['test']:.4f}  "
+        f"({metrics['steps_per_second']:,.0f} steps/s)  wrote {out / 'model.pt'} and {out / 'metrics.json'}"
+    )
+    return 130 if interrupted else (1 if snap.state == "diverged" else 0)
+
+
+def _load_data_for(ckpt, override: str | None):
+    from core.data import Dataset
+
+    return Dataset.load(override or ckpt.dataset, ckpt.model_config.block_size, ckpt.split_seed)
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    import torch
+
+    from core.checkpoint import load_checkpoint
+    from core.errors import DataError
+    from core.sample import sample
+
+    ckpt = load_checkpoint(args.checkpoint)
+    g = torch.Generator().manual_seed(args.seed) if args.seed is not None else None
+    bad = [c for c in args.prefix if c not in ckpt.vocab.stoi or c == ckpt.vocab.itos[0]]
+    if bad:
+        fail(f"--prefix has characters the model does not know: {''.join(sorted(set(bad)))!r}")
+    train_words: set[str] = set()
+    if args.mark:
+        try:
+            train_words = _load_data_for(ckpt, None).train_set
+        except DataError as e:
+            fail(f"--mark needs the training data: {e}")
+    for s in sample(ckpt.model, ckpt.vocab, args.n, g, args.temperature, train_words=train_words,
+                    prefix=args.prefix):
+        print(s.text + (" *" if s.in_train else ""))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from core.checkpoint import load_checkpoint
+    from core.data import SPLITS
+    from core.model import split_loss
+
+    ckpt = load_checkpoint(args.checkpoint)
+    data = _load_data_for(ckpt, args.data)
+    if tuple(data.vocab.itos) != tuple(ckpt.vocab.itos):
+        extra = sorted(set(data.vocab.itos) - set(ckpt.vocab.itos))
+        if extra:
+            fail(f"{data.source} has characters the model never saw: {''.join(extra)[:40]!r}")
+        fail(f"{data.source} has a different vocabulary from the model's ({len(data.vocab)} vs {len(ckpt.vocab)})")
+    out = {s: split_loss(ckpt.model, data.X[s], data.Y[s]) for s in SPLITS}
+    report = {
+        "checkpoint": str(args.checkpoint),
+        "dataset": data.source,
+        "step": ckpt.step,
+        "params": ckpt.model.num_params(),
+        **{f"{s}_loss": v for s, v in out.items()},
+    }
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from core.bench import bench
+    from core.data import Dataset
+    from core.model import MLPConfig
+    from core.train import TrainConfig
+
+    mcfg, tcfg = MLPConfig(), TrainConfig()
+    data = Dataset.load(args.data, mcfg.block_size)
+    print(f"lecture recipe on {data.source}: {MLPConfig(vocab_size=len(data.vocab)).num_params():,} parameters, "
+          f"batch {tcfg.batch_size}, {args.steps:,} steps each, 1 torch thread", flush=True)
+    r = bench(data, mcfg, tcfg, args.steps)
+    print(f"lecture loop (autograd, .item() per step): {r.reference_sps:>9,.0f} steps/s  "
+          f"(loss over the last 1,000 steps {r.reference_loss:.3f})")
+    print(f"mlp-tui trainer (fused, no per-step sync):  {r.trainer_sps:>9,.0f} steps/s  "
+          f"(loss over the last 1,000 steps {r.trainer_loss:.3f})")
+    print(f"ratio: {r.ratio:.2f}x")
+    return 0
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    try:
+        from tui.app import run_app
+    except ImportError:
+        fail("the app is not built yet; use mlp-tui train / sample / eval / bench")
+    return run_app(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parsers = build_parsers()
+    command = argv[0] if argv and argv[0] in COMMANDS else "app"
+    args = parsers[command].parse_args(argv[1:] if command != "app" else argv)
+    from core.errors import MLPTuiError
+
+    try:
+        return {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "bench": cmd_bench,
+                "app": cmd_app}[command](args) or 0
+    except MLPTuiError as e:
+        fail(str(e))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
