@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from core.errors import DataError
+
+if TYPE_CHECKING:  # torch is imported where tensors are made, so the app can read files without it
+    import torch
 
 BOUNDARY = "."
 BUILTIN = ("names", "surnames")
@@ -100,6 +102,8 @@ def build_examples(words: list[str], vocab: Vocab, block_size: int) -> tuple[tor
     Each word is laid out as `block_size` boundary tokens, its characters, one boundary token; every
     window of block_size + 1 that ends on a character or the final boundary is one example.
     """
+    import torch
+
     if not words:
         return torch.zeros((0, block_size), dtype=torch.long), torch.zeros(0, dtype=torch.long)
     stoi = vocab.stoi
@@ -124,6 +128,8 @@ def build_examples(words: list[str], vocab: Vocab, block_size: int) -> tuple[tor
 
 def split_words(words: list[str], seed: int) -> dict[str, list[str]]:
     """Seeded 80/10/10 split by words (not by examples), so no word leaks across splits."""
+    import torch
+
     g = torch.Generator().manual_seed(seed)
     perm = torch.randperm(len(words), generator=g).tolist()
     n1, n2 = int(0.8 * len(words)), int(0.9 * len(words))

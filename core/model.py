@@ -7,47 +7,14 @@ concatenated, passed through a tanh hidden layer (W1, b1) and a linear layer (W2
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core.errors import ConfigError
+from core.config import MLPConfig
 
-INITS = ("lecture", "kaiming")
-# A model this size would not fit comfortably in memory with its optimiser buffers; refuse it early.
-MAX_PARAMS = 200_000_000
-
-
-@dataclass
-class MLPConfig:
-    vocab_size: int = 27
-    block_size: int = 3
-    n_embd: int = 10
-    n_hidden: int = 200
-    init: str = "lecture"
-
-    def validate(self) -> None:
-        for name in ("vocab_size", "block_size", "n_embd", "n_hidden"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        if self.init not in INITS:
-            raise ConfigError(f"init must be one of {', '.join(INITS)}, got {self.init!r}")
-        n = self.num_params()
-        if n > MAX_PARAMS:
-            raise ConfigError(
-                f"the model would have {n:,} parameters ({n * 4 / 2**30:.1f} GiB of weights); "
-                f"the limit is {MAX_PARAMS:,}"
-            )
-
-    def num_params(self) -> int:
-        V, T, E, H = self.vocab_size, self.block_size, self.n_embd, self.n_hidden
-        return V * E + T * E * H + H + H * V + V
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+__all__ = ["MLP", "MLPConfig", "split_loss"]
 
 
 class MLP(nn.Module):

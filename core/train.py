@@ -14,17 +14,17 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 
 import torch
 
+from core.config import TrainConfig
 from core.data import SPLITS, Dataset
 from core.errors import ConfigError
 from core.history import LossHistory
 from core.model import MLP, MLPConfig, split_loss
 
 POOL_ROWS = 1 << 17  # training-row indices drawn per call to randint (in whole batches)
-MAX_BATCH = 1 << 16
 EVENTS = (
     "on_train_start",
     "on_chunk_end",
@@ -34,41 +34,6 @@ EVENTS = (
     "on_resume",
     "on_train_end",
 )
-
-
-@dataclass
-class TrainConfig:
-    """Optimisation settings; the defaults are the lecture's recipe."""
-
-    batch_size: int = 32
-    lr: float = 0.1
-    lr_decay: float = 0.1  # lr is multiplied by this at step decay_at
-    decay_at: int = 100_000
-    steps: int = 200_000
-    seed: int = 2147483647  # the lecture's generator seed
-
-    def validate(self) -> None:
-        for name in ("batch_size", "steps"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {v!r}")
-        if self.batch_size > MAX_BATCH:
-            raise ConfigError(f"batch_size must be at most {MAX_BATCH:,}, got {self.batch_size:,}")
-        if not isinstance(self.decay_at, int) or self.decay_at < 0:
-            raise ConfigError(f"decay_at must be a step number >= 0, got {self.decay_at!r}")
-        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
-            raise ConfigError(f"lr must be a positive number, got {self.lr!r}")
-        if not (isinstance(self.lr_decay, (int, float)) and math.isfinite(self.lr_decay) and self.lr_decay > 0):
-            raise ConfigError(f"lr_decay must be a positive number, got {self.lr_decay!r}")
-        if not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
-            raise ConfigError(f"seed must be an integer >= 0, got {self.seed!r}")
-
-    def lr_at(self, step: int) -> float:
-        """Step decay: lr until decay_at, lr * lr_decay from then on."""
-        return self.lr * self.lr_decay if step >= self.decay_at else self.lr
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -197,6 +162,7 @@ class Trainer:
         self._message = ""
         self._sps = 0.0
         self._last_loss = math.nan
+        self.last_chunk = torch.empty(0)
         self._snapshot = self._make_snapshot()
 
     # ---- control (any thread) ----
@@ -223,6 +189,16 @@ class Trainer:
         if lr is not None and not (math.isfinite(lr) and lr > 0):
             raise ConfigError(f"lr must be a positive number, got {lr!r}")
         self._commands.put(("lr", lr))
+
+    def update_config(self, **changes) -> None:
+        """Change schedule fields (lr, lr_decay, decay_at, steps) between chunks; validated first."""
+        allowed = {"lr", "lr_decay", "decay_at", "steps"}
+        if set(changes) - allowed:
+            raise ConfigError(f"only {', '.join(sorted(allowed))} can change while training")
+        new = replace(self.config, **changes)
+        new.validate()
+        self.config = new
+        self._publish()
 
     @property
     def paused(self) -> bool:
@@ -306,7 +282,8 @@ class Trainer:
             with torch.no_grad():
                 for b, p in zip(self._backup, self.model.parameters()):
                     p.copy_(b)
-            self.history.append(losses[:bad].log10())
+            self.last_chunk = losses[:bad].log10()
+            self.history.append(self.last_chunk)
             self._last_loss = math.nan
             self._state = "diverged"
             self._message = (
@@ -316,7 +293,8 @@ class Trainer:
             self._running.clear()
             self._fire("on_nonfinite", step=self.step + bad + 1, lr=lr, message=self._message)
             return False
-        self.history.append(losses.log10())
+        self.last_chunk = losses.log10()  # (n,) for consumers that keep their own copy of the curve
+        self.history.append(self.last_chunk)
         self.step += n
         self.elapsed += dt
         inst = n / dt if dt > 0 else 0.0

@@ -1,0 +1,280 @@
+"""Training in a separate process, for a UI: plain-data commands in, plain-data frames out.
+
+Why a process: a UI rendering plots in the same process holds the GIL between the trainer's small
+torch ops and costs it 23-40% of its speed (DESIGN.md); in its own process the trainer keeps ~90%+.
+The worker owns the Trainer and decides when to evaluate (by training time, within a 5% budget),
+when to sample, and when to publish a frame; the UI only reads what arrives on its queue.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+import queue
+import time
+from dataclasses import asdict
+from typing import Any
+
+FRAME_INTERVAL = 0.1  # seconds between frames (snapshot and plot series) sent to the UI
+EVAL_INTERVAL = 2.0  # seconds of training between dev/test evaluations
+EVAL_BUDGET = 0.05  # share of training time that evaluation may take
+TRAIN_SAMPLE_ROWS = 20_000  # fixed subset of the train split used between full passes
+SAMPLE_INTERVAL = 3.0  # seconds between batches of sampled names
+SAMPLE_SEED = 1234  # the same draws every time, so you watch the same names improve
+
+
+class _Worker:
+    def __init__(self, out_q: Any):
+        self.out = out_q
+        self.trainer = None
+        self.data = None
+        self.data_key: tuple | None = None
+        self.active = False  # training (not paused, not done)
+        self.temperature = 1.0
+        self.n_samples = 8
+        self.plot_width = 200
+        self.plot_last: int | None = None  # only the last N steps, or all
+        self.eval_time = 0.0
+        self.train_full_cost = 0.2  # seconds, re-measured on each full pass
+        self.last_eval_at = 0.0  # trainer.elapsed at the last evaluation
+        self.last_sample = 0.0
+        self.last_frame = 0.0
+
+    def send(self, kind: str, **payload: Any) -> None:
+        self.out.put((kind, payload))
+
+    # ---- commands ----
+    def reset(self, data: str, model: dict, train: dict, paused: bool = False) -> None:
+        from core.data import Dataset
+        from core.errors import MLPTuiError
+        from core.model import MLPConfig
+        from core.train import TrainConfig, Trainer
+
+        self.active = False
+        self.send("loading", what=f"loading {data}")
+        try:
+            tcfg = TrainConfig(**train)
+            tcfg.validate()
+            key = (data, model["block_size"])
+            if self.data_key != key:
+                self.data = Dataset.load(data, model["block_size"])
+                self.data_key = key
+            trainer = Trainer(self.data, MLPConfig(**model), tcfg)
+        except MLPTuiError as e:
+            self.send("error", message=str(e))
+            return
+        except MemoryError:
+            self.send("error", message="not enough memory for this model; make it smaller")
+            return
+        self.trainer = trainer
+        self.eval_time, self.last_eval_at, self.last_sample = 0.0, 0.0, 0.0
+        d = self.data
+        self._train_sample = (d.X["train"][:TRAIN_SAMPLE_ROWS], d.Y["train"][:TRAIN_SAMPLE_ROWS])
+        self.send(
+            "ready",
+            dataset=d.source,
+            words=len(d.words),
+            vocab="".join(d.vocab.itos),
+            examples={s: len(d.Y[s]) for s in d.Y},
+            params=trainer.model.num_params(),
+            model=trainer.model_config.to_dict(),
+            train=tcfg.to_dict(),
+        )
+        self.evaluate(full=True)
+        self.sample()
+        self.active = not paused
+        trainer._state = "running" if self.active else "paused"
+        self.frame(force=True)
+
+    def handle(self, cmd: tuple) -> bool:
+        """Apply one command; False means quit."""
+        kind, args = cmd[0], cmd[1] if len(cmd) > 1 else {}
+        tr = self.trainer
+        if kind == "quit":
+            return False
+        if kind == "reset":
+            self.reset(**args)
+        elif kind == "view":
+            self.plot_width = max(10, int(args.get("width", 200)))
+            self.plot_last = args.get("last")
+            self.frame(force=True)
+        elif kind == "temperature":
+            self.temperature = float(args["value"])
+        elif tr is None:
+            return True
+        elif kind == "pause":
+            if self.active:
+                self.active = False
+                tr._state = "paused"
+                self.evaluate(full=True)  # all three splits in full at pause
+                self.frame(force=True)
+        elif kind == "resume":
+            if not self.active and tr.step < tr.config.steps:
+                self.active = True
+                tr._state, tr._message = "running", ""
+                tr._running.set()
+                self.frame(force=True)
+        elif kind == "update":
+            from core.errors import ConfigError
+
+            try:
+                tr.update_config(**args)
+            except ConfigError as e:
+                self.send("error", message=str(e))
+            if tr.step < tr.config.steps and tr._state == "done":
+                tr._state = "paused"
+            self.frame(force=True)
+        elif kind == "sample_now":
+            self.sample()
+        elif kind == "eval_now":
+            self.evaluate(full=True)
+            self.frame(force=True)
+        return True
+
+    # ---- periodic work ----
+    def evaluate(self, full: bool) -> None:
+        from core.model import split_loss
+
+        tr = self.trainer
+        t0 = time.perf_counter()
+        losses = {s: split_loss(tr.model, tr.data.X[s], tr.data.Y[s]) for s in ("dev", "test")}
+        budget_ok = self.eval_time + self.train_full_cost <= EVAL_BUDGET * max(tr.elapsed, 1e-9)
+        if full or budget_ok:
+            t1 = time.perf_counter()
+            losses["train"] = split_loss(tr.model, tr.data.X["train"], tr.data.Y["train"])
+            self.train_full_cost = time.perf_counter() - t1
+            train_kind = "full"
+        else:
+            losses["train"] = split_loss(tr.model, *self._train_sample)
+            train_kind = "sample"
+        dev = losses["dev"]
+        tr.evals.append((tr.step, losses))
+        if math.isfinite(dev) and dev < tr.best_dev:
+            tr.best_dev, tr.best_dev_step = dev, tr.step
+        self.eval_time += time.perf_counter() - t0
+        self.last_eval_at = tr.elapsed
+        self.send("eval", step=tr.step, losses=losses, train_kind=train_kind,
+                  best_dev=tr.best_dev, best_dev_step=tr.best_dev_step)
+
+    def sample(self) -> None:
+        import torch
+
+        from core.sample import sample
+
+        tr = self.trainer
+        g = torch.Generator().manual_seed(SAMPLE_SEED)
+        names = sample(tr.model, tr.data.vocab, self.n_samples, g, self.temperature, max_len=30,
+                       train_words=self._train_words())
+        self.last_sample = time.monotonic()
+        self.send("samples", step=tr.step, names=[(s.text, s.in_train) for s in names])
+
+    def _train_words(self) -> set[str]:
+        if getattr(self, "_tw_for", None) is not self.data:
+            self._tw, self._tw_for = self.data.train_set, self.data
+        return self._tw
+
+    def frame(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.trainer is None or (not force and now - self.last_frame < FRAME_INTERVAL):
+            return
+        self.last_frame = now
+        tr = self.trainer
+        tr._publish()
+        snap = tr.snapshot()
+        start = 0 if self.plot_last is None else max(0, tr.step - self.plot_last)
+        steps, vals = tr.history.downsample(self.plot_width, start)
+        self.send("frame", snapshot=asdict(snap), plot_steps=steps, plot_vals=vals)
+
+    def tick(self) -> None:
+        tr = self.trainer
+        if self.active:
+            ok = tr.train_chunk()
+            if not ok:
+                self.active = False
+                self.send("diverged", message=tr._message, step=tr.step)
+                self.frame(force=True)
+                return
+            if tr.step >= tr.config.steps:
+                self.active = False
+                tr._state = "done"
+                self.evaluate(full=True)
+                self.sample()
+                self.frame(force=True)
+                return
+            if tr.elapsed - self.last_eval_at >= EVAL_INTERVAL:
+                self.evaluate(full=False)
+            if time.monotonic() - self.last_sample >= SAMPLE_INTERVAL:
+                self.sample()
+        self.frame()
+
+
+def worker_main(cmd_q: Any, out_q: Any) -> None:
+    """The training process: apply commands between chunks, train while active, publish frames."""
+    import torch
+
+    import core  # noqa: F401  (quiets torch's NumPy warning)
+
+    torch.set_num_threads(1)  # small ops: one thread is faster and stable (DESIGN.md)
+    w = _Worker(out_q)
+    try:
+        while True:
+            try:
+                cmd = cmd_q.get_nowait() if w.active else cmd_q.get(timeout=0.1)
+            except queue.Empty:
+                cmd = None
+            while cmd is not None:
+                if not w.handle(cmd):
+                    return
+                try:
+                    cmd = cmd_q.get_nowait()
+                except queue.Empty:
+                    cmd = None
+            if w.trainer is not None:
+                w.tick()
+    except KeyboardInterrupt:
+        return
+    except Exception as e:  # never die silently: the UI shows this and stays up
+        w.send("fatal", message=f"training process failed: {type(e).__name__}: {e}")
+
+
+class TrainerProcess:
+    """The UI's handle on the training process (spawned, so it shares nothing with the UI)."""
+
+    def __init__(self) -> None:
+        ctx = mp.get_context("spawn")
+        self.commands = ctx.Queue()
+        self.results = ctx.Queue()
+        self.process = ctx.Process(target=worker_main, args=(self.commands, self.results), daemon=True,
+                                   name="mlp-tui-trainer")
+
+    def start(self) -> None:
+        self.process.start()
+
+    def send(self, kind: str, **args: Any) -> None:
+        self.commands.put((kind, args))
+
+    def poll(self, limit: int = 200) -> list[tuple[str, dict]]:
+        """Everything that has arrived, without blocking."""
+        out = []
+        for _ in range(limit):
+            try:
+                out.append(self.results.get_nowait())
+            except queue.Empty:
+                break
+        return out
+
+    def close(self, timeout: float = 0.5) -> None:
+        """Ask the worker to quit; kill it if it has not within `timeout` seconds."""
+        if self.process.pid is None:
+            return
+        try:
+            self.commands.put(("quit", {}))
+        except (ValueError, OSError):
+            pass
+        self.process.join(timeout)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(0.5)
+        for q in (self.commands, self.results):
+            q.cancel_join_thread()
+            q.close()

@@ -1,0 +1,285 @@
+"""The Textual app: controls, live loss plot, split losses, sampled names, status line.
+
+Training runs in a spawned process (core.remote); the app polls its queue on a timer and never
+waits on it, so keys stay instant and the trainer keeps its speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+from typing import Any
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer
+
+from tui.commands import MLPCommands
+from tui.controls import ControlsPane
+from tui.messages import LiveChange, PendingChanged
+from tui.plot import LAST_N, LossPlot
+from tui.samples import SamplesPane
+from tui.screens import ConfirmScreen, HelpScreen
+from tui.splits import SplitLosses
+from tui.status import StatusLine
+
+POLL_INTERVAL = 0.1  # text panes and status at ~10 Hz
+PLOT_INTERVAL = 0.25  # plot redraws at most 4 times a second
+MODEL_KEYS = {"block_size": "block_size", "emb_dim": "n_embd", "hidden": "n_hidden", "init": "init"}
+TRAIN_KEYS = ("batch_size", "lr", "lr_decay", "decay_at", "steps", "seed")
+
+
+def values_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The controls' starting values from the command line (the same flags as `mlp-tui train`)."""
+    v = {k: getattr(args, k) for k in ("data", *MODEL_KEYS, *TRAIN_KEYS)}
+    v["temperature"] = 1.0
+    return v
+
+
+class MLPApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "mlp-tui"
+    COMMANDS = App.COMMANDS | {MLPCommands}
+    BINDINGS = [
+        Binding("space", "toggle_pause", "pause/resume"),
+        Binding("r", "reset", "reset"),
+        Binding("s", "sample_now", "sample"),
+        Binding("e", "evaluate_now", "evaluate"),
+        Binding("m", "toggle_smoothing", "smooth", show=False),
+        Binding("w", "toggle_window", "window", show=False),
+        Binding("question_mark", "help", "help"),
+        Binding("q", "quit", "quit"),
+    ]
+
+    def __init__(self, values: dict[str, Any], backend_factory: Any = None) -> None:
+        super().__init__()
+        self.values = dict(values)
+        self.backend_factory = backend_factory
+        self.proc: Any = None
+        self.snapshot: dict | None = None
+        self.state = "loading"
+        self.info: dict | None = None
+        self.dev_points: list[tuple[int, float]] = []
+        self.last_error = ""
+        self.frames = 0
+        self._plot_width = 0
+        self._closing = False
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            yield ControlsPane(self.values, id="controls")
+            with Vertical(id="right"):
+                yield LossPlot(id="plot")
+                with Horizontal(id="bottom"):
+                    yield SplitLosses(id="splits")
+                    yield SamplesPane(id="samples")
+        yield StatusLine("[magenta b]loading[/] torch and the data…", id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_interval(POLL_INTERVAL, self.poll)
+        self.set_interval(PLOT_INTERVAL, self.plot_tick)
+        self.call_after_refresh(self.start_worker)  # the first frame first, torch later
+
+    # ---- the training process ----
+    def start_worker(self) -> None:
+        from core.remote import TrainerProcess
+
+        # Textual replaces sys.stderr/stdout; multiprocessing needs the real ones (DESIGN.md).
+        with contextlib.redirect_stderr(sys.__stderr__), contextlib.redirect_stdout(sys.__stdout__):
+            self.proc = (self.backend_factory or TrainerProcess)()
+            self.proc.start()
+        self.send_view()
+        self.send("temperature", value=self.values["temperature"])
+        self.send_reset(self.values)
+
+    def send(self, kind: str, **args: Any) -> None:
+        if self.proc is not None and not self._closing:
+            self.proc.send(kind, **args)
+
+    def send_reset(self, v: dict[str, Any], paused: bool = False) -> None:
+        model = {MODEL_KEYS[k]: v[k] for k in MODEL_KEYS}
+        train = {k: v[k] for k in TRAIN_KEYS}
+        self.state = "loading"
+        self.snapshot = None
+        self.dev_points = []
+        self.query_one(SplitLosses).clear()
+        self.query_one(LossPlot).set_curve([], [])
+        self.query_one(LossPlot).set_dev([])
+        self.send("reset", data=v["data"], model=model, train=train, paused=paused)
+
+    def send_view(self) -> None:
+        plot = self.query_one(LossPlot)
+        width = max(20, (plot.size.width - 10) * 2)  # braille: two dots per column, less the y axis
+        self._plot_width = plot.size.width
+        self.send("view", width=width, last=LAST_N if plot.last_only else None)
+
+    def poll(self) -> None:
+        if self.proc is None:
+            return
+        for kind, payload in self.proc.poll():
+            getattr(self, f"on_worker_{kind}", lambda **_: None)(**payload)
+        if not self._closing and not self.proc.process.is_alive() and self.state != "crashed":
+            self.state = "crashed"
+            self.notify(f"the training process stopped (exit code {self.proc.process.exitcode}); press r to restart",
+                        severity="error", timeout=10)
+            self.proc = None
+        if self.query_one(LossPlot).size.width != self._plot_width:
+            self.send_view()
+        self.query_one(StatusLine).show(self.snapshot, self.state,
+                                        self.snapshot["elapsed"] if self.snapshot else 0.0)
+
+    def plot_tick(self) -> None:
+        self.query_one(LossPlot).redraw()
+
+    # ---- what the worker says ----
+    def on_worker_loading(self, what: str) -> None:
+        self.state = "loading"
+
+    def on_worker_ready(self, **info: Any) -> None:
+        self.info = info
+        controls = self.query_one(ControlsPane)
+        controls.set_vocab(len(info["vocab"]))
+        self.sub_title = (
+            f"{info['dataset']}: {info['words']:,} words, {len(info['vocab'])} characters, "
+            f"{info['params']:,} parameters"
+        )
+
+    def on_worker_error(self, message: str) -> None:
+        self.last_error = message
+        if self.state == "loading":
+            self.state = "error"
+        self.notify(message, title="cannot apply", severity="error", timeout=8)
+
+    def on_worker_fatal(self, message: str) -> None:
+        self.last_error = message
+        self.state = "crashed"
+        self.notify(message + "; press r to restart", severity="error", timeout=15)
+
+    def on_worker_frame(self, snapshot: dict, plot_steps: list, plot_vals: list) -> None:
+        self.snapshot = snapshot
+        self.state = snapshot["state"]
+        self.frames += 1
+        plot = self.query_one(LossPlot)
+        plot.set_curve(plot_steps, plot_vals)
+        if self.info:
+            plot.set_marks(self.info["train"]["decay_at"], snapshot["total_steps"])
+
+    def on_worker_eval(self, step: int, losses: dict, train_kind: str, best_dev: float, best_dev_step: int) -> None:
+        self.query_one(SplitLosses).add(step, losses, train_kind, best_dev, best_dev_step)
+        self.dev_points.append((step, losses["dev"]))
+        self.query_one(LossPlot).set_dev(self.dev_points)
+
+    def on_worker_samples(self, step: int, names: list) -> None:
+        self.query_one(SamplesPane).add(step, names)
+
+    def on_worker_diverged(self, message: str, step: int) -> None:
+        self.last_error = message
+        self.notify(message, title="training diverged", severity="error", timeout=15)
+
+    # ---- what the panes say ----
+    def on_live_change(self, event: LiveChange) -> None:
+        self.values[event.key] = event.value
+        if event.key == "temperature":
+            self.send("temperature", value=event.value)
+            self.notify(f"temperature {event.value:g}: applies from the next batch of samples", timeout=3)
+            return
+        self.send("update", **{event.key: event.value})
+        if self.info:
+            self.info["train"][event.key] = event.value
+        self.notify(f"{event.key.replace('_', ' ')} = {event.value:g}: applied to the running model", timeout=3)
+
+    def on_pending_changed(self, event: PendingChanged) -> None:
+        pass
+
+    # ---- actions ----
+    def action_toggle_pause(self) -> None:
+        if self.state == "running":
+            self.send("pause")
+        elif self.state in ("paused", "diverged"):
+            self.send("resume")
+        elif self.state == "done":
+            self.notify("training is done; raise steps to train further, or press r for a fresh model")
+
+    def action_reset(self) -> None:
+        controls = self.query_one(ControlsPane)
+        good, bad = controls.values()
+        if bad:
+            names = ", ".join(f"{k.replace('_', ' ')} ({r})" for k, r in bad.items())
+            self.notify(f"fix these first: {names}", title="cannot reset", severity="warning")
+            return
+        trained = self.snapshot["step"] if self.snapshot else 0
+
+        def go(yes: bool | None) -> None:
+            if not yes:
+                return
+            if self.proc is None:
+                self.start_worker_with(good)
+                return
+            self.values = dict(good)
+            self.send_reset(good)
+            controls.set_applied(good)
+
+        if trained > 0:
+            self.push_screen(ConfirmScreen(f"Throw away the model trained for {trained:,} steps and start a "
+                                           f"fresh one?"), go)
+        else:
+            go(True)
+
+    def start_worker_with(self, values: dict[str, Any]) -> None:
+        self.values = dict(values)
+        self.query_one(ControlsPane).set_applied(values)
+        self.start_worker()
+
+    def action_sample_now(self) -> None:
+        self.send("sample_now")
+
+    def action_evaluate_now(self) -> None:
+        self.send("eval_now")
+
+    def action_toggle_smoothing(self) -> None:
+        plot = self.query_one(LossPlot)
+        plot.smooth, plot.dirty = not plot.smooth, True
+
+    def action_toggle_window(self) -> None:
+        plot = self.query_one(LossPlot)
+        plot.last_only, plot.dirty = not plot.last_only, True
+        self.send_view()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        self.shutdown()
+        self.exit()
+
+    def shutdown(self) -> None:
+        """Stop the training process (it quits within ~0.1 s; killed after 0.5 s)."""
+        self._closing = True
+        if self.proc is not None:
+            t = time.monotonic()
+            self.proc.close(timeout=0.5)
+            self.log(f"trainer stopped in {time.monotonic() - t:.2f}s")
+            self.proc = None
+
+    def on_unmount(self) -> None:
+        self.shutdown()
+
+
+def run_app(args: argparse.Namespace) -> int:
+    from tui.fields import BY_KEY, parse
+
+    values = values_from_args(args)
+    _, reason = parse(BY_KEY["data"], str(values["data"]))
+    if reason:
+        print(f"mlp-tui: error: --data {values['data']}: {reason}", file=sys.stderr)
+        return 2
+    app = MLPApp(values)
+    try:
+        app.run()
+    finally:
+        app.shutdown()
+    return 0

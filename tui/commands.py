@@ -1,0 +1,31 @@
+"""Command palette entries, one per app action."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+ACTIONS = (
+    ("Pause / resume training", "toggle_pause", "space"),
+    ("Reset: fresh model with the controls' values", "reset", "r"),
+    ("Sample names now", "sample_now", "s"),
+    ("Evaluate all splits now", "evaluate_now", "e"),
+    ("Plot: toggle smoothing", "toggle_smoothing", "m"),
+    ("Plot: all steps / last 20,000 steps", "toggle_window", "w"),
+    ("Help", "help", "?"),
+    ("Quit", "quit", "q"),
+)
+
+
+class MLPCommands(Provider):
+    async def discover(self) -> Hits:
+        for title, action, key in ACTIONS:
+            yield DiscoveryHit(title, partial(self.app.run_action, action), help=f"key: {key}")
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, action, key in ACTIONS:
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), partial(self.app.run_action, action), help=f"key: {key}")

@@ -1,0 +1,141 @@
+"""The controls pane: every hyperparameter, validated as you type, live or applied on reset."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Input, Label, Select, Static
+
+from core.config import MLPConfig
+from tui.fields import BY_KEY, FIELDS, Field, count_table_size, format_value, parse
+from tui.messages import LiveChange, PendingChanged
+
+
+class ControlsPane(VerticalScroll):
+    """Fields left, their reasons under them; live fields apply on Enter or when you leave them."""
+
+    BORDER_TITLE = "Controls"
+
+    def __init__(self, values: dict[str, object], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.applied = dict(values)  # what the running model uses
+        self.vocab_size: int | None = None
+
+    def compose(self) -> ComposeResult:
+        for f in FIELDS:
+            with Horizontal(classes="field", id=f"row-{f.key}"):
+                yield Label(f.label, classes="flabel")
+                value = self.applied[f.key]
+                if f.kind == "choice":
+                    yield Select([(c, c) for c in f.choices], value=value, allow_blank=False, compact=True,
+                                 id=f"f-{f.key}", tooltip=f.help)
+                else:
+                    yield Input(format_value(value), compact=True, id=f"f-{f.key}", tooltip=f.help,
+                                select_on_focus=True)
+            yield Static("", classes="ferr", id=f"err-{f.key}")
+        yield Static("", id="pending")
+        yield Static("", id="params")
+
+    def on_mount(self) -> None:
+        self.refresh_params()
+
+    # ---- reading the form ----
+    def text_of(self, key: str) -> str:
+        w = self.query_one(f"#f-{key}")
+        return str(w.value) if isinstance(w, Select) else w.value
+
+    def values(self) -> tuple[dict[str, object], dict[str, str]]:
+        """All parsed values and the reasons of the invalid ones."""
+        good, bad = {}, {}
+        for f in FIELDS:
+            value, reason = parse(f, self.text_of(f.key))
+            if reason is None:
+                good[f.key] = value
+            else:
+                bad[f.key] = reason
+        return good, bad
+
+    def pending(self) -> tuple[str, ...]:
+        """Reset-only fields whose valid form value differs from the running model's."""
+        good, _ = self.values()
+        return tuple(f.key for f in FIELDS if not f.live and f.key in good and good[f.key] != self.applied[f.key])
+
+    # ---- events ----
+    def _check(self, f: Field, text: str) -> object | None:
+        value, reason = parse(f, text)
+        err = self.query_one(f"#err-{f.key}", Static)
+        row = self.query_one(f"#row-{f.key}")
+        err.update(f"  ↳ {reason}" if reason else "")
+        err.set_class(reason is not None, "-shown")
+        row.set_class(reason is not None, "-invalid")
+        return value
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        key = (event.input.id or "")[2:]
+        f = BY_KEY.get(key)
+        if f is None:
+            return
+        self._check(f, event.value)
+        if not f.live:
+            self._pending_changed()
+        self.refresh_params()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        key = (event.select.id or "")[2:]
+        if key in BY_KEY:
+            self._pending_changed()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self._apply_live((event.input.id or "")[2:])
+
+    def on_descendant_blur(self, event) -> None:
+        if isinstance(event.widget, Input):
+            self._apply_live((event.widget.id or "")[2:])
+
+    def _apply_live(self, key: str) -> None:
+        f = BY_KEY.get(key)
+        if f is None or not f.live:
+            return
+        value = self._check(f, self.text_of(key))
+        if value is not None and value != self.applied.get(key):
+            self.applied[key] = value
+            self.post_message(LiveChange(key, value))
+
+    def _pending_changed(self) -> None:
+        keys = self.pending()
+        note = self.query_one("#pending", Static)
+        if keys:
+            names = ", ".join(BY_KEY[k].label for k in keys)
+            note.update(f"[b]needs a fresh model:[/] {names} — press [b]r[/] to reset")
+        else:
+            note.update("")
+        note.set_class(bool(keys), "-shown")
+        self.post_message(PendingChanged(keys))
+
+    # ---- from the app ----
+    def set_applied(self, values: dict[str, object]) -> None:
+        """The model was (re)built with these values: they are the form's new baseline."""
+        self.applied.update(values)
+        self._pending_changed()
+        self.refresh_params()
+
+    def set_vocab(self, vocab_size: int) -> None:
+        self.vocab_size = vocab_size
+        self.refresh_params()
+
+    def refresh_params(self) -> None:
+        good, _ = self.values()
+        out = self.query_one("#params", Static)
+        if self.vocab_size is None:
+            out.update("[dim]parameters: loading data…[/]")
+            return
+        try:
+            block, emb, hidden = good["block_size"], good["emb_dim"], good["hidden"]
+        except KeyError:
+            out.update("[dim]parameters: fix the fields above[/]")
+            return
+        V = self.vocab_size
+        n = MLPConfig(vocab_size=V, block_size=block, n_embd=emb, n_hidden=hidden).num_params()
+        out.update(
+            f"[b]{n:,}[/] parameters\ncount table: {V}^{block + 1} = [b]{count_table_size(V, block)}[/] entries"
+        )
