@@ -12,13 +12,18 @@ from typing import Any
 
 import torch
 
-from core.data import Dataset, Vocab
+from core.data import BUILTIN, Dataset, Vocab
 from core.errors import CheckpointError, ConfigError
 from core.model import MLP, MLPConfig
 from core.train import TrainConfig, Trainer
 
 FORMAT = "mlp-tui-checkpoint"
 VERSION = 1
+
+
+def dataset_ref(source: str) -> str:
+    """A built-in name as it is, a file as an absolute path, so the checkpoint works from any folder."""
+    return source if source in BUILTIN else str(Path(source).expanduser().resolve())
 
 
 def save_checkpoint(trainer: Trainer, path: str | os.PathLike[str]) -> Path:
@@ -36,7 +41,7 @@ def save_checkpoint(trainer: Trainer, path: str | os.PathLike[str]) -> Path:
         "best_dev_loss": trainer.best_dev,
         "best_dev_step": trainer.best_dev_step,
         "vocab": list(trainer.data.vocab.itos),
-        "dataset": trainer.data.source,
+        "dataset": dataset_ref(trainer.data.source),
         "split_seed": trainer.data.seed,
     }
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -86,9 +91,14 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     if path.is_dir():
         raise CheckpointError(f"{path}: is a directory; give the checkpoint file (e.g. {path / 'model.pt'})")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        with open(path, "rb") as f:
+            f.read(1)
     except OSError as e:
         raise CheckpointError(f"{path}: cannot be read ({e.strerror or e})") from None
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError:  # a readable file that torch cannot parse: cut short, most likely
+        raise CheckpointError(f"{path}: not a readable checkpoint (the file is truncated or damaged)") from None
     except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as e:
         what = "truncated or damaged" if "zip" in str(e).lower() or isinstance(e, EOFError) else "damaged"
         raise CheckpointError(f"{path}: not a readable checkpoint (the file is {what} or of another kind)") from None

@@ -282,8 +282,7 @@ class Trainer:
             with torch.no_grad():
                 for b, p in zip(self._backup, self.model.parameters()):
                     p.copy_(b)
-            self.last_chunk = losses[:bad].log10()
-            self.history.append(self.last_chunk)
+            self.last_chunk = losses[:0]  # the chunk is undone: its steps leave no trace in the history
             self._last_loss = math.nan
             self._state = "diverged"
             self._message = (
@@ -307,6 +306,8 @@ class Trainer:
         target = self.config.steps if steps is None else min(self.config.steps, self.step + steps)
         torch.set_num_threads(1)  # small ops: one thread is faster and stable (DESIGN.md)
         self._stop.clear()
+        if self._state == "diverged":  # a new run() after divergence starts from the restored weights
+            self._running.set()
         self._state = "running"
         self._fire("on_train_start")
         while self.step < target and not self._stop.is_set():
@@ -326,9 +327,12 @@ class Trainer:
             self._drain_commands()
             ok = self.train_chunk(target)
             self._publish()
-            if ok:
-                self._fire("on_chunk_end", step=self.step, loss=self._last_loss)
-        if self._stop.is_set():
+            if not ok:
+                break  # diverged: weights restored, state and message say so
+            self._fire("on_chunk_end", step=self.step, loss=self._last_loss)
+        if self._state == "diverged":
+            pass
+        elif self._stop.is_set():
             self._state = "stopped"
         elif self.step >= self.config.steps:
             self._state = "done"

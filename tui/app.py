@@ -66,7 +66,7 @@ class MLPApp(App[None]):
         self.last_error = ""
         self.frames = 0
         self._plot_width = 0
-        self._closing = False
+        self._quitting = False
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -80,8 +80,7 @@ class MLPApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.set_interval(POLL_INTERVAL, self.poll)
-        self.set_interval(PLOT_INTERVAL, self.plot_tick)
+        self._timers = [self.set_interval(POLL_INTERVAL, self.poll), self.set_interval(PLOT_INTERVAL, self.plot_tick)]
         self.call_after_refresh(self.start_worker)  # the first frame first, torch later
 
     # ---- the training process ----
@@ -97,7 +96,7 @@ class MLPApp(App[None]):
         self.send_reset(self.values)
 
     def send(self, kind: str, **args: Any) -> None:
-        if self.proc is not None and not self._closing:
+        if self.proc is not None and not self._quitting:
             self.proc.send(kind, **args)
 
     def send_reset(self, v: dict[str, Any], paused: bool = False) -> None:
@@ -118,11 +117,11 @@ class MLPApp(App[None]):
         self.send("view", width=width, last=LAST_N if plot.last_only else None)
 
     def poll(self) -> None:
-        if self.proc is None:
+        if self.proc is None or self._quitting:
             return
         for kind, payload in self.proc.poll():
             getattr(self, f"on_worker_{kind}", lambda **_: None)(**payload)
-        if not self._closing and not self.proc.process.is_alive() and self.state != "crashed":
+        if not self._quitting and not self.proc.process.is_alive() and self.state != "crashed":
             self.state = "crashed"
             self.notify(f"the training process stopped (exit code {self.proc.process.exitcode}); press r to restart",
                         severity="error", timeout=10)
@@ -133,7 +132,8 @@ class MLPApp(App[None]):
                                         self.snapshot["elapsed"] if self.snapshot else 0.0)
 
     def plot_tick(self) -> None:
-        self.query_one(LossPlot).redraw()
+        if not self._quitting:
+            self.query_one(LossPlot).redraw()
 
     # ---- what the worker says ----
     def on_worker_loading(self, what: str) -> None:
@@ -258,7 +258,7 @@ class MLPApp(App[None]):
 
     def shutdown(self) -> None:
         """Stop the training process (it quits within ~0.1 s; killed after 0.5 s)."""
-        self._closing = True
+        self._quitting = True
         if self.proc is not None:
             t = time.monotonic()
             self.proc.close(timeout=0.5)

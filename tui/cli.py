@@ -158,7 +158,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     import core  # noqa: F401  (quiets torch's NumPy warning)
-    from core.checkpoint import save_checkpoint
+    from core.checkpoint import dataset_ref, save_checkpoint
     from core.data import Dataset, resolve_dataset
     from core.train import Trainer
 
@@ -216,15 +216,24 @@ def cmd_train(args: argparse.Namespace) -> int:
         "best_dev_loss": trainer.best_dev,
         "best_dev_step": trainer.best_dev_step,
         "state": "interrupted" if interrupted else snap.state,
-        "dataset": data.source,
+        "dataset": dataset_ref(data.source),
         "config": {"model": trainer.model_config.to_dict(), "train": tcfg.to_dict()},
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    (out / "metrics.json").write_text(json.dumps(_json_safe(metrics), indent=2) + "\n")
     err.print(
         f"train {losses['train']:.4f}  dev {losses['dev']:.4f}  test {losses['test']:.4f}  "
         f"({metrics['steps_per_second']:,.0f} steps/s)  wrote {out / 'model.pt'} and {out / 'metrics.json'}"
     )
     return 130 if interrupted else (1 if snap.state == "diverged" else 0)
+
+
+def _json_safe(obj):
+    """NaN and infinity (an empty dev split, no best yet) become null: metrics.json stays valid JSON."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    return obj
 
 
 def _load_data_for(ckpt, override: str | None):
@@ -277,7 +286,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         "params": ckpt.model.num_params(),
         **{f"{s}_loss": v for s, v in out.items()},
     }
-    print(json.dumps(report, indent=2))
+    print(json.dumps(_json_safe(report), indent=2))
     return 0
 
 

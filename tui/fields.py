@@ -38,7 +38,7 @@ FIELDS: tuple[Field, ...] = (
     Field("decay_at", "decay at", "int", True, 0, 10**9, help="step of the lr decay (live)"),
     Field("steps", "steps", "int", True, 1, 10**9, help="total training steps (live)"),
     Field("seed", "seed", "int", False, 0, 2**63 - 1, help="seed for weights and batches"),
-    Field("temperature", "temperature", "float", True, 0, 100, lo_open=True, help="sampling temperature (live)"),
+    Field("temperature", "temp", "float", True, 0, 100, lo_open=True, help="sampling temperature (live)"),
 )
 BY_KEY = {f.key: f for f in FIELDS}
 

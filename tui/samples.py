@@ -26,15 +26,23 @@ class SamplesPane(Static):
         self.update("[dim]waiting for the model…[/]")
 
     def render_batches(self) -> Text:
+        inner = max(12, self.size.width - 2) if self.size.width else 40
+        wide = inner >= 40
+        width = min(24, inner - (17 if wide else 6))
         out = Text()
         for i, (step, names) in enumerate(self.batches):
             out.append(f"step {step:,}\n", style="bold" if i == 0 else "dim bold")
             for name, in_train in names:
-                shown = name if len(name) <= 24 else name[:23] + "…"
+                shown = name if len(name) <= width else name[: width - 1] + "…"
                 style = ("" if in_train else "green") if i == 0 else "dim"
-                out.append(f" {shown:<24}", style=style)
-                out.append(" in training set\n" if in_train else " new\n", style="dim")
+                out.append(f" {shown:<{width}}", style=style)
+                mark = ("in training set" if wide else "seen") if in_train else "new"
+                out.append(f" {mark}\n", style="dim")
         return out
+
+    def on_resize(self) -> None:
+        if self.batches:
+            self.update(self.render_batches())
 
     @property
     def names(self) -> list[str]:

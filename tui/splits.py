@@ -40,17 +40,17 @@ class SplitLosses(Static):
             v, p = now.get(split), prev.get(split)
             if v is not None and p is not None and math.isfinite(v) and math.isfinite(p):
                 d = v - p
-                delta = f"[{'green' if d < 0 else 'red'}]{d:+.4f}[/]"
+                delta = f"[{'green' if d < 0 else 'red'}]{d:+.3f}[/]"
             else:
                 delta = ""
             label = "train*" if split == "train" and kind == "sample" else split
             t.add_row(label, _fmt(v), delta)
         best, best_step = self.best
-        t.add_row("", "", "")
-        t.add_row("[b]best dev[/]", f"[b]{_fmt(best)}[/]", f"[dim]@{best_step:,}[/]" if best_step >= 0 else "")
-        caption = f"at step {step:,}"
+        caption = f"at step {step:,}\n[b]best dev {_fmt(best)}[/]"
+        if best_step >= 0:
+            caption += f" @{best_step:,}"
         if kind == "sample":
-            caption += "\n* train: a fixed 20K-row sample"
+            caption += "\n[dim]* on a fixed 20K-row sample[/]"
         t.caption = caption
         t.caption_justify = "left"
         return t

@@ -26,6 +26,6 @@ class StatusLine(Static):
         step, total, sps = snap["step"], snap["total_steps"], snap["steps_per_second"]
         eta = (total - step) / sps if sps > 0 and state == "running" else math.nan
         self.update(
-            f"[{style} b]{state}[/]  step [b]{step:,}[/] / {total:,}  ·  {sps:,.0f} steps/s  ·  "
-            f"lr {snap['lr']:.3g}  ·  elapsed {hms(wall)}  ·  ETA {hms(eta)}"
+            f"[{style} b]{state}[/] │ step [b]{step:,}[/]/{total:,} │ {sps:,.0f}/s │ "
+            f"lr {snap['lr']:.3g} │ {hms(wall)} │ ETA {hms(eta)}"
         )

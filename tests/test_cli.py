@@ -1,0 +1,287 @@
+"""tui.cli: the headless commands, their outputs, and one-line errors with exit status 2 for bad input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import SMALL_WORDS, write_words
+
+from core.model import MLPConfig
+from core.train import TrainConfig
+from tui.cli import DEFAULTS, build_parsers, main
+
+MLP_TUI = Path(sys.executable).parent / "mlp-tui"
+COMMAND = [str(MLP_TUI)] if MLP_TUI.exists() else [sys.executable, "-m", "tui.cli"]
+
+
+def run_cli(capsys, argv: list[str]) -> tuple[int, str, str]:
+    """main(argv) in-process: (exit status, stdout, stderr)."""
+    try:
+        code = main(argv)
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
+    assert code == 2
+    assert "Traceback" not in err
+    lines = err.strip("\n").split("\n")
+    assert len(lines) == 1, err
+    assert "error" in lines[0]
+    for f in fragments:
+        assert f in lines[0]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """One small `mlp-tui train` run shared by the tests below: (words file, output folder, exit status)."""
+    base = tmp_path_factory.mktemp("cli")
+    words = write_words(base / "words.txt", SMALL_WORDS)
+    out = base / "run"
+    code = main(["train", "--data", str(words), "--steps", "300", "--hidden", "20", "--out", str(out), "--quiet"])
+    return words, out, code
+
+
+# ---------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--batch-size", "0"], "--batch-size"),
+        (["--batch-size", "-5"], "--batch-size"),
+        (["--hidden", "-3"], "--hidden"),
+        (["--emb-dim", "0"], "--emb-dim"),
+        (["--lr", "abc"], "--lr"),
+        (["--lr", "nan"], "--lr"),
+        (["--lr", "inf"], "--lr"),
+        (["--lr", "-0.1"], "--lr"),
+        (["--lr-decay", "0"], "--lr-decay"),
+        (["--decay-at", "-1"], "--decay-at"),
+        (["--steps", "0"], "--steps"),
+        (["--steps", "1.5"], "--steps"),
+        (["--block-size", "x"], "--block-size"),
+        (["--seed", "-1"], "--seed"),
+        (["--init", "xavier"], "--init"),
+        (["--no-such-flag"], "unrecognized"),
+    ],
+)
+def test_train_bad_flag_values(capsys, argv, fragment):
+    code, out, err = run_cli(capsys, ["train", *argv])
+    assert_one_line_error(code, err, fragment)
+    assert out == ""
+
+
+def test_train_bad_data_files(capsys, tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    binary = tmp_path / "data.bin"
+    binary.write_bytes(b"\x00\x01\x02")
+    dotted = write_words(tmp_path / "dotted.txt", ["emma", "j.r."])
+    for data, fragment in [
+        ("/missing/file", "/missing/file: no such file"),
+        (str(tmp_path), "is a directory"),
+        (str(empty), "has no words"),
+        (str(binary), "binary"),
+        (str(dotted), "line 2 contains '.'"),
+    ]:
+        code, out, err = run_cli(capsys, ["train", "--data", data, "--steps", "10", "--out", str(tmp_path / "x")])
+        assert_one_line_error(code, err, fragment)
+        assert data in err or "/missing/file" in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_huge_model_is_refused(capsys, words_file, tmp_path):
+    code, _, err = run_cli(capsys, ["train", "--data", str(words_file), "--hidden", "100000000",
+                                    "--out", str(tmp_path / "x")])
+    assert_one_line_error(code, err, "parameters")
+
+
+def test_sample_missing_checkpoint(capsys, tmp_path):
+    code, out, err = run_cli(capsys, ["sample", "--checkpoint", str(tmp_path / "nope.pt")])
+    assert_one_line_error(code, err, str(tmp_path / "nope.pt"), "no such checkpoint file")
+    assert out == ""
+
+
+def test_eval_text_file_checkpoint(capsys, words_file):
+    code, out, err = run_cli(capsys, ["eval", "--checkpoint", str(words_file)])
+    assert_one_line_error(code, err, str(words_file))
+    assert out == ""
+
+
+def test_eval_directory_checkpoint(capsys, tmp_path):
+    code, _, err = run_cli(capsys, ["eval", "--checkpoint", str(tmp_path)])
+    assert_one_line_error(code, err, "is a directory")
+
+
+def test_sample_bad_values(capsys, run_dir):
+    _, out_dir, _ = run_dir
+    ck = str(out_dir / "model.pt")
+    for argv, fragment in [
+        (["-n", "0"], "-n"),
+        (["--temperature", "0"], "--temperature"),
+        (["--temperature", "nan"], "--temperature"),
+        (["--prefix", "é!"], "--prefix"),
+        (["--prefix", "a."], "--prefix"),
+    ]:
+        code, _, err = run_cli(capsys, ["sample", "--checkpoint", ck, *argv])
+        assert_one_line_error(code, err, fragment)
+
+
+def test_the_installed_command_reports_bad_values_in_one_line(tmp_path):
+    for argv in (["train", "--steps", "0"], ["train", "--data", "/missing/file"]):
+        r = subprocess.run([*COMMAND, *argv], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        assert r.returncode == 2
+        assert "Traceback" not in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert r.stdout == ""
+
+
+# ---------------------------------------------------------------- a real run
+
+
+def test_train_writes_model_and_metrics(run_dir):
+    words, out, code = run_dir
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "model.pt"]
+    m = json.loads((out / "metrics.json").read_text())
+    for key in ("steps", "seconds", "steps_per_second", "params", "train_loss", "dev_loss", "test_loss", "config"):
+        assert key in m
+    assert m["steps"] == 300
+    assert m["params"] == MLPConfig(vocab_size=m["config"]["model"]["vocab_size"], n_hidden=20).num_params()
+    for key in ("seconds", "steps_per_second", "train_loss", "dev_loss", "test_loss"):
+        assert isinstance(m[key], float) and math.isfinite(m[key]), key
+    assert m["seconds"] > 0 and m["steps_per_second"] > 0
+    assert 0 < m["train_loss"] < math.log(m["config"]["model"]["vocab_size"])  # learned something
+    assert m["config"]["model"]["n_hidden"] == 20 and m["config"]["model"]["block_size"] == 3
+    assert m["config"]["train"]["steps"] == 300 and m["config"]["train"]["lr"] == 0.1
+    assert m["dataset"] == str(words)
+    assert m["state"] == "done"
+
+
+def test_train_progress_on_stderr(capsys, words_file, tmp_path):
+    code, out, err = run_cli(capsys, ["train", "--data", str(words_file), "--steps", "50", "--hidden", "8",
+                                      "--out", str(tmp_path / "r"), "--quiet"])
+    assert code == 0
+    assert out == ""
+    assert "50 steps" in err and "dev" in err and "metrics.json" in err
+
+
+def test_sample_prints_n_reproducible_lines(capsys, run_dir):
+    _, out_dir, _ = run_dir
+    ck = str(out_dir / "model.pt")
+    code, out, err = run_cli(capsys, ["sample", "--checkpoint", ck, "-n", "5", "--seed", "3"])
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    assert len(lines) == 5
+    vocab = set("".join(SMALL_WORDS))
+    assert all(set(line) <= vocab for line in lines)
+    again = run_cli(capsys, ["sample", "--checkpoint", ck, "-n", "5", "--seed", "3"])
+    assert again == (0, out, "")
+    other = run_cli(capsys, ["sample", "--checkpoint", ck, "-n", "5", "--seed", "4"])
+    assert other[1] != out
+
+
+def test_sample_prefix_and_mark(capsys, run_dir):
+    _, out_dir, _ = run_dir
+    ck = str(out_dir / "model.pt")
+    code, out, _ = run_cli(capsys, ["sample", "--checkpoint", ck, "-n", "8", "--seed", "1", "--prefix", "el"])
+    assert code == 0
+    assert len(out.splitlines()) == 8 and all(line.startswith("el") for line in out.splitlines())
+    code, out, _ = run_cli(capsys, ["sample", "--checkpoint", ck, "-n", "200", "--seed", "1", "--mark",
+                                    "--temperature", "0.5"])
+    assert code == 0
+    lines = out.splitlines()
+    assert len(lines) == 200
+    from core.data import Dataset
+
+    train = Dataset.load(str(run_dir[0]), 3).train_set
+    for line in lines:
+        word, marked = (line[:-2], True) if line.endswith(" *") else (line, False)
+        assert marked == (word in train)
+
+
+def test_eval_matches_metrics(capsys, run_dir):
+    words, out_dir, _ = run_dir
+    code, out, err = run_cli(capsys, ["eval", "--checkpoint", str(out_dir / "model.pt")])
+    assert code == 0 and err == ""
+    report = json.loads(out)
+    metrics = json.loads((out_dir / "metrics.json").read_text())
+    for key in ("train_loss", "dev_loss", "test_loss"):
+        assert report[key] == pytest.approx(metrics[key], abs=1e-6)
+    assert report["step"] == 300 and report["params"] == metrics["params"]
+    assert report["dataset"] == str(words)
+
+
+def test_eval_on_other_data(capsys, run_dir, tmp_path):
+    _, out_dir, _ = run_dir
+    ck = str(out_dir / "model.pt")
+    same_letters = write_words(tmp_path / "more.txt", SMALL_WORDS[::-1] + ["lila", "milo"])
+    code, out, _ = run_cli(capsys, ["eval", "--checkpoint", ck, "--data", str(same_letters)])
+    assert code == 0
+    assert json.loads(out)["dataset"] == str(same_letters)
+    new_letters = write_words(tmp_path / "new.txt", SMALL_WORDS + ["xöx"])
+    code, _, err = run_cli(capsys, ["eval", "--checkpoint", ck, "--data", str(new_letters)])
+    assert_one_line_error(code, err, "never saw")
+
+
+# ---------------------------------------------------------------- parsers
+
+
+def test_every_flag_has_help():
+    for name, parser in build_parsers().items():
+        for action in parser._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            assert action.help and action.help.strip(), (name, action.option_strings)
+
+
+def test_defaults_mirror_the_configs():
+    m, t = MLPConfig(), TrainConfig()
+    assert DEFAULTS == {
+        "block_size": m.block_size, "emb_dim": m.n_embd, "hidden": m.n_hidden, "init": m.init,
+        "batch_size": t.batch_size, "lr": t.lr, "lr_decay": t.lr_decay, "decay_at": t.decay_at,
+        "steps": t.steps, "seed": t.seed,
+    }
+    for name in ("train", "app"):
+        args = build_parsers()[name].parse_args([])
+        for key, value in DEFAULTS.items():
+            assert getattr(args, key) == value, (name, key)
+        assert args.data == "names"
+
+
+def test_flags_become_configs():
+    from tui.cli import configs_from_args
+
+    args = build_parsers()["train"].parse_args(
+        ["--block-size", "5", "--emb-dim", "4", "--hidden", "64", "--init", "kaiming", "--batch-size", "1_024",
+         "--lr", "0.5", "--lr-decay", "0.2", "--decay-at", "7", "--steps", "100_000", "--seed", "0"])
+    m, t = configs_from_args(args)
+    assert (m.block_size, m.n_embd, m.n_hidden, m.init) == (5, 4, 64, "kaiming")
+    assert t == TrainConfig(batch_size=1024, lr=0.5, lr_decay=0.2, decay_at=7, steps=100_000, seed=0)
+
+
+def test_train_with_a_diverging_lr_reports_and_exits(capsys, words_file, tmp_path, monkeypatch):
+    import core.train
+
+    original_init = core.train.Trainer.__init__
+
+    def init_with_guard(self, *a, **k):  # stop() a run that waits after diverging, so this test cannot hang
+        original_init(self, *a, **k)
+        self.on("on_pause", lambda t, **info: t.stop())
+
+    monkeypatch.setattr(core.train.Trainer, "__init__", init_with_guard)
+    code, _, err = run_cli(capsys, ["train", "--data", str(words_file), "--lr", "1e20", "--steps", "200",
+                                    "--hidden", "20", "--out", str(tmp_path / "r"), "--quiet"])
+    assert code == 1
+    assert "lower learning rate" in err
+    assert (tmp_path / "r" / "model.pt").is_file()
+    assert json.loads((tmp_path / "r" / "metrics.json").read_text())["state"] == "diverged"
