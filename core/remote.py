@@ -132,7 +132,12 @@ class _Worker:
         return True
 
     # ---- periodic work ----
-    def evaluate(self, full: bool) -> None:
+    def evaluate(self, full: bool, budgeted: bool = False) -> None:
+        """dev and test in full; train in full if `full` or the budget allows, else on a fixed sample.
+
+        Only evaluations during training (`budgeted`) count against the 5% budget: the ones at start,
+        pause and end cost no training time.
+        """
         from core.model import split_loss
 
         tr = self.trainer
@@ -151,7 +156,8 @@ class _Worker:
         tr.evals.append((tr.step, losses))
         if math.isfinite(dev) and dev < tr.best_dev:
             tr.best_dev, tr.best_dev_step = dev, tr.step
-        self.eval_time += time.perf_counter() - t0
+        if budgeted:
+            self.eval_time += time.perf_counter() - t0
         self.last_eval_at = tr.elapsed
         self.send("eval", step=tr.step, losses=losses, train_kind=train_kind,
                   best_dev=tr.best_dev, best_dev_step=tr.best_dev_step)
@@ -202,7 +208,7 @@ class _Worker:
                 self.frame(force=True)
                 return
             if tr.elapsed - self.last_eval_at >= EVAL_INTERVAL:
-                self.evaluate(full=False)
+                self.evaluate(full=False, budgeted=True)
             if time.monotonic() - self.last_sample >= SAMPLE_INTERVAL:
                 self.sample()
         self.frame()

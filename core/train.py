@@ -163,6 +163,8 @@ class Trainer:
         self._sps = 0.0
         self._last_loss = math.nan
         self.last_chunk = torch.empty(0)
+        self._ref_loss: float | None = None  # for the divergence check, measured before the first step
+        self._best_chunk = math.inf
         self._snapshot = self._make_snapshot()
 
     # ---- control (any thread) ----
@@ -269,28 +271,17 @@ class Trainer:
         ys = (Ytr[ix] + self._kernel.row_offset).unbind(0)  # n x (B,) flat index into (B, V)
         logp = torch.empty(n, self.config.batch_size)
         lr = self.lr
+        limit = self._divergence_limit()  # from the weights before this chunk
         for b, p in zip(self._backup, self.model.parameters()):
             b.copy_(p.detach())
         t0 = time.perf_counter()
         self._kernel.run(xs, ys, logp, lr)
         losses = -logp.mean(1)  # (n,) per-step loss in nats
-        finite = torch.isfinite(losses)
-        ok = bool(finite.all())  # the one host sync of the chunk
+        mean = losses.mean()
+        ok = bool(torch.isfinite(mean) & (mean <= limit))  # the one host sync of the chunk
         dt = time.perf_counter() - t0
         if not ok:
-            bad = int((~finite).nonzero()[0])
-            with torch.no_grad():
-                for b, p in zip(self._backup, self.model.parameters()):
-                    p.copy_(b)
-            self.last_chunk = losses[:0]  # the chunk is undone: its steps leave no trace in the history
-            self._last_loss = math.nan
-            self._state = "diverged"
-            self._message = (
-                f"loss became non-finite at step {self.step + bad + 1:,} with lr {lr:g}; restored the "
-                f"weights from step {self.step:,}. Try a lower learning rate."
-            )
-            self._running.clear()
-            self._fire("on_nonfinite", step=self.step + bad + 1, lr=lr, message=self._message)
+            self._rollback(losses, limit, lr)
             return False
         self.last_chunk = losses.log10()  # (n,) for consumers that keep their own copy of the curve
         self.history.append(self.last_chunk)
@@ -299,7 +290,40 @@ class Trainer:
         inst = n / dt if dt > 0 else 0.0
         self._sps = inst if self._sps == 0 else 0.8 * self._sps + 0.2 * inst
         self._last_loss = float(losses[-min(n, 100):].mean())
+        self._best_chunk = min(self._best_chunk, float(mean))
         return True
+
+    def _divergence_limit(self) -> float:
+        """A chunk whose mean loss is above this is diverging: twice the best level seen, plus one nat.
+
+        Large learning rates rarely give inf or NaN here (tanh saturates, log_softmax is stable); the
+        loss just explodes to hundreds of nats. The reference is the lower of the loss before this
+        session's first step (on a fixed sample of training rows) and the best chunk since.
+        """
+        if self._ref_loss is None:
+            X, Y = self.data.X["train"][:4096], self.data.Y["train"][:4096]
+            self._ref_loss = split_loss(self.model, X, Y)
+        return 2 * min(self._ref_loss, self._best_chunk) + 1
+
+    def _rollback(self, losses: torch.Tensor, limit: float, lr: float) -> None:
+        """Put back the weights from the start of the chunk, pause, and say what happened."""
+        with torch.no_grad():
+            for b, p in zip(self._backup, self.model.parameters()):
+                p.copy_(b)
+        bad_steps = (~torch.isfinite(losses)) | (losses > limit)
+        first = int(bad_steps.nonzero()[0]) if bool(bad_steps.any()) else len(losses) - 1
+        worst = losses[first].item()
+        what = "became non-finite" if not math.isfinite(worst) else f"jumped to {worst:.4g}"
+        self.last_chunk = losses[:0]  # the chunk is undone: its steps leave no trace in the history
+        self._last_loss = math.nan
+        self._state = "diverged"
+        self._message = (
+            f"training diverged: the loss {what} at step {self.step + first + 1:,} with lr {lr:g}. "
+            f"Paused, with the weights from step {self.step:,} restored. Try a lower learning rate "
+            f"(e.g. {lr / 10:g})."
+        )
+        self._running.clear()
+        self._fire("on_nonfinite", step=self.step + first + 1, lr=lr, message=self._message)
 
     def run(self, steps: int | None = None) -> None:
         """Train until config.steps (or `steps` more), stop() or divergence; pause() blocks in here."""

@@ -200,7 +200,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         progress.update(task, completed=trainer.step, sps=snap.steps_per_second, loss=snap.last_loss, lr=trainer.lr)
     seconds = time.perf_counter() - t0
     if snap.state == "diverged":
-        err.print(f"[red]{snap.message}[/]")
+        print(snap.message, file=sys.stderr)
     if interrupted:
         err.print(f"interrupted at step {trainer.step:,}; saving what was trained")
     losses = trainer.evaluate()

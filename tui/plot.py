@@ -22,6 +22,15 @@ def ema(values: list[float], alpha: float) -> list[float]:
     return out
 
 
+def short_count(n: float) -> str:
+    """12345 -> 12.3k, for axis labels."""
+    n = float(n)
+    for unit, size in (("M", 1e6), ("k", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.3g}{unit}"
+    return f"{n:.0f}"
+
+
 class LossPlot(PlotextPlot):
     BORDER_TITLE = "Loss (log10)"
 
@@ -77,5 +86,8 @@ class LossPlot(PlotextPlot):
             plt.scatter([s for s, _ in dev], [v for _, v in dev], marker="dot", color="orange", label="dev")
         if self.decay_at and lo_step <= self.decay_at <= max(steps[-1], self.total or 0):
             plt.vline(self.decay_at, "red")
-        plt.xlim(lo_step, max(steps[-1], lo_step + 1))
+        hi_step = max(steps[-1], lo_step + 1)
+        plt.xlim(lo_step, hi_step)
+        ticks = [lo_step + (hi_step - lo_step) * i / 4 for i in range(5)]
+        plt.xticks(ticks, [short_count(t) for t in ticks])
         self.refresh()
