@@ -196,6 +196,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             trainer.run()
         except KeyboardInterrupt:
             interrupted = True
+        train_wall = time.perf_counter() - t0
         snap = trainer.snapshot()
         progress.update(task, completed=trainer.step, sps=snap.steps_per_second, loss=snap.last_loss, lr=trainer.lr)
     seconds = time.perf_counter() - t0
@@ -208,7 +209,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     metrics = {
         "steps": trainer.step,
         "seconds": round(seconds, 3),
-        "steps_per_second": round(trainer.step / trainer.elapsed, 1) if trainer.elapsed else 0.0,
+        "steps_per_second": round(trainer.step / train_wall, 1) if train_wall else 0.0,  # wall time
         "params": trainer.model.num_params(),
         "train_loss": losses["train"],
         "dev_loss": losses["dev"],
