@@ -1,7 +1,8 @@
 """Training speed inside the app against `mlp-tui train`'s trainer, same recipe, same machine.
 
 Prints steps/s of wall time for: the Trainer run in this process as `mlp-tui train` runs it, and the
-app (headless, 160x48, rendering its plot and panes) over the same wall-time window; and the ratio.
+app (headless, 160x48, rendering its plot and panes) over the same wall-time window, with the trainer
+in a spawned process (what the app uses) and in a thread (the alternative); and the ratios.
 Run:  python bench/app_speed.py [--seconds 20]
 """
 
@@ -14,6 +15,7 @@ import time
 import core  # noqa: F401
 from core.data import Dataset
 from core.model import MLPConfig
+from core.remote import TrainerProcess, TrainerThread
 from core.train import TrainConfig, Trainer
 from tui.app import MLPApp
 from tui.cli import DEFAULTS
@@ -30,9 +32,9 @@ def cli_rate(seconds: float) -> float:
     return trainer.step / (time.perf_counter() - t0)
 
 
-async def app_rate(seconds: float, size: tuple[int, int]) -> tuple[float, float, int]:
-    values = {**{k: v for k, v in DEFAULTS.items()}, "data": "names", "temperature": 1.0, "steps": 10**9}
-    app = MLPApp(values)
+async def app_rate(seconds: float, size: tuple[int, int], backend=None) -> tuple[float, float, int]:
+    values = {**DEFAULTS, "data": "names", "temperature": 1.0, "steps": 10**9}
+    app = MLPApp(values, backend)
     async with app.run_test(size=size) as pilot:
         while app.snapshot is None or app.snapshot["step"] < 5000:  # past start-up
             await pilot.pause(0.1)
@@ -49,11 +51,11 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=20.0)
     args = p.parse_args()
     ref = cli_rate(args.seconds)
-    rate, shown, frames = asyncio.run(app_rate(args.seconds, (160, 48)))
-    print(f"mlp-tui train's loop:     {ref:9,.0f} steps/s (wall)")
-    print(f"app at 160x48:            {rate:9,.0f} steps/s (wall; the status line showed {shown:,.0f}; "
-          f"{frames / args.seconds:.1f} frames/s)")
-    print(f"ratio app / train: {rate / ref:.2f}")
+    print(f"mlp-tui train's loop:            {ref:9,.0f} steps/s (wall)")
+    for name, backend in (("process", TrainerProcess), ("thread", TrainerThread)):
+        rate, shown, frames = asyncio.run(app_rate(args.seconds, (160, 48), backend))
+        print(f"app at 160x48, trainer in a {name:7s} {rate:9,.0f} steps/s (wall; status line showed {shown:,.0f}; "
+              f"{frames / args.seconds:.1f} frames/s)  ratio to train: {rate / ref:.2f}")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import multiprocessing as mp
 import queue
+import threading
 import time
 from dataclasses import asdict
 from typing import Any
@@ -284,3 +285,29 @@ class TrainerProcess:
         for q in (self.commands, self.results):
             q.cancel_join_thread()
             q.close()
+
+
+class TrainerThread:
+    """The same worker in a thread of this process: for measuring the design choice (bench/app_speed.py).
+
+    Shares the GIL with the UI, which is why the app uses TrainerProcess.
+    """
+
+    def __init__(self) -> None:
+        self.commands: queue.Queue = queue.Queue()
+        self.results: queue.Queue = queue.Queue()
+        self.process = threading.Thread(target=worker_main, args=(self.commands, self.results), daemon=True,
+                                         name="mlp-tui-trainer")
+        self.process.exitcode = None  # type: ignore[attr-defined]  (the app reads it like a Process's)
+
+    def start(self) -> None:
+        self.process.start()
+
+    def send(self, kind: str, **args: Any) -> None:
+        self.commands.put((kind, args))
+
+    poll = TrainerProcess.poll
+
+    def close(self, timeout: float = 0.5) -> None:
+        self.commands.put(("quit", {}))
+        self.process.join(timeout)
