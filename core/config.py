@@ -46,16 +46,30 @@ class MLPConfig:
         return asdict(self)
 
 
+OPTIMIZERS = ("sgd", "adamw")
+SCHEDULES = ("step", "cosine", "constant")
+
+
 @dataclass
 class TrainConfig:
-    """Optimisation settings; the defaults are the lecture's recipe."""
+    """Optimisation settings; the defaults are the lecture's recipe (plain SGD, one step decay)."""
 
     batch_size: int = 32
     lr: float = 0.1
-    lr_decay: float = 0.1  # lr is multiplied by this at step decay_at
+    lr_decay: float = 0.1  # step: lr multiplied by this at decay_at; cosine: the final lr is lr * lr_decay
     decay_at: int = 100_000
     steps: int = 200_000
     seed: int = 2147483647  # the lecture's generator seed
+    optimizer: str = "sgd"
+    weight_decay: float = 0.0  # decoupled (AdamW); for SGD the same shrink of the weights each step
+    dropout: float = 0.0  # on the hidden layer while training; off at evaluation and sampling
+    schedule: str = "step"
+    warmup: int = 0  # steps of linear warm-up from 0 to lr (any schedule)
+    minutes: float | None = None  # train for this much wall time instead of `steps`
+    beta1: float = 0.9
+    beta2: float = 0.999
+    patience: int = 0  # stop after this many dev evaluations without a new best (0: never)
+    keep_best: bool = False  # at the end, put back the weights that had the best dev loss
 
     def validate(self) -> None:
         for name in ("batch_size", "steps"):
@@ -64,18 +78,71 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be a positive integer, got {v!r}")
         if self.batch_size > MAX_BATCH:
             raise ConfigError(f"batch_size must be at most {MAX_BATCH:,}, got {self.batch_size:,}")
-        if not isinstance(self.decay_at, int) or self.decay_at < 0:
-            raise ConfigError(f"decay_at must be a step number >= 0, got {self.decay_at!r}")
-        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
-            raise ConfigError(f"lr must be a positive number, got {self.lr!r}")
-        if not (isinstance(self.lr_decay, (int, float)) and math.isfinite(self.lr_decay) and self.lr_decay > 0):
-            raise ConfigError(f"lr_decay must be a positive number, got {self.lr_decay!r}")
+        for name in ("decay_at", "warmup", "patience"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise ConfigError(f"{name} must be a step number >= 0, got {v!r}")
+        for name in ("lr", "lr_decay"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise ConfigError(f"{name} must be a positive number, got {v!r}")
+        if not (isinstance(self.weight_decay, (int, float)) and 0 <= self.weight_decay < math.inf):
+            raise ConfigError(f"weight_decay must be a number >= 0, got {self.weight_decay!r}")
+        if not (isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1):
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        for name in ("beta1", "beta2"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and 0 <= v < 1):
+                raise ConfigError(f"{name} must be in [0, 1), got {v!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        if self.minutes is not None and not (isinstance(self.minutes, (int, float)) and 0 < self.minutes < math.inf):
+            raise ConfigError(f"minutes must be a positive number, got {self.minutes!r}")
         if not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
             raise ConfigError(f"seed must be an integer >= 0, got {self.seed!r}")
 
-    def lr_at(self, step: int) -> float:
-        """Step decay: lr until decay_at, lr * lr_decay from then on."""
-        return self.lr * self.lr_decay if step >= self.decay_at else self.lr
+    def lr_at(self, step: int, progress: float | None = None) -> float:
+        """The learning rate for `step`; `progress` (0..1) is how far through the run it is.
+
+        progress defaults to step / steps; a time budget passes elapsed / budget instead, so the
+        schedule stretches over the minutes. step decay happens at progress decay_at / steps.
+        """
+        if progress is None:
+            progress = step / self.steps
+        if self.warmup and step < self.warmup:
+            base = self.lr * (step + 1) / self.warmup
+            return base if self.schedule != "step" or progress < self.decay_at / self.steps else base * self.lr_decay
+        if self.schedule == "constant":
+            return self.lr
+        if self.schedule == "step":
+            return self.lr * self.lr_decay if progress >= self.decay_at / self.steps else self.lr
+        # cosine from lr down to lr * lr_decay over the steps after warm-up
+        if self.minutes is None:
+            t = (step - self.warmup) / max(1, self.steps - self.warmup)
+        else:
+            t = progress
+        t = min(max(t, 0.0), 1.0)
+        lo = self.lr * self.lr_decay
+        return lo + (self.lr - lo) * 0.5 * (1 + math.cos(math.pi * t))
+
+    @property
+    def fast_path(self) -> bool:
+        """Plain SGD without dropout or weight decay: the lecture's recipe, on the fastest kernel."""
+        return self.optimizer == "sgd" and self.dropout == 0 and self.weight_decay == 0
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+# One flag that sets many: --preset NAME. Values override the defaults; explicit flags override presets.
+PRESETS: dict[str, dict[str, object]] = {
+    "lecture": {},
+    "kaiming": {"init": "kaiming"},
+    "best": {
+        "block_size": 8, "n_embd": 24, "n_hidden": 512, "init": "kaiming",
+        "batch_size": 64, "optimizer": "adamw", "lr": 2e-3, "lr_decay": 0.05, "weight_decay": 0.01,
+        "dropout": 0.25, "schedule": "cosine", "warmup": 500, "keep_best": True,
+    },
+}

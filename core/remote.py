@@ -110,7 +110,7 @@ class _Worker:
                 self.evaluate(full=True)  # all three splits in full at pause
                 self.frame(force=True)
         elif kind == "resume":
-            if not self.active and tr.step < tr.config.steps:
+            if not self.active and not tr.finished:
                 self.active = True
                 tr._state, tr._message = "running", ""
                 tr._running.set()
@@ -122,7 +122,7 @@ class _Worker:
                 tr.update_config(**args)
             except ConfigError as e:
                 self.send("error", message=str(e))
-            if tr.step < tr.config.steps and tr._state == "done":
+            if not tr.finished and tr._state == "done":
                 tr._state = "paused"
             self.frame(force=True)
         elif kind == "sample_now":
@@ -201,7 +201,7 @@ class _Worker:
                 self.send("diverged", message=tr._message, step=tr.step)
                 self.frame(force=True)
                 return
-            if tr.step >= tr.config.steps:
+            if tr.finished:
                 self.active = False
                 tr._state = "done"
                 self.evaluate(full=True)

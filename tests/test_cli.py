@@ -14,7 +14,7 @@ from conftest import SMALL_WORDS, write_words
 
 from core.model import MLPConfig
 from core.train import TrainConfig
-from tui.cli import DEFAULTS, build_parsers, main
+from tui.cli import DEFAULTS, build_parsers, configs_from_settings, main, resolve_settings
 
 MLP_TUI = Path(sys.executable).parent / "mlp-tui"
 COMMAND = [str(MLP_TUI)] if MLP_TUI.exists() else [sys.executable, "-m", "tui.cli"]
@@ -249,24 +249,46 @@ def test_defaults_mirror_the_configs():
     assert DEFAULTS == {
         "block_size": m.block_size, "emb_dim": m.n_embd, "hidden": m.n_hidden, "init": m.init,
         "batch_size": t.batch_size, "lr": t.lr, "lr_decay": t.lr_decay, "decay_at": t.decay_at,
-        "steps": t.steps, "seed": t.seed,
+        "steps": t.steps, "seed": t.seed, "optimizer": t.optimizer, "weight_decay": t.weight_decay,
+        "dropout": t.dropout, "schedule": t.schedule, "warmup": t.warmup, "minutes": t.minutes,
+        "patience": t.patience, "keep_best": t.keep_best,
     }
     for name in ("train", "app"):
-        args = build_parsers()[name].parse_args([])
-        for key, value in DEFAULTS.items():
-            assert getattr(args, key) == value, (name, key)
-        assert args.data == "names"
+        settings = resolve_settings(build_parsers()[name].parse_args([]))
+        assert settings == {**DEFAULTS, "data": "names"}, name
 
 
 def test_flags_become_configs():
-    from tui.cli import configs_from_args
-
     args = build_parsers()["train"].parse_args(
         ["--block-size", "5", "--emb-dim", "4", "--hidden", "64", "--init", "kaiming", "--batch-size", "1_024",
-         "--lr", "0.5", "--lr-decay", "0.2", "--decay-at", "7", "--steps", "100_000", "--seed", "0"])
-    m, t = configs_from_args(args)
+         "--lr", "0.5", "--lr-decay", "0.2", "--decay-at", "7", "--steps", "100_000", "--seed", "0",
+         "--optimizer", "adamw", "--weight-decay", "0.01", "--dropout", "0.2", "--schedule", "cosine",
+         "--warmup", "10", "--minutes", "1.5", "--patience", "3", "--keep-best"])
+    m, t = configs_from_settings(resolve_settings(args))
     assert (m.block_size, m.n_embd, m.n_hidden, m.init) == (5, 4, 64, "kaiming")
-    assert t == TrainConfig(batch_size=1024, lr=0.5, lr_decay=0.2, decay_at=7, steps=100_000, seed=0)
+    assert t == TrainConfig(batch_size=1024, lr=0.5, lr_decay=0.2, decay_at=7, steps=100_000, seed=0,
+                            optimizer="adamw", weight_decay=0.01, dropout=0.2, schedule="cosine", warmup=10,
+                            minutes=1.5, patience=3, keep_best=True)
+
+
+def test_presets_set_many_flags_and_explicit_flags_win():
+    parse = build_parsers()["train"].parse_args
+    m, t = configs_from_settings(resolve_settings(parse(["--preset", "best"])))
+    assert (m.block_size, m.n_embd, m.n_hidden, m.init) == (8, 24, 512, "kaiming")
+    assert (t.optimizer, t.batch_size, t.dropout, t.schedule, t.keep_best) == ("adamw", 64, 0.25, "cosine", True)
+    m, t = configs_from_settings(resolve_settings(parse(["--preset", "best", "--hidden", "100", "--dropout", "0"])))
+    assert m.n_hidden == 100 and t.dropout == 0.0 and t.optimizer == "adamw"
+    m, t = configs_from_settings(resolve_settings(parse(["--preset", "kaiming"])))
+    assert m.init == "kaiming" and t == TrainConfig()
+    assert configs_from_settings(resolve_settings(parse(["--preset", "lecture"]))) == (MLPConfig(), TrainConfig())
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--dropout", "1"), ("--dropout", "-0.1"), ("--weight-decay", "-1"),
+                                             ("--minutes", "0"), ("--optimizer", "adam"), ("--schedule", "linear"),
+                                             ("--warmup", "-5"), ("--preset", "fastest")])
+def test_bad_new_flags_exit_2(capsys, flag, value):
+    code, _, err = run_cli(capsys, ["train", flag, value])
+    assert code == 2 and err.count("\n") == 1 and flag in err and "Traceback" not in err
 
 
 def test_train_with_a_diverging_lr_reports_and_exits(capsys, words_file, tmp_path, monkeypatch):

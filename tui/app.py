@@ -29,12 +29,15 @@ from tui.status import StatusLine
 POLL_INTERVAL = 0.1  # text panes and status at ~10 Hz
 PLOT_INTERVAL = 0.25  # plot redraws at most 4 times a second
 MODEL_KEYS = {"block_size": "block_size", "emb_dim": "n_embd", "hidden": "n_hidden", "init": "init"}
-TRAIN_KEYS = ("batch_size", "lr", "lr_decay", "decay_at", "steps", "seed")
+TRAIN_KEYS = ("batch_size", "lr", "lr_decay", "decay_at", "steps", "seed", "optimizer", "weight_decay", "dropout",
+              "schedule", "warmup", "minutes")
 
 
 def values_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """The controls' starting values from the command line (the same flags as `mlp-tui train`)."""
-    v = {k: getattr(args, k) for k in ("data", *MODEL_KEYS, *TRAIN_KEYS)}
+    from tui.cli import resolve_settings
+
+    v = resolve_settings(args)
     v["temperature"] = 1.0
     return v
 
@@ -100,8 +103,10 @@ class MLPApp(App[None]):
             self.proc.send(kind, **args)
 
     def send_reset(self, v: dict[str, Any], paused: bool = False) -> None:
-        model = {MODEL_KEYS[k]: v[k] for k in MODEL_KEYS}
-        train = {k: v[k] for k in TRAIN_KEYS}
+        from tui.cli import DEFAULTS
+
+        model = {MODEL_KEYS[k]: v.get(k, DEFAULTS[k]) for k in MODEL_KEYS}
+        train = {k: v.get(k, DEFAULTS[k]) for k in TRAIN_KEYS}
         self.state = "loading"
         self.snapshot = None
         self.dev_points = []

@@ -25,7 +25,18 @@ DEFAULTS = {  # the lecture's recipe; mirrors MLPConfig and TrainConfig (checked
     "decay_at": 100_000,
     "steps": 200_000,
     "seed": 2147483647,
+    "optimizer": "sgd",
+    "weight_decay": 0.0,
+    "dropout": 0.0,
+    "schedule": "step",
+    "warmup": 0,
+    "minutes": None,
+    "patience": 0,
+    "keep_best": False,
 }
+# flag name -> config field name, where they differ
+FIELD_OF = {"emb_dim": "n_embd", "hidden": "n_hidden"}
+PRESET_NAMES = ("lecture", "kaiming", "best")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -65,35 +76,99 @@ def _positive_float(text: str) -> float:
     return v
 
 
+def _fraction(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {text!r}") from None
+    if not 0 <= v < 1:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {text!r}")
+    return v
+
+
+def _nonneg_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}") from None
+    if not (math.isfinite(v) and v >= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return v
+
+
 def add_training_options(p: argparse.ArgumentParser) -> None:
-    """Flags shared by the app and `mlp-tui train`; one per field of MLPConfig and TrainConfig."""
+    """Flags shared by the app and `mlp-tui train`; one per field of MLPConfig and TrainConfig.
+
+    Every default is None here so that resolve_settings() can tell a flag given from one left to the
+    preset: explicit flags win over --preset, which wins over the lecture's defaults.
+    """
     d = DEFAULTS
     g = p.add_argument_group("data and model")
     g.add_argument("--data", default="names", metavar="PATH",
                    help="a text file with one word per line, or a built-in dataset: names, surnames "
                         "(default: names)")
-    g.add_argument("--block-size", type=_positive_int, default=d["block_size"], metavar="N",
+    g.add_argument("--preset", choices=PRESET_NAMES, default=None,
+                   help="set many flags at once: lecture (the defaults), kaiming (lecture + kaiming init), "
+                        "best (block 8, 24-dim embeddings, 512 hidden, batch 64, AdamW 2e-3, dropout 0.25, "
+                        "weight decay 0.01, cosine schedule; the best 5-minute recipe found on 2 cores); "
+                        "flags given explicitly override the preset")
+    g.add_argument("--block-size", type=_positive_int, metavar="N",
                    help=f"characters of context the model sees (default: {d['block_size']})")
-    g.add_argument("--emb-dim", type=_positive_int, default=d["emb_dim"], metavar="N",
+    g.add_argument("--emb-dim", type=_positive_int, metavar="N",
                    help=f"size of each character's embedding vector (default: {d['emb_dim']})")
-    g.add_argument("--hidden", type=_positive_int, default=d["hidden"], metavar="N",
+    g.add_argument("--hidden", type=_positive_int, metavar="N",
                    help=f"units in the tanh hidden layer (default: {d['hidden']})")
-    g.add_argument("--init", choices=("lecture", "kaiming"), default=d["init"],
+    g.add_argument("--init", choices=("lecture", "kaiming"),
                    help="weight initialisation: the lecture's plain N(0,1), or kaiming (tanh gain, small "
                         "last layer: initial loss near ln(vocab)) (default: lecture)")
     g = p.add_argument_group("optimisation")
-    g.add_argument("--batch-size", type=_positive_int, default=d["batch_size"], metavar="N",
-                   help=f"examples per SGD step (default: {d['batch_size']})")
-    g.add_argument("--lr", type=_positive_float, default=d["lr"], metavar="LR",
+    g.add_argument("--batch-size", type=_positive_int, metavar="N",
+                   help=f"examples per step (default: {d['batch_size']})")
+    g.add_argument("--optimizer", choices=("sgd", "adamw"),
+                   help="plain SGD, as in the lecture, or AdamW (default: sgd)")
+    g.add_argument("--lr", type=_positive_float, metavar="LR",
                    help=f"learning rate (default: {d['lr']})")
-    g.add_argument("--lr-decay", type=_positive_float, default=d["lr_decay"], metavar="F",
-                   help=f"multiply the learning rate by F at step --decay-at (default: {d['lr_decay']})")
-    g.add_argument("--decay-at", type=_nonneg_int, default=d["decay_at"], metavar="STEP",
-                   help=f"step of the learning-rate decay (default: {d['decay_at']})")
-    g.add_argument("--steps", type=_positive_int, default=d["steps"], metavar="N",
+    g.add_argument("--schedule", choices=("step", "cosine", "constant"),
+                   help="learning-rate schedule: step (x --lr-decay at --decay-at), cosine (from lr down to "
+                        "lr x --lr-decay), constant (default: step)")
+    g.add_argument("--lr-decay", type=_positive_float, metavar="F",
+                   help="step: multiply the learning rate by F at --decay-at; cosine: end at lr x F "
+                        f"(default: {d['lr_decay']})")
+    g.add_argument("--decay-at", type=_nonneg_int, metavar="STEP",
+                   help=f"step of the step schedule's decay (default: {d['decay_at']})")
+    g.add_argument("--warmup", type=_nonneg_int, metavar="STEPS",
+                   help="steps of linear learning-rate warm-up from 0 (default: 0)")
+    g.add_argument("--weight-decay", type=_nonneg_float, metavar="WD",
+                   help="weight decay (decoupled, as AdamW's) (default: 0)")
+    g.add_argument("--dropout", type=_fraction, metavar="P",
+                   help="dropout on the hidden layer while training, off at evaluation (default: 0)")
+    g.add_argument("--steps", type=_positive_int, metavar="N",
                    help=f"training steps (default: {d['steps']})")
-    g.add_argument("--seed", type=_nonneg_int, default=d["seed"], metavar="N",
-                   help=f"seed for the initial weights and the batches (default: {d['seed']})")
+    g.add_argument("--minutes", type=_positive_float, metavar="M",
+                   help="train for M minutes of wall time instead of --steps; the schedule stretches over "
+                        "the time (default: off)")
+    g.add_argument("--patience", type=_nonneg_int, metavar="N",
+                   help="stop early after N dev evaluations (every ~3 s) without a better dev loss "
+                        "(default: 0, never)")
+    g.add_argument("--keep-best", action="store_const", const=True, default=None,
+                   help="at the end, keep the weights that had the best dev loss (default: the last weights; "
+                        "on with --preset best)")
+    g.add_argument("--seed", type=_nonneg_int, metavar="N",
+                   help=f"seed for the initial weights, the batches and dropout (default: {d['seed']})")
+
+
+def resolve_settings(args: argparse.Namespace) -> dict:
+    """Flag values, the preset's where a flag was not given, the defaults elsewhere (flag names)."""
+    from core.config import PRESETS
+
+    flag_of = {v: k for k, v in FIELD_OF.items()}
+    preset = {flag_of.get(k, k): v for k, v in PRESETS[args.preset or "lecture"].items()}
+    out = {}
+    for key, default in DEFAULTS.items():
+        given = getattr(args, key, None)
+        out[key] = given if given is not None else preset.get(key, default)
+    out["data"] = args.data
+    return out
 
 
 def build_parsers() -> dict[str, argparse.ArgumentParser]:
@@ -142,15 +217,17 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise SystemExit(code)
 
 
-def configs_from_args(args: argparse.Namespace):
-    """(MLPConfig, TrainConfig) from the shared flags; vocab_size is filled in from the data later."""
-    from core.model import MLPConfig
-    from core.train import TrainConfig
+def configs_from_settings(v: dict):
+    """(MLPConfig, TrainConfig) from resolved settings; vocab_size is filled in from the data later."""
+    from core.config import MLPConfig, TrainConfig
 
-    mcfg = MLPConfig(block_size=args.block_size, n_embd=args.emb_dim, n_hidden=args.hidden, init=args.init)
-    tcfg = TrainConfig(batch_size=args.batch_size, lr=args.lr, lr_decay=args.lr_decay,
-                       decay_at=args.decay_at, steps=args.steps, seed=args.seed)
+    mcfg = MLPConfig(block_size=v["block_size"], n_embd=v["emb_dim"], n_hidden=v["hidden"], init=v["init"])
+    tkeys = set(TrainConfig.__dataclass_fields__)
+    tcfg = TrainConfig(**{k: val for k, val in v.items() if k in tkeys})
     return mcfg, tcfg
+
+
+EVAL_EVERY = 3.0  # seconds between dev evaluations during `train` (best-dev tracking, early stopping)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -163,66 +240,85 @@ def cmd_train(args: argparse.Namespace) -> int:
     from core.train import Trainer
 
     err = Console(stderr=True)
-    mcfg, tcfg = configs_from_args(args)
+    settings = resolve_settings(args)
+    mcfg, tcfg = configs_from_settings(settings)
     tcfg.validate()
-    data = Dataset.load(args.data, args.block_size)
+    data = Dataset.load(args.data, mcfg.block_size)
     trainer = Trainer(data, mcfg, tcfg)
     out = args.out or Path("runs") / f"{resolve_dataset(args.data).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     out.mkdir(parents=True, exist_ok=True)
+    length = f"{tcfg.minutes:g} minutes" if tcfg.minutes else f"{tcfg.steps:,} steps"
     err.print(
         f"[bold]{data.source}[/]: {len(data.words):,} words, {len(data.vocab)} characters; "
-        f"{trainer.model.num_params():,} parameters; {tcfg.steps:,} steps -> {out}"
+        f"{trainer.model.num_params():,} parameters; {tcfg.optimizer}, {length} -> {out}"
     )
     progress = Progress(
         TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[sps]:>7,.0f} steps/s"), TextColumn("loss {task.fields[loss]:.4f}"),
-        TextColumn("lr {task.fields[lr]:.3g}"), TimeRemainingColumn(),
+        TextColumn("dev {task.fields[dev]:.4f}"), TextColumn("lr {task.fields[lr]:.3g}"), TimeRemainingColumn(),
         console=err, disable=args.quiet, transient=False,
     )
-    task = progress.add_task("training", total=tcfg.steps, sps=0.0, loss=math.nan, lr=tcfg.lr)
+    task = progress.add_task("training", total=trainer.total_steps, sps=0.0, loss=math.nan, dev=math.nan,
+                             lr=trainer.lr)
     last = [0.0]
+    dev_curve: list[list[float]] = []  # [seconds, step, dev loss] at each evaluation
 
     def on_chunk(tr: Trainer, step: int, loss: float) -> None:
         now = time.monotonic()
         if now - last[0] > 0.1:  # redraw at most 10 times a second
             last[0] = now
-            progress.update(task, completed=step, sps=tr.snapshot().steps_per_second, loss=loss, lr=tr.lr)
+            progress.update(task, completed=step, total=tr.total_steps, sps=tr.snapshot().steps_per_second,
+                            loss=loss, lr=tr.lr)
+
+    def on_eval(tr: Trainer, step: int, losses: dict) -> None:
+        dev_curve.append([round(tr.wall, 2), step, losses["dev"]])
+        progress.update(task, dev=losses["dev"])
 
     trainer.on("on_chunk_end", on_chunk)
+    trainer.on("on_validation_end", on_eval)
     interrupted = False
     t0 = time.perf_counter()
     with progress:
         try:
-            trainer.run()
+            trainer.run(eval_every=EVAL_EVERY, patience=tcfg.patience)
         except KeyboardInterrupt:
             interrupted = True
         train_wall = time.perf_counter() - t0
         snap = trainer.snapshot()
-        progress.update(task, completed=trainer.step, sps=snap.steps_per_second, loss=snap.last_loss, lr=trainer.lr)
+        progress.update(task, completed=trainer.step, total=max(trainer.step, 1), sps=snap.steps_per_second,
+                        loss=snap.last_loss, lr=trainer.lr)
     seconds = time.perf_counter() - t0
-    if snap.state == "diverged":
+    if snap.state == "diverged" or snap.message:
         print(snap.message, file=sys.stderr)
     if interrupted:
         err.print(f"interrupted at step {trainer.step:,}; saving what was trained")
-    losses = trainer.evaluate()
+    final = trainer.evaluate()
+    losses, kept = final, "last"
+    if tcfg.keep_best and trainer.best_dev_step != trainer.step and trainer.restore_best():
+        losses, kept = trainer.evaluate(), "best"
     save_checkpoint(trainer, out / "model.pt")
     metrics = {
         "steps": trainer.step,
         "seconds": round(seconds, 3),
         "steps_per_second": round(trainer.step / train_wall, 1) if train_wall else 0.0,  # wall time
         "params": trainer.model.num_params(),
-        "train_loss": losses["train"],
+        "train_loss": losses["train"],  # of the saved weights (see "kept")
         "dev_loss": losses["dev"],
         "test_loss": losses["test"],
+        "kept": kept,
+        "final_dev_loss": final["dev"],
         "best_dev_loss": trainer.best_dev,
         "best_dev_step": trainer.best_dev_step,
         "state": "interrupted" if interrupted else snap.state,
         "dataset": dataset_ref(data.source),
+        "preset": args.preset,
         "config": {"model": trainer.model_config.to_dict(), "train": tcfg.to_dict()},
+        "dev_curve": dev_curve,
     }
     (out / "metrics.json").write_text(json.dumps(_json_safe(metrics), indent=2) + "\n")
+    best = f"  best dev {trainer.best_dev:.4f} @ step {trainer.best_dev_step:,}" + (" (kept)" if kept == "best" else "")
     err.print(
-        f"train {losses['train']:.4f}  dev {losses['dev']:.4f}  test {losses['test']:.4f}  "
+        f"train {losses['train']:.4f}  dev {losses['dev']:.4f}  test {losses['test']:.4f}{best}  "
         f"({metrics['steps_per_second']:,.0f} steps/s)  wrote {out / 'model.pt'} and {out / 'metrics.json'}"
     )
     return 130 if interrupted else (1 if snap.state == "diverged" else 0)
@@ -234,6 +330,8 @@ def _json_safe(obj):
         return None
     if isinstance(obj, dict):
         return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_json_safe(v) for v in obj]
     return obj
 
 
