@@ -8,7 +8,6 @@ when to sample, and when to publish a frame; the UI only reads what arrives on i
 
 from __future__ import annotations
 
-import math
 import multiprocessing as mp
 import queue
 import threading
@@ -153,10 +152,7 @@ class _Worker:
         else:
             losses["train"] = split_loss(tr.model, *self._train_sample)
             train_kind = "sample"
-        dev = losses["dev"]
-        tr.evals.append((tr.step, losses))
-        if math.isfinite(dev) and dev < tr.best_dev:
-            tr.best_dev, tr.best_dev_step = dev, tr.step
+        tr.record_eval(losses)
         if budgeted:
             self.eval_time += time.perf_counter() - t0
         self.last_eval_at = tr.elapsed

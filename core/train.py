@@ -278,6 +278,7 @@ class Trainer:
         self._gen = torch.Generator().manual_seed(train_config.seed + 1)  # batch indices
         self._mask_gen = torch.Generator().manual_seed(train_config.seed + 2)  # dropout masks
         self.wall = 0.0  # wall seconds spent in run(), pauses excluded: the clock of a time budget
+        self.threads = 1  # torch threads while training
         self._best_state: list[torch.Tensor] | None = None  # weights at the best dev loss
         self._pool = torch.empty(0, train_config.batch_size, dtype=torch.long)
         self._pool_pos = 0
@@ -527,7 +528,8 @@ class Trainer:
             target = 2**62 if steps is None else self.step + steps
         else:
             target = self.config.steps if steps is None else min(self.config.steps, self.step + steps)
-        torch.set_num_threads(1)  # small ops: one thread is faster and stable (DESIGN.md)
+        # Small ops: one thread is faster and stable (DESIGN.md); a wide model may gain from two.
+        torch.set_num_threads(self.threads)
         self._stop.clear()
         if self._state == "diverged":  # a new run() after divergence starts from the restored weights
             self._running.set()
@@ -588,14 +590,18 @@ class Trainer:
         """Mean loss over each whole split; remembers the best dev loss."""
         self.model.eval()
         out = {s: split_loss(self.model, self.data.X[s], self.data.Y[s]) for s in splits}
-        self.evals.append((self.step, out))
-        dev = out.get("dev", math.nan)
+        self.record_eval(out)
+        return out
+
+    def record_eval(self, losses: dict[str, float]) -> None:
+        """Keep an evaluation of the current weights; a new best dev loss keeps a copy of them."""
+        self.evals.append((self.step, losses))
+        dev = losses.get("dev", math.nan)
         if math.isfinite(dev) and dev < self.best_dev:
             self.best_dev, self.best_dev_step = dev, self.step
             self._best_state = [p.detach().clone() for p in self.model.parameters()]
         self._publish()
-        self._fire("on_validation_end", step=self.step, losses=out)
-        return out
+        self._fire("on_validation_end", step=self.step, losses=losses)
 
     def _make_snapshot(self) -> Snapshot:
         last = self.evals[-1] if self.evals else (-1, {})

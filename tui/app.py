@@ -19,6 +19,7 @@ from textual.widgets import Footer
 
 from tui.commands import MLPCommands
 from tui.controls import ControlsPane
+from tui.fields import format_value
 from tui.messages import LiveChange, PendingChanged
 from tui.plot import LAST_N, LossPlot
 from tui.samples import SamplesPane
@@ -59,7 +60,9 @@ class MLPApp(App[None]):
 
     def __init__(self, values: dict[str, Any], backend_factory: Any = None) -> None:
         super().__init__()
-        self.values = dict(values)
+        from tui.cli import DEFAULTS
+
+        self.values = {**DEFAULTS, "temperature": 1.0, **values}  # a partial dict gets the defaults
         self.backend_factory = backend_factory
         self.proc: Any = None
         self.snapshot: dict | None = None
@@ -195,7 +198,8 @@ class MLPApp(App[None]):
         self.send("update", **{event.key: event.value})
         if self.info:
             self.info["train"][event.key] = event.value
-        self.notify(f"{event.key.replace('_', ' ')} = {event.value:g}: applied to the running model", timeout=3)
+        shown = "off" if event.value is None else format_value(event.value)
+        self.notify(f"{event.key.replace('_', ' ')} = {shown}: applied to the running model", timeout=3)
 
     def on_pending_changed(self, event: PendingChanged) -> None:
         pass

@@ -22,10 +22,16 @@ class ControlsPane(VerticalScroll):
         self.vocab_size: int | None = None
 
     def compose(self) -> ComposeResult:
+        from core.config import PRESETS
+
+        with Horizontal(classes="field", id="row-preset"):
+            yield Label("preset", classes="flabel")
+            yield Select([(name, name) for name in PRESETS], prompt="custom", compact=True, id="preset",
+                         tooltip="fill the fields with a recipe; r applies it")
         for f in FIELDS:
             with Horizontal(classes="field", id=f"row-{f.key}"):
                 yield Label(f.label, classes="flabel")
-                value = self.applied[f.key]
+                value = self.applied.get(f.key)
                 if f.kind == "choice":
                     yield Select([(c, c) for c in f.choices], value=value, allow_blank=False, compact=True,
                                  id=f"f-{f.key}", tooltip=f.help)
@@ -61,14 +67,14 @@ class ControlsPane(VerticalScroll):
         return tuple(f.key for f in FIELDS if not f.live and f.key in good and good[f.key] != self.applied[f.key])
 
     # ---- events ----
-    def _check(self, f: Field, text: str) -> object | None:
+    def _check(self, f: Field, text: str) -> tuple[object | None, str | None]:
         value, reason = parse(f, text)
         err = self.query_one(f"#err-{f.key}", Static)
         row = self.query_one(f"#row-{f.key}")
         err.update(f"  ↳ {reason}" if reason else "")
         err.set_class(reason is not None, "-shown")
         row.set_class(reason is not None, "-invalid")
-        return value
+        return value, reason
 
     def on_input_changed(self, event: Input.Changed) -> None:
         key = (event.input.id or "")[2:]
@@ -81,9 +87,38 @@ class ControlsPane(VerticalScroll):
         self.refresh_params()
 
     def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "preset":
+            self.apply_preset(str(event.value))
+            return
         key = (event.select.id or "")[2:]
         if key in BY_KEY:
-            self._pending_changed()
+            if BY_KEY[key].live:
+                self._apply_live(key)
+            else:
+                self._pending_changed()
+
+    def apply_preset(self, name: str) -> None:
+        """Fill the form with a preset's values (the lecture's defaults under the preset's changes)."""
+        from core.config import PRESETS
+        from tui.cli import DEFAULTS, FIELD_OF
+
+        if name not in PRESETS:
+            return
+        flag_of = {v: k for k, v in FIELD_OF.items()}
+        values = {**DEFAULTS, **{flag_of.get(k, k): v for k, v in PRESETS[name].items()}}
+        for f in FIELDS:
+            if f.key not in values:
+                continue
+            w = self.query_one(f"#f-{f.key}")
+            if isinstance(w, Select):
+                w.value = values[f.key]
+            else:
+                w.value = format_value(values[f.key])
+        for f in FIELDS:
+            if f.live and f.key in values:
+                self._apply_live(f.key)
+        self._pending_changed()
+        self.refresh_params()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self._apply_live((event.input.id or "")[2:])
@@ -96,8 +131,8 @@ class ControlsPane(VerticalScroll):
         f = BY_KEY.get(key)
         if f is None or not f.live:
             return
-        value = self._check(f, self.text_of(key))
-        if value is not None and value != self.applied.get(key):
+        value, reason = self._check(f, self.text_of(key))
+        if reason is None and value != self.applied.get(key):
             self.applied[key] = value
             self.post_message(LiveChange(key, value))
 

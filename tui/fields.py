@@ -9,7 +9,7 @@ import math
 import os
 from dataclasses import dataclass
 
-from core.config import INITS, MAX_BATCH
+from core.config import INITS, MAX_BATCH, OPTIMIZERS, SCHEDULES
 from core.data import BUILTIN, resolve_dataset
 
 
@@ -24,6 +24,7 @@ class Field:
     lo_open: bool = False  # lo itself is not allowed
     choices: tuple[str, ...] = ()
     help: str = ""
+    optional: bool = False  # empty means "off" (None)
 
 
 FIELDS: tuple[Field, ...] = (
@@ -33,11 +34,19 @@ FIELDS: tuple[Field, ...] = (
     Field("hidden", "hidden", "int", False, 1, 100_000, help="tanh hidden units"),
     Field("init", "init", "choice", False, choices=INITS, help="weight initialisation"),
     Field("batch_size", "batch", "int", False, 1, MAX_BATCH, help="examples per step"),
+    Field("optimizer", "optimizer", "choice", False, choices=OPTIMIZERS, help="SGD (the lecture's) or AdamW"),
     Field("lr", "learn rate", "float", True, 0, 1000, lo_open=True, help="learning rate (live)"),
-    Field("lr_decay", "decay x", "float", True, 0, 100, lo_open=True, help="lr multiplied by this (live)"),
-    Field("decay_at", "decay at", "int", True, 0, 10**9, help="step of the lr decay (live)"),
+    Field("schedule", "schedule", "choice", True, choices=SCHEDULES, help="learning-rate schedule (live)"),
+    Field("lr_decay", "decay x", "float", True, 0, 100, lo_open=True,
+          help="step: lr multiplied by this at 'decay at'; cosine: the final lr is lr times this (live)"),
+    Field("decay_at", "decay at", "int", True, 0, 10**9, help="step of the step schedule's decay (live)"),
+    Field("warmup", "warm-up", "int", True, 0, 10**9, help="steps of linear lr warm-up (live)"),
+    Field("weight_decay", "wt decay", "float", True, 0, 10, help="weight decay (live)"),
+    Field("dropout", "dropout", "float", True, 0, 0.99, help="dropout on the hidden layer, 0 to 0.99 (live)"),
     Field("steps", "steps", "int", True, 1, 10**9, help="total training steps (live)"),
-    Field("seed", "seed", "int", False, 0, 2**63 - 1, help="seed for weights and batches"),
+    Field("minutes", "minutes", "float", True, 0, 10**6, lo_open=True, optional=True,
+          help="train for this many minutes instead of steps; empty: off (live)"),
+    Field("seed", "seed", "int", False, 0, 2**63 - 1, help="seed for weights, batches and dropout"),
     Field("temperature", "temp", "float", True, 0, 100, lo_open=True, help="sampling temperature (live)"),
 )
 BY_KEY = {f.key: f for f in FIELDS}
@@ -50,8 +59,8 @@ def _fmt(x: float) -> str:
 def parse(field: Field, text: str) -> tuple[object | None, str | None]:
     """(value, None) if text is a valid value for field, else (None, the reason in a few words)."""
     text = text.strip()
-    if not text:
-        return None, "required"
+    if not text or (field.optional and text.lower() in ("off", "none")):
+        return (None, None) if field.optional else (None, "required")
     if field.kind == "choice":
         return (text, None) if text in field.choices else (None, f"one of {', '.join(field.choices)}")
     if field.kind == "data":
@@ -77,6 +86,8 @@ def parse(field: Field, text: str) -> tuple[object | None, str | None]:
 
 
 def format_value(value: object) -> str:
+    if value is None:
+        return ""
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)

@@ -12,7 +12,7 @@ class LiveChange(Message):
     """A live field (lr, decay, steps, temperature) has a new valid value to apply now."""
 
     key: str
-    value: float | int
+    value: float | int | str | None
 
 
 @dataclass

@@ -24,10 +24,11 @@ makemore part 2) while you watch: loss plot, split losses, sampled names.
   q       quit
 
 [b]Controls[/]  Each field checks its value as you type; a wrong value shows
-its reason and is never applied. learn rate, decay x, decay at, steps and
-temperature apply to the running model when you press Enter or leave the
-field. dataset, context, embedding, hidden, init, batch and seed need a
-fresh model: press r.
+its reason and is never applied. learn rate, schedule, decay x, decay at,
+warm-up, wt decay, dropout, steps, minutes and temp apply to the running
+model when you press Enter or leave the field. dataset, context,
+embedding, hidden, init, batch, optimizer and seed need a fresh model:
+press r. preset fills the fields with a recipe (lecture, kaiming, best).
 
 [b]Split losses[/]  dev and test over their whole splits every ~2 s of
 training; train in full when the 5% evaluation budget allows, otherwise
