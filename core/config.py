@@ -23,6 +23,7 @@ class MLPConfig:
     n_embd: int = 10
     n_hidden: int = 200
     init: str = "lecture"
+    batchnorm: bool = False  # batch normalisation after the hidden linear layer (makemore part 3)
 
     def validate(self) -> None:
         for name in ("vocab_size", "block_size", "n_embd", "n_hidden"):
@@ -31,6 +32,8 @@ class MLPConfig:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
         if self.init not in INITS:
             raise ConfigError(f"init must be one of {', '.join(INITS)}, got {self.init!r}")
+        if not isinstance(self.batchnorm, bool):
+            raise ConfigError(f"batchnorm must be true or false, got {self.batchnorm!r}")
         n = self.num_params()
         if n > MAX_PARAMS:
             raise ConfigError(
@@ -40,7 +43,7 @@ class MLPConfig:
 
     def num_params(self) -> int:
         V, T, E, H = self.vocab_size, self.block_size, self.n_embd, self.n_hidden
-        return V * E + T * E * H + H + H * V + V
+        return V * E + T * E * H + H + H * V + V + (2 * H if self.batchnorm else 0)
 
     def to_dict(self) -> dict:
         return asdict(self)

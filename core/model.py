@@ -2,6 +2,8 @@
 
 Each of the previous block_size characters is looked up in the embedding table C, the vectors are
 concatenated, passed through a tanh hidden layer (W1, b1) and a linear layer (W2, b2) to logits.
+With `batchnorm`, the hidden pre-activations are batch-normalised (gain bngain, bias bnbias) before
+the tanh, as makemore part 3 builds it: batch statistics while training, running ones at evaluation.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ import torch.nn.functional as F
 from core.config import MLPConfig
 
 __all__ = ["MLP", "MLPConfig", "split_loss"]
+
+BN_EPS = 1e-5
+BN_MOMENTUM = 0.01  # running statistics follow the last ~100 batches (the lecture uses 0.001)
 
 
 class MLP(nn.Module):
@@ -40,6 +45,11 @@ class MLP(nn.Module):
                 self.b1.mul_(0.01)
                 self.W2.mul_(0.01)
                 self.b2.zero_()
+        if config.batchnorm:
+            self.bngain = nn.Parameter(torch.ones(H))
+            self.bnbias = nn.Parameter(torch.zeros(H))
+            self.register_buffer("running_mean", torch.zeros(H))
+            self.register_buffer("running_var", torch.ones(H))
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -48,10 +58,25 @@ class MLP(nn.Module):
         self, idx: torch.Tensor, targets: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         emb = self.C[idx]  # (B, block_size, n_embd)
-        h = torch.tanh(emb.view(emb.shape[0], -1) @ self.W1 + self.b1)  # (B, n_hidden)
+        h = torch.tanh(self.preact(emb.view(emb.shape[0], -1)))  # (B, n_hidden)
         logits = h @ self.W2 + self.b2  # (B, vocab_size)
         loss = None if targets is None else F.cross_entropy(logits, targets)
         return logits, loss
+
+    def preact(self, x: torch.Tensor) -> torch.Tensor:
+        """Hidden pre-activations for flattened embeddings x (B, block_size*n_embd), batch-normed if on."""
+        hpre = x @ self.W1 + self.b1  # (B, n_hidden)
+        if not self.config.batchnorm:
+            return hpre
+        if self.training:
+            var, mean = torch.var_mean(hpre, 0, correction=0)  # (n_hidden,) each
+            with torch.no_grad():
+                n = hpre.shape[0]
+                self.running_mean.lerp_(mean, BN_MOMENTUM)
+                self.running_var.lerp_(var * (n / max(1, n - 1)), BN_MOMENTUM)
+        else:
+            mean, var = self.running_mean, self.running_var
+        return self.bngain * (hpre - mean) * torch.rsqrt(var + BN_EPS) + self.bnbias  # (B, n_hidden)
 
 
 @torch.no_grad()
@@ -59,8 +84,11 @@ def split_loss(model: MLP, X: torch.Tensor, Y: torch.Tensor, batch: int = 8192) 
     """Mean cross-entropy (nats) over a whole split, in chunks to stay cache-friendly."""
     if len(Y) == 0:
         return float("nan")
+    was_training = model.training
+    model.eval()  # batch norm: running statistics, and evaluation never moves them
     total = 0.0
     for i in range(0, len(Y), batch):
         logits, _ = model(X[i : i + batch])
         total += F.cross_entropy(logits, Y[i : i + batch], reduction="sum").item()
+    model.train(was_training)
     return total / len(Y)

@@ -22,7 +22,7 @@ from core.config import TrainConfig
 from core.data import SPLITS, Dataset
 from core.errors import ConfigError
 from core.history import LossHistory
-from core.model import MLP, MLPConfig, split_loss
+from core.model import BN_EPS, BN_MOMENTUM, MLP, MLPConfig, split_loss
 
 POOL_ROWS = 1 << 17  # training-row indices drawn per call to randint (in whole batches)
 EVENTS = (
@@ -151,9 +151,16 @@ class _FusedGeneral(_FusedSGD):
         super().__init__(model, config.batch_size)
         self.cfg = config
         B, H = config.batch_size, model.config.n_hidden
-        self.params = [self.C, self.W1, self.b1, self.W2, self.b2]
+        self.bn = model.config.batchnorm
+        self.params = [p.detach() for p in model.parameters()]  # C, W1, b1, W2, b2 (, bngain, bnbias)
         self.grads = [torch.zeros_like(p) for p in self.params]
-        self.gC, self.gW1, self.gb1, self.gW2, self.gb2 = self.grads
+        self.gC, self.gW1, self.gb1, self.gW2, self.gb2 = self.grads[:5]
+        if self.bn:
+            self.bngain, self.bnbias = self.params[5:]
+            self.gbngain, self.gbnbias = self.grads[5:]
+            self.running_mean, self.running_var = model.running_mean, model.running_var
+            self.xhat = torch.empty(B, H)  # (B, H) normalised pre-activations
+            self.bessel = B / max(1, B - 1)
         self.hd = torch.empty(B, H)  # (B, H) dropped-out activations
         self.hdT = self.hd.t()
         self.exp_avg = [torch.zeros_like(p) for p in self.params]
@@ -177,8 +184,8 @@ class _FusedGeneral(_FusedSGD):
         emb, embv, embT, h, hh, m1 = self.emb, self.embv, self.embT, self.h, self.hh, self.m1
         logits, dl, dlT, dh, dhT = self.logits, self.dl, self.dlT, self.dh, self.dhT
         demb, demb_rows, ones, minus1 = self.demb, self.demb_rows, self.ones, self.minus1
-        gC, gW1, gb1, gW2, gb2 = self.grads
-        params, grads = self.params, self.grads
+        gC, gW1, gb1, gW2, gb2 = self.grads[:5]
+        params, grads, bn = self.params, self.grads, self.bn
         cfg = self.cfg
         adamw = cfg.optimizer == "adamw"
         wd = cfg.weight_decay
@@ -189,9 +196,12 @@ class _FusedGeneral(_FusedSGD):
         inv_b = 1.0 / self.B
         for xi, yi, li, lr, mask in zip(xs, ys, logp.unbind(0), lrs, masks):
             torch.index_select(C, 0, xi, out=emb)  # (B*T, E)
-            torch.addmm(b1, embv, W1, beta=2, alpha=2, out=h)  # (B, H)
-            h.sigmoid_()
-            torch.add(m1, h, alpha=2, out=h)  # tanh
+            if bn:
+                invstd = self._bn_forward()
+            else:
+                torch.addmm(b1, embv, W1, beta=2, alpha=2, out=h)  # (B, H)
+                h.sigmoid_()
+                torch.add(m1, h, alpha=2, out=h)  # tanh
             if mask is not None:
                 torch.mul(h, mask, out=self.hd)  # (B, H) dropout
                 hin, hinT = self.hd, self.hdT
@@ -210,8 +220,11 @@ class _FusedGeneral(_FusedSGD):
                 dh.mul_(mask)
             torch.mul(h, h, out=hh)
             dh.addcmul_(dh, hh, value=-1)  # through tanh
+            if bn:
+                self._bn_backward(invstd)
             torch.mm(embT, dh, out=gW1)  # (T*E, H)
-            torch.mv(dhT, ones, out=gb1)
+            if not bn:  # under batch norm b1's gradient is 0 up to rounding, which Adam would amplify
+                torch.mv(dhT, ones, out=gb1)
             torch.mm(dh, W1T, out=demb)  # (B, T*E)
             gC.zero_()
             gC.index_add_(0, xi, demb_rows)  # (V, E)
@@ -226,6 +239,32 @@ class _FusedGeneral(_FusedSGD):
                 if wd:
                     torch._foreach_mul_(params, 1 - lr * wd)
                 torch._foreach_add_(params, grads, alpha=-lr)
+
+    def _bn_forward(self) -> torch.Tensor:
+        """h = tanh(bngain * xhat + bnbias) with batch statistics; updates the running ones. Returns 1/std."""
+        xhat, h = self.xhat, self.h
+        torch.addmm(self.b1, self.embv, self.W1, out=xhat)  # (B, H) pre-activations
+        var, mean = torch.var_mean(xhat, 0, correction=0)  # (H,) each
+        invstd = torch.rsqrt(var + BN_EPS)  # (H,)
+        self.running_mean.lerp_(mean, BN_MOMENTUM)
+        self.running_var.lerp_(var.mul_(self.bessel), BN_MOMENTUM)
+        xhat.sub_(mean).mul_(invstd)  # (B, H)
+        torch.addcmul(self.bnbias, xhat, self.bngain, out=h)
+        h.mul_(2).sigmoid_()
+        torch.add(self.m1, h, alpha=2, out=h)  # tanh
+        return invstd
+
+    def _bn_backward(self, invstd: torch.Tensor) -> None:
+        """dh (gradient at the normalised output) becomes the gradient at the pre-activations.
+
+        dx = gain * invstd / B * (B * dy - sum(dy) - xhat * sum(dy * xhat)), as in makemore part 4.
+        """
+        dh, xhat, hh, B = self.dh, self.xhat, self.hh, self.B
+        torch.sum(dh, 0, out=self.gbnbias)  # (H,)
+        torch.mul(dh, xhat, out=hh)
+        torch.sum(hh, 0, out=self.gbngain)  # (H,)
+        torch.mul(xhat, self.gbngain, out=hh)  # (B, H)
+        dh.mul_(B).sub_(self.gbnbias).sub_(hh).mul_(self.bngain * invstd / B)
 
     def _adamw_foreach(self, lr: float) -> None:
         """AdamW as torch.optim.AdamW computes it, for a torch without _fused_adamw_."""
@@ -283,7 +322,7 @@ class Trainer:
         self._pool = torch.empty(0, train_config.batch_size, dtype=torch.long)
         self._pool_pos = 0
         self._pool_gen_state = self._gen.get_state()
-        self._backup = [p.detach().clone() for p in model.parameters()]
+        self._backup = [t.clone() for t in self._tensors()]
         self._callbacks: dict[str, list[Callable]] = {e: [] for e in EVENTS}
         self._commands: queue.SimpleQueue = queue.SimpleQueue()
         self._running = threading.Event()
@@ -297,6 +336,10 @@ class Trainer:
         self._ref_loss: float | None = None  # for the divergence check, measured before the first step
         self._best_chunk = math.inf
         self._snapshot = self._make_snapshot()
+
+    def _tensors(self) -> list[torch.Tensor]:
+        """Weights and batch-norm running statistics: what a rollback or the best-dev copy must keep."""
+        return [p.detach() for p in self.model.parameters()] + list(self.model.buffers())
 
     # ---- control (any thread) ----
     def on(self, event: str, fn: Callable) -> None:
@@ -394,7 +437,7 @@ class Trainer:
         return ix
 
     def _make_kernel(self) -> _FusedSGD:
-        if self.config.fast_path:
+        if self.config.fast_path and not self.model_config.batchnorm:
             return _FusedSGD(self.model, self.config.batch_size)
         return _FusedGeneral(self.model, self.config)
 
@@ -446,8 +489,8 @@ class Trainer:
         logp = torch.empty(n, B)
         lrs = self._lrs(n)
         limit = self._divergence_limit()  # from the weights before this chunk
-        for b, p in zip(self._backup, self.model.parameters()):
-            b.copy_(p.detach())
+        for b, p in zip(self._backup, self._tensors()):
+            b.copy_(p)
         t0 = time.perf_counter()
         if isinstance(self._kernel, _FusedGeneral):
             masks = None
@@ -490,7 +533,7 @@ class Trainer:
     def _rollback(self, losses: torch.Tensor, limit: float, lr: float) -> None:
         """Put back the weights from the start of the chunk, pause, and say what happened."""
         with torch.no_grad():
-            for b, p in zip(self._backup, self.model.parameters()):
+            for b, p in zip(self._backup, self._tensors()):
                 p.copy_(b)
         bad_steps = (~torch.isfinite(losses)) | (losses > limit)
         first = int(bad_steps.nonzero()[0]) if bool(bad_steps.any()) else len(losses) - 1
@@ -581,7 +624,7 @@ class Trainer:
         if self._best_state is None:
             return False
         with torch.no_grad():
-            for p, b in zip(self.model.parameters(), self._best_state):
+            for p, b in zip(self._tensors(), self._best_state):
                 p.copy_(b)
         return True
 
@@ -599,7 +642,7 @@ class Trainer:
         dev = losses.get("dev", math.nan)
         if math.isfinite(dev) and dev < self.best_dev:
             self.best_dev, self.best_dev_step = dev, self.step
-            self._best_state = [p.detach().clone() for p in self.model.parameters()]
+            self._best_state = [t.clone() for t in self._tensors()]
         self._publish()
         self._fire("on_validation_end", step=self.step, losses=losses)
 

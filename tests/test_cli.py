@@ -248,6 +248,7 @@ def test_defaults_mirror_the_configs():
     m, t = MLPConfig(), TrainConfig()
     assert DEFAULTS == {
         "block_size": m.block_size, "emb_dim": m.n_embd, "hidden": m.n_hidden, "init": m.init,
+        "batchnorm": m.batchnorm,
         "batch_size": t.batch_size, "lr": t.lr, "lr_decay": t.lr_decay, "decay_at": t.decay_at,
         "steps": t.steps, "seed": t.seed, "optimizer": t.optimizer, "weight_decay": t.weight_decay,
         "dropout": t.dropout, "schedule": t.schedule, "warmup": t.warmup, "minutes": t.minutes,

@@ -32,7 +32,8 @@ def test_default_config_is_the_lectures():
     cfg = MLPConfig()
     assert (cfg.vocab_size, cfg.block_size, cfg.n_embd, cfg.n_hidden, cfg.init) == (27, 3, 10, 200, "lecture")
     assert cfg.num_params() == 11897
-    assert cfg.to_dict() == {"vocab_size": 27, "block_size": 3, "n_embd": 10, "n_hidden": 200, "init": "lecture"}
+    assert cfg.to_dict() == {"vocab_size": 27, "block_size": 3, "n_embd": 10, "n_hidden": 200, "init": "lecture",
+                             "batchnorm": False}
 
 
 def test_parameter_shapes():

@@ -29,7 +29,8 @@ from tui.status import StatusLine
 
 POLL_INTERVAL = 0.1  # text panes and status at ~10 Hz
 PLOT_INTERVAL = 0.25  # plot redraws at most 4 times a second
-MODEL_KEYS = {"block_size": "block_size", "emb_dim": "n_embd", "hidden": "n_hidden", "init": "init"}
+MODEL_KEYS = {"block_size": "block_size", "emb_dim": "n_embd", "hidden": "n_hidden", "init": "init",
+              "batchnorm": "batchnorm"}
 TRAIN_KEYS = ("batch_size", "lr", "lr_decay", "decay_at", "steps", "seed", "optimizer", "weight_decay", "dropout",
               "schedule", "warmup", "minutes")
 

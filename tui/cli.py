@@ -19,6 +19,7 @@ DEFAULTS = {  # the lecture's recipe; mirrors MLPConfig and TrainConfig (checked
     "emb_dim": 10,
     "hidden": 200,
     "init": "lecture",
+    "batchnorm": False,
     "batch_size": 32,
     "lr": 0.1,
     "lr_decay": 0.1,
@@ -121,6 +122,9 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--init", choices=("lecture", "kaiming"),
                    help="weight initialisation: the lecture's plain N(0,1), or kaiming (tanh gain, small "
                         "last layer: initial loss near ln(vocab)) (default: lecture)")
+    g.add_argument("--batchnorm", action="store_const", const=True, default=None,
+                   help="batch-normalise the hidden pre-activations (makemore part 3): batch statistics "
+                        "while training, running ones at evaluation and sampling (default: off)")
     g = p.add_argument_group("optimisation")
     g.add_argument("--batch-size", type=_positive_int, metavar="N",
                    help=f"examples per step (default: {d['batch_size']})")
@@ -224,7 +228,8 @@ def configs_from_settings(v: dict):
     """(MLPConfig, TrainConfig) from resolved settings; vocab_size is filled in from the data later."""
     from core.config import MLPConfig, TrainConfig
 
-    mcfg = MLPConfig(block_size=v["block_size"], n_embd=v["emb_dim"], n_hidden=v["hidden"], init=v["init"])
+    mcfg = MLPConfig(block_size=v["block_size"], n_embd=v["emb_dim"], n_hidden=v["hidden"], init=v["init"],
+                     batchnorm=bool(v.get("batchnorm", False)))
     tkeys = set(TrainConfig.__dataclass_fields__)
     tcfg = TrainConfig(**{k: val for k, val in v.items() if k in tkeys})
     return mcfg, tcfg

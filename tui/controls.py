@@ -35,6 +35,9 @@ class ControlsPane(VerticalScroll):
                 if f.kind == "choice":
                     yield Select([(c, c) for c in f.choices], value=value, allow_blank=False, compact=True,
                                  id=f"f-{f.key}", tooltip=f.help)
+                elif f.kind == "bool":
+                    yield Select([("off", False), ("on", True)], value=bool(value), allow_blank=False,
+                                 compact=True, id=f"f-{f.key}", tooltip=f.help)
                 else:
                     yield Input(format_value(value), compact=True, id=f"f-{f.key}", tooltip=f.help,
                                 select_on_focus=True)
@@ -170,7 +173,8 @@ class ControlsPane(VerticalScroll):
             out.update("[dim]parameters: fix the fields above[/]")
             return
         V = self.vocab_size
-        n = MLPConfig(vocab_size=V, block_size=block, n_embd=emb, n_hidden=hidden).num_params()
+        bn = bool(good.get("batchnorm", False))
+        n = MLPConfig(vocab_size=V, block_size=block, n_embd=emb, n_hidden=hidden, batchnorm=bn).num_params()
         out.update(
             f"[b]{n:,}[/] parameters\ncount table: {V}^{block + 1} = [b]{count_table_size(V, block)}[/] entries"
         )

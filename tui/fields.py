@@ -17,7 +17,7 @@ from core.data import BUILTIN, resolve_dataset
 class Field:
     key: str  # name in the app's settings (= the CLI flag with _ for -)
     label: str
-    kind: str  # int, float, choice, data
+    kind: str  # int, float, choice, bool, data
     live: bool  # applied to the running model (else: on reset)
     lo: float = 0
     hi: float = math.inf
@@ -33,6 +33,7 @@ FIELDS: tuple[Field, ...] = (
     Field("emb_dim", "embedding", "int", False, 1, 4096, help="embedding size per character"),
     Field("hidden", "hidden", "int", False, 1, 100_000, help="tanh hidden units"),
     Field("init", "init", "choice", False, choices=INITS, help="weight initialisation"),
+    Field("batchnorm", "batchnorm", "bool", False, help="batch norm before the tanh (makemore part 3)"),
     Field("batch_size", "batch", "int", False, 1, MAX_BATCH, help="examples per step"),
     Field("optimizer", "optimizer", "choice", False, choices=OPTIMIZERS, help="SGD (the lecture's) or AdamW"),
     Field("lr", "learn rate", "float", True, 0, 1000, lo_open=True, help="learning rate (live)"),
@@ -61,6 +62,13 @@ def parse(field: Field, text: str) -> tuple[object | None, str | None]:
     text = text.strip()
     if not text or (field.optional and text.lower() in ("off", "none")):
         return (None, None) if field.optional else (None, "required")
+    if field.kind == "bool":
+        low = text.lower()
+        if low in ("true", "on", "yes", "1"):
+            return True, None
+        if low in ("false", "off", "no", "0"):
+            return False, None
+        return None, "on or off"
     if field.kind == "choice":
         return (text, None) if text in field.choices else (None, f"one of {', '.join(field.choices)}")
     if field.kind == "data":
