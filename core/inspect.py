@@ -1,0 +1,259 @@
+"""Looking inside the model: embedding map, learning-rate finder, name scoring, network health.
+
+Each function works on a model (or a copy of it) and returns plain data, so the training process can
+compute it between chunks and send it to the UI. None of them changes the model it is given.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from core.config import TrainConfig
+from core.data import Dataset, Vocab
+from core.model import MLP
+
+SATURATED = 0.97  # |tanh| above this: the unit's gradient is under 6% of its peak (the lecture's 0.97)
+VOWELS = "aeiou"
+
+
+# ---- embedding map ----
+@dataclass(frozen=True)
+class EmbeddingMap:
+    chars: str
+    points: list[tuple[float, float]]  # one (x, y) per character
+    explained: float  # share of the variance the two axes hold (1.0 when n_embd <= 2)
+    axes: str  # "dims" (the raw first two dimensions) or "pca"
+
+
+def pca2(X: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """Project the rows of X (N, D) onto its top two principal components: ((N, 2), explained share)."""
+    X = X.detach().double()
+    Xc = X - X.mean(0, keepdim=True)  # (N, D)
+    _, S, Vh = torch.linalg.svd(Xc, full_matrices=False)  # S (min(N, D),), Vh (min(N, D), D)
+    k = min(2, Vh.shape[0])
+    proj = Xc @ Vh[:k].T  # (N, k)
+    if k < 2:
+        proj = torch.cat([proj, torch.zeros(len(X), 2 - k, dtype=proj.dtype)], 1)
+    var = S.pow(2)
+    total = float(var.sum())
+    share = float(var[:k].sum()) / total if total > 0 else 1.0
+    return proj.float(), share
+
+
+def embedding_map(model: MLP, vocab: Vocab) -> EmbeddingMap:
+    """Where each character sits: its first two embedding dimensions, or the top two principal components."""
+    C = model.C.detach()  # (vocab, n_embd)
+    if C.shape[1] <= 2:
+        pts = torch.cat([C, torch.zeros(len(C), 2 - C.shape[1])], 1) if C.shape[1] < 2 else C
+        share, axes = 1.0, "dims"
+    else:
+        pts, share = pca2(C)
+        axes = "pca"
+    return EmbeddingMap("".join(vocab.itos), [(float(x), float(y)) for x, y in pts.tolist()], share, axes)
+
+
+def vowel_spread(C: torch.Tensor, vocab: Vocab) -> tuple[float, float]:
+    """(mean distance among vowels, mean distance from vowels to consonants) in embedding space."""
+    stoi = vocab.stoi
+    vow = [stoi[c] for c in VOWELS if c in stoi]
+    con = [i for ch, i in stoi.items() if ch.isalpha() and ch not in VOWELS]
+    D = torch.cdist(C.detach()[vow], C.detach())  # (n_vowels, vocab)
+    within = D[:, vow]
+    n = len(vow)
+    among = float(within.sum() / (n * (n - 1))) if n > 1 else math.nan
+    return among, float(D[:, con].mean())
+
+
+# ---- learning-rate finder ----
+@dataclass(frozen=True)
+class LRFind:
+    lrs: list[float]
+    losses: list[float]  # loss of each step's batch, before that step's update
+    smoothed: list[float]  # EMA of the losses, bias-corrected
+    suggestion: float  # where the smoothed loss falls fastest against log10(lr)
+
+
+def lr_find(
+    model: MLP,
+    data: Dataset,
+    batch_size: int = 32,
+    lo: float = 1e-3,
+    hi: float = 1.0,
+    n: int = 1000,
+    seed: int = 0,
+    beta: float = 0.98,
+) -> LRFind:
+    """The lecture's experiment: one SGD step at each of n learning rates from lo to hi (exponentially
+    spaced), on a fresh copy of the model; the model passed in is never touched."""
+    from core.train import _FusedGeneral, _FusedSGD
+
+    work = copy.deepcopy(model)
+    lrs = torch.logspace(math.log10(lo), math.log10(hi), n).tolist()
+    if work.config.batchnorm:
+        kernel: _FusedSGD = _FusedGeneral(work, TrainConfig(batch_size=batch_size))
+    else:
+        kernel = _FusedSGD(work, batch_size)
+    g = torch.Generator().manual_seed(seed)
+    ix = torch.randint(0, len(data.Y["train"]), (n, batch_size), generator=g)  # (n, B)
+    xs = data.X["train"][ix].view(n, -1).unbind(0)  # n x (B*block_size,)
+    ys = (data.Y["train"][ix] + kernel.row_offset).unbind(0)  # n x (B,)
+    logp = torch.empty(n, batch_size)
+    kernel.run(xs, ys, logp, lrs)
+    losses = (-logp.mean(1)).tolist()
+    smoothed, avg = [], 0.0
+    for i, loss in enumerate(losses):
+        if not math.isfinite(loss):
+            loss = smoothed[-1] * 4 if smoothed else 1e3  # a blown-up step keeps the curve drawable
+        avg = beta * avg + (1 - beta) * loss
+        smoothed.append(avg / (1 - beta ** (i + 1)))
+    return LRFind(lrs, losses, smoothed, _steepest(lrs, smoothed))
+
+
+def _steepest(lrs: list[float], smoothed: list[float]) -> float:
+    """The lr where the smoothed loss falls fastest, before it reaches its minimum."""
+    n = len(lrs)
+    if n < 3:
+        return lrs[0]
+    end = min(range(n), key=smoothed.__getitem__)  # past the minimum the loss only rises
+    skip = max(1, n // 20)  # the EMA's first steps are mostly its warm-up
+    lo_i = min(skip, max(0, end - 1))
+    span = max(1, n // 50)  # slope over a few percent of the range: robust to single-step noise
+    best_i, best_slope = lo_i, math.inf
+    for i in range(lo_i, max(lo_i + 1, end - span)):
+        j = min(i + span, n - 1)
+        slope = (smoothed[j] - smoothed[i]) / (math.log10(lrs[j]) - math.log10(lrs[i]))
+        if slope < best_slope:
+            best_i, best_slope = (i + j) // 2, slope
+    return lrs[best_i]
+
+
+# ---- scoring ----
+@dataclass(frozen=True)
+class Position:
+    context: str
+    char: str  # the character that came next ('.' for the end)
+    prob: float
+    alternatives: list[tuple[str, float]]  # the most likely next characters
+
+
+@dataclass(frozen=True)
+class Score:
+    text: str
+    positions: list[Position]
+    nll: float  # total negative log-likelihood (nats)
+
+    @property
+    def mean_nll(self) -> float:
+        return self.nll / max(1, len(self.positions))
+
+
+class ScoreError(ValueError):
+    """The text has characters the model never saw."""
+
+
+@torch.no_grad()
+def score(model: MLP, vocab: Vocab, text: str, top: int = 3) -> Score:
+    """The probability the model gives each next character of `text` and then the end of the word."""
+    stoi = vocab.stoi
+    unknown = sorted({c for c in text if c not in stoi or c == vocab.itos[0]})
+    if unknown:
+        raise ScoreError(f"not in the vocabulary: {' '.join(repr(c) for c in unknown)}")
+    T = model.config.block_size
+    ids = [stoi[c] for c in text] + [0]
+    ctx = [0] * T
+    rows = []
+    for i in ids:
+        rows.append(list(ctx))
+        ctx = ctx[1:] + [i]
+    X = torch.tensor(rows, dtype=torch.long)  # (len+1, block_size)
+    Y = torch.tensor(ids)  # (len+1,)
+    was = model.training
+    model.eval()
+    logits, _ = model(X)  # (len+1, vocab)
+    model.train(was)
+    logp = F.log_softmax(logits, 1)  # (len+1, vocab)
+    lp = logp.gather(1, Y[:, None]).squeeze(1)  # (len+1,)
+    k = min(top, logp.shape[1])
+    tops = logp.topk(k, 1)
+    positions = []
+    for r, (row, y) in enumerate(zip(rows, ids)):
+        alts = [(vocab.itos[j], math.exp(v)) for v, j in zip(tops.values[r].tolist(), tops.indices[r].tolist())]
+        positions.append(Position(vocab.decode(row).rjust(T, "."), vocab.itos[y], math.exp(lp[r].item()), alts))
+    return Score(text, positions, float(-lp.sum()))
+
+
+# ---- network health ----
+@dataclass(frozen=True)
+class Health:
+    step: int
+    saturated: float  # share of hidden activations with |h| > SATURATED
+    dead: int  # hidden units saturated on every row of the batch: no gradient flows through them
+    n_hidden: int
+    hist_edges: list[float]
+    hist_counts: list[int]
+    grad_ratio: dict[str, float]  # log10(grad std / data std) per parameter
+    update_ratio: dict[str, float]  # log10(update std / data std) per parameter; the lecture aims at ~ -3
+    loss: float
+
+
+def saturation(h: torch.Tensor, threshold: float = SATURATED) -> tuple[float, int]:
+    """(share of |h| > threshold, units saturated on every row) for hidden activations h (B, n_hidden)."""
+    sat = h.abs() > threshold  # (B, n_hidden)
+    return float(sat.float().mean()), int(sat.all(0).sum())
+
+
+def health(
+    model: MLP,
+    X: torch.Tensor,
+    Y: torch.Tensor,
+    lr: float,
+    step: int = 0,
+    bins: int = 20,
+    adam: dict | None = None,
+    betas: tuple[float, float] = (0.9, 0.999),
+) -> Health:
+    """Activations, gradients and update sizes on one batch (X (B, block_size), Y (B,)), as makemore
+    part 3 plots them. Works on a copy: the model's weights, grads and batch-norm statistics stay as they are.
+
+    The update of a parameter is lr * grad for SGD; with AdamW state (`adam`: exp_avg, exp_avg_sq, step)
+    it is the step Adam would take, lr * m_hat / (sqrt(v_hat) + eps).
+    """
+    work = copy.deepcopy(model)
+    work.train()
+    emb = work.C[X]  # (B, block_size, n_embd)
+    h = torch.tanh(work.preact(emb.view(len(X), -1)))  # (B, n_hidden)
+    logits = h @ work.W2 + work.b2  # (B, vocab)
+    loss = F.cross_entropy(logits, Y)
+    loss.backward()
+    hd = h.detach()
+    sat, dead = saturation(hd)
+    counts = torch.histc(hd, bins=bins, min=-1.0, max=1.0)  # (bins,)
+    edges = torch.linspace(-1.0, 1.0, bins + 1)
+    grad_ratio, update_ratio = {}, {}
+    for i, (name, p) in enumerate(work.named_parameters()):
+        if p.grad is None or p.numel() < 2:
+            continue
+        dstd = float(p.detach().std())
+        gstd = float(p.grad.std())
+        if adam is not None and i < len(adam["exp_avg"]):
+            t = max(1.0, float(adam["step"]))
+            m_hat = adam["exp_avg"][i] / (1 - betas[0] ** t)
+            v_hat = adam["exp_avg_sq"][i] / (1 - betas[1] ** t)
+            ustd = float((lr * m_hat / (v_hat.sqrt() + 1e-8)).std())
+        else:
+            ustd = lr * gstd
+        grad_ratio[name] = _log10_ratio(gstd, dstd)
+        update_ratio[name] = _log10_ratio(ustd, dstd)
+    return Health(step, sat, dead, hd.shape[1], edges.tolist(), [int(c) for c in counts.tolist()], grad_ratio,
+                  update_ratio, float(loss.detach()))
+
+
+def _log10_ratio(a: float, b: float) -> float:
+    if not (a > 0 and b > 0 and math.isfinite(a) and math.isfinite(b)):
+        return -math.inf if a == 0 else math.nan
+    return math.log10(a / b)
