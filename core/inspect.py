@@ -122,7 +122,7 @@ def _steepest(lrs: list[float], smoothed: list[float]) -> float:
     end = min(range(n), key=smoothed.__getitem__)  # past the minimum the loss only rises
     skip = max(1, n // 20)  # the EMA's first steps are mostly its warm-up
     lo_i = min(skip, max(0, end - 1))
-    span = max(1, n // 50)  # slope over a few percent of the range: robust to single-step noise
+    span = max(1, n // 10)  # slope over a tenth of the range (0.3 decades here): robust to noise
     best_i, best_slope = lo_i, math.inf
     for i in range(lo_i, max(lo_i + 1, end - span)):
         j = min(i + span, n - 1)

@@ -21,6 +21,8 @@ EVAL_BUDGET = 0.05  # share of training time that evaluation may take
 TRAIN_SAMPLE_ROWS = 20_000  # fixed subset of the train split used between full passes
 SAMPLE_INTERVAL = 3.0  # seconds between batches of sampled names
 SAMPLE_SEED = 1234  # the same draws every time, so you watch the same names improve
+VIEW_INTERVALS = {"embeddings": 0.5, "health": 1.0}  # seconds between updates of an open view
+HEALTH_ROWS = 512  # fixed training rows the health view measures on
 
 
 class _Worker:
@@ -39,6 +41,8 @@ class _Worker:
         self.last_eval_at = 0.0  # trainer.elapsed at the last evaluation
         self.last_sample = 0.0
         self.last_frame = 0.0
+        self.watch: set[str] = set()  # open views that update while training (embeddings, health)
+        self.last_view: dict[str, float] = {}
 
     def send(self, kind: str, **payload: Any) -> None:
         self.out.put((kind, payload))
@@ -82,6 +86,8 @@ class _Worker:
         )
         self.evaluate(full=True)
         self.sample()
+        if self.watch:
+            self.views(force=True)
         self.active = not paused
         trainer._state = "running" if self.active else "paused"
         self.frame(force=True)
@@ -100,8 +106,17 @@ class _Worker:
             self.frame(force=True)
         elif kind == "temperature":
             self.temperature = float(args["value"])
+        elif kind == "watch":
+            self.watch = set(args.get("views", ()))
+            self.last_view = {}
+            if tr is not None:
+                self.views(force=True)
         elif tr is None:
             return True
+        elif kind == "lr_find":
+            self.lr_find(fresh=bool(args.get("fresh", True)))
+        elif kind == "score":
+            self.score(str(args.get("text", "")))
         elif kind == "pause":
             if self.active:
                 self.active = False
@@ -171,6 +186,64 @@ class _Worker:
         self.last_sample = time.monotonic()
         self.send("samples", step=tr.step, names=[(s.text, s.in_train) for s in names])
 
+    # ---- views ----
+    def views(self, force: bool = False) -> None:
+        """Send the open views' data, each at its own interval (the trainer loses well under 1%)."""
+        from dataclasses import asdict
+
+        from core.inspect import embedding_map, health
+
+        tr, now = self.trainer, time.monotonic()
+        for view in self.watch:
+            if not force and now - self.last_view.get(view, 0.0) < VIEW_INTERVALS.get(view, 1.0):
+                continue
+            self.last_view[view] = now
+            if view == "embeddings":
+                m = embedding_map(tr.model, tr.data.vocab)
+                self.send("embeddings", step=tr.step, **asdict(m))
+            elif view == "health":
+                X, Y = self._train_sample[0][:HEALTH_ROWS], self._train_sample[1][:HEALTH_ROWS]
+                kernel = tr._kernel
+                adam = kernel.state_dict() if tr.config.optimizer == "adamw" and hasattr(kernel, "exp_avg") else None
+                h = health(tr.model, X, Y, tr.lr, tr.step, adam=adam, betas=(tr.config.beta1, tr.config.beta2))
+                self.send("health", optimizer=tr.config.optimizer, **asdict(h))
+
+    def lr_find(self, fresh: bool = True) -> None:
+        """The sweep from a freshly initialised model of the same architecture (the lecture's experiment),
+        or from a copy of the current weights."""
+        from dataclasses import asdict
+
+        import torch
+
+        from core.inspect import lr_find
+        from core.model import MLP
+
+        tr = self.trainer
+        t0 = time.perf_counter()
+        model = MLP(tr.model_config, torch.Generator().manual_seed(tr.config.seed)) if fresh else tr.model
+        res = lr_find(model, tr.data, batch_size=tr.config.batch_size, seed=tr.step)
+        self.send("lr_find", step=tr.step, seconds=time.perf_counter() - t0, optimizer=tr.config.optimizer,
+                  fresh=fresh, **asdict(res))
+
+    def score(self, text: str) -> None:
+        import torch
+
+        from core.inspect import ScoreError, score
+        from core.sample import sample
+
+        tr = self.trainer
+        try:
+            s = score(tr.model, tr.data.vocab, text)
+        except ScoreError as e:
+            self.send("score", text=text, error=str(e))
+            return
+        g = torch.Generator().manual_seed(SAMPLE_SEED)
+        more = sample(tr.model, tr.data.vocab, 8, g, self.temperature, max_len=30, train_words=self._train_words(),
+                      prefix=text)
+        self.send("score", text=text, step=tr.step, nll=s.nll, mean_nll=s.mean_nll,
+                  positions=[(p.context, p.char, p.prob, p.alternatives) for p in s.positions],
+                  completions=[(x.text, x.in_train) for x in more], in_train=text in self._train_words())
+
     def _train_words(self) -> set[str]:
         if getattr(self, "_tw_for", None) is not self.data:
             self._tw, self._tw_for = self.data.train_set, self.data
@@ -208,6 +281,8 @@ class _Worker:
                 self.evaluate(full=False, budgeted=True)
             if time.monotonic() - self.last_sample >= SAMPLE_INTERVAL:
                 self.sample()
+            if self.watch:
+                self.views()
         self.frame()
 
 

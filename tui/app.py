@@ -15,17 +15,22 @@ from typing import Any
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer
+from textual.widgets import Footer, Input, Select
 
 from tui.commands import MLPCommands
 from tui.controls import ControlsPane
+from tui.embeddings import EmbeddingsView
 from tui.fields import format_value
+from tui.health import HealthView
+from tui.lrfind import LRFindView
 from tui.messages import LiveChange, PendingChanged
 from tui.plot import LAST_N, LossPlot
 from tui.samples import SamplesPane
+from tui.scoring import ScoringView
 from tui.screens import ConfirmScreen, HelpScreen
 from tui.splits import SplitLosses
 from tui.status import StatusLine
+from tui.views import ViewScreen
 
 POLL_INTERVAL = 0.1  # text panes and status at ~10 Hz
 PLOT_INTERVAL = 0.25  # plot redraws at most 4 times a second
@@ -33,6 +38,10 @@ MODEL_KEYS = {"block_size": "block_size", "emb_dim": "n_embd", "hidden": "n_hidd
               "batchnorm": "batchnorm"}
 TRAIN_KEYS = ("batch_size", "lr", "lr_decay", "decay_at", "steps", "seed", "optimizer", "weight_decay", "dropout",
               "schedule", "warmup", "minutes")
+VIEWS: dict[str, type[ViewScreen]] = {
+    "embeddings": EmbeddingsView, "lr_find": LRFindView, "score": ScoringView, "health": HealthView,
+}
+LIVE_VIEWS = ("embeddings", "health")  # views the training process updates while they are open
 
 
 def values_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -55,8 +64,13 @@ class MLPApp(App[None]):
         Binding("e", "evaluate_now", "evaluate"),
         Binding("m", "toggle_smoothing", "smooth", show=False),
         Binding("w", "toggle_window", "window", show=False),
+        Binding("v", "view('embeddings')", "embeddings"),
+        Binding("f", "view('lr_find')", "lr finder"),
+        Binding("n", "view('score')", "score"),
+        Binding("h", "view('health')", "health"),
         Binding("question_mark", "help", "help"),
         Binding("q", "quit", "quit"),
+        Binding("escape", "leave_field", "leave field", show=False),
     ]
 
     def __init__(self, values: dict[str, Any], backend_factory: Any = None) -> None:
@@ -74,6 +88,11 @@ class MLPApp(App[None]):
         self.frames = 0
         self._plot_width = 0
         self._quitting = False
+
+    @property
+    def main_screen(self) -> Any:
+        """The screen with the panes (app.query_one would search a view or dialog on top of it)."""
+        return self.screen_stack[0]
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -114,19 +133,19 @@ class MLPApp(App[None]):
         self.state = "loading"
         self.snapshot = None
         self.dev_points = []
-        self.query_one(SplitLosses).clear()
-        self.query_one(LossPlot).set_curve([], [])
-        self.query_one(LossPlot).set_dev([])
+        self.main_screen.query_one(SplitLosses).clear()
+        self.main_screen.query_one(LossPlot).set_curve([], [])
+        self.main_screen.query_one(LossPlot).set_dev([])
         self.send("reset", data=v["data"], model=model, train=train, paused=paused)
 
     def send_view(self) -> None:
-        plot = self.query_one(LossPlot)
+        plot = self.main_screen.query_one(LossPlot)
         width = max(20, (plot.size.width - 10) * 2)  # braille: two dots per column, less the y axis
         self._plot_width = plot.size.width
         self.send("view", width=width, last=LAST_N if plot.last_only else None)
 
     def poll(self) -> None:
-        if self.proc is None or self._quitting:
+        if self.proc is None or self._quitting or not self.is_running:  # not running: the panes are going
             return
         for kind, payload in self.proc.poll():
             getattr(self, f"on_worker_{kind}", lambda **_: None)(**payload)
@@ -135,14 +154,14 @@ class MLPApp(App[None]):
             self.notify(f"the training process stopped (exit code {self.proc.process.exitcode}); press r to restart",
                         severity="error", timeout=10)
             self.proc = None
-        if self.query_one(LossPlot).size.width != self._plot_width:
+        if self.main_screen.query_one(LossPlot).size.width != self._plot_width:
             self.send_view()
-        self.query_one(StatusLine).show(self.snapshot, self.state,
+        self.main_screen.query_one(StatusLine).show(self.snapshot, self.state,
                                         self.snapshot["elapsed"] if self.snapshot else 0.0)
 
     def plot_tick(self) -> None:
-        if not self._quitting:
-            self.query_one(LossPlot).redraw()
+        if not self._quitting and self.is_running:
+            self.main_screen.query_one(LossPlot).redraw()
 
     # ---- what the worker says ----
     def on_worker_loading(self, what: str) -> None:
@@ -150,7 +169,7 @@ class MLPApp(App[None]):
 
     def on_worker_ready(self, **info: Any) -> None:
         self.info = info
-        controls = self.query_one(ControlsPane)
+        controls = self.main_screen.query_one(ControlsPane)
         controls.set_vocab(len(info["vocab"]))
         self.sub_title = (
             f"{info['dataset']}: {info['words']:,} words, {len(info['vocab'])} characters, "
@@ -172,18 +191,35 @@ class MLPApp(App[None]):
         self.snapshot = snapshot
         self.state = snapshot["state"]
         self.frames += 1
-        plot = self.query_one(LossPlot)
+        plot = self.main_screen.query_one(LossPlot)
         plot.set_curve(plot_steps, plot_vals)
         if self.info:
             plot.set_marks(self.info["train"]["decay_at"], snapshot["total_steps"])
 
     def on_worker_eval(self, step: int, losses: dict, train_kind: str, best_dev: float, best_dev_step: int) -> None:
-        self.query_one(SplitLosses).add(step, losses, train_kind, best_dev, best_dev_step)
+        self.main_screen.query_one(SplitLosses).add(step, losses, train_kind, best_dev, best_dev_step)
         self.dev_points.append((step, losses["dev"]))
-        self.query_one(LossPlot).set_dev(self.dev_points)
+        self.main_screen.query_one(LossPlot).set_dev(self.dev_points)
 
     def on_worker_samples(self, step: int, names: list) -> None:
-        self.query_one(SamplesPane).add(step, names)
+        self.main_screen.query_one(SamplesPane).add(step, names)
+
+    def on_worker_embeddings(self, **payload: Any) -> None:
+        self._to_view("embeddings", payload)
+
+    def on_worker_health(self, **payload: Any) -> None:
+        self._to_view("health", payload)
+
+    def on_worker_lr_find(self, **payload: Any) -> None:
+        self._to_view("lr_find", payload)
+
+    def on_worker_score(self, **payload: Any) -> None:
+        self._to_view("score", payload)
+
+    def _to_view(self, kind: str, payload: dict) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, ViewScreen) and screen.kind == kind:
+                screen.show(**payload)
 
     def on_worker_diverged(self, message: str, step: int) -> None:
         self.last_error = message
@@ -215,7 +251,7 @@ class MLPApp(App[None]):
             self.notify("training is done; raise steps to train further, or press r for a fresh model")
 
     def action_reset(self) -> None:
-        controls = self.query_one(ControlsPane)
+        controls = self.main_screen.query_one(ControlsPane)
         good, bad = controls.values()
         if bad:
             names = ", ".join(f"{k.replace('_', ' ')} ({r})" for k, r in bad.items())
@@ -241,7 +277,7 @@ class MLPApp(App[None]):
 
     def start_worker_with(self, values: dict[str, Any]) -> None:
         self.values = dict(values)
-        self.query_one(ControlsPane).set_applied(values)
+        self.main_screen.query_one(ControlsPane).set_applied(values)
         self.start_worker()
 
     def action_sample_now(self) -> None:
@@ -251,13 +287,41 @@ class MLPApp(App[None]):
         self.send("eval_now")
 
     def action_toggle_smoothing(self) -> None:
-        plot = self.query_one(LossPlot)
+        plot = self.main_screen.query_one(LossPlot)
         plot.smooth, plot.dirty = not plot.smooth, True
 
     def action_toggle_window(self) -> None:
-        plot = self.query_one(LossPlot)
+        plot = self.main_screen.query_one(LossPlot)
         plot.last_only, plot.dirty = not plot.last_only, True
         self.send_view()
+
+    def action_leave_field(self) -> None:
+        """Out of a field (a live value applies as it is left), so that the keys work again."""
+        if isinstance(self.focused, (Input, Select)):
+            self.main_screen.query_one(ControlsPane).focus()
+
+    async def action_view(self, kind: str) -> None:
+        """Open an inspection view (one at a time); the training process feeds it while it is open."""
+        if kind not in VIEWS:
+            return
+        if isinstance(self.screen, ViewScreen):
+            if self.screen.kind == kind:
+                return
+            await self.pop_screen()
+        await self.push_screen(VIEWS[kind](), lambda _: self._watch_views())
+        self._watch_views()
+        if kind == "lr_find":
+            self.send("lr_find")
+
+    def _watch_views(self) -> None:
+        open_views = [s.kind for s in self.screen_stack if isinstance(s, ViewScreen) and s.kind in LIVE_VIEWS]
+        self.send("watch", views=open_views)
+
+    def apply_lr(self, lr: float) -> None:
+        """Put lr into the controls and apply it to the running model, as typing it would."""
+        controls = self.main_screen.query_one(ControlsPane)
+        controls.query_one("#f-lr", Input).value = format_value(lr)
+        controls.apply_live("lr")
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

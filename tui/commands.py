@@ -13,6 +13,10 @@ ACTIONS = (
     ("Evaluate all splits now", "evaluate_now", "e"),
     ("Plot: toggle smoothing", "toggle_smoothing", "m"),
     ("Plot: all steps / last 20,000 steps", "toggle_window", "w"),
+    ("View: embedding map", "view('embeddings')", "v"),
+    ("View: learning-rate finder", "view('lr_find')", "f"),
+    ("View: score a name, complete a prefix", "view('score')", "n"),
+    ("View: network health (saturation, gradients, updates)", "view('health')", "h"),
     ("Help", "help", "?"),
     ("Quit", "quit", "q"),
 )

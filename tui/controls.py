@@ -96,7 +96,7 @@ class ControlsPane(VerticalScroll):
         key = (event.select.id or "")[2:]
         if key in BY_KEY:
             if BY_KEY[key].live:
-                self._apply_live(key)
+                self.apply_live(key)
             else:
                 self._pending_changed()
 
@@ -119,18 +119,18 @@ class ControlsPane(VerticalScroll):
                 w.value = format_value(values[f.key])
         for f in FIELDS:
             if f.live and f.key in values:
-                self._apply_live(f.key)
+                self.apply_live(f.key)
         self._pending_changed()
         self.refresh_params()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self._apply_live((event.input.id or "")[2:])
+        self.apply_live((event.input.id or "")[2:])
 
     def on_descendant_blur(self, event) -> None:
         if isinstance(event.widget, Input):
-            self._apply_live((event.widget.id or "")[2:])
+            self.apply_live((event.widget.id or "")[2:])
 
-    def _apply_live(self, key: str) -> None:
+    def apply_live(self, key: str) -> None:
         f = BY_KEY.get(key)
         if f is None or not f.live:
             return

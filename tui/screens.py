@@ -19,9 +19,14 @@ makemore part 2) while you watch: loss plot, split losses, sampled names.
   e       evaluate all three splits now
   m       plot: toggle EMA smoothing
   w       plot: all steps / last 20,000 steps
+  v       view: embedding map (characters where their vectors are)
+  f       view: learning-rate finder (a applies its suggestion)
+  n       view: score a name, complete a prefix
+  h       view: network health (saturation, gradient and update sizes)
   ctrl+p  command palette (every action)
   ?       this help
   q       quit
+  escape  leave a field, so that the keys above work again
 
 [b]Controls[/]  Each field checks its value as you type; a wrong value shows
 its reason and is never applied. learn rate, schedule, decay x, decay at,

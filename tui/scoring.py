@@ -1,0 +1,84 @@
+"""Name scoring: how likely the model finds each next character of a word you type, and completions.
+
+The probabilities come from the model as it is now in the training process (evaluation mode); the
+completions are names sampled with the typed text as their start.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Input, Static
+
+from tui.views import ViewScreen
+
+BAR = 12  # cells of the probability bar
+
+
+def prob_bar(p: float, width: int = BAR) -> str:
+    """A bar of eighth-blocks for a probability in [0, 1]."""
+    eighths = round(max(0.0, min(1.0, p)) * width * 8)
+    full, part = divmod(eighths, 8)
+    return ("█" * full + (" ▏▎▍▌▋▊▉"[part] if part else "")).ljust(width)
+
+
+def render_score(text: str, positions: list, nll: float, mean_nll: float, completions: list,
+                 in_train: bool, compact: bool = False) -> Text:
+    out = Text()
+    where = "in the training set" if in_train else "not in the training set"
+    out.append(f"{text!r}: ", style="bold")
+    out.append(f"NLL {nll:.3f} nats over {len(positions)} characters ({mean_nll:.3f} per character) · {where}\n\n")
+    out.append(" context  next  p(next)  " + ("" if compact else " " * (BAR + 1)) + "most likely next\n",
+               style="dim")
+    for context, char, prob, alts in positions:
+        shown = "end" if char == "." else char
+        style = "green" if prob >= 0.1 else ("yellow" if prob >= 0.02 else "red")
+        out.append(f" {context[-7:]:>7}  {shown:<4} ")
+        out.append(f"{prob:7.4f}  ", style=style)
+        if not compact:
+            out.append(prob_bar(prob) + " ", style=style)
+        out.append("  ".join(f"{'end' if c == '.' else c} {p:.2f}" for c, p in alts) + "\n", style="dim")
+    if completions:
+        out.append(f"\nnames starting with {text!r}: ", style="bold")
+        out.append(", ".join(name + ("" if seen else "*") for name, seen in completions))
+        out.append("   (* new)\n", style="dim")
+    return out
+
+
+class ScoringView(ViewScreen):
+    kind = "score"
+    TITLE = "Score a name"
+    HINT = "type a word: each next character's probability, NLL, completions · esc: back"
+
+    def compose_body(self) -> ComposeResult:
+        yield Input(placeholder="type a name, e.g. kaleigh", id="score-input")
+        with VerticalScroll(id="score-scroll"):
+            yield Static("", id="score-out")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+        self.last: dict | None = None
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        text = event.value.strip()
+        if text:
+            self.app.send("score", text=text)
+        else:
+            self.query_one("#score-out", Static).update("")
+
+    def show(self, text: str, error: str | None = None, **payload) -> None:
+        if text != self.query_one(Input).value.strip():
+            return  # an answer to an older keystroke
+        out = self.query_one("#score-out", Static)
+        if error:
+            out.update(Text(f"{text!r}: {error}", style="red"))
+            return
+        self.last = {"text": text, **payload}
+        compact = self.size.width < 90
+        out.update(render_score(text, payload["positions"], payload["nll"], payload["mean_nll"],
+                                payload["completions"], payload["in_train"], compact))
+        self.set_status(f"the model at step {payload['step']:,}")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
