@@ -34,7 +34,8 @@ def save_checkpoint(trainer: Trainer, path: str | os.PathLike[str]) -> Path:
         "format": FORMAT,
         "version": VERSION,
         "model": trainer.model.state_dict(),
-        "optimizer": {"name": "sgd", "lr_override": trainer.lr_override, "rng": trainer.rng_state()},
+        "optimizer": {"name": trainer.config.optimizer, "lr_override": trainer.lr_override,
+                      "rng": trainer.rng_state(), "state": trainer.optimizer_state()},
         "model_config": trainer.model_config.to_dict(),
         "train_config": trainer.config.to_dict(),
         "step": trainer.step,
@@ -153,4 +154,10 @@ def resume_trainer(ckpt: Checkpoint, data: Dataset) -> Trainer:
     rng = ckpt.optimizer.get("rng")
     if isinstance(rng, dict) and isinstance(rng.get("gen"), torch.Tensor):
         trainer.set_rng_state(rng)
+    state = ckpt.optimizer.get("state")
+    if state:
+        try:
+            trainer.load_optimizer_state(state)
+        except (KeyError, RuntimeError, TypeError, ValueError) as e:
+            raise CheckpointError(f"damaged checkpoint (optimizer state: {str(e)[:100]})") from None
     return trainer

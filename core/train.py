@@ -173,6 +173,8 @@ class _FusedGeneral(_FusedSGD):
         return {"exp_avg": self.exp_avg, "exp_avg_sq": self.exp_avg_sq, "step": self.adam_step}
 
     def load_state_dict(self, state: dict) -> None:
+        if len(state["exp_avg"]) != len(self.params) or len(state["exp_avg_sq"]) != len(self.params):
+            raise ValueError(f"{len(state['exp_avg'])} moment tensors for {len(self.params)} parameters")
         for dst, src in zip(self.exp_avg + self.exp_avg_sq, list(state["exp_avg"]) + list(state["exp_avg_sq"])):
             dst.copy_(src)
         self.adam_step.copy_(state["step"])
@@ -383,6 +385,21 @@ class Trainer:
         elif isinstance(self._kernel, _FusedGeneral):
             self._kernel.cfg = new
         self._publish()
+
+    def optimizer_state(self) -> dict:
+        """AdamW's moments and step count (empty for SGD, which keeps none), for a checkpoint."""
+        if isinstance(self._kernel, _FusedGeneral) and self.config.optimizer == "adamw":
+            k = self._kernel
+            return {"exp_avg": [t.clone() for t in k.exp_avg], "exp_avg_sq": [t.clone() for t in k.exp_avg_sq],
+                    "step": k.adam_step.clone()}
+        return {}
+
+    def load_optimizer_state(self, state: dict) -> None:
+        if not state or self.config.optimizer != "adamw":
+            return
+        if not isinstance(self._kernel, _FusedGeneral):
+            self._kernel = _FusedGeneral(self.model, self.config)
+        self._kernel.load_state_dict(state)
 
     @property
     def paused(self) -> bool:

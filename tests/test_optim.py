@@ -193,3 +193,22 @@ def test_adamw_trainer_learns(small_data):
     tr.run()
     after = tr.evaluate(("train",))["train"]
     assert after < before - 0.5 and math.isfinite(after)
+
+
+def test_adamw_state_survives_a_checkpoint(names_data, tmp_path):
+    """Resuming an AdamW run from a checkpoint continues exactly as the uninterrupted run."""
+    from core.checkpoint import load_checkpoint, resume_trainer, save_checkpoint
+
+    def make():
+        return small_trainer(names_data, optimizer="adamw", lr=3e-3, weight_decay=0.01, steps=600)
+
+    straight = make()
+    straight.run()
+    first = make()
+    first.run(steps=300)
+    path = save_checkpoint(first, tmp_path / "a.pt")
+    resumed = resume_trainer(load_checkpoint(path), names_data)
+    assert float(resumed._kernel.adam_step) == 300
+    resumed.run()
+    for p, q in zip(straight.model.parameters(), resumed.model.parameters()):
+        torch.testing.assert_close(p, q, atol=1e-6, rtol=1e-5)
