@@ -31,6 +31,12 @@ def _one_torch_thread():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _runs_dir(tmp_path_factory, monkeypatch):
+    """Runs go to a temporary folder, never to the user's data directory."""
+    monkeypatch.setenv("MLP_TUI_RUNS_DIR", str(tmp_path_factory.mktemp("runs")))
+
+
 def write_words(path: Path, words: list[str]) -> Path:
     path.write_text("\n".join(words) + "\n", encoding="utf-8")
     return path

@@ -151,7 +151,8 @@ def test_the_installed_command_reports_bad_values_in_one_line(tmp_path):
 def test_train_writes_model_and_metrics(run_dir):
     words, out, code = run_dir
     assert code == 0
-    assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "model.pt"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "evals.jsonl", "losses.f32", "metrics.json", "model.pt", "run.json", "samples.jsonl"]
     m = json.loads((out / "metrics.json").read_text())
     for key in ("steps", "seconds", "steps_per_second", "params", "train_loss", "dev_loss", "test_loss", "config"):
         assert key in m

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import NoReturn
 
-COMMANDS = ("train", "sample", "eval", "bench")
+COMMANDS = ("train", "sample", "eval", "bench", "runs", "export")
 DEFAULTS = {  # the lecture's recipe; mirrors MLPConfig and TrainConfig (checked by a test)
     "block_size": 3,
     "emb_dim": 10,
@@ -183,11 +183,14 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
                     "live in the terminal. Commands: train, sample, eval, bench (mlp-tui COMMAND --help).",
     )
     add_training_options(app)
+    add_runs_dir(app)
 
     train = _Parser(prog="mlp-tui train", description="Train without the app; writes model.pt and metrics.json.")
     add_training_options(train)
     train.add_argument("--out", type=Path, default=None, metavar="DIR",
-                       help="folder for model.pt and metrics.json (default: runs/<dataset>-<date-time>)")
+                       help="the run directory: model.pt, metrics.json, run.json, the loss history, evaluations "
+                            "and samples (default: a new <dataset>-<date-time> folder in --runs-dir)")
+    add_runs_dir(train)
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument("--threads", type=_positive_int, default=1, metavar="N",
                        help="torch threads for training (default: 1, fastest for small models; 2 can help "
@@ -195,8 +198,8 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
 
     sample = _Parser(prog="mlp-tui sample", description="Sample words from a saved model, one per line.",
                      formatter_class=fmt)
-    sample.add_argument("--checkpoint", type=Path, required=True, metavar="FILE",
-                        help="a model.pt written by mlp-tui")
+    sample.add_argument("--checkpoint", type=Path, required=True, metavar="PATH",
+                        help="a run directory or a model.pt written by mlp-tui")
     sample.add_argument("-n", type=_positive_int, default=20, metavar="N", help="how many words")
     sample.add_argument("--temperature", type=_positive_float, default=1.0, metavar="T",
                         help="below 1: safer, more common words; above 1: wilder")
@@ -207,7 +210,8 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
                         help="mark words that are already in the training split with a '*'")
 
     ev = _Parser(prog="mlp-tui eval", description="Split losses of a saved model, as JSON on stdout.")
-    ev.add_argument("--checkpoint", type=Path, required=True, metavar="FILE", help="a model.pt written by mlp-tui")
+    ev.add_argument("--checkpoint", type=Path, required=True, metavar="PATH",
+                    help="a run directory or a model.pt written by mlp-tui")
     ev.add_argument("--data", default=None, metavar="PATH",
                     help="evaluate on this dataset instead of the one the model was trained on")
 
@@ -216,7 +220,20 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
                                 "same recipe, same data, one process.", formatter_class=fmt)
     bench.add_argument("--steps", type=_positive_int, default=30_000, metavar="N", help="steps for each loop")
     bench.add_argument("--data", default="names", metavar="PATH", help="dataset")
-    return {"app": app, "train": train, "sample": sample, "eval": ev, "bench": bench}
+    runs = _Parser(prog="mlp-tui runs", description="List the runs in the runs folder, newest first.")
+    add_runs_dir(runs)
+    export = _Parser(prog="mlp-tui export", description="A run's loss history as CSV: step, log10 loss, loss, and "
+                                                         "the split losses at the steps they were evaluated.")
+    export.add_argument("run", type=Path, metavar="RUN", help="a run directory")
+    export.add_argument("-o", "--out", type=Path, default=None, metavar="FILE", help="write here (default: stdout)")
+    return {"app": app, "train": train, "sample": sample, "eval": ev, "bench": bench, "runs": runs,
+            "export": export}
+
+
+def add_runs_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runs-dir", type=Path, default=None, metavar="DIR",
+                   help="where runs are kept (default: $MLP_TUI_RUNS_DIR, else the user data folder, "
+                        "e.g. ~/.local/share/mlp-tui/runs)")
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -243,8 +260,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     import core  # noqa: F401  (quiets torch's NumPy warning)
-    from core.checkpoint import dataset_ref, save_checkpoint
+    from core.checkpoint import dataset_ref
     from core.data import Dataset, resolve_dataset
+    from core.runs import RunWriter, default_runs_dir, new_run_dir
     from core.train import Trainer
 
     err = Console(stderr=True)
@@ -254,8 +272,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     data = Dataset.load(args.data, mcfg.block_size)
     trainer = Trainer(data, mcfg, tcfg)
     trainer.threads = args.threads
-    out = args.out or Path("runs") / f"{resolve_dataset(args.data).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-    out.mkdir(parents=True, exist_ok=True)
+    if args.out is not None:
+        out = args.out.expanduser()
+        if (out / "run.json").exists() or (out / "model.pt").exists():
+            fail(f"--out {out}: already holds a run; give a new folder (nothing was overwritten)")
+    else:
+        out = new_run_dir(args.runs_dir or default_runs_dir(), resolve_dataset(args.data).stem)
+    writer = RunWriter(out, trainer, origin="cli")
     length = f"{tcfg.minutes:g} minutes" if tcfg.minutes else f"{tcfg.steps:,} steps"
     err.print(
         f"[bold]{data.source}[/]: {len(data.words):,} words, {len(data.vocab)} characters; "
@@ -273,6 +296,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     dev_curve: list[list[float]] = []  # [seconds, step, dev loss] at each evaluation
 
     def on_chunk(tr: Trainer, step: int, loss: float) -> None:
+        writer.log_losses(tr.last_chunk)
+        writer.tick()
         now = time.monotonic()
         if now - last[0] > 0.1:  # redraw at most 10 times a second
             last[0] = now
@@ -280,6 +305,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                             loss=loss, lr=tr.lr)
 
     def on_eval(tr: Trainer, step: int, losses: dict) -> None:
+        writer.log_eval(step, losses, tr.elapsed)
         dev_curve.append([round(tr.wall, 2), step, losses["dev"]])
         progress.update(task, dev=losses["dev"])
 
@@ -305,7 +331,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     losses, kept = final, "last"
     if tcfg.keep_best and trainer.best_dev_step != trainer.step and trainer.restore_best():
         losses, kept = trainer.evaluate(), "best"
-    save_checkpoint(trainer, out / "model.pt")
+    writer.close("interrupted" if interrupted else snap.state)
     metrics = {
         "steps": trainer.step,
         "seconds": round(seconds, 3),
@@ -356,9 +382,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     from core.checkpoint import load_checkpoint
     from core.errors import DataError
+    from core.runs import checkpoint_path
     from core.sample import sample
 
-    ckpt = load_checkpoint(args.checkpoint)
+    ckpt = load_checkpoint(checkpoint_path(args.checkpoint))
     g = torch.Generator().manual_seed(args.seed) if args.seed is not None else None
     bad = [c for c in args.prefix if c not in ckpt.vocab.stoi or c == ckpt.vocab.itos[0]]
     if bad:
@@ -379,8 +406,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from core.checkpoint import load_checkpoint
     from core.data import SPLITS
     from core.model import split_loss
+    from core.runs import checkpoint_path
 
-    ckpt = load_checkpoint(args.checkpoint)
+    ckpt = load_checkpoint(checkpoint_path(args.checkpoint))
     data = _load_data_for(ckpt, args.data)
     if tuple(data.vocab.itos) != tuple(ckpt.vocab.itos):
         extra = sorted(set(data.vocab.itos) - set(ckpt.vocab.itos))
@@ -418,6 +446,42 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_runs(args: argparse.Namespace) -> int:
+    from core.runs import default_runs_dir, list_runs
+
+    root = (args.runs_dir or default_runs_dir()).expanduser()
+    runs = list_runs(root)
+    if not runs:
+        print(f"no runs in {root}", file=sys.stderr)
+        return 0
+    print(f"{len(runs)} runs in {root}, newest first")
+    print(f"{'run':<34} {'dataset':<14} {'architecture':<32} {'params':>9} {'steps':>10} {'best dev':>8}  "
+          f"{'created':<19} status")
+    for r in runs:
+        if r.error:
+            print(f"{r.path.name:<34} {r.error}")
+            continue
+        dev = f"{r.best_dev:.4f}" if math.isfinite(r.best_dev) else "-"
+        print(f"{r.path.name:<34} {r.dataset[:14]:<14} {r.arch:<32} {r.params:>9,} {r.step:>10,} {dev:>8}  "
+              f"{r.created.replace('T', ' '):<19} {r.status}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from core.runs import export_csv
+
+    if args.out is None:
+        n = export_csv(args.run, sys.stdout)
+    else:
+        try:
+            with open(args.out, "w", encoding="utf-8", newline="") as f:
+                n = export_csv(args.run, f)
+        except OSError as e:
+            fail(f"{args.out}: cannot write ({e.strerror or e})")
+        print(f"wrote {n:,} steps to {args.out}", file=sys.stderr)
+    return 0
+
+
 def cmd_app(args: argparse.Namespace) -> int:
     try:
         from tui.app import run_app
@@ -435,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "bench": cmd_bench,
-                "app": cmd_app}[command](args) or 0
+                "runs": cmd_runs, "export": cmd_export, "app": cmd_app}[command](args) or 0
     except MLPTuiError as e:
         fail(str(e))
     except KeyboardInterrupt:

@@ -1,0 +1,209 @@
+"""Run directories: what a run writes as it goes, listing, CSV export, resuming, and kills mid-save."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import SMALL_WORDS, small_trainer, write_words
+
+from core.checkpoint import load_checkpoint, resume_trainer
+from core.data import Dataset
+from core.errors import CheckpointError
+from core.runs import (
+    EVALS,
+    LOSSES,
+    RunError,
+    RunWriter,
+    checkpoint_path,
+    export_csv,
+    list_runs,
+    read_info,
+    read_jsonl,
+    read_losses,
+)
+from tui.cli import main
+
+
+def run_cli(capsys, argv: list[str]) -> tuple[int, str, str]:
+    try:
+        code = main(argv)
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory):
+    base = tmp_path_factory.mktemp("runs")
+    words = write_words(base / "words.txt", SMALL_WORDS)
+    root = base / "root"
+    code = main(["train", "--data", str(words), "--steps", "400", "--hidden", "16", "--runs-dir", str(root),
+                 "--quiet"])
+    assert code == 0
+    (run,) = [p for p in root.iterdir()]
+    return words, root, run
+
+
+def test_a_cli_run_is_a_run_directory(cli_run):
+    words, root, run = cli_run
+    assert run.name.startswith("words-")
+    info = read_info(run)
+    assert info["step"] == 400 and info["status"] == "done" and info["origin"] == "cli"
+    assert info["model"]["n_hidden"] == 16 and info["dataset"] == str(words.resolve())
+    losses = read_losses(run)
+    assert len(losses) == 400  # one log10 loss per step
+    assert all(math.isfinite(v) for v in losses)
+    assert 10 ** losses[0] > 10 ** (sum(losses[-50:]) / 50)  # it learned
+    evals = read_jsonl(run / EVALS)
+    assert evals[-1]["step"] == 400 and {"train", "dev", "test"} <= set(evals[-1])
+    ck = load_checkpoint(checkpoint_path(run))
+    assert ck.step == 400
+
+
+def test_runs_lists_them_newest_first(cli_run, capsys, tmp_path):
+    _, root, run = cli_run
+    code, out, _ = run_cli(capsys, ["runs", "--runs-dir", str(root)])
+    assert code == 0
+    assert run.name in out and "400" in out and "block 3 · emb 10 · hidden 16" in out
+    (r,) = list_runs(root)
+    assert r.params == load_checkpoint(checkpoint_path(run)).model.num_params()
+    assert r.step == 400 and math.isfinite(r.best_dev)
+    code, _, err = run_cli(capsys, ["runs", "--runs-dir", str(tmp_path / "none")])
+    assert code == 0 and "no runs" in err
+
+
+def test_a_damaged_run_is_listed_with_the_reason(tmp_path):
+    bad = tmp_path / "bad-run"
+    bad.mkdir()
+    (bad / "run.json").write_text("{not json")
+    (r,) = list_runs(tmp_path)
+    assert r.status == "damaged" and "not readable JSON" in r.error
+    with pytest.raises(RunError, match="not an mlp-tui run"):
+        read_info(tmp_path)
+
+
+def test_export_csv(cli_run, capsys, tmp_path):
+    _, _, run = cli_run
+    buf = io.StringIO()
+    assert export_csv(run, buf) == 400
+    lines = buf.getvalue().splitlines()
+    assert lines[0] == "step,log10_loss,loss,train_eval,dev_eval,test_eval"
+    assert len(lines) == 401
+    last = lines[-1].split(",")
+    assert last[0] == "400" and all(last[3:])  # the final evaluation is on the last step
+    assert float(last[2]) == pytest.approx(10 ** float(last[1]), rel=1e-4)
+    out = tmp_path / "h.csv"
+    code, _, err = run_cli(capsys, ["export", str(run), "-o", str(out)])
+    assert code == 0 and out.read_text() == buf.getvalue() and "400 steps" in err
+    code, _, err = run_cli(capsys, ["export", str(tmp_path)])
+    assert code == 2 and "not an mlp-tui run" in err
+
+
+def test_sample_and_eval_take_a_run_directory(cli_run, capsys):
+    _, _, run = cli_run
+    code, out, _ = run_cli(capsys, ["sample", "--checkpoint", str(run), "-n", "5", "--seed", "1"])
+    assert code == 0 and len(out.splitlines()) == 5
+    code, out, _ = run_cli(capsys, ["eval", "--checkpoint", str(run)])
+    assert code == 0 and json.loads(out)["step"] == 400
+
+
+def test_out_refuses_to_overwrite_a_run(cli_run, capsys):
+    words, _, run = cli_run
+    before = (run / "model.pt").read_bytes()
+    code, _, err = run_cli(capsys, ["train", "--data", str(words), "--steps", "10", "--out", str(run), "--quiet"])
+    assert code == 2 and "already holds a run" in err
+    assert (run / "model.pt").read_bytes() == before
+
+
+def test_resuming_truncates_the_history_to_the_checkpoint(tmp_path, small_data):
+    tr = small_trainer(small_data, steps=10_000)
+    w = RunWriter(tmp_path / "r", tr)
+    tr.on("on_chunk_end", lambda t, **_: w.log_losses(t.last_chunk))
+    tr.run(steps=300)
+    w.checkpoint()
+    tr.run(steps=200)  # trained past the checkpoint, then killed: no close()
+    w.flush()
+    assert len(read_losses(tmp_path / "r")) == 500
+    ck = load_checkpoint(tmp_path / "r" / "model.pt")
+    tr2 = resume_trainer(ck, small_data)
+    w2 = RunWriter(tmp_path / "r", tr2, resume=True)
+    assert len(read_losses(tmp_path / "r")) == 300
+    tr2.on("on_chunk_end", lambda t, **_: w2.log_losses(t.last_chunk))
+    tr2.run(steps=100)
+    w2.close("stopped")
+    assert len(read_losses(tmp_path / "r")) == 400 == read_info(tmp_path / "r")["step"]
+
+
+def test_torn_tails_are_ignored(tmp_path, small_data):
+    tr = small_trainer(small_data, steps=100)
+    w = RunWriter(tmp_path / "r", tr)
+    w.log_losses([0.5, 0.4, 0.3])
+    w.log_eval(3, {"dev": 2.0}, 1.0)
+    w.flush()
+    with open(tmp_path / "r" / LOSSES, "ab") as f:
+        f.write(b"\x00\x01")  # half a float: killed mid-write
+    with open(tmp_path / "r" / EVALS, "a") as f:
+        f.write('{"step": 4, "de')
+    assert list(read_losses(tmp_path / "r")) == pytest.approx([0.5, 0.4, 0.3])
+    assert read_jsonl(tmp_path / "r" / EVALS) == [{"step": 3, "seconds": 1.0, "dev": 2.0}]
+
+
+SAVER = """
+import sys, core
+from core.data import Dataset
+from core.model import MLPConfig
+from core.train import TrainConfig, Trainer
+from core.checkpoint import save_checkpoint
+t = Trainer(Dataset.load(sys.argv[1], 3), MLPConfig(n_hidden=400), TrainConfig(steps=10**9))
+print("ready", flush=True)
+while True:
+    t.train_chunk()
+    save_checkpoint(t, sys.argv[2])
+"""
+
+
+def test_kill_9_in_the_middle_of_saves_leaves_a_loadable_checkpoint(tmp_path):
+    words = write_words(tmp_path / "w.txt", SMALL_WORDS)
+    ck = tmp_path / "model.pt"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    for delay in (0.05, 0.13, 0.21, 0.37):
+        p = subprocess.Popen([sys.executable, "-c", SAVER, str(words), str(ck)], stdout=subprocess.PIPE, env=env)
+        assert p.stdout.readline().strip() == b"ready"
+        time.sleep(delay if ck.exists() else delay + 0.5)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        loaded = load_checkpoint(ck)  # the last complete save, never a torn one
+        assert loaded.model.config.n_hidden == 400
+    leftovers = [f.name for f in tmp_path.iterdir() if f.name.startswith(".model.pt.")]
+    assert len(leftovers) <= 4  # temp files of interrupted saves, never the checkpoint itself
+
+
+def test_a_truncated_checkpoint_in_a_run_is_refused_clearly(cli_run, tmp_path, capsys):
+    _, _, run = cli_run
+    bad = tmp_path / "copy"
+    bad.mkdir()
+    for f in run.iterdir():
+        (bad / f.name).write_bytes(f.read_bytes())
+    data = (bad / "model.pt").read_bytes()
+    (bad / "model.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated or damaged"):
+        load_checkpoint(checkpoint_path(bad))
+    code, _, err = run_cli(capsys, ["eval", "--checkpoint", str(bad)])
+    assert code == 2 and "truncated" in err and "Traceback" not in err
+
+
+def test_dataset_of_a_run_reloads(cli_run):
+    words, _, run = cli_run
+    info = read_info(run)
+    d = Dataset.load(info["dataset"], info["model"]["block_size"])
+    assert len(d.words) == len(SMALL_WORDS)
