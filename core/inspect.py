@@ -257,3 +257,27 @@ def _log10_ratio(a: float, b: float) -> float:
     if not (a > 0 and b > 0 and math.isfinite(a) and math.isfinite(b)):
         return -math.inf if a == 0 else math.nan
     return math.log10(a / b)
+
+
+# ---- the dataset ----
+def dataset_stats(data: Dataset, top: int = 12) -> dict:
+    """What the loaded file holds: words, vocabulary, examples per split, lengths, common characters."""
+    from collections import Counter
+
+    lengths = Counter(len(w) for w in data.words)
+    chars = Counter("".join(data.words))
+    n = len(data.words)
+    return {
+        "source": data.source,
+        "words": n,
+        "unique_words": len(set(data.words)),
+        "vocab": "".join(data.vocab.itos),
+        "split_words": {s: len(ws) for s, ws in data.split_words.items()},
+        "examples": {s: len(y) for s, y in data.Y.items()},
+        "block_size": data.block_size,
+        "lengths": sorted(lengths.items()),
+        "mean_length": sum(k * v for k, v in lengths.items()) / n if n else 0.0,
+        "longest": max(data.words, key=len) if n else "",
+        "common": chars.most_common(top),
+        "total_chars": sum(chars.values()),
+    }

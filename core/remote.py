@@ -13,6 +13,7 @@ import queue
 import threading
 import time
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 FRAME_INTERVAL = 0.1  # seconds between frames (snapshot and plot series) sent to the UI
@@ -43,17 +44,21 @@ class _Worker:
         self.last_frame = 0.0
         self.watch: set[str] = set()  # open views that update while training (embeddings, health)
         self.last_view: dict[str, float] = {}
+        self.writer = None  # core.runs.RunWriter of the current run (None: not being saved)
+        self.runs_dir: str | None = None
 
     def send(self, kind: str, **payload: Any) -> None:
         self.out.put((kind, payload))
 
     # ---- commands ----
-    def reset(self, data: str, model: dict, train: dict, paused: bool = False) -> None:
+    def reset(self, data: str, model: dict, train: dict, paused: bool = False, runs_dir: str | None = None) -> None:
         from core.data import Dataset
         from core.errors import MLPTuiError
         from core.model import MLPConfig
         from core.train import TrainConfig, Trainer
 
+        if runs_dir is not None:
+            self.runs_dir = runs_dir
         self.active = False
         self.send("loading", what=f"loading {data}")
         try:
@@ -70,6 +75,19 @@ class _Worker:
         except MemoryError:
             self.send("error", message="not enough memory for this model; make it smaller")
             return
+        self.close_run()
+        self.start(trainer)
+        self.open_run(None)
+        self.evaluate(full=True)
+        self.sample()
+        if self.watch:
+            self.views(force=True)
+        self.active = not paused
+        trainer._state = "running" if self.active else "paused"
+        self.frame(force=True)
+
+    def start(self, trainer: Any, run: dict | None = None) -> None:
+        """Make `trainer` the current one and tell the UI what it is."""
         self.trainer = trainer
         self.eval_time, self.last_eval_at, self.last_sample = 0.0, 0.0, 0.0
         d = self.data
@@ -82,14 +100,91 @@ class _Worker:
             examples={s: len(d.Y[s]) for s in d.Y},
             params=trainer.model.num_params(),
             model=trainer.model_config.to_dict(),
-            train=tcfg.to_dict(),
+            train=trainer.config.to_dict(),
+            step=trainer.step,
+            run=run,
         )
+
+    # ---- the run directory ----
+    def open_run(self, path: str | None, resume: bool = False) -> None:
+        """Keep this run in a run directory (a new one in the runs folder unless `path`)."""
+        from core.data import resolve_dataset
+        from core.runs import RunError, RunWriter, default_runs_dir, new_run_dir
+
+        tr = self.trainer
+        try:
+            if path is None:
+                root = self.runs_dir or default_runs_dir()
+                path = str(new_run_dir(root, resolve_dataset(tr.data.source).stem))
+            self.writer = RunWriter(path, tr, origin="app", resume=resume)
+        except RunError as e:
+            self.writer = None
+            self.send("error", message=f"{e}; this run is not being saved")
+            return
+        self.send("run", path=str(self.writer.path), saved_step=self.writer.saved_step)
+
+    def close_run(self, status: str | None = None) -> None:
+        from core.runs import RunError
+
+        w, self.writer = self.writer, None
+        if w is None:
+            return
+        try:
+            w.close(status or self.trainer._state)
+        except RunError as e:
+            self.send("error", message=str(e))
+
+    def save(self) -> None:
+        from core.runs import RunError
+
+        if self.writer is None:
+            self.send("error", message="this run is not being saved (the runs folder could not be written)")
+            return
+        try:
+            path = self.writer.checkpoint()
+        except RunError as e:
+            self.send("error", message=str(e))
+            return
+        self.send("saved", path=str(path), step=self.trainer.step)
+
+    def load(self, path: str) -> None:
+        """Continue a saved run: its weights, optimiser state, history and run directory."""
+        import torch
+
+        from core.checkpoint import load_checkpoint, resume_trainer
+        from core.data import Dataset
+        from core.errors import MLPTuiError
+        from core.runs import EVALS, SAMPLES, checkpoint_path, read_info, read_jsonl, read_losses
+
+        self.send("loading", what=f"loading {path}")
+        try:
+            info = read_info(path)
+            ckpt = load_checkpoint(checkpoint_path(path))
+            data = Dataset.load(ckpt.dataset, ckpt.model_config.block_size, ckpt.split_seed)
+            trainer = resume_trainer(ckpt, data)
+        except MLPTuiError as e:
+            self.send("error", message=f"cannot load the run: {e}")
+            self.frame(force=True)
+            return
+        self.active = False
+        self.close_run()
+        self.data, self.data_key = data, (ckpt.dataset, ckpt.model_config.block_size)
+        losses = read_losses(path, max_steps=trainer.step)
+        if len(losses):
+            trainer.history.append(torch.tensor(losses.tolist()))
+        evals = [e for e in read_jsonl(Path(path) / EVALS)
+                 if isinstance(e.get("step"), int) and e["step"] <= trainer.step]
+        self.start(trainer, run={"path": str(path), "created": info.get("created"),
+                                 "evals": [(e["step"], e.get("dev")) for e in evals]})
+        self.open_run(str(path), resume=True)
+        samples = [e for e in read_jsonl(Path(path) / SAMPLES) if e.get("step", 0) <= trainer.step]
+        if samples:
+            self.send("samples", step=samples[-1]["step"], names=[(n, n in self._train_words())
+                                                                  for n in samples[-1].get("names", [])])
         self.evaluate(full=True)
-        self.sample()
         if self.watch:
             self.views(force=True)
-        self.active = not paused
-        trainer._state = "running" if self.active else "paused"
+        trainer._state = "paused"  # a loaded run waits for space
         self.frame(force=True)
 
     def handle(self, cmd: tuple) -> bool:
@@ -97,6 +192,7 @@ class _Worker:
         kind, args = cmd[0], cmd[1] if len(cmd) > 1 else {}
         tr = self.trainer
         if kind == "quit":
+            self.close_run()
             return False
         if kind == "reset":
             self.reset(**args)
@@ -113,6 +209,14 @@ class _Worker:
                 self.views(force=True)
         elif tr is None:
             return True
+        elif kind == "dataset":
+            from core.inspect import dataset_stats
+
+            self.send("dataset", **dataset_stats(self.data))
+        elif kind == "save":
+            self.save()
+        elif kind == "load":
+            self.load(str(args["path"]))
         elif kind == "lr_find":
             self.lr_find(fresh=bool(args.get("fresh", True)))
         elif kind == "score":
@@ -122,6 +226,8 @@ class _Worker:
                 self.active = False
                 tr._state = "paused"
                 self.evaluate(full=True)  # all three splits in full at pause
+                if self.writer is not None:
+                    self._autosave(force=True)
                 self.frame(force=True)
         elif kind == "resume":
             if not self.active and not tr.finished:
@@ -168,6 +274,8 @@ class _Worker:
             losses["train"] = split_loss(tr.model, *self._train_sample)
             train_kind = "sample"
         tr.record_eval(losses)
+        if self.writer is not None:
+            self.writer.log_eval(tr.step, losses, tr.elapsed)
         if budgeted:
             self.eval_time += time.perf_counter() - t0
         self.last_eval_at = tr.elapsed
@@ -184,7 +292,10 @@ class _Worker:
         names = sample(tr.model, tr.data.vocab, self.n_samples, g, self.temperature, max_len=30,
                        train_words=self._train_words())
         self.last_sample = time.monotonic()
-        self.send("samples", step=tr.step, names=[(s.text, s.in_train) for s in names])
+        pairs = [(s.text, s.in_train) for s in names]
+        if self.writer is not None:
+            self.writer.log_samples(tr.step, pairs)
+        self.send("samples", step=tr.step, names=pairs)
 
     # ---- views ----
     def views(self, force: bool = False) -> None:
@@ -249,6 +360,15 @@ class _Worker:
             self._tw, self._tw_for = self.data.train_set, self.data
         return self._tw
 
+    def _autosave(self, force: bool = False) -> None:
+        from core.runs import RunError
+
+        try:
+            self.writer.tick(force)
+        except RunError as e:
+            self.writer = None
+            self.send("error", message=f"{e}; this run is no longer being saved")
+
     def frame(self, force: bool = False) -> None:
         now = time.monotonic()
         if self.trainer is None or (not force and now - self.last_frame < FRAME_INTERVAL):
@@ -265,6 +385,9 @@ class _Worker:
         tr = self.trainer
         if self.active:
             ok = tr.train_chunk()
+            if ok and self.writer is not None:
+                self.writer.log_losses(tr.last_chunk)
+                self._autosave()
             if not ok:
                 self.active = False
                 self.send("diverged", message=tr._message, step=tr.step)
@@ -275,6 +398,8 @@ class _Worker:
                 tr._state = "done"
                 self.evaluate(full=True)
                 self.sample()
+                if self.writer is not None:
+                    self._autosave(force=True)
                 self.frame(force=True)
                 return
             if tr.elapsed - self.last_eval_at >= EVAL_INTERVAL:
@@ -310,9 +435,14 @@ def worker_main(cmd_q: Any, out_q: Any) -> None:
             if w.trainer is not None:
                 w.tick()
     except KeyboardInterrupt:
-        return
+        pass
     except Exception as e:  # never die silently: the UI shows this and stays up
         w.send("fatal", message=f"training process failed: {type(e).__name__}: {e}")
+    finally:
+        try:
+            w.close_run()  # whatever happened, what was trained is on disk
+        except Exception:
+            pass
 
 
 class TrainerProcess:

@@ -180,7 +180,7 @@ class RunWriter:
                 best_dev_step=tr.best_dev_step,
                 last_loss=tr.snapshot().last_loss,
                 seconds=round(tr.elapsed, 2),
-                status=status or self.info.get("status", "running"),
+                status=status or getattr(tr, "_state", None) or "running",
                 updated=time.strftime("%Y-%m-%dT%H:%M:%S"),
                 train=tr.config.to_dict(),
             )

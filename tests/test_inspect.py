@@ -123,3 +123,18 @@ def test_health_reports_without_touching_the_model(names_data):
     assert health(kaiming, X, Y, lr=0.1).saturated < h.saturated
     # the loss it reports is the model's on that batch
     assert h.loss == pytest.approx(F.cross_entropy(model(X)[0], Y).item(), rel=1e-5)
+
+
+def test_dataset_stats(small_data):
+    from conftest import SMALL_WORDS
+
+    from core.inspect import dataset_stats
+
+    st = dataset_stats(small_data)
+    assert st["words"] == len(SMALL_WORDS) == sum(st["split_words"].values())
+    assert st["examples"]["train"] == len(small_data.Y["train"])
+    assert sum(c for _, c in st["lengths"]) == len(SMALL_WORDS)
+    assert st["longest"] == max(SMALL_WORDS, key=len)
+    assert st["common"][0][0] == "a"  # the commonest letter in these names
+    assert st["total_chars"] == sum(len(w) for w in SMALL_WORDS)
+    assert st["mean_length"] == pytest.approx(st["total_chars"] / len(SMALL_WORDS))

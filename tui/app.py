@@ -10,21 +10,24 @@ import argparse
 import contextlib
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Input, Select
+from textual.widgets import Footer, Input, Select, Static
 
 from tui.commands import MLPCommands
 from tui.controls import ControlsPane
+from tui.dataset import DatasetView
 from tui.embeddings import EmbeddingsView
 from tui.fields import format_value
 from tui.health import HealthView
 from tui.lrfind import LRFindView
 from tui.messages import LiveChange, PendingChanged
 from tui.plot import LAST_N, LossPlot
+from tui.runs import MAX_OVERLAYS, RunsView
 from tui.samples import SamplesPane
 from tui.scoring import ScoringView
 from tui.screens import ConfirmScreen, HelpScreen
@@ -40,7 +43,9 @@ TRAIN_KEYS = ("batch_size", "lr", "lr_decay", "decay_at", "steps", "seed", "opti
               "schedule", "warmup", "minutes")
 VIEWS: dict[str, type[ViewScreen]] = {
     "embeddings": EmbeddingsView, "lr_find": LRFindView, "score": ScoringView, "health": HealthView,
+    "dataset": DatasetView, "runs": RunsView,
 }
+MIN_SIZE = (60, 18)  # below this the panes cannot show their content: a notice instead
 LIVE_VIEWS = ("embeddings", "health")  # views the training process updates while they are open
 
 
@@ -68,13 +73,19 @@ class MLPApp(App[None]):
         Binding("f", "view('lr_find')", "lr finder"),
         Binding("n", "view('score')", "score"),
         Binding("h", "view('health')", "health"),
+        Binding("o", "view('runs')", "runs"),
+        Binding("d", "view('dataset')", "dataset"),
+        Binding("ctrl+s", "save", "save", show=False),
         Binding("question_mark", "help", "help"),
         Binding("q", "quit", "quit"),
         Binding("escape", "leave_field", "leave field", show=False),
     ]
 
-    def __init__(self, values: dict[str, Any], backend_factory: Any = None) -> None:
+    def __init__(self, values: dict[str, Any], backend_factory: Any = None, runs_dir: Any = None) -> None:
         super().__init__()
+        self.runs_dir = runs_dir  # None: $MLP_TUI_RUNS_DIR or the user data folder
+        self.run_path: str | None = None  # where the current run is being saved (None: it is not)
+        self.overlays: dict[str, str] = {}  # compared runs: path -> label
         from tui.cli import DEFAULTS
 
         self.values = {**DEFAULTS, "temperature": 1.0, **values}  # a partial dict gets the defaults
@@ -103,10 +114,23 @@ class MLPApp(App[None]):
                     yield SplitLosses(id="splits")
                     yield SamplesPane(id="samples")
         yield StatusLine("[magenta b]loading[/] torch and the data…", id="status")
+        yield Static("", id="too-small")
         yield Footer()
 
+    def on_resize(self, event: Any) -> None:
+        """Below MIN_SIZE the panes would be cut to pieces: hide them and say so instead."""
+        w, h = event.size.width, event.size.height
+        small = w < MIN_SIZE[0] or h < MIN_SIZE[1]
+        screen = self.main_screen
+        screen.set_class(small, "-too-small")
+        if small:
+            screen.query_one("#too-small", Static).update(
+                f"terminal too small ({w}x{h})\nmlp-tui needs at least {MIN_SIZE[0]}x{MIN_SIZE[1]}\n"
+                f"training goes on; q quits"
+            )
+
     def on_mount(self) -> None:
-        self._timers = [self.set_interval(POLL_INTERVAL, self.poll), self.set_interval(PLOT_INTERVAL, self.plot_tick)]
+        self._poll_timers = [self.set_interval(POLL_INTERVAL, self.poll), self.set_interval(PLOT_INTERVAL, self.plot_tick)]
         self.call_after_refresh(self.start_worker)  # the first frame first, torch later
 
     # ---- the training process ----
@@ -136,7 +160,8 @@ class MLPApp(App[None]):
         self.main_screen.query_one(SplitLosses).clear()
         self.main_screen.query_one(LossPlot).set_curve([], [])
         self.main_screen.query_one(LossPlot).set_dev([])
-        self.send("reset", data=v["data"], model=model, train=train, paused=paused)
+        self.send("reset", data=v["data"], model=model, train=train, paused=paused,
+                  runs_dir=None if self.runs_dir is None else str(self.runs_dir))
 
     def send_view(self) -> None:
         plot = self.main_screen.query_one(LossPlot)
@@ -171,10 +196,32 @@ class MLPApp(App[None]):
         self.info = info
         controls = self.main_screen.query_one(ControlsPane)
         controls.set_vocab(len(info["vocab"]))
+        run = info.get("run")
+        if run:  # a loaded run: its settings become the form's, its evaluations the dev points
+            m, t = info["model"], info["train"]
+            values = {**self.values, "data": info["dataset"], "block_size": m["block_size"], "emb_dim": m["n_embd"],
+                      "hidden": m["n_hidden"], "init": m["init"], "batchnorm": m.get("batchnorm", False),
+                      **{k: t[k] for k in TRAIN_KEYS if k in t}}
+            self.values = values
+            controls.set_form(values)
+            controls.set_applied(values)
+            self.dev_points = [(s, d) for s, d in run.get("evals", []) if d is not None]
+            self.main_screen.query_one(LossPlot).set_dev(self.dev_points)
+            self.notify(f"continuing {Path(run['path']).name} from step {info['step']:,}; space resumes training",
+                        title="run loaded", timeout=6)
         self.sub_title = (
             f"{info['dataset']}: {info['words']:,} words, {len(info['vocab'])} characters, "
             f"{info['params']:,} parameters"
         )
+
+    def on_worker_run(self, path: str, saved_step: int) -> None:
+        self.run_path = path
+
+    def on_worker_saved(self, path: str, step: int) -> None:
+        self.notify(f"step {step:,} saved to {path}", title="saved", timeout=4)
+
+    def on_worker_dataset(self, **stats: Any) -> None:
+        self._to_view("dataset", stats)
 
     def on_worker_error(self, message: str) -> None:
         self.last_error = message
@@ -308,10 +355,70 @@ class MLPApp(App[None]):
             if self.screen.kind == kind:
                 return
             await self.pop_screen()
-        await self.push_screen(VIEWS[kind](), lambda _: self._watch_views())
+        if kind == "runs":
+            screen: ViewScreen = RunsView(self.runs_root(), self.run_path)
+        else:
+            screen = VIEWS[kind]()
+        await self.push_screen(screen, lambda _: self._watch_views())
         self._watch_views()
         if kind == "lr_find":
             self.send("lr_find")
+        elif kind == "dataset":
+            self.send("dataset")
+
+    def runs_root(self) -> Path:
+        from core.runs import default_runs_dir
+
+        return Path(self.runs_dir).expanduser() if self.runs_dir is not None else default_runs_dir()
+
+    def action_save(self) -> None:
+        self.send("save")
+
+    def load_run(self, path: str) -> None:
+        """Continue a saved run (the current one is already on disk: runs save as they go)."""
+        if self.proc is None:
+            self.notify("the training process is not running; press r first", severity="error")
+            return
+        self.state = "loading"
+        self.snapshot = None
+        self.main_screen.query_one(SplitLosses).clear()
+        self.main_screen.query_one(SamplesPane).clear()
+        self.main_screen.query_one(LossPlot).set_curve([], [])
+        self.send("load", path=path)
+
+    def compared_runs(self) -> list[str]:
+        return list(self.overlays)
+
+    def toggle_compare(self, path: str) -> bool | None:
+        """Add a run's loss curve to the plot, or take it off; None if five are already shown."""
+        if path in self.overlays:
+            del self.overlays[path]
+            self._draw_overlays()
+            return False
+        if len(self.overlays) >= MAX_OVERLAYS:
+            return None
+        self.overlays[path] = Path(path).name
+        self._draw_overlays()
+        return True
+
+    def clear_compare(self) -> None:
+        self.overlays.clear()
+        self._draw_overlays()
+
+    def _draw_overlays(self) -> None:
+        from core.runs import RunError, downsample, read_losses
+
+        plot = self.main_screen.query_one(LossPlot)
+        width = max(20, (plot.size.width - 10) * 2)
+        curves = []
+        for path, label in self.overlays.items():
+            try:
+                steps, vals = downsample(read_losses(path), width)
+            except RunError as e:
+                self.notify(str(e), severity="error")
+                continue
+            curves.append((label, steps, vals))
+        plot.set_overlays(curves)
 
     def _watch_views(self) -> None:
         open_views = [s.kind for s in self.screen_stack if isinstance(s, ViewScreen) and s.kind in LIVE_VIEWS]
@@ -327,6 +434,16 @@ class MLPApp(App[None]):
         self.push_screen(HelpScreen())
 
     async def action_quit(self) -> None:
+        trained = self.snapshot["step"] if self.snapshot else 0
+        if self.run_path is None and trained > 0 and self.proc is not None:
+            def answer(yes: bool | None) -> None:
+                if yes:
+                    self.shutdown()
+                    self.exit()
+
+            self.push_screen(ConfirmScreen(f"This run ({trained:,} steps) could not be saved to the runs folder. "
+                                           f"Quit and lose it?"), answer)
+            return
         self.shutdown()
         self.exit()
 
@@ -351,7 +468,7 @@ def run_app(args: argparse.Namespace) -> int:
     if reason:
         print(f"mlp-tui: error: --data {values['data']}: {reason}", file=sys.stderr)
         return 2
-    app = MLPApp(values)
+    app = MLPApp(values, runs_dir=args.runs_dir)
     try:
         app.run()
     finally:

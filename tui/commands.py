@@ -17,6 +17,9 @@ ACTIONS = (
     ("View: learning-rate finder", "view('lr_find')", "f"),
     ("View: score a name, complete a prefix", "view('score')", "n"),
     ("View: network health (saturation, gradients, updates)", "view('health')", "h"),
+    ("View: runs (continue one, compare loss curves)", "view('runs')", "o"),
+    ("View: dataset (words, vocabulary, lengths)", "view('dataset')", "d"),
+    ("Save the run now", "save", "ctrl+s"),
     ("Help", "help", "?"),
     ("Quit", "quit", "q"),
 )

@@ -109,6 +109,15 @@ class ControlsPane(VerticalScroll):
             return
         flag_of = {v: k for k, v in FIELD_OF.items()}
         values = {**DEFAULTS, **{flag_of.get(k, k): v for k, v in PRESETS[name].items()}}
+        self.set_form(values)
+        for f in FIELDS:
+            if f.live and f.key in values:
+                self.apply_live(f.key)
+        self._pending_changed()
+        self.refresh_params()
+
+    def set_form(self, values: dict[str, object]) -> None:
+        """Show these values in the fields (what is applied is up to the caller)."""
         for f in FIELDS:
             if f.key not in values:
                 continue
@@ -117,11 +126,6 @@ class ControlsPane(VerticalScroll):
                 w.value = values[f.key]
             else:
                 w.value = format_value(values[f.key])
-        for f in FIELDS:
-            if f.live and f.key in values:
-                self.apply_live(f.key)
-        self._pending_changed()
-        self.refresh_params()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.apply_live((event.input.id or "")[2:])

@@ -12,6 +12,7 @@ import math
 from textual_plotext import PlotextPlot
 
 LAST_N = 20_000  # the "last N steps" window
+OVERLAY_COLORS = ("magenta", "green", "yellow", "blue", "red")  # up to five other runs for comparison
 
 
 def ema(values: list[float], alpha: float) -> list[float]:
@@ -44,9 +45,13 @@ class LossPlot(PlotextPlot):
         self.smooth = True
         self.last_only = False
         self.dirty = True
+        self.overlays: list[tuple[str, list[float], list[float]]] = []  # other runs: (label, steps, values)
 
     def set_curve(self, steps: list[float], vals: list[float]) -> None:
         self.steps, self.vals, self.dirty = steps, vals, True
+
+    def set_overlays(self, overlays: list[tuple[str, list[float], list[float]]]) -> None:
+        self.overlays, self.dirty = overlays, True
 
     def set_dev(self, dev: list[tuple[int, float]]) -> None:
         self.dev, self.dirty = dev, True
@@ -75,6 +80,13 @@ class LossPlot(PlotextPlot):
             self.refresh()
             return
         lo_step = steps[0]
+        for (label, o_steps, o_vals), color in zip(self.overlays, OVERLAY_COLORS):
+            pts = [(a, b) for a, b in zip(o_steps, o_vals) if a >= lo_step]
+            if len(pts) > 1:
+                ys = [b for _, b in pts]
+                if self.smooth and len(ys) > 3:
+                    ys = ema(ys, alpha=min(1.0, 8 / len(ys)))
+                plt.plot([a for a, _ in pts], ys, marker="braille", color=color, label=label[:18])
         if self.smooth and len(vals) > 3:
             plt.plot(steps, vals, marker="braille", color="gray")
             plt.plot(steps, ema(vals, alpha=min(1.0, 8 / len(vals))), marker="braille", color="cyan",
@@ -86,7 +98,8 @@ class LossPlot(PlotextPlot):
             plt.scatter([s for s, _ in dev], [v for _, v in dev], marker="dot", color="orange", label="dev")
         if self.decay_at and lo_step <= self.decay_at <= max(steps[-1], self.total or 0):
             plt.vline(self.decay_at, "red")
-        hi_step = max(steps[-1], lo_step + 1)
+        longest = max((o[1][-1] for o in self.overlays if o[1]), default=0) if not self.last_only else 0
+        hi_step = max(steps[-1], longest, lo_step + 1)
         plt.xlim(lo_step, hi_step)
         ticks = [lo_step + (hi_step - lo_step) * i / 4 for i in range(5)]
         plt.xticks(ticks, [short_count(t) for t in ticks])

@@ -23,6 +23,9 @@ makemore part 2) while you watch: loss plot, split losses, sampled names.
   f       view: learning-rate finder (a applies its suggestion)
   n       view: score a name, complete a prefix
   h       view: network health (saturation, gradient and update sizes)
+  o       view: runs (enter continues one, c compares its loss curve)
+  d       view: dataset (words, vocabulary, lengths, characters)
+  ctrl+s  save the run now (runs also save every 5 s and at pause)
   ctrl+p  command palette (every action)
   ?       this help
   q       quit

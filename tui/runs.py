@@ -1,0 +1,96 @@
+"""The runs view: past runs from the runs folder; continue one, or overlay up to five loss curves.
+
+Reads run.json and losses.f32 directly (no torch in the UI process); loading a run is done by the
+training process, which continues it in its own run directory.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable
+
+from core.runs import RunSummary, list_runs
+from tui.views import ViewScreen
+
+MAX_OVERLAYS = 5
+
+
+class RunsView(ViewScreen):
+    kind = "runs"
+    TITLE = "Runs"
+    HINT = "enter: continue a run · c: compare its loss curve (up to 5) · x: clear · esc: back"
+    BINDINGS = [*ViewScreen.BINDINGS, Binding("enter", "continue_run", "continue", show=False),
+                Binding("c", "compare", "compare"), Binding("x", "clear", "clear comparison")]
+
+    def __init__(self, root: Path, current: str | None) -> None:
+        super().__init__()
+        self.root = root
+        self.current = current
+        self.runs: list[RunSummary] = []
+
+    def compose_body(self) -> ComposeResult:
+        yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns(" ", "run", "dataset", "architecture", "params", "steps", "best dev", "date")
+        self.refresh_runs()
+        table.focus()
+
+    def refresh_runs(self) -> None:
+        table = self.query_one(DataTable)
+        table.clear()
+        self.runs = list_runs(self.root)
+        compared = set(self.app.compared_runs())
+        for r in self.runs:
+            mark = "▶" if str(r.path) == self.current else ("●" if str(r.path) in compared else " ")
+            if r.error:
+                table.add_row(mark, r.path.name, "-", r.error[:60], "", "", "", "", key=str(r.path))
+                continue
+            dev = f"{r.best_dev:.4f}" if math.isfinite(r.best_dev) else "-"
+            table.add_row(mark, r.path.name, r.dataset, r.arch, f"{r.params:,}", f"{r.step:,}", dev,
+                          r.created.replace("T", " ")[:16], key=str(r.path))
+        n = len(self.runs)
+        self.set_status(f"{n} run{'s' if n != 1 else ''} in {self.root} · ▶ the current run · ● compared"
+                        if n else f"no runs in {self.root} yet")
+
+    def selected(self) -> RunSummary | None:
+        table = self.query_one(DataTable)
+        if not self.runs or table.cursor_row is None or not 0 <= table.cursor_row < len(self.runs):
+            return None
+        return self.runs[table.cursor_row]
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_continue_run()
+
+    def action_continue_run(self) -> None:
+        r = self.selected()
+        if r is None:
+            return
+        if r.error:
+            self.notify(r.error, title="cannot load", severity="error")
+            return
+        if str(r.path) == self.current:
+            self.notify("this is the run that is training now")
+            return
+        self.app.load_run(str(r.path))
+        self.dismiss(None)
+
+    def action_compare(self) -> None:
+        r = self.selected()
+        if r is None or r.error:
+            return
+        added = self.app.toggle_compare(str(r.path))
+        if added is None:
+            self.notify(f"at most {MAX_OVERLAYS} runs at once; x clears them", severity="warning")
+        row = self.query_one(DataTable).cursor_row
+        self.refresh_runs()
+        self.query_one(DataTable).move_cursor(row=row)
+
+    def action_clear(self) -> None:
+        self.app.clear_compare()
+        self.refresh_runs()
