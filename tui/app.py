@@ -130,7 +130,8 @@ class MLPApp(App[None]):
             )
 
     def on_mount(self) -> None:
-        self._poll_timers = [self.set_interval(POLL_INTERVAL, self.poll), self.set_interval(PLOT_INTERVAL, self.plot_tick)]
+        self._poll_timers = [self.set_interval(POLL_INTERVAL, self.poll),
+                             self.set_interval(PLOT_INTERVAL, self.plot_tick)]
         self.call_after_refresh(self.start_worker)  # the first frame first, torch later
 
     # ---- the training process ----
