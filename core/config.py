@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass
 from core.errors import ConfigError
 
 INITS = ("lecture", "kaiming")
+SATURATED = 0.97  # |tanh| above this: the unit's gradient is under 6% of its peak (the lecture's 0.97)
+VOWELS = "aeiou"
 # A model this size would not fit comfortably in memory with its buffers; refuse it before allocating.
 MAX_PARAMS = 200_000_000
 MAX_BATCH = 1 << 16

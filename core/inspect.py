@@ -13,12 +13,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from core.config import TrainConfig
+from core.config import SATURATED, VOWELS, TrainConfig
 from core.data import Dataset, Vocab
 from core.model import MLP
 
-SATURATED = 0.97  # |tanh| above this: the unit's gradient is under 6% of its peak (the lecture's 0.97)
-VOWELS = "aeiou"
+__all__ = ["SATURATED", "VOWELS", "dataset_stats", "embedding_map", "health", "lr_find", "pca2", "score"]
 
 
 # ---- embedding map ----

@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
 
-from core.inspect import VOWELS
+from core.config import VOWELS
 from tui.views import ViewScreen
 
 

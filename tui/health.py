@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
 
-from core.inspect import SATURATED
+from core.config import SATURATED
 from tui.views import ViewScreen
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
