@@ -78,6 +78,7 @@ class MLPApp(App[None]):
         Binding("ctrl+s", "save", "save", show=False),
         Binding("question_mark", "help", "help"),
         Binding("q", "quit", "quit"),
+        Binding("ctrl+c", "quit", "quit", show=False, priority=True),  # a terminal program's usual exit
         Binding("escape", "leave_field", "leave field", show=False),
     ]
 
