@@ -59,7 +59,7 @@ class _Worker:
 
         if runs_dir is not None:
             self.runs_dir = runs_dir
-        self.active = False
+        was_active, self.active = self.active, False
         self.send("loading", what=f"loading {data}")
         try:
             tcfg = TrainConfig(**train)
@@ -70,10 +70,10 @@ class _Worker:
                 self.data_key = key
             trainer = Trainer(self.data, MLPConfig(**model), tcfg)
         except MLPTuiError as e:
-            self.send("error", message=str(e))
+            self._reset_failed(str(e), was_active)
             return
         except MemoryError:
-            self.send("error", message="not enough memory for this model; make it smaller")
+            self._reset_failed("not enough memory for this model; make it smaller", was_active)
             return
         self.close_run()
         self.start(trainer)
@@ -85,6 +85,13 @@ class _Worker:
         self.active = not paused
         trainer._state = "running" if self.active else "paused"
         self.frame(force=True)
+
+    def _reset_failed(self, message: str, was_active: bool) -> None:
+        """The new model could not be made: say why, and the one there was carries on as it was."""
+        self.send("error", message=message)
+        self.active = was_active
+        if self.trainer is not None:
+            self.frame(force=True)
 
     def start(self, trainer: Any, run: dict | None = None) -> None:
         """Make `trainer` the current one and tell the UI what it is."""
@@ -129,8 +136,9 @@ class _Worker:
         w, self.writer = self.writer, None
         if w is None:
             return
+        state = self.trainer._state
         try:
-            w.close(status or self.trainer._state)
+            w.close(state if state in ("done", "diverged") else (status or state))
         except RunError as e:
             self.send("error", message=str(e))
 
@@ -192,7 +200,7 @@ class _Worker:
         kind, args = cmd[0], cmd[1] if len(cmd) > 1 else {}
         tr = self.trainer
         if kind == "quit":
-            self.close_run()
+            self.close_run("stopped")
             return False
         if kind == "reset":
             self.reset(**args)
@@ -440,7 +448,7 @@ def worker_main(cmd_q: Any, out_q: Any) -> None:
         w.send("fatal", message=f"training process failed: {type(e).__name__}: {e}")
     finally:
         try:
-            w.close_run()  # whatever happened, what was trained is on disk
+            w.close_run("stopped")  # whatever happened, what was trained is on disk
         except Exception:
             pass
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+from rich.text import Text
+from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
 LAST_N = 20_000  # the "last N steps" window
@@ -60,6 +62,14 @@ class LossPlot(PlotextPlot):
         if (decay_at, total) != (self.decay_at, self.total):
             self.decay_at, self.total, self.dirty = decay_at, total, True
 
+    def render(self) -> RenderResult:
+        """plotext's build, with any failure of it shown in the pane instead of ending the app."""
+        try:
+            return super().render()
+        except Exception as e:  # plotext has edge cases (empty series, odd ranges); never a traceback
+            return Text(f"(the plot could not be drawn: {type(e).__name__}; it redraws with the next data)",
+                        style="dim")
+
     def view_title(self) -> str:
         window = f"last {LAST_N:,} steps" if self.last_only else "all steps"
         return f"Loss (log10) · {window} · {'smoothed' if self.smooth else 'raw'}"
@@ -80,8 +90,13 @@ class LossPlot(PlotextPlot):
             self.refresh()
             return
         lo_step = steps[0]
+        longest = max((o[1][-1] for o in self.overlays if o[1]), default=0) if not self.last_only else 0
+        last_dev = max((st for st, _ in self.dev), default=0)
+        hi_step = max(steps[-1], longest, last_dev, lo_step + 1)
+        # Every labelled series must keep a point inside the x range: plotext's legend fails on one
+        # whose points all fall outside (an IndexError that would take the app down).
         for (label, o_steps, o_vals), color in zip(self.overlays, OVERLAY_COLORS):
-            pts = [(a, b) for a, b in zip(o_steps, o_vals) if a >= lo_step]
+            pts = [(a, b) for a, b in zip(o_steps, o_vals) if lo_step <= a <= hi_step and math.isfinite(b)]
             if len(pts) > 1:
                 ys = [b for _, b in pts]
                 if self.smooth and len(ys) > 3:
@@ -93,13 +108,11 @@ class LossPlot(PlotextPlot):
                      label="train (EMA)")
         else:
             plt.plot(steps, vals, marker="braille", color="cyan", label="train")
-        dev = [(s, math.log10(v)) for s, v in self.dev if s >= lo_step and v > 0 and math.isfinite(v)]
+        dev = [(s, math.log10(v)) for s, v in self.dev if lo_step <= s <= hi_step and v > 0 and math.isfinite(v)]
         if dev:
             plt.scatter([s for s, _ in dev], [v for _, v in dev], marker="dot", color="orange", label="dev")
         if self.decay_at and lo_step <= self.decay_at <= max(steps[-1], self.total or 0):
             plt.vline(self.decay_at, "red")
-        longest = max((o[1][-1] for o in self.overlays if o[1]), default=0) if not self.last_only else 0
-        hi_step = max(steps[-1], longest, lo_step + 1)
         plt.xlim(lo_step, hi_step)
         ticks = [lo_step + (hi_step - lo_step) * i / 4 for i in range(5)]
         plt.xticks(ticks, [short_count(t) for t in ticks])
