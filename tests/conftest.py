@@ -70,3 +70,11 @@ def history_values(trainer: Trainer):
     """Per-step log10 losses (the history must still be at stride 1)."""
     assert trainer.history.stride == 1
     return trainer.history.series()[1]
+
+
+@pytest.fixture
+def harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """An app factory for Pilot tests, with the trainer in a thread of this process (tests/apphelpers.py)."""
+    from apphelpers import make_harness
+
+    return make_harness(tmp_path, monkeypatch)

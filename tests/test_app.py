@@ -1,0 +1,246 @@
+"""The Textual app, driven with Pilot: keys, fields, reset, panes, divergence, layout and quitting.
+
+The trainer runs in a thread of the test process (TrainerThread) on a 70-word list, so each test
+starts in well under a second and can read the Trainer itself, not only what the app shows.
+"""
+from __future__ import annotations
+
+import math
+import re
+import time
+
+import pytest
+from apphelpers import (
+    Harness,
+    params,
+    pause_app,
+    running,
+    screen_text,
+    status_step,
+    text_of,
+    toasts,
+    type_into,
+    until,
+    words_of,
+)
+
+from tui.plot import LossPlot
+from tui.samples import SamplesPane
+from tui.screens import ConfirmScreen
+from tui.splits import SplitLosses
+
+
+async def test_space_pauses_and_resumes(harness: Harness) -> None:
+    app = harness.app(hidden=32)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await running(pilot, harness)
+        assert text_of(app, "#status").strip().startswith("running")
+
+        await pilot.press("space")
+        await until(pilot, lambda: "paused" in text_of(app, "#status"), what="the status to say paused")
+        assert app.state == "paused"
+        assert harness.trainer.snapshot().state == "paused"
+        assert not harness.worker.active
+
+        await pilot.press("space")
+        await until(pilot, lambda: "running" in text_of(app, "#status"), what="the status to say running")
+        assert harness.trainer.snapshot().state == "running"
+        assert harness.worker.active
+
+
+async def test_invalid_values_show_their_reason_and_are_not_applied(harness: Harness) -> None:
+    app = harness.app(hidden=32)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await running(pilot, harness)
+        await pause_app(pilot)
+        trainer = harness.trainer
+
+        for text, reason in (("abc", "a number"), ("-1", "must be > 0")):
+            await type_into(pilot, "lr", text)
+            await pilot.press("escape")  # leaving the field applies a valid live value: not this one
+            await pilot.pause(0.1)
+            assert reason in text_of(app, "#err-lr"), text
+            assert app.query_one("#row-lr").has_class("-invalid")
+            assert trainer.config.lr == 0.1 and trainer.lr == 0.1
+            assert app.values["lr"] == 0.1 and "lr 0.1 " in text_of(app, "#status")
+        assert not toasts(app)  # no "lr = ...: applied to the running model" either
+
+        await type_into(pilot, "hidden", "0", then="escape")
+        await pilot.pause()
+        assert "must be >= 1" in text_of(app, "#err-hidden")
+        assert "fix the fields above" in words_of(app, "#params")
+        await pilot.press("r")  # refused: no new model with a bad field
+        await until(pilot, lambda: any("fix these first" in t for t in toasts(app)), what="the refusal")
+        assert any("hidden (must be >= 1)" in t for t in toasts(app))
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert harness.trainer is trainer and trainer.model_config.n_hidden == 32
+
+        await type_into(pilot, "lr", "0.2")  # a valid value clears the reason
+        await until(pilot, lambda: harness.trainer.lr == 0.2, what="lr 0.2 to reach the trainer")
+        assert text_of(app, "#err-lr").strip() == ""
+        assert not app.query_one("#row-lr").has_class("-invalid")
+
+
+async def test_learning_rate_field_applies_to_the_running_trainer(harness: Harness) -> None:
+    app = harness.app(hidden=32)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await running(pilot, harness)
+        trainer = harness.trainer
+        assert trainer.lr == 0.1
+        await type_into(pilot, "lr", "0.05")
+        await until(pilot, lambda: trainer.lr == 0.05, what="the trainer's lr to become 0.05")
+        assert trainer.config.lr == 0.05
+        assert harness.trainer is trainer  # the same model, not a fresh one
+        await until(pilot, lambda: "lr 0.05 " in text_of(app, "#status"), what="the status to show lr 0.05")
+        step = trainer.step
+        await until(pilot, lambda: trainer.step > step, what="training to go on")
+        assert app.state == "running"
+
+
+async def test_reset_with_a_new_block_size_rebuilds_the_model(harness: Harness) -> None:
+    app = harness.app()  # the lecture's model: block 3, embedding 10, hidden 200
+    async with app.run_test(size=(120, 40)) as pilot:
+        await running(pilot, harness)
+        vocab = len(app.info["vocab"])
+        assert vocab == 27
+        assert "11,897 parameters" in text_of(app, "#params")
+        assert harness.trainer.model.num_params() == params(27, 3) == 11_897
+        old = harness.trainer
+
+        await type_into(pilot, "block_size", "5", then="escape")
+        expected = params(vocab, 5)
+        assert f"{expected:,} parameters" in text_of(app, "#params")  # the count follows the form
+        assert "context" in text_of(app, "#pending") and "press r" in text_of(app, "#pending")
+        assert harness.trainer is old  # nothing applied yet
+
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
+        await pilot.press("y")
+        # the app's own news of the fresh model (frames of the old one may still be in its queue)
+        await until(pilot, lambda: app.info["params"] == expected and app.state == "running",
+                    what="a fresh model to train")
+        new = harness.trainer
+        assert new.model_config.block_size == 5 and new.data.block_size == 5
+        assert new.model.num_params() == expected
+        assert f"{expected:,} parameters" in text_of(app, "#params")
+        assert f"{expected:,} parameters" in app.sub_title
+        assert text_of(app, "#pending").strip() == ""
+
+
+async def test_samples_pane_fills_with_names_from_the_vocabulary(harness: Harness) -> None:
+    app = harness.app(hidden=32)
+    async with app.run_test(size=(120, 40)) as pilot:
+        pane = app.query_one(SamplesPane)
+        await until(pilot, lambda: bool(pane.names) and app.info is not None, what="samples")
+        letters = set(app.info["vocab"][1:])  # index 0 is the boundary token, never inside a name
+        assert letters == set("abcdefghijklmnopqrstuvwxyz")
+        assert len(pane.names) == 8
+        for name in pane.names:
+            assert set(name) <= letters, name
+        shown = text_of(app, "#samples")
+        assert "step 0" in shown
+        assert any(name and name[:10] in shown for name in pane.names)
+
+        await running(pilot, harness, min_step=100)
+        await pilot.press("s")
+        await until(pilot, lambda: len(pane.batches) >= 2, what="a second batch of samples")
+        assert pane.batches[0][0] > 0  # the newest batch is at the top, from a trained model
+        assert all(set(name) <= letters for name in pane.names)
+
+
+async def test_split_losses_show_three_finite_numbers_after_evaluate(harness: Harness) -> None:
+    app = harness.app(hidden=32)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await running(pilot, harness, min_step=100)
+        await pause_app(pilot)
+        splits = app.query_one(SplitLosses)
+        await until(pilot, lambda: splits.history and splits.history[-1][0] == harness.trainer.step,
+                    what="the evaluation at pause")
+        n = len(splits.history)
+        await pilot.press("e")
+        await until(pilot, lambda: len(splits.history) == n + 1, what="the evaluation of key e")
+
+        step, losses, kind = splits.history[-1]
+        assert step == harness.trainer.step and kind == "full"
+        shown = {}
+        for split in ("train", "dev", "test"):
+            m = re.search(rf"^{split}\s+(\S+)", text_of(app, "#splits"), re.MULTILINE)
+            assert m, f"no {split} row in the split-loss pane"
+            shown[split] = float(m.group(1))
+            assert math.isfinite(shown[split]) and shown[split] > 0
+            assert shown[split] == pytest.approx(losses[split], abs=1e-4)
+        assert f"at step {step:,}" in text_of(app, "#splits")
+
+
+async def test_step_count_grows_while_running_and_stops_while_paused(harness: Harness) -> None:
+    app = harness.app(hidden=32)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await running(pilot, harness)
+        first = status_step(app)
+        await until(pilot, lambda: status_step(app) > first, what="the step count to grow")
+
+        await pause_app(pilot)
+        await pilot.pause(0.1)
+        paused_at = status_step(app)
+        assert paused_at == harness.trainer.step
+        await pilot.pause(0.5)
+        assert status_step(app) == paused_at
+        assert harness.trainer.step == paused_at
+
+
+async def test_a_diverging_run_pauses_and_suggests_a_lower_learning_rate(harness: Harness) -> None:
+    app = harness.app(lr=50.0, init="lecture", hidden=32)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await until(pilot, lambda: app.state == "diverged", timeout=15, what="the divergence to be caught")
+        trainer = harness.trainer
+        assert trainer.snapshot().state == "diverged" and trainer.paused and not harness.worker.active
+        step = trainer.step
+        await until(pilot, lambda: "diverged" in text_of(app, "#status"), what="the status to say diverged")
+        await until(pilot, lambda: any("lower learning rate" in t for t in toasts(app)),
+                    what="the message on screen")
+        assert "lower learning rate" in app.last_error
+        await pilot.pause(0.3)
+        assert trainer.step == step  # paused: nothing more was trained
+        assert all(math.isfinite(p.detach().abs().sum().item()) for p in trainer.model.parameters())
+    # leaving run_test re-raises any exception the app had: none
+
+
+async def test_layout_at_80_by_24_shows_every_pane(harness: Harness) -> None:
+    app = harness.app(hidden=32)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await running(pilot, harness, min_step=100)
+        await until(pilot, lambda: bool(app.query_one(SamplesPane).names)
+                    and bool(app.query_one(SplitLosses).history), what="samples and split losses")
+        await until(pilot, lambda: bool(app.query_one(LossPlot).steps), what="the plot's data")
+        await pilot.pause(0.3)  # a plot redraw
+        screen = app.screen.region
+        regions = {}
+        for selector in ("#controls", "#plot", "#splits", "#samples", "#status"):
+            r = app.query_one(selector).region
+            assert r.width > 0 and r.height > 0, selector
+            assert screen.contains_region(r), (selector, r)
+            regions[selector] = r
+        for a in regions:
+            for b in regions:
+                assert a == b or not regions[a].overlaps(regions[b]), (a, b)
+        text = screen_text(app)
+        for title in ("Controls", "Loss (log10)", "Split losses", "Samples"):
+            assert title in text, title
+        assert "step" in text_of(app, "#status") and "running" in text_of(app, "#status")
+        assert re.search(r"^dev\s+\d+\.\d{4}", text_of(app, "#splits"), re.MULTILINE)
+        assert "step" in text_of(app, "#samples")
+        assert any("\u2801" <= ch <= "\u28ff" for ch in text_of(app, "#plot"))  # the curve's braille dots
+
+
+async def test_quit_while_training_stops_the_worker(harness: Harness) -> None:
+    app = harness.app(hidden=32)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await running(pilot, harness, min_step=100)
+        backend = harness.backends[-1]
+        assert backend.process.is_alive()
+        t = time.monotonic()
+        await pilot.press("q")  # the app waits up to 0.5 s for the worker to finish its chunk and stop
+        assert not backend.process.is_alive()
+        assert time.monotonic() - t < 1.5
+        assert app.proc is None
+    assert not backend.process.is_alive()

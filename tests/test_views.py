@@ -1,0 +1,184 @@
+"""The inspection views, the runs and dataset views, and the small-terminal notice, driven with Pilot.
+
+Uses test_app's harness: the trainer runs in a thread of the test process on a 70-word list.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import torch
+from apphelpers import WORDS, Harness, pause_app, running, screen_text, until
+
+from core.inspect import score
+from core.runs import read_info, read_losses
+from tui.embeddings import EmbeddingsView
+from tui.health import HealthView
+from tui.lrfind import LRFindView
+from tui.runs import RunsView
+from tui.scoring import ScoringView
+
+
+def view_text(app) -> str:
+    return screen_text(app)
+
+
+async def test_embedding_map_draws_every_character(harness: Harness) -> None:
+    app = harness.app(hidden=32)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await running(pilot, harness)
+        await pilot.press("v")
+        await until(pilot, lambda: isinstance(app.screen, EmbeddingsView), what="the embedding map")
+        await until(pilot, lambda: "principal components" in view_text(app), what="the map's data")
+        text = view_text(app)
+        body = text.split("\n")[2:-4]  # inside the canvas
+        drawn = set("".join(body))
+        assert set("abcdefghijklmnopqrstuvwxyz") <= drawn
+        share = re.search(r"(\d+)% of the variance", text)
+        assert share and 0 < int(share.group(1)) <= 100
+        step_before = int(re.search(r"step ([\d,]+) ·", text).group(1).replace(",", ""))
+        await until(pilot, lambda: (m := re.search(r"step ([\d,]+) ·", view_text(app))) is not None
+                    and int(m.group(1).replace(",", "")) > step_before, what="the map to update while training")
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, EmbeddingsView), what="back to the app")
+        assert harness.worker.watch == set()
+
+
+async def test_lr_finder_suggests_applies_and_leaves_the_model_alone(harness: Harness) -> None:
+    app = harness.app(hidden=32)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await running(pilot, harness, min_step=200)
+        await pause_app(pilot)
+        before = [p.detach().clone() for p in harness.trainer.model.parameters()]
+        await pilot.press("f")
+        await until(pilot, lambda: isinstance(app.screen, LRFindView) and app.screen.suggestion is not None,
+                    what="the sweep")
+        suggestion = app.screen.suggestion
+        assert 1e-3 <= suggestion <= 1.0
+        assert f"suggested lr {suggestion:.3g}" in view_text(app)
+        for p, b in zip(harness.trainer.model.parameters(), before):
+            assert torch.equal(p, b)
+        await pilot.press("a")
+        applied = float(f"{suggestion:.3g}")
+        await until(pilot, lambda: harness.trainer.config.lr == applied, what="the lr to reach the trainer")
+        assert app.values["lr"] == applied
+
+
+async def test_scoring_matches_the_model_and_completes_the_prefix(harness: Harness) -> None:
+    app = harness.app(hidden=32)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await running(pilot, harness, min_step=200)
+        await pause_app(pilot)
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, ScoringView), what="the scoring view")
+        await pilot.press(*"emma")
+        await until(pilot, lambda: app.screen.last is not None and app.screen.last["text"] == "emma",
+                    what="the score")
+        expected = score(harness.trainer.model, harness.trainer.data.vocab, "emma")
+        text = view_text(app)
+        assert f"NLL {expected.nll:.3f} nats over 5 characters" in text
+        assert "in the training set" in text or "not in the training set" in text
+        rows = [line for line in text.split("\n") if re.search(r"^\W*\s+\S*\s+(e|m|a|end)\s+0\.\d{4}", line)]
+        assert len(rows) == 5
+        completions = app.screen.last["completions"]
+        assert len(completions) == 8 and all(name.startswith("emma") for name, _ in completions)
+        await pilot.press("7")
+        await until(pilot, lambda: "not in the vocabulary" in view_text(app), what="the refusal of '7'")
+
+
+async def test_health_view_shows_saturation_and_ratios(harness: Harness) -> None:
+    app = harness.app(hidden=32)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await running(pilot, harness)
+        await pilot.press("h")
+        await until(pilot, lambda: isinstance(app.screen, HealthView) and getattr(app.screen, "last", None),
+                    what="the health data")
+        last = app.screen.last
+        text = view_text(app)
+        m = re.search(r"saturated tanh \(\|h\| > 0\.97\): ([\d.]+)%", text)
+        assert m and float(m.group(1)) == round(100 * last["saturated"], 1)
+        assert f"of {32}" in text
+        for name in ("C", "W1", "b1", "W2", "b2"):
+            assert re.search(rf"^\W*{name}\s+-?\d+\.\d\d\s+-?\d+\.\d\d", text, re.M), name
+        assert all(math.isfinite(v) for v in last["update_ratio"].values())
+        assert harness.worker.watch == {"health"}
+
+
+async def test_dataset_view_describes_the_file(harness: Harness) -> None:
+    app = harness.app(hidden=32)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await running(pilot, harness)
+        await pilot.press("d")
+        await until(pilot, lambda: f"{len(WORDS)} words" in view_text(app), what="the dataset view")
+        text = view_text(app)
+        assert "vocabulary: 27 characters" in text
+        assert re.search(r"train\s+56\s", text)  # 80% of 70 words
+        assert "word lengths" in text and "most common characters" in text
+
+
+async def test_runs_are_saved_listed_continued_and_compared(harness: Harness) -> None:
+    app = harness.app(hidden=32)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await running(pilot, harness, min_step=300)
+        await pause_app(pilot)
+        first = app.run_path
+        assert first and read_info(first)["status"] == "paused"
+        first_steps = read_info(first)["step"]
+        assert first_steps == harness.trainer.step and len(read_losses(first)) == first_steps
+        await pilot.press("r")
+        await until(pilot, lambda: pilot.app.screen.__class__.__name__ == "ConfirmScreen", what="the question")
+        await pilot.press("y")
+        await until(pilot, lambda: app.run_path not in (None, first) and app.state == "running",
+                    what="a fresh run")
+        await pilot.press("o")
+        await until(pilot, lambda: isinstance(app.screen, RunsView), what="the runs view")
+        screen = app.screen
+        names = [r.path.name for r in screen.runs]
+        assert Path(first).name in names and Path(app.run_path).name in names
+        assert "▶" in view_text(app)
+        row = names.index(Path(first).name)
+        screen.query_one("DataTable").move_cursor(row=row)
+        await pilot.press("c")
+        assert app.compared_runs() == [first]
+        assert app.query_one("LossPlot").overlays[0][0] == Path(first).name
+        await pilot.press("enter")
+        await until(pilot, lambda: app.run_path == first and app.state == "paused", timeout=10,
+                    what="the first run to be loaded")
+        assert harness.trainer.step == first_steps
+        await pilot.press("space")
+        await until(pilot, lambda: harness.trainer.step > first_steps + 100, what="the loaded run to train on")
+        await pause_app(pilot)
+        assert len(read_losses(first)) == harness.trainer.step == read_info(first)["step"]
+
+
+async def test_a_tiny_terminal_shows_a_notice_and_recovers(harness: Harness) -> None:
+    app = harness.app(hidden=32)
+    async with app.run_test(size=(40, 12)) as pilot:
+        await running(pilot, harness)
+        text = view_text(app)
+        assert "terminal too small (40x12)" in text
+        assert "Controls" not in text
+        for size in ((100, 30), (45, 15), (80, 24), (40, 12), (120, 40)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause(0.1)
+        assert "Controls" in view_text(app) and "too small" not in view_text(app)
+        assert app.state == "running"
+
+
+async def test_every_view_opens_from_the_palette_at_80x24(harness: Harness) -> None:
+    app = harness.app(hidden=32)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await running(pilot, harness)
+        for query, cls in (("embedding map", EmbeddingsView), ("learning-rate finder", LRFindView),
+                           ("score a name", ScoringView), ("network health", HealthView)):
+            await pilot.press("ctrl+p")
+            await pilot.pause(0.2)
+            await pilot.press(*query)
+            await pilot.pause(0.3)
+            await pilot.press("enter")
+            await until(pilot, lambda cls=cls: isinstance(app.screen, cls), what=cls.__name__)
+            assert cls.TITLE in view_text(app).split("\n")[0]
+            await pilot.press("escape")
+            await until(pilot, lambda cls=cls: not isinstance(app.screen, cls), what="back")
