@@ -207,3 +207,18 @@ def test_dataset_of_a_run_reloads(cli_run):
     info = read_info(run)
     d = Dataset.load(info["dataset"], info["model"]["block_size"])
     assert len(d.words) == len(SMALL_WORDS)
+
+
+def test_a_run_from_another_version_is_refused(cli_run, tmp_path, capsys):
+    _, _, run = cli_run
+    other = tmp_path / "future"
+    other.mkdir()
+    info = json.loads((run / "run.json").read_text())
+    (other / "run.json").write_text(json.dumps({**info, "version": 99}))
+    (other / "model.pt").write_bytes((run / "model.pt").read_bytes())
+    with pytest.raises(RunError, match="run format version 99; this mlp-tui reads version 1"):
+        read_info(other)
+    (r,) = list_runs(tmp_path)
+    assert r.status == "damaged" and "version 99" in r.error
+    code, _, err = run_cli(capsys, ["export", str(other)])
+    assert code == 2 and "version 99" in err
