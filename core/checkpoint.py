@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
+import warnings
 import zipfile
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -91,13 +92,17 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         raise CheckpointError(f"{path}: no such checkpoint file")
     if path.is_dir():
         raise CheckpointError(f"{path}: is a directory; give the checkpoint file (e.g. {path / 'model.pt'})")
+    if not path.is_file():
+        raise CheckpointError(f"{path}: is not a regular file (a device or a pipe?); give a checkpoint file")
     try:
         with open(path, "rb") as f:
             f.read(1)
     except OSError as e:
         raise CheckpointError(f"{path}: cannot be read ({e.strerror or e})") from None
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns on some foreign files: the error below says it all
+            warnings.simplefilter("ignore")
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except OSError:  # a readable file that torch cannot parse: cut short, most likely
         raise CheckpointError(f"{path}: not a readable checkpoint (the file is truncated or damaged)") from None
     except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as e:

@@ -16,6 +16,19 @@ VOWELS = "aeiou"
 # A model this size would not fit comfortably in memory with its buffers; refuse it before allocating.
 MAX_PARAMS = 200_000_000
 MAX_BATCH = 1 << 16
+# Activations grow with rows x width, not with the parameter count: a wide hidden layer or a huge
+# vocabulary can pass MAX_PARAMS and still need hundreds of GiB for one evaluation chunk or batch.
+MAX_ACTIVATION_BYTES = 4 << 30
+EVAL_ROWS = 8192  # rows per chunk when core.model.split_loss evaluates a split
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:,.1f} GiB"
+
+
+def _is_number(v: object) -> bool:
+    """int or float, but not bool: True is an int to Python, never a learning rate to a user."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 @dataclass
@@ -39,8 +52,31 @@ class MLPConfig:
         n = self.num_params()
         if n > MAX_PARAMS:
             raise ConfigError(
-                f"the model would have {n:,} parameters ({n * 4 / 2**30:.1f} GiB of weights); "
+                f"the model ({self.describe()}) would have {n:,} parameters ({_gib(n * 4)} of weights); "
                 f"the limit is {MAX_PARAMS:,}"
+            )
+        self.check_activations(EVAL_ROWS, "evaluation")
+
+    def describe(self) -> str:
+        return (f"vocabulary {self.vocab_size:,}, context {self.block_size:,}, embedding {self.n_embd:,}, "
+                f"hidden {self.n_hidden:,}")
+
+    def activation_bytes(self, rows: int) -> int:
+        """float32 bytes of the activations of `rows` examples at once, a generous estimate.
+
+        Per row: embeddings and their gradient (2 * T * E), ~6 hidden-sized buffers (pre-activation,
+        tanh, its square, gradient, dropout, batch norm) and ~3 vocabulary-sized ones (logits, their
+        log-softmax, gradient), as the training kernel preallocates them.
+        """
+        T, E, H, V = self.block_size, self.n_embd, self.n_hidden, self.vocab_size
+        return 4 * rows * (2 * T * E + 6 * H + 3 * V)
+
+    def check_activations(self, rows: int, what: str) -> None:
+        need = self.activation_bytes(rows)
+        if need > MAX_ACTIVATION_BYTES:
+            raise ConfigError(
+                f"the model ({self.describe()}) would need {_gib(need)} for the activations of {rows:,} "
+                f"examples at once ({what}); the limit is {_gib(MAX_ACTIVATION_BYTES)}"
             )
 
     def num_params(self) -> int:
@@ -89,24 +125,24 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be a step number >= 0, got {v!r}")
         for name in ("lr", "lr_decay"):
             v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+            if not (_is_number(v) and math.isfinite(v) and v > 0):
                 raise ConfigError(f"{name} must be a positive number, got {v!r}")
-        if not (isinstance(self.weight_decay, (int, float)) and 0 <= self.weight_decay < math.inf):
+        if not (_is_number(self.weight_decay) and 0 <= self.weight_decay < math.inf):
             raise ConfigError(f"weight_decay must be a number >= 0, got {self.weight_decay!r}")
-        if not (isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1):
+        if not (_is_number(self.dropout) and 0 <= self.dropout < 1):
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
         for name in ("beta1", "beta2"):
             v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and 0 <= v < 1):
+            if not (_is_number(v) and 0 <= v < 1):
                 raise ConfigError(f"{name} must be in [0, 1), got {v!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
-        if self.minutes is not None and not (isinstance(self.minutes, (int, float)) and 0 < self.minutes < math.inf):
+        if self.minutes is not None and not (_is_number(self.minutes) and 0 < self.minutes < math.inf):
             raise ConfigError(f"minutes must be a positive number, got {self.minutes!r}")
-        if not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
-            raise ConfigError(f"seed must be an integer >= 0, got {self.seed!r}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2**63:
+            raise ConfigError(f"seed must be an integer from 0 to 2**63 - 1, got {self.seed!r}")
 
     def lr_at(self, step: int, progress: float | None = None) -> float:
         """The learning rate for `step`; `progress` (0..1) is how far through the run it is.
@@ -131,6 +167,14 @@ class TrainConfig:
         t = min(max(t, 0.0), 1.0)
         lo = self.lr * self.lr_decay
         return lo + (self.lr - lo) * 0.5 * (1 + math.cos(math.pi * t))
+
+    def check_fits(self, model: MLPConfig) -> None:
+        """Refuse a batch whose activations for this model would not fit, before anything is allocated.
+
+        The Trainer's kernel preallocates (batch_size, n_hidden) buffers; batch 65,536 with 20,000 hidden
+        units would be ~30 GiB, each config valid on its own.
+        """
+        model.check_activations(self.batch_size, f"a training batch of {self.batch_size:,}")
 
     @property
     def fast_path(self) -> bool:

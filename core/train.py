@@ -302,6 +302,10 @@ class Trainer:
         train_config.validate()
         model_config = replace(model_config, vocab_size=len(data.vocab), block_size=data.block_size)
         model_config.validate()
+        train_config.check_fits(model_config)  # the kernel's (batch, hidden) buffers, before allocating them
+        if train_config.patience and len(data.Y["dev"]) == 0:
+            raise ConfigError(f"patience needs a dev split; {data.source} has too few words ({len(data.words)}) "
+                              f"to hold any out")
         self.data = data
         self.model_config = model_config
         self.config = train_config

@@ -4,7 +4,7 @@ Data files (missing, a directory, empty, binary, not UTF-8, CRLF, a 10,000-chara
 word, 2 million lines), hyperparameters (zero, negative, non-numeric, NaN, inf, absurdly large), a diverging
 run, and damaged or foreign checkpoints. A core error is a DataError / ConfigError / CheckpointError whose
 message names the file and the problem; a CLI error is exit status 2 and one `mlp-tui: error: ...` line.
-Cases that need a change in a file this suite does not own are xfail(strict) with the change as the reason.
+Cases that exposed a bug (a traceback, a hang, unbounded memory) were fixed where the bug was.
 """
 
 from __future__ import annotations
@@ -319,11 +319,6 @@ def test_two_words_train_with_an_empty_dev_split(capsys, tmp_path):
     assert code == 0 and strict_json(out)["dev_loss"] is None
 
 
-@pytest.mark.xfail(strict=True, reason="core/train.py: with an empty dev split, --patience counts every NaN "
-                   "evaluation as 'no better' and stops early with a misleading message. Fix: in "
-                   "Trainer.__init__, raise ConfigError(f'patience needs a dev split; {data.source} has too few "
-                   "words ({len(data.words)}) to hold any out') when train_config.patience and "
-                   "len(data.Y['dev']) == 0 (or have run() ignore patience then)")
 def test_patience_without_a_dev_split_is_refused(tmp_path):
     data = Dataset.load(write_words(tmp_path / "two.txt", ["emma", "olivia"]), 3)
     with pytest.raises(ConfigError, match="dev"):
@@ -446,10 +441,6 @@ def test_a_batch_too_large_for_the_model_is_refused_by_the_config():
     TrainConfig(batch_size=65_536).check_fits(MLPConfig())  # the lecture's model takes the largest batch
 
 
-@pytest.mark.xfail(strict=True, reason="core/train.py: Trainer.__init__ validates each config alone, then "
-                   "preallocates (batch, hidden) buffers (~30 GiB here; RuntimeError or the OOM killer). Fix: "
-                   "call train_config.check_fits(model_config) right after model_config.validate() in "
-                   "Trainer.__init__")
 def test_trainer_refuses_a_batch_that_would_not_fit_before_allocating(small_data, monkeypatch):
     import core.train
 
@@ -518,10 +509,6 @@ def test_absurd_flags_are_refused_before_the_model_is_built(capsys, tmp_path, wo
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="tui/cli.py: --threads takes any positive integer and Trainer.run passes "
-                   "it to torch.set_num_threads; 100,000 OpenMP threads exhaust the process limit or abort. "
-                   "Fix: in build_parsers, --threads type=a parser that also refuses values above "
-                   "os.cpu_count() (e.g. 'must be at most 2, the CPUs of this machine')")
 def test_an_absurd_thread_count_is_refused():
     with pytest.raises(SystemExit) as e:  # parsing only: nothing is trained
         build_parsers()["train"].parse_args(["--threads", "100000"])
@@ -667,10 +654,6 @@ def test_bad_checkpoints_are_refused_in_one_line(capsys, tmp_path, checkpoint, c
     assert fingerprint(path) == before
 
 
-@pytest.mark.xfail(strict=True, reason="core/checkpoint.py: torch.load warns (UserWarning, 2 lines on stderr) "
-                   "about the pickle protocol of a plain pickle before the one-line error. Fix: wrap the "
-                   "torch.load call in load_checkpoint in `with warnings.catch_warnings(): "
-                   "warnings.simplefilter('ignore')`")
 def test_a_plain_pickle_is_refused_in_one_line(capsys, tmp_path):
     path = tmp_path / "model.pt"
     with open(path, "wb") as f:
@@ -682,10 +665,6 @@ def test_a_plain_pickle_is_refused_in_one_line(capsys, tmp_path):
     assert [str(w.message) for w in caught] == []
 
 
-@pytest.mark.xfail(strict=True, reason="core/checkpoint.py: load_checkpoint opens a FIFO (open() blocks until "
-                   "a writer comes: `mlp-tui eval --checkpoint fifo` hangs). Fix: after the is_dir check, "
-                   "`if not path.is_file(): raise CheckpointError(f'{path}: is not a regular file (a device or "
-                   "a pipe?); give a checkpoint file')`")
 def test_a_fifo_checkpoint_is_refused_without_blocking(tmp_path):
     fifo = _fifo(tmp_path / "model.pt")
     result: dict[str, object] = {}

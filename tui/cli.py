@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -64,6 +65,14 @@ def _nonneg_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
     if v < 0:
         raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
+    return v
+
+
+def _thread_count(text: str) -> int:
+    v = _positive_int(text)
+    cores = os.cpu_count() or 1
+    if v > cores:
+        raise argparse.ArgumentTypeError(f"must be at most {cores}, the CPU cores of this machine, got {text!r}")
     return v
 
 
@@ -192,7 +201,7 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
                             "and samples (default: a new <dataset>-<date-time> folder in --runs-dir)")
     add_runs_dir(train)
     train.add_argument("--quiet", action="store_true", help="no progress bar")
-    train.add_argument("--threads", type=_positive_int, default=1, metavar="N",
+    train.add_argument("--threads", type=_thread_count, default=1, metavar="N",
                        help="torch threads for training (default: 1, fastest for small models; 2 can help "
                             "wide ones such as --preset best on an idle 2-core machine)")
 
@@ -352,7 +361,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         "dev_curve": dev_curve,
     }
     (out / "metrics.json").write_text(json.dumps(_json_safe(metrics), indent=2) + "\n")
-    best = f"  best dev {trainer.best_dev:.4f} @ step {trainer.best_dev_step:,}" + (" (kept)" if kept == "best" else "")
+    if trainer.best_dev_step >= 0:
+        best = f"  best dev {trainer.best_dev:.4f} @ step {trainer.best_dev_step:,}" + (" (kept)" if kept == "best" else "")
+    else:
+        best = "  (no dev split to evaluate)"
     err.print(
         f"train {losses['train']:.4f}  dev {losses['dev']:.4f}  test {losses['test']:.4f}{best}  "
         f"({metrics['steps_per_second']:,.0f} steps/s)  wrote {out / 'model.pt'} and {out / 'metrics.json'}"
