@@ -362,7 +362,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     }
     (out / "metrics.json").write_text(json.dumps(_json_safe(metrics), indent=2) + "\n")
     if trainer.best_dev_step >= 0:
-        best = f"  best dev {trainer.best_dev:.4f} @ step {trainer.best_dev_step:,}" + (" (kept)" if kept == "best" else "")
+        best = f"  best dev {trainer.best_dev:.4f} @ step {trainer.best_dev_step:,}"
+        best += " (kept)" if kept == "best" else ""
     else:
         best = "  (no dev split to evaluate)"
     err.print(
