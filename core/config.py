@@ -190,8 +190,8 @@ PRESETS: dict[str, dict[str, object]] = {
     "lecture": {},
     "kaiming": {"init": "kaiming"},
     "best": {
-        "block_size": 8, "n_embd": 24, "n_hidden": 512, "init": "kaiming",
-        "batch_size": 64, "optimizer": "adamw", "lr": 2e-3, "lr_decay": 0.05, "weight_decay": 0.01,
-        "dropout": 0.25, "schedule": "cosine", "warmup": 500, "keep_best": True,
+        "block_size": 12, "n_embd": 24, "n_hidden": 512, "init": "kaiming",
+        "batch_size": 32, "optimizer": "adamw", "lr": 1.4e-3, "lr_decay": 0.01, "weight_decay": 0.01,
+        "dropout": 0.2, "schedule": "cosine", "warmup": 500, "keep_best": True,
     },
 }

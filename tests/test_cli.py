@@ -276,8 +276,8 @@ def test_flags_become_configs():
 def test_presets_set_many_flags_and_explicit_flags_win():
     parse = build_parsers()["train"].parse_args
     m, t = configs_from_settings(resolve_settings(parse(["--preset", "best"])))
-    assert (m.block_size, m.n_embd, m.n_hidden, m.init) == (8, 24, 512, "kaiming")
-    assert (t.optimizer, t.batch_size, t.dropout, t.schedule, t.keep_best) == ("adamw", 64, 0.25, "cosine", True)
+    assert (m.block_size, m.n_embd, m.n_hidden, m.init) == (12, 24, 512, "kaiming")
+    assert (t.optimizer, t.batch_size, t.dropout, t.schedule, t.keep_best) == ("adamw", 32, 0.2, "cosine", True)
     m, t = configs_from_settings(resolve_settings(parse(["--preset", "best", "--hidden", "100", "--dropout", "0"])))
     assert m.n_hidden == 100 and t.dropout == 0.0 and t.optimizer == "adamw"
     m, t = configs_from_settings(resolve_settings(parse(["--preset", "kaiming"])))
