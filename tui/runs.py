@@ -37,7 +37,8 @@ class RunsView(ViewScreen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns(" ", "run", "dataset", "architecture", "params", "steps", "best dev", "date")
+        # the numbers first: at 80 columns the later ones scroll off to the right
+        table.add_columns(" ", "run", "best dev", "steps", "params", "architecture", "dataset", "date")
         self.refresh_runs()
         table.focus()
 
@@ -49,10 +50,10 @@ class RunsView(ViewScreen):
         for r in self.runs:
             mark = "▶" if str(r.path) == self.current else ("●" if str(r.path) in compared else " ")
             if r.error:
-                table.add_row(mark, r.path.name, "-", r.error[:60], "", "", "", "", key=str(r.path))
+                table.add_row(mark, r.path.name, "-", "", "", r.error[:60], "", "", key=str(r.path))
                 continue
             dev = f"{r.best_dev:.4f}" if math.isfinite(r.best_dev) else "-"
-            table.add_row(mark, r.path.name, r.dataset, r.arch, f"{r.params:,}", f"{r.step:,}", dev,
+            table.add_row(mark, r.path.name, dev, f"{r.step:,}", f"{r.params:,}", r.arch, r.dataset,
                           r.created.replace("T", " ")[:16], key=str(r.path))
         n = len(self.runs)
         self.set_status(f"{n} run{'s' if n != 1 else ''} in {self.root} · ▶ the current run · ● compared"
