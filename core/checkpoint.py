@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 import warnings
 import zipfile
 from dataclasses import dataclass, fields
@@ -13,6 +12,7 @@ from typing import Any
 
 import torch
 
+from core.atomic import write_atomic
 from core.data import BUILTIN, Dataset, Vocab
 from core.errors import CheckpointError, ConfigError
 from core.model import MLP, MLPConfig
@@ -46,17 +46,7 @@ def save_checkpoint(trainer: Trainer, path: str | os.PathLike[str]) -> Path:
         "dataset": dataset_ref(trainer.data.source),
         "split_seed": trainer.data.seed,
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(ckpt, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, lambda f: torch.save(ckpt, f))
 
 
 @dataclass

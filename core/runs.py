@@ -19,12 +19,12 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.atomic import write_atomic
 from core.errors import MLPTuiError
 
 RUN_FILE = "run.json"
@@ -70,17 +70,7 @@ def new_run_dir(root: str | os.PathLike[str], stem: str) -> Path:
 
 
 def _atomic_json(path: Path, obj: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(_json_safe(obj), f, indent=2)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, lambda f: f.write(json.dumps(_json_safe(obj), indent=2) + "\n"), binary=False)
 
 
 def _json_safe(obj: Any) -> Any:

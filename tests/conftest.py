@@ -37,6 +37,18 @@ def _runs_dir(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("MLP_TUI_RUNS_DIR", str(tmp_path_factory.mktemp("runs")))
 
 
+def run_cli(capsys, argv: list[str]) -> tuple[int, str, str]:
+    """mlp-tui's main(argv) in-process: (exit status, stdout, stderr)."""
+    from tui.cli import main
+
+    try:
+        code = main(argv)
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def write_words(path: Path, words: list[str]) -> Path:
     path.write_text("\n".join(words) + "\n", encoding="utf-8")
     return path

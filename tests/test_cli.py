@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SMALL_WORDS, write_words
+from conftest import SMALL_WORDS, run_cli, write_words
 
 from core.model import MLPConfig
 from core.train import TrainConfig
@@ -18,16 +18,6 @@ from tui.cli import DEFAULTS, build_parsers, configs_from_settings, main, resolv
 
 MLP_TUI = Path(sys.executable).parent / "mlp-tui"
 COMMAND = [str(MLP_TUI)] if MLP_TUI.exists() else [sys.executable, "-m", "tui.cli"]
-
-
-def run_cli(capsys, argv: list[str]) -> tuple[int, str, str]:
-    """main(argv) in-process: (exit status, stdout, stderr)."""
-    try:
-        code = main(argv)
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def assert_one_line_error(code: int, err: str, *fragments: str) -> None:

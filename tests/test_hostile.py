@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import SMALL_WORDS, small_trainer, write_words
+from conftest import SMALL_WORDS, run_cli, small_trainer, write_words
 
 from core.checkpoint import load_checkpoint
 from core.config import MAX_BATCH, MAX_PARAMS, MLPConfig, TrainConfig
@@ -39,16 +39,6 @@ COMMAND = [str(MLP_TUI)] if MLP_TUI.exists() else [sys.executable, "-m", "tui.cl
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def run_cli(capsys, argv: list[str]) -> tuple[int, str, str]:
-    """main(argv) in-process: (exit status, stdout, stderr)."""
-    try:
-        code = main(argv)
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def assert_cli_error(code: int, err: str, *fragments: str) -> str:

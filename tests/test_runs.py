@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SMALL_WORDS, small_trainer, write_words
+from conftest import SMALL_WORDS, run_cli, small_trainer, write_words
 
 from core.checkpoint import load_checkpoint, resume_trainer
 from core.data import Dataset
@@ -31,15 +31,6 @@ from core.runs import (
     read_losses,
 )
 from tui.cli import main
-
-
-def run_cli(capsys, argv: list[str]) -> tuple[int, str, str]:
-    try:
-        code = main(argv)
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")
