@@ -234,9 +234,9 @@ class _Worker:
                 self.active = False
                 tr._state = "paused"
                 self.evaluate(full=True)  # all three splits in full at pause
+                self.frame(force=True)  # the UI hears "paused" before the save's fsync
                 if self.writer is not None:
                     self._autosave(force=True)
-                self.frame(force=True)
         elif kind == "resume":
             if not self.active and not tr.finished:
                 self.active = True

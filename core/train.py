@@ -565,7 +565,7 @@ class Trainer:
         self._state = "diverged"
         self._message = (
             f"training diverged: the loss {what} at step {self.step + first + 1:,} with lr {lr:g}. "
-            f"Paused, with the weights from step {self.step:,} restored. Try a lower learning rate "
+            f"Training stopped, with the weights from step {self.step:,} restored. Try a lower learning rate "
             f"(e.g. {lr / 10:g})."
         )
         self._running.clear()

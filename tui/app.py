@@ -100,6 +100,7 @@ class MLPApp(App[None]):
         self.frames = 0
         self._plot_width = 0
         self._quitting = False
+        self._awaiting_ready = False
 
     @property
     def main_screen(self) -> Any:
@@ -158,6 +159,7 @@ class MLPApp(App[None]):
         train = {k: v.get(k, DEFAULTS[k]) for k in TRAIN_KEYS}
         self.state = "loading"
         self.snapshot = None
+        self._awaiting_ready = True  # frames of the old model still queued must not undo "loading"
         self.dev_points = []
         self.main_screen.query_one(SplitLosses).clear()
         self.main_screen.query_one(LossPlot).set_curve([], [])
@@ -195,6 +197,7 @@ class MLPApp(App[None]):
         self.state = "loading"
 
     def on_worker_ready(self, **info: Any) -> None:
+        self._awaiting_ready = False
         self.info = info
         controls = self.main_screen.query_one(ControlsPane)
         controls.set_vocab(len(info["vocab"]))
@@ -226,6 +229,7 @@ class MLPApp(App[None]):
         self._to_view("dataset", stats)
 
     def on_worker_error(self, message: str) -> None:
+        self._awaiting_ready = False  # a failed reset: the old model's frames are the truth again
         self.last_error = message
         if self.state == "loading":
             self.state = "error"
@@ -237,6 +241,8 @@ class MLPApp(App[None]):
         self.notify(message + "; press r to restart", severity="error", timeout=15)
 
     def on_worker_frame(self, snapshot: dict, plot_steps: list, plot_vals: list) -> None:
+        if self._awaiting_ready:
+            return
         self.snapshot = snapshot
         self.state = snapshot["state"]
         self.frames += 1
@@ -383,6 +389,7 @@ class MLPApp(App[None]):
             return
         self.state = "loading"
         self.snapshot = None
+        self._awaiting_ready = True
         self.main_screen.query_one(SplitLosses).clear()
         self.main_screen.query_one(SamplesPane).clear()
         self.main_screen.query_one(LossPlot).set_curve([], [])
