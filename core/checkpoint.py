@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import warnings
@@ -40,6 +41,8 @@ def save_checkpoint(trainer: Trainer, path: str | os.PathLike[str]) -> Path:
         "model_config": trainer.model_config.to_dict(),
         "train_config": trainer.config.to_dict(),
         "step": trainer.step,
+        "wall": trainer.wall,  # the clock of a time budget (--minutes) and of the schedule stretched over it
+        "elapsed": trainer.elapsed,
         "best_dev_loss": trainer.best_dev,
         "best_dev_step": trainer.best_dev_step,
         "vocab": list(trainer.data.vocab.itos),
@@ -61,6 +64,8 @@ class Checkpoint:
     dataset: str
     split_seed: int
     optimizer: dict[str, Any]
+    wall: float = 0.0
+    elapsed: float = 0.0
 
 
 def _config(cls: type, d: Any, path: Path) -> Any:
@@ -128,7 +133,14 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         dataset=str(ckpt.get("dataset", "")),
         split_seed=int(ckpt.get("split_seed", 42)),
         optimizer=dict(ckpt.get("optimizer") or {}),
+        wall=_seconds(ckpt.get("wall")),
+        elapsed=_seconds(ckpt.get("elapsed")),
     )
+
+
+def _seconds(x: Any) -> float:
+    """A stored duration; older checkpoints have none (0)."""
+    return float(x) if isinstance(x, (int, float)) and math.isfinite(x) and x >= 0 else 0.0
 
 
 def resume_trainer(ckpt: Checkpoint, data: Dataset) -> Trainer:
@@ -144,6 +156,7 @@ def resume_trainer(ckpt: Checkpoint, data: Dataset) -> Trainer:
         )
     trainer = Trainer(data, ckpt.model_config, ckpt.train_config, model=ckpt.model)
     trainer.step = ckpt.step
+    trainer.wall, trainer.elapsed = ckpt.wall, ckpt.elapsed
     trainer.best_dev, trainer.best_dev_step = ckpt.best_dev_loss, ckpt.best_dev_step
     trainer.lr_override = ckpt.optimizer.get("lr_override")
     rng = ckpt.optimizer.get("rng")

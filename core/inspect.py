@@ -99,10 +99,13 @@ def lr_find(
         kernel = _FusedSGD(work, batch_size)
     g = torch.Generator().manual_seed(seed)
     ix = torch.randint(0, len(data.Y["train"]), (n, batch_size), generator=g)  # (n, B)
-    xs = data.X["train"][ix].view(n, -1).unbind(0)  # n x (B*block_size,)
-    ys = (data.Y["train"][ix] + kernel.row_offset).unbind(0)  # n x (B,)
     logp = torch.empty(n, batch_size)
-    kernel.run(xs, ys, logp, lrs)
+    step = max(1, (1 << 22) // max(1, batch_size * data.block_size))  # gather ~4M indices at a time, not all
+    for i in range(0, n, step):
+        part = ix[i : i + step]  # (k, B)
+        xs = data.X["train"][part].view(len(part), -1).unbind(0)  # k x (B*block_size,)
+        ys = (data.Y["train"][part] + kernel.row_offset).unbind(0)  # k x (B,)
+        kernel.run(xs, ys, logp[i : i + step], lrs[i : i + step])
     losses = (-logp.mean(1)).tolist()
     smoothed, avg = [], 0.0
     for i, loss in enumerate(losses):

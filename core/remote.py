@@ -126,11 +126,13 @@ class _Worker:
             self.writer = RunWriter(path, tr, origin="app", resume=resume)
         except RunError as e:
             self.writer = None
+            self.send("run", path=None, saved_step=-1)
             self.send("error", message=f"{e}; this run is not being saved")
             return
         self.send("run", path=str(self.writer.path), saved_step=self.writer.saved_step)
 
-    def close_run(self, status: str | None = None) -> None:
+    def close_run(self, status: str = "stopped") -> None:
+        """Finish the run directory: a last checkpoint, marked done or diverged if it was, else `status`."""
         from core.runs import RunError
 
         w, self.writer = self.writer, None
@@ -138,7 +140,7 @@ class _Worker:
             return
         state = self.trainer._state
         try:
-            w.close(state if state in ("done", "diverged") else (status or state))
+            w.close(state if state in ("done", "diverged") else status)
         except RunError as e:
             self.send("error", message=str(e))
 
@@ -164,31 +166,38 @@ class _Worker:
         from core.errors import MLPTuiError
         from core.runs import EVALS, SAMPLES, checkpoint_path, read_info, read_jsonl, read_losses
 
+        if self.writer is not None and Path(path).resolve() == self.writer.path.resolve():
+            self.send("error", message="this is the run that is training now")
+            return
         self.send("loading", what=f"loading {path}")
         try:
             info = read_info(path)
             ckpt = load_checkpoint(checkpoint_path(path))
             data = Dataset.load(ckpt.dataset, ckpt.model_config.block_size, ckpt.split_seed)
             trainer = resume_trainer(ckpt, data)
-        except MLPTuiError as e:
-            self.send("error", message=f"cannot load the run: {e}")
+        except (MLPTuiError, MemoryError) as e:
+            self.send("error", message=f"cannot load the run: {e or 'not enough memory'}")
             self.frame(force=True)
             return
         self.active = False
         self.close_run()
         self.data, self.data_key = data, (ckpt.dataset, ckpt.model_config.block_size)
-        losses = read_losses(path, max_steps=trainer.step)
-        if len(losses):
-            trainer.history.append(torch.tensor(losses.tolist()))
-        evals = [e for e in read_jsonl(Path(path) / EVALS)
-                 if isinstance(e.get("step"), int) and e["step"] <= trainer.step]
-        self.start(trainer, run={"path": str(path), "created": info.get("created"),
-                                 "evals": [(e["step"], e.get("dev")) for e in evals]})
+        try:  # the curve and the evaluations are a bonus: a damaged history file costs only them
+            losses = read_losses(path, max_steps=trainer.step)
+            if len(losses):
+                trainer.history.append(torch.tensor(losses.tolist()))
+            evals = [(e["step"], e.get("dev")) for e in read_jsonl(Path(path) / EVALS)
+                     if isinstance(e.get("step"), int) and e["step"] <= trainer.step]
+            samples = [e for e in read_jsonl(Path(path) / SAMPLES)
+                       if isinstance(e.get("step"), int) and e["step"] <= trainer.step
+                       and isinstance(e.get("names"), list)]
+        except (MLPTuiError, OSError, TypeError, ValueError):
+            evals, samples = [], []
+        self.start(trainer, run={"path": str(path), "created": info.get("created"), "evals": evals})
         self.open_run(str(path), resume=True)
-        samples = [e for e in read_jsonl(Path(path) / SAMPLES) if e.get("step", 0) <= trainer.step]
         if samples:
-            self.send("samples", step=samples[-1]["step"], names=[(n, n in self._train_words())
-                                                                  for n in samples[-1].get("names", [])])
+            names = [str(n) for n in samples[-1]["names"]]
+            self.send("samples", step=samples[-1]["step"], names=[(n, n in self._train_words()) for n in names])
         self.evaluate(full=True)
         if self.watch:
             self.views(force=True)
@@ -282,8 +291,7 @@ class _Worker:
             losses["train"] = split_loss(tr.model, *self._train_sample)
             train_kind = "sample"
         tr.record_eval(losses)
-        if self.writer is not None:
-            self.writer.log_eval(tr.step, losses, tr.elapsed)
+        self._logged(lambda w: w.log_eval(tr.step, losses, tr.elapsed))
         if budgeted:
             self.eval_time += time.perf_counter() - t0
         self.last_eval_at = tr.elapsed
@@ -301,8 +309,7 @@ class _Worker:
                        train_words=self._train_words())
         self.last_sample = time.monotonic()
         pairs = [(s.text, s.in_train) for s in names]
-        if self.writer is not None:
-            self.writer.log_samples(tr.step, pairs)
+        self._logged(lambda w: w.log_samples(tr.step, pairs))
         self.send("samples", step=tr.step, names=pairs)
 
     # ---- views ----
@@ -369,12 +376,25 @@ class _Worker:
         return self._tw
 
     def _autosave(self, force: bool = False) -> None:
+        self._logged(lambda w: w.tick(force))
+
+    def _logged(self, write: Any) -> None:
+        """write(writer) if the run is being saved; a failure (a full disk) stops saving, not training."""
         from core.runs import RunError
 
+        if self.writer is None:
+            return
         try:
-            self.writer.tick(force)
+            write(self.writer)
         except RunError as e:
-            self.writer = None
+            w, self.writer = self.writer, None
+            try:
+                w.closed = True
+                for f in (w._losses, w._evals, w._samples):
+                    f.close()
+            except OSError:
+                pass
+            self.send("run", path=None, saved_step=-1)
             self.send("error", message=f"{e}; this run is no longer being saved")
 
     def frame(self, force: bool = False) -> None:
@@ -394,7 +414,8 @@ class _Worker:
         if self.active:
             ok = tr.train_chunk()
             if ok and self.writer is not None:
-                self.writer.log_losses(tr.last_chunk)
+                chunk = tr.last_chunk
+                self._logged(lambda w: w.log_losses(chunk))
                 self._autosave()
             if not ok:
                 self.active = False
@@ -427,21 +448,28 @@ def worker_main(cmd_q: Any, out_q: Any) -> None:
 
     torch.set_num_threads(1)  # small ops: one thread is faster and stable (DESIGN.md)
     w = _Worker(out_q)
+    parent = mp.parent_process()  # None when the worker is a thread
+    last_check = time.monotonic()
     try:
         while True:
+            cmds = []
             try:
-                cmd = cmd_q.get_nowait() if w.active else cmd_q.get(timeout=0.1)
+                cmds.append(cmd_q.get_nowait() if w.active else cmd_q.get(timeout=0.1))
+                while True:
+                    cmds.append(cmd_q.get_nowait())
             except queue.Empty:
-                cmd = None
-            while cmd is not None:
+                pass
+            if any(c[0] == "quit" for c in cmds):
+                return  # before a pause's evaluation or a lr sweep queued ahead of it: quit is prompt
+            for cmd in cmds:
                 if not w.handle(cmd):
                     return
-                try:
-                    cmd = cmd_q.get_nowait()
-                except queue.Empty:
-                    cmd = None
             if w.trainer is not None:
                 w.tick()
+            if parent is not None and time.monotonic() - last_check > 1.0:
+                last_check = time.monotonic()
+                if not parent.is_alive():  # the UI was killed: save what was trained and stop
+                    return
     except KeyboardInterrupt:
         pass
     except Exception as e:  # never die silently: the UI shows this and stays up
@@ -479,8 +507,8 @@ class TrainerProcess:
                 break
         return out
 
-    def close(self, timeout: float = 0.5) -> None:
-        """Ask the worker to quit; kill it if it has not within `timeout` seconds."""
+    def close(self, timeout: float = 0.8) -> None:
+        """Ask the worker to quit (it saves the run first); kill it if it has not within `timeout` seconds."""
         if self.process.pid is None:
             return
         try:
@@ -517,6 +545,6 @@ class TrainerThread:
 
     poll = TrainerProcess.poll
 
-    def close(self, timeout: float = 0.5) -> None:
+    def close(self, timeout: float = 0.8) -> None:
         self.commands.put(("quit", {}))
         self.process.join(timeout)

@@ -22,7 +22,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from core.atomic import write_atomic
 from core.errors import MLPTuiError
@@ -108,24 +108,40 @@ class RunWriter:
                 "train": trainer.config.to_dict(),
             }
             self.info.update(status="running", step=trainer.step)
+            _atomic_json(self.path / RUN_FILE, self.info)
             if resume:
-                self._truncate_losses(trainer.step)
+                self._truncate_to(trainer.step)
             self._losses = open(self.path / LOSSES, "ab")
             self._evals = open(self.path / EVALS, "a", encoding="utf-8")
             self._samples = open(self.path / SAMPLES, "a", encoding="utf-8")
-            _atomic_json(self.path / RUN_FILE, self.info)
         except OSError as e:
+            for name in ("_losses", "_evals", "_samples"):
+                if hasattr(self, name):
+                    getattr(self, name).close()
             raise RunError(f"{self.path}: cannot write the run there ({e.strerror or e})") from None
         self.last_flush = self.last_checkpoint = time.monotonic()
         self.saved_step = trainer.step if resume else -1
         self.closed = False
 
-    def _truncate_losses(self, steps: int) -> None:
-        """A resumed run continues from its checkpoint: drop the losses logged after it."""
+    def _truncate_to(self, steps: int) -> None:
+        """A resumed run continues from its checkpoint: drop the losses, evaluations and samples logged
+        after it (training that a kill threw away), so the files tell one timeline."""
         f = self.path / LOSSES
         if f.exists() and f.stat().st_size > 4 * steps:
             with open(f, "r+b") as fh:
                 fh.truncate(4 * steps)
+        for name in (EVALS, SAMPLES):
+            rows = read_jsonl(self.path / name)
+            kept = [r for r in rows if isinstance(r.get("step"), int) and r["step"] <= steps]
+            if (self.path / name).exists():
+                text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept)
+                write_atomic(self.path / name, lambda fh, text=text: fh.write(text), binary=False)
+
+    def _write(self, f: IO[Any], data: Any) -> None:
+        try:
+            f.write(data)
+        except OSError as e:  # a full disk, a quota, a vanished folder: the caller stops saving, training goes on
+            raise RunError(f"{self.path}: cannot save the run ({e.strerror or e})") from None
 
     # ---- as training goes ----
     def log_losses(self, log10_losses: Any) -> None:
@@ -135,13 +151,14 @@ class RunWriter:
             a = array.array("f", values)
             if sys.byteorder != "little":
                 a.byteswap()
-            self._losses.write(a.tobytes())
+            self._write(self._losses, a.tobytes())
 
     def log_eval(self, step: int, losses: dict[str, float], seconds: float) -> None:
-        self._evals.write(json.dumps(_json_safe({"step": step, "seconds": round(seconds, 3), **losses})) + "\n")
+        self._write(self._evals, json.dumps(_json_safe({"step": step, "seconds": round(seconds, 3), **losses})) + "\n")
 
     def log_samples(self, step: int, names: list[tuple[str, bool]]) -> None:
-        self._samples.write(json.dumps({"step": step, "names": [n for n, _ in names]}, ensure_ascii=False) + "\n")
+        line = json.dumps({"step": step, "names": [n for n, _ in names]}, ensure_ascii=False) + "\n"
+        self._write(self._samples, line)
 
     def tick(self, force: bool = False) -> None:
         """Flush about once a second; checkpoint every few seconds (both if `force`)."""
@@ -153,8 +170,11 @@ class RunWriter:
 
     def flush(self) -> None:
         self.last_flush = time.monotonic()
-        for f in (self._losses, self._evals, self._samples):
-            f.flush()
+        try:
+            for f in (self._losses, self._evals, self._samples):
+                f.flush()
+        except OSError as e:
+            raise RunError(f"{self.path}: cannot save the run ({e.strerror or e})") from None
 
     def checkpoint(self, status: str | None = None) -> Path:
         """Save the model and update run.json; the previous checkpoint stays until the new one is whole."""
@@ -171,6 +191,7 @@ class RunWriter:
                 last_loss=tr.snapshot().last_loss,
                 seconds=round(tr.elapsed, 2),
                 status=status or getattr(tr, "_state", None) or "running",
+                wall=round(tr.wall, 2),
                 updated=time.strftime("%Y-%m-%dT%H:%M:%S"),
                 train=tr.config.to_dict(),
             )
@@ -193,7 +214,10 @@ class RunWriter:
             self.checkpoint(status)
         finally:
             for f in (self._losses, self._evals, self._samples):
-                f.close()
+                try:
+                    f.close()
+                except OSError:
+                    pass
 
 
 # ---- reading runs (no torch) ----
@@ -295,29 +319,35 @@ def summarize(path: Path) -> RunSummary:
         info = read_info(path)
     except RunError as e:
         return RunSummary(path, "?", "?", 0, 0, math.nan, "", "damaged", str(e))
-    m = info.get("model") or {}
-    arch = f"block {m.get('block_size', '?')} · emb {m.get('n_embd', '?')} · hidden {m.get('n_hidden', '?')}"
-    if m.get("batchnorm"):
-        arch += " · bn"
-    best = info.get("best_dev_loss")
-    return RunSummary(
-        path=path,
-        dataset=Path(str(info.get("dataset", "?"))).name,
-        arch=arch,
-        params=int(info.get("params") or 0),
-        step=int(info.get("step") or 0),
-        best_dev=float(best) if isinstance(best, (int, float)) else math.nan,
-        created=str(info.get("created", "")),
-        status=str(info.get("status", "")),
-    )
+    try:
+        m = info.get("model") or {}
+        arch = f"block {m.get('block_size', '?')} · emb {m.get('n_embd', '?')} · hidden {m.get('n_hidden', '?')}"
+        if m.get("batchnorm"):
+            arch += " · bn"
+        best = info.get("best_dev_loss")
+        return RunSummary(
+            path=path,
+            dataset=Path(str(info.get("dataset", "?"))).name,
+            arch=arch,
+            params=int(info.get("params") or 0),
+            step=int(info.get("step") or 0),
+            best_dev=float(best) if isinstance(best, (int, float)) else math.nan,
+            created=str(info.get("created", "")),
+            status=str(info.get("status", "")),
+        )
+    except (AttributeError, TypeError, ValueError):
+        return RunSummary(path, "?", "?", 0, 0, math.nan, "", "damaged", f"{path}: damaged run ({RUN_FILE} fields)")
 
 
 def list_runs(root: str | os.PathLike[str] | None = None) -> list[RunSummary]:
     """Every run directory directly under root, newest first; damaged ones are listed with the reason."""
     root = Path(root).expanduser() if root is not None else default_runs_dir()
-    if not root.is_dir():
-        return []
-    runs = [summarize(p) for p in root.iterdir() if p.is_dir() and (p / RUN_FILE).exists()]
+    try:
+        if not root.is_dir():
+            return []
+        runs = [summarize(p) for p in root.iterdir() if p.is_dir() and (p / RUN_FILE).exists()]
+    except OSError as e:
+        raise RunError(f"{root}: cannot list the runs ({e.strerror or e})") from None
     return sorted(runs, key=lambda r: (r.created, r.path.name), reverse=True)
 
 

@@ -303,6 +303,8 @@ class Trainer:
         model_config = replace(model_config, vocab_size=len(data.vocab), block_size=data.block_size)
         model_config.validate()
         train_config.check_fits(model_config)  # the kernel's (batch, hidden) buffers, before allocating them
+        if model_config.batchnorm and train_config.batch_size < 2:
+            raise ConfigError("batch norm needs a batch of at least 2 (one row has no variance to normalise by)")
         if train_config.patience and len(data.Y["dev"]) == 0:
             raise ConfigError(f"patience needs a dev split; {data.source} has too few words ({len(data.words)}) "
                               f"to hold any out")

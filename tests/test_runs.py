@@ -213,3 +213,83 @@ def test_a_run_from_another_version_is_refused(cli_run, tmp_path, capsys):
     assert r.status == "damaged" and "version 99" in r.error
     code, _, err = run_cli(capsys, ["export", str(other)])
     assert code == 2 and "version 99" in err
+
+
+def test_a_time_budget_run_resumes_with_its_clock(tmp_path, small_data):
+    tr = small_trainer(small_data, optimizer="adamw", lr=1e-2, schedule="cosine", minutes=0.01)
+    tr.run()
+    assert tr.finished and tr.progress == 1.0
+    w = RunWriter(tmp_path / "r", tr)
+    w.close("done")
+    back = resume_trainer(load_checkpoint(tmp_path / "r" / "model.pt"), small_data)
+    assert back.wall == pytest.approx(tr.wall) and back.elapsed == pytest.approx(tr.elapsed)
+    assert back.finished and back.lr == pytest.approx(tr.lr)  # not a second budget from the peak lr
+
+
+def test_resuming_drops_evaluations_and_samples_after_the_checkpoint(tmp_path, small_data):
+    tr = small_trainer(small_data, steps=10_000)
+    w = RunWriter(tmp_path / "r", tr)
+    tr.run(steps=100)
+    w.log_eval(100, {"dev": 3.0}, 1.0)
+    w.log_samples(100, [("ann", False)])
+    w.checkpoint()
+    w.log_eval(250, {"dev": 2.5}, 2.0)  # trained on, then killed before the next checkpoint
+    w.log_samples(250, [("bob", False)])
+    w.flush()
+    w2 = RunWriter(tmp_path / "r", resume_trainer(load_checkpoint(tmp_path / "r" / "model.pt"), small_data),
+                   resume=True)
+    assert [e["step"] for e in read_jsonl(tmp_path / "r" / EVALS)] == [100]
+    assert [e["names"] for e in read_jsonl(tmp_path / "r" / "samples.jsonl")] == [["ann"]]
+    w2.close()
+
+
+def test_a_full_disk_stops_saving_not_training(tmp_path, small_data):
+    import queue
+
+    from core.remote import _Worker
+
+    out: queue.Queue = queue.Queue()
+    w = _Worker(out)
+    words = write_words(tmp_path / "w.txt", SMALL_WORDS)
+    w.runs_dir = str(tmp_path / "runs")
+    w.reset(str(words), {"block_size": 3, "n_embd": 4, "n_hidden": 16, "init": "kaiming"}, {"steps": 10**6})
+    assert w.writer is not None
+    w.writer._losses.close()
+    w.writer._losses = open("/dev/full", "wb", buffering=0)  # every write: ENOSPC
+    step = w.trainer.step
+    for _ in range(5):
+        w.tick()
+    assert w.writer is None and w.trainer.step > step  # saving stopped, training did not
+    msgs = []
+    while not out.empty():
+        msgs.append(out.get_nowait())
+    assert ("run", {"path": None, "saved_step": -1}) in msgs
+    assert any(k == "error" and "No space left" in p["message"] for k, p in msgs)
+    assert not any(k == "fatal" for k, _ in msgs)
+
+
+def test_a_reset_marks_the_abandoned_run_stopped(tmp_path):
+    import queue
+
+    from core.remote import _Worker
+
+    w = _Worker(queue.Queue())
+    words = write_words(tmp_path / "w.txt", SMALL_WORDS)
+    w.runs_dir = str(tmp_path / "runs")
+    model = {"block_size": 3, "n_embd": 4, "n_hidden": 16, "init": "kaiming"}
+    w.reset(str(words), model, {"steps": 10**6})
+    first = w.writer.path
+    for _ in range(3):
+        w.tick()
+    w.reset(str(words), model, {"steps": 10**6})
+    assert read_info(first)["status"] == "stopped"
+    assert w.writer.path != first
+
+
+def test_batch_norm_refuses_a_batch_of_one(small_data):
+    from core.config import MLPConfig, TrainConfig
+    from core.errors import ConfigError
+    from core.train import Trainer
+
+    with pytest.raises(ConfigError, match="batch of at least 2"):
+        Trainer(small_data, MLPConfig(batchnorm=True, n_hidden=8), TrainConfig(batch_size=1))

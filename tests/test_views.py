@@ -43,7 +43,7 @@ async def test_embedding_map_draws_every_character(harness: Harness) -> None:
                     and int(m.group(1).replace(",", "")) > step_before, what="the map to update while training")
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, EmbeddingsView), what="back to the app")
-        assert harness.worker.watch == set()
+        await until(pilot, lambda: harness.worker.watch == set(), what="the map to stop being fed")
 
 
 async def test_lr_finder_suggests_applies_and_leaves_the_model_alone(harness: Harness) -> None:

@@ -178,11 +178,14 @@ class MLPApp(App[None]):
             return
         for kind, payload in self.proc.poll():
             getattr(self, f"on_worker_{kind}", lambda **_: None)(**payload)
-        if not self._quitting and not self.proc.process.is_alive() and self.state != "crashed":
+        if not self._quitting and not self.proc.process.is_alive():
+            if self.state != "crashed":  # (after a "fatal" message the user has been told already)
+                self.notify(f"the training process stopped (exit code {self.proc.process.exitcode}); press r to "
+                            f"restart", severity="error", timeout=10)
             self.state = "crashed"
-            self.notify(f"the training process stopped (exit code {self.proc.process.exitcode}); press r to restart",
-                        severity="error", timeout=10)
+            self.proc.close(timeout=0.1)  # its queues and their threads
             self.proc = None
+            self.run_path = None
         if self.main_screen.query_one(LossPlot).size.width != self._plot_width:
             self.send_view()
         self.main_screen.query_one(StatusLine).show(self.snapshot, self.state,
@@ -199,6 +202,11 @@ class MLPApp(App[None]):
     def on_worker_ready(self, **info: Any) -> None:
         self._awaiting_ready = False
         self.info = info
+        for screen in self.screen_stack:  # a view opened before there was a model asks again
+            if isinstance(screen, ViewScreen) and screen.kind in ("lr_find", "dataset"):
+                self.send(screen.kind)
+            elif isinstance(screen, ScoringView) and screen.query_one(Input).value.strip():
+                self.send("score", text=screen.query_one(Input).value.strip())
         controls = self.main_screen.query_one(ControlsPane)
         controls.set_vocab(len(info["vocab"]))
         run = info.get("run")
@@ -219,8 +227,8 @@ class MLPApp(App[None]):
             f"{info['params']:,} parameters"
         )
 
-    def on_worker_run(self, path: str, saved_step: int) -> None:
-        self.run_path = path
+    def on_worker_run(self, path: str | None, saved_step: int) -> None:
+        self.run_path = path  # None: this run is not being saved (quitting will ask)
 
     def on_worker_saved(self, path: str, step: int) -> None:
         self.notify(f"step {step:,} saved to {path}", title="saved", timeout=4)
@@ -252,18 +260,23 @@ class MLPApp(App[None]):
             plot.set_marks(self.info["train"]["decay_at"], snapshot["total_steps"])
 
     def on_worker_eval(self, step: int, losses: dict, train_kind: str, best_dev: float, best_dev_step: int) -> None:
+        if self._awaiting_ready:  # the old model's, queued behind a reset
+            return
         self.main_screen.query_one(SplitLosses).add(step, losses, train_kind, best_dev, best_dev_step)
         self.dev_points.append((step, losses["dev"]))
         self.main_screen.query_one(LossPlot).set_dev(self.dev_points)
 
     def on_worker_samples(self, step: int, names: list) -> None:
-        self.main_screen.query_one(SamplesPane).add(step, names)
+        if not self._awaiting_ready:
+            self.main_screen.query_one(SamplesPane).add(step, names)
 
     def on_worker_embeddings(self, **payload: Any) -> None:
-        self._to_view("embeddings", payload)
+        if not self._awaiting_ready:
+            self._to_view("embeddings", payload)
 
     def on_worker_health(self, **payload: Any) -> None:
-        self._to_view("health", payload)
+        if not self._awaiting_ready:
+            self._to_view("health", payload)
 
     def on_worker_lr_find(self, **payload: Any) -> None:
         self._to_view("lr_find", payload)
@@ -367,7 +380,7 @@ class MLPApp(App[None]):
             screen: ViewScreen = RunsView(self.runs_root(), self.run_path)
         else:
             screen = VIEWS[kind]()
-        await self.push_screen(screen, lambda _: self._watch_views())
+        await self.push_screen(screen, lambda _: self.call_after_refresh(self._watch_views))  # once it is gone
         self._watch_views()
         if kind == "lr_find":
             self.send("lr_find")
@@ -457,11 +470,11 @@ class MLPApp(App[None]):
         self.exit()
 
     def shutdown(self) -> None:
-        """Stop the training process (it quits within ~0.1 s; killed after 0.5 s)."""
+        """Stop the training process (it saves the run and quits within ~0.1 s; killed after 0.8 s)."""
         self._quitting = True
         if self.proc is not None:
             t = time.monotonic()
-            self.proc.close(timeout=0.5)
+            self.proc.close()
             self.log(f"trainer stopped in {time.monotonic() - t:.2f}s")
             self.proc = None
 

@@ -10,8 +10,8 @@ import math
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual_plotext import PlotextPlot
 
+from tui.plot import SafePlot
 from tui.views import ViewScreen
 
 
@@ -28,7 +28,7 @@ class LRFindView(ViewScreen):
         self.min_lr: float | None = None
 
     def compose_body(self) -> ComposeResult:
-        yield PlotextPlot(id="lr-plot")
+        yield SafePlot(id="lr-plot")
 
     def on_mount(self) -> None:
         self.set_status("running the sweep…")
@@ -36,7 +36,7 @@ class LRFindView(ViewScreen):
     def show(self, step: int, lrs: list, losses: list, smoothed: list, suggestion: float, seconds: float,
              optimizer: str, fresh: bool = True, **_) -> None:
         self.suggestion = suggestion
-        plot = self.query_one(PlotextPlot)
+        plot = self.query_one(SafePlot)
         plt = plot.plt
         plt.clear_data()
         plt.clear_figure()
@@ -49,7 +49,8 @@ class LRFindView(ViewScreen):
         plt.plot(x, [min(v, top) for v in smoothed], marker="braille", color="cyan", label="smoothed")
         plt.vline(math.log10(suggestion), "orange")
         plt.xlabel("log10(learning rate)")
-        plt.ylim(max(0.0, lo - 0.05 * (hi - lo)), top)
+        if top > lo:
+            plt.ylim(max(0.0, lo - 0.05 * (hi - lo)), top)
         plt.title(f"steepest fall at lr {suggestion:.3g} · lowest loss at lr {lrs[i_min]:.3g}")
         plot.refresh()
         self.min_lr = lrs[i_min]

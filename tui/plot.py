@@ -34,7 +34,18 @@ def short_count(n: float) -> str:
     return f"{n:.0f}"
 
 
-class LossPlot(PlotextPlot):
+class SafePlot(PlotextPlot):
+    """A PlotextPlot whose build failures show in the pane instead of ending the app."""
+
+    def render(self) -> RenderResult:
+        try:
+            return super().render()
+        except Exception as e:  # plotext has edge cases (empty series, flat ranges); never a traceback
+            return Text(f"(the plot could not be drawn: {type(e).__name__}; it redraws with the next data)",
+                        style="dim")
+
+
+class LossPlot(SafePlot):
     BORDER_TITLE = "Loss (log10)"
 
     def __init__(self, **kwargs) -> None:
@@ -61,14 +72,6 @@ class LossPlot(PlotextPlot):
     def set_marks(self, decay_at: int | None, total: int | None) -> None:
         if (decay_at, total) != (self.decay_at, self.total):
             self.decay_at, self.total, self.dirty = decay_at, total, True
-
-    def render(self) -> RenderResult:
-        """plotext's build, with any failure of it shown in the pane instead of ending the app."""
-        try:
-            return super().render()
-        except Exception as e:  # plotext has edge cases (empty series, odd ranges); never a traceback
-            return Text(f"(the plot could not be drawn: {type(e).__name__}; it redraws with the next data)",
-                        style="dim")
 
     def view_title(self) -> str:
         window = f"last {LAST_N:,} steps" if self.last_only else "all steps"

@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from core.runs import RunSummary, list_runs
+from core.runs import RunError, RunSummary, list_runs
 from tui.views import ViewScreen
 
 MAX_OVERLAYS = 5
@@ -45,7 +45,12 @@ class RunsView(ViewScreen):
     def refresh_runs(self) -> None:
         table = self.query_one(DataTable)
         table.clear()
-        self.runs = list_runs(self.root)
+        try:
+            self.runs = list_runs(self.root)
+        except RunError as e:
+            self.runs = []
+            self.set_status(str(e))
+            return
         compared = set(self.app.compared_runs())
         for r in self.runs:
             mark = "▶" if str(r.path) == self.current else ("●" if str(r.path) in compared else " ")
