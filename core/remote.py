@@ -26,6 +26,15 @@ VIEW_INTERVALS = {"embeddings": 0.5, "health": 1.0}  # seconds between updates o
 HEALTH_ROWS = 512  # fixed training rows the health view measures on
 
 
+def _mtime(spec: str) -> float:
+    from core.data import resolve_dataset
+
+    try:
+        return resolve_dataset(spec).stat().st_mtime
+    except (OSError, ValueError):
+        return 0.0
+
+
 class _Worker:
     def __init__(self, out_q: Any):
         self.out = out_q
@@ -64,7 +73,7 @@ class _Worker:
         try:
             tcfg = TrainConfig(**train)
             tcfg.validate()
-            key = (data, model["block_size"])
+            key = (data, model["block_size"], _mtime(data))  # an edited word file is read again
             if self.data_key != key:
                 self.data = Dataset.load(data, model["block_size"])
                 self.data_key = key
@@ -181,7 +190,7 @@ class _Worker:
             return
         self.active = False
         self.close_run()
-        self.data, self.data_key = data, (ckpt.dataset, ckpt.model_config.block_size)
+        self.data, self.data_key = data, (ckpt.dataset, ckpt.model_config.block_size, _mtime(ckpt.dataset))
         try:  # the curve and the evaluations are a bonus: a damaged history file costs only them
             losses = read_losses(path, max_steps=trainer.step)
             if len(losses):

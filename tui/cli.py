@@ -481,8 +481,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from core.runs import export_csv
+    from core.runs import export_csv, read_info
 
+    read_info(args.run)  # a bad run is refused before FILE is opened (and emptied)
     if args.out is None:
         n = export_csv(args.run, sys.stdout)
     else:
