@@ -293,3 +293,13 @@ def test_batch_norm_refuses_a_batch_of_one(small_data):
 
     with pytest.raises(ConfigError, match="batch of at least 2"):
         Trainer(small_data, MLPConfig(batchnorm=True, n_hidden=8), TrainConfig(batch_size=1))
+
+
+def test_downsample_means_buckets_and_skips_non_finite():
+    from core.runs import downsample
+
+    steps, means = downsample([1.0, 3.0, 5.0, 7.0, float("nan"), 9.0], 3)
+    assert means == [2.0, 6.0, 9.0]  # the NaN is left out of its bucket's mean
+    assert steps == [1.5, 3.5, 5.5]
+    assert downsample([1.0, 2.0], 10) == ([1.0, 2.0], [1.0, 2.0])
+    assert downsample([], 10) == ([], [])
