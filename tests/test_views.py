@@ -182,3 +182,21 @@ async def test_every_view_opens_from_the_palette_at_80x24(harness: Harness) -> N
             assert cls.TITLE in view_text(app).split("\n")[0]
             await pilot.press("escape")
             await until(pilot, lambda cls=cls: not isinstance(app.screen, cls), what="back")
+
+
+async def test_a_preset_from_the_command_line_shows_in_the_selector(harness: Harness) -> None:
+    from apphelpers import toasts
+
+    from core.config import PRESETS
+
+    best = PRESETS["best"]
+    app = harness.app(preset="best", block_size=best["block_size"], emb_dim=best["n_embd"], hidden=32,
+                      lr=best["lr"], optimizer="adamw", batch_size=best["batch_size"])
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await running(pilot, harness)
+        assert app.query_one("#preset").value == "best"
+        assert harness.trainer.model_config.block_size == best["block_size"]
+        assert not any("applied to the running model" in t for t in toasts(app))  # the start is not a choice
+        app.query_one("#preset").value = "lecture"  # a real choice fills the form
+        await until(pilot, lambda: app.query_one("#f-block_size").value == "3", what="the lecture's context")
+        await until(pilot, lambda: harness.trainer.config.lr == 0.1, what="the lecture's lr, applied live")

@@ -55,6 +55,7 @@ def values_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
     v = resolve_settings(args)
     v["temperature"] = 1.0
+    v["preset"] = getattr(args, "preset", None)  # shown in the selector; not a setting itself
     return v
 
 

@@ -26,7 +26,9 @@ class ControlsPane(VerticalScroll):
 
         with Horizontal(classes="field", id="row-preset"):
             yield Label("preset", classes="flabel")
+            start = self.applied.get("preset")
             yield Select([(name, name) for name in PRESETS], prompt="custom", compact=True, id="preset",
+                         value=start if start in PRESETS else Select.NULL,
                          tooltip="fill the fields with a recipe; r applies it")
         for f in FIELDS:
             with Horizontal(classes="field", id=f"row-{f.key}"):
@@ -47,6 +49,8 @@ class ControlsPane(VerticalScroll):
 
     def on_mount(self) -> None:
         self.refresh_params()
+        self._ready = False  # the selector's first Changed is its start value (--preset), not a choice
+        self.call_after_refresh(setattr, self, "_ready", True)
 
     # ---- reading the form ----
     def text_of(self, key: str) -> str:
@@ -91,7 +95,8 @@ class ControlsPane(VerticalScroll):
 
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "preset":
-            self.apply_preset(str(event.value))
+            if getattr(self, "_ready", False):
+                self.apply_preset(str(event.value))
             return
         key = (event.select.id or "")[2:]
         if key in BY_KEY:
