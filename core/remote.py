@@ -251,6 +251,7 @@ class _Worker:
             if self.active:
                 self.active = False
                 tr._state = "paused"
+                tr._running.clear()  # Trainer.paused tells the truth to anyone who asks
                 self.evaluate(full=True)  # all three splits in full at pause
                 self.frame(force=True)  # the UI hears "paused" before the save's fsync
                 if self.writer is not None:
