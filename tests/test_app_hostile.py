@@ -57,11 +57,12 @@ async def test_an_absurd_model_is_refused_before_allocation(harness: Harness) ->
         trainer = harness.trainer
         await type_into(pilot, "hidden", "100000", then="escape")
         await type_into(pilot, "emb_dim", "4096", then="escape")
+        await pilot.pause(0.1)
+        assert "too large" in text_of(app, "#params") and "GiB" in text_of(app, "#params")  # as you type
         await pilot.press("r")
-        await until(pilot, lambda: app.screen.__class__.__name__ == "ConfirmScreen", what="the question")
-        await pilot.press("y")
         await until(pilot, lambda: any("parameters" in t and "GiB" in t for t in toasts(app)),
                     what="the size in the refusal")
+        assert app.screen.__class__.__name__ != "ConfirmScreen"  # refused at once, nothing to confirm
         assert harness.worker.trainer is trainer
 
 

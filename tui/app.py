@@ -326,6 +326,9 @@ class MLPApp(App[None]):
             names = ", ".join(f"{k.replace('_', ' ')} ({r})" for k, r in bad.items())
             self.notify(f"fix these first: {names}", title="cannot reset", severity="warning")
             return
+        if controls.size_problem:
+            self.notify(controls.size_problem, title="cannot reset", severity="warning")
+            return
         trained = self.snapshot["step"] if self.snapshot else 0
 
         def go(yes: bool | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Input, Label, Select, Static
@@ -20,6 +21,7 @@ class ControlsPane(VerticalScroll):
         super().__init__(**kwargs)
         self.applied = dict(values)  # what the running model uses
         self.vocab_size: int | None = None
+        self.size_problem = ""  # why the form's model would not fit, if it would not
 
     def compose(self) -> ComposeResult:
         from core.config import PRESETS
@@ -183,7 +185,26 @@ class ControlsPane(VerticalScroll):
             return
         V = self.vocab_size
         bn = bool(good.get("batchnorm", False))
-        n = MLPConfig(vocab_size=V, block_size=block, n_embd=emb, n_hidden=hidden, batchnorm=bn).num_params()
+        cfg = MLPConfig(vocab_size=V, block_size=block, n_embd=emb, n_hidden=hidden, batchnorm=bn)
+        self.size_problem = self._size_problem(cfg, good.get("batch_size"))
+        if self.size_problem:
+            out.update(f"[b red]too large:[/] {escape(self.size_problem)}")
+            return
         out.update(
-            f"[b]{n:,}[/] parameters\ncount table: {V}^{block + 1} = [b]{count_table_size(V, block)}[/] entries"
+            f"[b]{cfg.num_params():,}[/] parameters\ncount table: {V}^{block + 1} = "
+            f"[b]{count_table_size(V, block)}[/] entries"
         )
+
+    @staticmethod
+    def _size_problem(cfg: MLPConfig, batch_size: object) -> str:
+        """Why this model (with this batch) would not fit in memory, or "" (checked before any allocation)."""
+        from core.config import TrainConfig
+        from core.errors import ConfigError
+
+        try:
+            cfg.validate()
+            if isinstance(batch_size, int):
+                TrainConfig(batch_size=batch_size).check_fits(cfg)
+        except ConfigError as e:
+            return str(e)
+        return ""
