@@ -339,8 +339,7 @@ class _Worker:
                 self.send("embeddings", step=tr.step, **asdict(m))
             elif view == "health":
                 X, Y = self._train_sample[0][:HEALTH_ROWS], self._train_sample[1][:HEALTH_ROWS]
-                kernel = tr._kernel
-                adam = kernel.state_dict() if tr.config.optimizer == "adamw" and hasattr(kernel, "exp_avg") else None
+                adam = tr.optimizer_state() or None  # AdamW's moments: the update it would take
                 h = health(tr.model, X, Y, tr.lr, tr.step, adam=adam, betas=(tr.config.beta1, tr.config.beta2))
                 self.send("health", optimizer=tr.config.optimizer, **asdict(h))
 
@@ -398,12 +397,7 @@ class _Worker:
             write(self.writer)
         except RunError as e:
             w, self.writer = self.writer, None
-            try:
-                w.closed = True
-                for f in (w._losses, w._evals, w._samples):
-                    f.close()
-            except OSError:
-                pass
+            w.abandon()
             self.send("run", path=None, saved_step=-1)
             self.send("error", message=f"{e}; this run is no longer being saved")
 

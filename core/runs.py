@@ -70,17 +70,17 @@ def new_run_dir(root: str | os.PathLike[str], stem: str) -> Path:
 
 
 def _atomic_json(path: Path, obj: Any) -> None:
-    write_atomic(path, lambda f: f.write(json.dumps(_json_safe(obj), indent=2) + "\n"), binary=False)
+    write_atomic(path, lambda f: f.write(json.dumps(json_safe(obj), indent=2) + "\n"), binary=False)
 
 
-def _json_safe(obj: Any) -> Any:
+def json_safe(obj: Any) -> Any:
     """NaN and infinity become null, so every file stays valid JSON."""
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
+        return {k: json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
+        return [json_safe(v) for v in obj]
     return obj
 
 
@@ -154,7 +154,7 @@ class RunWriter:
             self._write(self._losses, a.tobytes())
 
     def log_eval(self, step: int, losses: dict[str, float], seconds: float) -> None:
-        self._write(self._evals, json.dumps(_json_safe({"step": step, "seconds": round(seconds, 3), **losses})) + "\n")
+        self._write(self._evals, json.dumps(json_safe({"step": step, "seconds": round(seconds, 3), **losses})) + "\n")
 
     def log_samples(self, step: int, names: list[tuple[str, bool]]) -> None:
         line = json.dumps({"step": step, "names": [n for n, _ in names]}, ensure_ascii=False) + "\n"
@@ -206,6 +206,15 @@ class RunWriter:
     def unsaved(self) -> bool:
         return self.saved_step != self.trainer.step
 
+    def abandon(self) -> None:
+        """Stop writing without a last checkpoint (the disk refused the last write): close the files."""
+        self.closed = True
+        for f in (self._losses, self._evals, self._samples):
+            try:
+                f.close()
+            except OSError:
+                pass
+
     def close(self, status: str = "stopped") -> None:
         if self.closed:
             return
@@ -213,11 +222,7 @@ class RunWriter:
         try:
             self.checkpoint(status)
         finally:
-            for f in (self._losses, self._evals, self._samples):
-                try:
-                    f.close()
-                except OSError:
-                    pass
+            self.abandon()
 
 
 # ---- reading runs (no torch) ----

@@ -142,6 +142,7 @@ async def test_runs_are_saved_listed_continued_and_compared(harness: Harness) ->
         screen.query_one("DataTable").move_cursor(row=row)
         await pilot.press("c")
         assert app.compared_runs() == [first]
+        await until(pilot, lambda: bool(app.query_one("LossPlot").overlays), what="the overlay (read in a thread)")
         assert app.query_one("LossPlot").overlays[0][0] == Path(first).name
         await pilot.press("enter")
         await until(pilot, lambda: app.run_path == first and app.state == "paused", timeout=10,

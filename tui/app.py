@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,10 @@ VIEWS: dict[str, type[ViewScreen]] = {
     "dataset": DatasetView, "runs": RunsView,
 }
 MIN_SIZE = (60, 18)  # below this the panes cannot show their content: a notice instead
-LIVE_VIEWS = ("embeddings", "health")  # views the training process updates while they are open
+LIVE_VIEWS = ("embeddings", "health")
+# What the training process says about a reset or a load itself; while one is pending, everything else
+# in the queue is about the model that was there before.
+FRESH_MESSAGES = ("loading", "ready", "error", "fatal", "run")  # views the training process updates while they are open
 
 
 def values_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -160,7 +164,7 @@ class MLPApp(App[None]):
         train = {k: v.get(k, DEFAULTS[k]) for k in TRAIN_KEYS}
         self.state = "loading"
         self.snapshot = None
-        self._awaiting_ready = True  # frames of the old model still queued must not undo "loading"
+        self._awaiting_ready = True
         self.dev_points = []
         self.main_screen.query_one(SplitLosses).clear()
         self.main_screen.query_one(LossPlot).set_curve([], [])
@@ -178,6 +182,8 @@ class MLPApp(App[None]):
         if self.proc is None or self._quitting or not self.is_running:  # not running: the panes are going
             return
         for kind, payload in self.proc.poll():
+            if self._awaiting_ready and kind not in FRESH_MESSAGES:
+                continue  # the old model's, queued behind a reset or a load: they would undo "loading"
             getattr(self, f"on_worker_{kind}", lambda **_: None)(**payload)
         if not self._quitting and not self.proc.process.is_alive():
             if self.state != "crashed":  # (after a "fatal" message the user has been told already)
@@ -250,8 +256,6 @@ class MLPApp(App[None]):
         self.notify(message + "; press r to restart", severity="error", timeout=15)
 
     def on_worker_frame(self, snapshot: dict, plot_steps: list, plot_vals: list) -> None:
-        if self._awaiting_ready:
-            return
         self.snapshot = snapshot
         self.state = snapshot["state"]
         self.frames += 1
@@ -261,23 +265,18 @@ class MLPApp(App[None]):
             plot.set_marks(self.info["train"]["decay_at"], snapshot["total_steps"])
 
     def on_worker_eval(self, step: int, losses: dict, train_kind: str, best_dev: float, best_dev_step: int) -> None:
-        if self._awaiting_ready:  # the old model's, queued behind a reset
-            return
         self.main_screen.query_one(SplitLosses).add(step, losses, train_kind, best_dev, best_dev_step)
         self.dev_points.append((step, losses["dev"]))
         self.main_screen.query_one(LossPlot).set_dev(self.dev_points)
 
     def on_worker_samples(self, step: int, names: list) -> None:
-        if not self._awaiting_ready:
-            self.main_screen.query_one(SamplesPane).add(step, names)
+        self.main_screen.query_one(SamplesPane).add(step, names)
 
     def on_worker_embeddings(self, **payload: Any) -> None:
-        if not self._awaiting_ready:
-            self._to_view("embeddings", payload)
+        self._to_view("embeddings", payload)
 
     def on_worker_health(self, **payload: Any) -> None:
-        if not self._awaiting_ready:
-            self._to_view("health", payload)
+        self._to_view("health", payload)
 
     def on_worker_lr_find(self, **payload: Any) -> None:
         self._to_view("lr_find", payload)
@@ -432,19 +431,31 @@ class MLPApp(App[None]):
         self._draw_overlays()
 
     def _draw_overlays(self) -> None:
-        from core.runs import RunError, downsample, read_losses
-
+        """Read the compared runs' loss files in a thread (tens of MB for long runs), then plot them."""
         plot = self.main_screen.query_one(LossPlot)
         width = max(20, (plot.size.width - 10) * 2)
-        curves = []
-        for path, label in self.overlays.items():
+        self.run_worker(partial(self._read_overlays, dict(self.overlays), width), thread=True, exclusive=True,
+                        group="overlays")
+
+    def _read_overlays(self, overlays: dict[str, str], width: int) -> None:
+        from core.runs import RunError, downsample, read_losses
+
+        curves, errors = [], []
+        for path, label in overlays.items():
             try:
                 steps, vals = downsample(read_losses(path), width)
             except RunError as e:
-                self.notify(str(e), severity="error")
+                errors.append(str(e))
                 continue
             curves.append((label, steps, vals))
-        plot.set_overlays(curves)
+        self.call_from_thread(self._show_overlays, curves, errors)
+
+    def _show_overlays(self, curves: list, errors: list[str]) -> None:
+        if self._quitting or not self.is_running:
+            return
+        self.main_screen.query_one(LossPlot).set_overlays(curves)
+        for message in errors:
+            self.notify(message, severity="error")
 
     def _watch_views(self) -> None:
         open_views = [s.kind for s in self.screen_stack if isinstance(s, ViewScreen) and s.kind in LIVE_VIEWS]

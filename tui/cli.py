@@ -11,8 +11,11 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
+
+from core.runs import json_safe
 
 COMMANDS = ("train", "sample", "eval", "bench", "runs", "export")
 DEFAULTS = {  # the lecture's recipe; mirrors MLPConfig and TrainConfig (checked by a test)
@@ -48,62 +51,29 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return v
+def _number(cast: Callable[[str], float], ok: Callable[[float], bool], what: str) -> Callable[[str], float]:
+    """An argparse type: text -> cast(text) if ok(value), else one line saying what was wanted."""
+
+    def parse(text: str) -> float:
+        try:
+            v = cast(text.replace("_", "") if cast is int else text)
+        except ValueError:
+            v = None
+        if v is None or not ok(v):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return v
+
+    parse.__name__ = what  # argparse names the type in some messages
+    return parse
 
 
-def _nonneg_int(text: str) -> int:
-    try:
-        v = int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
-    return v
-
-
-def _thread_count(text: str) -> int:
-    v = _positive_int(text)
-    cores = os.cpu_count() or 1
-    if v > cores:
-        raise argparse.ArgumentTypeError(f"must be at most {cores}, the CPU cores of this machine, got {text!r}")
-    return v
-
-
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
-    if not (math.isfinite(v) and v > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text!r}")
-    return v
-
-
-def _fraction(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {text!r}") from None
-    if not 0 <= v < 1:
-        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {text!r}")
-    return v
-
-
-def _nonneg_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}") from None
-    if not (math.isfinite(v) and v >= 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
-    return v
+_positive_int = _number(int, lambda v: v >= 1, "a positive integer")
+_nonneg_int = _number(int, lambda v: v >= 0, "an integer >= 0")
+_positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, "a positive finite number")
+_fraction = _number(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
+_nonneg_float = _number(float, lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
+_thread_count = _number(int, lambda v: 1 <= v <= (os.cpu_count() or 1),
+                        f"a number of threads from 1 to {os.cpu_count() or 1} (the CPU cores here)")
 
 
 def add_training_options(p: argparse.ArgumentParser) -> None:
@@ -360,7 +330,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "config": {"model": trainer.model_config.to_dict(), "train": tcfg.to_dict()},
         "dev_curve": dev_curve,
     }
-    (out / "metrics.json").write_text(json.dumps(_json_safe(metrics), indent=2) + "\n")
+    (out / "metrics.json").write_text(json.dumps(json_safe(metrics), indent=2) + "\n")
     if trainer.best_dev_step >= 0:
         best = f"  best dev {trainer.best_dev:.4f} @ step {trainer.best_dev_step:,}"
         best += " (kept)" if kept == "best" else ""
@@ -371,17 +341,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"({metrics['steps_per_second']:,.0f} steps/s)  wrote {out / 'model.pt'} and {out / 'metrics.json'}"
     )
     return 130 if interrupted else (1 if snap.state == "diverged" else 0)
-
-
-def _json_safe(obj):
-    """NaN and infinity (an empty dev split, no best yet) become null: metrics.json stays valid JSON."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_json_safe(v) for v in obj]
-    return obj
 
 
 def _load_data_for(ckpt, override: str | None):
@@ -436,7 +395,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         "params": ckpt.model.num_params(),
         **{f"{s}_loss": v for s, v in out.items()},
     }
-    print(json.dumps(_json_safe(report), indent=2))
+    print(json.dumps(json_safe(report), indent=2))
     return 0
 
 

@@ -79,6 +79,3 @@ class ScoringView(ViewScreen):
         out.update(render_score(text, payload["positions"], payload["nll"], payload["mean_nll"],
                                 payload["completions"], payload["in_train"], compact))
         self.set_status(f"the model at step {payload['step']:,}")
-
-    def action_close(self) -> None:
-        self.dismiss(None)
