@@ -14,13 +14,16 @@ from typing import Any
 import torch
 
 from core.atomic import write_atomic
-from core.data import BUILTIN, Dataset, Vocab
+from core.data import BOUNDARY, BUILTIN, CONTROL, Dataset, Vocab
 from core.errors import CheckpointError, ConfigError
+from core.files import has_unsafe, safe_text
 from core.model import MLP, MLPConfig
 from core.train import TrainConfig, Trainer
 
 FORMAT = "mlp-tui-checkpoint"
 VERSION = 1
+# 200M parameters (config.MAX_PARAMS) are 800 MB, and AdamW keeps two more copies: 4 GiB is beyond any of ours.
+MAX_CHECKPOINT_BYTES = 4 << 30
 
 
 def dataset_ref(source: str) -> str:
@@ -28,8 +31,10 @@ def dataset_ref(source: str) -> str:
     return source if source in BUILTIN else str(Path(source).expanduser().resolve())
 
 
-def save_checkpoint(trainer: Trainer, path: str | os.PathLike[str]) -> Path:
+def save_checkpoint(trainer: Trainer, path: str | os.PathLike[str], dedupe: bool | None = None) -> Path:
     """Write atomically: a temp file in the same folder, then rename over the target."""
+    if dedupe is None:
+        dedupe = getattr(trainer.data, "dedupe", False)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     ckpt = {
@@ -48,6 +53,7 @@ def save_checkpoint(trainer: Trainer, path: str | os.PathLike[str]) -> Path:
         "vocab": list(trainer.data.vocab.itos),
         "dataset": dataset_ref(trainer.data.source),
         "split_seed": trainer.data.seed,
+        "dedupe": bool(dedupe),  # the split is by distinct word: eval, sample --mark and resume redo it so
     }
     return write_atomic(path, lambda f: torch.save(ckpt, f))
 
@@ -66,76 +72,149 @@ class Checkpoint:
     optimizer: dict[str, Any]
     wall: float = 0.0
     elapsed: float = 0.0
+    dedupe: bool = False
 
 
 def _config(cls: type, d: Any, path: Path) -> Any:
     if not isinstance(d, dict):
-        raise CheckpointError(f"{path}: damaged checkpoint (no {cls.__name__})")
+        raise CheckpointError(f"{safe_text(path)}: damaged checkpoint (no {cls.__name__})")
     names = {f.name for f in fields(cls)}
     try:
         cfg = cls(**{k: v for k, v in d.items() if k in names})
         cfg.validate()
     except (TypeError, ConfigError) as e:
-        raise CheckpointError(f"{path}: damaged checkpoint ({e})") from None
+        raise CheckpointError(f"{safe_text(path)}: damaged checkpoint ({safe_text(e, 160)})") from None
     return cfg
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     """Load and check a checkpoint; any problem is a CheckpointError with a one-line message."""
     path = Path(path)
+    where = safe_text(path)
     if not path.exists():
-        raise CheckpointError(f"{path}: no such checkpoint file")
+        raise CheckpointError(f"{where}: no such checkpoint file")
     if path.is_dir():
-        raise CheckpointError(f"{path}: is a directory; give the checkpoint file (e.g. {path / 'model.pt'})")
+        raise CheckpointError(f"{where}: is a directory; give the checkpoint file (e.g. {where}/model.pt)")
     if not path.is_file():
-        raise CheckpointError(f"{path}: is not a regular file (a device or a pipe?); give a checkpoint file")
+        raise CheckpointError(f"{where}: is not a regular file (a device or a pipe?); give a checkpoint file")
     try:
+        size = path.stat().st_size
         with open(path, "rb") as f:
             f.read(1)
     except OSError as e:
-        raise CheckpointError(f"{path}: cannot be read ({e.strerror or e})") from None
+        raise CheckpointError(f"{where}: cannot be read ({e.strerror or e})") from None
+    if size > MAX_CHECKPOINT_BYTES:
+        raise CheckpointError(f"{where}: is {size / 2**30:,.1f} GiB, larger than any mlp-tui checkpoint can be")
     try:
         with warnings.catch_warnings():  # torch warns on some foreign files: the error below says it all
             warnings.simplefilter("ignore")
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except OSError:  # a readable file that torch cannot parse: cut short, most likely
-        raise CheckpointError(f"{path}: not a readable checkpoint (the file is truncated or damaged)") from None
+        raise CheckpointError(f"{where}: not a readable checkpoint (the file is truncated or damaged)") from None
     except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as e:
         what = "truncated or damaged" if "zip" in str(e).lower() or isinstance(e, EOFError) else "damaged"
-        raise CheckpointError(f"{path}: not a readable checkpoint (the file is {what} or of another kind)") from None
+        raise CheckpointError(f"{where}: not a readable checkpoint (the file is {what} or of another kind)") from None
     except Exception:  # torch raises many types for damaged files; none should be a traceback
-        raise CheckpointError(f"{path}: not a readable checkpoint (the file is damaged or of another kind)") from None
+        raise CheckpointError(f"{where}: not a readable checkpoint (the file is damaged or of another kind)") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not an mlp-tui checkpoint")
+        raise CheckpointError(f"{where}: not an mlp-tui checkpoint")
     if ckpt.get("version") != VERSION:
-        raise CheckpointError(
-            f"{path}: checkpoint format version {ckpt.get('version')!r}; this mlp-tui reads version {VERSION}"
-        )
+        raise CheckpointError(f"{where}: checkpoint format version {safe_text(repr(ckpt.get('version')), 20)}; "
+                              f"this mlp-tui reads version {VERSION}")
+
+    def damaged(what: str) -> CheckpointError:
+        return CheckpointError(f"{where}: damaged checkpoint ({what})")
+
     mcfg = _config(MLPConfig, ckpt.get("model_config"), path)
     tcfg = _config(TrainConfig, ckpt.get("train_config"), path)
-    itos = ckpt.get("vocab")
-    if not isinstance(itos, list) or len(itos) != mcfg.vocab_size:
-        raise CheckpointError(f"{path}: damaged checkpoint (vocabulary does not match the model)")
+    vocab = _vocab(ckpt.get("vocab"), mcfg.vocab_size, damaged)
     model = MLP(mcfg)
+    _check_tensors(ckpt.get("model"), model.state_dict(), "weights", damaged)
+    model.load_state_dict(ckpt["model"])
+    optimizer = ckpt.get("optimizer") if isinstance(ckpt.get("optimizer"), dict) else {}
+    state = optimizer.get("state")
+    if state:
+        params = list(model.parameters())
+        if not isinstance(state, dict) or not isinstance(state.get("step"), torch.Tensor):
+            raise damaged("optimizer state")
+        for key in ("exp_avg", "exp_avg_sq"):
+            got = state.get(key)
+            if not isinstance(got, list) or len(got) != len(params):
+                raise damaged(f"optimizer state: {key}")
+            _check_tensors(dict(enumerate(got)), {i: p.detach() for i, p in enumerate(params)}, f"optimizer {key}",
+                           damaged)
     try:
-        model.load_state_dict(ckpt["model"])
-    except (KeyError, RuntimeError, TypeError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{path}: damaged checkpoint (weights: {first[:120]})") from None
+        step = _count(ckpt.get("step", 0), 0)
+        best_step = _count(ckpt.get("best_dev_step", -1), -1)
+        split_seed = _count(ckpt.get("split_seed", 42), 0, 2**63 - 1)
+    except ValueError as e:
+        raise damaged(str(e)) from None
+    best = ckpt.get("best_dev_loss", math.inf)
+    if not isinstance(best, (int, float)) or isinstance(best, bool) or math.isnan(best) or best < 0:
+        raise damaged(f"best_dev_loss is {safe_text(repr(best), 30)}")
+    dataset = ckpt.get("dataset", "")
+    if not isinstance(dataset, str) or has_unsafe(dataset) or len(dataset) > 4096:
+        raise damaged("the dataset's name has control characters or is not text")
+    dedupe = ckpt.get("dedupe", False)
+    if not isinstance(dedupe, bool):
+        raise damaged("dedupe is not true or false")
     return Checkpoint(
         model=model,
         model_config=mcfg,
         train_config=tcfg,
-        vocab=Vocab(tuple(itos)),
-        step=int(ckpt.get("step", 0)),
-        best_dev_loss=float(ckpt.get("best_dev_loss", float("inf"))),
-        best_dev_step=int(ckpt.get("best_dev_step", -1)),
-        dataset=str(ckpt.get("dataset", "")),
-        split_seed=int(ckpt.get("split_seed", 42)),
-        optimizer=dict(ckpt.get("optimizer") or {}),
+        vocab=vocab,
+        step=step,
+        best_dev_loss=float(best),
+        best_dev_step=best_step,
+        dataset=dataset,
+        split_seed=split_seed,
+        optimizer=dict(optimizer),
         wall=_seconds(ckpt.get("wall")),
         elapsed=_seconds(ckpt.get("elapsed")),
+        dedupe=dedupe,
     )
+
+
+def _count(v: Any, lo: int, hi: int = 2**62) -> int:
+    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+        raise ValueError(f"a step or seed is {safe_text(repr(v), 30)}")
+    return v
+
+
+def _vocab(itos: Any, size: int, damaged: Any) -> Vocab:
+    """The checkpoint's characters, held to the data loader's rules: this text is printed in sampled names."""
+    if not isinstance(itos, list) or len(itos) != size:
+        raise damaged("vocabulary does not match the model")
+    if not all(isinstance(c, str) and len(c) == 1 for c in itos) or len(set(itos)) != len(itos):
+        raise damaged("the vocabulary is not a list of distinct characters")
+    if itos[0] != BOUNDARY or BOUNDARY in itos[1:]:
+        raise damaged(f"the vocabulary does not start with the boundary token {BOUNDARY!r}")
+    bad = [c for c in itos if has_unsafe(c) or CONTROL.match(c)]
+    if bad:
+        raise damaged(f"the vocabulary holds control characters ({safe_text(''.join(bad[:5]))})")
+    return Vocab(tuple(itos))
+
+
+def _check_tensors(got: Any, want: dict, what: str, damaged: Any) -> None:
+    """Every expected tensor present, of the expected shape and a float type, and finite; named if not."""
+    if not isinstance(got, dict):
+        raise damaged(f"no {what}")
+    missing = [str(k) for k in want if k not in got]
+    if missing:
+        raise damaged(f"{what}: no {', '.join(missing[:3])}")
+    extra = [safe_text(k, 40) for k in got if k not in want]
+    if extra:
+        raise damaged(f"{what}: unexpected {', '.join(extra[:3])}")
+    for k, ref in want.items():
+        t = got[k]
+        if not isinstance(t, torch.Tensor) or not t.is_floating_point():
+            raise damaged(f"{what}: {k} is not a float tensor")
+        if t.shape != ref.shape:
+            shape = "x".join(map(str, t.shape)) or "scalar"
+            need = "x".join(map(str, ref.shape)) or "scalar"
+            raise damaged(f"{what}: {k} has shape {shape}, the model's settings need {need}")
+        if not bool(torch.isfinite(t).all()):
+            raise damaged(f"{what}: {k} holds NaN or infinite values")
 
 
 def _seconds(x: Any) -> float:
@@ -147,8 +226,8 @@ def resume_trainer(ckpt: Checkpoint, data: Dataset) -> Trainer:
     """A Trainer that continues a checkpointed run on `data` (which must have the same vocabulary)."""
     if tuple(data.vocab.itos) != tuple(ckpt.vocab.itos):
         raise CheckpointError(
-            f"the checkpoint's vocabulary ({len(ckpt.vocab)} characters) differs from {data.source}'s "
-            f"({len(data.vocab)}); it was trained on {ckpt.dataset}"
+            f"the checkpoint's vocabulary ({len(ckpt.vocab)} characters) differs from {safe_text(data.source)}'s "
+            f"({len(data.vocab)}); it was trained on {safe_text(ckpt.dataset)}"
         )
     if data.block_size != ckpt.model_config.block_size:
         raise CheckpointError(
@@ -158,10 +237,18 @@ def resume_trainer(ckpt: Checkpoint, data: Dataset) -> Trainer:
     trainer.step = ckpt.step
     trainer.wall, trainer.elapsed = ckpt.wall, ckpt.elapsed
     trainer.best_dev, trainer.best_dev_step = ckpt.best_dev_loss, ckpt.best_dev_step
-    trainer.lr_override = ckpt.optimizer.get("lr_override")
+    lr = ckpt.optimizer.get("lr_override")
+    if lr is not None and not (isinstance(lr, float) and math.isfinite(lr) and lr > 0):
+        raise CheckpointError(f"damaged checkpoint (the learning rate set by hand is {safe_text(repr(lr), 30)})")
+    trainer.lr_override = lr
     rng = ckpt.optimizer.get("rng")
     if isinstance(rng, dict) and isinstance(rng.get("gen"), torch.Tensor):
-        trainer.set_rng_state(rng)
+        try:
+            if not isinstance(rng.get("pos", 0), int) or rng.get("pos", 0) < 0:
+                raise ValueError("position")
+            trainer.set_rng_state(rng)
+        except (RuntimeError, TypeError, ValueError) as e:
+            raise CheckpointError(f"damaged checkpoint (batch generator state: {safe_text(e, 80)})") from None
     state = ckpt.optimizer.get("state")
     if state:
         try:

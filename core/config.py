@@ -22,6 +22,57 @@ MAX_ACTIVATION_BYTES = 4 << 30
 EVAL_ROWS = 8192  # rows per chunk when core.model.split_loss evaluates a split
 
 
+# The one range of each number setting: (lowest, highest, lowest itself refused). The CLI flags, the
+# app's fields and validate() all read it, so a value is refused everywhere or nowhere.
+BOUNDS: dict[str, tuple[float, float, bool]] = {
+    "block_size": (1, 256, False),
+    "n_embd": (1, 4096, False),
+    "n_hidden": (1, 100_000, False),
+    "batch_size": (1, MAX_BATCH, False),
+    "lr": (0, 1000, True),
+    "lr_decay": (0, 100, True),
+    "decay_at": (0, 10**12, False),
+    "warmup": (0, 10**12, False),
+    "weight_decay": (0, 10, False),
+    "dropout": (0, 0.9, False),  # beyond 0.9 the survivors are scaled by 10x and more: the run only blows up
+    "steps": (1, 10**12, False),
+    "minutes": (0, 10**6, True),
+    "seed": (0, 2**63 - 1, False),
+    "patience": (0, 10**6, False),
+    "beta1": (0, 0.9999, False),
+    "beta2": (0, 0.99999, False),
+    "temperature": (0, 100, False),  # 0 (or under 1e-6): greedy, the most likely character every time
+}
+
+
+def _fmt(x: float) -> str:
+    return f"{x:,}" if isinstance(x, int) else f"{x:,.0f}" if float(x).is_integer() else f"{x:g}"
+
+
+def out_of_bounds(name: str, value: float) -> str | None:
+    """Why `value` is outside the setting's range, in a few words ("must be <= 256"), or None."""
+    lo, hi, lo_open = BOUNDS[name]
+    if not math.isfinite(value):
+        return "must be a finite number"
+    if value < lo or (lo_open and value == lo):
+        return f"must be > {_fmt(lo)}" if lo_open else f"must be >= {_fmt(lo)}"
+    if value > hi:
+        return f"must be <= {_fmt(hi)}"
+    return None
+
+
+def _check(name: str, value: object, integer: bool) -> None:
+    if integer:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = _is_number(value)
+    if not ok:
+        raise ConfigError(f"{name} must be {'an integer' if integer else 'a number'}, got {value!r}")
+    reason = out_of_bounds(name, value)  # type: ignore[arg-type]
+    if reason:
+        raise ConfigError(f"{name} {reason}, got {value!r}")
+
+
 def _gib(n: float) -> str:
     return f"{n / 2**30:,.1f} GiB"
 
@@ -41,10 +92,10 @@ class MLPConfig:
     batchnorm: bool = False  # batch normalisation after the hidden linear layer (makemore part 3)
 
     def validate(self) -> None:
-        for name in ("vocab_size", "block_size", "n_embd", "n_hidden"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.vocab_size, int) or isinstance(self.vocab_size, bool) or self.vocab_size < 1:
+            raise ConfigError(f"vocab_size must be a positive integer, got {self.vocab_size!r}")
+        for name in ("block_size", "n_embd", "n_hidden"):
+            _check(name, getattr(self, name), integer=True)
         if self.init not in INITS:
             raise ConfigError(f"init must be one of {', '.join(INITS)}, got {self.init!r}")
         if not isinstance(self.batchnorm, bool):
@@ -113,36 +164,18 @@ class TrainConfig:
     keep_best: bool = False  # at the end, put back the weights that had the best dev loss
 
     def validate(self) -> None:
-        for name in ("batch_size", "steps"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {v!r}")
-        if self.batch_size > MAX_BATCH:
-            raise ConfigError(f"batch_size must be at most {MAX_BATCH:,}, got {self.batch_size:,}")
-        for name in ("decay_at", "warmup", "patience"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-                raise ConfigError(f"{name} must be a step number >= 0, got {v!r}")
-        for name in ("lr", "lr_decay"):
-            v = getattr(self, name)
-            if not (_is_number(v) and math.isfinite(v) and v > 0):
-                raise ConfigError(f"{name} must be a positive number, got {v!r}")
-        if not (_is_number(self.weight_decay) and 0 <= self.weight_decay < math.inf):
-            raise ConfigError(f"weight_decay must be a number >= 0, got {self.weight_decay!r}")
-        if not (_is_number(self.dropout) and 0 <= self.dropout < 1):
-            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
-        for name in ("beta1", "beta2"):
-            v = getattr(self, name)
-            if not (_is_number(v) and 0 <= v < 1):
-                raise ConfigError(f"{name} must be in [0, 1), got {v!r}")
+        for name in ("batch_size", "steps", "decay_at", "warmup", "patience", "seed"):
+            _check(name, getattr(self, name), integer=True)
+        for name in ("lr", "lr_decay", "weight_decay", "dropout", "beta1", "beta2"):
+            _check(name, getattr(self, name), integer=False)
+        if self.minutes is not None:
+            _check("minutes", self.minutes, integer=False)
+        if not isinstance(self.keep_best, bool):
+            raise ConfigError(f"keep_best must be true or false, got {self.keep_best!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
-        if self.minutes is not None and not (_is_number(self.minutes) and 0 < self.minutes < math.inf):
-            raise ConfigError(f"minutes must be a positive number, got {self.minutes!r}")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2**63:
-            raise ConfigError(f"seed must be an integer from 0 to 2**63 - 1, got {self.seed!r}")
 
     def lr_at(self, step: int, progress: float | None = None) -> float:
         """The learning rate for `step`; `progress` (0..1) is how far through the run it is.

@@ -246,12 +246,20 @@ class Dataset:
     split_words: dict[str, list[str]]
     X: dict[str, torch.Tensor]  # split -> (n, block_size) long
     Y: dict[str, torch.Tensor]  # split -> (n,) long
+    dedupe: bool = False  # split by distinct word (each duplicate line dropped) rather than by line
+    lines: int = 0  # lines in the file before deduplication
 
     @classmethod
-    def load(cls, spec: str | os.PathLike[str], block_size: int, seed: int = SPLIT_SEED) -> Dataset:
+    def load(cls, spec: str | os.PathLike[str], block_size: int, seed: int = SPLIT_SEED,
+             dedupe: bool = False) -> Dataset:
+        """Read, split and build examples. By default every line is a word, as in the lecture, so a word
+        that is in the file twice can be in two splits; with `dedupe` each distinct word is kept once."""
         if not isinstance(block_size, int) or isinstance(block_size, bool) or block_size < 1:
             raise ConfigError(f"block_size must be a positive integer, got {block_size!r}")
         words = read_words(spec)
+        lines = len(words)
+        if dedupe:
+            words = list(dict.fromkeys(words))  # first occurrences, in file order
         path = resolve_dataset(spec)
         if int(0.8 * len(words)) == 0:  # split_words would leave the training split empty
             raise DataError(f"{path}: too few words to make a training split (it has {len(words)}; at least 2 are "
@@ -269,7 +277,7 @@ class Dataset:
         X, Y = {}, {}
         for name in SPLITS:
             X[name], Y[name] = build_examples(parts[name], vocab, block_size)
-        return cls(str(spec), words, vocab, block_size, seed, parts, X, Y)
+        return cls(str(spec), words, vocab, block_size, seed, parts, X, Y, dedupe, lines)
 
     @property
     def train_set(self) -> set[str]:

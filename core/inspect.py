@@ -269,10 +269,17 @@ def dataset_stats(data: Dataset, top: int = 12) -> dict:
     lengths = Counter(len(w) for w in data.words)
     chars = Counter("".join(data.words))
     n = len(data.words)
+    train = data.train_set
+    dev = data.split_words.get("dev", [])
     return {
         "source": data.source,
         "words": n,
         "unique_words": len(set(data.words)),
+        "lines": data.lines or n,
+        "duplicate_lines": (data.lines or n) - len(set(data.words)),
+        "dedupe": data.dedupe,
+        "dev_in_train": sum(w in train for w in dev),  # dev words that training has already seen
+        "dev_words": len(dev),
         "vocab": "".join(data.vocab.itos),
         "split_words": {s: len(ws) for s, ws in data.split_words.items()},
         "examples": {s: len(y) for s, y in data.Y.items()},

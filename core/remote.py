@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import queue
+import signal
 import threading
 import time
 from dataclasses import asdict
@@ -24,6 +25,19 @@ SAMPLE_INTERVAL = 3.0  # seconds between batches of sampled names
 SAMPLE_SEED = 1234  # the same draws every time, so you watch the same names improve
 VIEW_INTERVALS = {"embeddings": 0.5, "health": 1.0}  # seconds between updates of an open view
 HEALTH_ROWS = 512  # fixed training rows the health view measures on
+MAX_SCORE_CHARS = 64  # longer text is refused by the score view (names are rarely over 20 characters)
+# Commands where only the latest one counts: a burst of them (a paste into the score field, a resize)
+# is handled once, not once per keystroke.
+LATEST_ONLY = ("score", "view", "watch", "temperature", "dataset", "lr_find")
+
+
+def _or_empty(read: Any, path: str) -> list[dict]:
+    from core.runs import RunError
+
+    try:
+        return read(Path(path))
+    except RunError:
+        return []
 
 
 def _mtime(spec: str) -> float:
@@ -60,7 +74,8 @@ class _Worker:
         self.out.put((kind, payload))
 
     # ---- commands ----
-    def reset(self, data: str, model: dict, train: dict, paused: bool = False, runs_dir: str | None = None) -> None:
+    def reset(self, data: str, model: dict, train: dict, paused: bool = False, runs_dir: str | None = None,
+              dedupe: bool = False) -> None:
         from core.data import Dataset
         from core.errors import MLPTuiError
         from core.model import MLPConfig
@@ -73,9 +88,9 @@ class _Worker:
         try:
             tcfg = TrainConfig(**train)
             tcfg.validate()
-            key = (data, model["block_size"], _mtime(data))  # an edited word file is read again
+            key = (data, model["block_size"], _mtime(data), dedupe)  # an edited word file is read again
             if self.data_key != key:
-                self.data = Dataset.load(data, model["block_size"])
+                self.data = Dataset.load(data, model["block_size"], dedupe=dedupe)
                 self.data_key = key
             trainer = Trainer(self.data, MLPConfig(**model), tcfg)
         except MLPTuiError as e:
@@ -123,22 +138,29 @@ class _Worker:
 
     # ---- the run directory ----
     def open_run(self, path: str | None, resume: bool = False) -> None:
-        """Keep this run in a run directory (a new one in the runs folder unless `path`)."""
+        """Keep this run in a run directory: `path` resumed (locked at once), or a new one in the runs folder,
+        made when the first step is trained (a model that never trains leaves no folder)."""
         from core.data import resolve_dataset
-        from core.runs import RunError, RunWriter, default_runs_dir, new_run_dir
+        from core.runs import RunError, RunWriter, default_runs_dir
 
         tr = self.trainer
         try:
-            if path is None:
-                root = self.runs_dir or default_runs_dir()
-                path = str(new_run_dir(root, resolve_dataset(tr.data.source).stem))
-            self.writer = RunWriter(path, tr, origin="app", resume=resume)
+            self.writer = RunWriter(path, tr, origin="app", resume=resume, root=self.runs_dir or default_runs_dir(),
+                                    stem=resolve_dataset(tr.data.source).stem, dedupe=tr.data.dedupe)
         except RunError as e:
             self.writer = None
             self.send("run", path=None, saved_step=-1)
             self.send("error", message=f"{e}; this run is not being saved")
             return
-        self.send("run", path=str(self.writer.path), saved_step=self.writer.saved_step)
+        self._announced = False
+        self._announce()
+
+    def _announce(self) -> None:
+        """Tell the UI where the run is kept, once its folder exists."""
+        w = self.writer
+        if w is not None and w.opened and not self._announced:
+            self._announced = True
+            self.send("run", path=str(w.path), saved_step=w.saved_step)
 
     def close_run(self, status: str = "stopped") -> None:
         """Finish the run directory: a last checkpoint, marked done or diverged if it was, else `status`."""
@@ -173,35 +195,48 @@ class _Worker:
         from core.checkpoint import load_checkpoint, resume_trainer
         from core.data import Dataset
         from core.errors import MLPTuiError
-        from core.runs import EVALS, SAMPLES, checkpoint_path, read_info, read_jsonl, read_losses
+        from core.runlock import holder
+        from core.runs import (
+            RunError,
+            checkpoint_path,
+            locked_message,
+            read_evals,
+            read_info,
+            read_losses,
+            read_samples,
+        )
 
-        if self.writer is not None and Path(path).resolve() == self.writer.path.resolve():
+        if self.writer is not None and self.writer.path is not None and Path(path).resolve() == \
+                self.writer.path.resolve():
             self.send("error", message="this is the run that is training now")
+            self.frame(force=True)
             return
         self.send("loading", what=f"loading {path}")
         try:
+            pid = holder(path)
+            if pid is not None:
+                raise RunError(locked_message(Path(path), pid))
             info = read_info(path)
             ckpt = load_checkpoint(checkpoint_path(path))
-            data = Dataset.load(ckpt.dataset, ckpt.model_config.block_size, ckpt.split_seed)
+            data = Dataset.load(ckpt.dataset, ckpt.model_config.block_size, ckpt.split_seed, dedupe=ckpt.dedupe)
             trainer = resume_trainer(ckpt, data)
         except (MLPTuiError, MemoryError) as e:
             self.send("error", message=f"cannot load the run: {e or 'not enough memory'}")
-            self.frame(force=True)
+            if self.trainer is not None:
+                self.frame(force=True)
             return
         self.active = False
         self.close_run()
-        self.data, self.data_key = data, (ckpt.dataset, ckpt.model_config.block_size, _mtime(ckpt.dataset))
+        self.data, self.data_key = data, (ckpt.dataset, ckpt.model_config.block_size, _mtime(ckpt.dataset),
+                                          ckpt.dedupe)
         try:  # the curve and the evaluations are a bonus: a damaged history file costs only them
             losses = read_losses(path, max_steps=trainer.step)
             if len(losses):
-                trainer.history.append(torch.tensor(losses.tolist()))
-            evals = [(e["step"], e.get("dev")) for e in read_jsonl(Path(path) / EVALS)
-                     if isinstance(e.get("step"), int) and e["step"] <= trainer.step]
-            samples = [e for e in read_jsonl(Path(path) / SAMPLES)
-                       if isinstance(e.get("step"), int) and e["step"] <= trainer.step
-                       and isinstance(e.get("names"), list)]
-        except (MLPTuiError, OSError, TypeError, ValueError):
-            evals, samples = [], []
+                trainer.history.append(torch.tensor(losses.tolist()).nan_to_num_(nan=0.0, posinf=3.0, neginf=-3.0))
+        except MLPTuiError:
+            pass
+        evals = [(e["step"], e.get("dev")) for e in _or_empty(read_evals, path) if e["step"] <= trainer.step]
+        samples = [e for e in _or_empty(read_samples, path) if e["step"] <= trainer.step]
         self.start(trainer, run={"path": str(path), "created": info.get("created"), "evals": evals})
         self.open_run(str(path), resume=True)
         if samples:
@@ -210,8 +245,23 @@ class _Worker:
         self.evaluate(full=True)
         if self.watch:
             self.views(force=True)
-        trainer._state = "paused"  # a loaded run waits for space
+        trainer._state = "done" if trainer.finished else "paused"  # a loaded run waits for space
         self.frame(force=True)
+
+    def handle_safely(self, cmd: tuple) -> bool:
+        """handle(cmd), with an unexpected failure of a command reported to the UI instead of ending the process
+        (a failure while training itself still ends it, in worker_main, after saving)."""
+        try:
+            return self.handle(cmd)
+        except MemoryError:
+            self.send("error", message=f"not enough memory for {cmd[0]}")
+        except Exception as e:
+            self.send("error", message=f"{cmd[0]} failed: {type(e).__name__}: {e}")
+        self.active = False  # whatever it was doing is in doubt: wait for the user
+        if self.trainer is not None:
+            self.trainer._state = "paused"
+            self.frame(force=True)
+        return True
 
     def handle(self, cmd: tuple) -> bool:
         """Apply one command; False means quit."""
@@ -233,7 +283,11 @@ class _Worker:
             self.last_view = {}
             if tr is not None:
                 self.views(force=True)
+        elif kind == "load":  # also with no model (a failed start): the UI waits for its answer
+            self.load(str(args["path"]))
         elif tr is None:
+            if kind in ("save", "lr_find", "score", "dataset", "sample_now", "eval_now"):
+                self.send("error", message="there is no model yet; fix the settings and press r")
             return True
         elif kind == "dataset":
             from core.inspect import dataset_stats
@@ -241,8 +295,6 @@ class _Worker:
             self.send("dataset", **dataset_stats(self.data))
         elif kind == "save":
             self.save()
-        elif kind == "load":
-            self.load(str(args["path"]))
         elif kind == "lr_find":
             self.lr_find(fresh=bool(args.get("fresh", True)))
         elif kind == "score":
@@ -315,8 +367,13 @@ class _Worker:
 
         tr = self.trainer
         g = torch.Generator().manual_seed(SAMPLE_SEED)
-        names = sample(tr.model, tr.data.vocab, self.n_samples, g, self.temperature, max_len=30,
-                       train_words=self._train_words())
+        try:
+            names = sample(tr.model, tr.data.vocab, self.n_samples, g, self.temperature, max_len=30,
+                           train_words=self._train_words())
+        except ValueError as e:  # SampleError: non-finite outputs; the trainer's rollback should prevent them
+            self.last_sample = time.monotonic()
+            self.send("error", message=f"cannot sample: {e}")
+            return
         self.last_sample = time.monotonic()
         pairs = [(s.text, s.in_train) for s in names]
         self._logged(lambda w: w.log_samples(tr.step, pairs))
@@ -367,6 +424,9 @@ class _Worker:
         from core.sample import sample
 
         tr = self.trainer
+        if len(text) > MAX_SCORE_CHARS:  # a paste of a page: the UI caps it too
+            self.send("score", text=text, error=f"at most {MAX_SCORE_CHARS} characters can be scored")
+            return
         try:
             s = score(tr.model, tr.data.vocab, text)
         except ScoreError as e:
@@ -395,6 +455,7 @@ class _Worker:
             return
         try:
             write(self.writer)
+            self._announce()
         except RunError as e:
             w, self.writer = self.writer, None
             w.abandon()
@@ -444,6 +505,29 @@ class _Worker:
         self.frame()
 
 
+def coalesce(cmds: list[tuple]) -> list[tuple]:
+    """The commands in order, with only the last of each LATEST_ONLY kind kept (in its place)."""
+    last = {c[0]: i for i, c in enumerate(cmds) if c[0] in LATEST_ONLY}
+    return [c for i, c in enumerate(cmds) if c[0] not in LATEST_ONLY or last[c[0]] == i]
+
+
+class _Stop:
+    """SIGTERM or SIGHUP (a closed terminal: the whole process group gets it) ends the loop like quit;
+    the run is saved on the way out. SIGINT is the UI's to handle: the worker ignores it."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        if threading.current_thread() is not threading.main_thread():
+            return  # a thread backend: the process's signals are not ours
+        for name in ("SIGTERM", "SIGHUP"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), self._handle)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.signal = signum
+
+
 def worker_main(cmd_q: Any, out_q: Any) -> None:
     """The training process: apply commands between chunks, train while active, publish frames."""
     import torch
@@ -451,11 +535,12 @@ def worker_main(cmd_q: Any, out_q: Any) -> None:
     import core  # noqa: F401  (quiets torch's NumPy warning)
 
     torch.set_num_threads(1)  # small ops: one thread is faster and stable (DESIGN.md)
+    stop = _Stop()
     w = _Worker(out_q)
     parent = mp.parent_process()  # None when the worker is a thread
     last_check = time.monotonic()
     try:
-        while True:
+        while stop.signal is None:
             cmds = []
             try:
                 cmds.append(cmd_q.get_nowait() if w.active else cmd_q.get(timeout=0.1))
@@ -465,8 +550,8 @@ def worker_main(cmd_q: Any, out_q: Any) -> None:
                 pass
             if any(c[0] == "quit" for c in cmds):
                 return  # before a pause's evaluation or a lr sweep queued ahead of it: quit is prompt
-            for cmd in cmds:
-                if not w.handle(cmd):
+            for cmd in coalesce(cmds):
+                if not w.handle_safely(cmd):
                     return
             if w.trainer is not None:
                 w.tick()

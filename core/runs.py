@@ -1,15 +1,22 @@
 """Run directories: every training run, in the app or on the command line, kept as it goes.
 
 A run directory holds:
-  run.json       what the run is (dataset, configs, parameters, created) and where it got to
+  run.json       what the run is (dataset, dedupe, configs, parameters, created) and where it got to
                  (step, best dev loss, status, updated), rewritten atomically at each checkpoint;
   model.pt       the latest checkpoint (atomic: temp file + rename, so a kill leaves the previous one);
   losses.f32     log10 of every step's training loss, little-endian float32, appended;
   evals.jsonl    one line per evaluation: step, seconds of training, split losses;
-  samples.jsonl  one line per batch of sampled names.
+  samples.jsonl  one line per batch of sampled names;
+  lock           held (flock) by the process training the run, with its pid (core.runlock).
 The append-only files are flushed about once a second and the checkpoint is written every few
-seconds, so a crash or a kill loses at most the last few seconds. Pure Python apart from the
-checkpoint, so listing runs and reading their curves needs no torch.
+seconds, so a crash or a kill loses at most the last few seconds. A folder is made when the run
+trains its first step, and a run that never trained one is not kept. Temp files (.name.*.tmp) are
+what an interrupted atomic write leaves; readers ignore them and a writer that resumes removes them.
+
+Everything read back is untrusted: each file is read only if it is a regular file of sane size, and
+its fields are checked into typed values; a bad run.json makes the run "damaged: reason" in lists,
+a bad line of evals.jsonl or samples.jsonl is skipped. Pure Python apart from the checkpoint, so
+listing runs and reading their curves needs no torch.
 """
 
 from __future__ import annotations
@@ -25,18 +32,29 @@ from pathlib import Path
 from typing import IO, Any
 
 from core.atomic import write_atomic
-from core.errors import MLPTuiError
+from core.errors import ConfigError, MLPTuiError
+from core.files import FileRefused, has_unsafe, read_regular, safe_text
+from core.runlock import LOCK, RunLock, RunLocked, holder
 
 RUN_FILE = "run.json"
 CHECKPOINT = "model.pt"
 LOSSES = "losses.f32"
 EVALS = "evals.jsonl"
 SAMPLES = "samples.jsonl"
+METRICS = "metrics.json"
+RUN_FILES = (RUN_FILE, CHECKPOINT, LOSSES, EVALS, SAMPLES, METRICS, LOCK)
 FORMAT = "mlp-tui-run"
 VERSION = 1
 FLUSH_EVERY = 1.0  # seconds between flushes of the append-only files
 CHECKPOINT_EVERY = 5.0  # seconds between checkpoints
 ENV_RUNS_DIR = "MLP_TUI_RUNS_DIR"
+STATUSES = ("running", "paused", "done", "stopped", "diverged", "interrupted", "idle", "unsaved")
+MAX_STEP = 2**62
+# Sizes far above what a real run writes (a 10-hour run: ~4 MB of losses per million steps, a few MB
+# of lines); beyond them a file is not ours, and reading it whole could exhaust memory.
+MAX_INFO_BYTES = 1 << 20
+MAX_JSONL_BYTES = 64 << 20
+MAX_LOSSES_BYTES = 4 << 30
 
 
 class RunError(MLPTuiError):
@@ -65,12 +83,23 @@ def new_run_dir(root: str | os.PathLike[str], stem: str) -> Path:
         except FileExistsError:
             continue
         except OSError as e:
-            raise RunError(f"{root}: cannot create a run folder there ({e.strerror or e})") from None
-    raise RunError(f"{root}: too many runs named {base}")
+            raise RunError(f"{safe_text(root)}: cannot create a run folder there ({e.strerror or e})") from None
+    raise RunError(f"{safe_text(root)}: too many runs named {base}")
 
 
 def _atomic_json(path: Path, obj: Any) -> None:
     write_atomic(path, lambda f: f.write(json.dumps(json_safe(obj), indent=2) + "\n"), binary=False)
+
+
+def _rewrite_in_place(path: Path, obj: Any) -> None:
+    """Overwrite a small file in its own blocks: on a full disk the atomic way has no room for a temp file,
+    but a run.json that keeps saying "running" would be a lie."""
+    text = (json.dumps(json_safe(obj), indent=2) + "\n").encode()
+    with open(path, "r+b") as f:
+        f.write(text)
+        f.truncate(len(text))
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def json_safe(obj: Any) -> Any:
@@ -84,84 +113,160 @@ def json_safe(obj: Any) -> Any:
     return obj
 
 
-class RunWriter:
-    """Writes one run directory while a Trainer trains; call its methods from the training loop."""
+def locked_message(path: Path, pid: int | None) -> str:
+    who = f"pid {pid}" if pid else "another process"
+    return f"{safe_text(path)}: being trained by another mlp-tui, {who}"
 
-    def __init__(self, path: str | os.PathLike[str], trainer: Any, origin: str = "cli", resume: bool = False):
+
+class RunWriter:
+    """Writes one run directory while a Trainer trains; call its methods from the training loop.
+
+    A new run's folder is made at the first write that has a trained step behind it (or at `open()`),
+    in `root` as <stem>-<date-time> unless `path` is given; until then evaluations and samples wait in
+    memory, so a model that never trains leaves nothing behind. A resumed run is locked at once.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None, trainer: Any, origin: str = "cli",
+                 resume: bool = False, root: str | os.PathLike[str] | None = None, stem: str = "run",
+                 dedupe: bool = False):
+        self.path = Path(path).expanduser() if path is not None else None
+        self.root, self.stem = root, stem
+        self.trainer = trainer
+        self.origin = origin
+        self.resume = resume
+        self.dedupe = dedupe
+        self.opened = False
+        self.closed = False
+        self.removed = False  # close() took away a run that never trained a step
+        self._made_dir = False
+        self._lock: RunLock | None = None
+        self._pending: list[tuple[str, str]] = []  # (file, line) written before the folder existed
+        self.saved_step = trainer.step if resume else -1
+        self.last_flush = self.last_checkpoint = time.monotonic()
+        if resume:
+            self.open()
+
+    def open(self) -> Path:
+        """Make (or, resuming, take over) the folder: lock it, write run.json, open the append files."""
+        if self.opened:
+            return self.path  # type: ignore[return-value]
+        if self.closed:
+            raise RunError("this run is closed")
         from core.checkpoint import dataset_ref
 
-        self.path = Path(path).expanduser()
-        self.trainer = trainer
+        tr = self.trainer
+        if self.path is None:
+            self.path = new_run_dir(self.root or default_runs_dir(), self.stem)
+            self._made_dir = True
+        where = safe_text(self.path)
         try:
-            self.path.mkdir(parents=True, exist_ok=True)
-            info = read_info(self.path) if resume else None
+            if not self.path.exists():
+                self.path.mkdir(parents=True)
+                self._made_dir = True
+            try:
+                self._lock = RunLock(self.path)
+            except RunLocked as e:
+                raise RunError(locked_message(self.path, e.pid)) from None
+            info = read_info(self.path) if self.resume else None
             self.info = info or {
                 "format": FORMAT,
                 "version": VERSION,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                "origin": origin,
-                "dataset": dataset_ref(trainer.data.source),
-                "words": len(trainer.data.words),
-                "vocab_size": len(trainer.data.vocab),
-                "params": trainer.model.num_params(),
-                "model": trainer.model_config.to_dict(),
-                "train": trainer.config.to_dict(),
+                "origin": self.origin,
+                "dataset": dataset_ref(tr.data.source),
+                "dedupe": self.dedupe,
+                "words": len(tr.data.words),
+                "vocab_size": len(tr.data.vocab),
+                "params": tr.model.num_params(),
+                "model": tr.model_config.to_dict(),
+                "train": tr.config.to_dict(),
             }
-            self.info.update(status="running", step=trainer.step)
+            self.info.update(status="running", step=tr.step, pid=os.getpid())
             _atomic_json(self.path / RUN_FILE, self.info)
-            if resume:
-                self._truncate_to(trainer.step)
+            if self.resume:
+                self._truncate_to(tr.step)
+                self._remove_temp_files()
             self._losses = open(self.path / LOSSES, "ab")
             self._evals = open(self.path / EVALS, "a", encoding="utf-8")
             self._samples = open(self.path / SAMPLES, "a", encoding="utf-8")
-        except OSError as e:
+        except (OSError, RunError) as e:
             for name in ("_losses", "_evals", "_samples"):
                 if hasattr(self, name):
                     getattr(self, name).close()
-            raise RunError(f"{self.path}: cannot write the run there ({e.strerror or e})") from None
-        self.last_flush = self.last_checkpoint = time.monotonic()
-        self.saved_step = trainer.step if resume else -1
-        self.closed = False
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
+            if isinstance(e, RunError):
+                raise
+            raise RunError(f"{where}: cannot write the run there ({e.strerror or e})") from None
+        self.opened = True
+        for name, line in self._pending:
+            self._write(self._evals if name == EVALS else self._samples, line)
+        self._pending.clear()
+        return self.path
+
+    def _remove_temp_files(self) -> None:
+        """Temp files of atomic writes that a kill interrupted; the lock says nobody is writing them now."""
+        for f in self.path.iterdir():  # type: ignore[union-attr]
+            if f.name.startswith(".") and f.name.endswith(".tmp") and f.is_file():
+                f.unlink(missing_ok=True)
 
     def _truncate_to(self, steps: int) -> None:
         """A resumed run continues from its checkpoint: drop the losses, evaluations and samples logged
         after it (training that a kill threw away), so the files tell one timeline."""
-        f = self.path / LOSSES
-        if f.exists() and f.stat().st_size > 4 * steps:
+        f = self.path / LOSSES  # type: ignore[operator]
+        if f.is_file() and f.stat().st_size > 4 * steps:
             with open(f, "r+b") as fh:
                 fh.truncate(4 * steps)
-        for name in (EVALS, SAMPLES):
-            rows = read_jsonl(self.path / name)
-            kept = [r for r in rows if isinstance(r.get("step"), int) and r["step"] <= steps]
-            if (self.path / name).exists():
+        for name, read in ((EVALS, read_evals), (SAMPLES, read_samples)):
+            path = self.path / name  # type: ignore[operator]
+            if path.exists():
+                kept = [r for r in read(self.path) if r["step"] <= steps]
                 text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept)
-                write_atomic(self.path / name, lambda fh, text=text: fh.write(text), binary=False)
+                write_atomic(path, lambda fh, text=text: fh.write(text), binary=False)
 
     def _write(self, f: IO[Any], data: Any) -> None:
         try:
             f.write(data)
         except OSError as e:  # a full disk, a quota, a vanished folder: the caller stops saving, training goes on
-            raise RunError(f"{self.path}: cannot save the run ({e.strerror or e})") from None
+            raise RunError(f"{safe_text(self.path)}: cannot save the run ({e.strerror or e})") from None
+
+    def _ready(self) -> bool:
+        """Open the folder once there is something trained to keep; False while there is not."""
+        if not self.opened:
+            if self.trainer.step == 0 and not self.resume:
+                return False
+            self.open()
+        return True
 
     # ---- as training goes ----
     def log_losses(self, log10_losses: Any) -> None:
         """Append a chunk's per-step log10 losses (a tensor or a list)."""
         values = log10_losses.tolist() if hasattr(log10_losses, "tolist") else list(log10_losses)
         if values:
+            if not self.opened:
+                self.open()
             a = array.array("f", values)
             if sys.byteorder != "little":
                 a.byteswap()
             self._write(self._losses, a.tobytes())
 
+    def _log_line(self, name: str, line: str) -> None:
+        if self._ready():
+            self._write(self._evals if name == EVALS else self._samples, line)
+        else:
+            self._pending.append((name, line))
+
     def log_eval(self, step: int, losses: dict[str, float], seconds: float) -> None:
-        self._write(self._evals, json.dumps(json_safe({"step": step, "seconds": round(seconds, 3), **losses})) + "\n")
+        self._log_line(EVALS, json.dumps(json_safe({"step": step, "seconds": round(seconds, 3), **losses})) + "\n")
 
     def log_samples(self, step: int, names: list[tuple[str, bool]]) -> None:
-        line = json.dumps({"step": step, "names": [n for n, _ in names]}, ensure_ascii=False) + "\n"
-        self._write(self._samples, line)
+        self._log_line(SAMPLES, json.dumps({"step": step, "names": [n for n, _ in names]}, ensure_ascii=False) + "\n")
 
     def tick(self, force: bool = False) -> None:
         """Flush about once a second; checkpoint every few seconds (both if `force`)."""
+        if not self._ready():
+            return
         now = time.monotonic()
         if force or now - self.last_flush >= FLUSH_EVERY:
             self.flush()
@@ -169,79 +274,221 @@ class RunWriter:
             self.checkpoint()
 
     def flush(self) -> None:
+        if not self.opened:
+            return
         self.last_flush = time.monotonic()
         try:
             for f in (self._losses, self._evals, self._samples):
                 f.flush()
         except OSError as e:
-            raise RunError(f"{self.path}: cannot save the run ({e.strerror or e})") from None
+            raise RunError(f"{safe_text(self.path)}: cannot save the run ({e.strerror or e})") from None
 
     def checkpoint(self, status: str | None = None) -> Path:
         """Save the model and update run.json; the previous checkpoint stays until the new one is whole."""
         from core.checkpoint import save_checkpoint
 
         tr = self.trainer
+        self.open()
         self.flush()
         try:
-            save_checkpoint(tr, self.path / CHECKPOINT)
-            self.info.update(
-                step=tr.step,
-                best_dev_loss=tr.best_dev,
-                best_dev_step=tr.best_dev_step,
-                last_loss=tr.snapshot().last_loss,
-                seconds=round(tr.elapsed, 2),
-                status=status or getattr(tr, "_state", None) or "running",
-                wall=round(tr.wall, 2),
-                updated=time.strftime("%Y-%m-%dT%H:%M:%S"),
-                train=tr.config.to_dict(),
-            )
-            _atomic_json(self.path / RUN_FILE, self.info)
+            save_checkpoint(tr, self.path / CHECKPOINT, dedupe=self.dedupe)  # type: ignore[operator]
         except OSError as e:
-            raise RunError(f"{self.path}: cannot save the run ({e.strerror or e})") from None
+            raise RunError(f"{safe_text(self.path)}: cannot save the run ({e.strerror or e})") from None
+        self._update_info(status or tr.snapshot().state)
         self.last_checkpoint = time.monotonic()
         self.saved_step = tr.step
-        return self.path / CHECKPOINT
+        return self.path / CHECKPOINT  # type: ignore[operator]
+
+    def _update_info(self, status: str, **extra: Any) -> None:
+        tr = self.trainer
+        self.info.update(
+            step=tr.step,
+            best_dev_loss=tr.best_dev,
+            best_dev_step=tr.best_dev_step,
+            last_loss=tr.snapshot().last_loss,
+            seconds=round(tr.elapsed, 2),
+            status=status if status in STATUSES else "running",
+            wall=round(tr.wall, 2),
+            updated=time.strftime("%Y-%m-%dT%H:%M:%S"),
+            train=tr.config.to_dict(),
+            **extra,
+        )
+        path = self.path / RUN_FILE  # type: ignore[operator]
+        try:
+            _atomic_json(path, self.info)
+        except OSError as e:
+            try:
+                _rewrite_in_place(path, self.info)
+            except OSError:
+                raise RunError(f"{safe_text(self.path)}: cannot save the run ({e.strerror or e})") from None
+
+    def mark(self, status: str, **extra: Any) -> bool:
+        """Record a final status (and notes, such as where the weights went) without a checkpoint; False if
+        even that cannot be written."""
+        if not self.opened:
+            return False
+        try:
+            self._update_info(status, **extra)
+            return True
+        except RunError:
+            return False
 
     @property
     def unsaved(self) -> bool:
-        return self.saved_step != self.trainer.step
+        return self.saved_step != self.trainer.step and (self.opened or self.trainer.step > 0)
 
     def abandon(self) -> None:
         """Stop writing without a last checkpoint (the disk refused the last write): close the files."""
         self.closed = True
-        for f in (self._losses, self._evals, self._samples):
-            try:
-                f.close()
-            except OSError:
-                pass
+        if self.opened:
+            for f in (self._losses, self._evals, self._samples):
+                try:
+                    f.close()
+                except OSError:
+                    pass
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def close(self, status: str = "stopped") -> None:
+        """A last checkpoint, marked `status`; a new run that never trained a step is taken away instead
+        (unless it diverged at once: that is worth keeping, with the weights it started from)."""
         if self.closed:
             return
-        self.closed = True
+        if self.trainer.step == 0 and not self.resume and status != "diverged":
+            self._remove()
+            return
         try:
             self.checkpoint(status)
         finally:
             self.abandon()
 
+    def _remove(self) -> None:
+        self.abandon()
+        self.removed = True
+        if not self.opened or self.path is None:
+            return
+        for name in RUN_FILES:
+            (self.path / name).unlink(missing_ok=True)
+        if self._made_dir:
+            try:
+                self.path.rmdir()
+            except OSError:
+                pass  # something else is in it: leave it
+
 
 # ---- reading runs (no torch) ----
-def read_info(path: str | os.PathLike[str]) -> dict:
-    """run.json of a run directory; RunError if it is missing or damaged."""
-    path = Path(path).expanduser()
-    f = path / RUN_FILE
-    if not path.is_dir():
-        raise RunError(f"{path}: no such run directory")
+def _read_file(path: Path, limit: int, run: Path) -> bytes:
     try:
-        info = json.loads(f.read_text(encoding="utf-8"))
+        return read_regular(path, limit)
+    except FileRefused as e:
+        raise RunError(f"{safe_text(run)}: damaged run ({path.name} {e})") from None
+    except IsADirectoryError:
+        raise RunError(f"{safe_text(run)}: damaged run ({path.name} is a folder)") from None
+
+
+def _int(v: Any, lo: int = 0, hi: int = MAX_STEP) -> int:
+    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+        raise ValueError
+    return v
+
+
+def _loss(v: Any) -> float | None:
+    """A loss as stored: a finite number, or null for none (NaN and inf are written as null)."""
+    if v is None:
+        return None
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or abs(v) > 1e9:
+        raise ValueError
+    return float(v)
+
+
+def _bool(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError
+    return v
+
+
+def _status(v: Any) -> str:
+    if v not in STATUSES:
+        raise ValueError
+    return v
+
+
+def _text(v: Any, limit: int = 4096) -> str:
+    if not isinstance(v, str) or len(v) > limit or has_unsafe(v):
+        raise ValueError
+    return v
+
+
+# run.json: field -> (check, required). Each check returns the typed value or raises ValueError.
+_INFO_FIELDS: dict[str, tuple[Any, bool]] = {
+    "created": (lambda v: _text(v, 64), True),
+    "updated": (lambda v: _text(v, 64), False),
+    "origin": (lambda v: _text(v, 32), False),
+    "dataset": (_text, True),
+    "dedupe": (_bool, False),
+    "words": (lambda v: _int(v), False),
+    "vocab_size": (lambda v: _int(v, 1, 1 << 21), False),
+    "params": (lambda v: _int(v), False),
+    "status": (_status, True),
+    "step": (lambda v: _int(v), True),
+    "best_dev_loss": (_loss, False),
+    "best_dev_step": (lambda v: _int(v, -1), False),
+    "last_loss": (_loss, False),
+    "seconds": (_loss, False),
+    "wall": (_loss, False),
+    "pid": (lambda v: _int(v, 0, 1 << 31), False),
+}
+
+
+def _check_configs(info: dict) -> None:
+    from core.config import MLPConfig, TrainConfig
+
+    for key, cls in (("model", MLPConfig), ("train", TrainConfig)):
+        d = info.get(key)
+        if not isinstance(d, dict):
+            raise RunError(f"no {key} settings")
+        names = set(cls.__dataclass_fields__)
+        try:
+            cls(**{k: v for k, v in d.items() if k in names}).validate()
+        except (TypeError, ConfigError) as e:
+            raise RunError(f"{key} settings: {safe_text(e, 120)}") from None
+
+
+def read_info(path: str | os.PathLike[str]) -> dict:
+    """run.json of a run directory, each field checked; RunError naming the field if one is bad."""
+    path = Path(path).expanduser()
+    where = safe_text(path)
+    if not path.is_dir():
+        raise RunError(f"{where}: no such run directory")
+    try:
+        raw = _read_file(path / RUN_FILE, MAX_INFO_BYTES, path)
     except FileNotFoundError:
-        raise RunError(f"{path}: not an mlp-tui run (no {RUN_FILE})") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        raise RunError(f"{path}: damaged run ({RUN_FILE} is not readable JSON)") from None
+        raise RunError(f"{where}: not an mlp-tui run (no {RUN_FILE})") from None
+    except OSError as e:
+        raise RunError(f"{where}: cannot read {RUN_FILE} ({e.strerror or e})") from None
+    try:
+        info = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise RunError(f"{where}: damaged run ({RUN_FILE} is not readable JSON)") from None
     if not isinstance(info, dict) or info.get("format") != FORMAT:
-        raise RunError(f"{path}: not an mlp-tui run ({RUN_FILE} is of another kind)")
+        raise RunError(f"{where}: not an mlp-tui run ({RUN_FILE} is of another kind)")
     if info.get("version") != VERSION:
-        raise RunError(f"{path}: run format version {info.get('version')!r}; this mlp-tui reads version {VERSION}")
+        raise RunError(f"{where}: run format version {safe_text(repr(info.get('version')), 20)}; "
+                       f"this mlp-tui reads version {VERSION}")
+    for key, (check, required) in _INFO_FIELDS.items():
+        if key not in info:
+            if required:
+                raise RunError(f"{where}: damaged run ({RUN_FILE} has no {key})")
+            continue
+        try:
+            info[key] = check(info[key])
+        except (ValueError, TypeError):
+            raise RunError(f"{where}: damaged run ({RUN_FILE}: {key} is {safe_text(repr(info[key]), 40)})") from None
+    try:
+        _check_configs(info)
+    except RunError as e:
+        raise RunError(f"{where}: damaged run ({RUN_FILE}: {e})") from None
     return info
 
 
@@ -250,20 +497,20 @@ def checkpoint_path(path: str | os.PathLike[str]) -> Path:
     p = Path(path).expanduser()
     if p.is_dir() and (p / RUN_FILE).exists():
         if not (p / CHECKPOINT).exists():
-            raise RunError(f"{p}: the run has no checkpoint yet ({CHECKPOINT})")
+            raise RunError(f"{safe_text(p)}: the run has no checkpoint yet ({CHECKPOINT})")
         return p / CHECKPOINT
     return p
 
 
 def read_losses(path: str | os.PathLike[str], max_steps: int | None = None) -> array.array:
     """Every step's log10 training loss (a float array); a torn last value from a kill is dropped."""
-    f = Path(path).expanduser() / LOSSES
+    path = Path(path).expanduser()
     try:
-        data = f.read_bytes()
+        data = _read_file(path / LOSSES, MAX_LOSSES_BYTES, path)
     except FileNotFoundError:
         return array.array("f")
     except OSError as e:
-        raise RunError(f"{path}: cannot read {LOSSES} ({e.strerror or e})") from None
+        raise RunError(f"{safe_text(path)}: cannot read {LOSSES} ({e.strerror or e})") from None
     a = array.array("f")
     a.frombytes(data[: len(data) // 4 * 4])
     if sys.byteorder != "little":
@@ -294,19 +541,50 @@ def downsample(values: array.array | list[float], width: int, start: int = 0) ->
 
 
 def read_jsonl(path: Path) -> list[dict]:
-    """The whole lines of a JSON-lines file; a torn last line (a kill mid-write) is skipped."""
+    """The whole lines of a JSON-lines file that are objects; a torn last line (a kill mid-write) is skipped."""
     out = []
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = _read_file(path, MAX_JSONL_BYTES, path.parent).decode("utf-8", errors="replace")
     except FileNotFoundError:
         return out
+    except OSError as e:
+        raise RunError(f"{safe_text(path)}: cannot be read ({e.strerror or e})") from None
     for line in text.splitlines():
         try:
             obj = json.loads(line)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             continue
         if isinstance(obj, dict):
             out.append(obj)
+    return out
+
+
+def read_evals(run: Path) -> list[dict]:
+    """evals.jsonl as {step, seconds, train?, dev?, test?} rows with checked types; bad lines are skipped."""
+    out = []
+    for r in read_jsonl(Path(run) / EVALS):
+        try:
+            row = {"step": _int(r.get("step")), "seconds": _loss(r.get("seconds")) or 0.0}
+            for s in ("train", "dev", "test"):
+                if s in r:
+                    row[s] = _loss(r[s])
+        except (ValueError, TypeError):
+            continue
+        out.append(row)
+    return out
+
+
+def read_samples(run: Path) -> list[dict]:
+    """samples.jsonl as {step, names} rows; names with control characters (not ours) are skipped."""
+    out = []
+    for r in read_jsonl(Path(run) / SAMPLES):
+        try:
+            names = r.get("names")
+            if not isinstance(names, list) or len(names) > 10_000:
+                raise ValueError
+            out.append({"step": _int(r.get("step")), "names": [_text(n, 200) for n in names]})
+        except (ValueError, TypeError):
+            continue
     return out
 
 
@@ -319,33 +597,42 @@ class RunSummary:
     step: int
     best_dev: float
     created: str
-    status: str
+    status: str  # as run.json says, except "interrupted" for a "running" run whose process is gone
     error: str = ""  # why the run could not be read, if it could not
+    pid: int | None = None  # the process training it now (0: unknown pid), None if nobody is
+
+    @property
+    def live(self) -> bool:
+        return self.pid is not None
 
 
 def summarize(path: Path) -> RunSummary:
+    pid = holder(path)
     try:
         info = read_info(path)
     except RunError as e:
-        return RunSummary(path, "?", "?", 0, 0, math.nan, "", "damaged", str(e))
-    try:
-        m = info.get("model") or {}
-        arch = f"block {m.get('block_size', '?')} · emb {m.get('n_embd', '?')} · hidden {m.get('n_hidden', '?')}"
-        if m.get("batchnorm"):
-            arch += " · bn"
-        best = info.get("best_dev_loss")
-        return RunSummary(
-            path=path,
-            dataset=Path(str(info.get("dataset", "?"))).name,
-            arch=arch,
-            params=int(info.get("params") or 0),
-            step=int(info.get("step") or 0),
-            best_dev=float(best) if isinstance(best, (int, float)) else math.nan,
-            created=str(info.get("created", "")),
-            status=str(info.get("status", "")),
-        )
-    except (AttributeError, TypeError, ValueError):
-        return RunSummary(path, "?", "?", 0, 0, math.nan, "", "damaged", f"{path}: damaged run ({RUN_FILE} fields)")
+        return RunSummary(path, "?", "?", 0, 0, math.nan, "", "damaged", str(e), pid)
+    m = info["model"]
+    arch = f"block {m.get('block_size', '?')} · emb {m.get('n_embd', '?')} · hidden {m.get('n_hidden', '?')}"
+    if m.get("batchnorm"):
+        arch += " · bn"
+    if info.get("dedupe"):
+        arch += " · dedupe"
+    best = info.get("best_dev_loss")
+    status = info["status"]
+    if pid is None and status in ("running", "paused", "idle"):
+        status = "interrupted"  # its process is gone (killed, or the machine went down): never "running"
+    return RunSummary(
+        path=path,
+        dataset=Path(info["dataset"]).name,
+        arch=arch,
+        params=info.get("params", 0),
+        step=info["step"],
+        best_dev=best if best is not None else math.nan,
+        created=info["created"],
+        status=status,
+        pid=pid,
+    )
 
 
 def list_runs(root: str | os.PathLike[str] | None = None) -> list[RunSummary]:
@@ -354,10 +641,15 @@ def list_runs(root: str | os.PathLike[str] | None = None) -> list[RunSummary]:
     try:
         if not root.is_dir():
             return []
-        runs = [summarize(p) for p in root.iterdir() if p.is_dir() and (p / RUN_FILE).exists()]
+        runs = [summarize(p) for p in root.iterdir()
+                if not p.name.startswith(".") and p.is_dir() and (p / RUN_FILE).exists()]
     except OSError as e:
-        raise RunError(f"{root}: cannot list the runs ({e.strerror or e})") from None
+        raise RunError(f"{safe_text(root)}: cannot list the runs ({e.strerror or e})") from None
     return sorted(runs, key=lambda r: (r.created, r.path.name), reverse=True)
+
+
+def _pow10(v: float) -> float:
+    return 10**v if v < 300 else math.inf  # a hostile losses.f32 can hold 3e38; 10 ** 3e38 overflows
 
 
 def export_csv(path: str | os.PathLike[str], out: Any) -> int:
@@ -365,13 +657,19 @@ def export_csv(path: str | os.PathLike[str], out: Any) -> int:
     path = Path(path).expanduser()
     read_info(path)
     losses = read_losses(path)
-    evals = {int(e["step"]): e for e in read_jsonl(path / EVALS) if isinstance(e.get("step"), int)}
+    evals = {e["step"]: e for e in read_evals(path)}
     out.write("step,log10_loss,loss,train_eval,dev_eval,test_eval\n")
+    rows = []
     for i, v in enumerate(losses, start=1):
         e = evals.get(i, {})
-        cells = [str(i), f"{v:.6g}", f"{10 ** v:.6g}"]
+        cells = [str(i), f"{v:.6g}", f"{_pow10(v):.6g}"]
         for split in ("train", "dev", "test"):
             x = e.get(split)
             cells.append("" if x is None else f"{x:.6g}")
-        out.write(",".join(cells) + "\n")
+        rows.append(",".join(cells))
+        if len(rows) >= 65536:  # in blocks: one write per row is slow, one string for 10M rows is large
+            out.write("\n".join(rows) + "\n")
+            rows.clear()
+    if rows:
+        out.write("\n".join(rows) + "\n")
     return len(losses)

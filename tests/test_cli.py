@@ -90,8 +90,8 @@ def test_train_bad_data_files(capsys, tmp_path):
 
 
 def test_huge_model_is_refused(capsys, words_file, tmp_path):
-    code, _, err = run_cli(capsys, ["train", "--data", str(words_file), "--hidden", "100000000",
-                                    "--out", str(tmp_path / "x")])
+    code, _, err = run_cli(capsys, ["train", "--data", str(words_file), "--hidden", "100000", "--emb-dim", "4096",
+                                    "--block-size", "256", "--out", str(tmp_path / "x")])
     assert_one_line_error(code, err, "parameters")
 
 
@@ -117,7 +117,8 @@ def test_sample_bad_values(capsys, run_dir):
     ck = str(out_dir / "model.pt")
     for argv, fragment in [
         (["-n", "0"], "-n"),
-        (["--temperature", "0"], "--temperature"),
+        (["--temperature", "-1"], "--temperature"),
+        (["--temperature", "101"], "--temperature"),
         (["--temperature", "nan"], "--temperature"),
         (["--prefix", "é!"], "--prefix"),
         (["--prefix", "a."], "--prefix"),
@@ -142,7 +143,7 @@ def test_train_writes_model_and_metrics(run_dir):
     words, out, code = run_dir
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        "evals.jsonl", "losses.f32", "metrics.json", "model.pt", "run.json", "samples.jsonl"]
+        "evals.jsonl", "lock", "losses.f32", "metrics.json", "model.pt", "run.json", "samples.jsonl"]
     m = json.loads((out / "metrics.json").read_text())
     for key in ("steps", "seconds", "steps_per_second", "params", "train_loss", "dev_loss", "test_loss", "config"):
         assert key in m
@@ -243,7 +244,7 @@ def test_defaults_mirror_the_configs():
         "batch_size": t.batch_size, "lr": t.lr, "lr_decay": t.lr_decay, "decay_at": t.decay_at,
         "steps": t.steps, "seed": t.seed, "optimizer": t.optimizer, "weight_decay": t.weight_decay,
         "dropout": t.dropout, "schedule": t.schedule, "warmup": t.warmup, "minutes": t.minutes,
-        "patience": t.patience, "keep_best": t.keep_best,
+        "patience": t.patience, "keep_best": t.keep_best, "dedupe": False,
     }
     for name in ("train", "app"):
         settings = resolve_settings(build_parsers()[name].parse_args([]))
@@ -293,7 +294,7 @@ def test_train_with_a_diverging_lr_reports_and_exits(capsys, words_file, tmp_pat
         self.on("on_pause", lambda t, **info: t.stop())
 
     monkeypatch.setattr(core.train.Trainer, "__init__", init_with_guard)
-    code, _, err = run_cli(capsys, ["train", "--data", str(words_file), "--lr", "1e20", "--steps", "200",
+    code, _, err = run_cli(capsys, ["train", "--data", str(words_file), "--lr", "1000", "--steps", "200",
                                     "--hidden", "20", "--out", str(tmp_path / "r"), "--quiet"])
     assert code == 1
     assert "lower learning rate" in err

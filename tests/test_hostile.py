@@ -171,7 +171,7 @@ def test_examples_that_would_not_fit_are_refused_before_they_are_built(capsys, t
     msg = assert_one_line(e, str(words_file), "60 words make 402 examples", "block size 10,000,000", "GiB")
     assert "the limit is 4.0 GiB" in msg
     code, _, err = run_cli(capsys, train_argv(words_file, tmp_path / "run", "--block-size", "10000000"))
-    assert_cli_error(code, err, "block size 10,000,000", "of memory")
+    assert_cli_error(code, err, "--block-size", "must be <= 256")  # the flag's range stops it first
 
 
 @pytest.mark.parametrize("block_size", [0, -3, 2.5, "3", True])
@@ -405,13 +405,13 @@ def test_model_config_refuses(name, value):
 @pytest.mark.parametrize(
     ("kw", "fragments"),
     [
-        ({"n_hidden": 10_000_000, "n_embd": 10_000},  # weights: 1.1 TiB
-         ["would have 300,", "parameters", "GiB of weights", f"the limit is {MAX_PARAMS:,}", "hidden 10,000,000"]),
+        ({"block_size": 256, "n_hidden": 100_000, "n_embd": 4096},  # each at its bound; weights: 391 GiB
+         ["would have 104,", "parameters", "GiB of weights", f"the limit is {MAX_PARAMS:,}", "hidden 100,000"]),
         ({"vocab_size": 1_112_064},  # every Unicode character in the data: W2 alone is 222M
          ["vocabulary 1,112,064", "parameters"]),
-        ({"n_hidden": 3_000_000},  # 174M parameters pass, but one evaluation chunk would be ~550 GiB
-         ["hidden 3,000,000", "for the activations of 8,192 examples at once (evaluation)", "limit is 4.0 GiB"]),
-        ({"n_embd": 100_000}, ["embedding 100,000", "activations"]),
+        ({"n_hidden": 100_000},  # 5.7M parameters pass, but one evaluation chunk would be ~18 GiB
+         ["hidden 100,000", "for the activations of 8,192 examples at once (evaluation)", "limit is 4.0 GiB"]),
+        ({"block_size": 128, "n_embd": 4096}, ["embedding 4,096", "activations"]),
         ({"vocab_size": 500_000, "n_hidden": 50}, ["vocabulary 500,000", "activations"]),
     ],
 )
@@ -444,7 +444,9 @@ def test_trainer_refuses_a_batch_that_would_not_fit_before_allocating(small_data
 
 
 def test_an_absurd_lr_in_a_config_diverges_and_keeps_finite_weights(small_data):
-    tr = small_trainer(small_data, lr=1e300, steps=1000)
+    with pytest.raises(ConfigError, match="lr must be <= 1,000"):
+        small_trainer(small_data, lr=1e300)
+    tr = small_trainer(small_data, lr=1000, steps=1000)  # the largest lr the settings take
     before = [t.clone() for t in tr.model.parameters()]
     tr.run()
     snap = tr.snapshot()
@@ -479,11 +481,13 @@ def test_bad_flag_values_exit_2_in_one_line(capsys, tmp_path, flag, value):
 @pytest.mark.parametrize(
     ("argv", "fragments"),
     [
-        (["--hidden", "10000000", "--emb-dim", "10000"], ["would have 300,", "parameters", "GiB of weights"]),
-        (["--hidden", "3000000"], ["hidden 3,000,000", "activations of 8,192 examples"]),
-        (["--emb-dim", "100000"], ["embedding 100,000", "activations"]),
-        (["--batch-size", "1000000000"], [f"batch_size must be at most {MAX_BATCH:,}"]),
-        (["--seed", str(2**64)], ["seed must be an integer from 0 to 2**63 - 1"]),
+        (["--block-size", "256", "--hidden", "100000", "--emb-dim", "4096"],
+         ["would have 104,", "parameters", "GiB of weights"]),
+        (["--hidden", "100000"], ["hidden 100,000", "activations of 8,192 examples"]),
+        (["--block-size", "128", "--emb-dim", "4096"], ["embedding 4,096", "activations"]),
+        (["--hidden", "3000000"], ["--hidden", "must be <= 100,000"]),  # beyond the setting's range
+        (["--batch-size", "1000000000"], [f"must be <= {MAX_BATCH:,}"]),
+        (["--seed", str(2**64)], [f"must be <= {2**63 - 1:,}"]),
     ],
 )
 def test_absurd_flags_are_refused_before_the_model_is_built(capsys, tmp_path, words_file, monkeypatch, argv,
@@ -614,10 +618,13 @@ BAD_CHECKPOINTS = [
     ("a-tensor", lambda src, d: torch.save(torch.zeros(3), d / "tensor.pt") or d / "tensor.pt",
      "not an mlp-tui checkpoint"),
     ("absurd-model", lambda src, d: _rewritten(
+        src, d / "huge.pt", model_config={"vocab_size": 27, "block_size": 256, "n_embd": 4096, "n_hidden": 100_000}),
+     "damaged checkpoint (the model (vocabulary 27, context 256, embedding 4,096, hidden 100,000) would have"),
+    ("out-of-range-model", lambda src, d: _rewritten(
         src, d / "huge.pt", model_config={"vocab_size": 27, "block_size": 3, "n_embd": 10, "n_hidden": 10**9}),
-     "damaged checkpoint (the model (vocabulary 27, context 3, embedding 10, hidden 1,000,000,000) would have"),
+     "damaged checkpoint (n_hidden must be <= 100,000, got 1000000000)"),
     ("nan-lr", lambda src, d: _rewritten(src, d / "nanlr.pt", train_config={"lr": NAN}),
-     "damaged checkpoint (lr must be a positive number, got nan)"),
+     "damaged checkpoint (lr must be a finite number, got nan)"),
 ]
 
 

@@ -124,6 +124,7 @@ def test_resuming_truncates_the_history_to_the_checkpoint(tmp_path, small_data):
     w.checkpoint()
     tr.run(steps=200)  # trained past the checkpoint, then killed: no close()
     w.flush()
+    w.abandon()  # what a kill leaves: the files as flushed, and the kernel drops the lock
     assert len(read_losses(tmp_path / "r")) == 500
     ck = load_checkpoint(tmp_path / "r" / "model.pt")
     tr2 = resume_trainer(ck, small_data)
@@ -236,6 +237,7 @@ def test_resuming_drops_evaluations_and_samples_after_the_checkpoint(tmp_path, s
     w.log_eval(250, {"dev": 2.5}, 2.0)  # trained on, then killed before the next checkpoint
     w.log_samples(250, [("bob", False)])
     w.flush()
+    w.abandon()
     w2 = RunWriter(tmp_path / "r", resume_trainer(load_checkpoint(tmp_path / "r" / "model.pt"), small_data),
                    resume=True)
     assert [e["step"] for e in read_jsonl(tmp_path / "r" / EVALS)] == [100]
@@ -253,7 +255,9 @@ def test_a_full_disk_stops_saving_not_training(tmp_path, small_data):
     words = write_words(tmp_path / "w.txt", SMALL_WORDS)
     w.runs_dir = str(tmp_path / "runs")
     w.reset(str(words), {"block_size": 3, "n_embd": 4, "n_hidden": 16, "init": "kaiming"}, {"steps": 10**6})
-    assert w.writer is not None
+    assert w.writer is not None and not w.writer.opened  # no folder until a step is trained
+    w.tick()
+    assert w.writer.opened and w.writer.path.is_dir()
     w.writer._losses.close()
     w.writer._losses = open("/dev/full", "wb", buffering=0)  # every write: ENOSPC
     step = w.trainer.step
@@ -278,10 +282,11 @@ def test_a_reset_marks_the_abandoned_run_stopped(tmp_path):
     w.runs_dir = str(tmp_path / "runs")
     model = {"block_size": 3, "n_embd": 4, "n_hidden": 16, "init": "kaiming"}
     w.reset(str(words), model, {"steps": 10**6})
-    first = w.writer.path
     for _ in range(3):
         w.tick()
+    first = w.writer.path
     w.reset(str(words), model, {"steps": 10**6})
+    w.tick()
     assert read_info(first)["status"] == "stopped"
     assert w.writer.path != first
 

@@ -6,6 +6,7 @@ torch is imported only inside the commands, so `mlp-tui --help` and the app's fi
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import math
 import os
@@ -19,6 +20,7 @@ from core.runs import json_safe
 
 COMMANDS = ("train", "sample", "eval", "bench", "runs", "export")
 DEFAULTS = {  # the lecture's recipe; mirrors MLPConfig and TrainConfig (checked by a test)
+    "dedupe": False,
     "block_size": 3,
     "emb_dim": 10,
     "hidden": 200,
@@ -69,11 +71,24 @@ def _number(cast: Callable[[str], float], ok: Callable[[float], bool], what: str
 
 _positive_int = _number(int, lambda v: v >= 1, "a positive integer")
 _nonneg_int = _number(int, lambda v: v >= 0, "an integer >= 0")
-_positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, "a positive finite number")
-_fraction = _number(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
-_nonneg_float = _number(float, lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
 _thread_count = _number(int, lambda v: 1 <= v <= (os.cpu_count() or 1),
                         f"a number of threads from 1 to {os.cpu_count() or 1} (the CPU cores here)")
+
+
+def _setting(key: str) -> Callable[[str], object]:
+    """An argparse type that parses a setting exactly as the app's field does: the same range, the same words."""
+    from tui.fields import BY_KEY, parse
+
+    field = BY_KEY[key]
+
+    def convert(text: str) -> object:
+        value, reason = parse(field, text)
+        if reason is not None:
+            raise argparse.ArgumentTypeError(f"{reason}, got {text!r}")
+        return value
+
+    convert.__name__ = key
+    return convert
 
 
 def add_training_options(p: argparse.ArgumentParser) -> None:
@@ -87,16 +102,19 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--data", default="names", metavar="PATH",
                    help="a text file with one word per line, or a built-in dataset: names, surnames "
                         "(default: names)")
+    g.add_argument("--dedupe", action="store_const", const=True, default=None,
+                   help="split by distinct word, so that no word is in two splits (default: off, as the lecture, "
+                        "which splits by line: a name listed twice can be in train and in dev)")
     g.add_argument("--preset", choices=PRESET_NAMES, default=None,
                    help="set many flags at once: lecture (the defaults), kaiming (lecture + kaiming init), "
                         "best (block 12, 24-dim embeddings, 512 hidden, batch 32, AdamW 1.4e-3, dropout 0.2, "
                         "weight decay 0.01, cosine schedule; the best 5-minute recipe found on 2 cores); "
                         "flags given explicitly override the preset")
-    g.add_argument("--block-size", type=_positive_int, metavar="N",
+    g.add_argument("--block-size", type=_setting("block_size"), metavar="N",
                    help=f"characters of context the model sees (default: {d['block_size']})")
-    g.add_argument("--emb-dim", type=_positive_int, metavar="N",
+    g.add_argument("--emb-dim", type=_setting("emb_dim"), metavar="N",
                    help=f"size of each character's embedding vector (default: {d['emb_dim']})")
-    g.add_argument("--hidden", type=_positive_int, metavar="N",
+    g.add_argument("--hidden", type=_setting("hidden"), metavar="N",
                    help=f"units in the tanh hidden layer (default: {d['hidden']})")
     g.add_argument("--init", choices=("lecture", "kaiming"),
                    help="weight initialisation: the lecture's plain N(0,1), or kaiming (tanh gain, small "
@@ -105,38 +123,38 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
                    help="batch-normalise the hidden pre-activations (makemore part 3): batch statistics "
                         "while training, running ones at evaluation and sampling (default: off)")
     g = p.add_argument_group("optimisation")
-    g.add_argument("--batch-size", type=_positive_int, metavar="N",
+    g.add_argument("--batch-size", type=_setting("batch_size"), metavar="N",
                    help=f"examples per step (default: {d['batch_size']})")
     g.add_argument("--optimizer", choices=("sgd", "adamw"),
                    help="plain SGD, as in the lecture, or AdamW (default: sgd)")
-    g.add_argument("--lr", type=_positive_float, metavar="LR",
+    g.add_argument("--lr", type=_setting("lr"), metavar="LR",
                    help=f"learning rate (default: {d['lr']})")
     g.add_argument("--schedule", choices=("step", "cosine", "constant"),
                    help="learning-rate schedule: step (x --lr-decay at --decay-at), cosine (from lr down to "
                         "lr x --lr-decay), constant (default: step)")
-    g.add_argument("--lr-decay", type=_positive_float, metavar="F",
+    g.add_argument("--lr-decay", type=_setting("lr_decay"), metavar="F",
                    help="step: multiply the learning rate by F at --decay-at; cosine: end at lr x F "
                         f"(default: {d['lr_decay']})")
-    g.add_argument("--decay-at", type=_nonneg_int, metavar="STEP",
+    g.add_argument("--decay-at", type=_setting("decay_at"), metavar="STEP",
                    help=f"step of the step schedule's decay (default: {d['decay_at']})")
-    g.add_argument("--warmup", type=_nonneg_int, metavar="STEPS",
+    g.add_argument("--warmup", type=_setting("warmup"), metavar="STEPS",
                    help="steps of linear learning-rate warm-up from 0 (default: 0)")
-    g.add_argument("--weight-decay", type=_nonneg_float, metavar="WD",
+    g.add_argument("--weight-decay", type=_setting("weight_decay"), metavar="WD",
                    help="weight decay (decoupled, as AdamW's) (default: 0)")
-    g.add_argument("--dropout", type=_fraction, metavar="P",
-                   help="dropout on the hidden layer while training, off at evaluation (default: 0)")
-    g.add_argument("--steps", type=_positive_int, metavar="N",
+    g.add_argument("--dropout", type=_setting("dropout"), metavar="P",
+                   help="dropout on the hidden layer while training, off at evaluation; 0 to 0.9 (default: 0)")
+    g.add_argument("--steps", type=_setting("steps"), metavar="N",
                    help=f"training steps (default: {d['steps']})")
-    g.add_argument("--minutes", type=_positive_float, metavar="M",
+    g.add_argument("--minutes", type=_setting("minutes"), metavar="M",
                    help="train for M minutes of wall time instead of --steps; the schedule stretches over "
                         "the time (default: off)")
-    g.add_argument("--patience", type=_nonneg_int, metavar="N",
+    g.add_argument("--patience", type=_setting("patience"), metavar="N",
                    help="stop early after N dev evaluations (every ~3 s) without a better dev loss "
                         "(default: 0, never)")
     g.add_argument("--keep-best", action="store_const", const=True, default=None,
                    help="at the end, keep the weights that had the best dev loss (default: the last weights; "
                         "on with --preset best)")
-    g.add_argument("--seed", type=_nonneg_int, metavar="N",
+    g.add_argument("--seed", type=_setting("seed"), metavar="N",
                    help=f"seed for the initial weights, the batches and dropout (default: {d['seed']})")
 
 
@@ -179,9 +197,11 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
                      formatter_class=fmt)
     sample.add_argument("--checkpoint", type=Path, required=True, metavar="PATH",
                         help="a run directory or a model.pt written by mlp-tui")
-    sample.add_argument("-n", type=_positive_int, default=20, metavar="N", help="how many words")
-    sample.add_argument("--temperature", type=_positive_float, default=1.0, metavar="T",
-                        help="below 1: safer, more common words; above 1: wilder")
+    sample.add_argument("-n", type=_number(int, lambda v: 1 <= v <= MAX_SAMPLES, f"from 1 to {MAX_SAMPLES:,}"),
+                        default=20, metavar="N", help="how many words (streamed in batches)")
+    sample.add_argument("--temperature", type=_setting("temperature"), default=1.0, metavar="T",
+                        help="below 1: safer, more common words; above 1: wilder; 0: always the likeliest "
+                             "character (0 to 100)")
     sample.add_argument("--seed", type=_nonneg_int, default=None, metavar="N",
                         help="seed for reproducible samples (default: random)")
     sample.add_argument("--prefix", default="", metavar="TEXT", help="start every word with TEXT")
@@ -216,7 +236,9 @@ def add_runs_dir(p: argparse.ArgumentParser) -> None:
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    print(f"mlp-tui: error: {message}", file=sys.stderr)
+    from core.files import safe_text
+
+    print(f"mlp-tui: error: {safe_text(message)}", file=sys.stderr)  # a message may quote a file's text
     raise SystemExit(code)
 
 
@@ -231,122 +253,22 @@ def configs_from_settings(v: dict):
     return mcfg, tcfg
 
 
+MAX_SAMPLES = 10**9  # streamed: memory stays at one batch, but a billion lines is ~10 GB of output
 EVAL_EVERY = 3.0  # seconds between dev evaluations during `train` (best-dev tracking, early stopping)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from tui.cli_train import train
 
-    import core  # noqa: F401  (quiets torch's NumPy warning)
-    from core.checkpoint import dataset_ref
-    from core.data import Dataset, resolve_dataset
-    from core.runs import RunWriter, default_runs_dir, new_run_dir
-    from core.train import Trainer
-
-    err = Console(stderr=True)
     settings = resolve_settings(args)
     mcfg, tcfg = configs_from_settings(settings)
-    tcfg.validate()
-    data = Dataset.load(args.data, mcfg.block_size)
-    trainer = Trainer(data, mcfg, tcfg)
-    trainer.threads = args.threads
-    if args.out is not None:
-        out = args.out.expanduser()
-        if (out / "run.json").exists() or (out / "model.pt").exists():
-            fail(f"--out {out}: already holds a run; give a new folder (nothing was overwritten)")
-    else:
-        out = new_run_dir(args.runs_dir or default_runs_dir(), resolve_dataset(args.data).stem)
-    writer = RunWriter(out, trainer, origin="cli")
-    length = f"{tcfg.minutes:g} minutes" if tcfg.minutes else f"{tcfg.steps:,} steps"
-    err.print(
-        f"[bold]{data.source}[/]: {len(data.words):,} words, {len(data.vocab)} characters; "
-        f"{trainer.model.num_params():,} parameters; {tcfg.optimizer}, {length} -> {out}"
-    )
-    progress = Progress(
-        TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[sps]:>7,.0f} steps/s"), TextColumn("loss {task.fields[loss]:.4f}"),
-        TextColumn("dev {task.fields[dev]:.4f}"), TextColumn("lr {task.fields[lr]:.3g}"), TimeRemainingColumn(),
-        console=err, disable=args.quiet, transient=False,
-    )
-    task = progress.add_task("training", total=trainer.total_steps, sps=0.0, loss=math.nan, dev=math.nan,
-                             lr=trainer.lr)
-    last = [0.0]
-    dev_curve: list[list[float]] = []  # [seconds, step, dev loss] at each evaluation
-
-    def on_chunk(tr: Trainer, step: int, loss: float) -> None:
-        writer.log_losses(tr.last_chunk)
-        writer.tick()
-        now = time.monotonic()
-        if now - last[0] > 0.1:  # redraw at most 10 times a second
-            last[0] = now
-            progress.update(task, completed=step, total=tr.total_steps, sps=tr.snapshot().steps_per_second,
-                            loss=loss, lr=tr.lr)
-
-    def on_eval(tr: Trainer, step: int, losses: dict) -> None:
-        writer.log_eval(step, losses, tr.elapsed)
-        dev_curve.append([round(tr.wall, 2), step, losses["dev"]])
-        progress.update(task, dev=losses["dev"])
-
-    trainer.on("on_chunk_end", on_chunk)
-    trainer.on("on_validation_end", on_eval)
-    interrupted = False
-    t0 = time.perf_counter()
-    with progress:
-        try:
-            trainer.run(eval_every=EVAL_EVERY, patience=tcfg.patience)
-        except KeyboardInterrupt:
-            interrupted = True
-        train_wall = time.perf_counter() - t0
-        snap = trainer.snapshot()
-        progress.update(task, completed=trainer.step, total=max(trainer.step, 1), sps=snap.steps_per_second,
-                        loss=snap.last_loss, lr=trainer.lr)
-    seconds = time.perf_counter() - t0
-    if snap.state == "diverged" or snap.message:
-        print(snap.message, file=sys.stderr)
-    if interrupted:
-        err.print(f"interrupted at step {trainer.step:,}; saving what was trained")
-    final = trainer.evaluate()
-    losses, kept = final, "last"
-    if tcfg.keep_best and trainer.best_dev_step != trainer.step and trainer.restore_best():
-        losses, kept = trainer.evaluate(), "best"
-    writer.close("interrupted" if interrupted else snap.state)
-    metrics = {
-        "steps": trainer.step,
-        "seconds": round(seconds, 3),
-        "steps_per_second": round(trainer.step / train_wall, 1) if train_wall else 0.0,  # wall time
-        "params": trainer.model.num_params(),
-        "train_loss": losses["train"],  # of the saved weights (see "kept")
-        "dev_loss": losses["dev"],
-        "test_loss": losses["test"],
-        "kept": kept,
-        "final_dev_loss": final["dev"],
-        "best_dev_loss": trainer.best_dev,
-        "best_dev_step": trainer.best_dev_step,
-        "state": "interrupted" if interrupted else snap.state,
-        "dataset": dataset_ref(data.source),
-        "preset": args.preset,
-        "threads": args.threads,
-        "config": {"model": trainer.model_config.to_dict(), "train": tcfg.to_dict()},
-        "dev_curve": dev_curve,
-    }
-    (out / "metrics.json").write_text(json.dumps(json_safe(metrics), indent=2) + "\n")
-    if trainer.best_dev_step >= 0:
-        best = f"  best dev {trainer.best_dev:.4f} @ step {trainer.best_dev_step:,}"
-        best += " (kept)" if kept == "best" else ""
-    else:
-        best = "  (no dev split to evaluate)"
-    err.print(
-        f"train {losses['train']:.4f}  dev {losses['dev']:.4f}  test {losses['test']:.4f}{best}  "
-        f"({metrics['steps_per_second']:,.0f} steps/s)  wrote {out / 'model.pt'} and {out / 'metrics.json'}"
-    )
-    return 130 if interrupted else (1 if snap.state == "diverged" else 0)
+    return train(args, mcfg, tcfg, dedupe=bool(settings["dedupe"]))
 
 
 def _load_data_for(ckpt, override: str | None):
     from core.data import Dataset
 
-    return Dataset.load(override or ckpt.dataset, ckpt.model_config.block_size, ckpt.split_seed)
+    return Dataset.load(override or ckpt.dataset, ckpt.model_config.block_size, ckpt.split_seed, dedupe=ckpt.dedupe)
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -354,8 +276,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     from core.checkpoint import load_checkpoint
     from core.errors import DataError
+    from core.files import safe_text
     from core.runs import checkpoint_path
-    from core.sample import sample
+    from core.sample import SampleError, sample_batches
 
     ckpt = load_checkpoint(checkpoint_path(args.checkpoint))
     g = torch.Generator().manual_seed(args.seed) if args.seed is not None else None
@@ -368,15 +291,50 @@ def cmd_sample(args: argparse.Namespace) -> int:
             train_words = _load_data_for(ckpt, None).train_set
         except DataError as e:
             fail(f"--mark needs the training data: {e}")
-    for s in sample(ckpt.model, ckpt.vocab, args.n, g, args.temperature, train_words=train_words,
-                    prefix=args.prefix):
-        print(s.text + (" *" if s.in_train else ""))
+    bar = _Bar(args.n, "sampling")
+    try:
+        for batch in sample_batches(ckpt.model, ckpt.vocab, args.n, g, args.temperature, train_words=train_words,
+                                    prefix=args.prefix):
+            sys.stdout.write("".join(safe_text(s.text) + (" *" if s.in_train else "") + "\n" for s in batch))
+            bar.advance(len(batch))
+    except SampleError as e:
+        fail(f"{args.checkpoint}: {e}")
+    finally:
+        bar.close()
     return 0
+
+
+class _Bar:
+    """A progress bar on stderr for long outputs: shown only on a terminal, and only after about a second."""
+
+    def __init__(self, total: int, what: str) -> None:
+        self.total, self.what, self.done = total, what, 0
+        self.start = time.monotonic()
+        self.progress = None
+        self.task = None
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        if self.progress is None and time.monotonic() - self.start > 1.0 and sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.progress = Progress(TextColumn(self.what), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                                     console=Console(stderr=True), transient=True)
+            self.progress.start()
+            self.task = self.progress.add_task(self.what, total=self.total)
+        if self.progress is not None:
+            self.progress.update(self.task, completed=self.done)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from core.checkpoint import load_checkpoint
     from core.data import SPLITS
+    from core.files import safe_text
     from core.model import split_loss
     from core.runs import checkpoint_path
 
@@ -389,8 +347,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         fail(f"{data.source} has a different vocabulary from the model's ({len(data.vocab)} vs {len(ckpt.vocab)})")
     out = {s: split_loss(ckpt.model, data.X[s], data.Y[s]) for s in SPLITS}
     report = {
-        "checkpoint": str(args.checkpoint),
-        "dataset": data.source,
+        "checkpoint": safe_text(args.checkpoint),
+        "dataset": safe_text(data.source),
+        "dedupe": data.dedupe,
         "step": ckpt.step,
         "params": ckpt.model.num_params(),
         **{f"{s}_loss": v for s, v in out.items()},
@@ -419,39 +378,41 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
+    from core.files import safe_text as t
     from core.runs import default_runs_dir, list_runs
 
     root = (args.runs_dir or default_runs_dir()).expanduser()
     runs = list_runs(root)
     if not runs:
-        print(f"no runs in {root}", file=sys.stderr)
+        print(f"no runs in {t(root)}", file=sys.stderr)
         return 0
-    print(f"{len(runs)} runs in {root}, newest first")
+    print(f"{len(runs)} runs in {t(root)}, newest first")
     print(f"{'run':<34} {'dataset':<14} {'architecture':<32} {'params':>9} {'steps':>10} {'best dev':>8}  "
           f"{'created':<19} status")
     for r in runs:
+        live = f"training now (pid {r.pid})" if r.pid else ("training now" if r.live else "")
         if r.error:
-            print(f"{r.path.name:<34} {r.error}")
+            print(f"{t(r.path.name):<34} damaged: {t(r.error)}{'  ' + live if live else ''}")
             continue
         dev = f"{r.best_dev:.4f}" if math.isfinite(r.best_dev) else "-"
-        print(f"{r.path.name:<34} {r.dataset[:14]:<14} {r.arch:<32} {r.params:>9,} {r.step:>10,} {dev:>8}  "
-              f"{r.created.replace('T', ' '):<19} {r.status}")
+        print(f"{t(r.path.name):<34} {t(r.dataset[:14]):<14} {r.arch:<32} {r.params:>9,} {r.step:>10,} {dev:>8}  "
+              f"{t(r.created.replace('T', ' ')):<19} {live or r.status}")
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from core.runs import export_csv, read_info
+    from core.files import output_file, safe_text
+    from core.runs import RUN_FILES, export_csv, read_info
 
-    read_info(args.run)  # a bad run is refused before FILE is opened (and emptied)
+    read_info(args.run)  # a bad run is refused before FILE is opened
     if args.out is None:
         n = export_csv(args.run, sys.stdout)
     else:
-        try:
-            with open(args.out, "w", encoding="utf-8", newline="") as f:
-                n = export_csv(args.run, f)
-        except OSError as e:
-            fail(f"{args.out}: cannot write ({e.strerror or e})")
-        print(f"wrote {n:,} steps to {args.out}", file=sys.stderr)
+        run = args.run.expanduser()
+        protected = [run / name for name in RUN_FILES] + [f for f in run.iterdir() if f.is_file()]
+        with output_file(args.out, protected) as f:  # a temp file renamed into place: a failure keeps the old one
+            n = export_csv(args.run, f)
+        print(f"wrote {n:,} steps to {safe_text(args.out)}", file=sys.stderr)
     return 0
 
 
@@ -471,13 +432,37 @@ def main(argv: list[str] | None = None) -> int:
     from core.errors import MLPTuiError
 
     try:
-        return {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "bench": cmd_bench,
+        code = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "bench": cmd_bench,
                 "runs": cmd_runs, "export": cmd_export, "app": cmd_app}[command](args) or 0
+        if command != "app":
+            sys.stdout.flush()  # a write error shows here, not as a traceback at exit
+        return code
     except MLPTuiError as e:
         fail(str(e))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `mlp-tui export RUN | head`: the reader has what it wanted
+        _quiet_stdout()
+        return 141  # 128 + SIGPIPE, as a tool killed by the closed pipe would
+    except OSError as e:
+        if e.errno in _OUTPUT_ERRNOS:  # `> /dev/full`, a quota, a vanished disk
+            _quiet_stdout()
+            fail(f"cannot write the output ({e.strerror or e})")
+        raise
+
+
+_OUTPUT_ERRNOS = {errno.ENOSPC, errno.EIO, errno.EDQUOT if hasattr(errno, "EDQUOT") else errno.ENOSPC, errno.EFBIG}
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's own flush at exit does not raise again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

@@ -7,14 +7,23 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from core.files import safe_text
 from tui.views import ViewScreen
 
 
 def render_stats(st: dict, width: int) -> Text:
     out = Text()
-    out.append(f"{st['source']}\n", style="bold")
+    out.append(f"{safe_text(st['source'])}\n", style="bold")
     out.append(f"{st['words']:,} words ({st['unique_words']:,} different), {st['total_chars']:,} characters, "
                f"mean length {st['mean_length']:.2f}, longest {st['longest'][:40]!r} ({len(st['longest'])})\n")
+    dup, lines = st.get("duplicate_lines", 0), st.get("lines", st["words"])
+    if st.get("dedupe"):
+        out.append(f"split by distinct word (--dedupe): {dup:,} duplicate lines of {lines:,} dropped\n")
+    else:
+        out.append(f"{dup:,} of {lines:,} lines repeat an earlier one; split by line, as the lecture does "
+                   f"(--dedupe splits by distinct word)\n")
+    out.append(f"dev words also in train: {st.get('dev_in_train', 0):,} of {st.get('dev_words', 0):,}\n",
+               style="yellow" if st.get("dev_in_train") else "")
     vocab = st["vocab"]
     out.append(f"vocabulary: {len(vocab)} characters  ", style="bold")
     out.append(" ".join(repr(c)[1:-1] if c.isprintable() and c != " " else repr(c) for c in vocab) + "\n")

@@ -7,19 +7,25 @@ together, which is the lesson's point.
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
 
 from core.config import VOWELS
+from tui.cells import REPLACEMENT, visible
 from tui.views import ViewScreen
 
 
 def place(
-    points: list[tuple[float, float]], width: int, height: int
+    points: list[tuple[float, float]], width: int, height: int, widths: list[int] | None = None
 ) -> tuple[dict[tuple[int, int], int], tuple[int, int] | None]:
     """Grid cell (col, row) of each point index, scaled to fill width x height (collisions move aside),
-    and the cell of the origin (None if it falls outside)."""
+    and the cell of the origin (None if it falls outside).
+
+    widths[i] is how many cells point i's character takes (2 for CJK and emoji): it gets its cell and the
+    ones after it, so a wide character at the right edge or next to another point moves aside like a collision.
+    """
     if not points or width < 1 or height < 1:
         return {}, None
     xs, ys = [p[0] for p in points], [p[1] for p in points]
@@ -31,15 +37,55 @@ def place(
         return (round((x - x0) * sx) if sx else width // 2, round((y1 - y) * sy) if sy else height // 2)  # y up
 
     cells: dict[tuple[int, int], int] = {}
+    taken: set[tuple[int, int]] = set()
     for i, (x, y) in enumerate(points):
         col, row = cell(x, y)
+        n = max(1, widths[i]) if widths else 1
         for dc in (0, 1, -1, 2, -2, 3, -3):
             c = col + dc
-            if 0 <= c < width and (c, row) not in cells:
+            span = [(c + k, row) for k in range(n)]
+            if 0 <= c and c + n <= width and not taken.intersection(span):
                 cells[(c, row)] = i
+                taken.update(span)
                 break
     oc, orow = cell(0.0, 0.0)
     return cells, ((oc, orow) if 0 <= oc < width and 0 <= orow < height else None)
+
+
+def glyph(char: str) -> str:
+    """What the map draws for a character: itself, or a visible stand-in if it takes no cells or more than two."""
+    shown = visible(char)
+    return shown if 1 <= cell_len(shown) <= 2 else REPLACEMENT
+
+
+def grid_text(chars: str, points: list[tuple[float, float]], width: int, height: int) -> Text:
+    """The map as `height` rows of exactly `width` cells, the character for points[i] being chars[i].
+
+    Measured in cells, not characters: a wide character covers its cell and the next, so no row is too wide
+    and wraps, and a zero-width one is drawn visibly instead of vanishing into its neighbour.
+    """
+    glyphs = [glyph(chars[i]) for i in range(len(points))]
+    cells, origin = place(points, width, height, [cell_len(g) for g in glyphs])
+    # (text, style) per cell; None for the cell under the right half of a wide character
+    grid: list[list[tuple[str, str] | None]] = [[(" ", "")] * width for _ in range(height)]
+    if origin is not None:  # faint axes through 0 (the mean, for principal components)
+        oc, orow = origin
+        grid[orow] = [("·", "dim")] * width
+        for r in range(height):
+            grid[r][oc] = ("·", "dim")
+    for (c, r), i in cells.items():
+        ch, g = chars[i], glyphs[i]
+        grid[r][c] = (g, "bold #ffaf00" if ch in VOWELS else ("bold magenta" if i == 0 else "bold cyan"))
+        for k in range(1, cell_len(g)):
+            grid[r][c + k] = None
+    out = Text()
+    for r in range(height):
+        for cell in grid[r]:
+            if cell is not None:
+                out.append(cell[0], style=cell[1] or None)
+        if r < height - 1:
+            out.append("\n")
+    return out
 
 
 class EmbeddingCanvas(Static):
@@ -55,27 +101,7 @@ class EmbeddingCanvas(Static):
         self.update(self.render_grid())
 
     def render_grid(self) -> Text:
-        w, h = max(10, self.size.width), max(4, self.size.height)
-        cells, origin = place(self.points, w, h)
-        grid = [[" "] * w for _ in range(h)]
-        style = [[""] * w for _ in range(h)]
-        if origin is not None:  # faint axes through 0 (the mean, for principal components)
-            oc, orow = origin
-            for c in range(w):
-                grid[orow][c], style[orow][c] = "·", "dim"
-            for r in range(h):
-                grid[r][oc], style[r][oc] = "·", "dim"
-        for (c, r), i in cells.items():
-            ch = self.chars[i]
-            grid[r][c] = ch
-            style[r][c] = "bold #ffaf00" if ch in VOWELS else ("bold magenta" if i == 0 else "bold cyan")
-        out = Text()
-        for r in range(h):
-            for c in range(w):
-                out.append(grid[r][c], style=style[r][c] or None)
-            if r < h - 1:
-                out.append("\n")
-        return out
+        return grid_text(self.chars, self.points, max(10, self.size.width), max(4, self.size.height))
 
     def on_resize(self) -> None:
         if self.points:

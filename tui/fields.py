@@ -9,7 +9,7 @@ import math
 import os
 from dataclasses import dataclass
 
-from core.config import INITS, MAX_BATCH, OPTIMIZERS, SCHEDULES
+from core.config import BOUNDS, INITS, OPTIMIZERS, SCHEDULES, out_of_bounds
 from core.data import BUILTIN, resolve_dataset
 
 
@@ -19,42 +19,48 @@ class Field:
     label: str
     kind: str  # int, float, choice, bool, data
     live: bool  # applied to the running model (else: on reset)
-    lo: float = 0
-    hi: float = math.inf
-    lo_open: bool = False  # lo itself is not allowed
+    bound: str = ""  # the setting's name in core.config.BOUNDS, for numbers
     choices: tuple[str, ...] = ()
     help: str = ""
     optional: bool = False  # empty means "off" (None)
 
 
+def _num(key: str, label: str, kind: str, live: bool, help: str, bound: str | None = None,
+         optional: bool = False) -> Field:
+    """A number field whose range is the setting's one range in core.config.BOUNDS."""
+    assert (bound or key) in BOUNDS, key
+    return Field(key, label, kind, live, bound or key, help=help, optional=optional)
+
+
 FIELDS: tuple[Field, ...] = (
     Field("data", "dataset", "data", False, help="built-in name (names, surnames) or a text file path"),
-    Field("block_size", "context", "int", False, 1, 64, help="characters of context"),
-    Field("emb_dim", "embedding", "int", False, 1, 4096, help="embedding size per character"),
-    Field("hidden", "hidden", "int", False, 1, 100_000, help="tanh hidden units"),
+    Field("dedupe", "dedupe", "bool", False, help="split by distinct word: no word in two splits"),
+    _num("block_size", "context", "int", False, "characters of context"),
+    _num("emb_dim", "embedding", "int", False, "embedding size per character", bound="n_embd"),
+    _num("hidden", "hidden", "int", False, "tanh hidden units", bound="n_hidden"),
     Field("init", "init", "choice", False, choices=INITS, help="weight initialisation"),
     Field("batchnorm", "batchnorm", "bool", False, help="batch norm before the tanh (makemore part 3)"),
-    Field("batch_size", "batch", "int", False, 1, MAX_BATCH, help="examples per step"),
+    _num("batch_size", "batch", "int", False, "examples per step"),
     Field("optimizer", "optimizer", "choice", False, choices=OPTIMIZERS, help="SGD (the lecture's) or AdamW"),
-    Field("lr", "learn rate", "float", True, 0, 1000, lo_open=True, help="learning rate (live)"),
+    _num("lr", "learn rate", "float", True, "learning rate (live)"),
     Field("schedule", "schedule", "choice", True, choices=SCHEDULES, help="learning-rate schedule (live)"),
-    Field("lr_decay", "decay x", "float", True, 0, 100, lo_open=True,
-          help="step: lr multiplied by this at 'decay at'; cosine: the final lr is lr times this (live)"),
-    Field("decay_at", "decay at", "int", True, 0, 10**9, help="step of the step schedule's decay (live)"),
-    Field("warmup", "warm-up", "int", True, 0, 10**9, help="steps of linear lr warm-up (live)"),
-    Field("weight_decay", "wt decay", "float", True, 0, 10, help="weight decay (live)"),
-    Field("dropout", "dropout", "float", True, 0, 0.99, help="dropout on the hidden layer, 0 to 0.99 (live)"),
-    Field("steps", "steps", "int", True, 1, 10**9, help="total training steps (live)"),
-    Field("minutes", "minutes", "float", True, 0, 10**6, lo_open=True, optional=True,
-          help="train for this many minutes instead of steps; empty: off (live)"),
-    Field("seed", "seed", "int", False, 0, 2**63 - 1, help="seed for weights, batches and dropout"),
-    Field("temperature", "temp", "float", True, 0, 100, lo_open=True, help="sampling temperature (live)"),
+    _num("lr_decay", "decay x", "float", True,
+         "step: lr multiplied by this at 'decay at'; cosine: the final lr is lr times this (live)"),
+    _num("decay_at", "decay at", "int", True, "step of the step schedule's decay (live)"),
+    _num("warmup", "warm-up", "int", True, "steps of linear lr warm-up (live)"),
+    _num("weight_decay", "wt decay", "float", True, "weight decay (live)"),
+    _num("dropout", "dropout", "float", True, "dropout on the hidden layer, 0 to 0.9 (live)"),
+    _num("steps", "steps", "int", True, "total training steps (live)"),
+    _num("minutes", "minutes", "float", True, "train for this many minutes instead of steps; empty: off (live)",
+         optional=True),
+    _num("seed", "seed", "int", False, "seed for weights, batches and dropout"),
+    _num("temperature", "temp", "float", True, "sampling temperature; 0: always the likeliest character (live)"),
 )
-BY_KEY = {f.key: f for f in FIELDS}
-
-
-def _fmt(x: float) -> str:
-    return f"{x:,.0f}" if float(x).is_integer() else f"{x:g}"
+# Settings of the command line that the form does not show (they apply to a whole run, not a live model).
+CLI_ONLY: tuple[Field, ...] = (
+    _num("patience", "patience", "int", False, "dev evaluations without a better loss before stopping"),
+)
+BY_KEY = {f.key: f for f in FIELDS + CLI_ONLY}
 
 
 def parse(field: Field, text: str) -> tuple[object | None, str | None]:
@@ -79,6 +85,8 @@ def parse(field: Field, text: str) -> tuple[object | None, str | None]:
             return None, "no such file" if os.sep in text or "." in text else "not a file or built-in name"
         if path.is_dir():
             return None, "is a directory"
+        if not path.is_file():
+            return None, "not a regular file (a pipe or a device?)"
         return text, None
     try:
         value: float = int(text.replace("_", "").replace(",", "")) if field.kind == "int" else float(text)
@@ -86,11 +94,8 @@ def parse(field: Field, text: str) -> tuple[object | None, str | None]:
         return None, "a whole number" if field.kind == "int" else "a number"
     if not math.isfinite(value):
         return None, "a finite number"
-    if value < field.lo or (field.lo_open and value == field.lo):
-        return None, f"must be > {_fmt(field.lo)}" if field.lo_open else f"must be >= {_fmt(field.lo)}"
-    if value > field.hi:
-        return None, f"must be <= {_fmt(field.hi)}"
-    return value, None
+    reason = out_of_bounds(field.bound, value)
+    return (None, reason) if reason else (value, None)
 
 
 def format_value(value: object) -> str:

@@ -7,6 +7,8 @@ from collections import deque
 from rich.text import Text
 from textual.widgets import Static
 
+from tui.cells import pad_cells, truncate_cells
+
 MAX_BATCHES = 12
 
 
@@ -26,6 +28,7 @@ class SamplesPane(Static):
         self.update("[dim]waiting for the model…[/]")
 
     def render_batches(self) -> Text:
+        """The batches, names padded and cut by display cells so the new/seen column lines up for wide names."""
         inner = max(12, self.size.width - 2) if self.size.width else 40
         wide = inner >= 40
         width = min(24, inner - (17 if wide else 6))
@@ -33,9 +36,9 @@ class SamplesPane(Static):
         for i, (step, names) in enumerate(self.batches):
             out.append(f"step {step:,}\n", style="bold" if i == 0 else "dim bold")
             for name, in_train in names:
-                shown = name if len(name) <= width else name[: width - 1] + "…"
+                shown = pad_cells(truncate_cells(name, width), width)  # in cells: the marks line up
                 style = ("" if in_train else "green") if i == 0 else "dim"
-                out.append(f" {shown:<{width}}", style=style)
+                out.append(f" {shown}", style=style)
                 mark = ("in training set" if wide else "seen") if in_train else "new"
                 out.append(f" {mark}\n", style="dim")
         return out

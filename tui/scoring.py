@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Input, Static
 
+from tui.cells import pad_cells, truncate_cells, visible
 from tui.views import ViewScreen
 
 BAR = 12  # cells of the probability bar
@@ -25,6 +26,7 @@ def prob_bar(p: float, width: int = BAR) -> str:
 
 def render_score(text: str, positions: list, nll: float, mean_nll: float, completions: list,
                  in_train: bool, compact: bool = False) -> Text:
+    """The score table, its columns measured in display cells so wide or combining characters keep them aligned."""
     out = Text()
     where = "in the training set" if in_train else "not in the training set"
     out.append(f"{text!r}: ", style="bold")
@@ -32,17 +34,18 @@ def render_score(text: str, positions: list, nll: float, mean_nll: float, comple
     out.append(" context  next  p(next)  " + ("" if compact else " " * (BAR + 1)) + "most likely next\n",
                style="dim")
     for context, char, prob, alts in positions:
-        shown = "end" if char == "." else char
+        shown = "end" if char == "." else visible(char)
         style = "green" if prob >= 0.1 else ("yellow" if prob >= 0.02 else "red")
-        out.append(f" {context[-7:]:>7}  {shown:<4} ")
+        ctx = pad_cells(truncate_cells(context, 7, ellipsis="", keep="end"), 7, "right")  # its end matters
+        out.append(f" {ctx}  {pad_cells(shown, 4)} ")
         out.append(f"{prob:7.4f}  ", style=style)
         if not compact:
             out.append(prob_bar(prob) + " ", style=style)
-        out.append("  ".join(f"{'end' if c == '.' else c} {p:.2f}" for c, p in alts) + "\n", style="dim")
+        out.append("  ".join(f"{'end' if c == '.' else visible(c)} {p:.2f}" for c, p in alts) + "\n", style="dim")
     if completions:
         out.append(f"\nnames starting with {text!r}: ", style="bold")
-        out.append(", ".join(name + ("" if seen else "*") for name, seen in completions))
-        out.append("   (* new)\n", style="dim")
+        out.append(", ".join(name + ("*" if seen else "") for name, seen in completions))
+        out.append("   (* in the training set)\n", style="dim")  # as `mlp-tui sample --mark` marks them
     return out
 
 
