@@ -133,6 +133,7 @@ class _Worker:
             model=trainer.model_config.to_dict(),
             train=trainer.config.to_dict(),
             step=trainer.step,
+            dedupe=d.dedupe,
             run=run,
         )
 
@@ -237,7 +238,8 @@ class _Worker:
             pass
         evals = [(e["step"], e.get("dev")) for e in _or_empty(read_evals, path) if e["step"] <= trainer.step]
         samples = [e for e in _or_empty(read_samples, path) if e["step"] <= trainer.step]
-        self.start(trainer, run={"path": str(path), "created": info.get("created"), "evals": evals})
+        self.start(trainer, run={"path": str(path), "created": info.get("created"), "evals": evals,
+                                 "finished": trainer.finished})
         self.open_run(str(path), resume=True)
         if samples:
             names = [str(n) for n in samples[-1]["names"]]

@@ -39,8 +39,9 @@ def row_bytes(model: MLP, max_len: int = MAX_LEN) -> int:
     return 8 * (model.config.block_size + max_len + 2) + 4 * 4 * model.config.vocab_size
 
 
-def batch_rows(model: MLP, max_len: int = MAX_LEN, budget: int = BATCH_BYTES) -> int:
-    return max(1, min(8192, budget // row_bytes(model, max_len)))
+def batch_rows(model: MLP, max_len: int = MAX_LEN, budget: int | None = None) -> int:
+    """Words per batch within `budget` bytes (BATCH_BYTES by default), at most 8,192."""
+    return max(1, min(8192, (BATCH_BYTES if budget is None else budget) // row_bytes(model, max_len)))
 
 
 @torch.no_grad()

@@ -567,11 +567,17 @@ class Trainer:
         self._state = "diverged"
         self._message = (
             f"training diverged: the loss {what} at step {self.step + first + 1:,} with lr {lr:g}. "
-            f"Training stopped, with the weights from step {self.step:,} restored. Try a lower learning rate "
-            f"(e.g. {lr / 10:g})."
+            f"Training stopped, with the weights from step {self.step:,} restored. " + self._advice(lr)
         )
         self._running.clear()
         self._fire("on_nonfinite", step=self.step + first + 1, lr=lr, message=self._message)
+
+    def _advice(self, lr: float) -> str:
+        """What to change: heavy dropout scales the surviving units by 1/(1-p), which blows up at any lr."""
+        p = self.config.dropout
+        if p >= 0.5:
+            return f"Dropout {p:g} scales the kept units by {1 / (1 - p):.3g}x: try a lower dropout (e.g. 0.2)."
+        return f"Try a lower learning rate (e.g. {lr / 10:g})."
 
     @property
     def finished(self) -> bool:

@@ -18,6 +18,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -727,3 +728,546 @@ def test_train_never_writes_over_the_users_files(capsys, tmp_path, trained_run, 
     code, _, err = run_cli(capsys, train_argv(words_file, words_file, "--steps", "10"))  # --out is the data file
     assert_cli_error(code, err, str(words_file))
     assert fingerprint(words_file) == data_before
+
+
+# ================================================================ boundaries (issue: no lost runs, no crash, no hang)
+# Each class of defect is fixed where the data crosses: core.files (reading, writing, printing), core.runlock,
+# core.runs (validated reading), core.checkpoint (validated loading), core.sample (sizes, temperatures).
+
+
+def _run_files(run: Path) -> dict[str, tuple[bytes, int] | None]:
+    return {f.name: fingerprint(f) for f in run.iterdir()}
+
+
+@pytest.mark.parametrize("target", ["model.pt", "losses.f32", "run.json", "evals.jsonl", "samples.jsonl", "lock"])
+def test_export_never_writes_over_a_file_of_the_run_it_reads(capsys, trained_run, target):
+    _, run = trained_run
+    before = _run_files(run)
+    code, out, err = run_cli(capsys, ["export", str(run), "-o", str(run / target)])
+    assert_cli_error(code, err, target, "of the run being read", "nothing was written")
+    assert _run_files(run) == before
+    load_checkpoint(run / "model.pt")  # still loads
+
+
+def test_export_refuses_a_link_to_a_run_file_too(capsys, trained_run, tmp_path):
+    _, run = trained_run
+    before = _run_files(run)
+    (tmp_path / "soft.csv").symlink_to(run / "model.pt")
+    os.link(run / "losses.f32", tmp_path / "hard.csv")
+    for name in ("soft.csv", "hard.csv"):
+        code, _, err = run_cli(capsys, ["export", str(run), "-o", str(tmp_path / name)])
+        assert_cli_error(code, err, "of the run being read")
+    assert _run_files(run) == before
+
+
+def test_export_replaces_a_file_only_when_the_new_one_is_whole(capsys, trained_run, tmp_path, monkeypatch):
+    import core.runs
+
+    _, run = trained_run
+    old = tmp_path / "losses.csv"
+    old.write_text("what the user had\n")
+
+    def half_then_fail(path, out):
+        out.write("step,log10_loss\n1,0.5\n")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(core.runs, "export_csv", half_then_fail)
+    code, _, err = run_cli(capsys, ["export", str(run), "-o", str(old)])
+    assert_cli_error(code, err, "No space left on device", "the old file is as it was")
+    assert old.read_text() == "what the user had\n"
+    assert [f.name for f in tmp_path.iterdir() if f.name.endswith(".tmp")] == []
+    monkeypatch.undo()
+    code, _, err = run_cli(capsys, ["export", str(run), "-o", str(old)])
+    assert code == 0 and len(old.read_text().splitlines()) == 201  # header + 200 steps
+
+
+def test_export_writes_straight_to_a_device_or_pipe(trained_run, tmp_path):
+    _, run = trained_run
+    r = subprocess.run([*COMMAND, "export", str(run), "-o", "/dev/stdout"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0].startswith("step,") and len(r.stdout.splitlines()) == 201
+
+
+def test_a_closed_pipe_ends_quietly_and_a_full_device_in_one_line(trained_run):
+    _, run = trained_run
+    cmd = " ".join(f"'{c}'" for c in COMMAND)
+    r = subprocess.run(f"{cmd} export '{run}' | head -2", shell=True, capture_output=True, text=True, timeout=120)
+    assert r.stdout.count("\n") == 2 and r.stderr == "", r.stderr
+    p = subprocess.Popen([*COMMAND, "sample", "--checkpoint", str(run), "-n", "10000000", "--seed", "1"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = p.stdout.readline()
+    p.stdout.close()  # `| head -1`
+    _, err = p.communicate(timeout=60)
+    assert first.strip() and err == b"", err
+    if Path("/dev/full").exists():
+        with open("/dev/full", "w") as full:
+            r = subprocess.run([*COMMAND, "export", str(run)], stdout=full, stderr=subprocess.PIPE, text=True,
+                               timeout=120)
+        assert_cli_error(r.returncode, r.stderr, "cannot write the output", "No space left on device")
+
+
+# ---------------------------------------------------------------- two processes, one run folder
+
+
+HOLDER = """
+import sys, time
+from core.runlock import RunLock
+lock = RunLock(sys.argv[1])
+print("locked", flush=True)
+time.sleep(600)
+"""
+
+
+def _hold_lock(run: Path) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    p = subprocess.Popen([sys.executable, "-c", HOLDER, str(run)], stdout=subprocess.PIPE, env=env)
+    assert p.stdout.readline().strip() == b"locked"
+    return p
+
+
+def test_a_run_being_trained_cannot_be_continued_by_another_process(capsys, trained_run, small_data, tmp_path):
+    from core.checkpoint import resume_trainer
+    from core.runlock import holder
+    from core.runs import RunError, RunWriter, list_runs
+
+    _, run = trained_run
+    p = _hold_lock(run)
+    try:
+        assert holder(run) == p.pid
+        ck = load_checkpoint(run / "model.pt")
+        data = Dataset.load(ck.dataset, 3)
+        with pytest.raises(RunError) as e:
+            RunWriter(run, resume_trainer(ck, data), resume=True)
+        assert_one_line(e, "being trained by another mlp-tui", f"pid {p.pid}")
+        (r,) = [r for r in list_runs(run.parent) if r.path == run]
+        assert r.live and r.pid == p.pid
+        code, out, _ = run_cli(capsys, ["runs", "--runs-dir", str(run.parent)])
+        rows = [x for x in out.splitlines()[2:] if x.split()[0] == run.name]
+        assert len(rows) == 1 and rows[0].rstrip().endswith(f"training now (pid {p.pid})"), out
+    finally:
+        p.kill()
+        p.wait()
+    # kill -9 leaves no stale lock: the kernel released it with the process
+    assert holder(run) is None
+    w = RunWriter(run, resume_trainer(load_checkpoint(run / "model.pt"), data), resume=True)
+    w.close()
+
+
+def test_two_writers_in_one_process_are_refused_too(tmp_path, small_data):
+    from core.runs import RunError, RunWriter
+
+    tr = small_trainer(small_data, steps=1000)
+    tr.run(steps=50)
+    a = RunWriter(tmp_path / "r", tr)
+    a.open()
+    with pytest.raises(RunError, match="being trained by another mlp-tui"):
+        RunWriter(tmp_path / "r", tr, resume=True)
+    a.close()
+
+
+def test_the_app_worker_refuses_to_continue_a_locked_run_and_trains_on(trained_run, tmp_path):
+    import queue
+
+    from core.remote import _Worker
+
+    _, run = trained_run
+    out: queue.Queue = queue.Queue()
+    w = _Worker(out)
+    w.runs_dir = str(tmp_path / "runs")
+    words = write_words(tmp_path / "w.txt", SMALL_WORDS)
+    w.reset(str(words), {"block_size": 3, "n_embd": 4, "n_hidden": 16, "init": "kaiming"}, {"steps": 10**6})
+    w.tick()
+    mine = w.writer.path
+    p = _hold_lock(run)
+    try:
+        w.load(str(run))
+    finally:
+        p.kill()
+        p.wait()
+    msgs = []
+    while not out.empty():
+        msgs.append(out.get_nowait())
+    errors = [m["message"] for k, m in msgs if k == "error"]
+    assert any(f"being trained by another mlp-tui, pid {p.pid}" in e for e in errors), errors
+    assert w.writer.path == mine and w.active  # the current run goes on as it was
+    w.close_run()
+
+
+def test_leftover_temp_files_are_ignored_and_cleared_on_resume(trained_run, tmp_path, capsys):
+    import shutil
+
+    from core.checkpoint import resume_trainer
+    from core.runs import RunWriter, list_runs
+
+    _, src = trained_run
+    run = tmp_path / "runs" / "copy"
+    shutil.copytree(src, run)
+    (run / ".model.pt.abc123.tmp").write_bytes(b"half a checkpoint")
+    (run.parent / ".model.pt.xyz.tmp").write_bytes(b"x")
+    (r,) = list_runs(run.parent)
+    assert r.path == run and not r.error
+    ck = load_checkpoint(run / "model.pt")
+    w = RunWriter(run, resume_trainer(ck, Dataset.load(ck.dataset, 3)), resume=True)
+    assert not (run / ".model.pt.abc123.tmp").exists()
+    w.close()
+
+
+# ---------------------------------------------------------------- sizes the user asks for
+
+
+def test_sampling_streams_in_batches_of_bounded_memory(trained_run, monkeypatch):
+    import core.sample
+    from core.sample import batch_rows, row_bytes, sample_batches
+
+    _, run = trained_run
+    ck = load_checkpoint(run / "model.pt")
+    monkeypatch.setattr(core.sample, "BATCH_BYTES", 100 * row_bytes(ck.model))
+    batches = list(sample_batches(ck.model, ck.vocab, 1234, torch.Generator().manual_seed(0)))
+    assert [len(b) for b in batches] == [100] * 12 + [34]
+    assert batch_rows(ck.model) == 100
+    with pytest.raises(ConfigError) as e:  # all at once: refused before allocating, with the size
+        sample(ck.model, ck.vocab, 10**9)
+    assert_one_line(e, "1,000,000,000 samples at once would need", "GiB")
+
+
+def test_sample_ten_million_streams_without_growing(trained_run):
+    """The repro: `sample -n 10000000` grew to 23.5 GB and printed nothing for 300 s."""
+    _, run = trained_run
+    p = subprocess.Popen([*COMMAND, "sample", "--checkpoint", str(run), "-n", "10000000", "--seed", "1"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    t0 = time.monotonic()
+    lines = [p.stdout.readline() for _ in range(20_000)]  # the first batches arrive at once
+    first_seconds = time.monotonic() - t0
+    rss = _rss_mib(p.pid)
+    p.kill()
+    p.wait()
+    assert all(x.endswith(b"\n") for x in lines) and first_seconds < 60  # (a name can be empty)
+    assert rss < 1024, f"{rss} MiB"
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+# ---------------------------------------------------------------- numeric edge cases
+
+
+@pytest.mark.parametrize("t", ["1e-300", "0", "5e-324"])
+def test_a_near_zero_temperature_samples_greedily(capsys, trained_run, t):
+    _, run = trained_run
+    code, out, err = run_cli(capsys, ["sample", "--checkpoint", str(run), "-n", "5", "--temperature", t])
+    assert code == 0, err
+    assert len(set(out.split())) == 1  # greedy: the same word five times
+
+
+@pytest.mark.parametrize(("flag", "value", "fragment"), [
+    ("--dropout", "0.999", "must be <= 0.9"), ("--dropout", "0.95", "must be <= 0.9"),
+    ("--block-size", "300", "must be <= 256"), ("--lr", "1e300", "must be <= 1,000"),
+    ("--weight-decay", "100", "must be <= 10"), ("--lr-decay", "1e9", "must be <= 100"),
+])
+def test_flags_and_fields_refuse_the_same_values(capsys, tmp_path, flag, value, fragment):
+    from tui.fields import BY_KEY, parse
+
+    code, _, err = run_cli(capsys, train_argv("names", tmp_path / "run", flag, value))
+    assert_cli_error(code, err, flag, fragment)
+    key = flag[2:].replace("-", "_")
+    assert parse(BY_KEY[key], value)[1] == fragment
+
+
+def test_every_number_field_and_flag_agree_on_its_range():
+    """For each number setting: its lowest and highest values pass both, just beyond them fails both."""
+    from core.config import BOUNDS
+    from tui.cli import _setting
+    from tui.fields import BY_KEY, parse
+
+    for f in BY_KEY.values():
+        if f.kind not in ("int", "float"):
+            continue
+        lo, hi, lo_open = BOUNDS[f.bound]
+        step = 1 if f.kind == "int" else 1e-9 * max(1, abs(hi))
+        for v, ok in ((lo, not lo_open), (hi, True), (hi + step, False), (lo - step, False)):
+            text = str(int(v)) if f.kind == "int" else repr(float(v))
+            field_ok = parse(f, text)[1] is None
+            try:
+                _setting(f.key)(text)
+                flag_ok = True
+            except Exception:
+                flag_ok = False
+            assert field_ok == flag_ok == ok, (f.key, text)
+
+
+def test_heavy_dropout_divergence_blames_dropout_not_the_lr(small_data):
+    tr = small_trainer(small_data, dropout=0.9, lr=1000, steps=5000, init="lecture")
+    tr.run()
+    if tr.snapshot().state == "diverged":
+        assert "lower dropout" in tr.snapshot().message and "learning rate" not in tr.snapshot().message
+
+
+# ---------------------------------------------------------------- damaged run folders
+
+
+def _copy_run(src: Path, dst: Path) -> Path:
+    import shutil
+
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("lock"))
+    return dst
+
+
+def _patch_info(run: Path, **fields) -> None:
+    info = json.loads((run / "run.json").read_text())
+    info.update(fields)
+    (run / "run.json").write_text(json.dumps(info))
+
+
+BAD_INFOS = [
+    ("step-1e999", lambda r: (r / "run.json").write_text((r / "run.json").read_text().replace(
+        '"step": 200', '"step": 1e999')), "step is inf"),
+    ("step-bool", lambda r: _patch_info(r, step=True), "step is True"),
+    ("step-huge", lambda r: _patch_info(r, step=10**400), "step is"),
+    ("step-string", lambda r: _patch_info(r, step="200"), "step is '200'"),
+    ("loss-text", lambda r: _patch_info(r, best_dev_loss="low"), "best_dev_loss is 'low'"),
+    ("escape-in-dataset", lambda r: _patch_info(r, dataset="\x1b]2;PWNED\x07"), "dataset is"),
+    ("status-unknown", lambda r: _patch_info(r, status="rm -rf"), "status is"),
+    ("hidden-out-of-range", lambda r: _patch_info(r, model={"n_hidden": -5}), "model settings"),
+    ("not-a-dict", lambda r: (r / "run.json").write_text("[1, 2]"), "of another kind"),
+    ("deep-json", lambda r: (r / "run.json").write_text("[" * 100_000 + "]" * 100_000), "not readable JSON"),
+    ("fifo", lambda r: ((r / "run.json").unlink(), os.mkfifo(r / "run.json")), "not a regular file"),
+    ("folder", lambda r: ((r / "run.json").unlink(), (r / "run.json").mkdir()), "run.json is not a regular file"),
+    ("huge", lambda r: (r / "run.json").write_bytes(b" " * (2 << 20)), "more than the 1.0 MiB"),
+]
+
+
+@pytest.mark.parametrize(("make", "fragment"), [b[1:] for b in BAD_INFOS], ids=[b[0] for b in BAD_INFOS])
+def test_a_damaged_run_json_is_listed_as_damaged_and_the_others_still_list(capsys, trained_run, tmp_path, make,
+                                                                           fragment):
+    from core.runs import RunError, list_runs, read_info
+
+    _, src = trained_run
+    root = tmp_path / "runs"
+    _copy_run(src, root / "good")
+    bad = _copy_run(src, root / "bad")
+    make(bad)
+    with pytest.raises(RunError) as e:
+        read_info(bad)
+    assert_one_line(e, fragment)
+    assert "\x1b" not in str(e.value)
+    runs = {r.path.name: r for r in list_runs(root)}
+    assert runs["good"].step == 200 and not runs["good"].error
+    assert runs["bad"].status == "damaged" and fragment in runs["bad"].error
+    code, out, err = run_cli(capsys, ["runs", "--runs-dir", str(root)])
+    assert code == 0 and "Traceback" not in err and "\x1b" not in out
+    assert "damaged:" in next(x for x in out.splitlines() if x.startswith("bad"))
+    assert any(x.startswith("good") and "200" in x for x in out.splitlines())
+
+
+def test_damaged_history_lines_are_skipped_not_fatal(capsys, trained_run, tmp_path):
+    from core.runs import read_evals, read_samples
+
+    _, src = trained_run
+    run = _copy_run(src, tmp_path / "r")
+    with open(run / "evals.jsonl", "a") as f:
+        f.write('{"step": 1e999, "dev": 1}\n{"step": 5, "dev": "x"}\n{"step": 6, "dev": 1e999}\n[1]\n')
+    with open(run / "samples.jsonl", "a") as f:
+        f.write('{"step": 7, "names": ["ok", "\\u001b[31mred"]}\n{"step": 8, "names": "abc"}\n')
+    assert all(isinstance(e["step"], int) for e in read_evals(run))
+    assert not any(e["step"] in (5, 6) for e in read_evals(run))
+    assert not any(s["step"] in (7, 8) for s in read_samples(run))
+    (run / "losses.f32").write_bytes(array_of([1e38, -1e38, float("nan"), 0.5]))
+    code, out, err = run_cli(capsys, ["export", str(run)])  # 10 ** 1e38 raised OverflowError
+    assert code == 0, err
+    assert out.splitlines()[1].split(",")[2] == "inf"
+
+
+def array_of(values: list[float]) -> bytes:
+    import array
+
+    return array.array("f", values).tobytes()
+
+
+# ---------------------------------------------------------------- damaged checkpoint fields
+
+
+def _ckpt_with(src: Path, dst: Path, change) -> Path:
+    ck = torch.load(src, map_location="cpu", weights_only=True)
+    change(ck)
+    torch.save(ck, dst)
+    return dst
+
+
+BAD_FIELDS = [
+    ("nan-weights", lambda ck: ck["model"]["W1"].fill_(float("nan")), "weights: W1 holds NaN or infinite values"),
+    ("inf-bias", lambda ck: ck["model"]["b2"].__setitem__(0, float("inf")), "weights: b2 holds NaN"),
+    ("wrong-shape", lambda ck: ck["model"].__setitem__("W1", torch.zeros(30, 7)),
+     "weights: W1 has shape 30x7, the model's settings need 30x16"),
+    ("missing", lambda ck: ck["model"].pop("W2"), "weights: no W2"),
+    ("int-tensor", lambda ck: ck["model"].__setitem__("b1", torch.zeros(16, dtype=torch.long)), "b1 is not a float"),
+    ("escape-vocab", lambda ck: ck.__setitem__("vocab", [".", "\x1b", *ck["vocab"][2:]]), "control characters"),
+    ("long-vocab-entry", lambda ck: ck.__setitem__("vocab", [".", "\x1b]2;PWNED\x07\x1b[31m", *ck["vocab"][2:]]),
+     "distinct characters"),
+    ("no-boundary", lambda ck: ck.__setitem__("vocab", ["@", *ck["vocab"][1:]]), "boundary token"),
+    ("step-float", lambda ck: ck.__setitem__("step", 1e999), "a step or seed is inf"),
+    ("dataset-escape", lambda ck: ck.__setitem__("dataset", "\x1b[2J"), "dataset's name has control characters"),
+    ("nan-best", lambda ck: ck.__setitem__("best_dev_loss", float("nan")), "best_dev_loss is nan"),
+]
+
+
+@pytest.mark.parametrize("command", ["sample", "eval"])
+@pytest.mark.parametrize(("change", "fragment"), [b[1:] for b in BAD_FIELDS], ids=[b[0] for b in BAD_FIELDS])
+def test_damaged_checkpoint_fields_are_refused_by_name(capsys, checkpoint, tmp_path, command, change, fragment):
+    path = _ckpt_with(checkpoint, tmp_path / "bad.pt", change)
+    with pytest.raises(CheckpointError) as e:
+        load_checkpoint(path)
+    assert_one_line(e, "damaged checkpoint", fragment)
+    code, out, err = run_cli(capsys, [command, "--checkpoint", str(path)])
+    assert_cli_error(code, err, fragment)
+    assert out == "" and "\x1b" not in err and "\x07" not in err
+
+
+def test_nothing_printed_from_a_file_can_drive_the_terminal(capsys, trained_run, tmp_path):
+    """Run folder names and paths are printed escaped (the data loader already refuses control characters)."""
+    from core.files import safe_text
+
+    _, src = trained_run
+    root = tmp_path / "runs"
+    _copy_run(src, root / "evil\x1b]2;PWNED\x07")
+    code, out, err = run_cli(capsys, ["runs", "--runs-dir", str(root)])
+    assert code == 0 and "\x1b" not in out + err and "\x07" not in out + err
+    assert "evil\\x1b]2;PWNED\\x07" in out
+    assert safe_text("a\u202eb") == "a\\u202eb"  # a right-to-left override would reorder the line
+
+
+# ---------------------------------------------------------------- the CLI on a full disk
+
+
+def test_train_on_a_full_disk_trains_on_and_rescues_the_weights(capsys, tmp_path, monkeypatch, words_file):
+    """ENOSPC on the run folder from the first losses written: the run trains to its end, the weights go to the
+    temp folder with a message that says where, and run.json says "unsaved" and where they went."""
+    import errno
+
+    import core.checkpoint
+    import core.runs
+
+    run = tmp_path / "run"
+    real_write, real_save = core.runs.RunWriter._write, core.checkpoint.save_checkpoint
+
+    def full_write(self, f, data):
+        raise core.runs.RunError(f"{self.path}: cannot save the run (No space left on device)")
+
+    def full_save(trainer, path, **kw):
+        if Path(path).parent == run:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(trainer, path, **kw)
+
+    monkeypatch.setattr(core.runs.RunWriter, "_write", full_write)
+    monkeypatch.setattr(core.checkpoint, "save_checkpoint", full_save)
+    monkeypatch.setattr(tempfile_module(), "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    code, out, err = run_cli(capsys, train_argv(words_file, run, "--steps", "500", "--hidden", "16"))
+    assert code == 1, err
+    assert "Traceback" not in err
+    rescued = list((tmp_path / "tmp").glob("mlp-tui-run-step500.pt"))
+    assert len(rescued) == 1
+    assert f"the weights were saved to {rescued[0]} instead" in err
+    assert load_checkpoint(rescued[0]).step == 500
+    info = json.loads((run / "run.json").read_text())
+    assert info["status"] == "unsaved" and info["rescued_to"] == str(rescued[0]) and info["step"] == 500
+    del real_write
+
+
+def tempfile_module():
+    import tempfile
+
+    return tempfile
+
+
+# ---------------------------------------------------------------- duplicate words
+
+
+def test_duplicate_lines_split_like_the_lecture_unless_dedupe(tmp_path, capsys):
+    words = write_words(tmp_path / "dups.txt", ["anna"] * 1000 + SMALL_WORDS)
+    plain = Dataset.load(words, 3)
+    assert "anna" in plain.split_words["dev"] and "anna" in plain.split_words["train"]  # the lecture's way
+    d = Dataset.load(words, 3, dedupe=True)
+    assert len(d.words) == len(set(SMALL_WORDS) | {"anna"}) and d.lines == 1060
+    assert not set(d.split_words["dev"]) & set(d.split_words["train"])
+    from core.inspect import dataset_stats
+
+    st = dataset_stats(plain)
+    assert st["duplicate_lines"] == 999 and st["dev_in_train"] > 0
+    assert dataset_stats(d)["dev_in_train"] == 0 and dataset_stats(d)["duplicate_lines"] == 999
+    out = tmp_path / "run"
+    code, _, err = run_cli(capsys, train_argv(words, out, "--steps", "100", "--hidden", "16", "--dedupe"))
+    assert code == 0, err
+    assert json.loads((out / "run.json").read_text())["dedupe"] is True
+    ck = load_checkpoint(out / "model.pt")
+    assert ck.dedupe is True
+    code, js, _ = run_cli(capsys, ["eval", "--checkpoint", str(out)])
+    report = json.loads(js)
+    assert report["dedupe"] is True and report["dev_loss"] > 0.5  # anna is not a free dev word any more
+    code, marked, _ = run_cli(capsys, ["sample", "--checkpoint", str(out), "-n", "50", "--seed", "0", "--mark"])
+    train_set = set(d.split_words["train"])
+    for line in marked.splitlines():
+        name = line.removesuffix(" *")
+        assert line.endswith(" *") == (name in train_set)
+
+
+def test_builtin_names_have_duplicates_the_dataset_view_counts():
+    from core.inspect import dataset_stats
+
+    st = dataset_stats(Dataset.load("names", 3))
+    assert st["lines"] == 32_469 and st["unique_words"] == 29_910 and st["duplicate_lines"] == 2_559
+
+
+# ---------------------------------------------------------------- empty runs
+
+
+def test_a_run_that_never_trains_leaves_no_folder(tmp_path, small_data):
+    import queue
+
+    from core.remote import _Worker
+
+    w = _Worker(queue.Queue())
+    w.runs_dir = str(tmp_path / "runs")
+    words = write_words(tmp_path / "w.txt", SMALL_WORDS)
+    model = {"block_size": 3, "n_embd": 4, "n_hidden": 16, "init": "kaiming"}
+    for _ in range(3):  # r, y, r, y, r, y on a paused model
+        w.reset(str(words), model, {"steps": 10**6}, paused=True)
+    w.handle(("save", {}))
+    w.close_run()
+    assert not (tmp_path / "runs").exists() or list((tmp_path / "runs").iterdir()) == []
+    w.reset(str(words), model, {"steps": 10**6})
+    w.tick()
+    w.close_run()
+    assert len(list((tmp_path / "runs").iterdir())) == 1  # one that trained is kept
+
+
+def test_a_failing_command_does_not_end_the_training_process(tmp_path, monkeypatch):
+    import queue
+
+    from core.remote import _Worker
+
+    out: queue.Queue = queue.Queue()
+    w = _Worker(out)
+    w.runs_dir = str(tmp_path / "runs")
+    words = write_words(tmp_path / "w.txt", SMALL_WORDS)
+    w.reset(str(words), {"block_size": 3, "n_embd": 4, "n_hidden": 16, "init": "kaiming"}, {"steps": 10**6})
+    monkeypatch.setattr(w, "lr_find", lambda **_: 1 / 0)
+    assert w.handle_safely(("lr_find", {})) is True
+    msgs = []
+    while not out.empty():
+        msgs.append(out.get_nowait())
+    assert any(k == "error" and "ZeroDivisionError" in p["message"] for k, p in msgs)
+    assert w.trainer is not None and not w.active  # paused, waiting for the user; not crashed, not looping
+    w.close_run()
+
+
+def test_a_burst_of_score_requests_is_handled_once():
+    from core.remote import coalesce
+
+    cmds = [("score", {"text": "a" * i}) for i in range(1, 2001)] + [("pause", {})] + [("view", {"width": 1})] * 3
+    kept = coalesce(cmds)
+    assert kept == [("score", {"text": "a" * 2000}), ("pause", {}), ("view", {"width": 1})]

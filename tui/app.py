@@ -107,6 +107,14 @@ class MLPApp(App[None]):
         self._quitting = False
         self._awaiting_ready = False
 
+    def notify(self, message: str, *, title: str = "", severity: Any = "information", timeout: float | None = None,
+               markup: bool = False) -> None:
+        """Every notification as plain text, control characters escaped: messages quote file names and run
+        folders, and "[red]" in a folder name is a name, not markup (nor an escape sequence for the terminal)."""
+        from core.files import safe_text
+
+        super().notify(safe_text(message), title=safe_text(title), severity=severity, timeout=timeout, markup=False)
+
     @property
     def main_screen(self) -> Any:
         """The screen with the panes (app.query_one would search a view or dialog on top of it)."""
@@ -139,7 +147,39 @@ class MLPApp(App[None]):
     def on_mount(self) -> None:
         self._poll_timers = [self.set_interval(POLL_INTERVAL, self.poll),
                              self.set_interval(PLOT_INTERVAL, self.plot_tick)]
+        self._catch_signals()
         self.call_after_refresh(self.start_worker)  # the first frame first, torch later
+
+    def _catch_signals(self) -> None:
+        """SIGTERM and SIGHUP (a closed terminal, an SSH drop) quit as q does: the run is saved and the terminal
+        put back. Only in the main thread of a real run (Pilot tests run the app elsewhere)."""
+        import asyncio
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+        for name in ("SIGTERM", "SIGHUP"):
+            if hasattr(signal, name):
+                try:
+                    loop.add_signal_handler(getattr(signal, name), self._on_stop_signal, name)
+                except (NotImplementedError, RuntimeError, ValueError):
+                    pass
+
+    def _on_stop_signal(self, name: str) -> None:
+        if name == "SIGHUP":  # the terminal is gone: writing to it fails, so write the restore codes nowhere
+            import os
+
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            for fd in (0, 1, 2):
+                try:
+                    os.dup2(devnull, fd)
+                except OSError:
+                    pass
+            os.close(devnull)
+        self.shutdown()  # the training process saves the run and stops (killed after 0.8 s)
+        self.exit()
 
     # ---- the training process ----
     def start_worker(self) -> None:
@@ -170,7 +210,7 @@ class MLPApp(App[None]):
         self.main_screen.query_one(LossPlot).set_curve([], [])
         self.main_screen.query_one(LossPlot).set_dev([])
         self.send("reset", data=v["data"], model=model, train=train, paused=paused,
-                  runs_dir=None if self.runs_dir is None else str(self.runs_dir))
+                  runs_dir=None if self.runs_dir is None else str(self.runs_dir), dedupe=bool(v.get("dedupe")))
 
     def send_view(self) -> None:
         plot = self.main_screen.query_one(LossPlot)
@@ -219,7 +259,8 @@ class MLPApp(App[None]):
         run = info.get("run")
         if run:  # a loaded run: its settings become the form's, its evaluations the dev points
             m, t = info["model"], info["train"]
-            values = {**self.values, "data": info["dataset"], "block_size": m["block_size"], "emb_dim": m["n_embd"],
+            values = {**self.values, "data": info["dataset"], "dedupe": info.get("dedupe", False),
+                      "block_size": m["block_size"], "emb_dim": m["n_embd"],
                       "hidden": m["n_hidden"], "init": m["init"], "batchnorm": m.get("batchnorm", False),
                       **{k: t[k] for k in TRAIN_KEYS if k in t}}
             self.values = values
@@ -227,8 +268,12 @@ class MLPApp(App[None]):
             controls.set_applied(values)
             self.dev_points = [(s, d) for s, d in run.get("evals", []) if d is not None]
             self.main_screen.query_one(LossPlot).set_dev(self.dev_points)
-            self.notify(f"continuing {Path(run['path']).name} from step {info['step']:,}; space resumes training",
-                        title="run loaded", timeout=6)
+            if run.get("finished"):
+                self.notify(f"{Path(run['path']).name} is done at step {info['step']:,}; raise steps (or minutes) "
+                            f"to train it further, then press space", title="run loaded", timeout=8)
+            else:
+                self.notify(f"continuing {Path(run['path']).name} from step {info['step']:,}; space resumes "
+                            f"training", title="run loaded", timeout=6)
         self.sub_title = (
             f"{info['dataset']}: {info['words']:,} words, {len(info['vocab'])} characters, "
             f"{info['params']:,} parameters"
@@ -316,7 +361,8 @@ class MLPApp(App[None]):
         elif self.state in ("paused", "diverged"):
             self.send("resume")
         elif self.state == "done":
-            self.notify("training is done; raise steps to train further, or press r for a fresh model")
+            self.notify("training is done; raise steps (or minutes) to train further and press space, or press r "
+                        "for a fresh model")
 
     def action_reset(self) -> None:
         controls = self.main_screen.query_one(ControlsPane)

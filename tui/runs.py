@@ -9,14 +9,25 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from core.runs import RunError, RunSummary, list_runs
+from core.files import safe_text
+from core.runs import RunError, RunSummary, list_runs, locked_message
 from tui.views import ViewScreen
 
 MAX_OVERLAYS = 5
+
+
+def status_cell(r: RunSummary, current: str | None) -> Text:
+    """"live 1234" for a run another process trains now, else its last status."""
+    if r.live and str(r.path) != current:
+        return Text(f"live {r.pid}" if r.pid else "live", style="bold green")
+    if str(r.path) == current:
+        return Text("this one", style="bold")
+    return Text(r.status, style={"done": "cyan", "diverged": "red", "interrupted": "yellow"}.get(r.status, ""))
 
 
 class RunsView(ViewScreen):
@@ -38,7 +49,7 @@ class RunsView(ViewScreen):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         # the numbers first: at 80 columns the later ones scroll off to the right
-        table.add_columns(" ", "run", "best dev", "steps", "params", "architecture", "dataset", "date")
+        table.add_columns(" ", "run", "best dev", "steps", "status", "params", "architecture", "dataset", "date")
         self.refresh_runs()
         table.focus()
 
@@ -49,20 +60,23 @@ class RunsView(ViewScreen):
             self.runs = list_runs(self.root)
         except RunError as e:
             self.runs = []
-            self.set_status(str(e))
+            self.set_status(Text(str(e)))
             return
         compared = set(self.app.compared_runs())
-        for r in self.runs:
+        for r in self.runs:  # cells as Text: a folder named "[red]x" is a name, not markup
             mark = "▶" if str(r.path) == self.current else ("●" if str(r.path) in compared else " ")
+            name = Text(safe_text(r.path.name, 40))
             if r.error:
-                table.add_row(mark, r.path.name, "-", "", "", r.error[:60], "", "", key=str(r.path))
+                table.add_row(mark, name, "-", "", Text("damaged", style="red"),
+                              Text(safe_text(r.error.split(": ", 1)[-1], 60)), "", "", "", key=str(r.path))
                 continue
             dev = f"{r.best_dev:.4f}" if math.isfinite(r.best_dev) else "-"
-            table.add_row(mark, r.path.name, dev, f"{r.step:,}", f"{r.params:,}", r.arch, r.dataset,
-                          r.created.replace("T", " ")[:16], key=str(r.path))
+            table.add_row(mark, name, dev, f"{r.step:,}", status_cell(r, self.current), f"{r.params:,}", r.arch,
+                          Text(safe_text(r.dataset, 30)), r.created.replace("T", " ")[:16], key=str(r.path))
         n = len(self.runs)
-        self.set_status(f"{n} run{'s' if n != 1 else ''} in {self.root} · ▶ the current run · ● compared"
-                        if n else f"no runs in {self.root} yet")
+        root = safe_text(self.root)
+        self.set_status(Text(f"{n} run{'s' if n != 1 else ''} in {root} · ▶ the current run · ● compared · live: "
+                             f"being trained now" if n else f"no runs in {root} yet"))
 
     def selected(self) -> RunSummary | None:
         table = self.query_one(DataTable)
@@ -82,6 +96,9 @@ class RunsView(ViewScreen):
             return
         if str(r.path) == self.current:
             self.notify("this is the run that is training now")
+            return
+        if r.live:  # another process trains it: two writers would corrupt it (comparing its curve is fine)
+            self.notify(locked_message(r.path, r.pid), title="cannot continue", severity="warning")
             return
         self.app.load_run(str(r.path))
         self.dismiss(None)

@@ -9,12 +9,15 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
+from textual.timer import Timer
 from textual.widgets import Input, Static
 
 from tui.cells import pad_cells, truncate_cells, visible
 from tui.views import ViewScreen
 
 BAR = 12  # cells of the probability bar
+MAX_CHARS = 64  # the field takes no more (core.remote.MAX_SCORE_CHARS refuses longer text, too)
+DEBOUNCE = 0.12  # seconds of quiet after a keystroke before the score is asked for
 
 
 def prob_bar(p: float, width: int = BAR) -> str:
@@ -55,20 +58,32 @@ class ScoringView(ViewScreen):
     HINT = "type a word: each next character's probability, NLL, completions · esc: back"
 
     def compose_body(self) -> ComposeResult:
-        yield Input(placeholder="type a name, e.g. kaleigh", id="score-input")
+        yield Input(placeholder="type a name, e.g. kaleigh", id="score-input", max_length=MAX_CHARS)
         with VerticalScroll(id="score-scroll"):
             yield Static("", id="score-out")
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
         self.last: dict | None = None
+        self._timer: Timer | None = None
+        self.sent = 0  # score requests sent (a paste of 2,000 characters is one, not 2,000)
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        text = event.value.strip()
-        if text:
-            self.app.send("score", text=text)
+        """Ask for a score once typing pauses: only the latest text matters (the worker coalesces too)."""
+        if self._timer is not None:
+            self._timer.stop()
+        if event.value.strip():
+            self._timer = self.set_timer(DEBOUNCE, self._ask)
         else:
+            self._timer = None
             self.query_one("#score-out", Static).update("")
+
+    def _ask(self) -> None:
+        self._timer = None
+        text = self.query_one(Input).value.strip()
+        if text:
+            self.sent += 1
+            self.app.send("score", text=text)
 
     def show(self, text: str, error: str | None = None, **payload) -> None:
         if text != self.query_one(Input).value.strip():

@@ -28,4 +28,5 @@ class StatusLine(Static):
         self.update(
             f"[{style} b]{state}[/] │ step [b]{step:,}[/]/{total:,} │ {sps:,.0f}/s │ "
             f"lr {snap['lr']:.3g} │ {hms(wall)} │ ETA {hms(eta)}"
+            + (" │ [dim]done: raise steps to go on[/]" if state == "done" else "")
         )

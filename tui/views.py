@@ -29,7 +29,7 @@ class ViewScreen(Screen[None]):
     def compose_body(self) -> ComposeResult:
         yield from ()
 
-    def set_status(self, text: str) -> None:
+    def set_status(self, text: object) -> None:
         self.query_one(".view-status", Static).update(text)
 
     def show(self, **payload) -> None:

@@ -1,0 +1,210 @@
+"""Signals: SIGTERM and SIGHUP end the app and `mlp-tui train` like q / Ctrl+C, with the run saved.
+
+The app runs in a real pseudo-terminal (pty.fork), so Textual draws and restores a terminal as it would
+for a user; SIGHUP goes to the whole process group and the terminal closes, as when tmux kills a session
+or an SSH connection drops.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from conftest import SMALL_WORDS, write_words
+
+from core.runlock import holder
+from core.runs import read_info, read_losses
+
+MLP_TUI = Path(sys.executable).parent / "mlp-tui"
+COMMAND = [str(MLP_TUI)] if MLP_TUI.exists() else [sys.executable, "-m", "tui.cli"]
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork") or sys.platform == "win32", reason="needs a pty")
+
+
+class PtyApp:
+    """mlp-tui in a pseudo-terminal of 100x30, its output collected by a thread."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        import fcntl
+        import pty
+        import struct
+        import termios
+
+        self.output = bytearray()
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: a session leader with the pty as its controlling terminal
+            try:
+                os.execve(argv[0], argv, env)
+            finally:
+                os._exit(127)
+        self.pid, self.fd = pid, fd
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        self.status: int | None = None
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = os.read(self.fd, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            self.output += data
+
+    def wait(self, timeout: float) -> int | None:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.status = status
+                return status
+            time.sleep(0.02)
+        return None
+
+    def kill(self) -> None:
+        if self.status is not None:
+            return
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        self.wait(5)
+
+
+def _trained_run(runs: Path, timeout: float = 90) -> Path:
+    """The run folder once it has a checkpoint-worth of steps (the app trains as soon as it opens)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        for d in runs.glob("*"):
+            try:
+                if read_info(d)["step"] > 0 and len(read_losses(d)) > 2000:
+                    return d
+            except Exception:
+                pass
+        time.sleep(0.2)
+    raise AssertionError("the app did not start training")
+
+
+@pytest.fixture
+def app_env(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
+    words = write_words(tmp_path / "words.txt", SMALL_WORDS)
+    runs = tmp_path / "runs"
+    env = {**os.environ, "MLP_TUI_RUNS_DIR": str(runs), "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30"}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    return words, runs, env
+
+
+def _assert_saved_and_released(run: Path) -> dict:
+    info = read_info(run)
+    assert info["status"] == "stopped", info["status"]
+    assert len(read_losses(run)) == info["step"] > 0  # the history and the checkpoint tell one timeline
+    assert holder(run) is None  # nobody trains it any more
+    from core.checkpoint import load_checkpoint
+
+    assert load_checkpoint(run / "model.pt").step == info["step"]
+    return info
+
+
+def test_sigterm_saves_the_run_and_restores_the_terminal(app_env):
+    words, runs, env = app_env
+    app = PtyApp([*COMMAND, "--data", str(words)], env)
+    try:
+        run = _trained_run(runs)
+        time.sleep(0.5)
+        mark = len(app.output)
+        t0 = time.monotonic()
+        os.kill(app.pid, signal.SIGTERM)
+        status = app.wait(10)
+        took = time.monotonic() - t0
+        assert status is not None, "the app did not quit on SIGTERM"
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+        assert took < 3.0, took  # q's shutdown: the worker saves within ~0.1 s, killed after 0.8 s
+        app.reader.join(2)
+        after = bytes(app.output[mark:])
+        assert b"\x1b[?1049l" in after  # left the alternate screen
+        assert b"\x1b[?25h" in after  # cursor shown again
+        assert b"\x1b[?1000l" in after or b"\x1b[?1003l" in after  # mouse tracking off
+        _assert_saved_and_released(run)
+    finally:
+        app.kill()
+
+
+def test_sighup_to_the_process_group_saves_the_run(app_env):
+    """What `tmux kill-session` and an SSH drop do: SIGHUP to everyone in the terminal, and the terminal goes."""
+    words, runs, env = app_env
+    app = PtyApp([*COMMAND, "--data", str(words)], env)
+    try:
+        run = _trained_run(runs)
+        os.killpg(app.pid, signal.SIGHUP)
+        os.close(app.fd)
+        assert app.wait(10) is not None, "the app did not end on SIGHUP"
+        end = time.monotonic() + 5  # the training process saves on its own SIGHUP, beside the app
+        while time.monotonic() < end and holder(run) is not None:
+            time.sleep(0.05)
+        _assert_saved_and_released(run)
+        out = subprocess.run([*COMMAND, "runs"], env=env, capture_output=True, text=True, timeout=60)
+        line = next(x for x in out.stdout.splitlines() if run.name in x)
+        assert line.rstrip().endswith("stopped"), line
+    finally:
+        app.kill()
+
+
+def test_a_killed_app_leaves_no_live_run(app_env):
+    """kill -9 of everything: no last save, but the kernel drops the lock, so the run is not shown as training."""
+    words, runs, env = app_env
+    app = PtyApp([*COMMAND, "--data", str(words)], env)
+    try:
+        run = _trained_run(runs)
+        assert holder(run) is not None  # live while it trains
+        os.killpg(app.pid, signal.SIGKILL)
+        app.wait(10)
+        end = time.monotonic() + 5
+        while time.monotonic() < end and holder(run) is not None:
+            time.sleep(0.05)
+        assert holder(run) is None
+        out = subprocess.run([*COMMAND, "runs"], env=env, capture_output=True, text=True, timeout=60)
+        line = next(x for x in out.stdout.splitlines() if run.name in x)
+        assert line.rstrip().endswith("interrupted") and "running" not in line, line
+    finally:
+        app.kill()
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
+def test_train_saves_on_a_stop_signal(tmp_path, sig):
+    words = write_words(tmp_path / "words.txt", SMALL_WORDS)
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    p = subprocess.Popen([*COMMAND, "train", "--data", str(words), "--steps", "100000000", "--out", str(out),
+                          "--quiet"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        end = time.monotonic() + 90
+        while time.monotonic() < end and len(read_losses(out)) < 2000:
+            time.sleep(0.1)
+        t0 = time.monotonic()
+        p.send_signal(getattr(signal, sig))
+        _, err = p.communicate(timeout=30)
+        assert time.monotonic() - t0 < 5
+    finally:
+        p.kill()
+    assert p.returncode == 128 + getattr(signal, sig), err
+    assert "Traceback" not in err
+    info = _assert_saved_and_released_status(out, "interrupted")
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["state"] == "interrupted" and metrics["steps"] == info["step"]
+
+
+def _assert_saved_and_released_status(run: Path, status: str) -> dict:
+    info = read_info(run)
+    assert info["status"] == status
+    assert len(read_losses(run)) == info["step"] > 0
+    assert holder(run) is None
+    return info
