@@ -29,6 +29,19 @@ def children(pid: int) -> list[int]:
     return [int(x) for x in out.split()]
 
 
+def flat_check(samples: list[tuple[float, float, float]], minutes: float) -> None:
+    """The criterion: mean RSS over the last 5 minutes within 10% of minutes 5-10, for each process."""
+    if minutes < 15:
+        return
+    for i, who in ((1, "ui"), (2, "trainer")):
+        early = [s[i] for s in samples if 5 <= s[0] < 10]
+        late = [s[i] for s in samples if s[0] >= minutes - 5]
+        if early and late:
+            a, b = sum(early) / len(early), sum(late) / len(late)
+            verdict = "flat" if abs(b / a - 1) <= 0.10 else "NOT flat"
+            print(f"{who}: minutes 5-10 {a:.1f} MB, last 5 minutes {b:.1f} MB ({b / a - 1:+.1%}): {verdict}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=20.0)
@@ -47,6 +60,7 @@ def main() -> None:
         ui = next(p for p in [shell, *children(shell)] if "mlp-tui" in open(f"/proc/{p}/cmdline").read())
         worker = max(children(ui), key=rss_mb)  # the spawned trainer (the other child is the resource tracker)
         first = None
+        samples: list[tuple[float, float, float]] = []  # (minutes, ui RSS, trainer RSS)
         t0 = time.monotonic()
         while True:
             screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", name], capture_output=True,
@@ -55,6 +69,7 @@ def main() -> None:
             step = m.group(1) if m else "?"
             now = (rss_mb(ui), rss_mb(worker))
             first = first or now
+            samples.append(((time.monotonic() - t0) / 60, *now))
             print(f"{(time.monotonic() - t0) / 60:6.1f} min  step {step:>12}  RSS ui {now[0]:7.1f} MB  "
                   f"trainer {now[1]:7.1f} MB", flush=True)
             if time.monotonic() - t0 >= args.minutes * 60:
@@ -63,6 +78,7 @@ def main() -> None:
         print(f"start RSS: ui {first[0]:.1f} MB, trainer {first[1]:.1f} MB")
         print(f"end RSS:   ui {now[0]:.1f} MB, trainer {now[1]:.1f} MB")
         print(f"change:    ui {now[0] - first[0]:+.1f} MB, trainer {now[1] - first[1]:+.1f} MB")
+        flat_check(samples, args.minutes)
     finally:
         subprocess.run(["tmux", "send-keys", "-t", name, "q"])
         time.sleep(2)

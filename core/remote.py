@@ -28,7 +28,7 @@ HEALTH_ROWS = 512  # fixed training rows the health view measures on
 MAX_SCORE_CHARS = 64  # longer text is refused by the score view (names are rarely over 20 characters)
 # Commands where only the latest one counts: a burst of them (a paste into the score field, a resize)
 # is handled once, not once per keystroke.
-LATEST_ONLY = ("score", "view", "watch", "temperature", "dataset", "lr_find")
+LATEST_ONLY = ("score", "view", "watch", "temperature", "dataset", "lr_find", "eval_now", "sample_now", "save")
 
 
 def _or_empty(read: Any, path: str) -> list[dict]:
@@ -460,6 +460,7 @@ class _Worker:
             self._announce()
         except RunError as e:
             w, self.writer = self.writer, None
+            w.mark("unsaved")  # run.json tells the truth if it still can (written in place on a full disk)
             w.abandon()
             self.send("run", path=None, saved_step=-1)
             self.send("error", message=f"{e}; this run is no longer being saved")

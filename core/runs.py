@@ -652,24 +652,49 @@ def _pow10(v: float) -> float:
     return 10**v if v < 300 else math.inf  # a hostile losses.f32 can hold 3e38; 10 ** 3e38 overflows
 
 
+def iter_losses(path: str | os.PathLike[str], block: int = 1 << 16) -> Any:
+    """The log10 losses in blocks of `block` values, read as they are needed (a long run's file is large)."""
+    import stat as st
+
+    f = Path(path).expanduser() / LOSSES
+    try:
+        fh = open(f, "rb", buffering=0)
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise RunError(f"{safe_text(path)}: cannot read {LOSSES} ({e.strerror or e})") from None
+    with fh:
+        if not st.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise RunError(f"{safe_text(path)}: damaged run ({LOSSES} is not a regular file)")
+        while True:
+            data = fh.read(4 * block)
+            if len(data) < 4:
+                return
+            a = array.array("f")
+            a.frombytes(data[: len(data) // 4 * 4])  # a torn last value from a kill is dropped
+            if sys.byteorder != "little":
+                a.byteswap()
+            yield a
+
+
 def export_csv(path: str | os.PathLike[str], out: Any) -> int:
-    """Write step, log10 loss, loss and the split losses at evaluation steps as CSV to a text stream."""
+    """Write step, log10 loss, loss and the split losses at evaluation steps as CSV to a text stream.
+
+    Streams the loss file in blocks, so memory stays flat whatever the length of the run."""
     path = Path(path).expanduser()
     read_info(path)
-    losses = read_losses(path)
     evals = {e["step"]: e for e in read_evals(path)}
     out.write("step,log10_loss,loss,train_eval,dev_eval,test_eval\n")
-    rows = []
-    for i, v in enumerate(losses, start=1):
-        e = evals.get(i, {})
-        cells = [str(i), f"{v:.6g}", f"{_pow10(v):.6g}"]
-        for split in ("train", "dev", "test"):
-            x = e.get(split)
-            cells.append("" if x is None else f"{x:.6g}")
-        rows.append(",".join(cells))
-        if len(rows) >= 65536:  # in blocks: one write per row is slow, one string for 10M rows is large
-            out.write("\n".join(rows) + "\n")
-            rows.clear()
-    if rows:
+    i = 0
+    for block in iter_losses(path):
+        rows = []
+        for v in block:
+            i += 1
+            e = evals.get(i)
+            cells = [str(i), f"{v:.6g}", f"{_pow10(v):.6g}"]
+            for split in ("train", "dev", "test"):
+                x = e.get(split) if e else None
+                cells.append("" if x is None else f"{x:.6g}")
+            rows.append(",".join(cells))
         out.write("\n".join(rows) + "\n")
-    return len(losses)
+    return i
