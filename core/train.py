@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
+from core import settings
 from core.config import TrainConfig
 from core.data import SPLITS, Dataset
 from core.errors import ConfigError
@@ -168,6 +169,8 @@ class _FusedGeneral(_FusedSGD):
         self.adam_step = torch.zeros(())  # one step count shared by all five parameters
         self.adam_steps = [self.adam_step] * len(self.params)
         self.fused_adamw = getattr(torch, "_fused_adamw_", None)
+        self.norms = torch.empty(len(self.params))  # gradient clipping's per-parameter norms
+        self.clip_coef = torch.empty(())
 
     def state_dict(self) -> dict:
         return {"exp_avg": self.exp_avg, "exp_avg_sq": self.exp_avg_sq, "step": self.adam_step}
@@ -230,6 +233,8 @@ class _FusedGeneral(_FusedSGD):
             torch.mm(dh, W1T, out=demb)  # (B, T*E)
             gC.zero_()
             gC.index_add_(0, xi, demb_rows)  # (V, E)
+            if cfg.grad_clip:
+                self._clip(cfg.grad_clip)
             if adamw and self.fused_adamw is not None:
                 self.adam_step.add_(1)  # the fused op reads the step count; the caller advances it
                 self.fused_adamw(params, grads, self.exp_avg, self.exp_avg_sq, [], self.adam_steps, lr=lr,
@@ -241,6 +246,15 @@ class _FusedGeneral(_FusedSGD):
                 if wd:
                     torch._foreach_mul_(params, 1 - lr * wd)
                 torch._foreach_add_(params, grads, alpha=-lr)
+
+    def _clip(self, max_norm: float) -> None:
+        """Scale the gradients so their total norm is at most max_norm, as clip_grad_norm_ does, on device:
+        the factor stays a tensor, so there is no host sync (a few small tensors per step, only when on)."""
+        norms = torch._foreach_norm(self.grads)  # one per parameter
+        torch.stack(norms, out=self.norms)  # (n_params,)
+        total = torch.linalg.vector_norm(self.norms)  # ()
+        torch.clamp(max_norm / (total + 1e-6), max=1.0, out=self.clip_coef)
+        torch._foreach_mul_(self.grads, self.clip_coef)
 
     def _bn_forward(self) -> torch.Tensor:
         """h = tanh(bngain * xhat + bnbias) with batch statistics; updates the running ones. Returns 1/std."""
@@ -374,7 +388,7 @@ class Trainer:
             raise ConfigError(f"lr must be a positive number, got {lr!r}")
         self._commands.put(("lr", lr))
 
-    LIVE = ("lr", "lr_decay", "decay_at", "steps", "schedule", "warmup", "weight_decay", "dropout", "minutes")
+    LIVE = settings.live("train")  # the registry's say: what can change on a running model
 
     def update_config(self, **changes) -> None:
         """Change schedule and regularisation fields between chunks; validated first."""

@@ -65,9 +65,9 @@ async def test_invalid_values_show_their_reason_and_are_not_applied(harness: Har
             assert app.values["lr"] == 0.1 and "lr 0.1 " in text_of(app, "#status")
         assert not toasts(app)  # no "lr = ...: applied to the running model" either
 
-        await type_into(pilot, "hidden", "0", then="escape")
+        await type_into(pilot, "n_hidden", "0", then="escape")
         await pilot.pause()
-        assert "must be >= 1" in text_of(app, "#err-hidden")
+        assert "must be >= 1" in text_of(app, "#err-n_hidden")
         assert "fix the fields above" in words_of(app, "#params")
         await pilot.press("r")  # refused: no new model with a bad field
         await until(pilot, lambda: any("fix these first" in t for t in toasts(app)), what="the refusal")

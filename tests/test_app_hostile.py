@@ -55,8 +55,8 @@ async def test_an_absurd_model_is_refused_before_allocation(harness: Harness) ->
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await running(pilot, harness)
         trainer = harness.trainer
-        await type_into(pilot, "hidden", "100000", then="escape")
-        await type_into(pilot, "emb_dim", "4096", then="escape")
+        await type_into(pilot, "n_hidden", "100000", then="escape")
+        await type_into(pilot, "n_embd", "4096", then="escape")
         await pilot.pause(0.1)
         assert "too large" in text_of(app, "#params") and "GiB" in text_of(app, "#params")  # as you type
         await pilot.press("r")

@@ -238,14 +238,8 @@ def test_every_flag_has_help():
 
 def test_defaults_mirror_the_configs():
     m, t = MLPConfig(), TrainConfig()
-    assert DEFAULTS == {
-        "block_size": m.block_size, "emb_dim": m.n_embd, "hidden": m.n_hidden, "init": m.init,
-        "batchnorm": m.batchnorm,
-        "batch_size": t.batch_size, "lr": t.lr, "lr_decay": t.lr_decay, "decay_at": t.decay_at,
-        "steps": t.steps, "seed": t.seed, "optimizer": t.optimizer, "weight_decay": t.weight_decay,
-        "dropout": t.dropout, "schedule": t.schedule, "warmup": t.warmup, "minutes": t.minutes,
-        "patience": t.patience, "keep_best": t.keep_best, "dedupe": False,
-    }
+    expected = {k: v for k, v in {**m.to_dict(), **t.to_dict()}.items() if k != "vocab_size"}
+    assert DEFAULTS == {**expected, "dedupe": False}
     for name in ("train", "app"):
         settings = resolve_settings(build_parsers()[name].parse_args([]))
         assert settings == {**DEFAULTS, "data": "names"}, name

@@ -980,14 +980,13 @@ def test_flags_and_fields_refuse_the_same_values(capsys, tmp_path, flag, value, 
 
 def test_every_number_field_and_flag_agree_on_its_range():
     """For each number setting: its lowest and highest values pass both, just beyond them fails both."""
-    from core.config import BOUNDS
     from tui.cli import _setting
     from tui.fields import BY_KEY, parse
 
     for f in BY_KEY.values():
         if f.kind not in ("int", "float"):
             continue
-        lo, hi, lo_open = BOUNDS[f.bound]
+        lo, hi, lo_open = f.lo, f.hi, f.lo_open
         step = 1 if f.kind == "int" else 1e-9 * max(1, abs(hi))
         for v, ok in ((lo, not lo_open), (hi, True), (hi + step, False), (lo - step, False)):
             text = str(int(v)) if f.kind == "int" else repr(float(v))

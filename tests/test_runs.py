@@ -171,7 +171,10 @@ def test_kill_9_in_the_middle_of_saves_leaves_a_loadable_checkpoint(tmp_path):
     for delay in (0.05, 0.13, 0.21, 0.37):
         p = subprocess.Popen([sys.executable, "-c", SAVER, str(words), str(ck)], stdout=subprocess.PIPE, env=env)
         assert p.stdout.readline().strip() == b"ready"
-        time.sleep(delay if ck.exists() else delay + 0.5)
+        end = time.monotonic() + 30  # the first save (slow on a busy machine) before the first kill
+        while not ck.exists() and time.monotonic() < end:
+            time.sleep(0.01)
+        time.sleep(delay)
         p.send_signal(signal.SIGKILL)
         p.wait()
         loaded = load_checkpoint(ck)  # the last complete save, never a torn one

@@ -6,7 +6,6 @@ waits on it, so keys stay instant and the trainer keeps its speed.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import sys
 import time
@@ -19,6 +18,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Input, Select, Static
 
+from core import settings
 from tui.commands import MLPCommands
 from tui.controls import ControlsPane
 from tui.dataset import DatasetView
@@ -38,10 +38,6 @@ from tui.views import ViewScreen
 
 POLL_INTERVAL = 0.1  # text panes and status at ~10 Hz
 PLOT_INTERVAL = 0.25  # plot redraws at most 4 times a second
-MODEL_KEYS = {"block_size": "block_size", "emb_dim": "n_embd", "hidden": "n_hidden", "init": "init",
-              "batchnorm": "batchnorm"}
-TRAIN_KEYS = ("batch_size", "lr", "lr_decay", "decay_at", "steps", "seed", "optimizer", "weight_decay", "dropout",
-              "schedule", "warmup", "minutes")
 VIEWS: dict[str, type[ViewScreen]] = {
     "embeddings": EmbeddingsView, "lr_find": LRFindView, "score": ScoringView, "health": HealthView,
     "dataset": DatasetView, "runs": RunsView,
@@ -51,16 +47,6 @@ LIVE_VIEWS = ("embeddings", "health")
 # What the training process says about a reset or a load itself; while one is pending, everything else
 # in the queue is about the model that was there before.
 FRESH_MESSAGES = ("loading", "ready", "error", "fatal", "run")  # views the training process updates while they are open
-
-
-def values_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """The controls' starting values from the command line (the same flags as `mlp-tui train`)."""
-    from tui.cli import resolve_settings
-
-    v = resolve_settings(args)
-    v["temperature"] = 1.0
-    v["preset"] = getattr(args, "preset", None)  # shown in the selector; not a setting itself
-    return v
 
 
 class MLPApp(App[None]):
@@ -92,9 +78,8 @@ class MLPApp(App[None]):
         self.runs_dir = runs_dir  # None: $MLP_TUI_RUNS_DIR or the user data folder
         self.run_path: str | None = None  # where the current run is being saved (None: it is not)
         self.overlays: dict[str, str] = {}  # compared runs: path -> label
-        from tui.cli import DEFAULTS
-
-        self.values = {**DEFAULTS, "temperature": 1.0, **values}  # a partial dict gets the defaults
+        # every setting's value (a partial dict gets the registry's defaults; old spellings are accepted)
+        self.values = {**settings.DEFAULTS, **{settings.canonical(k): v for k, v in values.items()}}
         self.backend_factory = backend_factory
         self.proc: Any = None
         self.snapshot: dict | None = None
@@ -198,10 +183,8 @@ class MLPApp(App[None]):
             self.proc.send(kind, **args)
 
     def send_reset(self, v: dict[str, Any], paused: bool = False) -> None:
-        from tui.cli import DEFAULTS
-
-        model = {MODEL_KEYS[k]: v.get(k, DEFAULTS[k]) for k in MODEL_KEYS}
-        train = {k: v.get(k, DEFAULTS[k]) for k in TRAIN_KEYS}
+        v = {**settings.DEFAULTS, **v}
+        model, train = settings.values_for("model", v), settings.values_for("train", v)
         self.state = "loading"
         self.snapshot = None
         self._awaiting_ready = True
@@ -260,9 +243,7 @@ class MLPApp(App[None]):
         if run:  # a loaded run: its settings become the form's, its evaluations the dev points
             m, t = info["model"], info["train"]
             values = {**self.values, "data": info["dataset"], "dedupe": info.get("dedupe", False),
-                      "block_size": m["block_size"], "emb_dim": m["n_embd"],
-                      "hidden": m["n_hidden"], "init": m["init"], "batchnorm": m.get("batchnorm", False),
-                      **{k: t[k] for k in TRAIN_KEYS if k in t}}
+                      **settings.values_for("model", m), **settings.values_for("train", t)}
             self.values = values
             controls.set_form(values)
             controls.set_applied(values)
@@ -543,15 +524,15 @@ class MLPApp(App[None]):
         self.shutdown()
 
 
-def run_app(args: argparse.Namespace) -> int:
-    from tui.fields import BY_KEY, parse
+def run_app(values: dict[str, Any], runs_dir: Any = None) -> int:
+    """The app on these settings (the command line resolved them); 2 if the dataset cannot be used."""
+    from core.files import safe_text
 
-    values = values_from_args(args)
-    _, reason = parse(BY_KEY["data"], str(values["data"]))
+    _, reason = settings.BY_NAME["data"].parse(str(values["data"]))
     if reason:
-        print(f"mlp-tui: error: --data {values['data']}: {reason}", file=sys.stderr)
+        print(f"mlp-tui: error: --data {safe_text(values['data'])}: {reason}", file=sys.stderr)
         return 2
-    app = MLPApp(values, runs_dir=args.runs_dir)
+    app = MLPApp(values, runs_dir=runs_dir)
     try:
         app.run()
     finally:

@@ -16,34 +16,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
+from core import settings
 from core.runs import json_safe
 
 COMMANDS = ("train", "sample", "eval", "bench", "runs", "export")
-DEFAULTS = {  # the lecture's recipe; mirrors MLPConfig and TrainConfig (checked by a test)
-    "dedupe": False,
-    "block_size": 3,
-    "emb_dim": 10,
-    "hidden": 200,
-    "init": "lecture",
-    "batchnorm": False,
-    "batch_size": 32,
-    "lr": 0.1,
-    "lr_decay": 0.1,
-    "decay_at": 100_000,
-    "steps": 200_000,
-    "seed": 2147483647,
-    "optimizer": "sgd",
-    "weight_decay": 0.0,
-    "dropout": 0.0,
-    "schedule": "step",
-    "warmup": 0,
-    "minutes": None,
-    "patience": 0,
-    "keep_best": False,
-}
-# flag name -> config field name, where they differ
-FIELD_OF = {"emb_dim": "n_embd", "hidden": "n_hidden"}
-PRESET_NAMES = ("lecture", "kaiming", "best")
+DEFAULTS = {k: v for k, v in settings.DEFAULTS.items() if settings.BY_NAME[k].cli and k != "data"}
+PRESET_NAMES = tuple(settings.PRESETS)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -77,12 +55,10 @@ _thread_count = _number(int, lambda v: 1 <= v <= (os.cpu_count() or 1),
 
 def _setting(key: str) -> Callable[[str], object]:
     """An argparse type that parses a setting exactly as the app's field does: the same range, the same words."""
-    from tui.fields import BY_KEY, parse
-
-    field = BY_KEY[key]
+    setting = settings.get(key)
 
     def convert(text: str) -> object:
-        value, reason = parse(field, text)
+        value, reason = setting.parse(text)
         if reason is not None:
             raise argparse.ArgumentTypeError(f"{reason}, got {text!r}")
         return value
@@ -92,84 +68,41 @@ def _setting(key: str) -> Callable[[str], object]:
 
 
 def add_training_options(p: argparse.ArgumentParser) -> None:
-    """Flags shared by the app and `mlp-tui train`; one per field of MLPConfig and TrainConfig.
+    """Flags shared by the app and `mlp-tui train`: one per setting of the registry (core.settings).
 
     Every default is None here so that resolve_settings() can tell a flag given from one left to the
-    preset: explicit flags win over --preset, which wins over the lecture's defaults.
+    preset: explicit flags win over --preset, which wins over the registry's defaults.
     """
-    d = DEFAULTS
-    g = p.add_argument_group("data and model")
-    g.add_argument("--data", default="names", metavar="PATH",
-                   help="a text file with one word per line, or a built-in dataset: names, surnames "
-                        "(default: names)")
-    g.add_argument("--dedupe", action="store_const", const=True, default=None,
-                   help="split by distinct word, so that no word is in two splits (default: off, as the lecture, "
-                        "which splits by line: a name listed twice can be in train and in dev)")
-    g.add_argument("--preset", choices=PRESET_NAMES, default=None,
-                   help="set many flags at once: lecture (the defaults), kaiming (lecture + kaiming init), "
-                        "best (block 12, 24-dim embeddings, 512 hidden, batch 32, AdamW 1.4e-3, dropout 0.2, "
-                        "weight decay 0.01, cosine schedule; the best 5-minute recipe found on 2 cores); "
-                        "flags given explicitly override the preset")
-    g.add_argument("--block-size", type=_setting("block_size"), metavar="N",
-                   help=f"characters of context the model sees (default: {d['block_size']})")
-    g.add_argument("--emb-dim", type=_setting("emb_dim"), metavar="N",
-                   help=f"size of each character's embedding vector (default: {d['emb_dim']})")
-    g.add_argument("--hidden", type=_setting("hidden"), metavar="N",
-                   help=f"units in the tanh hidden layer (default: {d['hidden']})")
-    g.add_argument("--init", choices=("lecture", "kaiming"),
-                   help="weight initialisation: the lecture's plain N(0,1), or kaiming (tanh gain, small "
-                        "last layer: initial loss near ln(vocab)) (default: lecture)")
-    g.add_argument("--batchnorm", action="store_const", const=True, default=None,
-                   help="batch-normalise the hidden pre-activations (makemore part 3): batch statistics "
-                        "while training, running ones at evaluation and sampling (default: off)")
-    g = p.add_argument_group("optimisation")
-    g.add_argument("--batch-size", type=_setting("batch_size"), metavar="N",
-                   help=f"examples per step (default: {d['batch_size']})")
-    g.add_argument("--optimizer", choices=("sgd", "adamw"),
-                   help="plain SGD, as in the lecture, or AdamW (default: sgd)")
-    g.add_argument("--lr", type=_setting("lr"), metavar="LR",
-                   help=f"learning rate (default: {d['lr']})")
-    g.add_argument("--schedule", choices=("step", "cosine", "constant"),
-                   help="learning-rate schedule: step (x --lr-decay at --decay-at), cosine (from lr down to "
-                        "lr x --lr-decay), constant (default: step)")
-    g.add_argument("--lr-decay", type=_setting("lr_decay"), metavar="F",
-                   help="step: multiply the learning rate by F at --decay-at; cosine: end at lr x F "
-                        f"(default: {d['lr_decay']})")
-    g.add_argument("--decay-at", type=_setting("decay_at"), metavar="STEP",
-                   help=f"step of the step schedule's decay (default: {d['decay_at']})")
-    g.add_argument("--warmup", type=_setting("warmup"), metavar="STEPS",
-                   help="steps of linear learning-rate warm-up from 0 (default: 0)")
-    g.add_argument("--weight-decay", type=_setting("weight_decay"), metavar="WD",
-                   help="weight decay (decoupled, as AdamW's) (default: 0)")
-    g.add_argument("--dropout", type=_setting("dropout"), metavar="P",
-                   help="dropout on the hidden layer while training, off at evaluation; 0 to 0.9 (default: 0)")
-    g.add_argument("--steps", type=_setting("steps"), metavar="N",
-                   help=f"training steps (default: {d['steps']})")
-    g.add_argument("--minutes", type=_setting("minutes"), metavar="M",
-                   help="train for M minutes of wall time instead of --steps; the schedule stretches over "
-                        "the time (default: off)")
-    g.add_argument("--patience", type=_setting("patience"), metavar="N",
-                   help="stop early after N dev evaluations (every ~3 s) without a better dev loss "
-                        "(default: 0, never)")
-    g.add_argument("--keep-best", action="store_const", const=True, default=None,
-                   help="at the end, keep the weights that had the best dev loss (default: the last weights; "
-                        "on with --preset best)")
-    g.add_argument("--seed", type=_setting("seed"), metavar="N",
-                   help=f"seed for the initial weights, the batches and dropout (default: {d['seed']})")
+    groups = {g: p.add_argument_group({"optimisation": "optimisation", "schedule": "schedule and length"}.get(g, g))
+              for g in settings.GROUPS}
+    for s in settings.SETTINGS:
+        if not s.cli:
+            continue
+        g = groups[s.group]
+        default = f" (default: {settings.fmt(s.default)})"
+        if s.kind == "bool":
+            g.add_argument(*s.flags, dest=s.name, action="store_const", const=True, default=None,
+                           help=s.help + default)
+        elif s.kind == "choice":
+            g.add_argument(*s.flags, dest=s.name, choices=s.choices, default=None, help=s.help + default)
+        elif s.kind == "data":  # checked when it is read, which names the file and the problem in full
+            g.add_argument(*s.flags, dest=s.name, default=None, metavar=s.metavar, help=s.help + default)
+        else:
+            g.add_argument(*s.flags, dest=s.name, type=_setting(s.name), default=None, metavar=s.metavar,
+                           help=s.help + default)
+        if s.name == "data":
+            g.add_argument("--preset", choices=PRESET_NAMES, default=None,
+                           help="set many flags at once: lecture (the defaults), kaiming (lecture + kaiming init), "
+                                "best (block 12, 24-dim embeddings, 512 hidden, batch 32, AdamW 1.4e-3, dropout "
+                                "0.2, weight decay 0.01, cosine schedule; the best 5-minute recipe found on 2 "
+                                "cores); flags given explicitly override the preset")
 
 
 def resolve_settings(args: argparse.Namespace) -> dict:
-    """Flag values, the preset's where a flag was not given, the defaults elsewhere (flag names)."""
-    from core.config import PRESETS
-
-    flag_of = {v: k for k, v in FIELD_OF.items()}
-    preset = {flag_of.get(k, k): v for k, v in PRESETS[args.preset or "lecture"].items()}
-    out = {}
-    for key, default in DEFAULTS.items():
-        given = getattr(args, key, None)
-        out[key] = given if given is not None else preset.get(key, default)
-    out["data"] = args.data
-    return out
+    """Flag values, the preset's where a flag was not given, the defaults elsewhere (registry names)."""
+    given = {s.name: getattr(args, s.name, None) for s in settings.SETTINGS if s.cli}
+    values = settings.resolve(given, getattr(args, "preset", None))
+    return {k: v for k, v in values.items() if settings.BY_NAME[k].cli}
 
 
 def build_parsers() -> dict[str, argparse.ArgumentParser]:
@@ -244,13 +177,9 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 def configs_from_settings(v: dict):
     """(MLPConfig, TrainConfig) from resolved settings; vocab_size is filled in from the data later."""
-    from core.config import MLPConfig, TrainConfig
+    from core.config import configs
 
-    mcfg = MLPConfig(block_size=v["block_size"], n_embd=v["emb_dim"], n_hidden=v["hidden"], init=v["init"],
-                     batchnorm=bool(v.get("batchnorm", False)))
-    tkeys = set(TrainConfig.__dataclass_fields__)
-    tcfg = TrainConfig(**{k: val for k, val in v.items() if k in tkeys})
-    return mcfg, tcfg
+    return configs(v)
 
 
 MAX_SAMPLES = 10**9  # streamed: memory stays at one batch, but a billion lines is ~10 GB of output
@@ -260,9 +189,9 @@ EVAL_EVERY = 3.0  # seconds between dev evaluations during `train` (best-dev tra
 def cmd_train(args: argparse.Namespace) -> int:
     from tui.cli_train import train
 
-    settings = resolve_settings(args)
-    mcfg, tcfg = configs_from_settings(settings)
-    return train(args, mcfg, tcfg, dedupe=bool(settings["dedupe"]))
+    values = resolve_settings(args)
+    mcfg, tcfg = configs_from_settings(values)
+    return train(args, mcfg, tcfg, data=values["data"], dedupe=bool(values["dedupe"]))
 
 
 def _load_data_for(ckpt, override: str | None):
@@ -421,7 +350,9 @@ def cmd_app(args: argparse.Namespace) -> int:
         from tui.app import run_app
     except ImportError:
         fail("the app is not built yet; use mlp-tui train / sample / eval / bench")
-    return run_app(args)
+    values = resolve_settings(args)
+    values["preset"] = args.preset  # shown in the preset selector; not a setting itself
+    return run_app(values, runs_dir=args.runs_dir)
 
 
 def main(argv: list[str] | None = None) -> int:

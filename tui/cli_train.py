@@ -86,7 +86,7 @@ def rescue(trainer: Any, name: str, dedupe: bool) -> Path | None:
     return None
 
 
-def train(args: argparse.Namespace, mcfg: Any, tcfg: Any, dedupe: bool = False) -> int:
+def train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str = "names", dedupe: bool = False) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -99,7 +99,8 @@ def train(args: argparse.Namespace, mcfg: Any, tcfg: Any, dedupe: bool = False) 
 
     err = Console(stderr=True)
     tcfg.validate()
-    data = Dataset.load(args.data, mcfg.block_size, dedupe=dedupe)
+    source = data
+    data = Dataset.load(source, mcfg.block_size, dedupe=dedupe)
     trainer = Trainer(data, mcfg, tcfg)
     trainer.threads = args.threads
     if args.out is not None:
@@ -110,7 +111,7 @@ def train(args: argparse.Namespace, mcfg: Any, tcfg: Any, dedupe: bool = False) 
     else:
         out = None
     writer = RunWriter(out, trainer, origin="cli", root=args.runs_dir or default_runs_dir(),
-                       stem=resolve_dataset(args.data).stem, dedupe=dedupe)
+                       stem=resolve_dataset(source).stem, dedupe=dedupe)
     out = writer.open()  # fail now, before training, if the folder cannot be made
     saving = _Saving(writer, err)
     length = f"{tcfg.minutes:g} minutes" if tcfg.minutes else f"{tcfg.steps:,} steps"

@@ -24,7 +24,7 @@ class ControlsPane(VerticalScroll):
         self.size_problem = ""  # why the form's model would not fit, if it would not
 
     def compose(self) -> ComposeResult:
-        from core.config import PRESETS
+        from core.settings import PRESETS
 
         with Horizontal(classes="field", id="row-preset"):
             yield Label("preset", classes="flabel")
@@ -60,7 +60,10 @@ class ControlsPane(VerticalScroll):
         return str(w.value) if isinstance(w, Select) else w.value
 
     def values(self) -> tuple[dict[str, object], dict[str, str]]:
-        """All parsed values and the reasons of the invalid ones."""
+        """All parsed values and the reasons of the invalid ones, the registry's cross-setting rules included
+        (the same ones the command line runs), each reported on the first setting it names."""
+        from core.settings import broken_rules
+
         good, bad = {}, {}
         for f in FIELDS:
             value, reason = parse(f, self.text_of(f.key))
@@ -68,6 +71,8 @@ class ControlsPane(VerticalScroll):
                 good[f.key] = value
             else:
                 bad[f.key] = reason
+        for rule, message in broken_rules(good):
+            bad.setdefault(rule.names[0], message)
         return good, bad
 
     def pending(self) -> tuple[str, ...]:
@@ -109,14 +114,12 @@ class ControlsPane(VerticalScroll):
 
     def apply_preset(self, name: str) -> None:
         """Fill the form with a preset's values (the lecture's defaults under the preset's changes)."""
-        from core.config import PRESETS
-        from tui.cli import DEFAULTS, FIELD_OF
+        from core.settings import PRESETS, resolve
 
         if name not in PRESETS:
             return
-        flag_of = {v: k for k, v in FIELD_OF.items()}
-        values = {**DEFAULTS, **{flag_of.get(k, k): v for k, v in PRESETS[name].items()}}
-        self.set_form(values)
+        values = resolve({"data": self.text_of("data") or None}, name)
+        self.set_form({k: v for k, v in values.items() if k != "data"})
         for f in FIELDS:
             if f.live and f.key in values:
                 self.apply_live(f.key)
@@ -179,7 +182,7 @@ class ControlsPane(VerticalScroll):
             out.update("[dim]parameters: loading data…[/]")
             return
         try:
-            block, emb, hidden = good["block_size"], good["emb_dim"], good["hidden"]
+            block, emb, hidden = good["block_size"], good["n_embd"], good["n_hidden"]
         except KeyError:
             out.update("[dim]parameters: fix the fields above[/]")
             return

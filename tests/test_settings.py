@@ -1,0 +1,202 @@
+"""The settings registry is the one source of truth: every setting's flag, field, config field, live/reset
+behaviour, range, and place in metrics.json and the checkpoint agree, and the betas and gradient clipping
+(added as one registry entry each) reach the optimiser."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import run_cli, small_trainer
+
+from core import settings
+from core.checkpoint import load_checkpoint
+from core.config import MLPConfig, TrainConfig
+from core.errors import ConfigError
+from core.model import MLP
+from core.train import Trainer, _FusedGeneral
+from tui.cli import build_parsers
+from tui.fields import FIELDS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def cli_outputs(tmp_path_factory):
+    """metrics.json and the checkpoint of a tiny `mlp-tui train` run with every flag left at its default."""
+    from tui.cli import main
+
+    base = tmp_path_factory.mktemp("settings")
+    words = base / "w.txt"
+    words.write_text("\n".join(["emma", "olivia", "ava", "mia", "noah", "liam", "lucas", "ella", "zoe", "leo"] * 3))
+    out = base / "run"
+    assert main(["train", "--data", str(words), "--steps", "50", "--n-hidden", "8", "--out", str(out), "--quiet"]) == 0
+    return json.loads((out / "metrics.json").read_text()), load_checkpoint(out / "model.pt"), \
+        torch.load(out / "model.pt", weights_only=True)
+
+
+def _options(parser) -> set[str]:
+    return {o for a in parser._actions for o in a.option_strings}
+
+
+@pytest.mark.parametrize("s", settings.SETTINGS, ids=[s.name for s in settings.SETTINGS])
+def test_each_setting_agrees_everywhere(s, cli_outputs, small_data):
+    parsers = build_parsers()
+    # the flag (and its old spellings), in the app and in `train`, or an explicit "not on the command line"
+    for name in ("app", "train"):
+        opts = _options(parsers[name])
+        assert all(f in opts for f in s.flags) == s.cli, (s.name, name)
+    # the form's field, or an explicit "CLI only"
+    assert (s in FIELDS) == s.form, s.name
+    # the config field, with the registry's default
+    if s.target in ("model", "train"):
+        cls = MLPConfig if s.target == "model" else TrainConfig
+        f = {x.name: x for x in dataclasses.fields(cls)}[s.name]
+        assert f.default == s.default
+    # live or reset: a live train setting changes a running model; a reset one is refused there
+    if s.target == "train":
+        tr = small_trainer(small_data)
+        value = s.default if s.kind not in ("int", "float") or s.default is None else \
+            (s.default + 1 if s.kind == "int" else min(s.hi, s.default + 0.01) if not s.lo_open or s.default else 1.0)
+        if s.name == "minutes":
+            value = 2.0
+        if s.live:
+            tr.update_config(**{s.name: value})
+            assert getattr(tr.config, s.name) == value
+        else:
+            with pytest.raises(ConfigError, match="can change while training"):
+                tr.update_config(**{s.name: value})
+    # the range: the same values pass or fail on the command line and in the form
+    if s.kind in ("int", "float"):
+        step = 1 if s.kind == "int" else max(1e-9, 1e-9 * abs(s.hi))
+        for v, ok in ((s.lo, not s.lo_open), (s.hi, True), (s.hi + step, False), (s.lo - step, False)):
+            text = str(int(v)) if s.kind == "int" else repr(float(v))
+            assert (s.parse(text)[1] is None) == ok, (s.name, text)
+            if s.cli:
+                code_ok = True
+                try:
+                    parsers["train"].parse_args([s.flag, text])
+                except SystemExit:
+                    code_ok = False
+                assert code_ok == ok, (s.name, text)
+            if s.target in ("model", "train") and ok:
+                assert s.check(int(v) if s.kind == "int" else float(v)) is None
+    # in metrics.json and in the checkpoint, under its one name
+    metrics, ckpt, raw = cli_outputs
+    if s.target in ("model", "train"):
+        assert s.name in metrics["config"][s.target]
+        assert s.name in raw["model_config" if s.target == "model" else "train_config"]
+    elif s.name == "dedupe":
+        assert metrics["dedupe"] is False and raw["dedupe"] is False
+    elif s.name == "data":
+        assert metrics["dataset"] == raw["dataset"]
+
+
+def test_old_spellings_still_work(capsys, tmp_path, words_file):
+    assert settings.canonical("emb_dim") == "n_embd" and settings.canonical("--hidden") == "n_hidden"
+    args = build_parsers()["train"].parse_args(["--emb-dim", "4", "--hidden", "12"])
+    assert (args.n_embd, args.n_hidden) == (4, 12)
+    assert settings.resolve({"emb_dim": 4})["n_embd"] == 4
+
+
+def test_a_run_written_by_the_landed_code_still_loads():
+    """A checkpoint and run.json from before the registry (made by the code of commit d16da98)."""
+    from core.runs import read_info
+
+    fixture = ROOT / "tests" / "fixtures" / "landed-run"
+    info = read_info(fixture)
+    ck = load_checkpoint(fixture / "model.pt")
+    assert ck.model_config.n_hidden == info["model"]["n_hidden"] and ck.step == info["step"]
+    assert ck.train_config.grad_clip == 0.0  # a setting it did not know takes its default
+
+
+def test_rules_are_the_same_for_the_cli_and_the_form(capsys, tmp_path, words_file):
+    from tui.fields import BY_KEY
+
+    (rule, message), = settings.broken_rules({"batchnorm": True, "batch_size": 1})
+    code, _, err = run_cli(capsys, ["train", "--data", str(words_file), "--batchnorm", "--batch-size", "1",
+                                    "--out", str(tmp_path / "r"), "--quiet"])
+    assert code == 2 and message in err
+    assert rule.names[0] in BY_KEY
+
+
+def test_the_readme_flag_table_is_the_registry():
+    readme = (ROOT / "README.md").read_text()
+    assert settings.markdown_table() in readme, "run `python -m core.settings` and paste its table into the README"
+
+
+def test_presets_name_only_settings():
+    for name, values in settings.PRESETS.items():
+        assert set(values) <= set(settings.BY_NAME), name
+        settings.validate(settings.resolve({}, name))
+
+
+# ---------------------------------------------------------------- the two settings added through the registry
+
+
+def test_the_betas_reach_the_fused_adamw(small_data, monkeypatch):
+    seen: list[tuple[float, float]] = []
+    real = torch._fused_adamw_
+
+    def spy(*args, **kw):
+        seen.append((kw["beta1"], kw["beta2"]))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(torch, "_fused_adamw_", spy)
+    tr = small_trainer(small_data, optimizer="adamw", lr=1e-2, beta1=0.8, beta2=0.95)
+    tr.train_chunk()
+    assert seen and set(seen) == {(0.8, 0.95)}
+    tr.update_config(beta1=0.7)  # live
+    seen.clear()
+    tr.train_chunk()
+    assert set(seen) == {(0.7, 0.95)}
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
+@pytest.mark.parametrize("max_norm", [0.05, 1e6])
+def test_grad_clip_matches_clip_grad_norm(small_data, optimizer, max_norm):
+    """One step of the hand-written kernel with clipping against autograd + torch.nn.utils.clip_grad_norm_."""
+    mcfg = MLPConfig(vocab_size=len(small_data.vocab), n_embd=4, n_hidden=16, init="kaiming")
+    cfg = TrainConfig(optimizer=optimizer, lr=0.5 if optimizer == "sgd" else 1e-2, grad_clip=max_norm, batch_size=8)
+    ours = MLP(mcfg, torch.Generator().manual_seed(0))
+    ref = MLP(mcfg, torch.Generator().manual_seed(0))
+    X, Y = small_data.X["train"][:8], small_data.Y["train"][:8]
+    k = _FusedGeneral(ours, cfg)
+    logp = torch.empty(1, 8)
+    k.run((X.reshape(-1),), (Y + k.row_offset,), logp, cfg.lr)
+    _, loss = ref(X, Y)
+    loss.backward()
+    total = torch.nn.utils.clip_grad_norm_(ref.parameters(), max_norm)
+    if optimizer == "sgd":
+        with torch.no_grad():
+            for p in ref.parameters():
+                p -= cfg.lr * p.grad
+    else:
+        opt = torch.optim.AdamW(ref.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=0.0)
+        opt.step()
+    for a, b in zip(ours.parameters(), ref.parameters()):
+        torch.testing.assert_close(a, b, atol=2e-6, rtol=1e-5)
+    if max_norm < 1:
+        assert float(total) > max_norm  # the case where clipping did something
+    assert math.isclose(float(-logp.mean()), float(F.cross_entropy(MLP(mcfg, torch.Generator().manual_seed(0))(X)[0],
+                                                                     Y)), rel_tol=1e-5)
+
+
+def test_grad_clip_bounds_the_update_of_a_whole_run(small_data):
+    a = small_trainer(small_data, lr=1.0, steps=400, grad_clip=0.01, seed=3)
+    b = small_trainer(small_data, lr=1.0, steps=400, seed=3)
+    w0 = [p.detach().clone() for p in a.model.parameters()]
+    a.run()
+    b.run()
+    moved_a = sum(float((p.detach() - q).norm()) for p, q in zip(a.model.parameters(), w0))
+    moved_b = sum(float((p.detach() - q).norm()) for p, q in zip(b.model.parameters(), w0))
+    assert moved_a <= 400 * 1.0 * 0.01 * 1.001 and moved_a < moved_b
+
+
+def test_trainer_live_set_is_the_registrys():
+    assert set(Trainer.LIVE) == {s.name for s in settings.of("train") if s.live}
