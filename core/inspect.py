@@ -89,14 +89,14 @@ def lr_find(
 ) -> LRFind:
     """The lecture's experiment: one SGD step at each of n learning rates from lo to hi (exponentially
     spaced), on a fresh copy of the model; the model passed in is never touched."""
-    from core.train import _FusedGeneral, _FusedSGD
+    from core.kernels import FusedGeneral, FusedSGD
 
     work = copy.deepcopy(model)
     lrs = torch.logspace(math.log10(lo), math.log10(hi), n).tolist()
     if work.config.batchnorm:
-        kernel: _FusedSGD = _FusedGeneral(work, TrainConfig(batch_size=batch_size))
+        kernel: FusedSGD = FusedGeneral(work, TrainConfig(batch_size=batch_size))
     else:
-        kernel = _FusedSGD(work, batch_size)
+        kernel = FusedSGD(work, batch_size)
     g = torch.Generator().manual_seed(seed)
     ix = torch.randint(0, len(data.Y["train"]), (n, batch_size), generator=g)  # (n, B)
     logp = torch.empty(n, batch_size)

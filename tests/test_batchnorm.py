@@ -10,8 +10,9 @@ import torch.nn.functional as F
 
 from core.checkpoint import load_checkpoint, save_checkpoint
 from core.config import TrainConfig
+from core.kernels import FusedGeneral
 from core.model import BN_MOMENTUM, MLP, MLPConfig, split_loss
-from core.train import Trainer, _FusedGeneral
+from core.train import Trainer
 
 
 def _bn_model(seed: int = 0, H: int = 48) -> MLP:
@@ -29,7 +30,7 @@ def test_fused_batchnorm_steps_match_autograd(names_data, optimizer):
     model = _bn_model()
     ref = copy.deepcopy(model)
     B, lr = 16, (0.1 if optimizer == "sgd" else 3e-3)
-    kernel = _FusedGeneral(model, TrainConfig(batch_size=B, optimizer=optimizer, lr=lr))
+    kernel = FusedGeneral(model, TrainConfig(batch_size=B, optimizer=optimizer, lr=lr))
     opt = (torch.optim.SGD(ref.parameters(), lr=lr) if optimizer == "sgd"
            else torch.optim.AdamW(ref.parameters(), lr=lr, weight_decay=0.0))
     kernel_b1 = model.b1.detach().clone()

@@ -12,8 +12,9 @@ import torch.nn.functional as F
 from conftest import small_trainer
 
 from core.config import TrainConfig
+from core.kernels import FusedGeneral, dropout_masks
 from core.model import MLP, MLPConfig
-from core.train import Trainer, _FusedGeneral, dropout_masks
+from core.train import Trainer
 
 
 def _batch(data, B: int, seed: int = 0):
@@ -43,7 +44,7 @@ def test_adamw_steps_match_torch_optim_adamw(names_data, dropout, weight_decay):
     mcfg = MLPConfig(vocab_size=27, block_size=3, n_embd=10, n_hidden=64, init="kaiming")
     model = MLP(mcfg, torch.Generator().manual_seed(0))
     ref = copy.deepcopy(model)
-    kernel = _FusedGeneral(model, TrainConfig(**{**cfg.to_dict(), "batch_size": 16}))
+    kernel = FusedGeneral(model, TrainConfig(**{**cfg.to_dict(), "batch_size": 16}))
     opt = torch.optim.AdamW(ref.parameters(), lr=cfg.lr, weight_decay=weight_decay, betas=(0.9, 0.999), eps=1e-8)
     g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
     for step in range(20):
@@ -62,7 +63,7 @@ def test_sgd_with_weight_decay_matches_torch_optim_sgd(names_data):
     mcfg = MLPConfig(vocab_size=27, block_size=3, n_embd=10, n_hidden=32, init="kaiming")
     model = MLP(mcfg, torch.Generator().manual_seed(1))
     ref = copy.deepcopy(model)
-    kernel = _FusedGeneral(model, TrainConfig(batch_size=8, lr=0.1, weight_decay=0.05))
+    kernel = FusedGeneral(model, TrainConfig(batch_size=8, lr=0.1, weight_decay=0.05))
     opt = torch.optim.SGD(ref.parameters(), lr=0.1, weight_decay=0.05)
     for step in range(10):
         X, Y = _batch(names_data, 8, seed=100 + step)
@@ -175,12 +176,12 @@ def test_the_trainer_uses_the_schedule_step_by_step(small_data):
 def test_update_config_switches_to_the_general_kernel_and_back(small_data):
     tr = small_trainer(small_data, steps=10_000, init="kaiming")
     tr.run(200)
-    assert type(tr._kernel).__name__ == "_FusedSGD"
+    assert type(tr._kernel).__name__ == "FusedSGD"
     tr.update_config(dropout=0.2)
-    assert isinstance(tr._kernel, _FusedGeneral)
+    assert isinstance(tr._kernel, FusedGeneral)
     tr.run(200)
     tr.update_config(dropout=0.0)
-    assert type(tr._kernel).__name__ == "_FusedSGD"
+    assert type(tr._kernel).__name__ == "FusedSGD"
     tr.run(200)
     assert tr.step == 600 and all(torch.isfinite(p).all() for p in tr.model.parameters())
 

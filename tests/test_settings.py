@@ -18,8 +18,9 @@ from core import settings
 from core.checkpoint import load_checkpoint
 from core.config import MLPConfig, TrainConfig
 from core.errors import ConfigError
+from core.kernels import FusedGeneral
 from core.model import MLP
-from core.train import Trainer, _FusedGeneral
+from core.train import Trainer
 from tui.cli import build_parsers
 from tui.fields import FIELDS
 
@@ -166,7 +167,7 @@ def test_grad_clip_matches_clip_grad_norm(small_data, optimizer, max_norm):
     ours = MLP(mcfg, torch.Generator().manual_seed(0))
     ref = MLP(mcfg, torch.Generator().manual_seed(0))
     X, Y = small_data.X["train"][:8], small_data.Y["train"][:8]
-    k = _FusedGeneral(ours, cfg)
+    k = FusedGeneral(ours, cfg)
     logp = torch.empty(1, 8)
     k.run((X.reshape(-1),), (Y + k.row_offset,), logp, cfg.lr)
     _, loss = ref(X, Y)

@@ -13,8 +13,9 @@ import torch.nn.functional as F
 from conftest import history_values, small_trainer
 
 from core.errors import ConfigError
+from core.kernels import FusedSGD
 from core.model import MLP, MLPConfig
-from core.train import EVENTS, TrainConfig, Trainer, _FusedSGD
+from core.train import EVENTS, TrainConfig, Trainer
 
 
 def wait_until(cond, timeout: float = 30.0) -> None:
@@ -67,7 +68,7 @@ def test_fused_step_matches_autograd(names_data, init, block_size, n_embd, n_hid
     model = MLP(MLPConfig(V, block_size, n_embd, n_hidden, init), torch.Generator().manual_seed(3))
     ref = copy.deepcopy(model)
     before = params(model)
-    kernel = _FusedSGD(model, B)
+    kernel = FusedSGD(model, B)
     xs, ys, plain = kernel_batches(X, Y, V, 1, B, seed=4)
     logp = torch.full((1, B), math.nan)
     kernel.run(xs, ys, logp, 0.1)
@@ -85,7 +86,7 @@ def test_fused_log_probs_are_per_example(names_data):
     ref = copy.deepcopy(model)
     xs, ys, plain = kernel_batches(X, Y, V, 1, B, seed=1)
     logp = torch.empty(1, B)
-    _FusedSGD(model, B).run(xs, ys, logp, 0.1)
+    FusedSGD(model, B).run(xs, ys, logp, 0.1)
     with torch.no_grad():
         expected = F.log_softmax(ref(plain[0][0])[0], 1).gather(1, plain[0][1][:, None]).squeeze(1)
     assert torch.allclose(logp[0], expected, atol=1e-5)
@@ -115,7 +116,7 @@ def test_fused_steps_track_autograd_over_many_steps(names_data, init, default_dt
     ref = copy.deepcopy(model)
     xs, ys, plain = kernel_batches(X, Y, V, n, B, seed=5)
     logp = torch.empty(n, B)
-    _FusedSGD(model, B).run(xs, ys, logp, 0.1)  # n steps in one call
+    FusedSGD(model, B).run(xs, ys, logp, 0.1)  # n steps in one call
     losses = torch.tensor([autograd_step(ref, Xb, Yb, 0.1) for Xb, Yb in plain])
     assert torch.allclose(-logp.mean(1), losses, atol=tol, rtol=tol)
     assert losses[-10:].mean() < losses[:10].mean()  # it is learning
@@ -134,7 +135,7 @@ def test_fused_kernel_overfits_one_batch(small_data):
     assert B == 32
     Xb, Yb = X[keep], Y[keep]
     model = MLP(MLPConfig(V, init="kaiming"), torch.Generator().manual_seed(0))
-    kernel = _FusedSGD(model, B)
+    kernel = FusedSGD(model, B)
     n = 500
     xs, ys = (Xb.reshape(-1),) * n, (Yb + torch.arange(B) * V,) * n
     logp = torch.empty(n, B)
