@@ -153,18 +153,14 @@ class MLPApp(App[None]):
                     pass
 
     def _on_stop_signal(self, name: str) -> None:
-        if name == "SIGHUP":  # the terminal is gone: writing to it fails, so write the restore codes nowhere
-            import os
+        import os
 
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            for fd in (0, 1, 2):
-                try:
-                    os.dup2(devnull, fd)
-                except OSError:
-                    pass
-            os.close(devnull)
         self.shutdown()  # the training process saves the run and stops (killed after 0.8 s)
-        self.exit()
+        if name == "SIGHUP":
+            # The terminal is gone: nothing is left to restore, and Textual's writer thread can wedge on a
+            # dead terminal (seen after tmux kill-session), so leave now. The run is saved above.
+            os._exit(0)
+        self.exit()  # puts the terminal back
 
     # ---- the training process ----
     def start_worker(self) -> None:
