@@ -19,11 +19,6 @@ from pathlib import Path
 from typing import Any
 
 FRAME_INTERVAL = 0.1  # seconds between frames (snapshot and plot series) sent to the UI
-EVAL_INTERVAL = 2.0  # seconds of training between dev/test evaluations
-EVAL_BUDGET = 0.05  # share of training time that evaluation may take
-TRAIN_SAMPLE_ROWS = 20_000  # fixed subset of the train split used between full passes
-SAMPLE_INTERVAL = 3.0  # seconds between batches of sampled names
-SAMPLE_SEED = 1234  # the same draws every time, so you watch the same names improve
 VIEW_INTERVALS = {"embeddings": 0.5, "health": 1.0}  # seconds between updates of an open view
 HEALTH_ROWS = 512  # fixed training rows the health view measures on
 MAX_SCORE_CHARS = 64  # longer text is refused by the score view (names are rarely over 20 characters)
@@ -51,25 +46,34 @@ def _mtime(spec: str) -> float:
 
 
 class _Worker:
+    """The protocol pump of the training process: commands in, a Session trains, events and frames out."""
+
     def __init__(self, out_q: Any):
         self.out = out_q
-        self.trainer = None
+        self.session: Any = None  # core.session.Session of the current model (None: no model yet)
         self.data = None
         self.data_key: tuple | None = None
-        self.active = False  # training (not paused, not done)
         self.temperature = 1.0
         self.n_samples = 8
         self.plot_width = 200
         self.plot_last: int | None = None  # only the last N steps, or all
-        self.eval_time = 0.0
-        self.train_full_cost = 0.2  # seconds, re-measured on each full pass
-        self.last_eval_at = 0.0  # trainer.elapsed at the last evaluation
-        self.last_sample = 0.0
         self.last_frame = 0.0
         self.watch: set[str] = set()  # open views that update while training (embeddings, health)
         self.last_view: dict[str, float] = {}
-        self.writer = None  # core.runs.RunWriter of the current run (None: not being saved)
         self.runs_dir: str | None = None
+
+    @property
+    def trainer(self) -> Any:
+        return None if self.session is None else self.session.trainer
+
+    @property
+    def writer(self) -> Any:
+        """core.runs.RunWriter of the current run (None: not being saved)."""
+        return None if self.session is None else self.session.writer
+
+    @property
+    def active(self) -> bool:
+        return self.session is not None and self.session.running
 
     def send(self, kind: str, **payload: Any) -> None:
         self.out.put((kind, payload))
@@ -84,7 +88,6 @@ class _Worker:
 
         if runs_dir is not None:
             self.runs_dir = runs_dir
-        was_active, self.active = self.active, False
         self.send("loading", what=f"loading {data}")
         try:
             tcfg = TrainConfig(**train)
@@ -95,35 +98,34 @@ class _Worker:
                 self.data_key = key
             trainer = Trainer(self.data, MLPConfig(**model), tcfg)
         except MLPTuiError as e:
-            self._reset_failed(str(e), was_active)
+            self._reset_failed(str(e))
             return
         except MemoryError:
-            self._reset_failed("not enough memory for this model; make it smaller", was_active)
+            self._reset_failed("not enough memory for this model; make it smaller")
             return
         self.close_run()
-        self.start(trainer)
-        self.open_run(None)
-        self.evaluate(full=True)
-        self.sample()
+        self.start(trainer, self._writer_for(trainer, None))
+        self.session.evaluate(full=True)
+        self.session.sample()
         if self.watch:
             self.views(force=True)
-        self.active = not paused
-        trainer._state = "running" if self.active else "paused"
+        if not paused:
+            self.session.resume()
         self.frame(force=True)
 
-    def _reset_failed(self, message: str, was_active: bool) -> None:
+    def _reset_failed(self, message: str) -> None:
         """The new model could not be made: say why, and the one there was carries on as it was."""
         self.send("error", message=message)
-        self.active = was_active
         if self.trainer is not None:
             self.frame(force=True)
 
-    def start(self, trainer: Any, run: dict | None = None) -> None:
-        """Make `trainer` the current one and tell the UI what it is."""
-        self.trainer = trainer
-        self.eval_time, self.last_eval_at, self.last_sample = 0.0, 0.0, 0.0
-        d = self.data
-        self._train_sample = (d.X["train"][:TRAIN_SAMPLE_ROWS], d.Y["train"][:TRAIN_SAMPLE_ROWS])
+    def start(self, trainer: Any, writer: Any, run: dict | None = None) -> None:
+        """Make `trainer` the current one, in a Session of its own, and tell the UI what it is."""
+        from core.session import Session
+
+        self.session = Session(trainer, writer, emit=self.send, n_samples=self.n_samples,
+                               temperature=self.temperature)
+        d = trainer.data
         self.send(
             "ready",
             dataset=d.source,
@@ -137,45 +139,31 @@ class _Worker:
             dedupe=d.dedupe,
             run=run,
         )
+        w = self.writer
+        if w is None:
+            self.send("run", path=None, saved_step=-1)
+        elif w.opened:
+            self.send("run", path=str(w.path), saved_step=w.saved_step)
 
     # ---- the run directory ----
-    def open_run(self, path: str | None, resume: bool = False) -> None:
-        """Keep this run in a run directory: `path` resumed (locked at once), or a new one in the runs folder,
-        made when the first step is trained (a model that never trains leaves no folder)."""
+    def _writer_for(self, trainer: Any, path: str | None) -> Any:
+        """A writer for this run: `path` resumed (locked at once), or a new folder in the runs folder, made when
+        the first step is trained (a model that never trains leaves no folder). None if it cannot be."""
         from core.data import resolve_dataset
         from core.runs import RunError, RunWriter, default_runs_dir
 
-        tr = self.trainer
         try:
-            self.writer = RunWriter(path, tr, origin="app", resume=resume, root=self.runs_dir or default_runs_dir(),
-                                    stem=resolve_dataset(tr.data.source).stem, dedupe=tr.data.dedupe)
+            return RunWriter(path, trainer, origin="app", resume=path is not None,
+                             root=self.runs_dir or default_runs_dir(), stem=resolve_dataset(trainer.data.source).stem,
+                             dedupe=trainer.data.dedupe)
         except RunError as e:
-            self.writer = None
-            self.send("run", path=None, saved_step=-1)
             self.send("error", message=f"{e}; this run is not being saved")
-            return
-        self._announced = False
-        self._announce()
-
-    def _announce(self) -> None:
-        """Tell the UI where the run is kept, once its folder exists."""
-        w = self.writer
-        if w is not None and w.opened and not self._announced:
-            self._announced = True
-            self.send("run", path=str(w.path), saved_step=w.saved_step)
+            return None
 
     def close_run(self, status: str = "stopped") -> None:
         """Finish the run directory: a last checkpoint, marked done or diverged if it was, else `status`."""
-        from core.runs import RunError
-
-        w, self.writer = self.writer, None
-        if w is None:
-            return
-        state = self.trainer._state
-        try:
-            w.close(state if state in ("done", "diverged") else status)
-        except RunError as e:
-            self.send("error", message=str(e))
+        if self.session is not None:
+            self.session.close(status)
 
     def save(self) -> None:
         from core.runs import RunError
@@ -184,7 +172,7 @@ class _Worker:
             self.send("error", message="this run is not being saved (the runs folder could not be written)")
             return
         try:
-            path = self.writer.checkpoint()
+            path = self.session.checkpoint()
         except RunError as e:
             self.send("error", message=str(e))
             return
@@ -208,8 +196,8 @@ class _Worker:
             read_samples,
         )
 
-        if self.writer is not None and self.writer.path is not None and Path(path).resolve() == \
-                self.writer.path.resolve():
+        w = self.writer
+        if w is not None and w.path is not None and Path(path).resolve() == w.path.resolve():
             self.send("error", message="this is the run that is training now")
             self.frame(force=True)
             return
@@ -227,7 +215,6 @@ class _Worker:
             if self.trainer is not None:
                 self.frame(force=True)
             return
-        self.active = False
         self.close_run()
         self.data, self.data_key = data, (ckpt.dataset, ckpt.model_config.block_size, _mtime(ckpt.dataset),
                                           ckpt.dedupe)
@@ -239,17 +226,17 @@ class _Worker:
             pass
         evals = [(e["step"], e.get("dev")) for e in _or_empty(read_evals, path) if e["step"] <= trainer.step]
         samples = [e for e in _or_empty(read_samples, path) if e["step"] <= trainer.step]
-        self.start(trainer, run={"path": str(path), "created": info.get("created"), "evals": evals,
-                                 "finished": trainer.finished})
-        self.open_run(str(path), resume=True)
+        self.start(trainer, self._writer_for(trainer, str(path)),
+                   run={"path": str(path), "created": info.get("created"), "evals": evals,
+                        "finished": trainer.finished})
         if samples:
+            words = self.session.train_words()
             names = [str(n) for n in samples[-1]["names"]]
-            self.send("samples", step=samples[-1]["step"], names=[(n, n in self._train_words()) for n in names])
-        self.evaluate(full=True)
+            self.send("samples", step=samples[-1]["step"], names=[(n, n in words) for n in names])
+        self.session.evaluate(full=True)
         if self.watch:
             self.views(force=True)
-        trainer._state = "done" if trainer.finished else "paused"  # a loaded run waits for space
-        self.frame(force=True)
+        self.frame(force=True)  # a loaded run waits for space (or says it is done)
 
     def handle_safely(self, cmd: tuple) -> bool:
         """handle(cmd), with an unexpected failure of a command reported to the UI instead of ending the process
@@ -260,16 +247,15 @@ class _Worker:
             self.send("error", message=f"not enough memory for {cmd[0]}")
         except Exception as e:
             self.send("error", message=f"{cmd[0]} failed: {type(e).__name__}: {e}")
-        self.active = False  # whatever it was doing is in doubt: wait for the user
-        if self.trainer is not None:
-            self.trainer._state = "paused"
+        if self.session is not None:  # whatever it was doing is in doubt: wait for the user
+            self.session.state = "paused" if self.session.running else self.session.state
             self.frame(force=True)
         return True
 
     def handle(self, cmd: tuple) -> bool:
         """Apply one command; False means quit."""
         kind, args = cmd[0], cmd[1] if len(cmd) > 1 else {}
-        tr = self.trainer
+        se = self.session
         if kind == "quit":
             self.close_run("stopped")
             return False
@@ -281,14 +267,16 @@ class _Worker:
             self.frame(force=True)
         elif kind == "temperature":
             self.temperature = float(args["value"])
+            if se is not None:
+                se.temperature = self.temperature
         elif kind == "watch":
             self.watch = set(args.get("views", ()))
             self.last_view = {}
-            if tr is not None:
+            if se is not None:
                 self.views(force=True)
         elif kind == "load":  # also with no model (a failed start): the UI waits for its answer
             self.load(str(args["path"]))
-        elif tr is None:
+        elif se is None:
             if kind in ("save", "lr_find", "score", "dataset", "sample_now", "eval_now"):
                 self.send("error", message="there is no model yet; fix the settings and press r")
             return True
@@ -303,84 +291,29 @@ class _Worker:
         elif kind == "score":
             self.score(str(args.get("text", "")))
         elif kind == "pause":
-            if self.active:
-                self.active = False
-                tr._state = "paused"
-                tr._running.clear()  # Trainer.paused tells the truth to anyone who asks
-                self.evaluate(full=True)  # all three splits in full at pause
-                self.frame(force=True)  # the UI hears "paused" before the save's fsync
-                if self.writer is not None:
-                    self._autosave(force=True)
-        elif kind == "resume":
-            if not self.active and not tr.finished:
-                self.active = True
-                tr._state, tr._message = "running", ""
-                tr._running.set()
+            if se.running:
+                se.state = "paused"
+                self.frame(force=True)  # the UI hears "paused" before the evaluation and the save's fsync
+                se.state = "running"
+                se.pause()
                 self.frame(force=True)
+        elif kind == "resume":
+            se.resume()
+            self.frame(force=True)
         elif kind == "update":
             from core.errors import ConfigError
 
             try:
-                tr.update_config(**args)
+                se.apply(args)
             except ConfigError as e:
                 self.send("error", message=str(e))
-            if not tr.finished and tr._state == "done":
-                tr._state = "paused"
             self.frame(force=True)
         elif kind == "sample_now":
-            self.sample()
+            se.sample()
         elif kind == "eval_now":
-            self.evaluate(full=True)
+            se.evaluate(full=True)
             self.frame(force=True)
         return True
-
-    # ---- periodic work ----
-    def evaluate(self, full: bool, budgeted: bool = False) -> None:
-        """dev and test in full; train in full if `full` or the budget allows, else on a fixed sample.
-
-        Only evaluations during training (`budgeted`) count against the 5% budget: the ones at start,
-        pause and end cost no training time.
-        """
-        from core.model import split_loss
-
-        tr = self.trainer
-        t0 = time.perf_counter()
-        losses = {s: split_loss(tr.model, tr.data.X[s], tr.data.Y[s]) for s in ("dev", "test")}
-        budget_ok = self.eval_time + self.train_full_cost <= EVAL_BUDGET * max(tr.elapsed, 1e-9)
-        if full or budget_ok:
-            t1 = time.perf_counter()
-            losses["train"] = split_loss(tr.model, tr.data.X["train"], tr.data.Y["train"])
-            self.train_full_cost = time.perf_counter() - t1
-            train_kind = "full"
-        else:
-            losses["train"] = split_loss(tr.model, *self._train_sample)
-            train_kind = "sample"
-        tr.record_eval(losses)
-        self._logged(lambda w: w.log_eval(tr.step, losses, tr.elapsed))
-        if budgeted:
-            self.eval_time += time.perf_counter() - t0
-        self.last_eval_at = tr.elapsed
-        self.send("eval", step=tr.step, losses=losses, train_kind=train_kind,
-                  best_dev=tr.best_dev, best_dev_step=tr.best_dev_step)
-
-    def sample(self) -> None:
-        import torch
-
-        from core.sample import sample
-
-        tr = self.trainer
-        g = torch.Generator().manual_seed(SAMPLE_SEED)
-        try:
-            names = sample(tr.model, tr.data.vocab, self.n_samples, g, self.temperature, max_len=30,
-                           train_words=self._train_words())
-        except ValueError as e:  # SampleError: non-finite outputs; the trainer's rollback should prevent them
-            self.last_sample = time.monotonic()
-            self.send("error", message=f"cannot sample: {e}")
-            return
-        self.last_sample = time.monotonic()
-        pairs = [(s.text, s.in_train) for s in names]
-        self._logged(lambda w: w.log_samples(tr.step, pairs))
-        self.send("samples", step=tr.step, names=pairs)
 
     # ---- views ----
     def views(self, force: bool = False) -> None:
@@ -398,7 +331,7 @@ class _Worker:
                 m = embedding_map(tr.model, tr.data.vocab)
                 self.send("embeddings", step=tr.step, **asdict(m))
             elif view == "health":
-                X, Y = self._train_sample[0][:HEALTH_ROWS], self._train_sample[1][:HEALTH_ROWS]
+                X, Y = tr.data.X["train"][:HEALTH_ROWS], tr.data.Y["train"][:HEALTH_ROWS]
                 adam = tr.optimizer_state() or None  # AdamW's moments: the update it would take
                 h = health(tr.model, X, Y, tr.lr, tr.step, adam=adam, betas=(tr.config.beta1, tr.config.beta2))
                 self.send("health", optimizer=tr.config.optimizer, **asdict(h))
@@ -425,6 +358,7 @@ class _Worker:
 
         from core.inspect import ScoreError, score
         from core.sample import sample
+        from core.session import SAMPLE_SEED
 
         tr = self.trainer
         if len(text) > MAX_SCORE_CHARS:  # a paste of a page: the UI caps it too
@@ -435,75 +369,31 @@ class _Worker:
         except ScoreError as e:
             self.send("score", text=text, error=str(e))
             return
+        words = self.session.train_words()
         g = torch.Generator().manual_seed(SAMPLE_SEED)
-        more = sample(tr.model, tr.data.vocab, 8, g, self.temperature, max_len=30, train_words=self._train_words(),
-                      prefix=text)
+        more = sample(tr.model, tr.data.vocab, 8, g, self.temperature, max_len=30, train_words=words, prefix=text)
         self.send("score", text=text, step=tr.step, nll=s.nll, mean_nll=s.mean_nll,
                   positions=[(p.context, p.char, p.prob, p.alternatives) for p in s.positions],
-                  completions=[(x.text, x.in_train) for x in more], in_train=text in self._train_words())
-
-    def _train_words(self) -> set[str]:
-        if getattr(self, "_tw_for", None) is not self.data:
-            self._tw, self._tw_for = self.data.train_set, self.data
-        return self._tw
-
-    def _autosave(self, force: bool = False) -> None:
-        self._logged(lambda w: w.tick(force))
-
-    def _logged(self, write: Any) -> None:
-        """write(writer) if the run is being saved; a failure (a full disk) stops saving, not training."""
-        from core.runs import RunError
-
-        if self.writer is None:
-            return
-        try:
-            write(self.writer)
-            self._announce()
-        except RunError as e:
-            w, self.writer = self.writer, None
-            w.mark("unsaved")  # run.json tells the truth if it still can (written in place on a full disk)
-            w.abandon()
-            self.send("run", path=None, saved_step=-1)
-            self.send("error", message=f"{e}; this run is no longer being saved")
+                  completions=[(x.text, x.in_train) for x in more], in_train=text in words)
 
     def frame(self, force: bool = False) -> None:
         now = time.monotonic()
-        if self.trainer is None or (not force and now - self.last_frame < FRAME_INTERVAL):
+        if self.session is None or (not force and now - self.last_frame < FRAME_INTERVAL):
             return
         self.last_frame = now
         tr = self.trainer
-        tr._publish()
-        snap = tr.snapshot()
+        snap = self.session.snapshot()
         start = 0 if self.plot_last is None else max(0, tr.step - self.plot_last)
         steps, vals = tr.history.downsample(self.plot_width, start)
         self.send("frame", snapshot=asdict(snap), plot_steps=steps, plot_vals=vals)
 
     def tick(self) -> None:
-        tr = self.trainer
-        if self.active:
-            ok = tr.train_chunk()
-            if ok and self.writer is not None:
-                chunk = tr.last_chunk
-                self._logged(lambda w: w.log_losses(chunk))
-                self._autosave()
-            if not ok:
-                self.active = False
-                self.send("diverged", message=tr._message, step=tr.step)
+        se = self.session
+        if se.running:
+            se.step()
+            if not se.running:
                 self.frame(force=True)
                 return
-            if tr.finished:
-                self.active = False
-                tr._state = "done"
-                self.evaluate(full=True)
-                self.sample()
-                if self.writer is not None:
-                    self._autosave(force=True)
-                self.frame(force=True)
-                return
-            if tr.elapsed - self.last_eval_at >= EVAL_INTERVAL:
-                self.evaluate(full=False, budgeted=True)
-            if time.monotonic() - self.last_sample >= SAMPLE_INTERVAL:
-                self.sample()
             if self.watch:
                 self.views()
         self.frame()

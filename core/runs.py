@@ -143,6 +143,7 @@ class RunWriter:
         self._pending: list[tuple[str, str]] = []  # (file, line) written before the folder existed
         self.saved_step = trainer.step if resume else -1
         self.last_flush = self.last_checkpoint = time.monotonic()
+        self.status: Any = None  # () -> the run's state for run.json (a Session's); else the trainer's
         if resume:
             self.open()
 
@@ -294,7 +295,7 @@ class RunWriter:
             save_checkpoint(tr, self.path / CHECKPOINT, dedupe=self.dedupe)  # type: ignore[operator]
         except OSError as e:
             raise RunError(f"{safe_text(self.path)}: cannot save the run ({e.strerror or e})") from None
-        self._update_info(status or tr.snapshot().state)
+        self._update_info(status or (self.status() if self.status else tr.snapshot().state))
         self.last_checkpoint = time.monotonic()
         self.saved_step = tr.step
         return self.path / CHECKPOINT  # type: ignore[operator]
@@ -305,7 +306,7 @@ class RunWriter:
             step=tr.step,
             best_dev_loss=tr.best_dev,
             best_dev_step=tr.best_dev_step,
-            last_loss=tr.snapshot().last_loss,
+            last_loss=(tr.publish() if hasattr(tr, "publish") else tr.snapshot()).last_loss,
             seconds=round(tr.elapsed, 2),
             status=status if status in STATUSES else "running",
             wall=round(tr.wall, 2),

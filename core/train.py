@@ -460,5 +460,9 @@ class Trainer:
             message=self._message,
         )
 
-    def _publish(self) -> None:
+    def publish(self) -> Snapshot:
+        """A fresh snapshot, for whoever drives the trainer (a Session), between chunks."""
         self._snapshot = self._make_snapshot()  # one reference swap: readers never see half a snapshot
+        return self._snapshot
+
+    _publish = publish

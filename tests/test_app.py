@@ -39,12 +39,12 @@ async def test_space_pauses_and_resumes(harness: Harness) -> None:
         await pilot.press("space")
         await until(pilot, lambda: "paused" in text_of(app, "#status"), what="the status to say paused")
         assert app.state == "paused"
-        assert harness.trainer.snapshot().state == "paused"
+        assert harness.worker.session.snapshot().state == "paused" and harness.trainer.paused
         assert not harness.worker.active
 
         await pilot.press("space")
         await until(pilot, lambda: "running" in text_of(app, "#status"), what="the status to say running")
-        assert harness.trainer.snapshot().state == "running"
+        assert harness.worker.session.state == "running"
         assert harness.worker.active
 
 

@@ -33,9 +33,12 @@ async def test_embedding_map_draws_every_character(harness: Harness) -> None:
         await until(pilot, lambda: isinstance(app.screen, EmbeddingsView), what="the embedding map")
         await until(pilot, lambda: "principal components" in view_text(app), what="the map's data")
         text = view_text(app)
-        body = text.split("\n")[2:-4]  # inside the canvas
+        lines = text.split("\n")
+        top = next(i for i, line in enumerate(lines) if line.lstrip().startswith("╭"))
+        bottom = next(i for i, line in enumerate(lines) if line.lstrip().startswith("╰"))
+        body = lines[top + 1 : bottom]  # inside the canvas's border
         drawn = set("".join(body))
-        assert set("abcdefghijklmnopqrstuvwxyz") <= drawn
+        assert set("abcdefghijklmnopqrstuvwxyz") <= drawn, text
         share = re.search(r"(\d+)% of the variance", text)
         assert share and 0 < int(share.group(1)) <= 100
         step_before = int(re.search(r"step ([\d,]+) ·", text).group(1).replace(",", ""))

@@ -183,7 +183,6 @@ def configs_from_settings(v: dict):
 
 
 MAX_SAMPLES = 10**9  # streamed: memory stays at one batch, but a billion lines is ~10 GB of output
-EVAL_EVERY = 3.0  # seconds between dev evaluations during `train` (best-dev tracking, early stopping)
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -21,20 +21,18 @@ from typing import Any
 from core.files import safe_text
 from core.runs import METRICS, json_safe
 
-EVAL_EVERY = 3.0  # seconds between dev evaluations during `train` (best-dev tracking, early stopping)
 STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
 
 
 class _Stopper:
-    """SIGTERM and SIGHUP stop the trainer like Ctrl+C: the loop ends at the next chunk and the run is saved."""
+    """Ctrl+C, SIGTERM and SIGHUP end the training loop at the next chunk, and the run is saved."""
 
-    def __init__(self, trainer: Any) -> None:
-        self.trainer = trainer
+    def __init__(self) -> None:
         self.signal: str | None = None
         self.old: dict[int, Any] = {}
 
     def __enter__(self) -> _Stopper:
-        for s in STOP_SIGNALS:
+        for s in (signal.SIGINT, *STOP_SIGNALS):
             self.old[s] = signal.signal(s, self._handle)
         return self
 
@@ -45,31 +43,10 @@ class _Stopper:
             for fd in (1, 2):
                 os.dup2(devnull, fd)
             os.close(devnull)
-        self.trainer.stop()
 
     def __exit__(self, *exc: Any) -> None:
         for s, old in self.old.items():
             signal.signal(s, old)
-
-
-class _Saving:
-    """The run directory's writes, guarded: the first failure (a full disk) stops saving and says so once."""
-
-    def __init__(self, writer: Any, err: Any) -> None:
-        self.writer, self.err = writer, err
-        self.error: str | None = None
-
-    def __call__(self, write: Any) -> None:
-        from core.runs import RunError
-
-        if self.error is not None:
-            return
-        try:
-            write(self.writer)
-        except RunError as e:
-            self.error = str(e)
-            self.err.print(f"[yellow]warning:[/] {safe_text(e)}; training goes on, and the weights will be saved "
-                           f"at the end where there is room", markup=True, highlight=False)
 
 
 def rescue(trainer: Any, name: str, dedupe: bool) -> Path | None:
@@ -87,6 +64,7 @@ def rescue(trainer: Any, name: str, dedupe: bool) -> Path | None:
 
 
 def train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str = "names", dedupe: bool = False) -> int:
+    import torch
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -94,7 +72,8 @@ def train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str = "names", d
     from core.checkpoint import dataset_ref
     from core.data import Dataset, resolve_dataset
     from core.errors import MLPTuiError
-    from core.runs import RunError, RunWriter, default_runs_dir
+    from core.runs import RunWriter, default_runs_dir
+    from core.session import Session
     from core.train import Trainer
 
     err = Console(stderr=True)
@@ -102,7 +81,6 @@ def train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str = "names", d
     source = data
     data = Dataset.load(source, mcfg.block_size, dedupe=dedupe)
     trainer = Trainer(data, mcfg, tcfg)
-    trainer.threads = args.threads
     if args.out is not None:
         out: Path | None = args.out.expanduser()
         if (out / "run.json").exists() or (out / "model.pt").exists():
@@ -113,7 +91,6 @@ def train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str = "names", d
     writer = RunWriter(out, trainer, origin="cli", root=args.runs_dir or default_runs_dir(),
                        stem=resolve_dataset(source).stem, dedupe=dedupe)
     out = writer.open()  # fail now, before training, if the folder cannot be made
-    saving = _Saving(writer, err)
     length = f"{tcfg.minutes:g} minutes" if tcfg.minutes else f"{tcfg.steps:,} steps"
     err.print(
         f"[bold]{safe_text(data.source)}[/]: {len(data.words):,} words, {len(data.vocab)} characters; "
@@ -128,75 +105,61 @@ def train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str = "names", d
     )
     task = progress.add_task("training", total=trainer.total_steps, sps=0.0, loss=math.nan, dev=math.nan,
                              lr=trainer.lr)
-    last = [0.0]
     dev_curve: list[list[float]] = []  # [seconds, step, dev loss] at each evaluation
+    save_errors: list[str] = []
 
-    def on_chunk(tr: Trainer, step: int, loss: float) -> None:
-        chunk = tr.last_chunk
-        saving(lambda w: w.log_losses(chunk))
-        saving(lambda w: w.tick())
-        now = time.monotonic()
-        if now - last[0] > 0.1:  # redraw at most 10 times a second
-            last[0] = now
-            progress.update(task, completed=step, total=tr.total_steps, sps=tr.snapshot().steps_per_second,
-                            loss=loss, lr=tr.lr)
+    def on_event(kind: str, **p: Any) -> None:
+        if kind == "eval":
+            dev_curve.append([round(trainer.wall, 2), p["step"], p["losses"]["dev"]])
+            progress.update(task, dev=p["losses"]["dev"])
+        elif kind == "error" and not save_errors:  # a full disk: said once, training goes on
+            save_errors.append(p["message"])
+            _Say(err).line(f"warning: {p['message']}; training goes on, and the weights will be saved at the end "
+                           f"where there is room")
 
-    def on_eval(tr: Trainer, step: int, losses: dict) -> None:
-        saving(lambda w: w.log_eval(step, losses, tr.elapsed))
-        dev_curve.append([round(tr.wall, 2), step, losses["dev"]])
-        progress.update(task, dev=losses["dev"])
-
-    trainer.on("on_chunk_end", on_chunk)
-    trainer.on("on_validation_end", on_eval)
-    interrupted = False
+    session = Session(trainer, writer, emit=on_event)
+    session.evaluate(full=True)  # the loss before the first step, as the app shows it
+    session.resume()
+    torch.set_num_threads(args.threads)  # small ops: one thread is faster and stable (DESIGN.md)
     t0 = time.perf_counter()
-    with _Stopper(trainer) as stopper:
+    with _Stopper() as stopper:
         try:
             with progress:
-                try:
-                    trainer.run(eval_every=EVAL_EVERY, patience=tcfg.patience)
-                except KeyboardInterrupt:
-                    interrupted = True
-                train_wall = time.perf_counter() - t0
-                snap = trainer.snapshot()
-                progress.update(task, completed=trainer.step, total=max(trainer.step, 1),
-                                sps=snap.steps_per_second, loss=snap.last_loss, lr=trainer.lr)
+                while session.running and stopper.signal is None:
+                    session.step_for(0.1)  # the bar redraws about 10 times a second
+                    snap = trainer.publish()
+                    progress.update(task, completed=trainer.step, total=trainer.total_steps,
+                                    sps=snap.steps_per_second, loss=snap.last_loss, lr=trainer.lr)
+                progress.update(task, total=max(trainer.step, 1))
         except OSError:  # the terminal went away under the progress bar (SIGHUP): the run still gets saved
-            train_wall = time.perf_counter() - t0
-            snap = trainer.snapshot()
-        interrupted = interrupted or stopper.signal is not None
-        return _finish(args, trainer, writer, saving, out, err, interrupted, stopper.signal, snap, t0, train_wall,
-                       dev_curve, data, dataset_ref, RunError, dedupe)
+            pass
+        train_wall = time.perf_counter() - t0
+        session.finish("interrupted" if stopper.signal is not None else "stopped")
+        return _finish(args, session, writer, out, err, stopper.signal, t0, train_wall, dev_curve, dataset_ref,
+                       save_errors, dedupe)
 
 
-def _finish(args: argparse.Namespace, trainer: Any, writer: Any, saving: _Saving, out: Path, err: Any,
-            interrupted: bool, signame: str | None, snap: Any, t0: float, train_wall: float, dev_curve: list,
-            data: Any, dataset_ref: Any, RunError: type, dedupe: bool) -> int:
-    """Evaluate, keep the best weights if asked, save (or rescue) the run, write metrics.json, report."""
-    tcfg = trainer.config
+def _finish(args: argparse.Namespace, session: Any, writer: Any, out: Path, err: Any, signame: str | None,
+            t0: float, train_wall: float, dev_curve: list, dataset_ref: Any, save_errors: list[str],
+            dedupe: bool) -> int:
+    """Rescue the weights if the disk refused them, write metrics.json, report; the exit status."""
+    trainer, tcfg = session.trainer, session.trainer.config
     seconds = time.perf_counter() - t0
     say = _Say(err)
-    if snap.state == "diverged" or snap.message:
-        say.line(snap.message)
-    if interrupted:
-        say.line(f"{'interrupted' if signame is None else signame} at step {trainer.step:,}; saving what was trained")
-    final = trainer.evaluate()
-    losses, kept = final, "last"
-    if tcfg.keep_best and trainer.best_dev_step != trainer.step and trainer.restore_best():
-        losses, kept = trainer.evaluate(), "best"
-    state = "interrupted" if interrupted else snap.state
-    if trainer.step == 0 and state != "diverged":
-        writer.close(state)  # nothing trained: the empty run is not kept
+    if session.message:
+        say.line(session.message)
+    if signame is not None:
+        say.line(f"{'interrupted' if signame == 'SIGINT' else signame} at step {trainer.step:,}; saved what was "
+                 f"trained")
+    state = session.state
+    if writer.removed:
         say.line("no step was trained; no run was kept")
-        return 130 if interrupted else 1
+        return 130 if signame else 1
     saved: Path | None = out / "model.pt"
-    try:
-        writer.close(state)
-    except RunError as e:
-        saving.error = saving.error or str(e)
-    if saving.error is not None:
+    if save_errors:
         saved = rescue(trainer, out.name, dedupe)
         writer.mark("unsaved", rescued_to=None if saved is None else str(saved))
+    losses, final = session.kept_losses, session.final_losses
     metrics = {
         "steps": trainer.step,
         "seconds": round(seconds, 3),
@@ -205,12 +168,12 @@ def _finish(args: argparse.Namespace, trainer: Any, writer: Any, saving: _Saving
         "train_loss": losses["train"],  # of the saved weights (see "kept")
         "dev_loss": losses["dev"],
         "test_loss": losses["test"],
-        "kept": kept,
+        "kept": session.kept,
         "final_dev_loss": final["dev"],
         "best_dev_loss": trainer.best_dev,
         "best_dev_step": trainer.best_dev_step,
         "state": state,
-        "dataset": dataset_ref(data.source),
+        "dataset": dataset_ref(trainer.data.source),
         "dedupe": dedupe,
         "preset": args.preset,
         "threads": args.threads,
@@ -225,19 +188,21 @@ def _finish(args: argparse.Namespace, trainer: Any, writer: Any, saving: _Saving
         say.line(f"cannot write {safe_text(out / METRICS)} ({e.strerror or e})")
     if trainer.best_dev_step >= 0:
         best = f"  best dev {trainer.best_dev:.4f} @ step {trainer.best_dev_step:,}"
-        best += " (kept)" if kept == "best" else ""
+        best += " (kept)" if session.kept == "best" else ""
     else:
         best = "  (no dev split to evaluate)"
     say.line(f"train {losses['train']:.4f}  dev {losses['dev']:.4f}  test {losses['test']:.4f}{best}  "
              f"({metrics['steps_per_second']:,.0f} steps/s)  wrote {' and '.join(safe_text(p) for p in wrote)}")
-    if saving.error is not None:
+    if save_errors:
         where = (f"the weights were saved to {safe_text(saved)} instead (mlp-tui sample --checkpoint takes it)"
                  if saved is not None else "the weights could not be saved anywhere")
-        say.line(f"mlp-tui: error: {saving.error}; {where}")
+        say.line(f"mlp-tui: error: {save_errors[0]}; {where}")
         return 1
+    if signame == "SIGINT":
+        return 130
     if signame is not None:
         return 128 + int(getattr(signal, signame))
-    return 130 if interrupted else (1 if snap.state == "diverged" else 0)
+    return 1 if state == "diverged" else 0
 
 
 class _Say:

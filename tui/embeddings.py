@@ -7,6 +7,8 @@ together, which is the lesson's point.
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
@@ -15,6 +17,9 @@ from textual.widgets import Static
 from core.config import VOWELS
 from tui.cells import REPLACEMENT, visible
 from tui.views import ViewScreen
+
+NEAR = sorted(((dr, dc) for dr in range(-4, 5) for dc in range(-12, 13)),
+              key=lambda d: (abs(d[0]) * 4 + abs(d[1]), abs(d[0]), -d[1] if d[1] < 0 else d[1]))
 
 
 def place(
@@ -41,11 +46,13 @@ def place(
     for i, (x, y) in enumerate(points):
         col, row = cell(x, y)
         n = max(1, widths[i]) if widths else 1
-        for dc in (0, 1, -1, 2, -2, 3, -3):
-            c = col + dc
-            span = [(c + k, row) for k in range(n)]
-            if 0 <= c and c + n <= width and not taken.intersection(span):
-                cells[(c, row)] = i
+        # the nearest free cells: this row first, a few columns either side, then the rows above and below,
+        # so a crowded cluster (early in training most points sit together) still shows every character
+        for dr, dc in NEAR:
+            c, r = col + dc, row + dr
+            span = [(c + k, r) for k in range(n)]
+            if 0 <= c and c + n <= width and 0 <= r < height and not taken.intersection(span):
+                cells[(c, r)] = i
                 taken.update(span)
                 break
     oc, orow = cell(0.0, 0.0)
@@ -98,14 +105,15 @@ class EmbeddingCanvas(Static):
 
     def set_points(self, chars: str, points: list[tuple[float, float]]) -> None:
         self.chars, self.points = chars, points
-        self.update(self.render_grid())
+        self.refresh()
 
     def render_grid(self) -> Text:
         return grid_text(self.chars, self.points, max(10, self.size.width), max(4, self.size.height))
 
-    def on_resize(self) -> None:
-        if self.points:
-            self.update(self.render_grid())
+    def render(self) -> Any:
+        """The grid for the size the widget has now: a status line that wraps (and shrinks the canvas by a row)
+        must not cut off the bottom row of characters."""
+        return self.render_grid() if self.points else super().render()
 
 
 class EmbeddingsView(ViewScreen):

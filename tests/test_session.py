@@ -1,0 +1,96 @@
+"""One Session drives both front ends: the app's training process and `mlp-tui train` give the same losses at
+the same steps, and apply patience and keep_best by the same rule."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from apphelpers import Harness, until
+from conftest import run_cli
+
+from core.runs import read_info, read_losses
+from core.session import Session
+
+
+async def test_the_app_and_the_cli_train_the_same_losses_bit_for_bit(harness: Harness, capsys, tmp_path) -> None:
+    out = tmp_path / "cli-run"
+    settings = ["--n-hidden", "32", "--steps", "3000", "--seed", "7", "--optimizer", "adamw", "--lr", "0.01",
+                "--dropout", "0.1", "--schedule", "cosine"]
+    code, _, err = run_cli(capsys, ["train", "--data", str(harness.data), *settings, "--out", str(out), "--quiet"])
+    assert code == 0, err
+    app = harness.app(n_hidden=32, steps=3000, seed=7, optimizer="adamw", lr=0.01, dropout=0.1, schedule="cosine")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.state == "done", timeout=60, what="the app's run to finish")
+        run = Path(app.run_path)
+    cli, ours = read_losses(out), read_losses(run)
+    assert len(cli) == len(ours) == 3000
+    assert cli.tobytes() == ours.tobytes()  # every step's loss, to the bit
+    assert read_info(run)["status"] == read_info(out)["status"] == "done"
+
+
+def _overfitting_args(words: Path) -> list[str]:
+    # 70 names, a wide layer and a large lr: the dev loss bottoms out within seconds and then rises
+    return ["--data", str(words), "--n-hidden", "300", "--lr", "0.3", "--steps", "100000000", "--patience", "2",
+            "--keep-best", "--lr-decay", "1"]
+
+
+async def test_the_app_honours_patience_and_keep_best_like_the_cli(harness: Harness, capsys, tmp_path) -> None:
+    out = tmp_path / "cli-run"
+    code, _, err = run_cli(capsys, ["train", *_overfitting_args(harness.data), "--out", str(out), "--quiet"])
+    assert code == 0, err
+    assert "stopped early: no better dev loss in 2 evaluations" in err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["kept"] == "best" and metrics["dev_loss"] == pytest.approx(metrics["best_dev_loss"], abs=1e-6)
+
+    app = harness.app(n_hidden=300, lr=0.3, steps=100_000_000, patience=2, keep_best=True, lr_decay=1.0)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await until(pilot, lambda: app.state == "done", timeout=90, what="patience to stop the app's run")
+        session = harness.worker.session
+        assert session.message == "stopped early: no better dev loss in 2 evaluations"
+        assert session.kept == "best"
+        tr = session.trainer
+        assert tr.best_dev_step < tr.step
+        assert session.kept_losses["dev"] == pytest.approx(tr.best_dev, abs=1e-6)  # the best weights are back
+        assert session.kept_losses["dev"] < session.final_losses["dev"]
+    assert read_info(app.run_path)["status"] == "done"
+
+
+def test_patience_counts_scheduled_evaluations_only(small_data, monkeypatch):
+    """Evaluations on request (e, a pause) do not count towards patience, in app and CLI alike."""
+    from conftest import small_trainer
+
+    import core.session
+
+    monkeypatch.setattr(core.session, "EVAL_INTERVAL", 1e9)  # no scheduled evaluation at all
+    tr = small_trainer(small_data, lr=0.3, patience=1, n_hidden=64, steps=10**9)
+    s = Session(tr)
+    s.resume()
+    for _ in range(20):
+        s.step()
+        s.evaluate(full=True)  # unscheduled: never counts
+    assert s.running and s.stale == 0
+    s.apply({"steps": tr.step + 100})
+    while s.step():
+        pass
+    assert s.state == "done" and s.message == ""  # ended at its length, not by patience
+
+
+def test_a_session_without_a_run_folder_trains_and_reports(small_data):
+    from conftest import small_trainer
+
+    events: list[str] = []
+    tr = small_trainer(small_data, steps=500)
+    s = Session(tr, emit=lambda kind, **p: events.append(kind))
+    s.evaluate(full=True)
+    assert s.resume()
+    s.step_for(10)
+    assert s.state == "done" and tr.step == 500
+    assert events.count("done") == 1 and "eval" in events and "samples" in events
+    assert not s.resume()  # at its end: raise steps to go on
+    s.apply({"steps": 600})
+    assert s.state == "paused" and s.resume()
+    s.step_for(10)
+    assert tr.step == 600 and os.environ.get("MLP_TUI_RUNS_DIR")
