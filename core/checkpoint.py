@@ -135,14 +135,18 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     state = optimizer.get("state")
     if state:
         params = list(model.parameters())
-        if not isinstance(state, dict) or not isinstance(state.get("step"), torch.Tensor):
-            raise damaged("optimizer state")
+        step_t = state.get("step") if isinstance(state, dict) else None
+        if not isinstance(step_t, torch.Tensor) or step_t.numel() != 1 or not step_t.is_floating_point() \
+                or not bool(torch.isfinite(step_t).all()) or float(step_t) < 0:
+            raise damaged("optimizer state: the step count is not a count")
         for key in ("exp_avg", "exp_avg_sq"):
             got = state.get(key)
             if not isinstance(got, list) or len(got) != len(params):
                 raise damaged(f"optimizer state: {key}")
             _check_tensors(dict(enumerate(got)), {i: p.detach() for i, p in enumerate(params)}, f"optimizer {key}",
                            damaged)
+        if any(bool((t < 0).any()) for t in state["exp_avg_sq"]):
+            raise damaged("optimizer state: exp_avg_sq holds negative values (a mean of squares cannot)")
     try:
         step = _count(ckpt.get("step", 0), 0)
         best_step = _count(ckpt.get("best_dev_step", -1), -1)
@@ -209,6 +213,8 @@ def _check_tensors(got: Any, want: dict, what: str, damaged: Any) -> None:
         t = got[k]
         if not isinstance(t, torch.Tensor) or not t.is_floating_point():
             raise damaged(f"{what}: {k} is not a float tensor")
+        if t.layout != torch.strided or t.device.type != "cpu":  # sparse or meta tensors: not ours
+            raise damaged(f"{what}: {k} is not a dense CPU tensor")
         if t.shape != ref.shape:
             shape = "x".join(map(str, t.shape)) or "scalar"
             need = "x".join(map(str, ref.shape)) or "scalar"

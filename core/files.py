@@ -19,9 +19,10 @@ from typing import TextIO
 
 from core.errors import MLPTuiError
 
-# C0 and C1 control characters (escape among them), DEL, and the bidirectional overrides that can make
-# a terminal show text in another order than it is stored.
-UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# C0 and C1 control characters (escape among them), DEL, the bidirectional overrides that can make a
+# terminal show text in another order than it is stored, and lone surrogates (a file name that is not
+# UTF-8 arrives as them; printed raw, its bytes can be an 8-bit CSI).
+UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 class FileRefused(MLPTuiError):
@@ -106,11 +107,16 @@ def output_file(path: str | os.PathLike[str], protected: Iterable[Path] = ()) ->
         raise OutputError(f"{safe_text(target)}: cannot write ({e.strerror or e})") from None
     if st is not None and stat.S_ISDIR(st.st_mode):
         raise OutputError(f"{safe_text(target)}: is a folder; give a file name")
-    try:
-        if st is not None and not stat.S_ISREG(st.st_mode):  # a device or a pipe: no rename there
+    if st is not None and not stat.S_ISREG(st.st_mode):  # a device or a pipe: no rename there
+        try:
             with open(target, "w", encoding="utf-8", newline="") as f:
                 yield f
-            return
+        except BrokenPipeError:
+            raise  # the reader has gone (`-o /dev/stdout | head`): the caller ends quietly
+        except OSError as e:
+            raise OutputError(f"{safe_text(target)}: cannot write ({e.strerror or e})") from None
+        return
+    try:
         real = target.resolve()  # write through a symlink to its file, not over the link
         fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".tmp", dir=real.parent)
     except OSError as e:

@@ -22,6 +22,7 @@ listing runs and reading their curves needs no torch.
 from __future__ import annotations
 
 import array
+import errno
 import json
 import math
 import os
@@ -54,7 +55,7 @@ MAX_STEP = 2**62
 # of lines); beyond them a file is not ours, and reading it whole could exhaust memory.
 MAX_INFO_BYTES = 1 << 20
 MAX_JSONL_BYTES = 64 << 20
-MAX_LOSSES_BYTES = 4 << 30
+MAX_LOSSES_BYTES = 1 << 30  # 268M steps: about 7 hours at 10,000 steps/s
 
 
 class RunError(MLPTuiError):
@@ -113,6 +114,31 @@ def json_safe(obj: Any) -> Any:
     return obj
 
 
+def _open_append(path: Path, text: bool) -> IO[Any]:
+    """A run file opened to append: never through a symlink (it could point at the user's files), never a
+    FIFO or device (it would block or write elsewhere), created if missing."""
+    import stat as st
+
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), 0o666)
+    except OSError as e:
+        if e.errno in (errno.ELOOP, errno.ENXIO):
+            raise RunError(f"{safe_text(path.parent)}: damaged run ({path.name} is a link or a pipe, not a file)") \
+                from None
+        raise
+    if not st.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise RunError(f"{safe_text(path.parent)}: damaged run ({path.name} is not a regular file)")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "a" if text else "ab", **({"encoding": "utf-8"} if text else {}))
+
+
+def is_plain_file(path: Path) -> bool:
+    """A regular file that is not a symlink (what a run's own files must be)."""
+    return path.is_file() and not path.is_symlink()
+
+
 def locked_message(path: Path, pid: int | None) -> str:
     who = f"pid {pid}" if pid else "another process"
     return f"{safe_text(path)}: being trained by another mlp-tui, {who}"
@@ -164,6 +190,7 @@ class RunWriter:
             if not self.path.exists():
                 self.path.mkdir(parents=True)
                 self._made_dir = True
+            self._had = {n for n in RUN_FILES if os.path.lexists(self.path / n)}  # not ours to remove
             try:
                 self._lock = RunLock(self.path)
             except RunLocked as e:
@@ -187,9 +214,9 @@ class RunWriter:
             if self.resume:
                 self._truncate_to(tr.step)
                 self._remove_temp_files()
-            self._losses = open(self.path / LOSSES, "ab")
-            self._evals = open(self.path / EVALS, "a", encoding="utf-8")
-            self._samples = open(self.path / SAMPLES, "a", encoding="utf-8")
+            self._losses = _open_append(self.path / LOSSES, text=False)
+            self._evals = _open_append(self.path / EVALS, text=True)
+            self._samples = _open_append(self.path / SAMPLES, text=True)
         except (OSError, RunError) as e:
             for name in ("_losses", "_evals", "_samples"):
                 if hasattr(self, name):
@@ -197,6 +224,8 @@ class RunWriter:
             if self._lock is not None:
                 self._lock.release()
                 self._lock = None
+            if not self.resume:  # a full disk at the start: no empty folder left behind
+                self._remove_own_files()
             if isinstance(e, RunError):
                 raise
             raise RunError(f"{where}: cannot write the run there ({e.strerror or e})") from None
@@ -216,12 +245,12 @@ class RunWriter:
         """A resumed run continues from its checkpoint: drop the losses, evaluations and samples logged
         after it (training that a kill threw away), so the files tell one timeline."""
         f = self.path / LOSSES  # type: ignore[operator]
-        if f.is_file() and f.stat().st_size > 4 * steps:
+        if is_plain_file(f) and f.stat().st_size > 4 * steps:
             with open(f, "r+b") as fh:
                 fh.truncate(4 * steps)
         for name, read in ((EVALS, read_evals), (SAMPLES, read_samples)):
             path = self.path / name  # type: ignore[operator]
-            if path.exists():
+            if is_plain_file(path):
                 kept = [r for r in read(self.path) if r["step"] <= steps]
                 text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept)
                 write_atomic(path, lambda fh, text=text: fh.write(text), binary=False)
@@ -369,8 +398,18 @@ class RunWriter:
         self.removed = True
         if not self.opened or self.path is None:
             return
+        self._remove_own_files()
+
+    def _remove_own_files(self) -> None:
+        """The files this writer made (never ones that were there before), and the folder if it made that."""
+        if self.path is None:
+            return
         for name in RUN_FILES:
-            (self.path / name).unlink(missing_ok=True)
+            if name not in getattr(self, "_had", set(RUN_FILES)):
+                try:
+                    (self.path / name).unlink(missing_ok=True)
+                except OSError:
+                    pass
         if self._made_dir:
             try:
                 self.path.rmdir()
@@ -470,7 +509,7 @@ def read_info(path: str | os.PathLike[str]) -> dict:
         raise RunError(f"{where}: cannot read {RUN_FILE} ({e.strerror or e})") from None
     try:
         info = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # ValueError: JSON errors, 5,000-digit integers
         raise RunError(f"{where}: damaged run ({RUN_FILE} is not readable JSON)") from None
     if not isinstance(info, dict) or info.get("format") != FORMAT:
         raise RunError(f"{where}: not an mlp-tui run ({RUN_FILE} is of another kind)")
@@ -553,7 +592,7 @@ def read_jsonl(path: Path) -> list[dict]:
     for line in text.splitlines():
         try:
             obj = json.loads(line)
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):  # a torn line, or a number Python will not parse
             continue
         if isinstance(obj, dict):
             out.append(obj)
@@ -659,12 +698,12 @@ def iter_losses(path: str | os.PathLike[str], block: int = 1 << 16) -> Any:
 
     f = Path(path).expanduser() / LOSSES
     try:
-        fh = open(f, "rb", buffering=0)
+        fd = os.open(f, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         return
     except OSError as e:
         raise RunError(f"{safe_text(path)}: cannot read {LOSSES} ({e.strerror or e})") from None
-    with fh:
+    with open(fd, "rb", buffering=0) as fh:
         if not st.S_ISREG(os.fstat(fh.fileno()).st_mode):
             raise RunError(f"{safe_text(path)}: damaged run ({LOSSES} is not a regular file)")
         while True:

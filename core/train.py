@@ -200,7 +200,10 @@ class Trainer:
         self._pool_pos = 0
         if state.get("drawn"):
             self._indices(0)  # redraw the pool from the saved state ...
-            self._pool_pos = int(state["pos"])  # ... and skip what was used
+            pos = int(state["pos"])
+            if not 0 <= pos <= len(self._pool):
+                raise ValueError(f"position {pos} is past the {len(self._pool):,} batches of the pool")
+            self._pool_pos = pos  # ... and skip what was used
 
     # ---- training (the worker thread) ----
     def _fire(self, event: str, **info) -> None:

@@ -1270,3 +1270,116 @@ def test_a_burst_of_score_requests_is_handled_once():
     cmds = [("score", {"text": "a" * i}) for i in range(1, 2001)] + [("pause", {})] + [("view", {"width": 1})] * 3
     kept = coalesce(cmds)
     assert kept == [("score", {"text": "a" * 2000}), ("pause", {}), ("view", {"width": 1})]
+
+
+# ---------------------------------------------------------------- found by a hostile pass over the first fixes
+
+
+def test_continuing_a_run_never_writes_through_a_symlinked_run_file(trained_run, tmp_path):
+    import queue
+
+    from core.remote import _Worker
+
+    _, src = trained_run
+    victim = tmp_path / "victim.txt"
+    victim.write_text("IMPORTANT " * 1000)
+    run = _copy_run(src, tmp_path / "evil")
+    (run / "losses.f32").unlink()
+    (run / "losses.f32").symlink_to(victim)
+    out: queue.Queue = queue.Queue()
+    w = _Worker(out)
+    w.load(str(run))
+    msgs = [out.get_nowait() for _ in range(out.qsize())]
+    assert any(k == "error" and "is a link or a pipe" in p["message"] for k, p in msgs), msgs
+    assert victim.read_text() == "IMPORTANT " * 1000
+
+
+def test_train_out_refuses_a_folder_with_files_a_run_would_write(capsys, tmp_path, words_file):
+    out = tmp_path / "u"
+    out.mkdir()
+    (out / "metrics.json").write_text("USER\n")
+    code, _, err = run_cli(capsys, train_argv(words_file, out, "--steps", "10"))
+    assert_cli_error(code, err, "already holds files a run would write (metrics.json)")
+    assert (out / "metrics.json").read_text() == "USER\n"
+
+
+def test_a_closed_stderr_pipe_does_not_lose_the_run(tmp_path, words_file):
+    out = tmp_path / "p"
+    cmd = " ".join(f"'{c}'" for c in COMMAND)
+    r = subprocess.run(f"{cmd} train --data '{words_file}' --steps 20000 --n-hidden 16 --out '{out}' 2>&1 | head -c 1",
+                       shell=True, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0
+    info = json.loads((out / "run.json").read_text())
+    assert info["status"] == "done" and info["step"] == 20000 and (out / "metrics.json").exists()
+
+
+def test_export_refuses_a_stdout_that_is_a_file_of_the_run(trained_run, tmp_path):
+    _, src = trained_run
+    run = _copy_run(src, tmp_path / "r")
+    before = (run / "losses.f32").read_bytes()
+    with open(run / "losses.f32", "a") as f:
+        r = subprocess.run([*COMMAND, "export", str(run)], stdout=f, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert_cli_error(r.returncode, r.stderr, "stdout is losses.f32 of the run being read")
+    assert (run / "losses.f32").read_bytes() == before
+
+
+def test_a_fifo_for_the_loss_file_does_not_hang_export_or_a_load(capsys, trained_run, tmp_path):
+    import queue
+
+    from core.remote import _Worker
+
+    _, src = trained_run
+    run = _copy_run(src, tmp_path / "f")
+    (run / "losses.f32").unlink()
+    os.mkfifo(run / "losses.f32")
+    code, _, err = run_cli(capsys, ["export", str(run)])
+    assert_cli_error(code, err, "losses.f32 is not a regular file")
+    out: queue.Queue = queue.Queue()
+    _Worker(out).load(str(run))  # returns: refused, not blocked on the FIFO
+    assert any(k == "error" for k, _ in [out.get_nowait() for _ in range(out.qsize())])
+
+
+@pytest.mark.parametrize(("change", "fragment"), [
+    (lambda ck: ck["model"].__setitem__("W2", ck["model"]["W2"].to_sparse()), "W2 is not a dense CPU tensor"),
+    (lambda ck: ck["vocab"].__setitem__(5, "\ud800"), "control characters"),
+])
+def test_odd_tensors_characters_and_generator_states_are_refused(capsys, checkpoint, tmp_path, change, fragment):
+    path = _ckpt_with(checkpoint, tmp_path / "bad.pt", change)
+    code, out, err = run_cli(capsys, ["sample", "--checkpoint", str(path)])
+    assert_cli_error(code, err, fragment)
+
+
+def test_a_5000_digit_number_is_a_damaged_line_not_a_traceback(capsys, trained_run, tmp_path):
+    from core.runs import RunError, read_evals, read_info
+
+    _, src = trained_run
+    run = _copy_run(src, tmp_path / "h")
+    with open(run / "evals.jsonl", "a") as f:
+        f.write('{"step": 1' + "0" * 5000 + "}\n")
+    assert all(e["step"] < 10**6 for e in read_evals(run))
+    _patch_info(run, step=0)
+    (run / "run.json").write_text((run / "run.json").read_text().replace('"step": 0', '"step": 1' + "0" * 5000))
+    with pytest.raises(RunError, match="not readable JSON"):
+        read_info(run)
+
+
+def test_sample_seed_and_prefix_are_bounded_and_a_closed_stdout_is_fine(capsys, trained_run):
+    _, run = trained_run
+    code, _, err = run_cli(capsys, ["sample", "--checkpoint", str(run), "--seed", str(2**64)])
+    assert_cli_error(code, err, "--seed")
+    code, _, err = run_cli(capsys, ["sample", "--checkpoint", str(run), "--prefix", "a" * 201])
+    assert_cli_error(code, err, "--prefix", "at most 200 characters")
+    r = subprocess.run(f"'{COMMAND[0]}' sample --checkpoint '{run}' -n 3 >&-" if len(COMMAND) == 1 else "true",
+                       shell=True, capture_output=True, text=True, timeout=60)
+    assert "Traceback" not in r.stderr
+
+
+def test_a_generator_position_past_its_pool_is_refused_on_resume(checkpoint, tmp_path, trained_run):
+    from core.checkpoint import resume_trainer
+
+    words, _ = trained_run
+    path = _ckpt_with(checkpoint, tmp_path / "bad.pt", lambda ck: ck["optimizer"]["rng"].__setitem__("pos", 10**6))
+    ck = load_checkpoint(path)
+    with pytest.raises(CheckpointError) as e:
+        resume_trainer(ck, Dataset.load(words, 3))
+    assert_one_line(e, "batch generator state", "past the")

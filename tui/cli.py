@@ -135,9 +135,10 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
     sample.add_argument("--temperature", type=_setting("temperature"), default=1.0, metavar="T",
                         help="below 1: safer, more common words; above 1: wilder; 0: always the likeliest "
                              "character (0 to 100)")
-    sample.add_argument("--seed", type=_nonneg_int, default=None, metavar="N",
+    sample.add_argument("--seed", type=_setting("seed"), default=None, metavar="N",
                         help="seed for reproducible samples (default: random)")
-    sample.add_argument("--prefix", default="", metavar="TEXT", help="start every word with TEXT")
+    sample.add_argument("--prefix", default="", metavar="TEXT", type=_number(str, lambda v: len(v) <= 200,
+                        "at most 200 characters"), help="start every word with TEXT")
     sample.add_argument("--mark", action="store_true",
                         help="mark words that are already in the training split with a '*'")
 
@@ -333,15 +334,34 @@ def cmd_export(args: argparse.Namespace) -> int:
     from core.runs import RUN_FILES, export_csv, read_info
 
     read_info(args.run)  # a bad run is refused before FILE is opened
+    run = args.run.expanduser()
     if args.out is None:
+        _refuse_stdout_into(run)
         n = export_csv(args.run, sys.stdout)
     else:
-        run = args.run.expanduser()
         protected = [run / name for name in RUN_FILES] + [f for f in run.iterdir() if f.is_file()]
         with output_file(args.out, protected) as f:  # a temp file renamed into place: a failure keeps the old one
             n = export_csv(args.run, f)
         print(f"wrote {n:,} steps to {safe_text(args.out)}", file=sys.stderr)
     return 0
+
+
+def _refuse_stdout_into(run: Path) -> None:
+    """`mlp-tui export RUN > RUN/losses.f32` would feed on itself: stdout must not be a file of the run."""
+    from core.files import OutputError, safe_text
+
+    try:
+        out = os.fstat(sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        return
+    for f in run.iterdir():
+        try:
+            st = f.stat()
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) == (out.st_dev, out.st_ino):
+            raise OutputError(f"stdout is {safe_text(f.name)} of the run being read; write elsewhere "
+                              f"(nothing was written)")
 
 
 def cmd_app(args: argparse.Namespace) -> int:
@@ -356,6 +376,9 @@ def cmd_app(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    for name in ("stdout", "stderr"):  # started with `>&-`: write nowhere rather than fail on None
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w"))
     parsers = build_parsers()
     command = argv[0] if argv and argv[0] in COMMANDS else "app"
     args = parsers[command].parse_args(argv[1:] if command != "app" else argv)

@@ -19,9 +19,27 @@ from pathlib import Path
 from typing import Any
 
 from core.files import safe_text
-from core.runs import METRICS, json_safe
+from core.runs import METRICS, RUN_FILES, json_safe
 
 STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
+def _console() -> Any:
+    """stderr for the progress bar: if the reader goes away (`2>&1 | head`), the bar goes quiet and training
+    goes on to its end and its save (Rich's own Console would raise SystemExit, losing the run)."""
+    from rich.console import Console
+
+    class QuietOnBrokenPipe(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 2)
+                os.close(devnull)
+            except OSError:
+                pass
+
+    return QuietOnBrokenPipe(stderr=True)
 
 
 class _Stopper:
@@ -55,6 +73,9 @@ def rescue(trainer: Any, name: str, dedupe: bool) -> Path | None:
 
     for folder in (Path(tempfile.gettempdir()), Path.cwd()):
         path = folder / f"mlp-tui-{name}-step{trainer.step}.pt"
+        n = 2
+        while os.path.lexists(path):  # never over a file that is there
+            path, n = folder / f"mlp-tui-{name}-step{trainer.step}-{n}.pt", n + 1
         try:
             save_checkpoint(trainer, path, dedupe=dedupe)
             return path
@@ -64,8 +85,14 @@ def rescue(trainer: Any, name: str, dedupe: bool) -> Path | None:
 
 
 def train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str = "names", dedupe: bool = False) -> int:
+    """`mlp-tui train`, with Ctrl+C, SIGTERM and SIGHUP caught from the first moment: a signal before the
+    first step ends it with no run kept; one later saves what was trained."""
+    with _Stopper() as stopper:
+        return _train(args, mcfg, tcfg, data, dedupe, stopper)
+
+
+def _train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str, dedupe: bool, stopper: _Stopper) -> int:
     import torch
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     import core  # noqa: F401  (quiets torch's NumPy warning)
@@ -76,15 +103,17 @@ def train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str = "names", d
     from core.session import Session
     from core.train import Trainer
 
-    err = Console(stderr=True)
+    err = _console()
     tcfg.validate()
     source = data
     data = Dataset.load(source, mcfg.block_size, dedupe=dedupe)
     trainer = Trainer(data, mcfg, tcfg)
     if args.out is not None:
         out: Path | None = args.out.expanduser()
-        if (out / "run.json").exists() or (out / "model.pt").exists():
-            raise MLPTuiError(f"--out {safe_text(out)}: already holds a run; give a new folder (nothing was "
+        held = [n for n in RUN_FILES if os.path.lexists(out / n)]
+        if held:
+            what = "a run" if {"run.json", "model.pt"} & set(held) else f"files a run would write ({', '.join(held)})"
+            raise MLPTuiError(f"--out {safe_text(out)}: already holds {what}; give a new folder (nothing was "
                               f"overwritten)")
     else:
         out = None
@@ -92,11 +121,8 @@ def train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str = "names", d
                        stem=resolve_dataset(source).stem, dedupe=dedupe)
     out = writer.open()  # fail now, before training, if the folder cannot be made
     length = f"{tcfg.minutes:g} minutes" if tcfg.minutes else f"{tcfg.steps:,} steps"
-    err.print(
-        f"[bold]{safe_text(data.source)}[/]: {len(data.words):,} words, {len(data.vocab)} characters; "
-        f"{trainer.model.num_params():,} parameters; {tcfg.optimizer}, {length} -> {safe_text(out)}",
-        highlight=False,
-    )
+    _Say(err).line(f"{safe_text(data.source)}: {len(data.words):,} words, {len(data.vocab)} characters; "
+                   f"{trainer.model.num_params():,} parameters; {tcfg.optimizer}, {length} -> {safe_text(out)}")
     progress = Progress(
         TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[sps]:>7,.0f} steps/s"), TextColumn("loss {task.fields[loss]:.4f}"),
@@ -122,21 +148,20 @@ def train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str = "names", d
     session.resume()
     torch.set_num_threads(args.threads)  # small ops: one thread is faster and stable (DESIGN.md)
     t0 = time.perf_counter()
-    with _Stopper() as stopper:
-        try:
-            with progress:
-                while session.running and stopper.signal is None:
-                    session.step_for(0.1)  # the bar redraws about 10 times a second
-                    snap = trainer.publish()
-                    progress.update(task, completed=trainer.step, total=trainer.total_steps,
-                                    sps=snap.steps_per_second, loss=snap.last_loss, lr=trainer.lr)
-                progress.update(task, total=max(trainer.step, 1))
-        except OSError:  # the terminal went away under the progress bar (SIGHUP): the run still gets saved
-            pass
-        train_wall = time.perf_counter() - t0
-        session.finish("interrupted" if stopper.signal is not None else "stopped")
-        return _finish(args, session, writer, out, err, stopper.signal, t0, train_wall, dev_curve, dataset_ref,
-                       save_errors, dedupe)
+    try:
+        with progress:
+            while session.running and stopper.signal is None:
+                session.step_for(0.1)  # the bar redraws about 10 times a second
+                snap = trainer.publish()
+                progress.update(task, completed=trainer.step, total=trainer.total_steps,
+                                sps=snap.steps_per_second, loss=snap.last_loss, lr=trainer.lr)
+            progress.update(task, total=max(trainer.step, 1))
+    except OSError:  # the terminal went away under the progress bar (SIGHUP): the run still gets saved
+        pass
+    train_wall = time.perf_counter() - t0
+    session.finish("interrupted" if stopper.signal is not None else "stopped")
+    return _finish(args, session, writer, out, err, stopper.signal, t0, train_wall, dev_curve, dataset_ref,
+                   save_errors, dedupe)
 
 
 def _finish(args: argparse.Namespace, session: Any, writer: Any, out: Path, err: Any, signame: str | None,
