@@ -829,7 +829,8 @@ def _hold_lock(run: Path) -> subprocess.Popen:
 def test_a_run_being_trained_cannot_be_continued_by_another_process(capsys, trained_run, small_data, tmp_path):
     from core.checkpoint import resume_trainer
     from core.runlock import holder
-    from core.runs import RunError, RunWriter, list_runs
+    from core.runs import RunError, list_runs
+    from core.runwriter import RunWriter
 
     _, run = trained_run
     p = _hold_lock(run)
@@ -855,7 +856,8 @@ def test_a_run_being_trained_cannot_be_continued_by_another_process(capsys, trai
 
 
 def test_two_writers_in_one_process_are_refused_too(tmp_path, small_data):
-    from core.runs import RunError, RunWriter
+    from core.runs import RunError
+    from core.runwriter import RunWriter
 
     tr = small_trainer(small_data, steps=1000)
     tr.run(steps=50)
@@ -898,7 +900,8 @@ def test_leftover_temp_files_are_ignored_and_cleared_on_resume(trained_run, tmp_
     import shutil
 
     from core.checkpoint import resume_trainer
-    from core.runs import RunWriter, list_runs
+    from core.runs import list_runs
+    from core.runwriter import RunWriter
 
     _, src = trained_run
     run = tmp_path / "runs" / "copy"
@@ -1149,9 +1152,10 @@ def test_train_on_a_full_disk_trains_on_and_rescues_the_weights(capsys, tmp_path
 
     import core.checkpoint
     import core.runs
+    import core.runwriter
 
     run = tmp_path / "run"
-    real_write, real_save = core.runs.RunWriter._write, core.checkpoint.save_checkpoint
+    real_write, real_save = core.runwriter.RunWriter._write, core.checkpoint.save_checkpoint
 
     def full_write(self, f, data):
         raise core.runs.RunError(f"{self.path}: cannot save the run (No space left on device)")
@@ -1161,7 +1165,7 @@ def test_train_on_a_full_disk_trains_on_and_rescues_the_weights(capsys, tmp_path
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_save(trainer, path, **kw)
 
-    monkeypatch.setattr(core.runs.RunWriter, "_write", full_write)
+    monkeypatch.setattr(core.runwriter.RunWriter, "_write", full_write)
     monkeypatch.setattr(core.checkpoint, "save_checkpoint", full_save)
     monkeypatch.setattr(tempfile_module(), "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()

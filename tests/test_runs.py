@@ -22,7 +22,6 @@ from core.runs import (
     EVALS,
     LOSSES,
     RunError,
-    RunWriter,
     checkpoint_path,
     export_csv,
     list_runs,
@@ -30,6 +29,7 @@ from core.runs import (
     read_jsonl,
     read_losses,
 )
+from core.runwriter import RunWriter
 from tui.cli import main
 
 

@@ -99,7 +99,8 @@ def _train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str, dedupe: bo
     from core.checkpoint import dataset_ref
     from core.data import Dataset, resolve_dataset
     from core.errors import MLPTuiError
-    from core.runs import RunWriter, default_runs_dir
+    from core.runs import default_runs_dir
+    from core.runwriter import RunWriter
     from core.session import Session
     from core.train import Trainer
 
