@@ -16,19 +16,24 @@ import core  # noqa: F401
 from core.data import Dataset
 from core.model import MLPConfig
 from core.remote import TrainerProcess, TrainerThread
+from core.session import Session
+from core.settings import DEFAULTS
 from core.train import TrainConfig, Trainer
 from tui.app import MLPApp
-from tui.cli import DEFAULTS
 
 
 def cli_rate(seconds: float) -> float:
-    """Steps per wall second of Trainer.run, the loop `mlp-tui train` uses (without its progress bar)."""
+    """Steps per wall second of a Session, the loop `mlp-tui train` uses (without its progress bar)."""
+    import torch
+
+    torch.set_num_threads(1)
     data = Dataset.load("names", 3)
     trainer = Trainer(data, MLPConfig(), TrainConfig(steps=10**9))
-    trainer.on("on_chunk_end", lambda tr, **_: tr.stop() if time.perf_counter() > end else None)
+    session = Session(trainer)
+    session.resume()
     t0 = time.perf_counter()
-    end = t0 + seconds
-    trainer.run()
+    while time.perf_counter() - t0 < seconds:
+        session.step_for(0.1)
     return trainer.step / (time.perf_counter() - t0)
 
 

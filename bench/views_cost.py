@@ -18,8 +18,8 @@ from core.data import Dataset
 from core.inspect import health
 from core.model import MLPConfig
 from core.remote import _Worker
+from core.settings import DEFAULTS
 from core.train import TrainConfig, Trainer
-from tui.cli import DEFAULTS
 
 
 def saturation_at(data: Dataset, init: str, batchnorm: bool, steps: int = 1000) -> float:

@@ -50,7 +50,7 @@ def worker_main(cmd_q: Any, out_q: Any) -> None:
 
     import core  # noqa: F401  (quiets torch's NumPy warning)
 
-    torch.set_num_threads(1)  # small ops: one thread is faster and stable (DESIGN.md)
+    torch.set_num_threads(1)  # small ops: one thread is faster and stable (ARCHITECTURE.md, "Measured")
     stop = _Stop()
     w = _Worker(out_q)
     parent = mp.parent_process()  # None when the worker is a thread

@@ -371,7 +371,7 @@ class Trainer:
             target = 2**62 if steps is None else self.step + steps
         else:
             target = self.config.steps if steps is None else min(self.config.steps, self.step + steps)
-        # Small ops: one thread is faster and stable (DESIGN.md); a wide model may gain from two.
+        # Small ops: one thread is faster and stable (ARCHITECTURE.md, "Measured"); a wide model may gain from two.
         torch.set_num_threads(self.threads)
         self._stop.clear()
         if self._state == "diverged":  # a new run() after divergence starts from the restored weights

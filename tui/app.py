@@ -166,7 +166,7 @@ class MLPApp(App[None]):
     def start_worker(self) -> None:
         from core.remote import TrainerProcess
 
-        # Textual replaces sys.stderr/stdout; multiprocessing needs the real ones (DESIGN.md).
+        # Textual replaces sys.stderr/stdout; multiprocessing needs the real ones (ARCHITECTURE.md, "Measured").
         with contextlib.redirect_stderr(sys.__stderr__), contextlib.redirect_stdout(sys.__stdout__):
             self.proc = (self.backend_factory or TrainerProcess)()
             self.proc.start()

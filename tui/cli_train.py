@@ -147,7 +147,7 @@ def _train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str, dedupe: bo
     session = Session(trainer, writer, emit=on_event)
     session.evaluate(full=True)  # the loss before the first step, as the app shows it
     session.resume()
-    torch.set_num_threads(args.threads)  # small ops: one thread is faster and stable (DESIGN.md)
+    torch.set_num_threads(args.threads)  # small ops: one thread is faster and stable (ARCHITECTURE.md, "Measured")
     t0 = time.perf_counter()
     try:
         with progress:

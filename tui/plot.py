@@ -1,7 +1,7 @@
 """The loss plot: log10 training loss against step, an EMA-smoothed line, dev points, the decay step.
 
 The training process sends the curve already downsampled to about the plot's width in braille dots
-(DESIGN.md: 200K points take 1.8 s to draw, 2K points 20-35 ms), and the plot redraws only when new
+(ARCHITECTURE.md, "Measured": 200K points take 1.8 s to draw, 2K points 20-35 ms), and the plot redraws only when new
 data has arrived, at most a few times a second.
 """
 
