@@ -14,6 +14,7 @@ import queue
 import time
 
 import core  # noqa: F401
+from core import protocol as P
 from core.data import Dataset
 from core.inspect import health
 from core.model import MLPConfig
@@ -36,7 +37,7 @@ def worker_rate(views: list[str], seconds: float) -> float:
     model = {"block_size": 3, "n_embd": 10, "n_hidden": 200, "init": "lecture", "batchnorm": False}
     train = {k: DEFAULTS[k] for k in ("batch_size", "lr", "lr_decay", "decay_at", "seed")} | {"steps": 10**9}
     w.reset("names", model, train)
-    w.handle(("watch", {"views": views}))
+    w.handle(P.Watch(tuple(views)))
     for _ in range(50):  # warm up
         w.tick()
     s0, t0 = w.trainer.step, time.perf_counter()

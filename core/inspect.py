@@ -16,17 +16,12 @@ import torch.nn.functional as F
 from core.config import SATURATED, VOWELS, TrainConfig
 from core.data import Dataset, Vocab
 from core.model import MLP
+from core.protocol import EmbeddingMap, Health, LRFind  # noqa: F401  (results the views show)
 
 __all__ = ["SATURATED", "VOWELS", "dataset_stats", "embedding_map", "health", "lr_find", "pca2", "score"]
 
 
 # ---- embedding map ----
-@dataclass(frozen=True)
-class EmbeddingMap:
-    chars: str
-    points: list[tuple[float, float]]  # one (x, y) per character
-    explained: float  # share of the variance the two axes hold (1.0 when n_embd <= 2)
-    axes: str  # "dims" (the raw first two dimensions) or "pca"
 
 
 def pca2(X: torch.Tensor) -> tuple[torch.Tensor, float]:
@@ -69,12 +64,6 @@ def vowel_spread(C: torch.Tensor, vocab: Vocab) -> tuple[float, float]:
 
 
 # ---- learning-rate finder ----
-@dataclass(frozen=True)
-class LRFind:
-    lrs: list[float]
-    losses: list[float]  # loss of each step's batch, before that step's update
-    smoothed: list[float]  # EMA of the losses, bias-corrected
-    suggestion: float  # where the smoothed loss falls fastest against log10(lr)
 
 
 def lr_find(
@@ -190,17 +179,6 @@ def score(model: MLP, vocab: Vocab, text: str, top: int = 3) -> Score:
 
 
 # ---- network health ----
-@dataclass(frozen=True)
-class Health:
-    step: int
-    saturated: float  # share of hidden activations with |h| > SATURATED
-    dead: int  # hidden units saturated on every row of the batch: no gradient flows through them
-    n_hidden: int
-    hist_edges: list[float]
-    hist_counts: list[int]
-    grad_ratio: dict[str, float]  # log10(grad std / data std) per parameter
-    update_ratio: dict[str, float]  # log10(update std / data std) per parameter; the lecture aims at ~ -3
-    loss: float
 
 
 def saturation(h: torch.Tensor, threshold: float = SATURATED) -> tuple[float, int]:

@@ -17,14 +17,15 @@ import threading
 import time
 from typing import Any
 
+from core import protocol as P
 from core.worker import LATEST_ONLY
 from core.worker import Worker as _Worker  # looked up here at start, so a test can record the workers
 
 
-def coalesce(cmds: list[tuple]) -> list[tuple]:
-    """The commands in order, with only the last of each LATEST_ONLY kind kept (in its place)."""
-    last = {c[0]: i for i, c in enumerate(cmds) if c[0] in LATEST_ONLY}
-    return [c for i, c in enumerate(cmds) if c[0] not in LATEST_ONLY or last[c[0]] == i]
+def coalesce(cmds: list[Any]) -> list[Any]:
+    """The commands in order, with only the last of each LATEST_ONLY type kept (in its place)."""
+    last = {type(c): i for i, c in enumerate(cmds) if isinstance(c, LATEST_ONLY)}
+    return [c for i, c in enumerate(cmds) if not isinstance(c, LATEST_ONLY) or last[type(c)] == i]
 
 
 class _Stop:
@@ -64,7 +65,7 @@ def worker_main(cmd_q: Any, out_q: Any) -> None:
                     cmds.append(cmd_q.get_nowait())
             except queue.Empty:
                 pass
-            if any(c[0] == "quit" for c in cmds):
+            if any(isinstance(c, P.Quit) for c in cmds):
                 return  # before a pause's evaluation or a lr sweep queued ahead of it: quit is prompt
             for cmd in coalesce(cmds):
                 if not w.handle_safely(cmd):
@@ -78,7 +79,7 @@ def worker_main(cmd_q: Any, out_q: Any) -> None:
     except KeyboardInterrupt:
         pass
     except Exception as e:  # never die silently: the UI shows this and stays up
-        w.send("fatal", message=f"training process failed: {type(e).__name__}: {e}")
+        w.send(P.Fatal(f"training process failed: {type(e).__name__}: {e}"))
     finally:
         try:
             w.close_run("stopped")  # whatever happened, what was trained is on disk
@@ -105,10 +106,11 @@ class TrainerProcess:
     def start(self) -> None:
         self.process.start()
 
-    def send(self, kind: str, **args: Any) -> None:
-        self.commands.put((kind, args))
+    def send(self, command: Any) -> None:
+        """A command of core.protocol to the training process."""
+        self.commands.put(command)
 
-    def poll(self, limit: int = 200) -> list[tuple[str, dict]]:
+    def poll(self, limit: int = 200) -> list[Any]:
         """Everything that has arrived, without blocking."""
         out = []
         for _ in range(limit):
@@ -123,7 +125,7 @@ class TrainerProcess:
         if self.process.pid is None:
             return
         try:
-            self.commands.put(("quit", {}))
+            self.commands.put(P.Quit())
         except (ValueError, OSError):
             pass
         self.process.join(timeout)
@@ -151,11 +153,9 @@ class TrainerThread:
     def start(self) -> None:
         self.process.start()
 
-    def send(self, kind: str, **args: Any) -> None:
-        self.commands.put((kind, args))
-
+    send = TrainerProcess.send
     poll = TrainerProcess.poll
 
     def close(self, timeout: float = 0.8) -> None:
-        self.commands.put(("quit", {}))
+        self.commands.put(P.Quit())
         self.process.join(timeout)

@@ -11,8 +11,9 @@ the policy that used to differ between the two front ends:
 - patience: stop after `patience` scheduled evaluations without a better dev loss (the extra ones at a
   pause or on request do not count), and keep_best: at the end, the weights of the best dev loss;
 - divergence: the Trainer rolls the chunk back and the session pauses with its message.
-What happens is told through `emit(kind, **payload)`: "eval", "samples", "diverged", "done", "run",
-"error" (the training process forwards them to the UI; the command line draws its progress bar).
+What happens is told through `emit(event)`, with the events of core.protocol (Evaluated, Samples,
+Diverged, Done, RunFolder, Error): the training process forwards them to the UI, the command line
+draws its progress bar from them.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
+
+from core import protocol as P
 
 EVAL_INTERVAL = 2.0  # seconds of training between scheduled evaluations
 EVAL_BUDGET = 0.05  # share of training time that evaluating the full train split may take
@@ -33,11 +36,11 @@ STATES = ("running", "paused", "done", "diverged", "stopped", "interrupted")
 class Session:
     """Drive one Trainer: step_for(seconds) while running; pause(), resume(), apply(changes), finish()."""
 
-    def __init__(self, trainer: Any, writer: Any = None, emit: Callable[..., None] | None = None,
+    def __init__(self, trainer: Any, writer: Any = None, emit: Callable[[Any], None] | None = None,
                  n_samples: int = 8, temperature: float = 1.0) -> None:
         self.trainer = trainer
         self.writer = writer
-        self.emit = emit or (lambda kind, **payload: None)
+        self.emit = emit or (lambda event: None)
         self.n_samples = n_samples
         self.temperature = temperature
         self.state = "done" if trainer.finished else "paused"
@@ -102,7 +105,7 @@ class Session:
         if not ok:
             self.state = "diverged"
             self.message = tr.publish().message
-            self.emit("diverged", message=self.message, step=tr.step)
+            self.emit(P.Diverged(self.message, tr.step))
             self.save(force=True)
             return False
         self._logged(lambda w: w.log_losses(tr.last_chunk))
@@ -134,7 +137,7 @@ class Session:
         self._wrap_up()
         self.sample()
         self.save(force=True)
-        self.emit("done", step=self.trainer.step, message=message, kept=self.kept)
+        self.emit(P.Done(self.trainer.step, message, self.kept))
 
     def _wrap_up(self) -> None:
         """All splits of the last weights; then, with keep_best, the best dev loss's weights put back."""
@@ -180,8 +183,7 @@ class Session:
             self.eval_time += spent
             tr.wall += spent
             self.last_eval_at = tr.elapsed
-        self.emit("eval", step=tr.step, losses=losses, train_kind=kind, best_dev=tr.best_dev,
-                  best_dev_step=tr.best_dev_step)
+        self.emit(P.Evaluated(tr.step, losses, kind, tr.best_dev, tr.best_dev_step))
         return losses
 
     def train_words(self) -> set[str]:
@@ -201,11 +203,11 @@ class Session:
             names = sample(tr.model, tr.data.vocab, self.n_samples, g, self.temperature, max_len=30,
                            train_words=self.train_words())
         except ValueError as e:  # SampleError: non-finite outputs; the trainer's rollback should prevent them
-            self.emit("error", message=f"cannot sample: {e}")
+            self.emit(P.Error(f"cannot sample: {e}"))
             return []
         pairs = [(s.text, s.in_train) for s in names]
         self._logged(lambda w: w.log_samples(tr.step, pairs))
-        self.emit("samples", step=tr.step, names=pairs)
+        self.emit(P.Samples(tr.step, pairs))
         return pairs
 
     def save(self, force: bool = False) -> None:
@@ -230,11 +232,11 @@ class Session:
             w, self.writer = self.writer, None
             w.mark("unsaved")  # run.json tells the truth if it still can (written in place on a full disk)
             w.abandon()
-            self.emit("run", path=None, saved_step=-1)
-            self.emit("error", message=f"{e}; this run is no longer being saved")
+            self.emit(P.RunFolder(None))
+            self.emit(P.Error(f"{e}; this run is no longer being saved"))
             return
         if not was_open and self.writer.opened:
-            self.emit("run", path=str(self.writer.path), saved_step=self.writer.saved_step)
+            self.emit(P.RunFolder(str(self.writer.path), self.writer.saved_step))
 
     def close(self, status: str = "stopped") -> None:
         """Finish the run directory: a last checkpoint, marked done or diverged if it was, else `status`."""
@@ -246,5 +248,5 @@ class Session:
         try:
             w.close(self.state if self.state in ("done", "diverged") else status)
         except RunError as e:
-            self.emit("error", message=str(e))
+            self.emit(P.Error(str(e)))
 

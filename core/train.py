@@ -13,7 +13,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import torch
 
@@ -24,6 +24,7 @@ from core.errors import ConfigError
 from core.history import LossHistory
 from core.kernels import FusedGeneral, FusedSGD, dropout_masks, make_kernel
 from core.model import MLP, MLPConfig, split_loss
+from core.protocol import Snapshot
 
 POOL_ROWS = 1 << 17  # training-row indices drawn per call to randint (in whole batches)
 EVENTS = (
@@ -35,24 +36,6 @@ EVENTS = (
     "on_resume",
     "on_train_end",
 )
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """What a UI needs to draw one frame; plain data, safe to read from another thread or process."""
-
-    step: int
-    total_steps: int
-    lr: float
-    state: str  # idle, running, paused, done, stopped, diverged
-    elapsed: float  # seconds spent training
-    steps_per_second: float
-    last_loss: float  # mean loss of the latest chunk of steps
-    split_losses: dict[str, float] = field(default_factory=dict)
-    eval_step: int = -1
-    best_dev: float = math.inf
-    best_dev_step: int = -1
-    message: str = ""
 
 
 class Trainer:

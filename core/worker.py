@@ -8,17 +8,17 @@ transport that carries its messages (a spawned process or a thread) is core.remo
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
+
+from core import protocol as P
 
 FRAME_INTERVAL = 0.1  # seconds between frames (snapshot and plot series) sent to the UI
 VIEW_INTERVALS = {"embeddings": 0.5, "health": 1.0}  # seconds between updates of an open view
 HEALTH_ROWS = 512  # fixed training rows the health view measures on
 MAX_SCORE_CHARS = 64  # longer text is refused by the score view (names are rarely over 20 characters)
-# Commands where only the latest one counts: a burst of them (a paste into the score field, a resize)
-# is handled once, not once per keystroke.
-LATEST_ONLY = ("score", "view", "watch", "temperature", "dataset", "lr_find", "eval_now", "sample_now", "save")
+LATEST_ONLY = P.LATEST_ONLY
+NEEDS_MODEL = (P.Pause, P.Resume, P.Apply, P.SampleNow, P.EvaluateNow, P.Save, P.FindLR, P.Score, P.DatasetInfo)
 
 
 def _or_empty(read: Any, path: str) -> list[dict]:
@@ -69,8 +69,9 @@ class Worker:
     def active(self) -> bool:
         return self.session is not None and self.session.running
 
-    def send(self, kind: str, **payload: Any) -> None:
-        self.out.put((kind, payload))
+    def send(self, event: Any) -> None:
+        """An event of core.protocol to the UI."""
+        self.out.put(event)
 
     # ---- commands ----
     def reset(self, data: str, model: dict, train: dict, paused: bool = False, runs_dir: str | None = None,
@@ -82,7 +83,7 @@ class Worker:
 
         if runs_dir is not None:
             self.runs_dir = runs_dir
-        self.send("loading", what=f"loading {data}")
+        self.send(P.Loading(f"loading {data}"))
         try:
             tcfg = TrainConfig(**train)
             tcfg.validate()
@@ -109,7 +110,7 @@ class Worker:
 
     def _reset_failed(self, message: str) -> None:
         """The new model could not be made: say why, and the one there was carries on as it was."""
-        self.send("error", message=message)
+        self.send(P.Error(message))
         if self.trainer is not None:
             self.frame(force=True)
 
@@ -120,24 +121,15 @@ class Worker:
         self.session = Session(trainer, writer, emit=self.send, n_samples=self.n_samples,
                                temperature=self.temperature)
         d = trainer.data
-        self.send(
-            "ready",
-            dataset=d.source,
-            words=len(d.words),
-            vocab="".join(d.vocab.itos),
-            examples={s: len(d.Y[s]) for s in d.Y},
-            params=trainer.model.num_params(),
-            model=trainer.model_config.to_dict(),
-            train=trainer.config.to_dict(),
-            step=trainer.step,
-            dedupe=d.dedupe,
-            run=run,
-        )
+        self.send(P.Ready(dataset=d.source, words=len(d.words), vocab="".join(d.vocab.itos),
+                          examples={s: len(d.Y[s]) for s in d.Y}, params=trainer.model.num_params(),
+                          model=trainer.model_config.to_dict(), train=trainer.config.to_dict(), step=trainer.step,
+                          dedupe=d.dedupe, run=run))
         w = self.writer
         if w is None:
-            self.send("run", path=None, saved_step=-1)
+            self.send(P.RunFolder(None))
         elif w.opened:
-            self.send("run", path=str(w.path), saved_step=w.saved_step)
+            self.send(P.RunFolder(str(w.path), w.saved_step))
 
     # ---- the run directory ----
     def _writer_for(self, trainer: Any, path: str | None) -> Any:
@@ -152,7 +144,7 @@ class Worker:
                              root=self.runs_dir or default_runs_dir(), stem=resolve_dataset(trainer.data.source).stem,
                              dedupe=trainer.data.dedupe)
         except RunError as e:
-            self.send("error", message=f"{e}; this run is not being saved")
+            self.send(P.Error(f"{e}; this run is not being saved"))
             return None
 
     def close_run(self, status: str = "stopped") -> None:
@@ -164,14 +156,14 @@ class Worker:
         from core.runs import RunError
 
         if self.writer is None:
-            self.send("error", message="this run is not being saved (the runs folder could not be written)")
+            self.send(P.Error("this run is not being saved (the runs folder could not be written)"))
             return
         try:
             path = self.session.checkpoint()
         except RunError as e:
-            self.send("error", message=str(e))
+            self.send(P.Error(str(e)))
             return
-        self.send("saved", path=str(path), step=self.trainer.step)
+        self.send(P.Saved(str(path), self.trainer.step))
 
     def load(self, path: str) -> None:
         """Continue a saved run: its weights, optimiser state, history and run directory."""
@@ -193,10 +185,10 @@ class Worker:
 
         w = self.writer
         if w is not None and w.path is not None and Path(path).resolve() == w.path.resolve():
-            self.send("error", message="this is the run that is training now")
+            self.send(P.Error("this is the run that is training now"))
             self.frame(force=True)
             return
-        self.send("loading", what=f"loading {path}")
+        self.send(P.Loading(f"loading {path}"))
         try:
             pid = holder(path)
             if pid is not None:
@@ -206,7 +198,7 @@ class Worker:
             data = Dataset.load(ckpt.dataset, ckpt.model_config.block_size, ckpt.split_seed, dedupe=ckpt.dedupe)
             trainer = resume_trainer(ckpt, data)
         except (MLPTuiError, MemoryError) as e:
-            self.send("error", message=f"cannot load the run: {e or 'not enough memory'}")
+            self.send(P.Error(f"cannot load the run: {e or 'not enough memory'}"))
             if self.trainer is not None:
                 self.frame(force=True)
             return
@@ -227,7 +219,7 @@ class Worker:
         if samples:
             words = self.session.train_words()
             names = [str(n) for n in samples[-1]["names"]]
-            self.send("samples", step=samples[-1]["step"], names=[(n, n in words) for n in names])
+            self.send(P.Samples(samples[-1]["step"], [(n, n in words) for n in names]))
         self.session.evaluate(full=True)
         if self.watch:
             self.views(force=True)
@@ -239,81 +231,89 @@ class Worker:
         try:
             return self.handle(cmd)
         except MemoryError:
-            self.send("error", message=f"not enough memory for {cmd[0]}")
+            self.send(P.Error(f"not enough memory for {type(cmd).__name__}"))
         except Exception as e:
-            self.send("error", message=f"{cmd[0]} failed: {type(e).__name__}: {e}")
+            self.send(P.Error(f"{type(cmd).__name__} failed: {type(e).__name__}: {e}"))
         if self.session is not None:  # whatever it was doing is in doubt: wait for the user
             self.session.state = "paused" if self.session.running else self.session.state
             self.frame(force=True)
         return True
 
-    def handle(self, cmd: tuple) -> bool:
-        """Apply one command; False means quit."""
-        kind, args = cmd[0], cmd[1] if len(cmd) > 1 else {}
-        se = self.session
-        if kind == "quit":
+    def handle(self, cmd: Any) -> bool:
+        """Apply one command of core.protocol; False means quit."""
+        if isinstance(cmd, P.Quit):
             self.close_run("stopped")
             return False
-        if kind == "reset":
-            self.reset(**args)
-        elif kind == "view":
-            self.plot_width = max(10, int(args.get("width", 200)))
-            self.plot_last = args.get("last")
-            self.frame(force=True)
-        elif kind == "temperature":
-            self.temperature = float(args["value"])
-            if se is not None:
-                se.temperature = self.temperature
-        elif kind == "watch":
-            self.watch = set(args.get("views", ()))
-            self.last_view = {}
-            if se is not None:
-                self.views(force=True)
-        elif kind == "load":  # also with no model (a failed start): the UI waits for its answer
-            self.load(str(args["path"]))
-        elif se is None:
-            if kind in ("save", "lr_find", "score", "dataset", "sample_now", "eval_now"):
-                self.send("error", message="there is no model yet; fix the settings and press r")
+        if self.session is None and type(cmd) in NEEDS_MODEL:
+            self.send(P.Error("there is no model yet; fix the settings and press r"))
             return True
-        elif kind == "dataset":
-            from core.inspect import dataset_stats
-
-            self.send("dataset", **dataset_stats(self.data))
-        elif kind == "save":
-            self.save()
-        elif kind == "lr_find":
-            self.lr_find(fresh=bool(args.get("fresh", True)))
-        elif kind == "score":
-            self.score(str(args.get("text", "")))
-        elif kind == "pause":
-            if se.running:
-                se.state = "paused"
-                self.frame(force=True)  # the UI hears "paused" before the evaluation and the save's fsync
-                se.state = "running"
-                se.pause()
-                self.frame(force=True)
-        elif kind == "resume":
-            se.resume()
-            self.frame(force=True)
-        elif kind == "update":
-            from core.errors import ConfigError
-
-            try:
-                se.apply(args)
-            except ConfigError as e:
-                self.send("error", message=str(e))
-            self.frame(force=True)
-        elif kind == "sample_now":
-            se.sample()
-        elif kind == "eval_now":
-            se.evaluate(full=True)
-            self.frame(force=True)
+        self._dispatch(cmd)
         return True
+
+    # each command's handler; the ones in NEEDS_MODEL run only with a model
+    def _reset(self, c: P.Reset) -> None:
+        self.reset(c.data, c.model, c.train, c.paused, c.runs_dir, c.dedupe)
+
+    def _view(self, c: P.View) -> None:
+        self.plot_width, self.plot_last = max(10, int(c.width)), c.last
+        self.frame(force=True)
+
+    def _temperature(self, c: P.Temperature) -> None:
+        self.temperature = float(c.value)
+        if self.session is not None:
+            self.session.temperature = self.temperature
+
+    def _watch(self, c: P.Watch) -> None:
+        self.watch, self.last_view = set(c.views), {}
+        if self.session is not None:
+            self.views(force=True)
+
+    def _pause(self, c: P.Pause) -> None:
+        se = self.session
+        if se.running:
+            se.state = "paused"
+            self.frame(force=True)  # the UI hears "paused" before the evaluation and the save's fsync
+            se.state = "running"
+            se.pause()
+            self.frame(force=True)
+
+    def _resume(self, c: P.Resume) -> None:
+        self.session.resume()
+        self.frame(force=True)
+
+    def _apply(self, c: P.Apply) -> None:
+        from core.errors import ConfigError
+
+        try:
+            self.session.apply(dict(c.changes))
+        except ConfigError as e:
+            self.send(P.Error(str(e)))
+        self.frame(force=True)
+
+    def _evaluate_now(self, c: P.EvaluateNow) -> None:
+        self.session.evaluate(full=True)
+        self.frame(force=True)
+
+    def _dataset(self, c: P.DatasetInfo) -> None:
+        from core.inspect import dataset_stats
+
+        self.send(P.DatasetStats(dataset_stats(self.data)))
+
+    @property
+    def _dispatch(self) -> Any:
+        if not hasattr(self, "_dispatcher"):
+            self._dispatcher = P.Dispatcher({
+                P.Reset: self._reset, P.Load: lambda c: self.load(str(c.path)), P.View: self._view,
+                P.Temperature: self._temperature, P.Watch: self._watch, P.Pause: self._pause,
+                P.Resume: self._resume, P.Apply: self._apply, P.SampleNow: lambda c: self.session.sample(),
+                P.EvaluateNow: self._evaluate_now, P.Save: lambda c: self.save(), P.DatasetInfo: self._dataset,
+                P.FindLR: lambda c: self.lr_find(fresh=bool(c.fresh)), P.Score: lambda c: self.score(str(c.text)),
+            })
+        return self._dispatcher
 
     # ---- views ----
     def views(self, force: bool = False) -> None:
         """Send the open views' data, each at its own interval (the trainer loses well under 1%)."""
-        from dataclasses import asdict
 
         from core.inspect import embedding_map, health
 
@@ -324,17 +324,16 @@ class Worker:
             self.last_view[view] = now
             if view == "embeddings":
                 m = embedding_map(tr.model, tr.data.vocab)
-                self.send("embeddings", step=tr.step, **asdict(m))
+                self.send(P.Embeddings(tr.step, m))
             elif view == "health":
                 X, Y = tr.data.X["train"][:HEALTH_ROWS], tr.data.Y["train"][:HEALTH_ROWS]
                 adam = tr.optimizer_state() or None  # AdamW's moments: the update it would take
                 h = health(tr.model, X, Y, tr.lr, tr.step, adam=adam, betas=(tr.config.beta1, tr.config.beta2))
-                self.send("health", optimizer=tr.config.optimizer, **asdict(h))
+                self.send(P.HealthReport(tr.config.optimizer, h))
 
     def lr_find(self, fresh: bool = True) -> None:
         """The sweep from a freshly initialised model of the same architecture (the lecture's experiment),
         or from a copy of the current weights."""
-        from dataclasses import asdict
 
         import torch
 
@@ -345,8 +344,7 @@ class Worker:
         t0 = time.perf_counter()
         model = MLP(tr.model_config, torch.Generator().manual_seed(tr.config.seed)) if fresh else tr.model
         res = lr_find(model, tr.data, batch_size=tr.config.batch_size, seed=tr.step)
-        self.send("lr_find", step=tr.step, seconds=time.perf_counter() - t0, optimizer=tr.config.optimizer,
-                  fresh=fresh, **asdict(res))
+        self.send(P.LRFound(tr.step, time.perf_counter() - t0, tr.config.optimizer, fresh, res))
 
     def score(self, text: str) -> None:
         import torch
@@ -357,19 +355,19 @@ class Worker:
 
         tr = self.trainer
         if len(text) > MAX_SCORE_CHARS:  # a paste of a page: the UI caps it too
-            self.send("score", text=text, error=f"at most {MAX_SCORE_CHARS} characters can be scored")
+            self.send(P.Scored(text, error=f"at most {MAX_SCORE_CHARS} characters can be scored"))
             return
         try:
             s = score(tr.model, tr.data.vocab, text)
         except ScoreError as e:
-            self.send("score", text=text, error=str(e))
+            self.send(P.Scored(text, error=str(e)))
             return
         words = self.session.train_words()
         g = torch.Generator().manual_seed(SAMPLE_SEED)
         more = sample(tr.model, tr.data.vocab, 8, g, self.temperature, max_len=30, train_words=words, prefix=text)
-        self.send("score", text=text, step=tr.step, nll=s.nll, mean_nll=s.mean_nll,
-                  positions=[(p.context, p.char, p.prob, p.alternatives) for p in s.positions],
-                  completions=[(x.text, x.in_train) for x in more], in_train=text in words)
+        self.send(P.Scored(text, step=tr.step, nll=s.nll, mean_nll=s.mean_nll,
+                           positions=[(p.context, p.char, p.prob, p.alternatives) for p in s.positions],
+                           completions=[(x.text, x.in_train) for x in more], in_train=text in words))
 
     def frame(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -380,7 +378,7 @@ class Worker:
         snap = self.session.snapshot()
         start = 0 if self.plot_last is None else max(0, tr.step - self.plot_last)
         steps, vals = tr.history.downsample(self.plot_width, start)
-        self.send("frame", snapshot=asdict(snap), plot_steps=steps, plot_vals=vals)
+        self.send(P.Frame(snap, steps, vals))
 
     def tick(self) -> None:
         se = self.session

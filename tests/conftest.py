@@ -33,8 +33,9 @@ def _one_torch_thread():
 
 @pytest.fixture(autouse=True)
 def _runs_dir(tmp_path_factory, monkeypatch):
-    """Runs go to a temporary folder, never to the user's data directory."""
+    """Runs go to a temporary folder, never to the user's data directory; an unknown protocol message raises."""
     monkeypatch.setenv("MLP_TUI_RUNS_DIR", str(tmp_path_factory.mktemp("runs")))
+    monkeypatch.setenv("MLP_TUI_STRICT_PROTOCOL", "1")
 
 
 def run_cli(capsys, argv: list[str]) -> tuple[int, str, str]:

@@ -26,6 +26,7 @@ import pytest
 import torch
 from conftest import SMALL_WORDS, run_cli, small_trainer, write_words
 
+from core import protocol as P
 from core.checkpoint import load_checkpoint
 from core.config import MAX_BATCH, MAX_PARAMS, MLPConfig, TrainConfig
 from core.data import Dataset, Vocab, build_examples, read_words
@@ -890,7 +891,7 @@ def test_the_app_worker_refuses_to_continue_a_locked_run_and_trains_on(trained_r
     msgs = []
     while not out.empty():
         msgs.append(out.get_nowait())
-    errors = [m["message"] for k, m in msgs if k == "error"]
+    errors = [m.message for m in msgs if isinstance(m, P.Error)]
     assert any(f"being trained by another mlp-tui, pid {p.pid}" in e for e in errors), errors
     assert w.writer.path == mine and w.active  # the current run goes on as it was
     w.close_run()
@@ -1239,7 +1240,7 @@ def test_a_run_that_never_trains_leaves_no_folder(tmp_path, small_data):
     model = {"block_size": 3, "n_embd": 4, "n_hidden": 16, "init": "kaiming"}
     for _ in range(3):  # r, y, r, y, r, y on a paused model
         w.reset(str(words), model, {"steps": 10**6}, paused=True)
-    w.handle(("save", {}))
+    w.handle(P.Save())
     w.close_run()
     assert not (tmp_path / "runs").exists() or list((tmp_path / "runs").iterdir()) == []
     w.reset(str(words), model, {"steps": 10**6})
@@ -1259,11 +1260,11 @@ def test_a_failing_command_does_not_end_the_training_process(tmp_path, monkeypat
     words = write_words(tmp_path / "w.txt", SMALL_WORDS)
     w.reset(str(words), {"block_size": 3, "n_embd": 4, "n_hidden": 16, "init": "kaiming"}, {"steps": 10**6})
     monkeypatch.setattr(w, "lr_find", lambda **_: 1 / 0)
-    assert w.handle_safely(("lr_find", {})) is True
+    assert w.handle_safely(P.FindLR()) is True
     msgs = []
     while not out.empty():
         msgs.append(out.get_nowait())
-    assert any(k == "error" and "ZeroDivisionError" in p["message"] for k, p in msgs)
+    assert any(isinstance(m, P.Error) and "ZeroDivisionError" in m.message for m in msgs)
     assert w.trainer is not None and not w.active  # paused, waiting for the user; not crashed, not looping
     w.close_run()
 
@@ -1271,9 +1272,24 @@ def test_a_failing_command_does_not_end_the_training_process(tmp_path, monkeypat
 def test_a_burst_of_score_requests_is_handled_once():
     from core.remote import coalesce
 
-    cmds = [("score", {"text": "a" * i}) for i in range(1, 2001)] + [("pause", {})] + [("view", {"width": 1})] * 3
+    cmds = [P.Score("a" * i) for i in range(1, 2001)] + [P.Pause()] + [P.View(1)] * 3
     kept = coalesce(cmds)
-    assert kept == [("score", {"text": "a" * 2000}), ("pause", {}), ("view", {"width": 1})]
+    assert kept == [P.Score("a" * 2000), P.Pause(), P.View(1)]
+
+
+def test_messages_are_dispatched_by_type_and_an_unknown_one_raises_in_tests():
+    import queue
+
+    from core.remote import _Worker
+
+    w = _Worker(queue.Queue())
+
+    class Bogus:
+        pass
+
+    with pytest.raises(TypeError, match="no handler for Bogus"):
+        w.handle(Bogus())
+    assert w.handle(P.Temperature(0.5)) is True and w.temperature == 0.5
 
 
 # ---------------------------------------------------------------- found by a hostile pass over the first fixes
@@ -1294,7 +1310,7 @@ def test_continuing_a_run_never_writes_through_a_symlinked_run_file(trained_run,
     w = _Worker(out)
     w.load(str(run))
     msgs = [out.get_nowait() for _ in range(out.qsize())]
-    assert any(k == "error" and "is a link or a pipe" in p["message"] for k, p in msgs), msgs
+    assert any(isinstance(m, P.Error) and "is a link or a pipe" in m.message for m in msgs), msgs
     assert victim.read_text() == "IMPORTANT " * 1000
 
 
@@ -1340,7 +1356,7 @@ def test_a_fifo_for_the_loss_file_does_not_hang_export_or_a_load(capsys, trained
     assert_cli_error(code, err, "losses.f32 is not a regular file")
     out: queue.Queue = queue.Queue()
     _Worker(out).load(str(run))  # returns: refused, not blocked on the FIFO
-    assert any(k == "error" for k, _ in [out.get_nowait() for _ in range(out.qsize())])
+    assert any(isinstance(m, P.Error) for m in [out.get_nowait() for _ in range(out.qsize())])
 
 
 @pytest.mark.parametrize(("change", "fragment"), [

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import SMALL_WORDS, run_cli, small_trainer, write_words
 
+from core import protocol as P
 from core.checkpoint import load_checkpoint, resume_trainer
 from core.data import Dataset
 from core.errors import CheckpointError
@@ -270,9 +271,9 @@ def test_a_full_disk_stops_saving_not_training(tmp_path, small_data):
     msgs = []
     while not out.empty():
         msgs.append(out.get_nowait())
-    assert ("run", {"path": None, "saved_step": -1}) in msgs
-    assert any(k == "error" and "No space left" in p["message"] for k, p in msgs)
-    assert not any(k == "fatal" for k, _ in msgs)
+    assert P.RunFolder(None) in msgs
+    assert any(isinstance(m, P.Error) and "No space left" in m.message for m in msgs)
+    assert not any(isinstance(m, P.Fatal) for m in msgs)
 
 
 def test_a_reset_marks_the_abandoned_run_stopped(tmp_path):

@@ -83,12 +83,12 @@ def test_a_session_without_a_run_folder_trains_and_reports(small_data):
 
     events: list[str] = []
     tr = small_trainer(small_data, steps=500)
-    s = Session(tr, emit=lambda kind, **p: events.append(kind))
+    s = Session(tr, emit=lambda event: events.append(type(event).__name__))
     s.evaluate(full=True)
     assert s.resume()
     s.step_for(10)
     assert s.state == "done" and tr.step == 500
-    assert events.count("done") == 1 and "eval" in events and "samples" in events
+    assert events.count("Done") == 1 and "Evaluated" in events and "Samples" in events
     assert not s.resume()  # at its end: raise steps to go on
     s.apply({"steps": 600})
     assert s.state == "paused" and s.resume()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
+from dataclasses import asdict, fields
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Input, Select, Static
 
+from core import protocol as P
 from core import settings
 from tui.commands import MLPCommands
 from tui.controls import ControlsPane
@@ -46,7 +48,7 @@ MIN_SIZE = (60, 18)  # below this the panes cannot show their content: a notice 
 LIVE_VIEWS = ("embeddings", "health")
 # What the training process says about a reset or a load itself; while one is pending, everything else
 # in the queue is about the model that was there before.
-FRESH_MESSAGES = ("loading", "ready", "error", "fatal", "run")  # views the training process updates while they are open
+FRESH_MESSAGES = (P.Loading, P.Ready, P.Error, P.Fatal, P.RunFolder)
 
 
 class MLPApp(App[None]):
@@ -171,12 +173,13 @@ class MLPApp(App[None]):
             self.proc = (self.backend_factory or TrainerProcess)()
             self.proc.start()
         self.send_view()
-        self.send("temperature", value=self.values["temperature"])
+        self.send(P.Temperature(self.values["temperature"]))
         self.send_reset(self.values)
 
-    def send(self, kind: str, **args: Any) -> None:
+    def send(self, command: Any) -> None:
+        """A command of core.protocol to the training process (dropped while quitting or without one)."""
         if self.proc is not None and not self._quitting:
-            self.proc.send(kind, **args)
+            self.proc.send(command)
 
     def send_reset(self, v: dict[str, Any], paused: bool = False) -> None:
         v = {**settings.DEFAULTS, **v}
@@ -188,22 +191,22 @@ class MLPApp(App[None]):
         self.main_screen.query_one(SplitLosses).clear()
         self.main_screen.query_one(LossPlot).set_curve([], [])
         self.main_screen.query_one(LossPlot).set_dev([])
-        self.send("reset", data=v["data"], model=model, train=train, paused=paused,
-                  runs_dir=None if self.runs_dir is None else str(self.runs_dir), dedupe=bool(v.get("dedupe")))
+        self.send(P.Reset(data=v["data"], model=model, train=train, paused=paused,
+                          runs_dir=None if self.runs_dir is None else str(self.runs_dir), dedupe=bool(v.get("dedupe"))))
 
     def send_view(self) -> None:
         plot = self.main_screen.query_one(LossPlot)
         width = max(20, (plot.size.width - 10) * 2)  # braille: two dots per column, less the y axis
         self._plot_width = plot.size.width
-        self.send("view", width=width, last=LAST_N if plot.last_only else None)
+        self.send(P.View(width, LAST_N if plot.last_only else None))
 
     def poll(self) -> None:
         if self.proc is None or self._quitting or not self.is_running:  # not running: the panes are going
             return
-        for kind, payload in self.proc.poll():
-            if self._awaiting_ready and kind not in FRESH_MESSAGES:
+        for event in self.proc.poll():
+            if self._awaiting_ready and not isinstance(event, FRESH_MESSAGES):
                 continue  # the old model's, queued behind a reset or a load: they would undo "loading"
-            getattr(self, f"on_worker_{kind}", lambda **_: None)(**payload)
+            self._on_event(event)
         if not self._quitting and not self.proc.process.is_alive():
             if self.state != "crashed":  # (after a "fatal" message the user has been told already)
                 self.notify(f"the training process stopped (exit code {self.proc.process.exitcode}); press r to "
@@ -221,7 +224,29 @@ class MLPApp(App[None]):
         if not self._quitting and self.is_running:
             self.main_screen.query_one(LossPlot).redraw()
 
-    # ---- what the worker says ----
+    # ---- what the worker says (core.protocol's events, dispatched by type) ----
+    @property
+    def _on_event(self) -> P.Dispatcher:
+        if not hasattr(self, "_dispatcher"):
+            def fields_of(fn: Any) -> Any:
+                return lambda e: fn(**{f.name: getattr(e, f.name) for f in fields(e)})
+
+            self._dispatcher = P.Dispatcher({
+                P.Loading: fields_of(self.on_worker_loading), P.Ready: fields_of(self.on_worker_ready),
+                P.RunFolder: fields_of(self.on_worker_run), P.Saved: fields_of(self.on_worker_saved),
+                P.Error: fields_of(self.on_worker_error), P.Fatal: fields_of(self.on_worker_fatal),
+                P.Frame: lambda e: self.on_worker_frame(asdict(e.snapshot), e.plot_steps, e.plot_vals),
+                P.Evaluated: fields_of(self.on_worker_eval), P.Samples: fields_of(self.on_worker_samples),
+                P.Diverged: fields_of(self.on_worker_diverged), P.Done: fields_of(self.on_worker_done),
+                **{t: (lambda e, k=k: self._to_view(k, P.view_payload(e))) for t, k in P.VIEW_OF.items()},
+            })
+        return self._dispatcher
+
+    def on_worker_done(self, step: int, message: str, kept: str) -> None:
+        if message or kept == "best":
+            kept_note = "; the weights of the best dev loss were kept" if kept == "best" else ""
+            self.notify(f"{message or 'done'}{kept_note}", title=f"done at step {step:,}", timeout=8)
+
     def on_worker_loading(self, what: str) -> None:
         self.state = "loading"
 
@@ -230,9 +255,9 @@ class MLPApp(App[None]):
         self.info = info
         for screen in self.screen_stack:  # a view opened before there was a model asks again
             if isinstance(screen, ViewScreen) and screen.kind in ("lr_find", "dataset"):
-                self.send(screen.kind)
+                self.send(P.FindLR() if screen.kind == "lr_find" else P.DatasetInfo())
             elif isinstance(screen, ScoringView) and screen.query_one(Input).value.strip():
-                self.send("score", text=screen.query_one(Input).value.strip())
+                self.send(P.Score(screen.query_one(Input).value.strip()))
         controls = self.main_screen.query_one(ControlsPane)
         controls.set_vocab(len(info["vocab"]))
         run = info.get("run")
@@ -261,9 +286,6 @@ class MLPApp(App[None]):
 
     def on_worker_saved(self, path: str, step: int) -> None:
         self.notify(f"step {step:,} saved to {path}", title="saved", timeout=4)
-
-    def on_worker_dataset(self, **stats: Any) -> None:
-        self._to_view("dataset", stats)
 
     def on_worker_error(self, message: str) -> None:
         self._awaiting_ready = False  # a failed reset: the old model's frames are the truth again
@@ -294,18 +316,6 @@ class MLPApp(App[None]):
     def on_worker_samples(self, step: int, names: list) -> None:
         self.main_screen.query_one(SamplesPane).add(step, names)
 
-    def on_worker_embeddings(self, **payload: Any) -> None:
-        self._to_view("embeddings", payload)
-
-    def on_worker_health(self, **payload: Any) -> None:
-        self._to_view("health", payload)
-
-    def on_worker_lr_find(self, **payload: Any) -> None:
-        self._to_view("lr_find", payload)
-
-    def on_worker_score(self, **payload: Any) -> None:
-        self._to_view("score", payload)
-
     def _to_view(self, kind: str, payload: dict) -> None:
         for screen in self.screen_stack:
             if isinstance(screen, ViewScreen) and screen.kind == kind:
@@ -319,10 +329,10 @@ class MLPApp(App[None]):
     def on_live_change(self, event: LiveChange) -> None:
         self.values[event.key] = event.value
         if event.key == "temperature":
-            self.send("temperature", value=event.value)
+            self.send(P.Temperature(event.value))
             self.notify(f"temperature {event.value:g}: applies from the next batch of samples", timeout=3)
             return
-        self.send("update", **{event.key: event.value})
+        self.send(P.Apply({event.key: event.value}))
         if self.info:
             self.info["train"][event.key] = event.value
         shown = "off" if event.value is None else format_value(event.value)
@@ -334,9 +344,9 @@ class MLPApp(App[None]):
     # ---- actions ----
     def action_toggle_pause(self) -> None:
         if self.state == "running":
-            self.send("pause")
+            self.send(P.Pause())
         elif self.state in ("paused", "diverged"):
-            self.send("resume")
+            self.send(P.Resume())
         elif self.state == "done":
             self.notify("training is done; raise steps (or minutes) to train further and press space, or press r "
                         "for a fresh model")
@@ -375,10 +385,10 @@ class MLPApp(App[None]):
         self.start_worker()
 
     def action_sample_now(self) -> None:
-        self.send("sample_now")
+        self.send(P.SampleNow())
 
     def action_evaluate_now(self) -> None:
-        self.send("eval_now")
+        self.send(P.EvaluateNow())
 
     def action_toggle_smoothing(self) -> None:
         plot = self.main_screen.query_one(LossPlot)
@@ -409,9 +419,9 @@ class MLPApp(App[None]):
         await self.push_screen(screen, lambda _: self.call_after_refresh(self._watch_views))  # once it is gone
         self._watch_views()
         if kind == "lr_find":
-            self.send("lr_find")
+            self.send(P.FindLR())
         elif kind == "dataset":
-            self.send("dataset")
+            self.send(P.DatasetInfo())
 
     def runs_root(self) -> Path:
         from core.runs import default_runs_dir
@@ -419,7 +429,7 @@ class MLPApp(App[None]):
         return Path(self.runs_dir).expanduser() if self.runs_dir is not None else default_runs_dir()
 
     def action_save(self) -> None:
-        self.send("save")
+        self.send(P.Save())
 
     def load_run(self, path: str) -> None:
         """Continue a saved run (the current one is already on disk: runs save as they go)."""
@@ -432,7 +442,7 @@ class MLPApp(App[None]):
         self.main_screen.query_one(SplitLosses).clear()
         self.main_screen.query_one(SamplesPane).clear()
         self.main_screen.query_one(LossPlot).set_curve([], [])
-        self.send("load", path=path)
+        self.send(P.Load(path))
 
     def compared_runs(self) -> list[str]:
         return list(self.overlays)
@@ -482,7 +492,7 @@ class MLPApp(App[None]):
 
     def _watch_views(self) -> None:
         open_views = [s.kind for s in self.screen_stack if isinstance(s, ViewScreen) and s.kind in LIVE_VIEWS]
-        self.send("watch", views=open_views)
+        self.send(P.Watch(tuple(open_views)))
 
     def apply_lr(self, lr: float) -> None:
         """Put lr into the controls and apply it to the running model, as typing it would."""

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from core import protocol as P
 from core.files import safe_text
 from core.runs import METRICS, RUN_FILES, json_safe
 
@@ -135,13 +136,13 @@ def _train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str, dedupe: bo
     dev_curve: list[list[float]] = []  # [seconds, step, dev loss] at each evaluation
     save_errors: list[str] = []
 
-    def on_event(kind: str, **p: Any) -> None:
-        if kind == "eval":
-            dev_curve.append([round(trainer.wall, 2), p["step"], p["losses"]["dev"]])
-            progress.update(task, dev=p["losses"]["dev"])
-        elif kind == "error" and not save_errors:  # a full disk: said once, training goes on
-            save_errors.append(p["message"])
-            _Say(err).line(f"warning: {p['message']}; training goes on, and the weights will be saved at the end "
+    def on_event(event: Any) -> None:
+        if isinstance(event, P.Evaluated):
+            dev_curve.append([round(trainer.wall, 2), event.step, event.losses["dev"]])
+            progress.update(task, dev=event.losses["dev"])
+        elif isinstance(event, P.Error) and not save_errors:  # a full disk: said once, training goes on
+            save_errors.append(event.message)
+            _Say(err).line(f"warning: {event.message}; training goes on, and the weights will be saved at the end "
                            f"where there is room")
 
     session = Session(trainer, writer, emit=on_event)

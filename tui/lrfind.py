@@ -11,6 +11,7 @@ import math
 from textual.app import ComposeResult
 from textual.binding import Binding
 
+from core import protocol as P
 from tui.plot import SafePlot
 from tui.views import ViewScreen
 
@@ -74,4 +75,4 @@ class LRFindView(ViewScreen):
 
     def action_rerun(self, fresh: bool) -> None:
         self.set_status("running the sweep…")
-        self.app.send("lr_find", fresh=fresh)
+        self.app.send(P.FindLR(fresh))

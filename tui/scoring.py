@@ -12,6 +12,7 @@ from textual.containers import VerticalScroll
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
+from core import protocol as P
 from tui.cells import pad_cells, truncate_cells, visible
 from tui.views import ViewScreen
 
@@ -83,7 +84,7 @@ class ScoringView(ViewScreen):
         text = self.query_one(Input).value.strip()
         if text:
             self.sent += 1
-            self.app.send("score", text=text)
+            self.app.send(P.Score(text))
 
     def show(self, text: str, error: str | None = None, **payload) -> None:
         if text != self.query_one(Input).value.strip():
