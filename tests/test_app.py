@@ -24,10 +24,10 @@ from apphelpers import (
     words_of,
 )
 
-from tui.plot import LossPlot
-from tui.samples import SamplesPane
+from tui.panes.plot import LossPlot
+from tui.panes.samples import SamplesPane
+from tui.panes.splits import SplitLosses
 from tui.screens import ConfirmScreen
-from tui.splits import SplitLosses
 
 
 async def test_space_pauses_and_resumes(harness: Harness) -> None:

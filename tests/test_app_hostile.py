@@ -12,7 +12,7 @@ from pathlib import Path
 from apphelpers import Harness, pause_app, running, screen_text, text_of, toasts, type_into, until
 
 from core.runs import read_info
-from tui.runs import RunsView
+from tui.views.runs import RunsView
 
 
 async def test_a_missing_data_file_is_refused_in_the_field(harness: Harness, tmp_path: Path, monkeypatch) -> None:
@@ -223,7 +223,7 @@ async def test_damaged_and_hostile_run_folders_list_without_crashing(harness: Ha
 
 
 async def test_a_paste_into_the_score_view_is_one_capped_request(harness: Harness) -> None:
-    from tui.scoring import MAX_CHARS, ScoringView
+    from tui.views.scoring import MAX_CHARS, ScoringView
 
     app = harness.app(hidden=32)
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
@@ -242,7 +242,7 @@ async def test_a_paste_into_the_score_view_is_one_capped_request(harness: Harnes
 
 
 async def test_a_temperature_near_zero_in_the_field_samples_greedily(harness: Harness) -> None:
-    from tui.samples import SamplesPane
+    from tui.panes.samples import SamplesPane
 
     app = harness.app(hidden=32)
     async with app.run_test(size=(120, 40), notifications=True) as pilot:

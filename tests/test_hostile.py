@@ -974,7 +974,7 @@ def test_a_near_zero_temperature_samples_greedily(capsys, trained_run, t):
     ("--weight-decay", "100", "must be <= 10"), ("--lr-decay", "1e9", "must be <= 100"),
 ])
 def test_flags_and_fields_refuse_the_same_values(capsys, tmp_path, flag, value, fragment):
-    from tui.fields import BY_KEY, parse
+    from tui.panes.fields import BY_KEY, parse
 
     code, _, err = run_cli(capsys, train_argv("names", tmp_path / "run", flag, value))
     assert_cli_error(code, err, flag, fragment)
@@ -985,7 +985,7 @@ def test_flags_and_fields_refuse_the_same_values(capsys, tmp_path, flag, value, 
 def test_every_number_field_and_flag_agree_on_its_range():
     """For each number setting: its lowest and highest values pass both, just beyond them fails both."""
     from tui.cli import _setting
-    from tui.fields import BY_KEY, parse
+    from tui.panes.fields import BY_KEY, parse
 
     for f in BY_KEY.values():
         if f.kind not in ("int", "float"):

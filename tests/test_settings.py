@@ -22,7 +22,7 @@ from core.kernels import FusedGeneral
 from core.model import MLP
 from core.train import Trainer
 from tui.cli import build_parsers
-from tui.fields import FIELDS
+from tui.panes.fields import FIELDS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -117,7 +117,7 @@ def test_a_run_written_by_the_landed_code_still_loads():
 
 
 def test_rules_are_the_same_for_the_cli_and_the_form(capsys, tmp_path, words_file):
-    from tui.fields import BY_KEY
+    from tui.panes.fields import BY_KEY
 
     (rule, message), = settings.broken_rules({"batchnorm": True, "batch_size": 1})
     code, _, err = run_cli(capsys, ["train", "--data", str(words_file), "--batchnorm", "--batch-size", "1",

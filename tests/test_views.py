@@ -14,11 +14,11 @@ from apphelpers import WORDS, Harness, pause_app, running, screen_text, until
 
 from core.inspect import score
 from core.runs import read_info, read_losses
-from tui.embeddings import EmbeddingsView
-from tui.health import HealthView
-from tui.lrfind import LRFindView
-from tui.runs import RunsView
-from tui.scoring import ScoringView
+from tui.views.embeddings import EmbeddingsView
+from tui.views.health import HealthView
+from tui.views.lrfind import LRFindView
+from tui.views.runs import RunsView
+from tui.views.scoring import ScoringView
 
 
 def view_text(app) -> str:

@@ -14,9 +14,9 @@ from textual.app import App, ComposeResult
 from textual.geometry import Size
 
 from tui.cells import pad_cells, truncate_cells, visible
-from tui.embeddings import EmbeddingCanvas, grid_text, place
-from tui.samples import SamplesPane
-from tui.scoring import render_score
+from tui.panes.samples import SamplesPane
+from tui.views.embeddings import EmbeddingCanvas, grid_text, place
+from tui.views.scoring import render_score
 
 WIDE = ["漢", "字", "😀", "🐍", "한"]
 ZERO = ["\u0301", "\u0308", "\u200d", "\ufe0f", "\U0001f3fd", "\t", "\x00"]  # marks, joiner, VS16, skin tone, controls

@@ -22,21 +22,21 @@ from textual.widgets import Footer, Input, Select, Static
 from core import protocol as P
 from core import settings
 from tui.commands import MLPCommands
-from tui.controls import ControlsPane
-from tui.dataset import DatasetView
-from tui.embeddings import EmbeddingsView
-from tui.fields import format_value
-from tui.health import HealthView
-from tui.lrfind import LRFindView
 from tui.messages import LiveChange, PendingChanged
-from tui.plot import LAST_N, LossPlot
-from tui.runs import MAX_OVERLAYS, RunsView
-from tui.samples import SamplesPane
-from tui.scoring import ScoringView
+from tui.panes.controls import ControlsPane
+from tui.panes.fields import format_value
+from tui.panes.plot import LAST_N, LossPlot
+from tui.panes.samples import SamplesPane
+from tui.panes.splits import SplitLosses
+from tui.panes.status import StatusLine
 from tui.screens import ConfirmScreen, HelpScreen
-from tui.splits import SplitLosses
-from tui.status import StatusLine
 from tui.views import ViewScreen
+from tui.views.dataset import DatasetView
+from tui.views.embeddings import EmbeddingsView
+from tui.views.health import HealthView
+from tui.views.lrfind import LRFindView
+from tui.views.runs import MAX_OVERLAYS, RunsView
+from tui.views.scoring import ScoringView
 
 POLL_INTERVAL = 0.1  # text panes and status at ~10 Hz
 PLOT_INTERVAL = 0.25  # plot redraws at most 4 times a second

@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 
 from core import protocol as P
-from tui.plot import SafePlot
+from tui.panes.plot import SafePlot
 from tui.views import ViewScreen
 
 

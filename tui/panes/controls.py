@@ -8,8 +8,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Input, Label, Select, Static
 
 from core.config import MLPConfig
-from tui.fields import BY_KEY, FIELDS, Field, count_table_size, format_value, parse
 from tui.messages import LiveChange, PendingChanged
+from tui.panes.fields import BY_KEY, FIELDS, Field, count_table_size, format_value, parse
 
 
 class ControlsPane(VerticalScroll):
