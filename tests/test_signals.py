@@ -208,3 +208,26 @@ def _assert_saved_and_released_status(run: Path, status: str) -> dict:
     assert len(read_losses(run)) == info["step"] > 0
     assert holder(run) is None
     return info
+
+
+def test_ctrl_c_again_while_saving_still_saves(tmp_path):
+    """A second and third Ctrl+C while the run is being wrapped up do not cut the save short."""
+    words = write_words(tmp_path / "words.txt", SMALL_WORDS)
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    p = subprocess.Popen([*COMMAND, "train", "--data", str(words), "--steps", "100000000", "--n-hidden", "400",
+                          "--out", str(out), "--quiet"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        end = time.monotonic() + 90
+        while time.monotonic() < end and len(read_losses(out)) < 2000:
+            time.sleep(0.1)
+        for _ in range(3):
+            p.send_signal(signal.SIGINT)
+            time.sleep(0.05)
+        _, err = p.communicate(timeout=60)
+    finally:
+        p.kill()
+    assert p.returncode == 130 and "Traceback" not in err, err
+    info = _assert_saved_and_released_status(out, "interrupted")
+    assert (out / "metrics.json").exists() and info["step"] >= 2000

@@ -375,6 +375,7 @@ def cmd_app(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    as_process = argv is None  # the installed command, not a test calling main()
     argv = sys.argv[1:] if argv is None else argv
     for name in ("stdout", "stderr"):  # started with `>&-`: write nowhere rather than fail on None
         if getattr(sys, name) is None:
@@ -387,6 +388,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "bench": cmd_bench,
                 "runs": cmd_runs, "export": cmd_export, "app": cmd_app}[command](args) or 0
+        if as_process and command == "train":
+            import signal
+
+            # a Ctrl+C pressed again while the run was being saved can land as the process exits: ignore it now
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         if command != "app":
             sys.stdout.flush()  # a write error shows here, not as a traceback at exit
         return code

@@ -175,13 +175,13 @@ def _finish(args: argparse.Namespace, session: Any, writer: Any, out: Path, err:
     say = _Say(err)
     if session.message:
         say.line(session.message)
-    if signame is not None:
-        say.line(f"{'interrupted' if signame == 'SIGINT' else signame} at step {trainer.step:,}; saved what was "
-                 f"trained")
     state = session.state
+    stopped = "interrupted" if signame == "SIGINT" else signame
     if writer.removed:
-        say.line("no step was trained; no run was kept")
+        say.line(f"{stopped + ' before' if signame else 'ended at'} the first step; no run was kept")
         return 130 if signame else 1
+    if signame is not None:
+        say.line(f"{stopped} at step {trainer.step:,}; saved what was trained")
     saved: Path | None = out / "model.pt"
     if save_errors:
         saved = rescue(trainer, out.name, dedupe)
