@@ -48,7 +48,6 @@ def _number(cast: Callable[[str], float], ok: Callable[[float], bool], what: str
 
 
 _positive_int = _number(int, lambda v: v >= 1, "a positive integer")
-_nonneg_int = _number(int, lambda v: v >= 0, "an integer >= 0")
 _thread_count = _number(int, lambda v: 1 <= v <= (os.cpu_count() or 1),
                         f"a number of threads from 1 to {os.cpu_count() or 1} (the CPU cores here)")
 

@@ -8,8 +8,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Input, Label, Select, Static
 
 from core.config import MLPConfig
+from core.settings import Setting
 from tui.messages import LiveChange, PendingChanged
-from tui.panes.fields import BY_KEY, FIELDS, Field, count_table_size, format_value, parse
+from tui.panes.fields import BY_KEY, FIELDS, count_table_size, format_value, parse
 
 
 class ControlsPane(VerticalScroll):
@@ -81,7 +82,7 @@ class ControlsPane(VerticalScroll):
         return tuple(f.key for f in FIELDS if not f.live and f.key in good and good[f.key] != self.applied[f.key])
 
     # ---- events ----
-    def _check(self, f: Field, text: str) -> tuple[object | None, str | None]:
+    def _check(self, f: Setting, text: str) -> tuple[object | None, str | None]:
         value, reason = parse(f, text)
         err = self.query_one(f"#err-{f.key}", Static)
         row = self.query_one(f"#row-{f.key}")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from core.settings import BY_NAME, SETTINGS, Setting
 
-Field = Setting  # a field is a setting with form=True
 FIELDS: tuple[Setting, ...] = tuple(s for s in SETTINGS if s.form)
 BY_KEY: dict[str, Setting] = dict(BY_NAME)
 
