@@ -89,6 +89,22 @@ def check_output(path: Path, protected: Iterable[Path]) -> None:
                               f"choose another file (nothing was written)")
 
 
+def check_stream(stream: TextIO, name: str, protected: Iterable[Path]) -> None:
+    """check_output for an already open stream (stdout redirected by the shell): compared by device and inode."""
+    try:
+        out = os.fstat(stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        return  # not a file (a closed or replaced stream): nothing of the run can be behind it
+    for p in protected:
+        try:
+            st = os.stat(p)
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) == (out.st_dev, out.st_ino):
+            raise OutputError(f"{name} is {safe_text(p.name)} of the run being read; write elsewhere "
+                              f"(nothing was written)")
+
+
 @contextlib.contextmanager
 def output_file(path: str | os.PathLike[str], protected: Iterable[Path] = ()) -> Iterator[TextIO]:
     """A text stream for a command's output file.

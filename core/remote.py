@@ -18,14 +18,13 @@ import time
 from typing import Any
 
 from core import protocol as P
-from core.worker import LATEST_ONLY
 from core.worker import Worker as _Worker  # looked up here at start, so a test can record the workers
 
 
 def coalesce(cmds: list[Any]) -> list[Any]:
-    """The commands in order, with only the last of each LATEST_ONLY type kept (in its place)."""
-    last = {type(c): i for i, c in enumerate(cmds) if isinstance(c, LATEST_ONLY)}
-    return [c for i, c in enumerate(cmds) if not isinstance(c, LATEST_ONLY) or last[type(c)] == i]
+    """The commands in order, with only the last of each P.LATEST_ONLY type kept (in its place)."""
+    last = {type(c): i for i, c in enumerate(cmds) if isinstance(c, P.LATEST_ONLY)}
+    return [c for i, c in enumerate(cmds) if not isinstance(c, P.LATEST_ONLY) or last[type(c)] == i]
 
 
 class _Stop:

@@ -17,7 +17,6 @@ FRAME_INTERVAL = 0.1  # seconds between frames (snapshot and plot series) sent t
 VIEW_INTERVALS = {"embeddings": 0.5, "health": 1.0}  # seconds between updates of an open view
 HEALTH_ROWS = 512  # fixed training rows the health view measures on
 MAX_SCORE_CHARS = 64  # longer text is refused by the score view (names are rarely over 20 characters)
-LATEST_ONLY = P.LATEST_ONLY
 NEEDS_MODEL = (P.Pause, P.Resume, P.Apply, P.SampleNow, P.EvaluateNow, P.Save, P.FindLR, P.Score, P.DatasetInfo)
 
 

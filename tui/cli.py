@@ -329,38 +329,20 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from core.files import output_file, safe_text
+    from core.files import check_stream, output_file, safe_text
     from core.runs import RUN_FILES, export_csv, read_info
 
     read_info(args.run)  # a bad run is refused before FILE is opened
     run = args.run.expanduser()
+    protected = [run / name for name in RUN_FILES] + [f for f in run.iterdir() if f.is_file()]
     if args.out is None:
-        _refuse_stdout_into(run)
+        check_stream(sys.stdout, "stdout", protected)  # `export RUN > RUN/losses.f32` would feed on itself
         n = export_csv(args.run, sys.stdout)
     else:
-        protected = [run / name for name in RUN_FILES] + [f for f in run.iterdir() if f.is_file()]
         with output_file(args.out, protected) as f:  # a temp file renamed into place: a failure keeps the old one
             n = export_csv(args.run, f)
         print(f"wrote {n:,} steps to {safe_text(args.out)}", file=sys.stderr)
     return 0
-
-
-def _refuse_stdout_into(run: Path) -> None:
-    """`mlp-tui export RUN > RUN/losses.f32` would feed on itself: stdout must not be a file of the run."""
-    from core.files import OutputError, safe_text
-
-    try:
-        out = os.fstat(sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):
-        return
-    for f in run.iterdir():
-        try:
-            st = f.stat()
-        except OSError:
-            continue
-        if (st.st_dev, st.st_ino) == (out.st_dev, out.st_ino):
-            raise OutputError(f"stdout is {safe_text(f.name)} of the run being read; write elsewhere "
-                              f"(nothing was written)")
 
 
 def cmd_app(args: argparse.Namespace) -> int:
