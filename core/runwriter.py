@@ -236,7 +236,7 @@ class RunWriter:
             step=tr.step,
             best_dev_loss=tr.best_dev,
             best_dev_step=tr.best_dev_step,
-            last_loss=(tr.publish() if hasattr(tr, "publish") else tr.snapshot()).last_loss,
+            last_loss=tr.snapshot().last_loss,
             seconds=round(tr.elapsed, 2),
             status=status if status in STATUSES else "running",
             wall=round(tr.wall, 2),

@@ -67,7 +67,7 @@ class Session:
     def snapshot(self) -> Any:
         """The trainer's snapshot with the session's state and message (what a UI draws)."""
         snap = self.trainer.publish()
-        return replace(snap, state=self.state, message=self.message or snap.message)
+        return replace(snap, state=self.state, message=self.message)
 
     def resume(self) -> bool:
         """Train (again); False if the run is already at its end (raise steps or minutes to go on)."""
@@ -77,7 +77,6 @@ class Session:
             self.state = "done"
             return False
         self.state, self.message = "running", ""
-        self.trainer.resume()  # clears a divergence's pause inside the Trainer
         return True
 
     def pause(self) -> None:
@@ -85,7 +84,6 @@ class Session:
         if not self.running:
             return
         self.state = "paused"
-        self.trainer.pause()
         self.evaluate(full=True)
         self.save(force=True)
 
@@ -104,7 +102,7 @@ class Session:
         ok = tr.train_chunk()
         if not ok:
             self.state = "diverged"
-            self.message = tr.publish().message
+            self.message = tr.message
             self.emit(P.Diverged(self.message, tr.step))
             self.save(force=True)
             return False

@@ -9,10 +9,7 @@ back once per chunk of steps, where divergence is detected and a snapshot is pub
 from __future__ import annotations
 
 import math
-import queue
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import replace
 
 import torch
@@ -27,21 +24,13 @@ from core.model import MLP, MLPConfig, split_loss
 from core.protocol import Snapshot
 
 POOL_ROWS = 1 << 17  # training-row indices drawn per call to randint (in whole batches)
-EVENTS = (
-    "on_train_start",
-    "on_chunk_end",
-    "on_validation_end",
-    "on_nonfinite",
-    "on_pause",
-    "on_resume",
-    "on_train_end",
-)
 
 
 class Trainer:
-    """Trains an MLP on a Dataset; can run in a worker thread while another thread reads snapshots.
+    """Trains an MLP on a Dataset, one chunk of steps per call: a synchronous engine.
 
-    Control (pause, resume, stop, set_lr) is thread-safe and takes effect between chunks of steps.
+    Whoever drives it (a core.session.Session, or a notebook through run()) decides when to train,
+    evaluate, sample and save; the Trainer keeps the weights, the batch stream and the losses.
     """
 
     def __init__(
@@ -84,13 +73,8 @@ class Trainer:
         self._pool_pos = 0
         self._pool_gen_state = self._gen.get_state()
         self._backup = [t.clone() for t in self._tensors()]
-        self._callbacks: dict[str, list[Callable]] = {e: [] for e in EVENTS}
-        self._commands: queue.SimpleQueue = queue.SimpleQueue()
-        self._running = threading.Event()
-        self._running.set()
-        self._stop = threading.Event()
-        self._state = "idle"
-        self._message = ""
+        self.diverged = False  # the last chunk diverged and was undone; the next good chunk clears it
+        self.message = ""  # what happened, when it diverged
         self._sps = 0.0
         self._last_loss = math.nan
         self.last_chunk = torch.empty(0)
@@ -102,30 +86,11 @@ class Trainer:
         """Weights and batch-norm running statistics: what a rollback or the best-dev copy must keep."""
         return [p.detach() for p in self.model.parameters()] + list(self.model.buffers())
 
-    # ---- control (any thread) ----
-    def on(self, event: str, fn: Callable) -> None:
-        """Register fn(trainer, **info) for an event named as in EVENTS."""
-        if event not in self._callbacks:
-            raise ValueError(f"unknown event {event!r}; one of {', '.join(EVENTS)}")
-        self._callbacks[event].append(fn)
-
-    def pause(self) -> None:
-        self._running.clear()
-
-    def resume(self) -> None:
-        if self._state == "diverged":
-            self._message = ""
-        self._running.set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._running.set()
-
     def set_lr(self, lr: float | None) -> None:
-        """Use this lr from the next chunk on (None goes back to the schedule)."""
+        """Use this lr from the next chunk on, instead of the schedule's (None goes back to the schedule)."""
         if lr is not None and not (math.isfinite(lr) and lr > 0):
             raise ConfigError(f"lr must be a positive number, got {lr!r}")
-        self._commands.put(("lr", lr))
+        self.lr_override = lr
 
     LIVE = settings.live("train")  # the registry's say: what can change on a running model
 
@@ -143,7 +108,7 @@ class Trainer:
                 self._kernel.load_state_dict(state)
         elif isinstance(self._kernel, FusedGeneral):
             self._kernel.cfg = new
-        self._publish()
+        self.publish()
 
     def optimizer_state(self) -> dict:
         """AdamW's moments and step count (empty for SGD, which keeps none), for a checkpoint."""
@@ -161,17 +126,14 @@ class Trainer:
         self._kernel.load_state_dict(state)
 
     @property
-    def paused(self) -> bool:
-        return not self._running.is_set()
-
-    @property
     def lr(self) -> float:
         if self.lr_override is not None:
             return self.lr_override
         return self.config.lr_at(self.step, self.progress if self.config.minutes is not None else None)
 
     def snapshot(self) -> Snapshot:
-        return self._snapshot
+        """The state as of now (the same as publish(); the name reads better in a notebook)."""
+        return self.publish()
 
     def rng_state(self) -> dict:
         """Where the batch stream is, so a resumed run draws the same batches it would have."""
@@ -188,20 +150,7 @@ class Trainer:
                 raise ValueError(f"position {pos} is past the {len(self._pool):,} batches of the pool")
             self._pool_pos = pos  # ... and skip what was used
 
-    # ---- training (the worker thread) ----
-    def _fire(self, event: str, **info) -> None:
-        for fn in self._callbacks[event]:
-            fn(self, **info)
-
-    def _drain_commands(self) -> None:
-        while True:
-            try:
-                cmd, arg = self._commands.get_nowait()
-            except queue.Empty:
-                return
-            if cmd == "lr":
-                self.lr_override = arg
-
+    # ---- training ----
     def _indices(self, n: int) -> torch.Tensor:
         """The next n batches of training-row indices (n, B), from pools of POOL_ROWS rows."""
         if self._pool_pos == len(self._pool):
@@ -293,6 +242,7 @@ class Trainer:
         self._last_loss = float(losses[-min(n, 100):].mean())
         self._best_chunk = min(self._best_chunk, float(mean))
         self.wall += time.perf_counter() - t_enter
+        self.diverged, self.message = False, ""
         return True
 
     def _divergence_limit(self) -> float:
@@ -318,13 +268,11 @@ class Trainer:
         what = "became non-finite" if not math.isfinite(worst) else f"jumped to {worst:.4g}"
         self.last_chunk = losses[:0]  # the chunk is undone: its steps leave no trace in the history
         self._last_loss = math.nan
-        self._state = "diverged"
-        self._message = (
+        self.diverged = True
+        self.message = (
             f"training diverged: the loss {what} at step {self.step + first + 1:,} with lr {lr:g}. "
             f"Training stopped, with the weights from step {self.step:,} restored. " + self._advice(lr)
         )
-        self._running.clear()
-        self._fire("on_nonfinite", step=self.step + first + 1, lr=lr, message=self._message)
 
     def _advice(self, lr: float) -> str:
         """What to change: heavy dropout scales the surviving units by 1/(1-p), which blows up at any lr."""
@@ -343,12 +291,11 @@ class Trainer:
             return True
         return self.step >= target
 
-    def run(self, steps: int | None = None, eval_every: float | None = None, patience: int = 0) -> None:
-        """Train until config.steps (or `steps` more, or the time budget), stop() or divergence.
+    def run(self, steps: int | None = None) -> bool:
+        """Train until config.steps (or `steps` more, or the time budget); False if it diverged.
 
-        pause() blocks in here. eval_every (seconds of wall time) evaluates the dev split as it goes,
-        which tracks the best dev loss and its weights; with patience > 0, training stops early after
-        that many evaluations without a new best.
+        A convenience for notebooks and tests: no evaluation, sampling or saving on the way (that is
+        the Session's policy). Evaluate afterwards with evaluate().
         """
         if self.config.minutes is not None:
             target = 2**62 if steps is None else self.step + steps
@@ -356,51 +303,11 @@ class Trainer:
             target = self.config.steps if steps is None else min(self.config.steps, self.step + steps)
         # Small ops: one thread is faster and stable (ARCHITECTURE.md, "Measured"); a wide model may gain from two.
         torch.set_num_threads(self.threads)
-        self._stop.clear()
-        if self._state == "diverged":  # a new run() after divergence starts from the restored weights
-            self._running.set()
-        self._state = "running"
-        self._fire("on_train_start")
-        last_eval, stale = self.wall, 0
-        while not self._done(target) and not self._stop.is_set():
-            if not self._running.is_set():
-                if self._state != "diverged":
-                    self._state = "paused"
-                self._publish()
-                self._fire("on_pause")
-                while not self._running.wait(0.05):
-                    self._drain_commands()
-                    self._publish()
-                if self._stop.is_set():
-                    break
-                self._state = "running"
-                self._message = ""
-                self._fire("on_resume")
-            self._drain_commands()
-            ok = self.train_chunk(target)
-            self._publish()
-            if not ok:
-                break  # diverged: weights restored, state and message say so
-            self._fire("on_chunk_end", step=self.step, loss=self._last_loss)
-            if eval_every is not None and self.wall - last_eval >= eval_every:
-                t0, best = time.perf_counter(), self.best_dev
-                self.evaluate(("dev",))
-                self.wall += time.perf_counter() - t0  # evaluation spends the time budget too
-                last_eval = self.wall
-                stale = 0 if self.best_dev < best else stale + 1
-                if patience and stale >= patience:
-                    self._message = f"stopped early: no better dev loss in {patience} evaluations"
-                    break
-        if self._state == "diverged":
-            pass
-        elif self._stop.is_set():
-            self._state = "stopped"
-        elif self.finished or (patience and stale >= patience):
-            self._state = "done"
-        else:
-            self._state = "idle"
-        self._publish()
-        self._fire("on_train_end", step=self.step)
+        while not self._done(target):
+            if not self.train_chunk(target):
+                return False
+        self.publish()
+        return True
 
     def restore_best(self) -> bool:
         """Put back the weights that had the best dev loss (if any evaluation saw one)."""
@@ -426,8 +333,7 @@ class Trainer:
         if math.isfinite(dev) and dev < self.best_dev:
             self.best_dev, self.best_dev_step = dev, self.step
             self._best_state = [t.clone() for t in self._tensors()]
-        self._publish()
-        self._fire("on_validation_end", step=self.step, losses=losses)
+        self.publish()
 
     def _make_snapshot(self) -> Snapshot:
         last = self.evals[-1] if self.evals else (-1, {})
@@ -435,7 +341,7 @@ class Trainer:
             step=self.step,
             total_steps=self.total_steps,
             lr=self.lr,
-            state=self._state,
+            state="diverged" if self.diverged else "done" if self.finished else "idle",
             elapsed=self.elapsed,
             steps_per_second=self._sps,
             last_loss=self._last_loss,
@@ -443,12 +349,10 @@ class Trainer:
             eval_step=last[0],
             best_dev=self.best_dev,
             best_dev_step=self.best_dev_step,
-            message=self._message,
+            message=self.message,
         )
 
     def publish(self) -> Snapshot:
         """A fresh snapshot, for whoever drives the trainer (a Session), between chunks."""
         self._snapshot = self._make_snapshot()  # one reference swap: readers never see half a snapshot
         return self._snapshot
-
-    _publish = publish

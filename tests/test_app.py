@@ -39,7 +39,7 @@ async def test_space_pauses_and_resumes(harness: Harness) -> None:
         await pilot.press("space")
         await until(pilot, lambda: "paused" in text_of(app, "#status"), what="the status to say paused")
         assert app.state == "paused"
-        assert harness.worker.session.snapshot().state == "paused" and harness.trainer.paused
+        assert harness.worker.session.snapshot().state == "paused" and not harness.worker.session.running
         assert not harness.worker.active
 
         await pilot.press("space")
@@ -193,7 +193,8 @@ async def test_a_diverging_run_pauses_and_suggests_a_lower_learning_rate(harness
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await until(pilot, lambda: app.state == "diverged", timeout=15, what="the divergence to be caught")
         trainer = harness.trainer
-        assert trainer.snapshot().state == "diverged" and trainer.paused and not harness.worker.active
+        assert trainer.snapshot().state == harness.worker.session.state == "diverged"
+        assert not harness.worker.active
         step = trainer.step
         await until(pilot, lambda: "diverged" in text_of(app, "#status"), what="the status to say diverged")
         await until(pilot, lambda: any("lower learning rate" in t for t in toasts(app)),

@@ -296,7 +296,9 @@ def test_two_words_train_with_an_empty_dev_split(capsys, tmp_path):
     assert [len(data.split_words[s]) for s in ("train", "dev", "test")] == [1, 0, 1]
     assert data.X["dev"].shape == (0, 3)
     tr = small_trainer(data, steps=100)
-    tr.run(eval_every=0.0)  # evaluates dev after every chunk: NaN, no best, no crash
+    while tr.step < 100:  # evaluates dev after every chunk: NaN, no best, no crash
+        assert tr.train_chunk()
+        tr.evaluate(("dev",))
     losses = tr.evaluate()
     assert math.isnan(losses["dev"]) and math.isfinite(losses["train"]) and math.isfinite(losses["test"])
     assert tr.best_dev == math.inf and tr.best_dev_step == -1 and tr.snapshot().state == "done"
@@ -519,13 +521,8 @@ def test_a_batch_larger_than_the_training_split_is_drawn_with_replacement(capsys
     ntr = len(data.Y["train"])
     assert ntr < 64
     tr = small_trainer(data, batch_size=64, steps=200, lr=0.5)
-    first = None
-
-    def on_chunk(t, step, loss):
-        nonlocal first
-        first = loss if first is None else first
-
-    tr.on("on_chunk_end", on_chunk)
+    assert tr.train_chunk()
+    first = tr.snapshot().last_loss
     tr.run()
     assert tr.step == 200 and tr.snapshot().state == "done"
     assert tr.evaluate()["train"] < first  # it memorises the one word

@@ -112,7 +112,9 @@ def test_dropout_changes_training_and_is_reproducible(small_data):
 
 def test_best_dev_weights_are_restored_exactly(small_data):
     tr = small_trainer(small_data, steps=3000, lr=0.5)
-    tr.run(eval_every=0.0)  # evaluate dev after every chunk
+    while tr.step < 3000:  # evaluate dev after every chunk
+        assert tr.train_chunk()
+        tr.evaluate(("dev",))
     assert tr.best_dev_step > 0
     best_losses = [ls for step, ls in tr.evals if step == tr.best_dev_step]
     assert best_losses and best_losses[0]["dev"] == tr.best_dev
@@ -120,11 +122,18 @@ def test_best_dev_weights_are_restored_exactly(small_data):
     assert tr.evaluate(("dev",))["dev"] == tr.best_dev  # bit-identical weights give the same loss
 
 
-def test_patience_stops_early(small_data):
-    tr = small_trainer(small_data, steps=10**7, lr=0.5)
-    tr.run(eval_every=0.0, patience=3)
-    snap = tr.snapshot()
-    assert tr.step < 10**7 and snap.state == "done" and "stopped early" in snap.message
+def test_patience_stops_early(small_data, monkeypatch):
+    import core.session
+
+    monkeypatch.setattr(core.session, "EVAL_INTERVAL", 0.0)  # a scheduled evaluation after every chunk
+    tr = small_trainer(small_data, steps=10**7, lr=0.5, patience=3)
+    s = core.session.Session(tr)
+    s.resume()
+    s.step_for(60)
+    snap = s.snapshot()
+    assert tr.step < 10**7 and snap.state == "done"
+    assert snap.message == "stopped early: no better dev loss in 3 evaluations"
+    assert s.stale == 3
 
 
 def test_minutes_stops_on_time(small_data):

@@ -117,13 +117,20 @@ def test_out_refuses_to_overwrite_a_run(cli_run, capsys):
     assert (run / "model.pt").read_bytes() == before
 
 
+def logged_run(tr, w: RunWriter, steps: int) -> None:
+    """Train `steps` more, logging each chunk's losses as the Session does."""
+    target = tr.step + steps
+    while tr.step < target:
+        assert tr.train_chunk(target)
+        w.log_losses(tr.last_chunk)
+
+
 def test_resuming_truncates_the_history_to_the_checkpoint(tmp_path, small_data):
     tr = small_trainer(small_data, steps=10_000)
     w = RunWriter(tmp_path / "r", tr)
-    tr.on("on_chunk_end", lambda t, **_: w.log_losses(t.last_chunk))
-    tr.run(steps=300)
+    logged_run(tr, w, 300)
     w.checkpoint()
-    tr.run(steps=200)  # trained past the checkpoint, then killed: no close()
+    logged_run(tr, w, 200)  # trained past the checkpoint, then killed: no close()
     w.flush()
     w.abandon()  # what a kill leaves: the files as flushed, and the kernel drops the lock
     assert len(read_losses(tmp_path / "r")) == 500
@@ -131,8 +138,7 @@ def test_resuming_truncates_the_history_to_the_checkpoint(tmp_path, small_data):
     tr2 = resume_trainer(ck, small_data)
     w2 = RunWriter(tmp_path / "r", tr2, resume=True)
     assert len(read_losses(tmp_path / "r")) == 300
-    tr2.on("on_chunk_end", lambda t, **_: w2.log_losses(t.last_chunk))
-    tr2.run(steps=100)
+    logged_run(tr2, w2, 100)
     w2.close("stopped")
     assert len(read_losses(tmp_path / "r")) == 400 == read_info(tmp_path / "r")["step"]
 

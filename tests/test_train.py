@@ -1,30 +1,22 @@
-"""core.train: the fused SGD kernel against autograd, and the Trainer's schedule, control and callbacks."""
+"""core.train: the fused SGD kernel against autograd, and the Trainer's schedule, chunks and divergence."""
 
 from __future__ import annotations
 
 import copy
 import math
-import threading
-import time
+import re
 
 import pytest
 import torch
 import torch.nn.functional as F
 from conftest import history_values, small_trainer
 
+from core import protocol as P
 from core.errors import ConfigError
 from core.kernels import FusedSGD
 from core.model import MLP, MLPConfig
-from core.train import EVENTS, TrainConfig, Trainer
-
-
-def wait_until(cond, timeout: float = 30.0) -> None:
-    """Poll cond() until it holds; a guard against hangs, not a speed assertion."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached")
-        time.sleep(0.005)
+from core.session import Session
+from core.train import TrainConfig, Trainer
 
 
 def params(model: MLP) -> list[torch.Tensor]:
@@ -278,28 +270,23 @@ def test_set_lr_overrides_the_schedule(small_data):
             tr.set_lr(bad)
 
 
-def test_callbacks_by_event_name(small_data):
-    tr = small_trainer(small_data, steps=500)
-    seen: dict[str, list] = {e: [] for e in EVENTS}
-    for event in EVENTS:
-        tr.on(event, lambda t, _e=event, **info: seen[_e].append((t, info)))
-    tr.run(400)
-    assert len(seen["on_train_start"]) == 1
-    chunks = seen["on_chunk_end"]
-    assert chunks and all(t is tr for t, _ in chunks)
-    steps = [info["step"] for _, info in chunks]
-    assert steps == sorted(steps) and steps[-1] == 400 and len(set(steps)) == len(steps)
-    assert all(math.isfinite(info["loss"]) for _, info in chunks)
-    assert seen["on_train_end"] == [(tr, {"step": 400})]
-    assert seen["on_validation_end"] == [] and seen["on_nonfinite"] == [] and seen["on_pause"] == []
-    losses = tr.evaluate()
-    assert seen["on_validation_end"] == [(tr, {"step": 400, "losses": losses})]
-
-
-def test_unknown_event_is_a_value_error(small_data):
-    tr = small_trainer(small_data)
-    with pytest.raises(ValueError, match="unknown event 'on_step'"):
-        tr.on("on_step", lambda t, **k: None)
+def test_the_session_tells_each_chunk_evaluation_and_end_through_events(small_data):
+    """What the Trainer's callbacks used to tell now comes from the Session, the one driver, as typed events."""
+    tr = small_trainer(small_data, steps=400)
+    events: list = []
+    s = Session(tr, emit=events.append)
+    assert s.resume()
+    steps = []
+    while s.step():
+        steps.append(tr.step)
+    assert steps == sorted(steps) and len(set(steps)) == len(steps) and tr.step == 400
+    assert math.isfinite(tr.snapshot().last_loss)
+    done = [e for e in events if isinstance(e, P.Done)]
+    assert len(done) == 1 and done[0].step == 400
+    evals = [e for e in events if isinstance(e, P.Evaluated)]
+    assert evals and evals[-1].step == 400 and set(evals[-1].losses) == {"train", "dev", "test"}
+    assert not [e for e in events if isinstance(e, P.Diverged)]
+    assert s.state == "done" and s.snapshot().state == "done"
 
 
 def test_evaluate_and_best_dev(small_data):
@@ -325,51 +312,31 @@ def test_evaluate_and_best_dev(small_data):
     assert tr.evaluate(("dev",)).keys() == {"dev"}
 
 
-def test_pause_resume_stop_from_another_thread(small_data):
+def test_pause_holds_the_steps_and_resume_goes_on(small_data):
     tr = small_trainer(small_data, steps=10**9, decay_at=10**9)
-    events: list[str] = []
-    tr.on("on_pause", lambda t, **k: events.append("pause"))
-    tr.on("on_resume", lambda t, **k: events.append("resume"))
-    tr.on("on_train_end", lambda t, **k: events.append("end"))
-    worker = threading.Thread(target=tr.run, daemon=True)
-    worker.start()
-    try:
-        wait_until(lambda: tr.step > 0)
-        tr.pause()
-        assert tr.paused
-        wait_until(lambda: tr.snapshot().state == "paused")
-        held = tr.step
-        assert tr.snapshot().step == held
-        time.sleep(0.3)
-        assert tr.step == held  # no steps while paused
-        tr.set_lr(0.05)  # commands are drained while paused
-        wait_until(lambda: tr.lr == 0.05)
-        assert tr.step == held
-        tr.resume()
-        assert not tr.paused
-        wait_until(lambda: tr.step > held)
-        tr.stop()
-        worker.join(30)
-        assert not worker.is_alive()
-    finally:
-        tr.stop()
-        worker.join(30)
-    assert tr.snapshot().state == "stopped"
-    assert events == ["pause", "resume", "end"]
-    assert tr.history.steps == tr.step
+    s = Session(tr)
+    assert s.resume()
+    s.step_for(0.2)
+    assert tr.step > 0
+    s.pause()
+    held = tr.step
+    assert s.snapshot().state == "paused" and s.snapshot().step == held
+    assert s.step() is False and tr.step == held  # no steps while paused
+    s.apply({"lr": 0.05})  # a change while paused takes effect ...
+    assert tr.lr == 0.05 and tr.step == held
+    assert s.resume()
+    s.step_for(0.1)
+    assert tr.step > held  # ... and training goes on
+    s.finish("stopped")
+    assert s.state == "stopped" and tr.history.steps == tr.step
 
 
-def test_stop_while_paused_ends_the_run(small_data):
+def test_finish_while_paused_ends_the_run(small_data):
     tr = small_trainer(small_data, steps=10**9)
-    tr.pause()
-    worker = threading.Thread(target=tr.run, daemon=True)
-    worker.start()
-    wait_until(lambda: tr.snapshot().state == "paused")
-    assert tr.step == 0
-    tr.stop()
-    worker.join(30)
-    assert not worker.is_alive()
-    assert tr.snapshot().state == "stopped" and tr.step == 0
+    s = Session(tr)
+    assert s.state == "paused"
+    s.finish("stopped")
+    assert s.state == "stopped" and tr.step == 0 and set(s.final_losses) == {"train", "dev", "test"}
 
 
 # ---------------------------------------------------------------- divergence
@@ -385,8 +352,6 @@ def diverging_trainer(data, **kw) -> Trainer:
 
 def test_nonfinite_loss_restores_the_last_finite_weights(small_data):
     tr = small_trainer(small_data, init="lecture", n_hidden=50, lr=0.1)
-    fired: list[dict] = []
-    tr.on("on_nonfinite", lambda t, **info: fired.append(info))
     tr.run(100)
     good = params(tr.model)
     tr.lr_override = 1e20
@@ -395,52 +360,39 @@ def test_nonfinite_loss_restores_the_last_finite_weights(small_data):
     after = params(tr.model)
     assert all(torch.isfinite(p).all() for p in after)
     assert all(torch.equal(p, q) for p, q in zip(after, good))
-    assert len(fired) == 1
-    info = fired[0]
-    assert info["lr"] == 1e20 and info["step"] > 100
-    assert "lower learning rate" in info["message"] and "diverged" in info["message"]
-    assert tr.paused
+    assert tr.diverged and tr.snapshot().state == "diverged"
+    m = re.search(r"at step ([\d,]+) with lr 1e\+20", tr.message)
+    assert m and int(m[1].replace(",", "")) > 100
+    assert "lower learning rate" in tr.message and "diverged" in tr.message
     # lower the lr and go on
-    tr.resume()
     tr.set_lr(0.05)
-    tr.run(200)
+    assert tr.run(200)
     assert tr.step == 300 and math.isfinite(tr.snapshot().last_loss)
+    assert not tr.diverged and tr.message == "" and tr.snapshot().state == "idle"
     assert all(torch.isfinite(p).all() for p in tr.model.parameters())
 
 
-def test_nonfinite_loss_in_a_run_reports_diverged(small_data):
+def test_nonfinite_loss_in_a_session_reports_diverged(small_data):
     tr = diverging_trainer(small_data)
     start = params(tr.model)
-    fired: list[dict] = []
-    tr.on("on_nonfinite", lambda t, **info: fired.append(info))
-    worker = threading.Thread(target=tr.run, daemon=True)
-    worker.start()
-    try:
-        wait_until(lambda: tr.snapshot().state == "diverged")
-        snap = tr.snapshot()
-        assert "lower learning rate" in snap.message
-        assert len(fired) == 1 and fired[0]["message"] == snap.message
-        assert tr.step == 0  # diverged within the first chunk: back to the initial weights
-        assert all(torch.equal(p, q) for p, q in zip(params(tr.model), start))
-        assert all(torch.isfinite(p).all() for p in tr.model.parameters())
-    finally:
-        tr.stop()
-        worker.join(30)
-    assert not worker.is_alive()
+    events: list = []
+    s = Session(tr, emit=events.append)
+    s.resume()
+    s.step_for(30)  # returns at the divergence
+    snap = s.snapshot()
+    assert s.state == snap.state == "diverged" and "lower learning rate" in snap.message
+    diverged = [e for e in events if isinstance(e, P.Diverged)]
+    assert len(diverged) == 1 and diverged[0].message == snap.message and diverged[0].step == 0
+    assert tr.step == 0  # diverged within the first chunk: back to the initial weights
+    assert all(torch.equal(p, q) for p, q in zip(params(tr.model), start))
+    assert all(torch.isfinite(p).all() for p in tr.model.parameters())
+    assert s.resume() and s.message == ""  # a resume clears the message
 
 
 def test_run_returns_on_divergence(small_data):
     tr = diverging_trainer(small_data)
-    paused: list[str] = []
-
-    def on_pause(t, **info):  # the bug's symptom; stop() so this test cannot hang
-        paused.append(t.snapshot().state)
-        t.stop()
-
-    tr.on("on_pause", on_pause)
-    tr.run()
-    assert paused == []
-    assert tr.snapshot().state == "diverged"
+    assert tr.run() is False  # returns instead of waiting
+    assert tr.snapshot().state == "diverged" and tr.step == 0
     assert "lower learning rate" in tr.snapshot().message
 
 
