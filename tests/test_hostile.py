@@ -759,7 +759,7 @@ def test_export_refuses_a_link_to_a_run_file_too(capsys, trained_run, tmp_path):
 
 
 def test_export_replaces_a_file_only_when_the_new_one_is_whole(capsys, trained_run, tmp_path, monkeypatch):
-    import core.runs
+    import core.runlist
 
     _, run = trained_run
     old = tmp_path / "losses.csv"
@@ -769,7 +769,7 @@ def test_export_replaces_a_file_only_when_the_new_one_is_whole(capsys, trained_r
         out.write("step,log10_loss\n1,0.5\n")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(core.runs, "export_csv", half_then_fail)
+    monkeypatch.setattr(core.runlist, "export_csv", half_then_fail)
     code, _, err = run_cli(capsys, ["export", str(run), "-o", str(old)])
     assert_cli_error(code, err, "No space left on device", "the old file is as it was")
     assert old.read_text() == "what the user had\n"
@@ -826,8 +826,9 @@ def _hold_lock(run: Path) -> subprocess.Popen:
 
 def test_a_run_being_trained_cannot_be_continued_by_another_process(capsys, trained_run, small_data, tmp_path):
     from core.checkpoint import resume_trainer
+    from core.runlist import list_runs
     from core.runlock import holder
-    from core.runs import RunError, list_runs
+    from core.runs import RunError
     from core.runwriter import RunWriter
 
     _, run = trained_run
@@ -898,7 +899,7 @@ def test_leftover_temp_files_are_ignored_and_cleared_on_resume(trained_run, tmp_
     import shutil
 
     from core.checkpoint import resume_trainer
-    from core.runs import list_runs
+    from core.runlist import list_runs
     from core.runwriter import RunWriter
 
     _, src = trained_run
@@ -1044,7 +1045,8 @@ BAD_INFOS = [
 @pytest.mark.parametrize(("make", "fragment"), [b[1:] for b in BAD_INFOS], ids=[b[0] for b in BAD_INFOS])
 def test_a_damaged_run_json_is_listed_as_damaged_and_the_others_still_list(capsys, trained_run, tmp_path, make,
                                                                            fragment):
-    from core.runs import RunError, list_runs, read_info
+    from core.runlist import list_runs
+    from core.runs import RunError, read_info
 
     _, src = trained_run
     root = tmp_path / "runs"

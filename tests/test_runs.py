@@ -19,13 +19,12 @@ from core import protocol as P
 from core.checkpoint import load_checkpoint, resume_trainer
 from core.data import Dataset
 from core.errors import CheckpointError
+from core.runlist import export_csv, list_runs
 from core.runs import (
     EVALS,
     LOSSES,
     RunError,
     checkpoint_path,
-    export_csv,
-    list_runs,
     read_info,
     read_jsonl,
     read_losses,

@@ -307,7 +307,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     from core.files import safe_text as t
-    from core.runs import default_runs_dir, list_runs
+    from core.runlist import list_runs
+    from core.runs import default_runs_dir
 
     root = (args.runs_dir or default_runs_dir()).expanduser()
     runs = list_runs(root)
@@ -330,7 +331,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from core.files import check_stream, output_file, safe_text
-    from core.runs import RUN_FILES, export_csv, read_info
+    from core.runlist import export_csv
+    from core.runs import RUN_FILES, read_info
 
     read_info(args.run)  # a bad run is refused before FILE is opened
     run = args.run.expanduser()

@@ -15,7 +15,8 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 
 from core.files import safe_text
-from core.runs import RunError, RunSummary, list_runs, locked_message
+from core.runlist import RunSummary, list_runs
+from core.runs import RunError, locked_message
 from tui.views import ViewScreen
 
 MAX_OVERLAYS = 5
