@@ -21,8 +21,13 @@ def capture(name: str) -> str:
 def one_run(size: str, command: list[str]) -> tuple[float, float]:
     cols, rows = size.split("x")
     name = f"ff-{time.monotonic_ns()}"
-    t0 = time.perf_counter()
-    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", cols, "-y", rows, *command], check=True)
+    for _attempt in range(3):  # the tmux server of the previous run may still be shutting down
+        t0 = time.perf_counter()
+        if subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", cols, "-y", rows, *command]).returncode == 0:
+            break
+        time.sleep(0.3)
+    else:
+        raise SystemExit("tmux cannot start a session")
     first = steps = float("nan")
     try:
         while time.perf_counter() - t0 < 30:
@@ -43,10 +48,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--size", default="80x24")
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--command", help="what to start instead of mlp-tui (e.g. another checkout's, to compare)")
     args = p.parse_args()
     if not shutil.which("tmux"):
         raise SystemExit("needs tmux")
-    cmd = [shutil.which("mlp-tui") or "mlp-tui"]
+    cmd = args.command.split() if args.command else [shutil.which("mlp-tui") or "mlp-tui"]
     results = [one_run(args.size, cmd) for _ in range(args.runs)]
     for i, (f, s) in enumerate(results, 1):
         print(f"run {i}: first frame {f:.2f} s, first training steps on screen {s:.2f} s")

@@ -23,6 +23,8 @@ class ControlsPane(VerticalScroll):
         self.applied = dict(values)  # what the running model uses
         self.vocab_size: int | None = None
         self.size_problem = ""  # why the form's model would not fit, if it would not
+        self._soon: set[str] = set()  # what to refresh after the current burst of field changes
+        self._queued = False
 
     def compose(self) -> ComposeResult:
         from core.settings import PRESETS
@@ -97,9 +99,18 @@ class ControlsPane(VerticalScroll):
         if f is None:
             return
         self._check(f, event.value)
-        if not f.live:
+        self._soon |= {"pending", "params"} if not f.live else {"params"}
+        if not self._queued:
+            self._queued = True  # once after this burst of changes (the form's mount sends one per field)
+            self.call_after_refresh(self._refresh_soon)
+
+    def _refresh_soon(self) -> None:
+        """What a change of a field changes beyond its own row: the "needs a fresh model" note, the count."""
+        soon, self._soon, self._queued = self._soon, set(), False
+        if "pending" in soon:
             self._pending_changed()
-        self.refresh_params()
+        if "params" in soon:
+            self.refresh_params()
 
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "preset":
