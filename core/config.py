@@ -35,6 +35,40 @@ def _validate(cfg: Any, target: str) -> None:
     settings.validate(values, [s.name for s in settings.of(target)])
 
 
+class Layer:
+    """One Linear layer of the network, as core.model builds it and core.kernels trains it.
+
+    Its input is `rows` rows per example of `fan_in` values (flat: 1 row, the whole context; hier: one
+    row per pair of the level below), its output `width` units; then batch norm (over every row of the
+    batch) if `bn`, and tanh unless it is the output layer. The names are the model's parameter names.
+    """
+
+    __slots__ = ("index", "rows", "fan_in", "width", "bias", "bn", "out")
+
+    def __init__(self, index: int, rows: int, fan_in: int, width: int, bias: bool, bn: bool, out: bool) -> None:
+        self.index, self.rows, self.fan_in, self.width = index, rows, fan_in, width
+        self.bias, self.bn, self.out = bias, bn, out
+
+    @property
+    def W(self) -> str:
+        return f"W{self.index}"
+
+    @property
+    def b(self) -> str:
+        return f"b{self.index}"
+
+    def bn_name(self, what: str) -> str:
+        """bngain, bnbias, running_mean, running_var: unnumbered for layer 1 (the names of landed runs)."""
+        return what if self.index == 1 else f"{what}{self.index}"
+
+    def num_params(self) -> int:
+        return self.fan_in * self.width + (self.width if self.bias else 0) + (2 * self.width if self.bn else 0)
+
+    def __repr__(self) -> str:
+        return (f"Layer({self.index}, rows={self.rows}, {self.fan_in}->{self.width}, bias={self.bias}, "
+                f"bn={self.bn}{', out' if self.out else ''})")
+
+
 class _ModelMethods:
     """What an MLPConfig computes; its fields are the registry's "model" settings plus vocab_size."""
 
@@ -42,8 +76,35 @@ class _ModelMethods:
     block_size: int
     n_embd: int
     n_hidden: int
+    arch: str
+    layers: int
     init: str
     batchnorm: bool
+    bn_out: bool
+    direct: bool
+
+    @property
+    def lecture_layout(self) -> bool:
+        """One flat hidden layer and plain logits: the lecture's model, whose parameters (b1 even under batch
+        norm) are those of landed runs and checkpoints, and which trains on the fastest kernels."""
+        return self.arch == "flat" and self.layers == 1 and not self.bn_out and not self.direct
+
+    def plan(self) -> list[Layer]:
+        """The Linear layers in order, the output layer last (see Layer)."""
+        T, E, H, V, bn = self.block_size, self.n_embd, self.n_hidden, self.vocab_size, self.batchnorm
+        keep_b1 = self.arch == "flat" and self.layers == 1  # the lecture's layout keeps b1 under batch norm
+        out: list[Layer] = []
+        if self.arch == "hier":
+            rows, fan_in = T, E
+            while rows > 1:  # fuse pairs: T/2 rows of 2E, then T/4 of 2H, ... down to one row of 2H
+                rows //= 2
+                out.append(Layer(len(out) + 1, rows, 2 * fan_in, H, not bn, bn, False))
+                fan_in = H
+        else:
+            for i in range(self.layers):
+                out.append(Layer(i + 1, 1, T * E if i == 0 else H, H, keep_b1 or not bn, bn, False))
+        out.append(Layer(len(out) + 1, 1, H, V, not self.bn_out, self.bn_out, True))
+        return out
 
     def validate(self) -> None:
         if not isinstance(self.vocab_size, int) or isinstance(self.vocab_size, bool) or self.vocab_size < 1:
@@ -58,18 +119,20 @@ class _ModelMethods:
         self.check_activations(EVAL_ROWS, "evaluation")
 
     def describe(self) -> str:
+        deep = f" x {self.layers} layers" if self.arch == "flat" and self.layers > 1 else ""
         return (f"vocabulary {self.vocab_size:,}, context {self.block_size:,}, embedding {self.n_embd:,}, "
-                f"hidden {self.n_hidden:,}")
+                f"hidden {self.n_hidden:,}{deep}{', hier' if self.arch == 'hier' else ''}")
 
     def activation_bytes(self, rows: int) -> int:
         """float32 bytes of the activations of `rows` examples at once, a generous estimate.
 
-        Per row: embeddings and their gradient (2 * T * E), ~6 hidden-sized buffers (pre-activation,
-        tanh, its square, gradient, dropout, batch norm) and ~3 vocabulary-sized ones (logits, their
-        log-softmax, gradient), as the training kernel preallocates them.
+        Per row: embeddings and their gradient (2 * T * E), ~6 buffers the size of each hidden layer's
+        output (pre-activation, tanh, its square, gradient, dropout, batch norm) and ~3 vocabulary-sized
+        ones (logits, their log-softmax, gradient), as the training kernels preallocate them.
         """
-        T, E, H, V = self.block_size, self.n_embd, self.n_hidden, self.vocab_size
-        return 4 * rows * (2 * T * E + 6 * H + 3 * V)
+        T, E, V = self.block_size, self.n_embd, self.vocab_size
+        hidden = sum(layer.rows * layer.width for layer in self.plan() if not layer.out)
+        return 4 * rows * (2 * T * E + 6 * hidden + 3 * V)
 
     def check_activations(self, rows: int, what: str) -> None:
         need = self.activation_bytes(rows)
@@ -80,8 +143,17 @@ class _ModelMethods:
             )
 
     def num_params(self) -> int:
-        V, T, E, H = self.vocab_size, self.block_size, self.n_embd, self.n_hidden
-        return V * E + T * E * H + H + H * V + V + (2 * H if self.batchnorm else 0)
+        V, T, E = self.vocab_size, self.block_size, self.n_embd
+        return V * E + sum(layer.num_params() for layer in self.plan()) + (T * E * V if self.direct else 0)
+
+    def arch_label(self) -> str:
+        """A few words for the runs list: "flat 3x200 · bn · direct", "hier 3 levels of 128"."""
+        if self.arch == "hier":
+            levels = len(self.plan()) - 1
+            text = f"hier {levels} level{'s' * (levels != 1)} of {self.n_hidden}"
+        else:
+            text = f"flat {self.layers}x{self.n_hidden}" if self.layers > 1 else f"hidden {self.n_hidden}"
+        return text + (" · direct" if self.direct else "")
 
     def to_dict(self) -> dict:
         return asdict(self)  # type: ignore[call-overload]

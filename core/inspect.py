@@ -78,14 +78,11 @@ def lr_find(
 ) -> LRFind:
     """The lecture's experiment: one SGD step at each of n learning rates from lo to hi (exponentially
     spaced), on a fresh copy of the model; the model passed in is never touched."""
-    from core.kernels import FusedGeneral, FusedSGD
+    from core.deep import make_kernel
 
     work = copy.deepcopy(model)
     lrs = torch.logspace(math.log10(lo), math.log10(hi), n).tolist()
-    if work.config.batchnorm:
-        kernel: FusedSGD = FusedGeneral(work, TrainConfig(batch_size=batch_size))
-    else:
-        kernel = FusedSGD(work, batch_size)
+    kernel = make_kernel(work, TrainConfig(batch_size=batch_size))  # plain SGD, on this model's own kernel
     g = torch.Generator().manual_seed(seed)
     ix = torch.randint(0, len(data.Y["train"]), (n, batch_size), generator=g)  # (n, B)
     logp = torch.empty(n, batch_size)
@@ -206,10 +203,18 @@ def health(
     work = copy.deepcopy(model)
     work.train()
     emb = work.C[X]  # (B, block_size, n_embd)
-    h = torch.tanh(work.preact(emb.view(len(X), -1)))  # (B, n_hidden)
-    logits = h @ work.W2 + work.b2  # (B, vocab)
+    layers: list[torch.Tensor] = []
+    h = work.hidden(emb, layers)  # (B, n_hidden); layers: each hidden layer's (B*rows, n_hidden)
+    logits = work.linear(work.layers[-1], h)  # (B, vocab)
+    if work.config.direct:
+        logits = logits + emb.view(len(X), -1) @ work.Wd
     loss = F.cross_entropy(logits, Y)
     loss.backward()
+    per_layer = []
+    for i, a in enumerate(layers):
+        a = a.detach()
+        s_i, d_i = saturation(a)
+        per_layer.append((i + 1, float(a.mean()), float(a.std()), s_i, d_i, a.shape[1]))
     hd = h.detach()
     sat, dead = saturation(hd)
     counts = torch.histc(hd, bins=bins, min=-1.0, max=1.0)  # (bins,)
@@ -230,7 +235,7 @@ def health(
         grad_ratio[name] = _log10_ratio(gstd, dstd)
         update_ratio[name] = _log10_ratio(ustd, dstd)
     return Health(step, sat, dead, hd.shape[1], edges.tolist(), [int(c) for c in counts.tolist()], grad_ratio,
-                  update_ratio, float(loss.detach()))
+                  update_ratio, float(loss.detach()), per_layer)
 
 
 def _log10_ratio(a: float, b: float) -> float:

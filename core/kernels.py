@@ -15,7 +15,7 @@ import torch
 from core.config import TrainConfig
 from core.model import BN_EPS, BN_MOMENTUM, MLP
 
-__all__ = ["FusedGeneral", "FusedSGD", "dropout_masks", "make_kernel"]
+__all__ = ["FusedGeneral", "FusedSGD", "dropout_masks"]
 
 
 def dropout_masks(gen: torch.Generator, shape: tuple[int, ...], p: float) -> torch.Tensor:
@@ -39,6 +39,8 @@ class FusedSGD:
     tanh(x) is computed as 2*sigmoid(2x) - 1 (torch.tanh is ~5x slower on these shapes), and the
     factor -lr/B is folded into dlogits so every later gradient arrives already scaled for the update.
     """
+
+    general = False  # no optimiser state, no dropout: the Trainer swaps in a general kernel for those
 
     def __init__(self, model: MLP, batch_size: int):
         cfg = model.config
@@ -111,10 +113,13 @@ class FusedGeneral(FusedSGD):
     whole chunk are drawn in one call by the Trainer (a mask per step halves the speed).
     """
 
+    general = True
+
     def __init__(self, model: MLP, config: TrainConfig):
         super().__init__(model, config.batch_size)
         self.cfg = config
         B, H = config.batch_size, model.config.n_hidden
+        self.mask_shape = (B, H)  # one dropout mask per step
         self.bn = model.config.batchnorm
         self.params = [p.detach() for p in model.parameters()]  # C, W1, b1, W2, b2 (, bngain, bnbias)
         self.grads = [torch.zeros_like(p) for p in self.params]
@@ -260,10 +265,3 @@ class FusedGeneral(FusedSGD):
         torch._foreach_div_(denom, math.sqrt(bc2))
         torch._foreach_add_(denom, 1e-8)
         torch._foreach_addcdiv_(params, self.exp_avg, denom, -lr / bc1)
-
-
-def make_kernel(model: MLP, config: TrainConfig) -> FusedSGD:
-    """The fastest kernel for this model and recipe: plain SGD on the fused update, else the general one."""
-    if config.fast_path and not model.config.batchnorm:
-        return FusedSGD(model, config.batch_size)
-    return FusedGeneral(model, config)

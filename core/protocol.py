@@ -80,6 +80,8 @@ class Health:
     grad_ratio: dict[str, float]  # log10(grad std / data std) per parameter
     update_ratio: dict[str, float]  # log10(update std / data std) per parameter; the lecture aims at ~ -3
     loss: float
+    # one row per hidden layer, as part 3's plots: (layer, mean, std, saturated share, dead units, units)
+    per_layer: list[tuple[int, float, float, float, int, int]] = field(default_factory=list)
 
 
 # ---- commands: app -> training process ----

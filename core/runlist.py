@@ -22,7 +22,7 @@ from core.runs import LOSSES, RUN_FILE, RunError, default_runs_dir, read_evals, 
 class RunSummary:
     path: Path
     dataset: str
-    arch: str  # e.g. "block 3 · emb 10 · hidden 200"
+    arch: str  # e.g. "block 3 · emb 10 · hidden 200", "block 8 · emb 24 · hier 128 · bn", "... hidden 5x100 · direct"
     params: int
     step: int
     best_dev: float
@@ -43,9 +43,16 @@ def summarize(path: Path) -> RunSummary:
     except RunError as e:
         return RunSummary(path, "?", "?", 0, 0, math.nan, "", "damaged", str(e), pid)
     m = info["model"]
-    arch = f"block {m.get('block_size', '?')} · emb {m.get('n_embd', '?')} · hidden {m.get('n_hidden', '?')}"
+    layers = m.get("layers", 1)
+    width = f"{layers}x{m.get('n_hidden', '?')}" if isinstance(layers, int) and layers > 1 else m.get("n_hidden", "?")
+    arch = f"block {m.get('block_size', '?')} · emb {m.get('n_embd', '?')} · "
+    arch += f"hier {m.get('n_hidden', '?')}" if m.get("arch") == "hier" else f"hidden {width}"
     if m.get("batchnorm"):
         arch += " · bn"
+    if m.get("bn_out"):
+        arch += " · bn logits"
+    if m.get("direct"):
+        arch += " · direct"
     if info.get("dedupe"):
         arch += " · dedupe"
     best = info.get("best_dev_loss")

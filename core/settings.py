@@ -144,6 +144,7 @@ def _parse_data(text: str) -> tuple[Any, str | None]:
 
 
 INITS = ("lecture", "kaiming")
+ARCHS = ("flat", "hier")
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("step", "cosine", "constant")
 
@@ -164,6 +165,17 @@ SETTINGS: tuple[Setting, ...] = (
             tune=Tune(choices=INITS)),
     Setting("batchnorm", "bool", False, "model", "model", "batchnorm", "batch-normalise the hidden pre-activations "
             "(makemore part 3): batch statistics in training, running ones at evaluation and sampling"),
+    Setting("arch", "choice", "flat", "model", "model", "arch", "flat: the context's embeddings concatenated into "
+            "one vector (Bengio et al.); hier: fused in pairs, level by level, as WaveNet (makemore part 5; needs a "
+            "power-of-two context)", choices=ARCHS, tune=Tune(choices=ARCHS), metavar="ARCH"),
+    Setting("layers", "int", 1, "model", "model", "layers", "hidden layers of n_hidden units, each Linear, "
+            "optional batch norm, tanh (makemore part 3; flat arch: hier's depth is log2 of the context)", 1, 64,
+            tune=Tune(1, 5, "int")),
+    Setting("direct", "bool", False, "model", "model", "direct", "Bengio et al.'s direct connections: a linear "
+            "map from the concatenated embeddings straight to the logits, beside the hidden layers",
+            tune=Tune(choices=(False, True))),
+    Setting("bn_out", "bool", False, "model", "model", "bn logits", "batch-normalise the logits too, as makemore "
+            "part 3's last layer (its gain starts at 0.1, so the first predictions are unsure)"),
     Setting("batch_size", "int", 32, "optimisation", "train", "batch", "examples per step", 1, MAX_BATCH,
             tune=Tune(16, 512, "log-int")),
     Setting("optimizer", "choice", "sgd", "optimisation", "train", "optimizer", "plain SGD, as in the lecture, or "
@@ -240,9 +252,20 @@ class Rule:
     check: Callable[[Mapping[str, Any]], str | None]
 
 
+def _power_of_two(n: Any) -> bool:
+    return isinstance(n, int) and n >= 2 and n & (n - 1) == 0
+
+
 RULES: tuple[Rule, ...] = (
     Rule(("batchnorm", "batch_size"), lambda v: "batch norm needs a batch of at least 2 (one row has no variance "
          "to normalise by)" if v.get("batchnorm") and (v.get("batch_size") or 2) < 2 else None),
+    Rule(("bn_out", "batch_size"), lambda v: "batch norm needs a batch of at least 2 (one row has no variance "
+         "to normalise by)" if v.get("bn_out") and (v.get("batch_size") or 2) < 2 else None),
+    Rule(("block_size", "arch"), lambda v: f"the hier arch fuses characters in pairs: its context must be a power "
+         f"of two (2, 4, 8, 16, ...), not {v['block_size']}"
+         if v.get("arch") == "hier" and not _power_of_two(v.get("block_size")) else None),
+    Rule(("layers", "arch"), lambda v: "the hier arch has log2(context) levels of its own; layers is for the flat "
+         "arch (use 1)" if v.get("arch") == "hier" and (v.get("layers") or 1) > 1 else None),
 )
 
 
@@ -261,6 +284,12 @@ def broken_rules(values: Mapping[str, Any]) -> list[tuple[Rule, str]]:
 PRESETS: dict[str, dict[str, Any]] = {
     "lecture": {},
     "kaiming": {"init": "kaiming"},
+    # makemore part 3: five hidden layers of 100, each Linear (no bias) -> batch norm -> tanh, batch-normed logits
+    "part3": {"layers": 5, "n_hidden": 100, "batchnorm": True, "bn_out": True, "init": "kaiming",
+              "decay_at": 150_000},
+    # makemore part 5: the hierarchical model (76,579 parameters on 27 characters)
+    "wavenet": {"arch": "hier", "block_size": 8, "n_embd": 24, "n_hidden": 128, "batchnorm": True,
+                "init": "kaiming", "decay_at": 150_000},
     "best": {
         "block_size": 12, "n_embd": 24, "n_hidden": 512, "init": "kaiming",
         "batch_size": 32, "optimizer": "adamw", "lr": 1.4e-3, "lr_decay": 0.01, "weight_decay": 0.01,

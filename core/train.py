@@ -11,15 +11,17 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import replace
+from typing import Any
 
 import torch
 
 from core import settings
 from core.config import TrainConfig
 from core.data import SPLITS, Dataset
+from core.deep import make_kernel
 from core.errors import ConfigError
 from core.history import LossHistory
-from core.kernels import FusedGeneral, FusedSGD, dropout_masks, make_kernel
+from core.kernels import dropout_masks
 from core.model import MLP, MLPConfig, split_loss
 from core.protocol import Snapshot
 
@@ -102,17 +104,17 @@ class Trainer:
         new.validate()
         old, self.config = self.config, new
         if new.fast_path != old.fast_path:  # e.g. dropout switched on: the general kernel, same weights
-            state = self._kernel.state_dict() if isinstance(self._kernel, FusedGeneral) else None
+            state = self._kernel.state_dict() if self._kernel.general else None
             self._kernel = self._make_kernel()
-            if state is not None and isinstance(self._kernel, FusedGeneral):
+            if state is not None and self._kernel.general:
                 self._kernel.load_state_dict(state)
-        elif isinstance(self._kernel, FusedGeneral):
+        elif self._kernel.general:
             self._kernel.cfg = new
         self.publish()
 
     def optimizer_state(self) -> dict:
         """AdamW's moments and step count (empty for SGD, which keeps none), for a checkpoint."""
-        if isinstance(self._kernel, FusedGeneral) and self.config.optimizer == "adamw":
+        if self._kernel.general and self.config.optimizer == "adamw":
             k = self._kernel
             return {"exp_avg": [t.clone() for t in k.exp_avg], "exp_avg_sq": [t.clone() for t in k.exp_avg_sq],
                     "step": k.adam_step.clone()}
@@ -121,7 +123,9 @@ class Trainer:
     def load_optimizer_state(self, state: dict) -> None:
         if not state or self.config.optimizer != "adamw":
             return
-        if not isinstance(self._kernel, FusedGeneral):
+        if not self._kernel.general:
+            from core.kernels import FusedGeneral
+
             self._kernel = FusedGeneral(self.model, self.config)
         self._kernel.load_state_dict(state)
 
@@ -164,7 +168,7 @@ class Trainer:
         self._pool_pos += n
         return ix
 
-    def _make_kernel(self) -> FusedSGD:
+    def _make_kernel(self) -> Any:
         return make_kernel(self.model, self.config)
 
     @property
@@ -218,11 +222,10 @@ class Trainer:
         for b, p in zip(self._backup, self._tensors()):
             b.copy_(p)
         t0 = time.perf_counter()
-        if isinstance(self._kernel, FusedGeneral):
+        if self._kernel.general:
             masks = None
-            if self.config.dropout > 0:
-                H = self.model_config.n_hidden
-                masks = dropout_masks(self._mask_gen, (n, B, H), self.config.dropout).unbind(0)
+            if self.config.dropout > 0:  # (n, B, H), or (n, every layer's units) for a deep model
+                masks = dropout_masks(self._mask_gen, (n, *self._kernel.mask_shape), self.config.dropout).unbind(0)
             self._kernel.run(xs, ys, logp, lrs, masks)
         else:
             self._kernel.run(xs, ys, logp, lrs)

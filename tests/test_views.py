@@ -127,7 +127,8 @@ async def test_runs_are_saved_listed_continued_and_compared(harness: Harness) ->
         await running(pilot, harness, min_step=300)
         await pause_app(pilot)
         first = app.run_path
-        assert first and read_info(first)["status"] == "paused"
+        # the app hears "paused" before the save that follows it (core.worker's _pause)
+        await until(pilot, lambda: read_info(first)["status"] == "paused", what="the run saved as paused")
         first_steps = read_info(first)["step"]
         assert first_steps == harness.trainer.step and len(read_losses(first)) == first_steps
         await pilot.press("r")

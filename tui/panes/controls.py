@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from rich.markup import escape
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
@@ -188,22 +190,24 @@ class ControlsPane(VerticalScroll):
         self.refresh_params()
 
     def refresh_params(self) -> None:
-        good, _ = self.values()
+        from core.settings import of
+
+        good, bad = self.values()
         out = self.query_one("#params", Static)
         if self.vocab_size is None:
             out.update("[dim]parameters: loading data…[/]")
             return
-        try:
-            block, emb, hidden = good["block_size"], good["n_embd"], good["n_hidden"]
-        except KeyError:
+        model_keys = [s.name for s in of("model")]
+        if any(k in bad or k not in good for k in model_keys):
             out.update("[dim]parameters: fix the fields above[/]")
             return
-        V = self.vocab_size
-        bn = bool(good.get("batchnorm", False))
-        cfg = MLPConfig(vocab_size=V, block_size=block, n_embd=emb, n_hidden=hidden, batchnorm=bn)
+        V, block = self.vocab_size, good["block_size"]
+        cfg = MLPConfig(vocab_size=V, **{k: good[k] for k in model_keys})
         self.size_problem = self._size_problem(cfg, good.get("batch_size"))
         if self.size_problem:
-            out.update(f"[b red]too large:[/] {escape(self.size_problem)}")
+            # the form shows the sizes already: the reason without the model's description fits the pane
+            short = re.sub(r"^the model \([^)]*\) ", "it ", self.size_problem)
+            out.update(f"[b red]too large:[/] {escape(short)}")
             return
         out.update(
             f"[b]{cfg.num_params():,}[/] parameters\ncount table: {V}^{block + 1} = "

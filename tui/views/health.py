@@ -51,23 +51,35 @@ def ratio_bar(v: float, lo: float = -6.0, hi: float = 0.0, width: int = 25) -> T
     return t
 
 
+def _sat_style(share: float) -> str:
+    return "red" if share > 0.1 else ("yellow" if share > 0.03 else "green")
+
+
 def render_health(step: int, saturated: float, dead: int, n_hidden: int, hist_counts: list, grad_ratio: dict,
-                  update_ratio: dict, loss: float, optimizer: str, width: int) -> Text:
+                  update_ratio: dict, loss: float, optimizer: str, width: int, per_layer: list | None = None) -> Text:
     out = Text()
     out.append(f"step {step:,} · batch loss {loss:.4f}\n", style="bold")
-    sat_style = "red" if saturated > 0.1 else ("yellow" if saturated > 0.03 else "green")
-    out.append(f"saturated tanh (|h| > {SATURATED:.2f}): ")
-    out.append(f"{saturated:.1%}", style=f"bold {sat_style}")
+    deep = per_layer is not None and len(per_layer) > 1
+    if deep:  # part 3's per-layer statistics, one row per hidden layer
+        out.append(f"\n {'layer':<6} {'mean':>7} {'std':>6} {'saturated':>10} {'dead':>9}\n", style="dim")
+        for index, mean, std, share, dead_i, units in per_layer:
+            out.append(f" {index:<6} {mean:7.3f} {std:6.3f} ")
+            out.append(f"{share:10.1%}", style=f"bold {_sat_style(share)}")
+            out.append(f" {dead_i:>4} of {units}\n", style="bold red" if dead_i else "")
+        out.append("\n")
+    out.append(f"saturated tanh (|h| > {SATURATED:.2f}){' in the last layer' if deep else ''}: ")
+    out.append(f"{saturated:.1%}", style=f"bold {_sat_style(saturated)}")
     out.append(" · dead units (saturated on every row): ")
     out.append(f"{dead} of {n_hidden}\n\n", style="bold red" if dead else "bold green")
-    out.append("hidden activations, -1 to 1\n", style="dim")
+    out.append("last hidden layer's activations, -1 to 1\n" if deep else "hidden activations, -1 to 1\n",
+               style="dim")
     for line in histogram(hist_counts, rows=5, width=min(60, max(20, width - 4))):
         out.append(" " + line + "\n", style="cyan")
     bar_w = max(10, min(25, width - 42))
     out.append(f"\n {'param':<7} {'grad/data':>9} {'update/data':>11}  10^-6 … 10^0, guide 10^-3\n", style="dim")
     for name, g in grad_ratio.items():
         u = update_ratio.get(name, math.nan)
-        out.append(f" {name:<7} {g:9.2f} {u:11.2f}  ")
+        out.append(f" {name[:7]:<7} {g:9.2f} {u:11.2f}  ")
         out.append_text(ratio_bar(u, width=bar_w))
         out.append("\n")
     what = "lr x m/(sqrt(v)+eps) of AdamW" if optimizer == "adamw" else "lr x grad"
@@ -85,7 +97,7 @@ class HealthView(ViewScreen):
 
     def show(self, **payload) -> None:
         keep = ("step", "saturated", "dead", "n_hidden", "hist_counts", "grad_ratio", "update_ratio", "loss",
-                "optimizer")
-        self.last = {k: payload[k] for k in keep}
+                "optimizer", "per_layer")
+        self.last = {k: payload.get(k) for k in keep}
         self.query_one("#health-out", Static).update(render_health(**self.last, width=self.size.width))
         self.set_status("measured on 512 fixed training rows, on a copy of the model, about once a second")
