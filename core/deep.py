@@ -46,8 +46,7 @@ class _Buffers:
             self.ggain, self.gbeta = grads[layer.bn_name("bngain")], grads[layer.bn_name("bnbias")]
             self.running_mean = getattr(model, layer.bn_name("running_mean"))
             self.running_var = getattr(model, layer.bn_name("running_var"))
-            self.mean, self.var, self.invstd, self.k = (torch.empty(w) for _ in range(4))
-            self.bessel = n / max(1, n - 1)
+            self.mean, self.invstd = torch.empty(w), torch.empty(w)  # the batch's, saved for the backward
 
 
 class FusedDeep:
@@ -105,7 +104,7 @@ class FusedDeep:
         if masks is None:
             masks = (None,) * len(xs)
         inv_b = 1.0 / self.B
-        out, dl = self.out, self.out.dh
+        out = self.out
         for xi, yi, li, lr, mask in zip(xs, ys, logp.unbind(0), lrs, masks):
             parts = mask.split(self.mask_sizes) if mask is not None else (None,) * len(self.hidden)
             torch.index_select(self.C, 0, xi, out=self.emb)  # (B*T, E)
@@ -117,6 +116,7 @@ class FusedDeep:
             if self.direct:
                 logits.addmm_(self.embv, self.Wd)  # added after the logits' batch norm, as in MLP.forward
             lp = torch.log_softmax(logits, 1)  # (B, V)
+            dl = out.dh  # (read each step: a batch-normed layer swaps its two gradient buffers)
             torch.take(lp, yi, out=li)
             torch.exp(lp, out=dl)
             dl.put_(yi, self.minus1, accumulate=True)
@@ -156,23 +156,19 @@ class FusedDeep:
                 torch._foreach_add_(self.params, self.grads, alpha=-lr)
 
     def _linear(self, buf: _Buffers, x: torch.Tensor) -> torch.Tensor:
-        """buf.h = x @ W (+ b), batch-normed if the layer is; x is (n, fan_in)."""
-        target = buf.a if buf.layer.bn else buf.h
-        if buf.b is not None:
-            torch.addmm(buf.b, x, buf.W, out=target)  # (n, width)
-        else:
-            torch.mm(x, buf.W, out=target)
-        if buf.layer.bn:
-            a = buf.a
-            torch.mean(a, 0, out=buf.mean)  # (width,)
-            a.sub_(buf.mean)
-            torch.mul(a, a, out=buf.hh)
-            torch.mean(buf.hh, 0, out=buf.var)  # (width,) biased variance
-            torch.add(buf.var, BN_EPS, out=buf.invstd).rsqrt_()
-            buf.running_mean.lerp_(buf.mean, BN_MOMENTUM)
-            buf.running_var.lerp_(buf.var.mul_(buf.bessel), BN_MOMENTUM)
-            a.mul_(buf.invstd)  # xhat
-            torch.addcmul(buf.beta, a, buf.gain, out=buf.h)  # (n, width)
+        """buf.h = x @ W (+ b), batch-normed if the layer is; x is (n, fan_in).
+
+        Batch norm is torch's own native op, with the running statistics updated inside it: one call where
+        the ten small ops of core.kernels' version cost more than the matmul itself on these shapes."""
+        if not buf.layer.bn:
+            if buf.b is not None:
+                torch.addmm(buf.b, x, buf.W, out=buf.h)  # (n, width)
+            else:
+                torch.mm(x, buf.W, out=buf.h)
+            return buf.h
+        torch.mm(x, buf.W, out=buf.a)  # (n, width) pre-activation (no bias before batch norm)
+        torch.native_batch_norm(buf.a, buf.gain, buf.beta, buf.running_mean, buf.running_var, True, BN_MOMENTUM,
+                                BN_EPS, out=(buf.h, buf.mean, buf.invstd))
         return buf.h
 
     def _forward(self, buf: _Buffers, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
@@ -197,14 +193,12 @@ class FusedDeep:
 
     @staticmethod
     def _bn_backward(buf: _Buffers) -> None:
-        """buf.dh (at the normalised output) becomes the gradient at the pre-activations (makemore part 4)."""
-        dh, xhat, hh, n = buf.dh, buf.a, buf.hh, buf.n
-        torch.sum(dh, 0, out=buf.gbeta)  # (width,)
-        torch.mul(dh, xhat, out=hh)
-        torch.sum(hh, 0, out=buf.ggain)  # (width,)
-        torch.mul(xhat, buf.ggain, out=hh)  # (n, width)
-        torch.mul(buf.gain, buf.invstd, out=buf.k).mul_(1.0 / n)
-        dh.mul_(n).sub_(buf.gbeta).sub_(hh).mul_(buf.k)
+        """buf.dh (at the normalised output) becomes the gradient at the pre-activations, and the gain's and
+        bias's gradients are filled: torch's native backward, into buf.hh, then swapped into place."""
+        torch.ops.aten.native_batch_norm_backward.out(
+            buf.dh, buf.a, buf.gain, buf.running_mean, buf.running_var, buf.mean, buf.invstd, True, BN_EPS,
+            [True, True, True], out0=buf.hh, out1=buf.ggain, out2=buf.gbeta)
+        buf.dh, buf.hh = buf.hh, buf.dh  # (n, width) each: the gradient now lives in the other buffer
 
 
 def make_kernel(model: MLP, config: TrainConfig) -> Any:

@@ -149,9 +149,13 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
 
     bench = _Parser(prog="mlp-tui bench",
                     description="Steps per second of the lecture's training loop and of mlp-tui's trainer, "
-                                "same recipe, same data, one process.", formatter_class=fmt)
-    bench.add_argument("--steps", type=_positive_int, default=30_000, metavar="N", help="steps for each loop")
-    bench.add_argument("--data", default="names", metavar="PATH", help="dataset")
+                                "same recipe, same data, one process. With --preset or any model or training "
+                                "flag: that recipe written the plain PyTorch way (nn layers, autograd, "
+                                "torch.optim, loss.item() per step) against the trainer, and the step's matmul "
+                                "floor. --steps: steps for each loop (default here: 30,000 for the lecture's "
+                                "loop, 3,000 for a recipe).")
+    bench.add_argument("--threads", type=_thread_count, default=1, metavar="N", help="torch threads (default: 1)")
+    add_training_options(bench)
     runs = _Parser(prog="mlp-tui runs", description="List the runs in the runs folder, newest first.")
     add_runs_dir(runs)
     export = _Parser(prog="mlp-tui export", description="A run's loss history as CSV: step, log10 loss, loss, and "
@@ -292,16 +296,44 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from core.model import MLPConfig
     from core.train import TrainConfig
 
+    recipe = args.preset is not None or any(getattr(args, s.name, None) is not None for s in settings.SETTINGS
+                                            if s.cli and s.name not in ("data", "steps"))
+    if recipe:
+        return _bench_recipe(args)
     mcfg, tcfg = MLPConfig(), TrainConfig()
-    data = Dataset.load(args.data, mcfg.block_size)
+    steps = args.steps or 30_000
+    data = Dataset.load(args.data or "names", mcfg.block_size)
     print(f"lecture recipe on {data.source}: {MLPConfig(vocab_size=len(data.vocab)).num_params():,} parameters, "
-          f"batch {tcfg.batch_size}, {args.steps:,} steps each, 1 torch thread", flush=True)
-    r = bench(data, mcfg, tcfg, args.steps)
+          f"batch {tcfg.batch_size}, {steps:,} steps each, 1 torch thread", flush=True)
+    r = bench(data, mcfg, tcfg, steps)
     print(f"lecture loop (autograd, .item() per step): {r.reference_sps:>9,.0f} steps/s  "
           f"(loss over the last 1,000 steps {r.reference_loss:.3f})")
     print(f"mlp-tui trainer (fused, no per-step sync):  {r.trainer_sps:>9,.0f} steps/s  "
           f"(loss over the last 1,000 steps {r.trainer_loss:.3f})")
     print(f"ratio: {r.ratio:.2f}x")
+    return 0
+
+
+def _bench_recipe(args: argparse.Namespace) -> int:
+    from core.bench import bench_preset
+    from core.config import configs
+    from core.data import Dataset
+
+    values = resolve_settings(args)
+    mcfg, tcfg = configs(values)
+    steps = args.steps or 3_000
+    data = Dataset.load(values["data"], mcfg.block_size, dedupe=bool(values.get("dedupe")))
+    what = f"--preset {args.preset}" if args.preset else "this recipe"
+    r = bench_preset(data, mcfg, tcfg, steps, args.threads)
+    print(f"{what} on {data.source}: {r.params:,} parameters, batch {tcfg.batch_size}, {tcfg.optimizer}, "
+          f"{steps:,} steps each, {r.threads} torch thread{'s' * (r.threads != 1)}", flush=True)
+    print(f"plain PyTorch (nn, autograd, torch.optim, .item()): {r.plain_sps:>9,.0f} steps/s  "
+          f"(loss over the last 1,000 steps {r.plain_loss:.3f})")
+    print(f"mlp-tui trainer:                                    {r.trainer_sps:>9,.0f} steps/s  "
+          f"(loss over the last 1,000 steps {r.trainer_loss:.3f})")
+    print(f"ratio: {r.ratio:.2f}x")
+    print(f"matmul floor: {r.floor_seconds * 1e6:,.0f} us per step ({1 / r.floor_seconds:,.0f} steps/s if a step "
+          f"were only its matmuls); our share of the floor: {r.floor_share:.0%}")
     return 0
 
 
