@@ -101,18 +101,39 @@ class ControlsPane(VerticalScroll):
         if f is None:
             return
         self._check(f, event.value)
-        self._soon |= {"pending", "params"} if not f.live else {"params"}
+        self._later({"pending", "params"} if not f.live else {"params"})
+
+    def _later(self, what: set[str]) -> None:
+        self._soon |= what
         if not self._queued:
             self._queued = True  # once after this burst of changes (the form's mount sends one per field)
             self.call_after_refresh(self._refresh_soon)
 
     def _refresh_soon(self) -> None:
-        """What a change of a field changes beyond its own row: the "needs a fresh model" note, the count."""
+        """What a change of a field changes beyond its own row: the "needs a fresh model" note, the count,
+        and the rules across settings (core.settings.RULES), shown on the first setting each names."""
         soon, self._soon, self._queued = self._soon, set(), False
         if "pending" in soon:
             self._pending_changed()
         if "params" in soon:
+            self._show_rules()
             self.refresh_params()
+
+    def _show_rules(self) -> None:
+        from core.settings import broken_rules
+
+        good, _ = self.values()
+        broken = {}
+        for rule, message in broken_rules(good):
+            broken.setdefault(rule.names[0], message)
+        for f in FIELDS:
+            if f.key not in good:
+                continue  # its own reason is shown already
+            message = broken.get(f.key)
+            err = self.query_one(f"#err-{f.key}", Static)
+            err.update(f"  ↳ {message}" if message else "")
+            err.set_class(message is not None, "-shown")
+            self.query_one(f"#row-{f.key}").set_class(message is not None, "-invalid")
 
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "preset":
@@ -125,6 +146,7 @@ class ControlsPane(VerticalScroll):
                 self.apply_live(key)
             else:
                 self._pending_changed()
+            self._later({"params"})  # the count, and the rules: hier wants a power-of-two context
 
     def apply_preset(self, name: str) -> None:
         """Fill the form with a preset's values (the lecture's defaults under the preset's changes)."""
