@@ -298,6 +298,15 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+PRESET_NOTES: dict[str, str] = {
+    "lecture": "the defaults: makemore part 2's model and recipe",
+    "kaiming": "lecture + kaiming init",
+    "part3": "makemore part 3: 5 hidden layers of 100 with batch norm, batch-normed logits",
+    "wavenet": "makemore part 5: the hierarchical model, block 8, emb 24, hidden 128, batch norm",
+    "best": "the best 5-minute recipe found on 2 cores (block 12, emb 24, hidden 512, AdamW, dropout, cosine)",
+}
+
+
 def resolve(given: Mapping[str, Any], preset: str | None = None) -> dict[str, Any]:
     """Every setting's value: given (not None) wins over the preset, which wins over the default.
 

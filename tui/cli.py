@@ -91,10 +91,9 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
                            help=s.help + default)
         if s.name == "data":
             g.add_argument("--preset", choices=PRESET_NAMES, default=None,
-                           help="set many flags at once: lecture (the defaults), kaiming (lecture + kaiming init), "
-                                "best (block 12, 24-dim embeddings, 512 hidden, batch 32, AdamW 1.4e-3, dropout "
-                                "0.2, weight decay 0.01, cosine schedule; the best 5-minute recipe found on 2 "
-                                "cores); flags given explicitly override the preset")
+                           help="set many flags at once: " + "; ".join(f"{k}: {v}" for k, v in
+                                                                        settings.PRESET_NOTES.items())
+                                + "; flags given explicitly override the preset")
 
 
 def resolve_settings(args: argparse.Namespace) -> dict:
