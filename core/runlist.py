@@ -30,6 +30,8 @@ class RunSummary:
     status: str  # as run.json says, except "interrupted" for a "running" run whose process is gone
     error: str = ""  # why the run could not be read, if it could not
     pid: int | None = None  # the process training it now (0: unknown pid), None if nobody is
+    study: str = ""  # a sweep's trial: its study and trial number
+    trial: int = -1
 
     @property
     def live(self) -> bool:
@@ -69,6 +71,8 @@ def summarize(path: Path) -> RunSummary:
         created=info["created"],
         status=status,
         pid=pid,
+        study=info.get("study", ""),
+        trial=info.get("trial", -1),
     )
 
 

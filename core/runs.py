@@ -1,8 +1,9 @@
 """Run directories: every training run, in the app or on the command line, kept as it goes.
 
 A run directory holds:
-  run.json       what the run is (dataset, dedupe, configs, parameters, created) and where it got to
-                 (step, best dev loss, status, updated), rewritten atomically at each checkpoint;
+  run.json       what the run is (dataset, dedupe, configs, parameters, created; a sweep's trial also its
+                 study and trial number) and where it got to (step, best dev loss, status, updated),
+                 rewritten atomically at each checkpoint;
   model.pt       the latest checkpoint (atomic: temp file + rename, so a kill leaves the previous one);
   losses.f32     log10 of every step's training loss, little-endian float32, appended;
   evals.jsonl    one line per evaluation: step, seconds of training, split losses;
@@ -204,6 +205,8 @@ _INFO_FIELDS: dict[str, tuple[Any, bool]] = {
     "seconds": (_loss, False),
     "wall": (_loss, False),
     "pid": (lambda v: _int(v, 0, 1 << 31), False),
+    "study": (lambda v: _text(v, 200), False),  # a sweep's trial: its study's name and trial number
+    "trial": (lambda v: _int(v, 0, 1 << 40), False),
 }
 
 

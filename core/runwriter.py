@@ -55,13 +55,14 @@ class RunWriter:
 
     def __init__(self, path: str | os.PathLike[str] | None, trainer: Any, origin: str = "cli",
                  resume: bool = False, root: str | os.PathLike[str] | None = None, stem: str = "run",
-                 dedupe: bool = False):
+                 dedupe: bool = False, tags: dict[str, Any] | None = None):
         self.path = Path(path).expanduser() if path is not None else None
         self.root, self.stem = root, stem
         self.trainer = trainer
         self.origin = origin
         self.resume = resume
         self.dedupe = dedupe
+        self.tags = dict(tags or {})  # extra run.json fields: a sweep's {"study": name, "trial": number}
         self.opened = False
         self.closed = False
         self.removed = False  # close() took away a run that never trained a step
@@ -109,6 +110,7 @@ class RunWriter:
                 "params": tr.model.num_params(),
                 "model": tr.model_config.to_dict(),
                 "train": tr.config.to_dict(),
+                **self.tags,
             }
             self.info.update(status="running", step=tr.step, pid=os.getpid())
             _atomic_json(self.path / RUN_FILE, self.info)

@@ -94,12 +94,13 @@ class Session:
             self.state = "paused"  # more steps or minutes: it can go on
 
     # ---- training ----
-    def step(self) -> bool:
-        """One chunk of steps and whatever the policy says is due after it; False once it is not running."""
+    def step(self, until: int | None = None) -> bool:
+        """One chunk of steps (not past step `until`) and whatever the policy says is due after it; False once
+        it is not running."""
         if not self.running:
             return False
         tr = self.trainer
-        ok = tr.train_chunk()
+        ok = tr.train_chunk(until)
         if not ok:
             self.state = "diverged"
             self.message = tr.message

@@ -209,6 +209,8 @@ class Trainer:
         t_enter = time.perf_counter()
         if target is None:
             target = self.step + 2048 if self.config.minutes is not None else self.config.steps
+        elif self.config.minutes is None:
+            target = min(target, self.config.steps)
         n = self._chunk_size(target)
         ix = self._indices(n)  # (n, B)
         n = len(ix)

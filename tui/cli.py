@@ -18,38 +18,13 @@ from typing import NoReturn
 
 from core import settings
 from core.runs import json_safe
+from tui.argtypes import Parser as _Parser
+from tui.argtypes import number as _number
+from tui.argtypes import thread_count as _thread_count
 
-COMMANDS = ("train", "sample", "eval", "bench", "runs", "export")
+COMMANDS = ("train", "sample", "eval", "bench", "runs", "export", "sweep")
 DEFAULTS = {k: v for k, v in settings.DEFAULTS.items() if settings.BY_NAME[k].cli and k != "data"}
 PRESET_NAMES = tuple(settings.PRESETS)
-
-
-class _Parser(argparse.ArgumentParser):
-    """Bad values end in one line on stderr and exit status 2 (argparse would print the usage too)."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-def _number(cast: Callable[[str], float], ok: Callable[[float], bool], what: str) -> Callable[[str], float]:
-    """An argparse type: text -> cast(text) if ok(value), else one line saying what was wanted."""
-
-    def parse(text: str) -> float:
-        try:
-            v = cast(text.replace("_", "") if cast is int else text)
-        except ValueError:
-            v = None
-        if v is None or not ok(v):
-            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
-        return v
-
-    parse.__name__ = what  # argparse names the type in some messages
-    return parse
-
-
-_positive_int = _number(int, lambda v: v >= 1, "a positive integer")
-_thread_count = _number(int, lambda v: 1 <= v <= (os.cpu_count() or 1),
-                        f"a number of threads from 1 to {os.cpu_count() or 1} (the CPU cores here)")
 
 
 def _setting(key: str) -> Callable[[str], object]:
@@ -157,12 +132,35 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
     add_training_options(bench)
     runs = _Parser(prog="mlp-tui runs", description="List the runs in the runs folder, newest first.")
     add_runs_dir(runs)
+    runs.add_argument("--study", default=None, metavar="NAME", help="only the trials of this sweep's study")
     export = _Parser(prog="mlp-tui export", description="A run's loss history as CSV: step, log10 loss, loss, and "
                                                          "the split losses at the steps they were evaluated.")
     export.add_argument("run", type=Path, metavar="RUN", help="a run directory")
     export.add_argument("-o", "--out", type=Path, default=None, metavar="FILE", help="write here (default: stdout)")
+    from tui.cli_sweep import add_sweep_options
+
+    sweep = _Parser(prog="mlp-tui sweep", description="Tune settings with Optuna: worker processes (one per core) "
+                    "train trials as ordinary runs; the median pruner stops hopeless ones. The flags of mlp-tui "
+                    "train set what is not tuned; --seed also seeds the sampler. Also: mlp-tui sweep show STUDY, "
+                    "mlp-tui sweep export STUDY.")
+    add_sweep_options(sweep)
+    add_training_options(sweep)
+    add_runs_dir(sweep)
+    show = _Parser(prog="mlp-tui sweep show", description="A study's leaderboard, its best settings as a "
+                   "command line, and the parameters' importances.")
+    show.add_argument("study", metavar="STUDY")
+    show.add_argument("--top", type=_number(int, lambda v: 1 <= v <= 1000, "from 1 to 1000"), default=10,
+                      metavar="N", help="trials in the leaderboard (default: 10)")
+    sweep_export = _Parser(prog="mlp-tui sweep export", description="A study's trials as CSV.")
+    sweep_export.add_argument("study", metavar="STUDY")
+    sweep_export.add_argument("-o", "--out", type=Path, default=None, metavar="FILE",
+                              help="write here (default: stdout)")
+    for p in (show, sweep_export):
+        p.add_argument("--storage", default=None, metavar="URL", help="the study's storage (default: sweeps.db "
+                       "in the runs folder)")
+        add_runs_dir(p)
     return {"app": app, "train": train, "sample": sample, "eval": ev, "bench": bench, "runs": runs,
-            "export": export}
+            "export": export, "sweep": sweep, "sweep show": show, "sweep export": sweep_export}
 
 
 def add_runs_dir(p: argparse.ArgumentParser) -> None:
@@ -336,6 +334,21 @@ def _bench_recipe(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from tui.cli_sweep import cmd_sweep as run
+
+    return run(args, resolve_settings(args))
+
+
+def _sweep_cmd(name: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        import tui.cli_sweep
+
+        return getattr(tui.cli_sweep, name)(args)
+
+    return run
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     from core.files import safe_text as t
     from core.runlist import list_runs
@@ -343,10 +356,13 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
     root = (args.runs_dir or default_runs_dir()).expanduser()
     runs = list_runs(root)
+    if args.study is not None:
+        runs = sorted((r for r in runs if r.study == args.study), key=lambda r: r.trial)
     if not runs:
-        print(f"no runs in {t(root)}", file=sys.stderr)
+        print(f"no runs in {t(root)}{' of study ' + t(args.study) if args.study else ''}", file=sys.stderr)
         return 0
-    print(f"{len(runs)} runs in {t(root)}, newest first")
+    print(f"{len(runs)} runs in {t(root)}" + (f" of study {t(args.study)}, by trial" if args.study else
+                                                ", newest first"))
     print(f"{'run':<34} {'dataset':<14} {'architecture':<32} {'params':>9} {'steps':>10} {'best dev':>8}  "
           f"{'created':<19} status")
     for r in runs:
@@ -396,12 +412,16 @@ def main(argv: list[str] | None = None) -> int:
             setattr(sys, name, open(os.devnull, "w"))
     parsers = build_parsers()
     command = argv[0] if argv and argv[0] in COMMANDS else "app"
+    if command == "sweep" and len(argv) > 1 and argv[1] in ("show", "export"):
+        command, argv = f"sweep {argv[1]}", argv[1:]
     args = parsers[command].parse_args(argv[1:] if command != "app" else argv)
     from core.errors import MLPTuiError
 
     try:
         code = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "bench": cmd_bench,
-                "runs": cmd_runs, "export": cmd_export, "app": cmd_app}[command](args) or 0
+                "runs": cmd_runs, "export": cmd_export, "app": cmd_app, "sweep": cmd_sweep,
+                "sweep show": _sweep_cmd("cmd_sweep_show"), "sweep export": _sweep_cmd("cmd_sweep_export")}[command](
+                    args) or 0
         if as_process and command == "train":
             import signal
 

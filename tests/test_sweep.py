@@ -1,0 +1,133 @@
+"""mlp-tui sweep: Optuna studies on the embedded storage, worker processes, pruning, a killed worker, show."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import run_cli
+
+from core.runs import read_info
+from core.sweep import Budget, WorkerJob, create_study, load_study, parse_space, worker_main
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMAND = [sys.executable, "-c", "import sys; from tui.cli import main; sys.exit(main())"]
+
+
+def sweep_argv(words: Path, runs: Path, *extra: str) -> list[str]:
+    return ["sweep", "--data", str(words), "--runs-dir", str(runs), "--n-hidden", "16", *extra]
+
+
+def test_two_workers_run_a_study_of_loadable_runs(capsys, words_file, tmp_path):
+    runs = tmp_path / "runs"
+    code, out, err = run_cli(capsys, sweep_argv(words_file, runs, "--study", "s", "--trials", "6", "--workers", "2",
+                                                "--trial-steps", "300", "--space", "lr=0.01:0.5:log,init",
+                                                "--seed", "3"))
+    assert code == 0, err
+    assert "6 complete" in err or "pruned" in err
+    study = load_study("s", f"sqlite:///{runs / 'sweeps.db'}")
+    trials = study.get_trials()
+    numbers = [t.number for t in trials]
+    assert sorted(numbers) == list(range(6))  # no trial number twice, none lost
+    assert len({t.params["lr"] for t in trials}) == 6  # the two workers' samplers are seeded apart
+    for t in trials:
+        run = Path(t.user_attrs["run"])
+        info = read_info(run)
+        assert info["study"] == "s" and info["trial"] == t.number and info["origin"] == "sweep"
+        assert info["model"]["n_hidden"] == 16 and info["train"]["lr"] == pytest.approx(t.params["lr"])
+        assert (run / "model.pt").is_file()
+    code, out, _ = run_cli(capsys, ["runs", "--runs-dir", str(runs), "--study", "s"])
+    assert code == 0 and out.count("-s-trial") == 6
+    code, out, _ = run_cli(capsys, ["sweep", "show", "s", "--runs-dir", str(runs)])
+    assert code == 0
+    best = min((t for t in trials if t.value is not None), key=lambda t: t.value)
+    assert f"best: trial {best.number}, dev {best.value:.4f}" in out
+    assert f"--lr {best.params['lr']:g}" in out and "--n-hidden 16" in out and "mlp-tui train" in out
+    code, out, _ = run_cli(capsys, ["sweep", "export", "s", "--runs-dir", str(runs)])
+    lines = out.strip().splitlines()
+    assert code == 0 and lines[0].startswith("trial,state,dev") and len(lines) == 7
+
+
+def test_a_clearly_worse_trial_is_pruned(tmp_path, small_data, words_file, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    study = create_study("p", url, seed=0)
+    for _ in range(4):
+        study.enqueue_trial({"lr": 0.3})
+    study.enqueue_trial({"lr": 1e-4})  # 3,000x smaller: hopeless at every report
+    monkeypatch.setattr(signal, "signal", lambda *a: None)  # the worker's handlers stay out of pytest
+    job = WorkerJob("p", url, {**_base(words_file), "n_hidden": 16}, parse_space("lr"), Budget(steps=600), 5, None,
+                    str(tmp_path / "runs"))
+    worker_main(job)
+    trials = load_study("p", url).get_trials()
+    states = [t.state.name for t in trials]
+    assert states[:4] == ["COMPLETE"] * 4 and states[4] == "PRUNED", states
+    assert trials[4].last_step < 600 and read_info(trials[4].user_attrs["run"])["study"] == "p"
+
+
+def _base(words: Path) -> dict:
+    from core import settings
+
+    return {**settings.DEFAULTS, "data": str(words)}
+
+
+def test_a_killed_worker_leaves_its_trial_failed_and_the_study_resumes(capsys, words_file, tmp_path):
+    runs = tmp_path / "runs"
+    argv = [*COMMAND, *sweep_argv(words_file, runs, "--study", "k", "--trials", "2", "--workers", "1",
+                                  "--trial-steps", "100000000", "--heartbeat", "1")]
+    p = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = f"sqlite:///{runs / 'sweeps.db'}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # until the trial is running
+        time.sleep(0.3)
+        try:
+            trials = load_study("k", url).get_trials()
+        except Exception:  # noqa: BLE001 - the study is not made yet
+            continue
+        if trials and trials[0].state.name == "RUNNING" and "run" in trials[0].user_attrs:
+            break
+    worker = [int(x) for x in subprocess.run(["pgrep", "-P", str(p.pid), "-f", "spawn"], capture_output=True,
+                                             text=True).stdout.split()]
+    assert worker, "no worker process"
+    os.kill(worker[0], signal.SIGKILL)
+    _, err = p.communicate(timeout=60)
+    assert "stopped unexpectedly (exit -9)" in err
+    time.sleep(3.5)  # the grace period: three heartbeats
+    code, out, _ = run_cli(capsys, ["sweep", "show", "k", "--runs-dir", str(runs)])
+    assert code == 0 and "1 failed" in out and "0 running" in out
+    code, _, err = run_cli(capsys, sweep_argv(words_file, runs, "--study", "k", "--trials", "2", "--workers", "1",
+                                              "--trial-steps", "200", "--heartbeat", "1"))
+    assert code == 0, err
+    states = sorted(t.state.name for t in load_study("k", url).get_trials())
+    assert states == ["COMPLETE", "FAIL"]
+
+
+@pytest.mark.parametrize(("space", "fragment"), [("lr,wobble", "unknown setting 'wobble'"),
+                                                 ("lr=1:0.1", "low end must be below"),
+                                                 ("hidden=abc:600", "a whole number"),
+                                                 ("lr=0:1:log", "must be > 0"),
+                                                 ("seed", "not tuned by sweeps")])
+def test_a_bad_space_is_one_line(capsys, words_file, tmp_path, space, fragment):
+    code, _, err = run_cli(capsys, sweep_argv(words_file, tmp_path / "runs", "--study", "b", "--trials", "2",
+                                              "--space", space))
+    assert code == 2 and err.count("\n") == 1 and fragment in err and "Traceback" not in err
+
+
+def test_a_broken_rule_is_skipped_not_failed(tmp_path, words_file, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    study = create_study("r", url, seed=0)
+    study.enqueue_trial({"arch": "hier", "block_size": 3})  # hier needs a power-of-two context
+    study.enqueue_trial({"arch": "hier", "block_size": 4})
+    monkeypatch.setattr(signal, "signal", lambda *a: None)
+    job = WorkerJob("r", url, {**_base(words_file), "n_hidden": 8}, parse_space("arch,block_size=2:8"),
+                    Budget(steps=100), 1, None, str(tmp_path / "runs"))
+    worker_main(job)
+    trials = load_study("r", url).get_trials()
+    assert "power of two" in trials[0].user_attrs["skipped"] and trials[0].state.name == "FAIL"
+    assert trials[1].state.name == "COMPLETE" and len(trials) == 2  # the skipped one did not use the budget
+    assert json.loads(json.dumps(trials[1].params)) == {"arch": "hier", "block_size": 4}
