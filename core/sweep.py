@@ -140,6 +140,8 @@ def open_storage(url: str, heartbeat: int = HEARTBEAT) -> Any:
 
         return optuna.storages.JournalStorage(JournalFileBackend(url[len("journal:"):]))
     kwargs: dict[str, Any] = {}
+    if url.startswith("postgresql://") and _has("psycopg") and not _has("psycopg2"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]  # SQLAlchemy's default driver is psycopg2
     if url.startswith("sqlite"):
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}  # workers take turns writing the file
     try:
@@ -150,6 +152,12 @@ def open_storage(url: str, heartbeat: int = HEARTBEAT) -> Any:
     except Exception as e:  # noqa: BLE001 - SQLAlchemy's errors for a bad URL or a server that is not there
         raise SweepError(f"--storage {_hide_password(url)}: cannot open it ({type(e).__name__}: "
                          f"{str(e).splitlines()[0][:200]})") from None
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
 
 
 def _hide_password(url: str) -> str:

@@ -131,3 +131,43 @@ def test_a_broken_rule_is_skipped_not_failed(tmp_path, words_file, monkeypatch):
     assert "power of two" in trials[0].user_attrs["skipped"] and trials[0].state.name == "FAIL"
     assert trials[1].state.name == "COMPLETE" and len(trials) == 2  # the skipped one did not use the budget
     assert json.loads(json.dumps(trials[1].params)) == {"arch": "hier", "block_size": 4}
+
+
+async def test_the_sweeps_view_shows_a_study_and_applies_its_best_trial(harness, tmp_path, words_file, monkeypatch):
+    from apphelpers import until
+    from textual.widgets import DataTable, Input
+
+    from tui.views.sweeps import SweepsView
+
+    url = f"sqlite:///{tmp_path / 'v.db'}"
+    study = create_study("view-study", url, seed=0)
+    study.set_user_attr("base", json.dumps({"n_hidden": 16}))
+    for lr in (0.05, 0.3, 0.01):
+        study.enqueue_trial({"lr": lr})
+    monkeypatch.setattr(signal, "signal", lambda *a: None)
+    worker_main(WorkerJob("view-study", url, {**_base(words_file), "n_hidden": 16}, parse_space("lr"),
+                          Budget(steps=300), 3, None, str(tmp_path / "runs")))
+    trials = load_study("view-study", url).get_trials()
+    best = min(trials, key=lambda t: t.value)
+    app = harness.app(hidden=32)
+    app.storage = url
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await pilot.press("t")
+        await until(pilot, lambda: isinstance(app.screen, SweepsView) and app.screen.summaries, timeout=20,
+                    what="the studies")
+        studies = app.screen.query_one("#studies", DataTable)
+        assert studies.row_count == 1 and "view-study" in str(studies.get_row_at(0)[0])
+        await pilot.press("enter")
+        await until(pilot, lambda: app.screen.detail is not None, timeout=20, what="the study's leaderboard")
+        board = app.screen.query_one("#board", DataTable)
+        assert board.row_count == 3
+        assert [str(board.get_row_at(i)[0]) for i in range(3)] == [str(t.number) for t in sorted(trials,
+                                                                                             key=lambda t: t.value)]
+        assert f"{best.value:.4f}" in str(board.get_row_at(0)[1])
+        await pilot.press("a")
+        await pilot.pause(0.2)
+        assert float(app.main_screen.query_one("#f-lr", Input).value) == pytest.approx(best.params["lr"], rel=1e-5)
+        assert app.main_screen.query_one("#f-n_hidden", Input).value == "16"  # the study's base settings too
+        await pilot.press("c")
+        await until(pilot, lambda: len(app.overlays) == 3, what="the top trials on the plot")
+        assert set(app.overlays) == {t.user_attrs["run"] for t in trials}

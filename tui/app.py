@@ -37,12 +37,13 @@ from tui.views.health import HealthView
 from tui.views.lrfind import LRFindView
 from tui.views.runs import RunsView
 from tui.views.scoring import ScoringView
+from tui.views.sweeps import SweepsView
 
 POLL_INTERVAL = 0.1  # text panes and status at ~10 Hz
 PLOT_INTERVAL = 0.25  # plot redraws at most 4 times a second
 VIEWS: dict[str, type[ViewScreen]] = {
     "embeddings": EmbeddingsView, "lr_find": LRFindView, "score": ScoringView, "health": HealthView,
-    "dataset": DatasetView, "runs": RunsView,
+    "dataset": DatasetView, "runs": RunsView, "sweeps": SweepsView,
 }
 MIN_SIZE = (60, 18)  # below this the panes cannot show their content: a notice instead
 LIVE_VIEWS = ("embeddings", "health")
@@ -68,6 +69,7 @@ class MLPApp(WorkerEvents, CompareRuns, App[None]):
         Binding("h", "view('health')", "health"),
         Binding("o", "view('runs')", "runs"),
         Binding("d", "view('dataset')", "dataset"),
+        Binding("t", "view('sweeps')", "sweeps"),
         Binding("ctrl+s", "save", "save", show=False),
         Binding("question_mark", "help", "help"),
         Binding("q", "quit", "quit"),
@@ -75,9 +77,11 @@ class MLPApp(WorkerEvents, CompareRuns, App[None]):
         Binding("escape", "leave_field", "leave field", show=False),
     ]
 
-    def __init__(self, values: dict[str, Any], backend_factory: Any = None, runs_dir: Any = None) -> None:
+    def __init__(self, values: dict[str, Any], backend_factory: Any = None, runs_dir: Any = None,
+                 storage: str | None = None) -> None:
         super().__init__()
         self.runs_dir = runs_dir  # None: $MLP_TUI_RUNS_DIR or the user data folder
+        self.storage = storage  # the sweeps' storage URL (None: sweeps.db in the runs folder)
         self.run_path: str | None = None  # where the current run is being saved (None: it is not)
         self.overlays: dict[str, str] = {}  # compared runs: path -> label
         # every setting's value (a partial dict gets the registry's defaults; old spellings are accepted)
@@ -313,6 +317,8 @@ class MLPApp(WorkerEvents, CompareRuns, App[None]):
             await self.pop_screen()
         if kind == "runs":
             screen: ViewScreen = RunsView(self.runs_root(), self.run_path)
+        elif kind == "sweeps":
+            screen = SweepsView(self.storage or f"sqlite:///{self.runs_root() / 'sweeps.db'}")
         else:
             screen = VIEWS[kind]()
         await self.push_screen(screen, lambda _: self.call_after_refresh(self._watch_views))  # once it is gone
@@ -346,6 +352,13 @@ class MLPApp(WorkerEvents, CompareRuns, App[None]):
     def _watch_views(self) -> None:
         open_views = [s.kind for s in self.screen_stack if isinstance(s, ViewScreen) and s.kind in LIVE_VIEWS]
         self.send(P.Watch(tuple(open_views)))
+
+    def apply_settings(self, values: dict[str, Any], source: str) -> None:
+        """Put a whole set of settings into the controls (a sweep's best trial); `r` trains them."""
+        controls = self.main_screen.query_one(ControlsPane)
+        controls.set_form({k: v for k, v in values.items() if k != "data" or v})
+        self.notify(f"the settings of {source} are in the controls; press r to train them", title="applied",
+                    timeout=6)
 
     def apply_lr(self, lr: float) -> None:
         """Put lr into the controls and apply it to the running model, as typing it would."""
@@ -383,7 +396,7 @@ class MLPApp(WorkerEvents, CompareRuns, App[None]):
         self.shutdown()
 
 
-def run_app(values: dict[str, Any], runs_dir: Any = None) -> int:
+def run_app(values: dict[str, Any], runs_dir: Any = None, storage: str | None = None) -> int:
     """The app on these settings (the command line resolved them); 2 if the dataset cannot be used."""
     from core.files import safe_text
 
@@ -391,7 +404,7 @@ def run_app(values: dict[str, Any], runs_dir: Any = None) -> int:
     if reason:
         print(f"mlp-tui: error: --data {safe_text(values['data'])}: {reason}", file=sys.stderr)
         return 2
-    app = MLPApp(values, runs_dir=runs_dir)
+    app = MLPApp(values, runs_dir=runs_dir, storage=storage)
     try:
         app.run()
     finally:

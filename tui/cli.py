@@ -87,6 +87,8 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
     )
     add_training_options(app)
     add_runs_dir(app)
+    app.add_argument("--storage", default=None, metavar="URL", help="the sweeps view's storage (default: "
+                     "sweeps.db in the runs folder; see mlp-tui sweep --help)")
 
     train = _Parser(prog="mlp-tui train", description="Train without the app; writes model.pt and metrics.json.")
     add_training_options(train)
@@ -148,11 +150,11 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
     add_runs_dir(sweep)
     show = _Parser(prog="mlp-tui sweep show", description="A study's leaderboard, its best settings as a "
                    "command line, and the parameters' importances.")
-    show.add_argument("study", metavar="STUDY")
+    show.add_argument("study", metavar="STUDY", help="the study's name")
     show.add_argument("--top", type=_number(int, lambda v: 1 <= v <= 1000, "from 1 to 1000"), default=10,
                       metavar="N", help="trials in the leaderboard (default: 10)")
     sweep_export = _Parser(prog="mlp-tui sweep export", description="A study's trials as CSV.")
-    sweep_export.add_argument("study", metavar="STUDY")
+    sweep_export.add_argument("study", metavar="STUDY", help="the study's name")
     sweep_export.add_argument("-o", "--out", type=Path, default=None, metavar="FILE",
                               help="write here (default: stdout)")
     for p in (show, sweep_export):
@@ -401,7 +403,7 @@ def cmd_app(args: argparse.Namespace) -> int:
         fail("the app is not built yet; use mlp-tui train / sample / eval / bench")
     values = resolve_settings(args)
     values["preset"] = args.preset  # shown in the preset selector; not a setting itself
-    return run_app(values, runs_dir=args.runs_dir)
+    return run_app(values, runs_dir=args.runs_dir, storage=args.storage)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,6 +19,7 @@ ACTIONS = (
     ("View: network health (saturation, gradients, updates)", "view('health')", "h"),
     ("View: runs (continue one, compare loss curves)", "view('runs')", "o"),
     ("View: dataset (words, vocabulary, lengths)", "view('dataset')", "d"),
+    ("View: sweeps (studies, leaderboard, importances; apply the best)", "view('sweeps')", "t"),
     ("Save the run now", "save", "ctrl+s"),
     ("Help", "help", "?"),
     ("Quit", "quit", "q"),
