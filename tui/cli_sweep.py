@@ -39,13 +39,18 @@ def cmd_sweep(args: argparse.Namespace, values: dict) -> int:
     budget = Budget(args.trial_steps, args.trial_minutes)
     url = _storage(args)
     study = create_study(args.study, url, args.seed, args.heartbeat)
+    # Each sweep process on the study (another machine's, a resume) takes the next slot; its worker i seeds
+    # its sampler with seed + 1000 * slot + i, or two processes given the same --seed would draw the same values.
+    slot = sum(1 for k in study.user_attrs if k.startswith("process-"))
+    study.set_user_attr(f"process-{slot}", {"pid": os.getpid(), "started": time.time()})
+    seed = None if args.seed is None else args.seed + 1000 * slot
     base = {k: v for k, v in values.items() if k not in space}
     study.set_user_attr("base", json.dumps(base))
     study.set_user_attr("space", [p.describe() for p in space.values()])
     workers = args.workers or os.cpu_count() or 1
     deadline = time.time() + 60 * args.sweep_minutes if args.sweep_minutes else None
     job = WorkerJob(args.study, url, base, space, budget, args.trials, deadline,
-                    None if args.runs_dir is None else str(args.runs_dir), args.heartbeat, args.seed)
+                    None if args.runs_dir is None else str(args.runs_dir), args.heartbeat, seed)
     what = f"{args.trials} trials" if args.trials else f"{args.sweep_minutes:g} minutes"
     per = f"{budget.steps:,} steps" if budget.steps else f"{budget.minutes:g} minutes"
     print(f"study {args.study} in {_safe_url(url)}: {what}, {per} each, {workers} workers; tuning "
