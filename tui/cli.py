@@ -290,50 +290,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from core.bench import bench
-    from core.data import Dataset
-    from core.model import MLPConfig
-    from core.train import TrainConfig
+    from tui.cli_bench import bench
 
     recipe = args.preset is not None or any(getattr(args, s.name, None) is not None for s in settings.SETTINGS
                                             if s.cli and s.name not in ("data", "steps"))
-    if recipe:
-        return _bench_recipe(args)
-    mcfg, tcfg = MLPConfig(), TrainConfig()
-    steps = args.steps or 30_000
-    data = Dataset.load(args.data or "names", mcfg.block_size)
-    print(f"lecture recipe on {data.source}: {MLPConfig(vocab_size=len(data.vocab)).num_params():,} parameters, "
-          f"batch {tcfg.batch_size}, {steps:,} steps each, 1 torch thread", flush=True)
-    r = bench(data, mcfg, tcfg, steps)
-    print(f"lecture loop (autograd, .item() per step): {r.reference_sps:>9,.0f} steps/s  "
-          f"(loss over the last 1,000 steps {r.reference_loss:.3f})")
-    print(f"mlp-tui trainer (fused, no per-step sync):  {r.trainer_sps:>9,.0f} steps/s  "
-          f"(loss over the last 1,000 steps {r.trainer_loss:.3f})")
-    print(f"ratio: {r.ratio:.2f}x")
-    return 0
-
-
-def _bench_recipe(args: argparse.Namespace) -> int:
-    from core.bench import bench_preset
-    from core.config import configs
-    from core.data import Dataset
-
-    values = resolve_settings(args)
-    mcfg, tcfg = configs(values)
-    steps = args.steps or 3_000
-    data = Dataset.load(values["data"], mcfg.block_size, dedupe=bool(values.get("dedupe")))
-    what = f"--preset {args.preset}" if args.preset else "this recipe"
-    r = bench_preset(data, mcfg, tcfg, steps, args.threads)
-    print(f"{what} on {data.source}: {r.params:,} parameters, batch {tcfg.batch_size}, {tcfg.optimizer}, "
-          f"{steps:,} steps each, {r.threads} torch thread{'s' * (r.threads != 1)}", flush=True)
-    print(f"plain PyTorch (nn, autograd, torch.optim, .item()): {r.plain_sps:>9,.0f} steps/s  "
-          f"(loss over the last 1,000 steps {r.plain_loss:.3f})")
-    print(f"mlp-tui trainer:                                    {r.trainer_sps:>9,.0f} steps/s  "
-          f"(loss over the last 1,000 steps {r.trainer_loss:.3f})")
-    print(f"ratio: {r.ratio:.2f}x")
-    print(f"matmul floor: {r.floor_seconds * 1e6:,.0f} us per step ({1 / r.floor_seconds:,.0f} steps/s if a step "
-          f"were only its matmuls); our share of the floor: {r.floor_share:.0%}")
-    return 0
+    return bench(args, resolve_settings(args) if recipe else None)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
