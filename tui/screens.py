@@ -25,6 +25,7 @@ makemore part 2) while you watch: loss plot, split losses, sampled names.
   h       view: network health (saturation, gradient and update sizes)
   o       view: runs (enter continues one, c compares its loss curve)
   d       view: dataset (words, vocabulary, lengths, characters)
+  t       view: sweeps (a study's leaderboard; a applies the best trial)
   ctrl+s  save the run now (runs also save every 5 s and at pause)
   ctrl+p  command palette (every action)
   ?       this help
