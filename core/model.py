@@ -56,6 +56,10 @@ class MLP(nn.Module):
                     W.mul_(0.01 if layer.out else (5 / 3) / math.sqrt(layer.fan_in))
                     if b is not None:
                         b.zero_() if layer.out else b.mul_(0.01)
+        if config.init == "zero":
+            with torch.no_grad():
+                for p in self.parameters():
+                    p.zero_()  # every unit computes the same thing, and the hidden ones get no gradient
         for layer in self.layers:
             if layer.bn:
                 gain = 0.1 if layer.out else 1.0  # part 3: the logits' gain starts small, so the start is unsure

@@ -281,6 +281,18 @@ class Scored:
 
 
 @dataclass(frozen=True)
+class Counts:
+    """The counting baseline of the loaded data at the model's context (core.ngram), for the split pane."""
+
+    order: int
+    k: float
+    losses: dict
+    unseen_dev: float
+    used: int
+    table: int
+
+
+@dataclass(frozen=True)
 class DatasetStats:
     stats: dict
 

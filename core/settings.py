@@ -143,7 +143,7 @@ def _parse_data(text: str) -> tuple[Any, str | None]:
     return text, None
 
 
-INITS = ("lecture", "kaiming")
+INITS = ("lecture", "kaiming", "zero")
 ARCHS = ("flat", "hier")
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("step", "cosine", "constant")
@@ -161,8 +161,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("n_hidden", "int", 200, "model", "model", "hidden", "units in the tanh hidden layer", 1, 100_000,
             aliases=("hidden",), tune=Tune(32, 1024, "log-int")),
     Setting("init", "choice", "lecture", "model", "model", "init", "weight initialisation: the lecture's plain "
-            "N(0,1), or kaiming (tanh gain, small last layer: initial loss near ln(vocab))", choices=INITS,
-            tune=Tune(choices=INITS)),
+            "N(0,1), kaiming (tanh gain, small last layer: initial loss near ln(vocab)), or zero (every weight "
+            "0: makemore part 3's puzzle of a net that trains only partly)", choices=INITS,
+            tune=Tune(choices=INITS[:2])),
     Setting("batchnorm", "bool", False, "model", "model", "batchnorm", "batch-normalise the hidden pre-activations "
             "(makemore part 3): batch statistics in training, running ones at evaluation and sampling"),
     Setting("arch", "choice", "flat", "model", "model", "arch", "flat: the context's embeddings concatenated into "
@@ -290,6 +291,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # makemore part 5: the hierarchical model (76,579 parameters on 27 characters)
     "wavenet": {"arch": "hier", "block_size": 8, "n_embd": 24, "n_hidden": 128, "batchnorm": True,
                 "init": "kaiming", "decay_at": 150_000},
+    # the seed of the lecture: 2-dimensional embeddings, drawn as raw coordinates in the embedding map
+    "tiny": {"block_size": 3, "n_embd": 2, "n_hidden": 100},
     "best": {
         "block_size": 12, "n_embd": 24, "n_hidden": 512, "init": "kaiming",
         "batch_size": 32, "optimizer": "adamw", "lr": 1.4e-3, "lr_decay": 0.01, "weight_decay": 0.01,
@@ -303,6 +306,7 @@ PRESET_NOTES: dict[str, str] = {
     "kaiming": "lecture + kaiming init",
     "part3": "makemore part 3: 5 hidden layers of 100 with batch norm, batch-normed logits",
     "wavenet": "makemore part 5: the hierarchical model, block 8, emb 24, hidden 128, batch norm",
+    "tiny": "the lecture's first model: block 3, 2-dimensional embeddings, hidden 100 (3,481 parameters)",
     "best": "the best 5-minute recipe found on 2 cores (block 12, emb 24, hidden 512, AdamW, dropout, cosine)",
 }
 

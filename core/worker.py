@@ -129,6 +129,22 @@ class Worker:
             self.send(P.RunFolder(None))
         elif w.opened:
             self.send(P.RunFolder(str(w.path), w.saved_step))
+        self.counts(d)
+
+    def counts(self, data: Any) -> None:
+        """The n-gram baseline at this context, once per dataset and block size (~0.1-0.2 s on names)."""
+        from core.ngram import count_model
+
+        key = (data.source, data.block_size, data.dedupe, len(data.words))
+        if getattr(self, "_counts_key", None) != key:
+            try:
+                self._counts = count_model(data)
+            except (MemoryError, RuntimeError) as e:  # a huge vocabulary at a long context
+                self.send(P.Error(f"no counting baseline: {e}"))
+                return
+            self._counts_key = key
+        c = self._counts
+        self.send(P.Counts(c.order, c.k, c.losses, c.unseen_dev, c.used, c.table))
 
     # ---- the run directory ----
     def _writer_for(self, trainer: Any, path: str | None) -> Any:

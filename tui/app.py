@@ -129,6 +129,7 @@ class MLPApp(WorkerEvents, CompareRuns, App[None]):
         small = w < MIN_SIZE[0] or h < MIN_SIZE[1]
         screen = self.main_screen
         screen.set_class(small, "-too-small")
+        screen.query_one(SplitLosses).styles.width = 36 if w >= 110 else 28  # the counts column wants room
         if small:
             screen.query_one("#too-small", Static).update(
                 f"terminal too small ({w}x{h})\nmlp-tui needs at least {MIN_SIZE[0]}x{MIN_SIZE[1]}\n"

@@ -22,7 +22,7 @@ from tui.argtypes import Parser as _Parser
 from tui.argtypes import number as _number
 from tui.argtypes import thread_count as _thread_count
 
-COMMANDS = ("train", "sample", "eval", "bench", "runs", "export", "sweep")
+COMMANDS = ("train", "sample", "eval", "bench", "runs", "export", "sweep", "ngram")
 DEFAULTS = {k: v for k, v in settings.DEFAULTS.items() if settings.BY_NAME[k].cli and k != "data"}
 PRESET_NAMES = tuple(settings.PRESETS)
 
@@ -139,6 +139,17 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
                                                          "the split losses at the steps they were evaluated.")
     export.add_argument("run", type=Path, metavar="RUN", help="a run directory")
     export.add_argument("-o", "--out", type=Path, default=None, metavar="FILE", help="write here (default: stdout)")
+    ngram = _Parser(prog="mlp-tui ngram", description="The counting baseline: an n-gram model of the data, "
+                    "add-k smoothed (k picked on dev), with its split losses, the share of dev contexts never seen "
+                    "in training and the table entries used, as JSON.")
+    ngram.add_argument("--data", default="names", metavar="PATH", help="dataset (default: names)")
+    ngram.add_argument("--order", type=_number(int, lambda v: 2 <= v <= 257, "from 2 to 257"), default=4,
+                       metavar="N", help="n: the next character given the previous n-1 (default: 4, the lecture's "
+                                         "block size 3 + 1)")
+    ngram.add_argument("--k", type=_number(float, lambda v: 0 < v <= 1e6, "a number above 0"), default=None,
+                       metavar="K", help="add-k smoothing (default: the best of a small grid on the dev split)")
+    ngram.add_argument("--dedupe", action="store_true", help="split by distinct word, as train --dedupe")
+
     from tui.cli_sweep import add_sweep_options
 
     sweep = _Parser(prog="mlp-tui sweep", description="Tune settings with Optuna: worker processes (one per core) "
@@ -162,7 +173,7 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
                        "in the runs folder)")
         add_runs_dir(p)
     return {"app": app, "train": train, "sample": sample, "eval": ev, "bench": bench, "runs": runs,
-            "export": export, "sweep": sweep, "sweep show": show, "sweep export": sweep_export}
+            "export": export, "sweep": sweep, "sweep show": show, "sweep export": sweep_export, "ngram": ngram}
 
 
 def add_runs_dir(p: argparse.ArgumentParser) -> None:
@@ -297,6 +308,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return bench(args, resolve_settings(args) if recipe else None)
 
 
+def cmd_ngram(args: argparse.Namespace) -> int:
+    from core.data import Dataset
+    from core.ngram import count_model
+
+    data = Dataset.load(args.data, args.order - 1, dedupe=args.dedupe)
+    out = {"dataset": data.source, **count_model(data, args.k).as_dict()}
+    print(json.dumps(json_safe(out), indent=2))
+    return 0
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from tui.cli_sweep import cmd_sweep as run
 
@@ -382,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         code = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "bench": cmd_bench,
-                "runs": cmd_runs, "export": cmd_export, "app": cmd_app, "sweep": cmd_sweep,
+                "runs": cmd_runs, "export": cmd_export, "app": cmd_app, "sweep": cmd_sweep, "ngram": cmd_ngram,
                 "sweep show": _sweep_cmd("cmd_sweep_show"), "sweep export": _sweep_cmd("cmd_sweep_export")}[command](
                     args) or 0
         if as_process and command == "train":

@@ -37,6 +37,7 @@ class WorkerEvents:
                 P.Frame: lambda e: self.on_worker_frame(asdict(e.snapshot), e.plot_steps, e.plot_vals),
                 P.Evaluated: fields_of(self.on_worker_eval), P.Samples: fields_of(self.on_worker_samples),
                 P.Diverged: fields_of(self.on_worker_diverged), P.Done: fields_of(self.on_worker_done),
+                P.Counts: lambda e: self.main_screen.query_one(SplitLosses).set_counts(e),
                 **{t: (lambda e, k=k: self._to_view(k, P.view_payload(e))) for t, k in P.VIEW_OF.items()},
             })
         return self._dispatcher
@@ -59,6 +60,7 @@ class WorkerEvents:
                 self.send(P.Score(screen.query_one(Input).value.strip()))
         controls = self.main_screen.query_one(ControlsPane)
         controls.set_vocab(len(info["vocab"]))
+        self.main_screen.query_one(SplitLosses).set_vocab(len(info["vocab"]))
         run = info.get("run")
         if run:  # a loaded run: its settings become the form's, its evaluations the dev points
             m, t = info["model"], info["train"]

@@ -1,8 +1,10 @@
-"""Split losses: train / dev / test over their whole splits, the best dev so far, the change."""
+"""Split losses: train / dev / test over their whole splits, the best dev so far, the change; beside them
+the counting baseline at the same context (core.ngram), and the first loss against a uniform guess."""
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from rich.table import Table
 from textual.widgets import Static
@@ -19,14 +21,27 @@ class SplitLosses(Static):
         super().__init__("[dim]waiting for the first evaluation…[/]", **kwargs)
         self.history: list[tuple[int, dict[str, float], str]] = []  # (step, losses, train kind)
         self.best: tuple[float, int] = (math.inf, -1)
+        self.counts: Any = None  # core.protocol.Counts of the loaded data
+        self.vocab_size = 0
+        self.initial: float | None = None  # the train loss at step 0 (the lecture's exercise E02)
+
+    def set_vocab(self, vocab_size: int) -> None:
+        self.vocab_size = vocab_size
+
+    def set_counts(self, counts: Any) -> None:
+        self.counts = counts
+        if self.history:
+            self.update(self.table())
 
     def add(self, step: int, losses: dict[str, float], train_kind: str, best_dev: float, best_step: int) -> None:
+        if not self.history and step == 0:
+            self.initial = losses.get("train")
         self.history.append((step, losses, train_kind))
         self.best = (best_dev, best_step)
         self.update(self.table())
 
     def clear(self) -> None:
-        self.history, self.best = [], (math.inf, -1)
+        self.history, self.best, self.counts, self.initial = [], (math.inf, -1), None, None
         self.update("[dim]waiting for the first evaluation…[/]")
 
     def table(self) -> Table:
@@ -36,6 +51,10 @@ class SplitLosses(Static):
         t.add_column("split")
         t.add_column("loss", justify="right")
         t.add_column("Δ", justify="right")
+        c = self.counts
+        wide = c is not None and self.content_size.width >= 31
+        if wide:
+            t.add_column("counts", justify="right", style="magenta")
         for split in ("train", "dev", "test"):
             v, p = now.get(split), prev.get(split)
             if v is not None and p is not None and math.isfinite(v) and math.isfinite(p):
@@ -44,13 +63,20 @@ class SplitLosses(Static):
             else:
                 delta = ""
             label = "train*" if split == "train" and kind == "sample" else split
-            t.add_row(label, _fmt(v), delta)
+            t.add_row(label, _fmt(v), delta, *([_fmt(c.losses.get(split))] if wide else []))
         best, best_step = self.best
         caption = f"at step {step:,}\n[b]best dev {_fmt(best)}[/]"
         if best_step >= 0:
             caption += f" @{best_step:,}"
         if kind == "sample":
             caption += "\n[dim]* on a fixed 20K-row sample[/]"
+        if self.initial is not None and self.vocab_size > 1:
+            caption += (f"\n[dim]initial loss {self.initial:.1f} at step 0; a uniform guess is "
+                        f"{math.log(self.vocab_size):.2f}[/]")
+        if c is not None:
+            dev = "" if wide else f" dev {_fmt(c.losses.get('dev'))},"
+            caption += (f"\n[magenta]counts[/][dim]: {c.order}-gram, k {c.k:g},{dev} "
+                        f"{c.unseen_dev:.1%} of dev contexts unseen, {c.used:,} of {c.table:,} entries used[/]")
         t.caption = caption
         t.caption_justify = "left"
         return t

@@ -1,0 +1,69 @@
+"""core.ngram: the counting baseline, by hand and on names; `mlp-tui ngram`; the counts row in the app."""
+
+from __future__ import annotations
+
+import json
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+from conftest import run_cli
+
+from core.ngram import count_model
+
+
+def tiny_data():
+    """Vocabulary '.ab', context 1 (a bigram model), splits written out by hand."""
+    X = {"train": torch.tensor([[0], [1], [2], [0], [1]]), "dev": torch.tensor([[0], [1]]),
+         "test": torch.tensor([[2]])}
+    Y = {"train": torch.tensor([1, 2, 0, 1, 0]), "dev": torch.tensor([2, 2]), "test": torch.tensor([1])}
+    return SimpleNamespace(X=X, Y=Y, vocab=list(".ab"), block_size=1)  # count_model needs len(vocab) only
+
+
+def test_the_count_models_losses_equal_a_hand_computation():
+    data = tiny_data()
+    m = count_model(data, k=1.0)
+    # train counts: after '.': a, a; after 'a': b, '.'; after 'b': '.'.  P(y|c) = (N(c,y) + 1) / (N(c) + 3)
+    dev = -(math.log((0 + 1) / (2 + 3)) + math.log((1 + 1) / (2 + 3))) / 2  # b after '.', b after 'a'
+    test = -math.log((0 + 1) / (1 + 3))  # a after 'b'
+    train = -(2 * math.log(3 / 5) + math.log(2 / 5) + math.log(2 / 5) + math.log(2 / 4)) / 5
+    assert m.losses["dev"] == pytest.approx(dev, abs=1e-12)
+    assert m.losses["test"] == pytest.approx(test, abs=1e-12)
+    assert m.losses["train"] == pytest.approx(train, abs=1e-12)
+    assert m.order == 2 and m.table == 9 and m.used == 4 and m.contexts == 3 and m.unseen_dev == 0.0
+    assert count_model(data).k in (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)  # picked on dev
+
+
+def test_counts_on_names_cannot_scale_with_context(names_data):
+    """At block 3 (the lecture's context) a smoothed 4-gram is a strong baseline; past it, most contexts go unseen
+    and counting falls behind the lecture MLP's dev loss of 2.17 (README, "The counting baseline")."""
+    from core.data import Dataset
+
+    m3 = count_model(names_data)
+    assert 0 < m3.unseen_dev < 1 and m3.order == 4 and m3.table == 27**4 and m3.used < m3.table
+    assert 2.0 < m3.losses["dev"] < 2.3
+    m8 = count_model(Dataset.load("names", 8))
+    assert m8.unseen_dev > 5 * m3.unseen_dev
+    assert m8.losses["dev"] > 2.17 + 0.2  # the MLP at its own block 3 does better than counting at block 8
+
+
+def test_the_ngram_command_prints_json(capsys):
+    code, out, _ = run_cli(capsys, ["ngram", "--data", "names", "--order", "3", "--k", "0.1"])
+    d = json.loads(out)
+    assert code == 0 and d["order"] == 3 and d["k"] == 0.1 and d["table_entries"] == 27**3
+    assert set(d["losses"]) == {"train", "dev", "test"} and 0 <= d["unseen_dev_share"] <= 1
+
+
+async def test_the_split_pane_shows_the_counts_and_the_initial_loss(harness) -> None:
+    from apphelpers import running, until, words_of
+
+    app = harness.app(hidden=32)
+    async with app.run_test(size=(130, 40)) as pilot:
+        await running(pilot, harness)
+        await until(pilot, lambda: "counts" in words_of(app, "#splits") and "initial loss" in words_of(app, "#splits"),
+                    what="the counts row")
+        text = words_of(app, "#splits")
+        m = count_model(harness.trainer.data)
+        assert f"{m.losses['dev']:.4f}" in text and f"{m.order}-gram" in text
+        assert f"a uniform guess is {math.log(27):.2f}" in text
