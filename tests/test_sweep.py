@@ -49,6 +49,13 @@ def test_two_workers_run_a_study_of_loadable_runs(capsys, words_file, tmp_path):
     best = min((t for t in trials if t.value is not None), key=lambda t: t.value)
     assert f"best: trial {best.number}, dev {best.value:.4f}" in out
     assert f"--lr {best.params['lr']:g}" in out and "--n-hidden 16" in out and "mlp-tui train" in out
+    code, out, _ = run_cli(capsys, ["sweep", "show", "s", "--runs-dir", str(runs), "--recipe"])
+    assert code == 0 and out.startswith("# mlp-tui sweep show s --recipe")
+    (tmp_path / "best.toml").write_text(out)
+    from tui.cli import build_parsers, resolve_settings
+
+    v = resolve_settings(build_parsers()["train"].parse_args(["--config", str(tmp_path / "best.toml")]))
+    assert v["lr"] == pytest.approx(best.params["lr"]) and v["init"] == best.params["init"] and v["n_hidden"] == 16
     code, out, _ = run_cli(capsys, ["sweep", "export", "s", "--runs-dir", str(runs)])
     lines = out.strip().splitlines()
     assert code == 0 and lines[0].startswith("trial,state,dev") and len(lines) == 7

@@ -22,7 +22,7 @@ from tui.argtypes import Parser as _Parser
 from tui.argtypes import number as _number
 from tui.argtypes import thread_count as _thread_count
 
-COMMANDS = ("train", "sample", "eval", "bench", "runs", "export", "sweep", "ngram")
+COMMANDS = ("train", "sample", "eval", "bench", "runs", "export", "sweep", "ngram", "recipe")
 DEFAULTS = {k: v for k, v in settings.DEFAULTS.items() if settings.BY_NAME[k].cli and k != "data"}
 PRESET_NAMES = tuple(settings.PRESETS)
 
@@ -65,6 +65,9 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
             g.add_argument(*s.flags, dest=s.name, type=_setting(s.name), default=None, metavar=s.metavar,
                            help=s.help + default)
         if s.name == "data":
+            g.add_argument("--config", type=Path, default=None, metavar="FILE",
+                           help="read settings from a TOML recipe (mlp-tui recipe RUN prints one); flags given "
+                                "explicitly win over it, and it wins over --preset")
             g.add_argument("--preset", choices=PRESET_NAMES, default=None,
                            help="set many flags at once: " + "; ".join(f"{k}: {v}" for k, v in
                                                                         settings.PRESET_NOTES.items())
@@ -72,9 +75,17 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
 
 
 def resolve_settings(args: argparse.Namespace) -> dict:
-    """Flag values, the preset's where a flag was not given, the defaults elsewhere (registry names)."""
+    """Flag values, then a --config recipe's, then the preset's (--preset, or the recipe's own), then the
+    defaults (registry names): explicit flags win over the file, as over a preset."""
+    from core.recipe import read_recipe
+
     given = {s.name: getattr(args, s.name, None) for s in settings.SETTINGS if s.cli}
-    values = settings.resolve(given, getattr(args, "preset", None))
+    from_file = read_recipe(args.config) if getattr(args, "config", None) is not None else {}
+    preset = getattr(args, "preset", None) or from_file.pop("preset", None)
+    if getattr(args, "preset", None) is None and preset is not None:
+        args.preset = preset  # the recipe's preset is shown and recorded as if it had been given
+    merged = {**from_file, **{k: v for k, v in given.items() if v is not None}}
+    values = settings.resolve(merged, preset)
     return {k: v for k, v in values.items() if settings.BY_NAME[k].cli}
 
 
@@ -150,6 +161,10 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
                        metavar="K", help="add-k smoothing (default: the best of a small grid on the dev split)")
     ngram.add_argument("--dedupe", action="store_true", help="split by distinct word, as train --dedupe")
 
+    recipe = _Parser(prog="mlp-tui recipe", description="A run's settings as a TOML recipe on stdout, for "
+                     "mlp-tui train --config FILE (or the app's --config).")
+    recipe.add_argument("run", type=Path, metavar="RUN", help="a run directory")
+
     from tui.cli_sweep import add_sweep_options
 
     sweep = _Parser(prog="mlp-tui sweep", description="Tune settings with Optuna: worker processes (one per core) "
@@ -164,6 +179,8 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
     show.add_argument("study", metavar="STUDY", help="the study's name")
     show.add_argument("--top", type=_number(int, lambda v: 1 <= v <= 1000, "from 1 to 1000"), default=10,
                       metavar="N", help="trials in the leaderboard (default: 10)")
+    show.add_argument("--recipe", action="store_true", help="print the best trial's settings as a TOML recipe "
+                      "instead (for mlp-tui train --config)")
     sweep_export = _Parser(prog="mlp-tui sweep export", description="A study's trials as CSV.")
     sweep_export.add_argument("study", metavar="STUDY", help="the study's name")
     sweep_export.add_argument("-o", "--out", type=Path, default=None, metavar="FILE",
@@ -173,7 +190,8 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
                        "in the runs folder)")
         add_runs_dir(p)
     return {"app": app, "train": train, "sample": sample, "eval": ev, "bench": bench, "runs": runs,
-            "export": export, "sweep": sweep, "sweep show": show, "sweep export": sweep_export, "ngram": ngram}
+            "export": export, "sweep": sweep, "sweep show": show, "sweep export": sweep_export, "ngram": ngram,
+            "recipe": recipe}
 
 
 def add_runs_dir(p: argparse.ArgumentParser) -> None:
@@ -308,6 +326,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return bench(args, resolve_settings(args) if recipe else None)
 
 
+def cmd_recipe(args: argparse.Namespace) -> int:
+    from core.files import safe_text
+    from core.recipe import recipe_text
+    from core.runs import read_info
+
+    info = read_info(args.run)
+    values = {"data": info["dataset"], "dedupe": info.get("dedupe", False), **info["model"], **info["train"]}
+    values.pop("vocab_size", None)
+    name = safe_text(args.run.expanduser().name)
+    note = f"mlp-tui recipe of {name} (created {info['created']}, step {info['step']:,})"
+    sys.stdout.write(recipe_text(values, note))
+    return 0
+
+
 def cmd_ngram(args: argparse.Namespace) -> int:
     from core.data import Dataset
     from core.ngram import count_model
@@ -404,6 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "bench": cmd_bench,
                 "runs": cmd_runs, "export": cmd_export, "app": cmd_app, "sweep": cmd_sweep, "ngram": cmd_ngram,
+                "recipe": cmd_recipe,
                 "sweep show": _sweep_cmd("cmd_sweep_show"), "sweep export": _sweep_cmd("cmd_sweep_export")}[command](
                     args) or 0
         if as_process and command == "train":

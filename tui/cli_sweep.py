@@ -45,6 +45,10 @@ def cmd_sweep(args: argparse.Namespace, values: dict) -> int:
     study.set_user_attr(f"process-{slot}", {"pid": os.getpid(), "started": time.time()})
     seed = None if args.seed is None else args.seed + 1000 * slot
     base = {k: v for k, v in values.items() if k not in space}
+    from core.data import BUILTIN, resolve_dataset
+
+    if base.get("data") not in BUILTIN:  # a file: absolute, so that show and its recipe work from anywhere
+        base["data"] = str(resolve_dataset(base["data"]).resolve())
     study.set_user_attr("base", json.dumps(base))
     study.set_user_attr("space", [p.describe() for p in space.values()])
     workers = args.workers or os.cpu_count() or 1
@@ -188,27 +192,40 @@ def _table(name: str, trials: list, started: float, job: Any) -> Any:
 
 
 def cmd_sweep_show(args: argparse.Namespace) -> int:
-    from core.sweep import best_command, counts, leaderboard, load_study
+    from core.sweep import SweepError, best_command, counts, leaderboard, load_study
 
     study = load_study(args.study, _storage(args))
     trials = study.get_trials(deepcopy=False)
     c = counts(trials)
-    print(f"study {safe_text(args.study)}: {len(trials)} trials ({c['complete']} complete, {c['pruned']} pruned, "
+    top = leaderboard(trials, args.top)
+    if args.recipe and not top:
+        raise SweepError(f"study {args.study}: no trial has completed yet, so there is no best recipe")
+    print_ = (lambda *a, **k: None) if args.recipe else print
+    print_(f"study {safe_text(args.study)}: {len(trials)} trials ({c['complete']} complete, {c['pruned']} pruned, "
           f"{c['failed']} failed, {c['skipped']} skipped, {c['running']} running)")
     for line in study.user_attrs.get("space", []):
-        print(f"  tuned: {safe_text(line)}")
-    top = leaderboard(trials, args.top)
+        print_(f"  tuned: {safe_text(line)}")
     if not top:
         print("no trial has completed yet")
         return 0
-    print(f"\n{'trial':>5} {'dev':>7} {'test':>7} {'steps':>9}  settings")
+    print_(f"\n{'trial':>5} {'dev':>7} {'test':>7} {'steps':>9}  settings")
     for t in top:
         test = t.user_attrs.get("test")
         test_text = f"{test:.4f}" if isinstance(test, (int, float)) and math.isfinite(test) else "-"
-        print(f"{t.number:>5} {t.value:7.4f} {test_text:>7} {t.user_attrs.get('steps', 0):>9,}  "
+        print_(f"{t.number:>5} {t.value:7.4f} {test_text:>7} {t.user_attrs.get('steps', 0):>9,}  "
               + " ".join(f"{k}={_fmt(v)}" for k, v in t.params.items()))
     best = top[0]
     base = json.loads(study.user_attrs.get("base", "{}"))
+    if args.recipe:
+        from core.recipe import recipe_text
+
+        values = {**settings.DEFAULTS, **base, **best.params}
+        steps = best.user_attrs.get("steps")
+        if isinstance(steps, int):
+            values["steps"] = steps
+        sys.stdout.write(recipe_text(values, f"mlp-tui sweep show {args.study} --recipe: trial {best.number}, "
+                                             f"dev {best.value:.4f}"))
+        return 0
     print(f"\nbest: trial {best.number}, dev {best.value:.4f}; its settings:\n  {best_command(best, base)}")
     if best.user_attrs.get("run"):
         print(f"  its run: {safe_text(best.user_attrs['run'])}")

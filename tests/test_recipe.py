@@ -1,0 +1,56 @@
+"""Recipes: a run's settings as TOML (`mlp-tui recipe RUN`), read back by --config; one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import run_cli
+
+from core import settings
+from tui.cli import build_parsers, resolve_settings
+
+
+def _settings_of(argv: list[str]) -> dict:
+    return resolve_settings(build_parsers()["train"].parse_args(argv))
+
+
+def test_a_recipe_round_trips_through_recipe_and_config(capsys, words_file, tmp_path):
+    run = tmp_path / "run"
+    flags = ["--data", str(words_file), "--n-hidden", "24", "--layers", "2", "--batchnorm", "--optimizer", "adamw",
+             "--lr", "0.003", "--dropout", "0.1", "--schedule", "cosine", "--steps", "150", "--seed", "5"]
+    code, _, err = run_cli(capsys, ["train", *flags, "--out", str(run), "--quiet"])
+    assert code == 0, err
+    code, text, _ = run_cli(capsys, ["recipe", str(run)])
+    assert code == 0 and text.startswith("# mlp-tui recipe of run") and "[model]" in text
+    recipe = tmp_path / "shared" / "recipe.toml"
+    recipe.parent.mkdir()
+    recipe.write_text(text)
+    assert _settings_of(["--config", str(recipe)]) == _settings_of(flags)  # the same settings, every one
+    code, _, err = run_cli(capsys, ["train", "--config", str(recipe), "--out", str(tmp_path / "again"), "--quiet"])
+    assert code == 0, err
+    m = json.loads((tmp_path / "again" / "metrics.json").read_text())["config"]
+    assert m["model"]["layers"] == 2 and m["train"]["lr"] == 0.003 and m["train"]["steps"] == 150
+
+
+def test_flags_win_over_the_file_which_wins_over_its_preset(tmp_path, words_file):
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(f'preset = "best"\ndata = "{words_file.name}"\n[model]\nemb_dim = 7\nhidden = 40\n')
+    (tmp_path / words_file.name).write_text(words_file.read_text())
+    v = _settings_of(["--config", str(recipe), "--n-hidden", "33"])
+    assert v["n_embd"] == 7 and v["n_hidden"] == 33  # the file's alias emb_dim; the flag over the file
+    assert v["optimizer"] == "adamw" and v["block_size"] == settings.PRESETS["best"]["block_size"]  # its preset
+    assert v["data"] == str(tmp_path / words_file.name)  # relative to the recipe, not to the working folder
+
+
+def test_a_bad_recipe_is_one_line_naming_the_key(capsys, tmp_path):
+    cases = {'wobble = 3\n': "wobble: unknown setting", '[model]\nn_hidden = "lots"\n': "n_hidden must be an integer",
+             'lr = -1\n': "lr must be > 0", 'lr = [\n': "not valid TOML", 'arch = "hier"\nblock_size = 6\n':
+             "power of two", 'preset = "fastest"\n': "preset must be one of", 'hidden = 3\nn_hidden = 4\n':
+             "given twice"}
+    for text, fragment in cases.items():
+        recipe = tmp_path / "bad.toml"
+        recipe.write_text(text)
+        code, _, err = run_cli(capsys, ["train", "--config", str(recipe), "--steps", "5", "--quiet"])
+        assert code == 2 and err.count("\n") == 1 and fragment in err and "bad.toml" in err, (text, err)
+    code, _, err = run_cli(capsys, ["train", "--config", str(tmp_path / "none.toml"), "--quiet"])
+    assert code == 2 and "no such file" in err
