@@ -33,6 +33,7 @@ from tui.screens import ConfirmScreen, HelpScreen
 from tui.views import ViewScreen
 from tui.views.dataset import DatasetView
 from tui.views.embeddings import EmbeddingsView
+from tui.views.exercises import ExercisesView
 from tui.views.health import HealthView
 from tui.views.lrfind import LRFindView
 from tui.views.runs import RunsView
@@ -44,6 +45,7 @@ PLOT_INTERVAL = 0.25  # plot redraws at most 4 times a second
 VIEWS: dict[str, type[ViewScreen]] = {
     "embeddings": EmbeddingsView, "lr_find": LRFindView, "score": ScoringView, "health": HealthView,
     "dataset": DatasetView, "runs": RunsView, "sweeps": SweepsView,
+    "exercises": ExercisesView,
 }
 MIN_SIZE = (60, 18)  # below this the panes cannot show their content: a notice instead
 LIVE_VIEWS = ("embeddings", "health")
@@ -70,6 +72,7 @@ class MLPApp(WorkerEvents, CompareRuns, App[None]):
         Binding("o", "view('runs')", "runs"),
         Binding("d", "view('dataset')", "dataset"),
         Binding("t", "view('sweeps')", "sweeps"),
+        Binding("x", "view('exercises')", "exercises"),
         Binding("ctrl+s", "save", "save", show=False),
         Binding("question_mark", "help", "help"),
         Binding("q", "quit", "quit"),
@@ -318,6 +321,8 @@ class MLPApp(WorkerEvents, CompareRuns, App[None]):
             await self.pop_screen()
         if kind == "runs":
             screen: ViewScreen = RunsView(self.runs_root(), self.run_path)
+        elif kind == "exercises":
+            screen = ExercisesView(self.runs_root())
         elif kind == "sweeps":
             screen = SweepsView(self.storage or f"sqlite:///{self.runs_root() / 'sweeps.db'}")
         else:

@@ -20,6 +20,7 @@ ACTIONS = (
     ("View: runs (continue one, compare loss curves)", "view('runs')", "o"),
     ("View: dataset (words, vocabulary, lengths)", "view('dataset')", "d"),
     ("View: sweeps (studies, leaderboard, importances; apply the best)", "view('sweeps')", "t"),
+    ("View: the lecture's exercises, ticked from your runs", "view('exercises')", "x"),
     ("Save the run now", "save", "ctrl+s"),
     ("Help", "help", "?"),
     ("Quit", "quit", "q"),

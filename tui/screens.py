@@ -26,6 +26,7 @@ makemore part 2) while you watch: loss plot, split losses, sampled names.
   o       view: runs (enter continues one, c compares its loss curve)
   d       view: dataset (words, vocabulary, lengths, characters)
   t       view: sweeps (a study's leaderboard; a applies the best trial)
+  x       view: the lecture's exercises, ticked from your runs
   ctrl+s  save the run now (runs also save every 5 s and at pause)
   ctrl+p  command palette (every action)
   ?       this help
