@@ -51,3 +51,19 @@ async def test_the_exercises_view_shows_the_ticks(harness, tmp_path, capsys) -> 
         text = screen_text(app)
         assert "E01" in text and "E02" in text and "E03" in text and text.count("✓") == 2
         assert [e.done for e in app.screen.rows][:2] == [True, True]
+
+
+async def test_g_saves_an_svg_of_the_screen_into_the_run_folder(harness) -> None:
+    from pathlib import Path
+
+    from apphelpers import running, until
+
+    app = harness.app(hidden=32)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await running(pilot, harness, min_step=50)
+        await until(pilot, lambda: app.run_path is not None, what="the run folder")
+        await pilot.press("g")
+        await until(pilot, lambda: list(Path(app.run_path).glob("mlp-tui-*.svg")), what="the screenshot")
+        (svg,) = Path(app.run_path).glob("mlp-tui-*.svg")
+        text = svg.read_text()
+        assert text.startswith("<svg") and "Controls" in text and "Split" in text

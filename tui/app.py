@@ -74,6 +74,7 @@ class MLPApp(WorkerEvents, CompareRuns, App[None]):
         Binding("t", "view('sweeps')", "sweeps"),
         Binding("x", "view('exercises')", "exercises"),
         Binding("ctrl+s", "save", "save", show=False),
+        Binding("g", "screenshot", "screenshot", show=False),
         Binding("question_mark", "help", "help"),
         Binding("q", "quit", "quit"),
         Binding("ctrl+c", "quit", "quit", show=False, priority=True),  # a terminal program's usual exit
@@ -358,6 +359,31 @@ class MLPApp(WorkerEvents, CompareRuns, App[None]):
     def _watch_views(self) -> None:
         open_views = [s.kind for s in self.screen_stack if isinstance(s, ViewScreen) and s.kind in LIVE_VIEWS]
         self.send(P.Watch(tuple(open_views)))
+
+    def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
+                           time_format: str | None = None) -> str | None:
+        """An SVG of the screen (g, or the palette's Screenshot): into the run folder, or the current folder when
+        the run is not being saved; under `mlp-tui serve`, to the browser as a download."""
+        import io
+
+        from core.errors import MLPTuiError
+        from core.files import output_file
+
+        name = filename or f"mlp-tui-{time.strftime('%Y%m%d-%H%M%S')}.svg"
+        svg = self.export_screenshot()
+        if self.is_web:
+            return self.deliver_text(io.StringIO(svg), save_filename=name, open_method="download",
+                                     mime_type="image/svg+xml", name="screenshot")
+        target = Path(path or self.run_path or Path.cwd()) / name
+        try:
+            with output_file(target) as f:
+                f.write(svg)
+        except (OSError, MLPTuiError) as e:
+            self.notify(f"cannot save the screenshot to {target}: {getattr(e, 'strerror', None) or e}",
+                        severity="error")
+            return None
+        self.notify(f"screenshot saved to {target}", title="screenshot", timeout=6)
+        return str(target)
 
     def apply_settings(self, values: dict[str, Any], source: str) -> None:
         """Put a whole set of settings into the controls (a sweep's best trial); `r` trains them."""

@@ -22,6 +22,7 @@ ACTIONS = (
     ("View: sweeps (studies, leaderboard, importances; apply the best)", "view('sweeps')", "t"),
     ("View: the lecture's exercises, ticked from your runs", "view('exercises')", "x"),
     ("Save the run now", "save", "ctrl+s"),
+    ("Screenshot: an SVG of the screen, into the run folder", "screenshot", "g"),
     ("Help", "help", "?"),
     ("Quit", "quit", "q"),
 )

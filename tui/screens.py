@@ -28,6 +28,7 @@ makemore part 2) while you watch: loss plot, split losses, sampled names.
   t       view: sweeps (a study's leaderboard; a applies the best trial)
   x       view: the lecture's exercises, ticked from your runs
   ctrl+s  save the run now (runs also save every 5 s and at pause)
+  g       screenshot: an SVG of the screen, into the run folder
   ctrl+p  command palette (every action)
   ?       this help
   q       quit
