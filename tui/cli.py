@@ -22,7 +22,7 @@ from tui.argtypes import Parser as _Parser
 from tui.argtypes import number as _number
 from tui.argtypes import thread_count as _thread_count
 
-COMMANDS = ("train", "sample", "eval", "bench", "runs", "export", "sweep", "ngram", "recipe")
+COMMANDS = ("train", "sample", "eval", "bench", "runs", "export", "sweep", "ngram", "recipe", "serve")
 DEFAULTS = {k: v for k, v in settings.DEFAULTS.items() if settings.BY_NAME[k].cli and k != "data"}
 PRESET_NAMES = tuple(settings.PRESETS)
 
@@ -165,6 +165,17 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
                      "mlp-tui train --config FILE (or the app's --config).")
     recipe.add_argument("run", type=Path, metavar="RUN", help="a run directory")
 
+    serve = _Parser(prog="mlp-tui serve", description="The app in a browser (textual-serve): each tab its own app "
+                    "and training process. Every flag of mlp-tui passes through (mlp-tui serve --preset best). No "
+                    "authentication: anyone who can reach the port can use it.")
+    serve.add_argument("--host", default="127.0.0.1", metavar="HOST", help="address to listen on (default: "
+                       "127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=_number(int, lambda v: 1 <= v <= 65535, "a port from 1 to 65535"),
+                       default=8000, metavar="PORT", help="port (default: 8000)")
+    serve.add_argument("--max-sessions", type=_number(int, lambda v: v >= 1, "at least 1"),
+                       default=os.cpu_count() or 1, metavar="N",
+                       help="browser tabs at once, each training on a core (default: the number of cores)")
+
     from tui.cli_sweep import add_sweep_options
 
     sweep = _Parser(prog="mlp-tui sweep", description="Tune settings with Optuna: worker processes (one per core) "
@@ -191,7 +202,7 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
         add_runs_dir(p)
     return {"app": app, "train": train, "sample": sample, "eval": ev, "bench": bench, "runs": runs,
             "export": export, "sweep": sweep, "sweep show": show, "sweep export": sweep_export, "ngram": ngram,
-            "recipe": recipe}
+            "recipe": recipe, "serve": serve}
 
 
 def add_runs_dir(p: argparse.ArgumentParser) -> None:
@@ -326,6 +337,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return bench(args, resolve_settings(args) if recipe else None)
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from tui.cli_serve import serve
+
+    return serve(args, args.app_argv)
+
+
 def cmd_recipe(args: argparse.Namespace) -> int:
     from core.files import safe_text
     from core.recipe import recipe_text
@@ -430,13 +447,18 @@ def main(argv: list[str] | None = None) -> int:
     command = argv[0] if argv and argv[0] in COMMANDS else "app"
     if command == "sweep" and len(argv) > 1 and argv[1] in ("show", "export"):
         command, argv = f"sweep {argv[1]}", argv[1:]
-    args = parsers[command].parse_args(argv[1:] if command != "app" else argv)
+    if command == "serve":  # its own flags; the rest are the app's, checked here and passed through
+        args, app_argv = parsers["serve"].parse_known_args(argv[1:])
+        parsers["app"].parse_args(app_argv)
+        args.app_argv = app_argv
+    else:
+        args = parsers[command].parse_args(argv[1:] if command != "app" else argv)
     from core.errors import MLPTuiError
 
     try:
         code = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "bench": cmd_bench,
                 "runs": cmd_runs, "export": cmd_export, "app": cmd_app, "sweep": cmd_sweep, "ngram": cmd_ngram,
-                "recipe": cmd_recipe,
+                "recipe": cmd_recipe, "serve": cmd_serve,
                 "sweep show": _sweep_cmd("cmd_sweep_show"), "sweep export": _sweep_cmd("cmd_sweep_export")}[command](
                     args) or 0
         if as_process and command == "train":

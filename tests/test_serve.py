@@ -1,0 +1,90 @@
+"""mlp-tui serve: the app over textual-serve; --max-sessions refuses a tab past the limit; one-line errors."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import run_cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_refuses_a_session_past_max_sessions_and_saves_on_ctrl_c(tmp_path, words_file):
+    aiohttp = pytest.importorskip("aiohttp")
+    port = free_port()
+    env = {**os.environ, "MLP_TUI_RUNS_DIR": str(tmp_path / "runs")}
+    p = subprocess.Popen([sys.executable, "-m", "tui.cli", "serve", "--port", str(port), "--max-sessions", "1",
+                          "--data", str(words_file), "--n-hidden", "16"], cwd=ROOT, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+
+    async def scenario() -> tuple[int, str, int]:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(100):  # until it listens
+                try:
+                    async with http.get(base + "/") as r:
+                        first = r.status
+                    break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.1)
+            assert first == 200
+            ws = await http.ws_connect(base + "/ws?width=100&height=30")  # the one session: an app starts
+            seen = b""
+            deadline = time.monotonic() + 60
+            while b"Controls" not in seen and time.monotonic() < deadline:  # the app draws its first frame
+                msg = await ws.receive(timeout=60)
+                if msg.type == aiohttp.WSMsgType.BINARY:
+                    seen += msg.data
+            async with http.get(base + "/") as r:
+                busy, page = r.status, await r.text()
+            await asyncio.sleep(4)  # a few seconds of training, then the tab closes: its app saves the run
+            await ws.close()
+            for _ in range(100):
+                async with http.get(base + "/") as r:
+                    if r.status == 200:
+                        return busy, page, r.status
+                await asyncio.sleep(0.1)
+            return busy, page, 503
+
+    try:
+        busy, page, again = asyncio.run(scenario())
+    finally:
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+    assert busy == 503 and "All 1 session of this server are in use" in page
+    assert again == 200  # the closed tab freed its slot
+    runs = list((tmp_path / "runs").glob("*/run.json"))
+    assert runs, "the closed tab's run was not saved"
+    assert "Traceback" not in err
+
+
+def test_serve_errors_are_one_line(capsys):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        code, _, err = run_cli(capsys, ["serve", "--port", str(port)])
+    assert code == 2 and err.count("\n") == 1 and "Address already in use" in err
+    code, _, err = run_cli(capsys, ["serve", "--lr", "abc"])  # the app's flags are checked before serving
+    assert code == 2 and err.count("\n") == 1 and "--lr" in err
+
+
+def test_serve_warns_off_loopback():
+    from tui.cli_serve import is_loopback
+
+    assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.4")
