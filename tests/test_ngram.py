@@ -67,3 +67,13 @@ async def test_the_split_pane_shows_the_counts_and_the_initial_loss(harness) -> 
         m = count_model(harness.trainer.data)
         assert f"{m.losses['dev']:.4f}" in text and f"{m.order}-gram" in text
         assert f"a uniform guess is {math.log(27):.2f}" in text
+
+
+def test_the_tiny_preset_is_the_lectures_first_model():
+    from core import settings
+    from core.config import MLPConfig
+
+    v = settings.resolve({}, "tiny")
+    cfg = MLPConfig(vocab_size=27, **settings.values_for("model", v))
+    assert (cfg.block_size, cfg.n_embd, cfg.n_hidden) == (3, 2, 100)
+    assert cfg.num_params() == 3_481  # against 27^4 = 531,441 count-table entries
