@@ -96,6 +96,10 @@ def main() -> int:
         s = f"/session/{session}"
         call(base, "POST", f"{s}/goog/cdp/execute", {"cmd": "Page.addScriptToEvaluateOnNewDocument",
                                                       "params": {"source": RECORDER}})
+        downloads = Path(runs) / "downloads"
+        downloads.mkdir()
+        call(base, "POST", f"{s}/goog/cdp/execute", {"cmd": "Browser.setDownloadBehavior",
+                                                      "params": {"behavior": "allow", "downloadPath": str(downloads)}})
         call(base, "POST", f"{s}/url", {"url": f"http://127.0.0.1:{port}/"})
 
         def text() -> str:
@@ -126,6 +130,13 @@ def main() -> int:
         print(f"space sent: the status line now says 'paused' (at step {steps[-1] if steps else '?'})")
         time.sleep(1.5)
         png = call(base, "GET", f"{s}/screenshot")["value"]
+        call(base, "POST", f"{s}/element/{element}/value", {"text": "g"})  # the app's screenshot: a download
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not list(downloads.glob("*.svg")):
+            time.sleep(0.3)
+        got = list(downloads.glob("*.svg"))
+        print(f"g: the browser downloaded {got[0].name} ({got[0].stat().st_size:,} bytes of SVG)" if got else
+              "g: no SVG was downloaded")
         args.out.write_bytes(base64.b64decode(png))
         print(f"screenshot: {args.out} ({args.out.stat().st_size:,} bytes)")
         return 0
