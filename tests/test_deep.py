@@ -240,3 +240,24 @@ def test_hier_with_a_context_that_is_not_a_power_of_two_is_one_line(capsys, word
                                     "--out", str(tmp_path / "r"), "--quiet"])
     assert code == 2 and err.count("\n") == 1 and "power of two" in err and "not 6" in err
     assert not (tmp_path / "r").exists()
+
+
+async def test_an_on_off_field_flips_with_enter_and_waits_for_a_reset(harness) -> None:
+    from apphelpers import running, until, words_of
+
+    from tui.panes.toggle import Toggle
+
+    app = harness.app(hidden=32)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await running(pilot, harness)
+        field = app.query_one("#f-direct", Toggle)
+        assert field.value is False
+        field.focus()
+        await pilot.press("enter")
+        assert field.value is True and harness.worker.session.running  # enter flipped it; space did not pause
+        await until(pilot, lambda: "direct" in words_of(app, "#pending"), what="the needs-a-fresh-model note")
+        want = MLPConfig(vocab_size=27, n_hidden=32, direct=True).num_params()
+        await until(pilot, lambda: f"{want:,} parameters" in str(app.query_one("#params").render()),
+                    what="the count with direct connections")
+        await pilot.press("space")  # a flip back with space, as a checkbox
+        assert field.value is False

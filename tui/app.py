@@ -309,7 +309,9 @@ class MLPApp(WorkerEvents, CompareRuns, App[None]):
 
     def action_leave_field(self) -> None:
         """Out of a field (a live value applies as it is left), so that the keys work again."""
-        if isinstance(self.focused, (Input, Select)):
+        from tui.panes.toggle import Toggle
+
+        if isinstance(self.focused, (Input, Select, Toggle)):
             self.main_screen.query_one(ControlsPane).focus()
 
     async def action_view(self, kind: str) -> None:

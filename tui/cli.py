@@ -89,8 +89,15 @@ def resolve_settings(args: argparse.Namespace) -> dict:
     return {k: v for k, v in values.items() if settings.BY_NAME[k].cli}
 
 
-def build_parsers() -> dict[str, argparse.ArgumentParser]:
+def build_parsers(only: str | None = None) -> dict[str, argparse.ArgumentParser]:
+    """Every command's parser; with `only`, the registry's ~35 flags go only on that command's (and the
+    app's) parser, since building them all costs ~10 ms of the app's first frame."""
     fmt = argparse.ArgumentDefaultsHelpFormatter
+
+    def options_for(name: str, p: argparse.ArgumentParser) -> None:
+        if only is None or only == name:
+            add_training_options(p)
+
     app = _Parser(
         prog="mlp-tui",
         description="Train a character-level MLP language model (Bengio et al. 2003, makemore part 2) "
@@ -102,7 +109,7 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
                      "sweeps.db in the runs folder; see mlp-tui sweep --help)")
 
     train = _Parser(prog="mlp-tui train", description="Train without the app; writes model.pt and metrics.json.")
-    add_training_options(train)
+    options_for("train", train)
     train.add_argument("--out", type=Path, default=None, metavar="DIR",
                        help="the run directory: model.pt, metrics.json, run.json, the loss history, evaluations "
                             "and samples (default: a new <dataset>-<date-time> folder in --runs-dir)")
@@ -142,7 +149,7 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
                                 "floor. --steps: steps for each loop (default here: 30,000 for the lecture's "
                                 "loop, 3,000 for a recipe).")
     bench.add_argument("--threads", type=_thread_count, default=1, metavar="N", help="torch threads (default: 1)")
-    add_training_options(bench)
+    options_for("bench", bench)
     runs = _Parser(prog="mlp-tui runs", description="List the runs in the runs folder, newest first.")
     add_runs_dir(runs)
     runs.add_argument("--study", default=None, metavar="NAME", help="only the trials of this sweep's study")
@@ -183,7 +190,7 @@ def build_parsers() -> dict[str, argparse.ArgumentParser]:
                     "train set what is not tuned; --seed also seeds the sampler. Also: mlp-tui sweep show STUDY, "
                     "mlp-tui sweep export STUDY.")
     add_sweep_options(sweep)
-    add_training_options(sweep)
+    options_for("sweep", sweep)
     add_runs_dir(sweep)
     show = _Parser(prog="mlp-tui sweep show", description="A study's leaderboard, its best settings as a "
                    "command line, and the parameters' importances.")
@@ -443,8 +450,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("stdout", "stderr"):  # started with `>&-`: write nowhere rather than fail on None
         if getattr(sys, name) is None:
             setattr(sys, name, open(os.devnull, "w"))
-    parsers = build_parsers()
     command = argv[0] if argv and argv[0] in COMMANDS else "app"
+    parsers = build_parsers(command)
     if command == "sweep" and len(argv) > 1 and argv[1] in ("show", "export"):
         command, argv = f"sweep {argv[1]}", argv[1:]
     if command == "serve":  # its own flags; the rest are the app's, checked here and passed through

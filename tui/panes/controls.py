@@ -13,6 +13,7 @@ from core.config import MLPConfig
 from core.settings import Setting
 from tui.messages import LiveChange, PendingChanged
 from tui.panes.fields import BY_KEY, FIELDS, count_table_size, format_value, parse
+from tui.panes.toggle import Toggle
 
 
 class ControlsPane(VerticalScroll):
@@ -45,8 +46,7 @@ class ControlsPane(VerticalScroll):
                     yield Select([(c, c) for c in f.choices], value=value, allow_blank=False, compact=True,
                                  id=f"f-{f.key}", tooltip=f.help)
                 elif f.kind == "bool":
-                    yield Select([("off", False), ("on", True)], value=bool(value), allow_blank=False,
-                                 compact=True, id=f"f-{f.key}", tooltip=f.help)
+                    yield Toggle(bool(value), id=f"f-{f.key}", tooltip=f.help)
                 else:
                     yield Input(format_value(value), compact=True, id=f"f-{f.key}", tooltip=f.help,
                                 select_on_focus=True)
@@ -62,6 +62,8 @@ class ControlsPane(VerticalScroll):
     # ---- reading the form ----
     def text_of(self, key: str) -> str:
         w = self.query_one(f"#f-{key}")
+        if isinstance(w, Toggle):
+            return "on" if w.value else "off"
         return str(w.value) if isinstance(w, Select) else w.value
 
     def values(self) -> tuple[dict[str, object], dict[str, str]]:
@@ -135,6 +137,11 @@ class ControlsPane(VerticalScroll):
             err.set_class(message is not None, "-shown")
             self.query_one(f"#row-{f.key}").set_class(message is not None, "-invalid")
 
+    def on_toggle_changed(self, event: Toggle.Changed) -> None:
+        key = (event.toggle.id or "")[2:]
+        if key in BY_KEY:
+            self._later({"pending", "params"})  # every on/off setting needs a fresh model
+
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "preset":
             if getattr(self, "_ready", False):
@@ -144,9 +151,9 @@ class ControlsPane(VerticalScroll):
         if key in BY_KEY:
             if BY_KEY[key].live:
                 self.apply_live(key)
-            else:
-                self._pending_changed()
-            self._later({"params"})  # the count, and the rules: hier wants a power-of-two context
+                self._later({"params"})
+            else:  # the note, the count, and the rules (hier wants a power-of-two context), once per burst
+                self._later({"pending", "params"})
 
     def apply_preset(self, name: str) -> None:
         """Fill the form with a preset's values (the lecture's defaults under the preset's changes)."""
@@ -168,7 +175,9 @@ class ControlsPane(VerticalScroll):
             if f.key not in values:
                 continue
             w = self.query_one(f"#f-{f.key}")
-            if isinstance(w, Select):
+            if isinstance(w, Toggle):
+                w.value = bool(values[f.key])
+            elif isinstance(w, Select):
                 w.value = values[f.key]
             else:
                 w.value = format_value(values[f.key])
