@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 UI_PACKAGES = ("textual", "rich", "plotext", "textual_plotext", "tui")
 TORCH_FREE = ("core.settings", "core.protocol", "core.config", "core.data", "core.runs", "core.runlist", "core.files",
               "core.runlock", "core.errors", "core.atomic")
-CLI_MODULES = ("tui.cli", "tui.cli_train", "tui.cli_sweep", "tui.cli_bench", "tui.cli_serve")
+CLI_MODULES = ("tui.cli", "tui.cli_train", "tui.cli_sweep", "tui.cli_bench", "tui.cli_serve", "tui.cli_tools")
 
 
 def imports_of(path: Path) -> set[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Callable
 from typing import NoReturn
 
@@ -35,3 +36,10 @@ def number(cast: Callable[[str], float], ok: Callable[[float], bool], what: str)
 positive_int = number(int, lambda v: v >= 1, "a positive integer")
 thread_count = number(int, lambda v: 1 <= v <= (os.cpu_count() or 1),
                         f"a number of threads from 1 to {os.cpu_count() or 1} (the CPU cores here)")
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    from core.files import safe_text
+
+    print(f"mlp-tui: error: {safe_text(message)}", file=sys.stderr)  # a message may quote a file's text
+    raise SystemExit(code)
