@@ -1,0 +1,91 @@
+"""How the app ends and what it keeps: SIGTERM and SIGHUP, quitting, stopping the training process, and
+screenshots. A mixin of MLPApp (tui/app.py)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from tui.screens import ConfirmScreen
+
+
+class Lifecycle:
+    """Quit paths that save the run, whatever ends the app; screenshots for slides."""
+
+    def _catch_signals(self) -> None:
+        """SIGTERM and SIGHUP (a closed terminal, an SSH drop) quit as q does: the run is saved and the terminal
+        put back. Only in the main thread of a real run (Pilot tests run the app elsewhere)."""
+        import asyncio
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+        for name in ("SIGTERM", "SIGHUP"):
+            if hasattr(signal, name):
+                try:
+                    loop.add_signal_handler(getattr(signal, name), self._on_stop_signal, name)
+                except (NotImplementedError, RuntimeError, ValueError):
+                    pass
+
+    def _on_stop_signal(self, name: str) -> None:
+        import os
+
+        self.shutdown()  # the training process saves the run and stops (killed after 0.8 s)
+        if name == "SIGHUP":
+            # The terminal is gone: nothing is left to restore, and Textual's writer thread can wedge on a
+            # dead terminal (seen after tmux kill-session), so leave now. The run is saved above.
+            os._exit(0)
+        self.exit()  # puts the terminal back
+
+    def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
+                           time_format: str | None = None) -> str | None:
+        """An SVG of the screen (g, or the palette's Screenshot): into the run folder, or the current folder when
+        the run is not being saved; under `mlp-tui serve`, to the browser as a download."""
+        import io
+
+        from core.errors import MLPTuiError
+        from core.files import output_file
+
+        name = filename or f"mlp-tui-{time.strftime('%Y%m%d-%H%M%S')}.svg"
+        svg = self.export_screenshot()
+        if self.is_web:
+            return self.deliver_text(io.StringIO(svg), save_filename=name, open_method="download",
+                                     mime_type="image/svg+xml", name="screenshot")
+        target = Path(path or self.run_path or Path.cwd()) / name
+        try:
+            with output_file(target) as f:
+                f.write(svg)
+        except (OSError, MLPTuiError) as e:
+            self.notify(f"cannot save the screenshot to {target}: {getattr(e, 'strerror', None) or e}",
+                        severity="error")
+            return None
+        self.notify(f"screenshot saved to {target}", title="screenshot", timeout=6)
+        return str(target)
+
+    async def action_quit(self) -> None:
+        trained = self.snapshot["step"] if self.snapshot else 0
+        if self.run_path is None and trained > 0 and self.proc is not None:
+            def answer(yes: bool | None) -> None:
+                if yes:
+                    self.shutdown()
+                    self.exit()
+
+            self.push_screen(ConfirmScreen(f"This run ({trained:,} steps) could not be saved to the runs folder. "
+                                           f"Quit and lose it?"), answer)
+            return
+        self.shutdown()
+        self.exit()
+
+    def shutdown(self) -> None:
+        """Stop the training process (it saves the run and quits within ~0.1 s; killed after 0.8 s)."""
+        self._quitting = True
+        if self.proc is not None:
+            t = time.monotonic()
+            self.proc.close()
+            self.log(f"trainer stopped in {time.monotonic() - t:.2f}s")
+            self.proc = None
+
+    def on_unmount(self) -> None:
+        self.shutdown()
