@@ -29,7 +29,8 @@ def _storage(args: argparse.Namespace) -> str:
 
 def cmd_sweep(args: argparse.Namespace, values: dict) -> int:
     from core.errors import ConfigError
-    from core.sweep import Budget, WorkerJob, create_study, parse_space, run_workers
+    from core.sweep import Budget, create_study, parse_space
+    from core.sweep_worker import WorkerJob, run_workers
 
     space = parse_space(args.space)
     if args.trial_steps is None and args.trial_minutes is None:
