@@ -14,7 +14,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 UI_PACKAGES = ("textual", "rich", "plotext", "textual_plotext", "tui")
 TORCH_FREE = ("core.settings", "core.protocol", "core.config", "core.data", "core.runs", "core.runlist", "core.files",
-              "core.runlock", "core.errors", "core.atomic")
+              "core.runlock", "core.errors", "core.atomic", "core.recipe", "core.exercises", "core.sweep",
+              "core.studies", "core.sweep_worker")
 CLI_MODULES = ("tui.cli", "tui.cli_train", "tui.cli_sweep", "tui.cli_bench", "tui.cli_serve", "tui.cli_tools")
 
 
