@@ -115,9 +115,10 @@ class FusedDeep:
             logits = self._linear(out, out.x)  # (B, V)
             if self.direct:
                 logits.addmm_(self.embv, self.Wd)  # added after the logits' batch norm, as in MLP.forward
+            lp = torch.log_softmax(logits, 1)  # (B, V)
             dl = out.dh  # (read each step: a batch-normed layer swaps its two gradient buffers)
-            torch.softmax(logits, 1, out=dl)  # (B, V)
-            torch.take(dl, yi, out=li)  # p(target); logs taken once per run, below
+            torch.take(lp, yi, out=li)
+            torch.exp(lp, out=dl)
             dl.put_(yi, self.minus1, accumulate=True)
             dl.mul_(inv_b)  # dlogits of the mean loss, (B, V)
             if self.direct:  # before the logits' batch norm turns dl into the gradient under it
@@ -153,7 +154,6 @@ class FusedDeep:
                 if wd:
                     torch._foreach_mul_(self.params, 1 - lr * wd)
                 torch._foreach_add_(self.params, self.grads, alpha=-lr)
-        logp.clamp_(min=1e-38).log_()  # (n, B) log p(target)
 
     def _linear(self, buf: _Buffers, x: torch.Tensor) -> torch.Tensor:
         """buf.h = x @ W (+ b), batch-normed if the layer is; x is (n, fan_in).

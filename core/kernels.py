@@ -84,25 +84,25 @@ class FusedSGD:
             lrs = [float(lrs)] * len(xs)
         scale = -1.0 / self.B
         for xi, yi, li, lr in zip(xs, ys, logp.unbind(0), lrs):
-            s = lr * scale  # -lr/B: each update's alpha, so dlogits is never rescaled on its own
             torch.index_select(C, 0, xi, out=emb)  # (B*T, E)
             torch.addmm(b1, embv, W1, beta=2, alpha=2, out=h)  # (B, H) 2 * pre-activation
             h.sigmoid_()
             torch.add(m1, h, alpha=2, out=h)  # tanh = 2*sigmoid(2x) - 1
             torch.addmm(b2, h, W2, out=logits)  # (B, V)
-            torch.softmax(logits, 1, out=dl)  # (B, V)
-            torch.take(dl, yi, out=li)  # (B,) probability of each target; its log is taken per chunk
-            dl.put_(yi, minus1, accumulate=True)  # softmax - onehot: B x dlogits of the mean loss
+            lp = torch.log_softmax(logits, 1)  # (B, V)
+            torch.take(lp, yi, out=li)  # (B,) log-probability of each target
+            torch.exp(lp, out=dl)  # softmax
+            dl.put_(yi, minus1, accumulate=True)  # softmax - onehot
+            dl.mul_(lr * scale)  # -lr/B * dlogits: every gradient below arrives scaled for the update
             torch.mm(dl, W2T, out=dh)  # (B, H) before W2 moves
-            W2.addmm_(hT, dl, alpha=s)  # W2 -= lr * dW2
-            b2.addmv_(dlT, ones, alpha=s)
+            W2.addmm_(hT, dl)  # W2 -= lr * dW2
+            b2.addmv_(dlT, ones)
             torch.mul(h, h, out=hh)
             dh.addcmul_(dh, hh, value=-1)  # through tanh: * (1 - h^2)
             torch.mm(dh, W1T, out=demb)  # (B, T*E) before W1 moves
-            W1.addmm_(embT, dh, alpha=s)
-            b1.addmv_(dhT, ones, alpha=s)
-            C.index_add_(0, xi, demb_rows, alpha=s)  # gathered embedding gradient
-        logp.clamp_(min=1e-38).log_()  # (n, B) log p(target): a loss capped at 87 nats, still caught as divergence
+            W1.addmm_(embT, dh)
+            b1.addmv_(dhT, ones)
+            C.index_add_(0, xi, demb_rows)  # gathered embedding gradient
 
 
 class FusedGeneral(FusedSGD):
@@ -181,8 +181,9 @@ class FusedGeneral(FusedSGD):
             else:
                 hin, hinT = h, self.hT
             torch.addmm(b2, hin, W2, out=logits)  # (B, V)
-            torch.softmax(logits, 1, out=dl)
-            torch.take(dl, yi, out=li)  # p(target); logs taken once per run, below
+            lp = torch.log_softmax(logits, 1)
+            torch.take(lp, yi, out=li)
+            torch.exp(lp, out=dl)
             dl.put_(yi, minus1, accumulate=True)
             dl.mul_(inv_b)  # dlogits of the mean loss
             torch.mm(hinT, dl, out=gW2)  # (H, V)
@@ -213,7 +214,6 @@ class FusedGeneral(FusedSGD):
                 if wd:
                     torch._foreach_mul_(params, 1 - lr * wd)
                 torch._foreach_add_(params, grads, alpha=-lr)
-        logp.clamp_(min=1e-38).log_()  # (n, B) log p(target), as FusedSGD.run
 
     def _clip(self, max_norm: float) -> None:
         """Scale the gradients so their total norm is at most max_norm, as clip_grad_norm_ does, on device:
