@@ -74,6 +74,8 @@ def read_recipe(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def _put(flat: dict[str, Any], key: str, value: Any, where: str) -> None:
     if key == "preset":
+        if not isinstance(value, str) or value not in settings.PRESETS:
+            raise ConfigError(f"{where}: preset must be one of {', '.join(settings.PRESETS)}, got {value!r}")
         flat["preset"] = value
         return
     name = settings.canonical(key)
@@ -81,7 +83,10 @@ def _put(flat: dict[str, Any], key: str, value: Any, where: str) -> None:
     if s is None or not s.cli and s.name != "temperature":
         raise ConfigError(f"{where}: unknown setting; the settings are {', '.join(settings.BY_NAME)}")
     if s.kind == "float" and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)  # `lr = 1` is a float setting written plainly
+        try:
+            value = float(value)  # `lr = 1` is a float setting written plainly
+        except OverflowError:
+            raise ConfigError(f"{where} must be <= {settings.fmt(s.hi)}, got a {len(str(value))}-digit number") from None
     reason = s.check(value)
     if reason:
         raise ConfigError(f"{where} {reason}, got {value!r}")

@@ -93,7 +93,11 @@ class Setting:
 
     def out_of_range(self, value: float) -> str | None:
         """Why a number is outside this setting's range ("must be <= 256"), or None."""
-        if not math.isfinite(value):
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:  # an integer beyond any float (400 digits): surely out of range
+            return f"must be <= {fmt(self.hi)}" if value > 0 else f"must be >= {fmt(self.lo)}"
+        if not finite:
             return "must be a finite number"
         if value < self.lo or (self.lo_open and value == self.lo):
             return f"must be > {fmt(self.lo)}" if self.lo_open else f"must be >= {fmt(self.lo)}"

@@ -10,8 +10,7 @@ import json
 import math
 from typing import Any
 
-from core import settings
-from core.sweep import counts, leaderboard, load_study, open_storage
+from core.sweep import counts, leaderboard, load_study, open_storage, trained_values
 
 
 def studies(url: str) -> list[dict[str, Any]]:
@@ -47,8 +46,7 @@ def detail(name: str, url: str, top: int = 10) -> dict[str, Any]:
     base = json.loads(study.user_attrs.get("base", "{}"))
     best_values = None
     if board:
-        best_values = {**settings.DEFAULTS, **base, **board[0].params}
-        best_values = {k: v for k, v in best_values.items() if k in settings.BY_NAME}
+        best_values = trained_values(board[0], base)
     return {
         "name": name,
         "counts": counts(trials),

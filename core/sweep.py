@@ -16,6 +16,7 @@ marks it failed. Optuna is imported here only, so the app and `mlp-tui train` ne
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -137,7 +138,10 @@ def open_storage(url: str, heartbeat: int = HEARTBEAT) -> Any:
     if url.startswith("journal:"):
         from optuna.storages.journal import JournalFileBackend
 
-        return optuna.storages.JournalStorage(JournalFileBackend(url[len("journal:"):]))
+        try:  # (a journal has no heartbeats: a killed worker's trial stays running; see the README)
+            return optuna.storages.JournalStorage(JournalFileBackend(url[len("journal:"):]))
+        except OSError as e:
+            raise SweepError(f"--storage {url}: cannot open the journal ({e.strerror or e})") from None
     kwargs: dict[str, Any] = {}
     if url.startswith("postgresql://") and _has("psycopg") and not _has("psycopg2"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]  # SQLAlchemy's default driver is psycopg2
@@ -198,13 +202,16 @@ def load_study(name: str, url: str, heartbeat: int = HEARTBEAT, seed: int | None
 
 # ---- counting trials ----
 def counts(trials: list[Any]) -> dict[str, int]:
-    """Trials by state; skipped ones (a broken rule) apart, since they do not count against the budget."""
+    """Trials by state; skipped ones (a broken rule) and interrupted ones (a signal, a killed worker) apart,
+    since they do not count against the budget."""
     from optuna.trial import TrialState
 
-    out = {"complete": 0, "pruned": 0, "failed": 0, "running": 0, "skipped": 0}
+    out = {"complete": 0, "pruned": 0, "failed": 0, "running": 0, "skipped": 0, "interrupted": 0}
     for t in trials:
         if t.user_attrs.get("skipped"):
             out["skipped"] += 1
+        elif t.state == TrialState.FAIL and t.user_attrs.get("error") in (None, "interrupted"):
+            out["interrupted"] += 1  # Ctrl+C, or a worker killed: a resume runs it again
         elif t.state == TrialState.COMPLETE:
             out["complete"] += 1
         elif t.state == TrialState.PRUNED:
@@ -266,6 +273,7 @@ def run_trial(trial: Any, values: dict[str, Any], budget: Budget, runs_dir: Any,
     from core.session import Session
     from core.train import Trainer
 
+    trial.set_user_attr("values", json.dumps(values))  # what it trained, in full: show and recipes use it
     broken = settings.broken_rules(values)
     if broken:
         raise Skip(broken[0][1])
@@ -329,23 +337,29 @@ def create_study(name: str, url: str, seed: int | None, heartbeat: int = HEARTBE
     return study
 
 
+def trained_values(trial: Any, base: Mapping[str, Any]) -> dict[str, Any]:
+    """Every setting a trial trained with: as it recorded them, else (an older trial) the base and its params."""
+    try:
+        recorded = json.loads(trial.user_attrs.get("values", ""))
+    except ValueError:
+        recorded = None
+    values = recorded if isinstance(recorded, dict) else {**base, **trial.params}
+    return {**settings.DEFAULTS, **{k: v for k, v in values.items() if k in settings.BY_NAME}}
+
+
 def best_command(trial: Any, base: Mapping[str, Any]) -> str:
-    """The best trial's settings as a ready `mlp-tui train` command line (what differs from the defaults),
-    with the length the trial trained."""
-    values = {**base, **trial.params}
-    parts = ["mlp-tui train"]
-    steps = trial.user_attrs.get("steps")
+    """A trial's settings as a ready `mlp-tui train` command line (what differs from the defaults): it trains
+    what the trial trained, decay step and length included."""
+    import shlex
+
+    values = trained_values(trial, base)
+    parts = ["mlp-tui", "train"]
     for s in settings.SETTINGS:
-        if s.name == "steps" and isinstance(steps, int):
-            parts.append(f"--steps {steps}")
-            continue
-        if not s.cli or s.name in ("steps", "minutes", "patience", "keep_best"):
-            continue
         v = values.get(s.name, s.default)
-        if v == s.default or v is None:
+        if not s.cli or v == s.default or v is None or s.name in ("patience", "keep_best"):
             continue
         if s.kind == "bool":
-            parts.append(s.flag) if v else None
+            parts += [s.flag] if v else []
         else:
-            parts.append(f"{s.flag} {v:g}" if isinstance(v, float) else f"{s.flag} {v}")
-    return " ".join(parts)
+            parts += [s.flag, repr(v) if isinstance(v, float) else str(v)]
+    return shlex.join(parts)

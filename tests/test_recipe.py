@@ -46,7 +46,8 @@ def test_a_bad_recipe_is_one_line_naming_the_key(capsys, tmp_path):
     cases = {'wobble = 3\n': "wobble: unknown setting", '[model]\nn_hidden = "lots"\n': "n_hidden must be an integer",
              'lr = -1\n': "lr must be > 0", 'lr = [\n': "not valid TOML", 'arch = "hier"\nblock_size = 6\n':
              "power of two", 'preset = "fastest"\n': "preset must be one of", 'hidden = 3\nn_hidden = 4\n':
-             "given twice"}
+             "given twice", 'preset = ["best"]\n': "preset must be one of", f"lr = {10**300}\n": "lr must be <=",
+             f"steps = {10**400}\n": "steps must be <=", f"lr = {10**400}\n": "lr must be <="}
     for text, fragment in cases.items():
         recipe = tmp_path / "bad.toml"
         recipe.write_text(text)

@@ -33,6 +33,9 @@ def cmd_sweep(args: argparse.Namespace, values: dict) -> int:
     from core.sweep_worker import WorkerJob, run_workers
 
     space = parse_space(args.space)
+    _, reason = settings.BY_NAME["data"].parse(str(values["data"]))  # before any study or worker: one line
+    if reason:
+        raise ConfigError(f"--data {safe_text(str(values['data']))}: {reason}")
     if args.trial_steps is None and args.trial_minutes is None:
         args.trial_steps = 50_000
     if args.trials is None and args.sweep_minutes is None:
@@ -66,13 +69,21 @@ def cmd_sweep(args: argparse.Namespace, values: dict) -> int:
         stop["signal"] = signum
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    procs = run_workers(job, workers)
+    # The workers start with Ctrl+C ignored (an ignored signal stays so across exec) until they have their own
+    # handlers; a Ctrl+C meanwhile still reaches this process, which passes it on.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        _watch(args, procs, stop, job)
+        procs = run_workers(job, workers)
+    finally:
+        signal.signal(signal.SIGINT, on_signal)
+    try:
+        lost = _watch(args, procs, stop, job)
     finally:
         for s, h in old.items():
             signal.signal(s, h)
-    return 130 if stop["signal"] == signal.SIGINT else (143 if stop["signal"] else 0)
+    if stop["signal"] is not None:
+        return 130 if stop["signal"] == signal.SIGINT else 143
+    return 1 if lost else 0
 
 
 def _safe_url(url: str) -> str:
@@ -81,8 +92,9 @@ def _safe_url(url: str) -> str:
     return safe_text(_hide_password(url))
 
 
-def _watch(args: argparse.Namespace, procs: list, stop: dict, job: Any) -> None:
-    """Draw the study until the workers are done; on a signal, pass it on and wait for them."""
+def _watch(args: argparse.Namespace, procs: list, stop: dict, job: Any) -> bool:
+    """Draw the study until the workers are done; on a signal, pass it on and wait for them. True if a worker
+    ended badly."""
     from core.sweep import load_study
 
     study = load_study(args.study, job.storage, job.heartbeat)
@@ -122,10 +134,11 @@ def _watch(args: argparse.Namespace, procs: list, stop: dict, job: Any) -> None:
     lost = [p for p in procs if p.exitcode not in (0, None)]
     if lost and stop["signal"] is None:
         codes = ", ".join(str(p.exitcode) for p in lost)
-        print(f"{len(lost)} worker{'s' * (len(lost) > 1)} stopped unexpectedly (exit {codes}); a trial it was "
-              f"running is marked failed {3 * job.heartbeat} s after its last heartbeat, when the study is next "
-              f"touched (mlp-tui sweep show, or a resumed sweep)", file=sys.stderr)
+        print(f"{len(lost)} worker{'s' * (len(lost) > 1)} stopped unexpectedly (exit {codes}); a trial left "
+              f"running is marked failed once {3 * job.heartbeat} s have passed without its heartbeat and the study "
+              f"is touched again (mlp-tui sweep show, or a resumed sweep, which runs it again)", file=sys.stderr)
     print(_summary(trials), file=sys.stderr)
+    return bool(lost)
 
 
 def _print_finished(trials: list, seen: set[int]) -> set[int]:
@@ -162,7 +175,8 @@ def _summary(trials: list) -> str:
     c = counts(trials)
     top = leaderboard(trials, 1)
     best = f"best dev {top[0].value:.4f} (trial {top[0].number})" if top else "no trial complete yet"
-    return (f"{c['complete']} complete, {c['pruned']} pruned, {c['failed']} failed, {c['skipped']} skipped"
+    return (f"{c['complete']} complete, {c['pruned']} pruned, {c['failed']} failed, {c['skipped']} skipped, "
+            f"{c['interrupted']} interrupted"
             f"{', ' + str(c['running']) + ' running' if c['running'] else ''}; {best}")
 
 
@@ -203,7 +217,7 @@ def cmd_sweep_show(args: argparse.Namespace) -> int:
         raise SweepError(f"study {args.study}: no trial has completed yet, so there is no best recipe")
     print_ = (lambda *a, **k: None) if args.recipe else print
     print_(f"study {safe_text(args.study)}: {len(trials)} trials ({c['complete']} complete, {c['pruned']} pruned, "
-          f"{c['failed']} failed, {c['skipped']} skipped, {c['running']} running)")
+          f"{c['failed']} failed, {c['interrupted']} interrupted, {c['skipped']} skipped, {c['running']} running)")
     for line in study.user_attrs.get("space", []):
         print_(f"  tuned: {safe_text(line)}")
     if not top:
@@ -219,11 +233,9 @@ def cmd_sweep_show(args: argparse.Namespace) -> int:
     base = json.loads(study.user_attrs.get("base", "{}"))
     if args.recipe:
         from core.recipe import recipe_text
+        from core.sweep import trained_values
 
-        values = {**settings.DEFAULTS, **base, **best.params}
-        steps = best.user_attrs.get("steps")
-        if isinstance(steps, int):
-            values["steps"] = steps
+        values = trained_values(best, base)
         sys.stdout.write(recipe_text(values, f"mlp-tui sweep show {args.study} --recipe: trial {best.number}, "
                                              f"dev {best.value:.4f}"))
         return 0

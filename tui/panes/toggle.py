@@ -32,8 +32,8 @@ class Toggle(Static, can_focus=True):
         self.set_reactive(Toggle.value, bool(value))  # no Changed for the start value
 
     def render(self) -> str:
-        return "[b]on[/]  (enter flips)" if self.value else "off (enter flips)" if self.has_focus else (
-            "[b]on[/]" if self.value else "off")
+        text = "[b]on[/]" if self.value else "off"
+        return f"{text} (enter flips)" if self.has_focus else text
 
     def watch_value(self, value: bool) -> None:
         self.post_message(self.Changed(self, value))
