@@ -86,7 +86,8 @@ def _put(flat: dict[str, Any], key: str, value: Any, where: str) -> None:
         try:
             value = float(value)  # `lr = 1` is a float setting written plainly
         except OverflowError:
-            raise ConfigError(f"{where} must be <= {settings.fmt(s.hi)}, got a {len(str(value))}-digit number") from None
+            digits = len(str(value))
+            raise ConfigError(f"{where} must be <= {settings.fmt(s.hi)}, got a {digits}-digit number") from None
     reason = s.check(value)
     if reason:
         raise ConfigError(f"{where} {reason}, got {value!r}")
