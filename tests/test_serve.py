@@ -81,6 +81,10 @@ def test_serve_errors_are_one_line(capsys):
     assert code == 2 and err.count("\n") == 1 and "Address already in use" in err
     code, _, err = run_cli(capsys, ["serve", "--lr", "abc"])  # the app's flags are checked before serving
     assert code == 2 and err.count("\n") == 1 and "--lr" in err
+    code, _, err = run_cli(capsys, ["serve", "--data", "/nonexistent/words.txt"])
+    assert code == 2 and err.count("\n") == 1 and "no such file" in err
+    code, _, err = run_cli(capsys, ["serve", "--config", "/nonexistent/recipe.toml"])
+    assert code == 2 and err.count("\n") == 1 and "no such file" in err
 
 
 def test_serve_warns_off_loopback():

@@ -241,8 +241,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from core.errors import ConfigError
+    from core.files import safe_text
     from tui.cli_serve import serve
 
+    values = resolve_settings(args.app_args)  # a bad --config, now, not in every tab
+    _, reason = settings.BY_NAME["data"].parse(str(values["data"]))
+    if reason:
+        raise ConfigError(f"--data {safe_text(str(values['data']))}: {reason}")
     return serve(args, args.app_argv)
 
 
@@ -293,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         command, argv = f"sweep {argv[1]}", argv[1:]
     if command == "serve":  # its own flags; the rest are the app's, checked here and passed through
         args, app_argv = parsers["serve"].parse_known_args(argv[1:])
-        parsers["app"].parse_args(app_argv)
+        args.app_args = parsers["app"].parse_args(app_argv)
         args.app_argv = app_argv
     else:
         args = parsers[command].parse_args(argv[1:] if command != "app" else argv)
