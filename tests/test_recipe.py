@@ -55,3 +55,14 @@ def test_a_bad_recipe_is_one_line_naming_the_key(capsys, tmp_path):
         assert code == 2 and err.count("\n") == 1 and fragment in err and "bad.toml" in err, (text, err)
     code, _, err = run_cli(capsys, ["train", "--config", str(tmp_path / "none.toml"), "--quiet"])
     assert code == 2 and "no such file" in err
+
+
+def test_steps_or_minutes_off_on_the_command_line_beat_a_recipes_time_budget(tmp_path):
+    recipe = tmp_path / "timed.toml"
+    recipe.write_text("minutes = 0.5\nsteps = 1000000\n")
+    assert _settings_of(["--config", str(recipe)])["minutes"] == 0.5
+    v = _settings_of(["--config", str(recipe), "--steps", "20"])
+    assert v["minutes"] is None and v["steps"] == 20  # the README's `--config FILE --steps N`
+    v = _settings_of(["--config", str(recipe), "--minutes", "off"])
+    assert v["minutes"] is None and v["steps"] == 1_000_000
+    assert _settings_of(["--preset", "best", "--minutes", "off"])["minutes"] is None

@@ -21,6 +21,7 @@ from tui.argtypes import thread_count as _thread_count
 COMMANDS = ("train", "sample", "eval", "bench", "runs", "export", "sweep", "ngram", "recipe", "serve")
 DEFAULTS = {k: v for k, v in settings.DEFAULTS.items() if settings.BY_NAME[k].cli and k != "data"}
 PRESET_NAMES = tuple(settings.PRESETS)
+OFF = type("Off", (), {"__repr__": lambda self: "off"})()  # an optional setting switched off by its flag
 
 
 def _setting(key: str) -> Callable[[str], object]:
@@ -31,7 +32,7 @@ def _setting(key: str) -> Callable[[str], object]:
         value, reason = setting.parse(text)
         if reason is not None:
             raise argparse.ArgumentTypeError(f"{reason}, got {text!r}")
-        return value
+        return OFF if value is None else value  # `--minutes off` said so: it must win over a recipe
 
     convert.__name__ = key
     return convert
@@ -80,8 +81,12 @@ def resolve_settings(args: argparse.Namespace) -> dict:
     preset = getattr(args, "preset", None) or from_file.pop("preset", None)
     if getattr(args, "preset", None) is None and preset is not None:
         args.preset = preset  # the recipe's preset is shown and recorded as if it had been given
-    merged = {**from_file, **{k: v for k, v in given.items() if v is not None}}
+    off = {k for k, v in given.items() if v is OFF}
+    if given.get("steps") is not None and given.get("minutes") is None:
+        from_file.pop("minutes", None)  # --steps on the command line: a recipe's time budget yields to it
+    merged = {**from_file, **{k: v for k, v in given.items() if v is not None and v is not OFF}}
     values = settings.resolve(merged, preset)
+    values.update(dict.fromkeys(off))  # explicitly off, whatever the file or the preset said
     return {k: v for k, v in values.items() if settings.BY_NAME[k].cli}
 
 
