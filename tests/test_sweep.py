@@ -192,3 +192,13 @@ async def test_the_sweeps_view_shows_a_study_and_applies_its_best_trial(harness,
         await pilot.press("c")
         await until(pilot, lambda: len(app.overlays) == 3, what="the top trials on the plot")
         assert set(app.overlays) == {t.user_attrs["run"] for t in trials}
+
+
+def test_resuming_with_other_choices_is_one_line(capsys, words_file, tmp_path):
+    runs = tmp_path / "runs"
+    code, _, err = run_cli(capsys, sweep_argv(words_file, runs, "--study", "c", "--trials", "1", "--workers", "1",
+                                              "--trial-steps", "100", "--space", "init=lecture|kaiming"))
+    assert code == 0, err
+    code, _, err = run_cli(capsys, sweep_argv(words_file, runs, "--study", "c", "--trials", "2", "--workers", "1",
+                                              "--trial-steps", "100", "--space", "init=kaiming|lecture"))
+    assert code == 2 and err.count("\n") == 1 and "keeps its choices" in err and "init=lecture|kaiming" in err

@@ -43,6 +43,14 @@ def cmd_sweep(args: argparse.Namespace, values: dict) -> int:
     budget = Budget(args.trial_steps, args.trial_minutes)
     url = _storage(args)
     study = create_study(args.study, url, args.seed, args.heartbeat)
+    for t in study.get_trials(deepcopy=False):  # Optuna cannot change a category's choices within a study
+        for name, dist in t.distributions.items():
+            p = space.get(name)
+            had = tuple(getattr(dist, "choices", ()))
+            if p is not None and p.kind == "choice" and had and had != tuple(p.choices):
+                shown = "|".join(settings.fmt(c) for c in had)
+                raise ConfigError(f"--space {name}: study {args.study} has tried {name}={shown}; a resumed study "
+                                  f"keeps its choices (give them in that order, or start a new --study)")
     # Each sweep process on the study (another machine's, a resume) takes the next slot; its worker i seeds
     # its sampler with seed + 1000 * slot + i, or two processes given the same --seed would draw the same values.
     slot = sum(1 for k in study.user_attrs if k.startswith("process-"))
