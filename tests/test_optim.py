@@ -141,7 +141,9 @@ def test_minutes_stops_on_time(small_data):
     t0 = time.perf_counter()
     tr.run()
     took = time.perf_counter() - t0
-    assert 1.2 <= tr.wall <= 1.6 and took < 3
+    # It stops at the first chunk boundary past the budget: a chunk is ~50 ms alone, but can take several
+    # times that on a busy machine (seen: 1.66 s with another process on the second core).
+    assert 1.2 <= tr.wall <= 2.2 and took < 4
     assert tr.snapshot().state == "done" and tr.finished and tr.step > 100
     assert tr.snapshot().total_steps == tr.step  # the estimate converges on what was done
 
