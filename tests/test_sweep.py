@@ -70,7 +70,8 @@ def test_two_workers_run_a_study_of_loadable_runs(capsys, words_file, tmp_path):
     assert v["lr"] == pytest.approx(best.params["lr"]) and v["init"] == best.params["init"] and v["n_hidden"] == 16
     code, out, _ = run_cli(capsys, ["sweep", "export", "s", "--runs-dir", str(runs)])
     lines = out.strip().splitlines()
-    assert code == 0 and lines[0].startswith("trial,state,dev") and len(lines) == 7
+    assert code == 0 and lines[0].startswith("trial,state,dev") and len(lines) == 1 + len(every)  # skipped too
+    assert sum(",skipped," in x for x in lines) == len(every) - 6
 
 
 def test_a_clearly_worse_trial_is_pruned(tmp_path, small_data, words_file, monkeypatch):
