@@ -79,16 +79,13 @@ class FusedDeep:
         # dropout: one mask per hidden layer and step, all drawn at once by the Trainer
         self.mask_sizes = [buf.n * buf.layer.width for buf in self.hidden]
         self.mask_shape = (sum(self.mask_sizes),)
-        self.exp_avg = [torch.zeros_like(p) for p in self.params]
-        self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
-        self.adam_step = torch.zeros(())
-        self.adam_steps = [self.adam_step] * len(self.params)
-        self.fused_adamw = getattr(torch, "_fused_adamw_", None)
-        self.norms = torch.empty(len(self.params))
-        self.clip_coef = torch.empty(())
+        self._optimizer_buffers()
 
+    # the optimiser side is FusedGeneral's, over this layout's parameters
     state_dict = FusedGeneral.state_dict
     load_state_dict = FusedGeneral.load_state_dict
+    _optimizer_buffers = FusedGeneral._optimizer_buffers
+    _update = FusedGeneral._update
     _clip = FusedGeneral._clip
     _adamw_foreach = FusedGeneral._adamw_foreach
 
@@ -141,19 +138,7 @@ class FusedDeep:
                 self.dembv.add_(self.ddirect)
             self.gC.zero_()
             self.gC.index_add_(0, xi, self.demb)  # (V, E)
-            if cfg.grad_clip:
-                self._clip(cfg.grad_clip)
-            if adamw and self.fused_adamw is not None:
-                self.adam_step.add_(1)
-                self.fused_adamw(self.params, self.grads, self.exp_avg, self.exp_avg_sq, [], self.adam_steps, lr=lr,
-                                 beta1=cfg.beta1, beta2=cfg.beta2, weight_decay=wd, eps=1e-8, amsgrad=False,
-                                 maximize=False)
-            elif adamw:
-                self._adamw_foreach(lr)
-            else:
-                if wd:
-                    torch._foreach_mul_(self.params, 1 - lr * wd)
-                torch._foreach_add_(self.params, self.grads, alpha=-lr)
+            self._update(lr, adamw, wd)
 
     def _linear(self, buf: _Buffers, x: torch.Tensor) -> torch.Tensor:
         """buf.h = x @ W (+ b), batch-normed if the layer is; x is (n, fan_in).

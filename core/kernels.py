@@ -132,9 +132,13 @@ class FusedGeneral(FusedSGD):
             self.bessel = B / max(1, B - 1)
         self.hd = torch.empty(B, H)  # (B, H) dropped-out activations
         self.hdT = self.hd.t()
+        self._optimizer_buffers()
+
+    def _optimizer_buffers(self) -> None:
+        """AdamW's moments and step count, and gradient clipping's buffers, for self.params (core.deep too)."""
         self.exp_avg = [torch.zeros_like(p) for p in self.params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
-        self.adam_step = torch.zeros(())  # one step count shared by all five parameters
+        self.adam_step = torch.zeros(())  # one step count shared by every parameter
         self.adam_steps = [self.adam_step] * len(self.params)
         self.fused_adamw = getattr(torch, "_fused_adamw_", None)
         self.norms = torch.empty(len(self.params))  # gradient clipping's per-parameter norms
@@ -158,7 +162,7 @@ class FusedGeneral(FusedSGD):
         logits, dl, dlT, dh, dhT = self.logits, self.dl, self.dlT, self.dh, self.dhT
         demb, demb_rows, ones, minus1 = self.demb, self.demb_rows, self.ones, self.minus1
         gC, gW1, gb1, gW2, gb2 = self.grads[:5]
-        params, grads, bn = self.params, self.grads, self.bn
+        bn = self.bn
         cfg = self.cfg
         adamw = cfg.optimizer == "adamw"
         wd = cfg.weight_decay
@@ -201,19 +205,24 @@ class FusedGeneral(FusedSGD):
             torch.mm(dh, W1T, out=demb)  # (B, T*E)
             gC.zero_()
             gC.index_add_(0, xi, demb_rows)  # (V, E)
-            if cfg.grad_clip:
-                self._clip(cfg.grad_clip)
-            if adamw and self.fused_adamw is not None:
-                self.adam_step.add_(1)  # the fused op reads the step count; the caller advances it
-                self.fused_adamw(params, grads, self.exp_avg, self.exp_avg_sq, [], self.adam_steps, lr=lr,
-                                 beta1=cfg.beta1, beta2=cfg.beta2, weight_decay=wd, eps=1e-8, amsgrad=False,
-                                 maximize=False)
-            elif adamw:
-                self._adamw_foreach(lr)
-            else:
-                if wd:
-                    torch._foreach_mul_(params, 1 - lr * wd)
-                torch._foreach_add_(params, grads, alpha=-lr)
+            self._update(lr, adamw, wd)
+
+    def _update(self, lr: float, adamw: bool, wd: float) -> None:
+        """Clip if asked, then one optimiser step over every parameter (the gradients are in self.grads)."""
+        cfg, params, grads = self.cfg, self.params, self.grads
+        if cfg.grad_clip:
+            self._clip(cfg.grad_clip)
+        if adamw and self.fused_adamw is not None:
+            self.adam_step.add_(1)  # the fused op reads the step count; the caller advances it
+            self.fused_adamw(params, grads, self.exp_avg, self.exp_avg_sq, [], self.adam_steps, lr=lr,
+                             beta1=cfg.beta1, beta2=cfg.beta2, weight_decay=wd, eps=1e-8, amsgrad=False,
+                             maximize=False)
+        elif adamw:
+            self._adamw_foreach(lr)
+        else:
+            if wd:
+                torch._foreach_mul_(params, 1 - lr * wd)
+            torch._foreach_add_(params, grads, alpha=-lr)
 
     def _clip(self, max_norm: float) -> None:
         """Scale the gradients so their total norm is at most max_norm, as clip_grad_norm_ does, on device:
