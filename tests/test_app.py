@@ -213,7 +213,14 @@ async def test_layout_at_80_by_24_shows_every_pane(harness: Harness) -> None:
         await until(pilot, lambda: bool(app.query_one(SamplesPane).names)
                     and bool(app.query_one(SplitLosses).history), what="samples and split losses")
         await until(pilot, lambda: bool(app.query_one(LossPlot).steps), what="the plot's data")
-        await pilot.pause(0.3)  # a plot redraw
+
+        def curve_drawn() -> bool:  # the curve's braille dots; the plot redraws on a timer, late on a busy machine
+            return any("\u2801" <= ch <= "\u28ff" for ch in text_of(app, "#plot"))
+
+        try:
+            await until(pilot, curve_drawn, what="the curve on screen")
+        except AssertionError as e:
+            raise AssertionError(f"{e}; the plot shows:\n{text_of(app, '#plot')}") from None
         screen = app.screen.region
         regions = {}
         for selector in ("#controls", "#plot", "#splits", "#samples", "#status"):
@@ -230,7 +237,6 @@ async def test_layout_at_80_by_24_shows_every_pane(harness: Harness) -> None:
         assert "step" in text_of(app, "#status") and "running" in text_of(app, "#status")
         assert re.search(r"^dev\s+\d+\.\d{4}", text_of(app, "#splits"), re.MULTILINE)
         assert "step" in text_of(app, "#samples")
-        assert any("\u2801" <= ch <= "\u28ff" for ch in text_of(app, "#plot"))  # the curve's braille dots
 
 
 async def test_quit_while_training_stops_the_worker(harness: Harness) -> None:
