@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import torch
@@ -20,6 +23,9 @@ class BenchResult:
     trainer_sps: float
     reference_loss: float  # mean loss of the last 1,000 steps of each
     trainer_loss: float
+    kernel: str = "torch"  # the trainer's kernel: "numba" (core.jit) or "torch" (core.kernels)
+    fallback_sps: float | None = None  # with numba: the torch kernels too, the path without the extra
+    fallback_loss: float | None = None
 
     @property
     def ratio(self) -> float:
@@ -74,7 +80,27 @@ def bench(data: Dataset, model_config: MLPConfig, config: TrainConfig, steps: in
     config = TrainConfig(**{**config.to_dict(), "steps": steps, "decay_at": int(steps * frac)})
     ref_sps, ref_loss = lecture_loop(data, model_config, config, steps)
     tr_sps, tr_loss = trainer_speed(data, model_config, config, steps)
-    return BenchResult(steps, ref_sps, tr_sps, ref_loss, tr_loss)
+    from core import jit
+
+    if not jit.available():
+        return BenchResult(steps, ref_sps, tr_sps, ref_loss, tr_loss)
+    with torch_kernels():
+        fb_sps, fb_loss = trainer_speed(data, model_config, config, steps)
+    return BenchResult(steps, ref_sps, tr_sps, ref_loss, tr_loss, "numba", fb_sps, fb_loss)
+
+
+@contextmanager
+def torch_kernels() -> Iterator[None]:
+    """Trainers made inside use the torch kernels (core.kernels), as without the `fast` extra."""
+    old = os.environ.get("MLP_TUI_KERNEL")
+    os.environ["MLP_TUI_KERNEL"] = "torch"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["MLP_TUI_KERNEL"]
+        else:
+            os.environ["MLP_TUI_KERNEL"] = old
 
 
 # ---- any preset: the plain PyTorch way against the trainer, and the matmul floor ----

@@ -187,10 +187,14 @@ class FusedDeep:
 
 
 def make_kernel(model: MLP, config: TrainConfig) -> Any:
-    """The fastest kernel for this model and recipe: for the lecture's layout, plain SGD on the fused update
-    (core.kernels.FusedSGD) or the general one (FusedGeneral); for any other layout, FusedDeep."""
+    """The fastest kernel for this model and recipe: for the lecture's layout, plain SGD on the compiled step
+    (core.jit.JitSGD, when numba is installed) or the fused torch update (core.kernels.FusedSGD), else the
+    general one (FusedGeneral); for any other layout, FusedDeep."""
     if not model.config.lecture_layout:
         return FusedDeep(model, config)
     if config.fast_path and not model.config.batchnorm:
-        return FusedSGD(model, config.batch_size)
+        from core import jit
+
+        # the compiled step (the `fast` extra), else the torch one
+        return jit.make(model, config.batch_size) or FusedSGD(model, config.batch_size)
     return FusedGeneral(model, config)

@@ -216,8 +216,10 @@ class Trainer:
         n = len(ix)
         B = self.config.batch_size
         Xtr, Ytr = self.data.X["train"], self.data.Y["train"]
-        xs = Xtr[ix].view(n, -1).unbind(0)  # n x (B*block_size,)
-        ys = (Ytr[ix] + self._kernel.row_offset).unbind(0)  # n x (B,) flat index into (B, V)
+        xs = Xtr[ix].view(n, -1)  # (n, B*block_size)
+        ys = Ytr[ix] + self._kernel.row_offset  # (n, B) flat index into (B, V)
+        if not getattr(self._kernel, "stacked", False):
+            xs, ys = xs.unbind(0), ys.unbind(0)  # the torch kernels take one row per step
         logp = torch.empty(n, B)
         lrs = self._lrs(n)
         limit = self._divergence_limit()  # from the weights before this chunk

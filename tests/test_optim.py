@@ -187,12 +187,13 @@ def test_the_trainer_uses_the_schedule_step_by_step(small_data):
 def test_update_config_switches_to_the_general_kernel_and_back(small_data):
     tr = small_trainer(small_data, steps=10_000, init="kaiming")
     tr.run(200)
-    assert type(tr._kernel).__name__ == "FusedSGD"
+    plain = type(tr._kernel)  # FusedSGD, or core.jit's JitSGD where numba is installed
+    assert plain.__name__ in ("FusedSGD", "JitSGD") and not tr._kernel.general
     tr.update_config(dropout=0.2)
     assert isinstance(tr._kernel, FusedGeneral)
     tr.run(200)
     tr.update_config(dropout=0.0)
-    assert type(tr._kernel).__name__ == "FusedSGD"
+    assert type(tr._kernel) is plain
     tr.run(200)
     assert tr.step == 600 and all(torch.isfinite(p).all() for p in tr.model.parameters())
 

@@ -21,11 +21,20 @@ def bench(args: argparse.Namespace, values: dict | None) -> int:
     print(f"lecture recipe on {data.source}: {MLPConfig(vocab_size=len(data.vocab)).num_params():,} parameters, "
           f"batch {tcfg.batch_size}, {steps:,} steps each, 1 torch thread", flush=True)
     r = bench(data, mcfg, tcfg, steps)
-    print(f"lecture loop (autograd, .item() per step): {r.reference_sps:>9,.0f} steps/s  "
+    print(f"{'lecture loop (autograd, .item() per step):':<45}{r.reference_sps:>9,.0f} steps/s  "
           f"(loss over the last 1,000 steps {r.reference_loss:.3f})")
-    print(f"mlp-tui trainer (fused, no per-step sync):  {r.trainer_sps:>9,.0f} steps/s  "
+    label = "numba step, many per call" if r.kernel == "numba" else "fused, no per-step sync"
+    print(f"{'mlp-tui trainer (' + label + '):':<45}{r.trainer_sps:>9,.0f} steps/s  "
           f"(loss over the last 1,000 steps {r.trainer_loss:.3f})")
-    print(f"ratio: {r.ratio:.2f}x")
+    if r.fallback_sps is not None:
+        print(f"{'mlp-tui trainer (torch kernels, no extra):':<45}{r.fallback_sps:>9,.0f} steps/s  "
+              f"(loss over the last 1,000 steps {r.fallback_loss:.3f})")
+    print(f"ratio: {r.ratio:.2f}x" + (f" (torch kernels {r.fallback_sps / r.reference_sps:.2f}x)"
+                                      if r.fallback_sps is not None else ""))
+    if r.kernel != "numba":
+        from core import jit
+
+        print(f"the compiled step is off: {jit.why_not()}")
     return 0
 
 
