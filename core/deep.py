@@ -192,9 +192,11 @@ def make_kernel(model: MLP, config: TrainConfig) -> Any:
     general one (FusedGeneral); for any other layout, FusedDeep."""
     if not model.config.lecture_layout:
         return FusedDeep(model, config)
-    if config.fast_path and not model.config.batchnorm:
-        from core import jit
+    from core import jit
 
-        # the compiled step (the `fast` extra), else the torch one
-        return jit.make(model, config.batch_size) or FusedSGD(model, config.batch_size)
+    compiled = jit.make(model, config)  # the compiled step (the `fast` extra), else the torch one
+    if compiled is not None:
+        return compiled
+    if config.fast_path and not model.config.batchnorm:
+        return FusedSGD(model, config.batch_size)
     return FusedGeneral(model, config)

@@ -18,9 +18,11 @@ from typing import Any
 
 import torch
 
+from core.config import TrainConfig
+from core.kernels import FusedGeneral
 from core.model import MLP
 
-__all__ = ["JitSGD", "available", "make", "why_not"]
+__all__ = ["JitGeneral", "JitSGD", "available", "make", "why_not"]
 
 _compiled: Any = None  # (step, tanh, numpy) once core.jitsteps is imported
 _why_not = ""  # why numba is not used, for `mlp-tui bench`
@@ -43,13 +45,14 @@ def available() -> bool:
     return True
 
 
-def make(model: MLP, batch_size: int) -> JitSGD | None:
-    """A JitSGD, or None (why_not() says why) when numba is missing, switched off or fails to compile."""
+def make(model: MLP, config: TrainConfig) -> JitSGD | JitGeneral | None:
+    """The compiled kernel for the lecture's layout without batch norm: JitSGD for plain SGD, JitGeneral
+    for the rest; None (why_not() says why) when numba is missing, switched off or fails to compile."""
     global _why_not
-    if not available():
+    if model.config.batchnorm or not model.config.lecture_layout or not available():
         return None
     try:
-        return JitSGD(model, batch_size)
+        return JitSGD(model, config.batch_size) if config.fast_path else JitGeneral(model, config)
     except Exception as e:  # noqa: BLE001  the torch kernel takes over
         _why_not = f"the compiled step failed: {type(e).__name__}: {str(e)[:200]}"
         return None
@@ -60,12 +63,12 @@ def why_not() -> str:
 
 
 def _build() -> Any:
-    """(the compiled step, the tanh it uses, numpy): imports numba and scipy the first time."""
+    """(the SGD step, the tanh it uses, numpy, the general step): imports numba and scipy the first time."""
     global _compiled
     if _compiled is None:
         from core import jitsteps
 
-        _compiled = (jitsteps.steps, jitsteps.tanh, jitsteps.np)
+        _compiled = (jitsteps.steps, jitsteps.tanh, jitsteps.np, jitsteps.general_steps)
     return _compiled
 
 
@@ -81,7 +84,7 @@ class JitSGD:
     name = "numba"
 
     def __init__(self, model: MLP, batch_size: int):
-        steps, _, np = _build()
+        steps, _, np, _ = _build()
         cfg = model.config
         B, T, E, H, V = batch_size, cfg.block_size, cfg.n_embd, cfg.n_hidden, cfg.vocab_size
         self.B, self.V = B, V
@@ -111,3 +114,54 @@ class JitSGD:
         Y = ys.numpy() - self._offset  # (n, B) targets
         out = logp.numpy()
         self._steps(*self.params, X, Y, lr_arr, out, *self.buffers)
+
+
+class JitGeneral(FusedGeneral):
+    """FusedGeneral (AdamW or SGD with weight decay, dropout, clipping) with its steps compiled.
+
+    It keeps FusedGeneral's torch buffers for gradients and AdamW's moments, so state_dict, checkpoints
+    and a switch to or from the torch kernel carry the optimiser over; the compiled step works on numpy
+    views of them. Reads self.cfg at every call: the Trainer changes it live.
+    """
+
+    stacked = True
+    name = "numba"
+
+    def __init__(self, model: MLP, config: TrainConfig):
+        if model.config.batchnorm:
+            raise ValueError("the compiled general step has no batch norm")
+        super().__init__(model, config)
+        _, _, np, self._general = _build()
+        self._np = np
+        view = [t.numpy() for t in self.params]
+        self._arrays = (view + [t.numpy() for t in self.grads] + [t.numpy() for t in self.exp_avg]
+                        + [t.numpy() for t in self.exp_avg_sq])  # C, W1, b1, W2, b2 for each of the four
+        B, H, TE, V = config.batch_size, model.config.n_hidden, self.embv.shape[1], self.V
+        f = np.float32
+        self._work = [np.empty((B, TE), f), np.empty((B, H), f), np.empty((B, H), f), np.empty((B, V), f),
+                      np.empty((B, V), f), np.empty((B, H), f), np.empty((B, TE), f)]
+        self._no_masks = np.empty((0, B, H), f)
+        self._hyper = np.empty(5, np.float64)
+        self._lrs = np.empty(0, f)
+        self.run(torch.empty(0, B * model.config.block_size, dtype=torch.long), torch.empty(0, B, dtype=torch.long),
+                 torch.empty(0, B), 0.0)  # compile (or load numba's cache) now, not in the first timed chunk
+
+    def run(self, xs: Any, ys: Any, logp: torch.Tensor, lrs: float | list[float], masks: Any = None) -> None:
+        """As FusedGeneral.run; xs (n, B*block_size), ys (n, B) flat targets and masks (n, B, H) may come
+        stacked (the Trainer) or as tuples of rows (stacked here)."""
+        np = self._np
+        if isinstance(xs, (tuple, list)):
+            xs, ys = torch.stack(xs), torch.stack(ys)
+        if isinstance(masks, (tuple, list)):
+            masks = torch.stack(masks) if masks and masks[0] is not None else None
+        n = len(xs)
+        if len(self._lrs) < n:
+            self._lrs = np.empty(n, np.float32)
+        lr_arr = self._lrs[:n]
+        lr_arr[:] = lrs
+        cfg = self.cfg
+        self._hyper[:] = (1.0 if cfg.optimizer == "adamw" else 0.0, cfg.weight_decay, cfg.beta1, cfg.beta2,
+                          cfg.grad_clip)
+        m = self._no_masks if masks is None else masks.contiguous().numpy()
+        self._general(*self._arrays, xs.contiguous().numpy(), ys.numpy() - self.row_offset.numpy(), lr_arr, m,
+                      logp.numpy(), self.adam_step.view(1).numpy(), self._hyper, *self._work)

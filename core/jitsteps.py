@@ -106,3 +106,137 @@ def steps(C, W1, b1, W2, b2, X, Y, lrs, logp, emb, h, logits, dl, dh, demb, gW1,
             for e in range(E):
                 C[c, e] += demb[b, o + e]
 
+
+
+@nb.njit(inline="always", error_model="numpy")
+def _gather(C, X, s, emb, T):
+    V, E = C.shape
+    for r in range(X.shape[1]):  # emb (B, T*E): each example's block of embeddings, concatenated
+        c = X[s, r]
+        if c < 0 or c >= V:
+            raise IndexError("a character index outside the embedding table")
+        b, o = r // T, (r % T) * E
+        for e in range(E):
+            emb[b, o + e] = C[c, e]
+
+
+@nb.njit(inline="always", error_model="numpy")
+def _adamw(p, g, m, v, lr, wd, beta1, beta2, step_size, inv_bc2_sqrt, adam):
+    """One AdamW (or SGD with decoupled weight decay) update of a flat parameter, as torch computes it."""
+    decay = f32(1.0) - lr * wd
+    if adam:
+        a1, a2 = f32(1.0) - beta1, f32(1.0) - beta2
+        for i in range(p.shape[0]):
+            gi = g[i]
+            mi = m[i] + a1 * (gi - m[i])
+            vi = beta2 * v[i] + a2 * gi * gi
+            m[i], v[i] = mi, vi
+            p[i] = p[i] * decay - step_size * mi / (np.sqrt(vi) * inv_bc2_sqrt + f32(1e-8))
+    else:
+        for i in range(p.shape[0]):
+            p[i] = p[i] * decay - lr * g[i]
+
+
+@nb.njit(cache=True, error_model="numpy", nogil=True)
+def general_steps(C, W1, b1, W2, b2, gC, gW1, gb1, gW2, gb2, mC, mW1, mb1, mW2, mb2, vC, vW1, vb1, vW2, vb2,
+                  X, Y, lrs, masks, logp, adam_step, hyper, emb, h, hd, logits, dl, dh, demb):
+    """len(X) steps of the lecture layout with real gradients: dropout (masks (n, B, H), already scaled, or
+    an empty first axis for none), AdamW or SGD with weight decay, gradient clipping; FusedGeneral's math.
+
+    hyper: (adam 0/1, weight decay, beta1, beta2, clip norm or 0); adam_step (1,) advances per step.
+    """
+    n, BT = X.shape
+    B = Y.shape[1]
+    T = BT // B
+    V = C.shape[0]
+    H = W1.shape[1]
+    adam = hyper[0] > 0
+    wd, beta1, beta2, clip = f32(hyper[1]), f32(hyper[2]), f32(hyper[3]), f32(hyper[4])
+    dropout = masks.shape[0] > 0
+    inv_b = f32(1.0) / f32(B)
+    for s in range(n):
+        _gather(C, X, s, emb, T)
+        np.dot(emb, W1, h)  # (B, H)
+        for b in range(B):
+            for j in range(H):
+                h[b, j] = tanh(h[b, j] + b1[j])
+        hin = hd if dropout else h  # the layer's output after dropout
+        if dropout:
+            for b in range(B):
+                for j in range(H):
+                    hd[b, j] = h[b, j] * masks[s, b, j]
+        np.dot(hin, W2, logits)  # (B, V)
+        for b in range(B):
+            m = f32(-np.inf)
+            for v in range(V):
+                x = logits[b, v] + b2[v]
+                logits[b, v] = x
+                m = max(m, x)
+            tot = zero
+            for v in range(V):
+                ex = np.exp(logits[b, v] - m)
+                dl[b, v] = ex
+                tot += ex
+            y = Y[s, b]
+            if y < 0 or y >= V:
+                raise IndexError("a target outside the vocabulary")
+            logp[s, b] = logits[b, y] - m - np.log(tot)
+            k = inv_b / tot
+            for v in range(V):
+                dl[b, v] *= k
+            dl[b, y] -= inv_b  # dlogits of the mean loss
+        np.dot(hin.T, dl, gW2)  # (H, V)
+        for v in range(V):
+            acc = zero
+            for b in range(B):
+                acc += dl[b, v]
+            gb2[v] = acc
+        np.dot(dl, W2.T, dh)  # (B, H)
+        for b in range(B):
+            for j in range(H):
+                d = dh[b, j] * (one - h[b, j] * h[b, j])  # through tanh
+                dh[b, j] = d * masks[s, b, j] if dropout else d
+        np.dot(emb.T, dh, gW1)  # (T*E, H)
+        for j in range(H):
+            acc = zero
+            for b in range(B):
+                acc += dh[b, j]
+            gb1[j] = acc
+        np.dot(dh, W1.T, demb)  # (B, T*E)
+        gC[:, :] = zero
+        E = C.shape[1]
+        for r in range(BT):  # the embedding gradient, scattered back to the table's rows
+            c = X[s, r]
+            b, o = r // T, (r % T) * E
+            for e in range(E):
+                gC[c, e] += demb[b, o + e]
+        if clip > 0:  # clip_grad_norm_ over all parameters
+            total = np.sqrt(_sumsq(gC.reshape(-1)) + _sumsq(gW1.reshape(-1)) + _sumsq(gb1) + _sumsq(gW2.reshape(-1))
+                            + _sumsq(gb2))
+            coef = min(f32(1.0), clip / (f32(total) + f32(1e-6)))
+            if coef < 1:
+                for g in (gC.reshape(-1), gW1.reshape(-1), gb1, gW2.reshape(-1), gb2):
+                    g *= coef
+        lr = f32(lrs[s])
+        step_size, inv_bc2_sqrt = lr, one
+        if adam:
+            adam_step[0] += 1
+            t = adam_step[0]
+            step_size = lr / f32(1.0 - beta1**t)
+            inv_bc2_sqrt = f32(1.0 / np.sqrt(1.0 - beta2**t))
+        _adamw(C.reshape(-1), gC.reshape(-1), mC.reshape(-1), vC.reshape(-1), lr, wd, beta1, beta2, step_size,
+               inv_bc2_sqrt, adam)
+        _adamw(W1.reshape(-1), gW1.reshape(-1), mW1.reshape(-1), vW1.reshape(-1), lr, wd, beta1, beta2, step_size,
+               inv_bc2_sqrt, adam)
+        _adamw(b1, gb1, mb1, vb1, lr, wd, beta1, beta2, step_size, inv_bc2_sqrt, adam)
+        _adamw(W2.reshape(-1), gW2.reshape(-1), mW2.reshape(-1), vW2.reshape(-1), lr, wd, beta1, beta2, step_size,
+               inv_bc2_sqrt, adam)
+        _adamw(b2, gb2, mb2, vb2, lr, wd, beta1, beta2, step_size, inv_bc2_sqrt, adam)
+
+
+@nb.njit(inline="always", error_model="numpy")
+def _sumsq(g):
+    acc = 0.0  # float64: a norm over 160K squares
+    for i in range(g.shape[0]):
+        acc += float(g[i]) * float(g[i])
+    return acc

@@ -229,7 +229,9 @@ class Trainer:
         if self._kernel.general:
             masks = None
             if self.config.dropout > 0:  # (n, B, H), or (n, every layer's units) for a deep model
-                masks = dropout_masks(self._mask_gen, (n, *self._kernel.mask_shape), self.config.dropout).unbind(0)
+                masks = dropout_masks(self._mask_gen, (n, *self._kernel.mask_shape), self.config.dropout)
+                if not getattr(self._kernel, "stacked", False):
+                    masks = masks.unbind(0)
             self._kernel.run(xs, ys, logp, lrs, masks)
         else:
             self._kernel.run(xs, ys, logp, lrs)

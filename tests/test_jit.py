@@ -61,7 +61,7 @@ def test_tanh_approximation_is_float32_accurate():
     import numba as nb
     import numpy as np
 
-    _, tanh, _ = jit._build()
+    tanh = jit._build()[1]
 
     @nb.njit
     def apply(xs, out):
@@ -92,15 +92,78 @@ def test_an_index_outside_the_table_raises_instead_of_writing_memory(names_data)
         k.run(torch.zeros(1, 12, dtype=torch.long), Y + 1000, torch.empty(1, 4), 0.1)
 
 
-def test_make_kernel_picks_the_compiled_step_only_for_plain_sgd(names_data, monkeypatch):
-    model = MLP(MLPConfig(vocab_size=len(names_data.vocab), n_hidden=16))
+def test_make_kernel_picks_a_compiled_step_for_the_lecture_layout_without_batch_norm(names_data, monkeypatch):
+    from core.deep import FusedDeep
+
+    V = len(names_data.vocab)
+    model = MLP(MLPConfig(vocab_size=V, n_hidden=16))
     monkeypatch.delenv("MLP_TUI_KERNEL", raising=False)
     assert isinstance(make_kernel(model, TrainConfig()), jit.JitSGD)
-    assert isinstance(make_kernel(model, TrainConfig(dropout=0.1)), FusedGeneral)
-    assert isinstance(make_kernel(model, TrainConfig(optimizer="adamw")), FusedGeneral)
+    assert type(make_kernel(model, TrainConfig(dropout=0.1))) is jit.JitGeneral
+    assert type(make_kernel(model, TrainConfig(optimizer="adamw"))) is jit.JitGeneral
+    bn = MLP(MLPConfig(vocab_size=V, n_hidden=16, batchnorm=True))
+    assert type(make_kernel(bn, TrainConfig(optimizer="adamw"))) is FusedGeneral
+    assert type(make_kernel(MLP(MLPConfig(vocab_size=V, n_hidden=16, layers=2)), TrainConfig())) is FusedDeep
     monkeypatch.setenv("MLP_TUI_KERNEL", "torch")
     assert type(make_kernel(model, TrainConfig())) is FusedSGD
+    assert type(make_kernel(model, TrainConfig(optimizer="adamw"))) is FusedGeneral
     assert jit.why_not() == "MLP_TUI_KERNEL=torch"
+
+
+GENERAL_RECIPES = [
+    {"optimizer": "adamw", "lr": 3e-3, "weight_decay": 0.01, "dropout": 0.2},
+    {"optimizer": "adamw", "lr": 3e-3, "grad_clip": 0.5},
+    {"optimizer": "sgd", "lr": 0.1, "weight_decay": 0.01, "dropout": 0.1},
+    {"optimizer": "sgd", "lr": 0.1, "grad_clip": 0.3},
+]
+
+
+def _general_pair(names_data, cfg: TrainConfig, n: int):
+    from core.kernels import dropout_masks
+
+    a, b = _pair(names_data, n_hidden=48, init="kaiming")
+    ka, kb = FusedGeneral(a, cfg), jit.JitGeneral(b, cfg)
+    ix = torch.randint(0, len(names_data.Y["train"]), (n, cfg.batch_size), generator=torch.Generator().manual_seed(0))
+    X = names_data.X["train"][ix].view(n, -1)  # (n, B*block_size)
+    Y = names_data.Y["train"][ix] + ka.row_offset  # (n, B)
+    M = dropout_masks(torch.Generator().manual_seed(5), (n, cfg.batch_size, 48), cfg.dropout) if cfg.dropout else None
+    return a, b, ka, kb, X, Y, M
+
+
+@pytest.mark.parametrize("recipe", GENERAL_RECIPES, ids=lambda r: "-".join(f"{k}={v}" for k, v in r.items()))
+def test_compiled_general_step_matches_the_torch_kernel(names_data, recipe):
+    """AdamW or SGD, weight decay, dropout (the same masks), clipping: 300 steps agree to rounding."""
+    cfg = TrainConfig(batch_size=32, **recipe)
+    a, b, ka, kb, X, Y, M = _general_pair(names_data, cfg, 300)
+    la, lb = torch.empty(300, 32), torch.empty(300, 32)
+    ka.run(X.unbind(0), Y.unbind(0), la, cfg.lr, None if M is None else M.unbind(0))
+    kb.run(X, Y, lb, cfg.lr, M)
+    assert torch.allclose(la, lb, atol=1e-5), (la - lb).abs().max()
+    for (name, pa), pb in zip(a.named_parameters(), b.parameters()):
+        assert torch.allclose(pa, pb, atol=1e-5), (name, (pa - pb).abs().max())
+    for ma, mb in zip(ka.exp_avg + ka.exp_avg_sq, kb.exp_avg + kb.exp_avg_sq):
+        assert torch.allclose(ma, mb, atol=1e-6)
+    assert float(kb.adam_step) == (300 if cfg.optimizer == "adamw" else 0) == float(ka.adam_step)
+    assert -lb[-50:].mean() < -lb[:50].mean() - 0.2  # it learned
+
+
+def test_adamw_state_moves_between_the_compiled_and_the_torch_kernel(names_data):
+    """A checkpoint's optimiser state, or a switch of kernel mid-run, carries AdamW's moments over."""
+    cfg = TrainConfig(batch_size=32, optimizer="adamw", lr=3e-3)
+    a, b, ka, kb, X, Y, _ = _general_pair(names_data, cfg, 200)
+    lp = torch.empty(100, 32)
+    ka.run(X[:100].unbind(0), Y[:100].unbind(0), lp, cfg.lr)
+    kb.run(X[:100], Y[:100], lp, cfg.lr)
+    ka2 = jit.JitGeneral(a, cfg)  # a's weights, now on the compiled kernel, with the torch kernel's moments
+    ka2.load_state_dict(ka.state_dict())
+    kb2 = FusedGeneral(b, cfg)  # and the other way round
+    kb2.load_state_dict(kb.state_dict())
+    la, lb = torch.empty(100, 32), torch.empty(100, 32)
+    ka2.run(X[100:], Y[100:], la, cfg.lr)
+    kb2.run(X[100:].unbind(0), Y[100:].unbind(0), lb, cfg.lr)
+    assert float(ka2.adam_step) == float(kb2.adam_step) == 200
+    assert torch.allclose(la, lb, atol=1e-5)
+    assert all(torch.allclose(p, q, atol=1e-5) for p, q in zip(a.parameters(), b.parameters()))
 
 
 def test_trainer_on_either_kernel_learns_the_same(names_data, monkeypatch):
@@ -139,3 +202,23 @@ def test_a_numba_that_fails_to_load_falls_back_to_the_torch_kernel(names_data, m
     model = MLP(MLPConfig(vocab_size=len(names_data.vocab), n_hidden=16))
     assert type(make_kernel(model, TrainConfig())) is FusedSGD
     assert "numba failed to load: RuntimeError: numba 0.0 needs numpy < 1" == jit.why_not()
+
+
+def test_live_changes_reach_the_compiled_step(names_data, monkeypatch):
+    """Betas, weight decay, dropout and clipping changed between chunks: the compiled and the torch
+    kernels stay together, so each change reached both (the torch one is spied on in test_settings)."""
+    cfg = TrainConfig(optimizer="adamw", lr=3e-3, beta1=0.8, beta2=0.95, steps=10_000)
+    trainers = []
+    for kernel in ("", "torch"):
+        monkeypatch.setenv("MLP_TUI_KERNEL", kernel)
+        trainers.append(Trainer(names_data, MLPConfig(n_hidden=32, init="kaiming"), cfg))
+    a, b = trainers
+    assert type(a._kernel) is jit.JitGeneral and type(b._kernel) is FusedGeneral
+    for change in ({}, {"beta1": 0.6}, {"weight_decay": 0.1}, {"dropout": 0.3}, {"grad_clip": 0.2}, {"beta2": 0.9}):
+        for tr in (a, b):
+            tr.update_config(**change)
+            assert tr.run(150)
+        assert torch.allclose(a.history.series()[1], b.history.series()[1], atol=1e-5), change
+    ref = Trainer(names_data, MLPConfig(n_hidden=32, init="kaiming"), cfg)  # torch, betas never changed
+    ref.run(900)
+    assert not torch.allclose(ref.history.series()[1][-150:], b.history.series()[1][-150:], atol=1e-3)
