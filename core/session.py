@@ -2,7 +2,8 @@
 
 It owns a Trainer (the synchronous engine: chunks of steps) and the run directory's writer, and holds
 the policy that used to differ between the two front ends:
-- evaluation: dev and test in full every EVAL_INTERVAL seconds of training, the train split in full
+- evaluation: dev and test in full every EVAL_INTERVAL seconds of training (longer for a model whose
+  evaluation would take more than EVAL_SHARE of the training time), the train split in full
   when that fits in EVAL_BUDGET of the training time, else on a fixed sample (scheduled evaluations);
   all three in full at the start, at a pause, on request and at the end (unscheduled);
 - samples every SAMPLE_INTERVAL seconds (fixed seed, so you watch the same draws improve);
@@ -25,7 +26,8 @@ from typing import Any
 
 from core import protocol as P
 
-EVAL_INTERVAL = 2.0  # seconds of training between scheduled evaluations
+EVAL_INTERVAL = 2.0  # seconds of training between scheduled evaluations, at least ...
+EVAL_SHARE = 0.05  # ... and long enough that they cost at most this share of the training time
 EVAL_BUDGET = 0.05  # share of training time that evaluating the full train split may take
 TRAIN_SAMPLE_ROWS = 20_000  # fixed subset of the train split used between full passes
 SAMPLE_INTERVAL = 3.0  # seconds between batches of sampled names
@@ -48,6 +50,7 @@ class Session:
         self.eval_time = 0.0  # seconds spent on scheduled evaluations
         self.train_full_cost = 0.2  # seconds for a full pass over the train split, re-measured each time
         self.last_eval_at = trainer.elapsed  # training seconds at the last scheduled evaluation
+        self.eval_cost = 0.0  # seconds the last scheduled evaluation took
         self.last_sample = 0.0
         self.stale = 0  # scheduled evaluations since the dev loss last improved
         self.kept = "last"  # which weights the end of the run left in the model: "last" or "best"
@@ -112,7 +115,7 @@ class Session:
         if tr.finished:
             self._done("")
             return False
-        if tr.elapsed - self.last_eval_at >= EVAL_INTERVAL:
+        if tr.elapsed - self.last_eval_at >= self.eval_interval:
             best = tr.best_dev
             self.evaluate(full=False, scheduled=True)
             self.stale = 0 if tr.best_dev < best else self.stale + 1
@@ -123,6 +126,12 @@ class Session:
         if time.monotonic() - self.last_sample >= SAMPLE_INTERVAL:
             self.sample()
         return True
+
+    @property
+    def eval_interval(self) -> float:
+        """Training seconds between scheduled evaluations: EVAL_INTERVAL, stretched for a big model (the
+        `best` preset's dev + test + train sample take ~0.65 s, which every 2 s cost a third of its run)."""
+        return max(EVAL_INTERVAL, self.eval_cost / EVAL_SHARE if EVAL_SHARE > 0 else 0.0)
 
     def step_for(self, seconds: float) -> None:
         """Train for about `seconds` of wall time (at least one chunk), or until it stops."""
@@ -180,6 +189,7 @@ class Session:
         if scheduled:
             spent = time.perf_counter() - t0
             self.eval_time += spent
+            self.eval_cost = spent - (self.train_full_cost if kind == "full" else 0.0)  # the full pass has its budget
             tr.wall += spent
             self.last_eval_at = tr.elapsed
         self.emit(P.Evaluated(tr.step, losses, kind, tr.best_dev, tr.best_dev_step))

@@ -126,6 +126,7 @@ def test_patience_stops_early(small_data, monkeypatch):
     import core.session
 
     monkeypatch.setattr(core.session, "EVAL_INTERVAL", 0.0)  # a scheduled evaluation after every chunk
+    monkeypatch.setattr(core.session, "EVAL_SHARE", 0.0)
     tr = small_trainer(small_data, steps=10**7, lr=0.5, patience=3)
     s = core.session.Session(tr)
     s.resume()

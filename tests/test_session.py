@@ -94,3 +94,32 @@ def test_a_session_without_a_run_folder_trains_and_reports(small_data):
     assert s.state == "paused" and s.resume()
     s.step_for(10)
     assert tr.step == 600 and os.environ.get("MLP_TUI_RUNS_DIR")
+
+
+def test_a_slow_evaluation_is_scheduled_less_often(small_data, monkeypatch):
+    """Scheduled evaluations cost at most EVAL_SHARE of the training time: a model whose dev + test + train
+    sample take 0.3 s is evaluated every 6 s of training, not every 2 s (a third of a 5-minute run)."""
+    import time
+
+    from conftest import small_trainer
+
+    import core.model
+    import core.session
+
+    real = core.model.split_loss
+
+    def slow(*args, **kw):
+        time.sleep(0.1)  # three of these per scheduled evaluation
+        return real(*args, **kw)
+
+    monkeypatch.setattr(core.model, "split_loss", slow)
+    monkeypatch.setattr(core.session, "EVAL_SHARE", 0.05)
+    tr = small_trainer(small_data, steps=10**9)
+    s = Session(tr)
+    s.resume()
+    while tr.elapsed < 7:
+        s.step()
+    scheduled = [e for e in tr.evals if e[0] > 0]
+    assert s.eval_cost >= 0.3 and s.eval_interval == pytest.approx(s.eval_cost / 0.05)
+    assert len(scheduled) == 1  # at 2 s, then not before 8 s (at a fixed 2 s: 3 in 7 s)
+    assert s.eval_time <= 0.05 * tr.elapsed + s.eval_cost + 0.05
