@@ -240,3 +240,16 @@ def _sumsq(g):
     for i in range(g.shape[0]):
         acc += float(g[i]) * float(g[i])
     return acc
+
+
+@nb.njit(cache=True, nogil=True)
+def matmul_floor(reps, x1, W1, y1, gW1, dx1, x2, W2, y2, gW2, dx2):
+    """reps times the lecture layout's six matmuls (forward, weight gradient, input gradient of both
+    layers) on these buffers, with no other work: the compiled step's floor (core.bench)."""
+    for _ in range(reps):
+        np.dot(x1, W1, y1)
+        np.dot(x1.T, y1, gW1)
+        np.dot(y1, W1.T, dx1)
+        np.dot(x2, W2, y2)
+        np.dot(x2.T, y2, gW2)
+        np.dot(y2, W2.T, dx2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -293,3 +294,31 @@ def test_the_app_starts_without_importing_torch():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"  # numba and scipy (the fast extra) stay in the training process too
+
+
+def test_bench_prints_both_loops_and_their_ratio(capsys, monkeypatch):
+    """`mlp-tui bench`: steps/s of the lecture loop and of the trainer (on each kernel where numba is
+    installed), and a ratio that is their quotient. Numbers only, no speed asserted (that is the bench's job)."""
+    monkeypatch.delenv("MLP_TUI_KERNEL", raising=False)
+    code, out, err = run_cli(capsys, ["bench", "--steps", "1200"])
+    assert code == 0, err
+    rates = {line.split("):")[0]: float(line.split("):")[1].split("steps/s")[0].replace(",", ""))
+             for line in out.splitlines() if "steps/s" in line}
+    ref = rates.pop("lecture loop (autograd, .item() per step")
+    ours = rates.pop("mlp-tui trainer (numba step, many per call")
+    assert set(rates) == {"mlp-tui trainer (torch kernels, no extra"} and min(ref, ours, *rates.values()) > 0
+    ratio = float(re.search(r"^ratio: (\d+\.\d+)x", out, re.MULTILINE).group(1))
+    assert ratio == pytest.approx(ours / ref, abs=0.02)
+    monkeypatch.setenv("MLP_TUI_KERNEL", "torch")
+    code, out, _ = run_cli(capsys, ["bench", "--steps", "1200"])
+    assert code == 0 and "mlp-tui trainer (fused, no per-step sync):" in out
+    assert "the compiled step is off: MLP_TUI_KERNEL=torch" in out and "torch kernels, no extra" not in out
+
+
+def test_bench_preset_prints_the_matmul_floor_and_our_share(capsys):
+    code, out, err = run_cli(capsys, ["bench", "--preset", "tiny", "--steps", "1200"])
+    assert code == 0, err
+    m = re.search(r"matmul floor: ([\d,]+) us per step .* our share of the floor: (\d+)%", out)
+    assert m and int(m.group(1).replace(",", "")) > 0 and 0 < int(m.group(2)) <= 100
+    assert re.search(r"^mlp-tui trainer \((numba step|torch kernels)\):\s+[\d,]+ steps/s", out, re.MULTILINE)
+    assert re.search(r"^ratio: \d+\.\d+x$", out, re.MULTILINE)

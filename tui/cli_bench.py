@@ -52,7 +52,8 @@ def _bench_recipe(args: argparse.Namespace, values: dict) -> int:
           f"{steps:,} steps each, {r.threads} torch thread{'s' * (r.threads != 1)}", flush=True)
     print(f"plain PyTorch (nn, autograd, torch.optim, .item()): {r.plain_sps:>9,.0f} steps/s  "
           f"(loss over the last 1,000 steps {r.plain_loss:.3f})")
-    print(f"mlp-tui trainer:                                    {r.trainer_sps:>9,.0f} steps/s  "
+    label = "mlp-tui trainer (" + ("numba step" if r.kernel == "numba" else "torch kernels") + "):"
+    print(f"{label:<52}{r.trainer_sps:>9,.0f} steps/s  "
           f"(loss over the last 1,000 steps {r.trainer_loss:.3f})")
     print(f"ratio: {r.ratio:.2f}x")
     print(f"matmul floor: {r.floor_seconds * 1e6:,.0f} us per step ({1 / r.floor_seconds:,.0f} steps/s if a step "
