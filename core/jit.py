@@ -52,7 +52,9 @@ def make(model: MLP, config: TrainConfig) -> JitSGD | JitGeneral | None:
     if model.config.batchnorm or not model.config.lecture_layout or not available():
         return None
     try:
-        return JitSGD(model, config.batch_size) if config.fast_path else JitGeneral(model, config)
+        kernel = JitSGD(model, config.batch_size) if config.fast_path else JitGeneral(model, config)
+        _why_not = ""
+        return kernel
     except Exception as e:  # noqa: BLE001  the torch kernel takes over
         _why_not = f"the compiled step failed: {type(e).__name__}: {str(e)[:200]}"
         return None
@@ -66,10 +68,34 @@ def _build() -> Any:
     """(the SGD step, the tanh it uses, numpy, the general step): imports numba and scipy the first time."""
     global _compiled
     if _compiled is None:
-        from core import jitsteps
+        try:
+            from core import jitsteps
+        except RuntimeError as e:  # numba found nowhere to cache (a read-only install, no writable home)
+            if "cannot cache" not in str(e):
+                raise
+            import tempfile
 
+            import numba
+
+            numba.config.CACHE_DIR = os.path.join(tempfile.gettempdir(), f"mlp-tui-numba-{os.getuid()}")
+            from core import jitsteps
         _compiled = (jitsteps.steps, jitsteps.tanh, jitsteps.np, jitsteps.general_steps)
     return _compiled
+
+
+def _check(xs: torch.Tensor, ys: torch.Tensor, logp: torch.Tensor, B: int, BT: int,
+           masks: torch.Tensor | None = None, H: int = 0) -> None:
+    """The compiled code has no bounds checks: every shape and dtype is checked here, once per chunk."""
+    n = len(xs)
+    want = [("inputs", xs, (n, BT), torch.long), ("targets", ys, (n, B), torch.long),
+            ("logp", logp, (n, B), torch.float32)]
+    if masks is not None:
+        want.append(("dropout masks", masks, (n, B, H), torch.float32))
+    for what, t, shape, dtype in want:
+        if tuple(t.shape) != shape or t.dtype != dtype:
+            raise ValueError(f"{what}: expected {dtype} of shape {shape}, got {t.dtype} of shape {tuple(t.shape)}")
+    if not logp.is_contiguous():
+        raise ValueError("logp must be contiguous: the compiled step writes it in place")
 
 
 class JitSGD:
@@ -105,6 +131,7 @@ class JitSGD:
         np = self._np
         if isinstance(xs, (tuple, list)):
             xs, ys = torch.stack(xs), torch.stack(ys)
+        _check(xs, ys, logp, self.B, self.buffers[0].shape[1] // self.params[0].shape[1] * self.B)
         n = len(xs)
         if len(self._lrs) < n:
             self._lrs = np.empty(n, np.float32)
@@ -154,6 +181,7 @@ class JitGeneral(FusedGeneral):
             xs, ys = torch.stack(xs), torch.stack(ys)
         if isinstance(masks, (tuple, list)):
             masks = torch.stack(masks) if masks and masks[0] is not None else None
+        _check(xs, ys, logp, self.B, self.embv.shape[1] // self.C.shape[1] * self.B, masks, self.hd.shape[1])
         n = len(xs)
         if len(self._lrs) < n:
             self._lrs = np.empty(n, np.float32)

@@ -121,11 +121,10 @@ def _gather(C, X, s, emb, T):
 
 
 @nb.njit(inline="always", error_model="numpy")
-def _adamw(p, g, m, v, lr, wd, beta1, beta2, step_size, inv_bc2_sqrt, adam):
+def _adamw(p, g, m, v, lr, wd, a1, beta2, a2, step_size, inv_bc2_sqrt, adam):
     """One AdamW (or SGD with decoupled weight decay) update of a flat parameter, as torch computes it."""
     decay = f32(1.0) - lr * wd
     if adam:
-        a1, a2 = f32(1.0) - beta1, f32(1.0) - beta2
         for i in range(p.shape[0]):
             gi = g[i]
             mi = m[i] + a1 * (gi - m[i])
@@ -151,7 +150,8 @@ def general_steps(C, W1, b1, W2, b2, gC, gW1, gb1, gW2, gb2, mC, mW1, mb1, mW2, 
     V = C.shape[0]
     H = W1.shape[1]
     adam = hyper[0] > 0
-    wd, beta1, beta2, clip = f32(hyper[1]), f32(hyper[2]), f32(hyper[3]), f32(hyper[4])
+    wd, beta2, clip = f32(hyper[1]), f32(hyper[3]), f32(hyper[4])
+    a1, a2 = f32(1.0 - hyper[2]), f32(1.0 - hyper[3])  # 1 - beta in double, as torch: beta2 may be 0.99999
     dropout = masks.shape[0] > 0
     inv_b = f32(1.0) / f32(B)
     for s in range(n):
@@ -222,16 +222,16 @@ def general_steps(C, W1, b1, W2, b2, gC, gW1, gb1, gW2, gb2, mC, mW1, mb1, mW2, 
         if adam:
             adam_step[0] += 1
             t = adam_step[0]
-            step_size = lr / f32(1.0 - beta1**t)
-            inv_bc2_sqrt = f32(1.0 / np.sqrt(1.0 - beta2**t))
-        _adamw(C.reshape(-1), gC.reshape(-1), mC.reshape(-1), vC.reshape(-1), lr, wd, beta1, beta2, step_size,
+            step_size = f32(lrs[s] / (1.0 - hyper[2] ** float(t)))  # bias corrections in double, as torch
+            inv_bc2_sqrt = f32(1.0 / np.sqrt(1.0 - hyper[3] ** float(t)))
+        _adamw(C.reshape(-1), gC.reshape(-1), mC.reshape(-1), vC.reshape(-1), lr, wd, a1, beta2, a2, step_size,
                inv_bc2_sqrt, adam)
-        _adamw(W1.reshape(-1), gW1.reshape(-1), mW1.reshape(-1), vW1.reshape(-1), lr, wd, beta1, beta2, step_size,
+        _adamw(W1.reshape(-1), gW1.reshape(-1), mW1.reshape(-1), vW1.reshape(-1), lr, wd, a1, beta2, a2, step_size,
                inv_bc2_sqrt, adam)
-        _adamw(b1, gb1, mb1, vb1, lr, wd, beta1, beta2, step_size, inv_bc2_sqrt, adam)
-        _adamw(W2.reshape(-1), gW2.reshape(-1), mW2.reshape(-1), vW2.reshape(-1), lr, wd, beta1, beta2, step_size,
+        _adamw(b1, gb1, mb1, vb1, lr, wd, a1, beta2, a2, step_size, inv_bc2_sqrt, adam)
+        _adamw(W2.reshape(-1), gW2.reshape(-1), mW2.reshape(-1), vW2.reshape(-1), lr, wd, a1, beta2, a2, step_size,
                inv_bc2_sqrt, adam)
-        _adamw(b2, gb2, mb2, vb2, lr, wd, beta1, beta2, step_size, inv_bc2_sqrt, adam)
+        _adamw(b2, gb2, mb2, vb2, lr, wd, a1, beta2, a2, step_size, inv_bc2_sqrt, adam)
 
 
 @nb.njit(inline="always", error_model="numpy")

@@ -27,7 +27,8 @@ from typing import Any
 from core import protocol as P
 
 EVAL_INTERVAL = 2.0  # seconds of training between scheduled evaluations, at least ...
-EVAL_SHARE = 0.05  # ... and long enough that they cost at most this share of the training time
+EVAL_SHARE = 0.05  # ... and long enough that they cost at most this share of the training time,
+EVAL_MAX_INTERVAL = 30.0  # ... but never longer than this
 EVAL_BUDGET = 0.05  # share of training time that evaluating the full train split may take
 TRAIN_SAMPLE_ROWS = 20_000  # fixed subset of the train split used between full passes
 SAMPLE_INTERVAL = 3.0  # seconds between batches of sampled names
@@ -131,7 +132,8 @@ class Session:
     def eval_interval(self) -> float:
         """Training seconds between scheduled evaluations: EVAL_INTERVAL, stretched for a big model (the
         `best` preset's dev + test + train sample take ~0.65 s, which every 2 s cost a third of its run)."""
-        return max(EVAL_INTERVAL, self.eval_cost / EVAL_SHARE if EVAL_SHARE > 0 else 0.0)
+        stretched = min(EVAL_MAX_INTERVAL, self.eval_cost / EVAL_SHARE) if EVAL_SHARE > 0 else 0.0
+        return max(EVAL_INTERVAL, stretched)
 
     def step_for(self, seconds: float) -> None:
         """Train for about `seconds` of wall time (at least one chunk), or until it stops."""
@@ -173,7 +175,7 @@ class Session:
         from core.model import split_loss
 
         tr = self.trainer
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         losses = {s: split_loss(tr.model, tr.data.X[s], tr.data.Y[s]) for s in ("dev", "test")}
         budget_ok = self.eval_time + self.train_full_cost <= EVAL_BUDGET * max(tr.elapsed, 1e-9)
         if full or budget_ok:
@@ -189,7 +191,9 @@ class Session:
         if scheduled:
             spent = time.perf_counter() - t0
             self.eval_time += spent
-            self.eval_cost = spent - (self.train_full_cost if kind == "full" else 0.0)  # the full pass has its budget
+            # CPU time, not wall: a stall (swap, Ctrl+Z, a suspended laptop) must not space out the next ones;
+            # the full train pass has a budget of its own
+            self.eval_cost = max(0.0, time.process_time() - cpu0 - (self.train_full_cost if kind == "full" else 0.0))
             tr.wall += spent
             self.last_eval_at = tr.elapsed
         self.emit(P.Evaluated(tr.step, losses, kind, tr.best_dev, tr.best_dev_step))

@@ -222,3 +222,25 @@ def test_live_changes_reach_the_compiled_step(names_data, monkeypatch):
     ref = Trainer(names_data, MLPConfig(n_hidden=32, init="kaiming"), cfg)  # torch, betas never changed
     ref.run(900)
     assert not torch.allclose(ref.history.series()[1][-150:], b.history.series()[1][-150:], atol=1e-3)
+
+
+def test_wrong_shapes_are_refused_before_the_compiled_code(names_data):
+    """numba checks no bounds: a chunk of the wrong shape must be a ValueError, not a write past a buffer."""
+    cfg = TrainConfig(batch_size=4, optimizer="adamw", dropout=0.1)
+    a, b = _pair(names_data, n_hidden=16)
+    ks, kg = jit.JitSGD(a, 4), jit.JitGeneral(b, cfg)
+    X, Y = torch.zeros(3, 12, dtype=torch.long), torch.zeros(3, 4, dtype=torch.long) + ks.row_offset
+    good = torch.empty(3, 4)
+    before = [p.clone() for p in (*a.parameters(), *b.parameters())]
+    for k in (ks, kg):
+        with pytest.raises(ValueError, match="inputs"):
+            k.run(torch.zeros(3, 150, dtype=torch.long), Y, good, 0.1)  # a block of 50 on a block-3 model
+        with pytest.raises(ValueError, match="logp"):
+            k.run(X, Y, torch.empty(2, 4), 0.1)  # fewer rows than steps
+        with pytest.raises(ValueError, match="targets"):
+            k.run(X, Y[:, :3], good, 0.1)
+    with pytest.raises(ValueError, match="dropout masks"):
+        kg.run(X, Y, good, 0.1, torch.ones(2, 4, 16))
+    assert all(torch.equal(p, q) for p, q in zip((*a.parameters(), *b.parameters()), before))  # nothing written
+    kg.run(X, Y, good, 0.1, torch.ones(3, 4, 16))  # the right shapes still run
+    assert torch.isfinite(good).all()

@@ -109,7 +109,9 @@ def test_a_slow_evaluation_is_scheduled_less_often(small_data, monkeypatch):
     real = core.model.split_loss
 
     def slow(*args, **kw):
-        time.sleep(0.1)  # three of these per scheduled evaluation
+        end = time.process_time() + 0.1  # three of these per scheduled evaluation: CPU work, as a big model's
+        while time.process_time() < end:
+            pass
         return real(*args, **kw)
 
     monkeypatch.setattr(core.model, "split_loss", slow)
@@ -123,3 +125,29 @@ def test_a_slow_evaluation_is_scheduled_less_often(small_data, monkeypatch):
     assert s.eval_cost >= 0.3 and s.eval_interval == pytest.approx(s.eval_cost / 0.05)
     assert len(scheduled) == 1  # at 2 s, then not before 8 s (at a fixed 2 s: 3 in 7 s)
     assert s.eval_time <= 0.05 * tr.elapsed + s.eval_cost + 0.05
+
+
+def test_a_stall_during_an_evaluation_does_not_space_out_the_next_ones(small_data, monkeypatch):
+    """Wall time lost in an evaluation (swap, Ctrl+Z) is not its cost; and the interval has a ceiling."""
+    import time
+
+    from conftest import small_trainer
+
+    import core.model
+    import core.session
+
+    real = core.model.split_loss
+
+    def stalled(*args, **kw):
+        time.sleep(0.5)  # waiting, not computing
+        return real(*args, **kw)
+
+    monkeypatch.setattr(core.model, "split_loss", stalled)
+    tr = small_trainer(small_data, steps=10**9)
+    s = Session(tr)
+    s.resume()
+    while not [e for e in tr.evals if e[0] > 0]:
+        s.step()
+    assert s.eval_cost < 0.2 and s.eval_interval == core.session.EVAL_INTERVAL
+    s.eval_cost = 1e6
+    assert s.eval_interval == core.session.EVAL_MAX_INTERVAL == 30.0
