@@ -32,82 +32,6 @@ def tanh(x):  # float32 in, float32 out; no branches, so the loop around it vect
     return min(max(x * p / q, -one), one)
 
 
-@nb.njit(cache=True, error_model="numpy", nogil=True)
-def steps(C, W1, b1, W2, b2, X, Y, lrs, logp, emb, h, logits, dl, dh, demb, gW1, gW2):
-    """len(X) SGD steps of the lecture's MLP in place on C, W1, b1, W2, b2; log p(target) into logp.
-
-    X (n, B*block_size) character indices, Y (n, B) targets, lrs (n,); the rest are work buffers:
-    emb (B, T*E), h (B, H), logits and dl (B, V), dh (B, H), demb (B, T*E), gW1 (T*E, H), gW2 (H, V).
-    """
-    n, BT = X.shape
-    B = Y.shape[1]
-    T = BT // B
-    V, E = C.shape
-    D, H = W1.shape
-    for s in range(n):
-        for r in range(BT):  # emb (B, T*E): each example's block of embeddings, concatenated
-            c = X[s, r]
-            if c < 0 or c >= V:
-                raise IndexError("a character index outside the embedding table")
-            b, o = r // T, (r % T) * E
-            for e in range(E):
-                emb[b, o + e] = C[c, e]
-        np.dot(emb, W1, h)  # (B, H)
-        for b in range(B):
-            for j in range(H):
-                h[b, j] = tanh(h[b, j] + b1[j])
-        np.dot(h, W2, logits)  # (B, V)
-        scale = f32(-lrs[s] / B)  # -lr/B folded into dlogits: later gradients arrive scaled
-        for b in range(B):
-            m = f32(-np.inf)
-            for v in range(V):
-                x = logits[b, v] + b2[v]
-                logits[b, v] = x
-                m = max(m, x)
-            tot = zero
-            for v in range(V):
-                ex = np.exp(logits[b, v] - m)
-                dl[b, v] = ex
-                tot += ex
-            y = Y[s, b]
-            if y < 0 or y >= V:
-                raise IndexError("a target outside the vocabulary")
-            logp[s, b] = logits[b, y] - m - np.log(tot)
-            k = scale / tot
-            for v in range(V):
-                dl[b, v] *= k
-            dl[b, y] -= scale  # (softmax - onehot) * -lr/B
-        np.dot(dl, W2.T, dh)  # (B, H), before W2 moves
-        np.dot(h.T, dl, gW2)  # (H, V)
-        for j in range(H):
-            for v in range(V):
-                W2[j, v] += gW2[j, v]
-        for v in range(V):
-            acc = zero
-            for b in range(B):
-                acc += dl[b, v]
-            b2[v] += acc
-        for b in range(B):
-            for j in range(H):
-                dh[b, j] *= one - h[b, j] * h[b, j]  # through tanh
-        np.dot(dh, W1.T, demb)  # (B, T*E), before W1 moves
-        np.dot(emb.T, dh, gW1)  # (T*E, H)
-        for i in range(D):
-            for j in range(H):
-                W1[i, j] += gW1[i, j]
-        for j in range(H):
-            acc = zero
-            for b in range(B):
-                acc += dh[b, j]
-            b1[j] += acc
-        for r in range(BT):  # scatter-add the embedding gradient back to the table
-            c = X[s, r]
-            b, o = r // T, (r % T) * E
-            for e in range(E):
-                C[c, e] += demb[b, o + e]
-
-
-
 @nb.njit(inline="always", error_model="numpy")
 def _gather(C, X, s, emb, T):
     V, E = C.shape
@@ -118,6 +42,86 @@ def _gather(C, X, s, emb, T):
         b, o = r // T, (r % T) * E
         for e in range(E):
             emb[b, o + e] = C[c, e]
+
+
+@nb.njit(inline="always", error_model="numpy")
+def _scatter_add(table, X, s, demb, T):
+    """table[X[s, r]] += each example's slice of demb (B, T*E): the gather's backward (indices checked there)."""
+    E = table.shape[1]
+    for r in range(X.shape[1]):
+        c = X[s, r]
+        b, o = r // T, (r % T) * E
+        for e in range(E):
+            table[c, e] += demb[b, o + e]
+
+
+@nb.njit(inline="always", error_model="numpy")
+def _colsum(d, out, accumulate):
+    """out (m,) = (or +=) d (B, m) summed over its rows: a bias's gradient."""
+    for j in range(d.shape[1]):
+        acc = zero
+        for b in range(d.shape[0]):
+            acc += d[b, j]
+        out[j] = out[j] + acc if accumulate else acc
+
+
+@nb.njit(inline="always", error_model="numpy")
+def _softmax_grad(logits, b2, Y, s, logp, dl, scale):
+    """logits += b2; log p(target) into logp[s]; dl = (softmax - onehot) * scale, row by row."""
+    B, V = logits.shape
+    for b in range(B):
+        m = f32(-np.inf)
+        for v in range(V):
+            x = logits[b, v] + b2[v]
+            logits[b, v] = x
+            m = max(m, x)
+        tot = zero
+        for v in range(V):
+            ex = np.exp(logits[b, v] - m)
+            dl[b, v] = ex
+            tot += ex
+        y = Y[s, b]
+        if y < 0 or y >= V:
+            raise IndexError("a target outside the vocabulary")
+        logp[s, b] = logits[b, y] - m - np.log(tot)
+        k = scale / tot
+        for v in range(V):
+            dl[b, v] *= k
+        dl[b, y] -= scale
+
+
+@nb.njit(cache=True, error_model="numpy", nogil=True)
+def steps(C, W1, b1, W2, b2, X, Y, lrs, logp, emb, h, logits, dl, dh, demb, gW1, gW2):
+    """len(X) SGD steps of the lecture's MLP in place on C, W1, b1, W2, b2; log p(target) into logp.
+
+    X (n, B*block_size) character indices, Y (n, B) targets, lrs (n,); the rest are work buffers:
+    emb (B, T*E), h (B, H), logits and dl (B, V), dh (B, H), demb (B, T*E), gW1 (T*E, H), gW2 (H, V).
+    """
+    n, BT = X.shape
+    B = Y.shape[1]
+    T = BT // B
+    H = W1.shape[1]
+    for s in range(n):
+        _gather(C, X, s, emb, T)
+        np.dot(emb, W1, h)  # (B, H)
+        for b in range(B):
+            for j in range(H):
+                h[b, j] = tanh(h[b, j] + b1[j])
+        np.dot(h, W2, logits)  # (B, V)
+        _softmax_grad(logits, b2, Y, s, logp, dl, f32(-lrs[s] / B))  # -lr/B folded in: later gradients arrive scaled
+        np.dot(dl, W2.T, dh)  # (B, H), before W2 moves
+        np.dot(h.T, dl, gW2)  # (H, V)
+        W2 += gW2
+        _colsum(dl, b2, True)
+        for b in range(B):
+            for j in range(H):
+                dh[b, j] *= one - h[b, j] * h[b, j]  # through tanh
+        np.dot(dh, W1.T, demb)  # (B, T*E), before W1 moves
+        np.dot(emb.T, dh, gW1)  # (T*E, H)
+        W1 += gW1
+        _colsum(dh, b1, True)
+        _scatter_add(C, X, s, demb, T)  # the update, straight into the table
+
 
 
 @nb.njit(inline="always", error_model="numpy")
@@ -147,7 +151,6 @@ def general_steps(C, W1, b1, W2, b2, gC, gW1, gb1, gW2, gb2, mC, mW1, mb1, mW2, 
     n, BT = X.shape
     B = Y.shape[1]
     T = BT // B
-    V = C.shape[0]
     H = W1.shape[1]
     adam = hyper[0] > 0
     wd, beta2, clip = f32(hyper[1]), f32(hyper[3]), f32(hyper[4])
@@ -166,50 +169,19 @@ def general_steps(C, W1, b1, W2, b2, gC, gW1, gb1, gW2, gb2, mC, mW1, mb1, mW2, 
                 for j in range(H):
                     hd[b, j] = h[b, j] * masks[s, b, j]
         np.dot(hin, W2, logits)  # (B, V)
-        for b in range(B):
-            m = f32(-np.inf)
-            for v in range(V):
-                x = logits[b, v] + b2[v]
-                logits[b, v] = x
-                m = max(m, x)
-            tot = zero
-            for v in range(V):
-                ex = np.exp(logits[b, v] - m)
-                dl[b, v] = ex
-                tot += ex
-            y = Y[s, b]
-            if y < 0 or y >= V:
-                raise IndexError("a target outside the vocabulary")
-            logp[s, b] = logits[b, y] - m - np.log(tot)
-            k = inv_b / tot
-            for v in range(V):
-                dl[b, v] *= k
-            dl[b, y] -= inv_b  # dlogits of the mean loss
+        _softmax_grad(logits, b2, Y, s, logp, dl, inv_b)  # dlogits of the mean loss
         np.dot(hin.T, dl, gW2)  # (H, V)
-        for v in range(V):
-            acc = zero
-            for b in range(B):
-                acc += dl[b, v]
-            gb2[v] = acc
+        _colsum(dl, gb2, False)
         np.dot(dl, W2.T, dh)  # (B, H)
         for b in range(B):
             for j in range(H):
                 d = dh[b, j] * (one - h[b, j] * h[b, j])  # through tanh
                 dh[b, j] = d * masks[s, b, j] if dropout else d
         np.dot(emb.T, dh, gW1)  # (T*E, H)
-        for j in range(H):
-            acc = zero
-            for b in range(B):
-                acc += dh[b, j]
-            gb1[j] = acc
+        _colsum(dh, gb1, False)
         np.dot(dh, W1.T, demb)  # (B, T*E)
         gC[:, :] = zero
-        E = C.shape[1]
-        for r in range(BT):  # the embedding gradient, scattered back to the table's rows
-            c = X[s, r]
-            b, o = r // T, (r % T) * E
-            for e in range(E):
-                gC[c, e] += demb[b, o + e]
+        _scatter_add(gC, X, s, demb, T)  # the embedding gradient, by table row
         if clip > 0:  # clip_grad_norm_ over all parameters
             total = np.sqrt(_sumsq(gC.reshape(-1)) + _sumsq(gW1.reshape(-1)) + _sumsq(gb1) + _sumsq(gW2.reshape(-1))
                             + _sumsq(gb2))
