@@ -141,10 +141,13 @@ class Trainer:
 
     def rng_state(self) -> dict:
         """Where the batch stream is, so a resumed run draws the same batches it would have."""
-        return {"gen": self._pool_gen_state.clone(), "pos": self._pool_pos, "drawn": len(self._pool) > 0}
+        return {"gen": self._pool_gen_state.clone(), "pos": self._pool_pos, "drawn": len(self._pool) > 0,
+                "masks": self._mask_gen.get_state()}  # dropout's stream too, so a resume draws the same masks
 
     def set_rng_state(self, state: dict) -> None:
         self._gen.set_state(state["gen"])
+        if isinstance(state.get("masks"), torch.Tensor):  # absent from checkpoints before it was kept
+            self._mask_gen.set_state(state["masks"])
         self._pool = torch.empty(0, self.config.batch_size, dtype=torch.long)
         self._pool_pos = 0
         if state.get("drawn"):

@@ -223,3 +223,21 @@ def test_best_dev_inf_survives_a_round_trip(small_data, tmp_path):
     tr = small_trainer(small_data)  # never evaluated
     ck = load_checkpoint(save_checkpoint(tr, tmp_path / "model.pt"))
     assert ck.best_dev_loss == math.inf and ck.best_dev_step == -1 and ck.step == 0
+
+
+def test_resume_with_dropout_and_adamw_continues_like_an_uninterrupted_run(small_data, tmp_path):
+    """The dropout masks' generator is in the checkpoint: a resumed run draws the masks the straight one
+    did (it used to start them afresh, and the weights parted by ~0.1), and AdamW's moments come back."""
+    kw = {"n_hidden": 24, "optimizer": "adamw", "lr": 3e-3, "dropout": 0.3, "weight_decay": 0.01,
+          "steps": 10_000}
+    straight = small_trainer(small_data, **kw)
+    straight.run(300)
+    first = small_trainer(small_data, **kw)
+    first.run(120)
+    save_checkpoint(first, tmp_path / "model.pt")
+    resumed = resume_trainer(load_checkpoint(tmp_path / "model.pt"), small_data)
+    resumed.run(180)
+    assert resumed.step == straight.step == 300
+    assert torch.allclose(history_values(resumed), history_values(straight)[120:], atol=1e-6)
+    assert all(torch.allclose(p, q, atol=1e-6) for p, q in zip(resumed.model.parameters(),
+                                                               straight.model.parameters()))
