@@ -80,11 +80,16 @@ async def test_scoring_matches_the_model_and_completes_the_prefix(harness: Harne
         await until(pilot, lambda: app.screen.last is not None and app.screen.last["text"] == "emma",
                     what="the score")
         expected = score(harness.trainer.model, harness.trainer.data.vocab, "emma")
+
+        def rows() -> list[str]:  # one per character and the end; the table can draw a frame after the score
+            return [line for line in view_text(app).split("\n")
+                    if re.search(r"^\W*\s+\S*\s+(e|m|a|end)\s+0\.\d{4}", line)]
+
+        await until(pilot, lambda: len(rows()) >= 5, what=f"the per-character rows, on screen:\n{view_text(app)}")
         text = view_text(app)
         assert f"NLL {expected.nll:.3f} nats over 5 characters" in text
         assert "in the training set" in text or "not in the training set" in text
-        rows = [line for line in text.split("\n") if re.search(r"^\W*\s+\S*\s+(e|m|a|end)\s+0\.\d{4}", line)]
-        assert len(rows) == 5
+        assert len(rows()) == 5
         completions = app.screen.last["completions"]
         assert len(completions) == 8 and all(name.startswith("emma") for name, _ in completions)
         await pilot.press("7")
