@@ -45,6 +45,15 @@ def _gather(C, X, s, emb, T):
 
 
 @nb.njit(inline="always", error_model="numpy")
+def _hidden(C, W1, b1, X, s, T, emb, h):
+    """Step s's forward to the hidden layer: gather the embeddings into emb, h = tanh(emb @ W1 + b1)."""
+    _gather(C, X, s, emb, T)
+    np.dot(emb, W1, h)
+    for b in range(h.shape[0]):
+        for j in range(h.shape[1]):
+            h[b, j] = tanh(h[b, j] + b1[j])
+
+@nb.njit(inline="always", error_model="numpy")
 def _scatter_add(table, X, s, demb, T):
     """table[X[s, r]] += each example's slice of demb (B, T*E): the gather's backward (indices checked there)."""
     E = table.shape[1]
@@ -102,11 +111,7 @@ def steps(C, W1, b1, W2, b2, X, Y, lrs, logp, emb, h, logits, dl, dh, demb, gW1,
     T = BT // B
     H = W1.shape[1]
     for s in range(n):
-        _gather(C, X, s, emb, T)
-        np.dot(emb, W1, h)  # (B, H)
-        for b in range(B):
-            for j in range(H):
-                h[b, j] = tanh(h[b, j] + b1[j])
+        _hidden(C, W1, b1, X, s, T, emb, h)  # emb (B, T*E), h (B, H)
         np.dot(h, W2, logits)  # (B, V)
         _softmax_grad(logits, b2, Y, s, logp, dl, f32(-lrs[s] / B))  # -lr/B folded in: later gradients arrive scaled
         np.dot(dl, W2.T, dh)  # (B, H), before W2 moves
@@ -158,11 +163,7 @@ def general_steps(C, W1, b1, W2, b2, gC, gW1, gb1, gW2, gb2, mC, mW1, mb1, mW2, 
     dropout = masks.shape[0] > 0
     inv_b = f32(1.0) / f32(B)
     for s in range(n):
-        _gather(C, X, s, emb, T)
-        np.dot(emb, W1, h)  # (B, H)
-        for b in range(B):
-            for j in range(H):
-                h[b, j] = tanh(h[b, j] + b1[j])
+        _hidden(C, W1, b1, X, s, T, emb, h)  # emb (B, T*E), h (B, H)
         hin = hd if dropout else h  # the layer's output after dropout
         if dropout:
             for b in range(B):
