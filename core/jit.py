@@ -113,7 +113,7 @@ class JitSGD:
         steps, _, np, _ = _build()
         cfg = model.config
         B, T, E, H, V = batch_size, cfg.block_size, cfg.n_embd, cfg.n_hidden, cfg.vocab_size
-        self.B, self.V = B, V
+        self.B, self.V, self.BT = B, V, B * T  # BT: the character indices of one step
         self.row_offset = torch.arange(B) * V  # flat index of each row's first logit, as FusedSGD
         self._offset = self.row_offset.numpy()
         # numpy views sharing the parameters' memory: updates land in the model itself
@@ -131,7 +131,7 @@ class JitSGD:
         np = self._np
         if isinstance(xs, (tuple, list)):
             xs, ys = torch.stack(xs), torch.stack(ys)
-        _check(xs, ys, logp, self.B, self.buffers[0].shape[1] // self.params[0].shape[1] * self.B)
+        _check(xs, ys, logp, self.B, self.BT)
         n = len(xs)
         if len(self._lrs) < n:
             self._lrs = np.empty(n, np.float32)
@@ -158,6 +158,7 @@ class JitGeneral(FusedGeneral):
         if model.config.batchnorm:
             raise ValueError("the compiled general step has no batch norm")
         super().__init__(model, config)
+        self.BT = config.batch_size * model.config.block_size  # the character indices of one step
         _, _, np, self._general = _build()
         self._np = np
         view = [t.numpy() for t in self.params]
@@ -181,7 +182,7 @@ class JitGeneral(FusedGeneral):
             xs, ys = torch.stack(xs), torch.stack(ys)
         if isinstance(masks, (tuple, list)):
             masks = torch.stack(masks) if masks and masks[0] is not None else None
-        _check(xs, ys, logp, self.B, self.embv.shape[1] // self.C.shape[1] * self.B, masks, self.hd.shape[1])
+        _check(xs, ys, logp, self.B, self.BT, masks, self.hd.shape[1])
         n = len(xs)
         if len(self._lrs) < n:
             self._lrs = np.empty(n, np.float32)
