@@ -251,10 +251,10 @@ def resume_trainer(ckpt: Checkpoint, data: Dataset) -> Trainer:
     if isinstance(rng, dict) and isinstance(rng.get("gen"), torch.Tensor):
         try:
             if not isinstance(rng.get("pos", 0), int) or rng.get("pos", 0) < 0:
-                raise ValueError("position")
+                raise ValueError("batch generator state: a position that is not a count")
             trainer.set_rng_state(rng)
         except (RuntimeError, TypeError, ValueError) as e:
-            raise CheckpointError(f"damaged checkpoint (batch generator state: {safe_text(e, 80)})") from None
+            raise CheckpointError(f"damaged checkpoint ({safe_text(e, 120)})") from None
     state = ckpt.optimizer.get("state")
     if state:
         try:

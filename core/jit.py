@@ -51,8 +51,18 @@ def make(model: MLP, config: TrainConfig) -> JitSGD | JitGeneral | None:
     global _why_not
     if model.config.batchnorm or not model.config.lecture_layout or not available():
         return None
+    def build() -> JitSGD | JitGeneral:
+        return JitSGD(model, config.batch_size) if config.fast_path else JitGeneral(model, config)
+
     try:
-        kernel = JitSGD(model, config.batch_size) if config.fast_path else JitGeneral(model, config)
+        try:
+            kernel = build()
+        except Exception:  # a damaged numba cache (a bad index) fails every load: drop it, compile afresh
+            for step in (_compiled[0], _compiled[3]):
+                cache = getattr(step, "_cache", None)
+                if cache is not None:
+                    cache.flush()
+            kernel = build()
         _why_not = ""
         return kernel
     except Exception as e:  # noqa: BLE001  the torch kernel takes over

@@ -145,16 +145,26 @@ class Trainer:
                 "masks": self._mask_gen.get_state()}  # dropout's stream too, so a resume draws the same masks
 
     def set_rng_state(self, state: dict) -> None:
-        self._gen.set_state(state["gen"])
-        if isinstance(state.get("masks"), torch.Tensor):  # absent from checkpoints before it was kept
-            self._mask_gen.set_state(state["masks"])
+        try:
+            self._gen.set_state(state["gen"])
+        except (RuntimeError, TypeError) as e:
+            raise ValueError(f"batch generator state: {e}") from None
+        masks = state.get("masks")  # absent from checkpoints before it was kept
+        if masks is not None:
+            try:
+                if not isinstance(masks, torch.Tensor):
+                    raise TypeError(f"a {type(masks).__name__}, not a tensor")
+                self._mask_gen.set_state(masks)
+            except (RuntimeError, TypeError) as e:
+                raise ValueError(f"dropout mask generator state: {e}") from None
         self._pool = torch.empty(0, self.config.batch_size, dtype=torch.long)
         self._pool_pos = 0
         if state.get("drawn"):
             self._indices(0)  # redraw the pool from the saved state ...
             pos = int(state["pos"])
             if not 0 <= pos <= len(self._pool):
-                raise ValueError(f"position {pos} is past the {len(self._pool):,} batches of the pool")
+                raise ValueError(f"batch generator state: position {pos} is past the {len(self._pool):,} batches "
+                                 f"of the pool")
             self._pool_pos = pos  # ... and skip what was used
 
     # ---- training ----

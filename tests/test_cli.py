@@ -322,3 +322,11 @@ def test_bench_preset_prints_the_matmul_floor_and_our_share(capsys):
     assert m and int(m.group(1).replace(",", "")) > 0 and 0 < int(m.group(2)) <= 100
     assert re.search(r"^mlp-tui trainer \((numba step|torch kernels)\):\s+[\d,]+ steps/s", out, re.MULTILINE)
     assert re.search(r"^ratio: \d+\.\d+x$", out, re.MULTILINE)
+
+
+def test_an_unknown_kernel_choice_is_one_line(capsys, monkeypatch):
+    monkeypatch.setenv("MLP_TUI_KERNEL", "garbage")
+    code, out, err = run_cli(capsys, ["bench", "--steps", "100"])
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == ["mlp-tui: error: MLP_TUI_KERNEL='garbage': use torch (the torch kernels), "
+                                        "or auto or numba (the compiled step where numba is installed)"]

@@ -1402,3 +1402,15 @@ def test_a_generator_position_past_its_pool_is_refused_on_resume(checkpoint, tmp
     with pytest.raises(CheckpointError) as e:
         resume_trainer(ck, Dataset.load(words, 3))
     assert_one_line(e, "batch generator state", "past the")
+
+
+@pytest.mark.parametrize("masks", [torch.zeros(7, dtype=torch.uint8), "abc", torch.zeros(5056)],
+                         ids=["short", "string", "float"])
+def test_a_damaged_dropout_mask_state_is_refused_by_name(checkpoint, tmp_path, trained_run, masks):
+    from core.checkpoint import resume_trainer
+
+    words, _ = trained_run
+    path = _ckpt_with(checkpoint, tmp_path / "bad.pt", lambda ck: ck["optimizer"]["rng"].__setitem__("masks", masks))
+    with pytest.raises(CheckpointError) as e:
+        resume_trainer(load_checkpoint(path), Dataset.load(words, 3))
+    assert_one_line(e, "damaged checkpoint (dropout mask generator state:")

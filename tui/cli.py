@@ -310,6 +310,10 @@ def main(argv: list[str] | None = None) -> int:
         args = parsers[command].parse_args(argv[1:] if command != "app" else argv)
     from core.errors import MLPTuiError
 
+    kernel = os.environ.get("MLP_TUI_KERNEL", "")
+    if kernel.strip().lower() not in ("", "auto", "numba", "torch"):
+        fail(f"MLP_TUI_KERNEL={kernel!r}: use torch (the torch kernels), or auto or numba (the compiled step "
+             f"where numba is installed)")
     try:
         code = {"train": cmd_train, "sample": _tool("cmd_sample"), "eval": _tool("cmd_eval"), "bench": cmd_bench,
                 "runs": _tool("cmd_runs"), "export": _tool("cmd_export"), "app": cmd_app, "sweep": cmd_sweep,

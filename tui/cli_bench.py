@@ -21,14 +21,15 @@ def bench(args: argparse.Namespace, values: dict | None) -> int:
     print(f"lecture recipe on {data.source}: {MLPConfig(vocab_size=len(data.vocab)).num_params():,} parameters, "
           f"batch {tcfg.batch_size}, {steps:,} steps each, 1 torch thread", flush=True)
     r = bench(data, mcfg, tcfg, steps)
+    tail = min(1000, steps)
     print(f"{'lecture loop (autograd, .item() per step):':<45}{r.reference_sps:>9,.0f} steps/s  "
-          f"(loss over the last 1,000 steps {r.reference_loss:.3f})")
+          f"(loss over the last {tail:,} steps {r.reference_loss:.3f})")
     label = "numba step, many per call" if r.kernel == "numba" else "fused, no per-step sync"
     print(f"{'mlp-tui trainer (' + label + '):':<45}{r.trainer_sps:>9,.0f} steps/s  "
-          f"(loss over the last 1,000 steps {r.trainer_loss:.3f})")
+          f"(loss over the last {tail:,} steps {r.trainer_loss:.3f})")
     if r.fallback_sps is not None:
         print(f"{'mlp-tui trainer (torch kernels, no extra):':<45}{r.fallback_sps:>9,.0f} steps/s  "
-              f"(loss over the last 1,000 steps {r.fallback_loss:.3f})")
+              f"(loss over the last {tail:,} steps {r.fallback_loss:.3f})")
     print(f"ratio: {r.ratio:.2f}x" + (f" (torch kernels {r.fallback_sps / r.reference_sps:.2f}x)"
                                       if r.fallback_sps is not None else ""))
     if r.kernel != "numba":
@@ -48,13 +49,14 @@ def _bench_recipe(args: argparse.Namespace, values: dict) -> int:
     data = Dataset.load(values["data"], mcfg.block_size, dedupe=bool(values.get("dedupe")))
     what = f"--preset {args.preset}" if args.preset else "this recipe"
     r = bench_preset(data, mcfg, tcfg, steps, args.threads)
+    tail = min(1000, steps)
     print(f"{what} on {data.source}: {r.params:,} parameters, batch {tcfg.batch_size}, {tcfg.optimizer}, "
           f"{steps:,} steps each, {r.threads} torch thread{'s' * (r.threads != 1)}", flush=True)
     print(f"plain PyTorch (nn, autograd, torch.optim, .item()): {r.plain_sps:>9,.0f} steps/s  "
-          f"(loss over the last 1,000 steps {r.plain_loss:.3f})")
+          f"(loss over the last {tail:,} steps {r.plain_loss:.3f})")
     label = "mlp-tui trainer (" + ("numba step" if r.kernel == "numba" else "torch kernels") + "):"
     print(f"{label:<52}{r.trainer_sps:>9,.0f} steps/s  "
-          f"(loss over the last 1,000 steps {r.trainer_loss:.3f})")
+          f"(loss over the last {tail:,} steps {r.trainer_loss:.3f})")
     print(f"ratio: {r.ratio:.2f}x")
     print(f"matmul floor: {r.floor_seconds * 1e6:,.0f} us per step ({1 / r.floor_seconds:,.0f} steps/s if a step "
           f"were only its matmuls); our share of the floor: {r.floor_share:.0%}")
