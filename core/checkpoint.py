@@ -145,6 +145,15 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
                 raise damaged(f"optimizer state: {key}")
             _check_tensors(dict(enumerate(got)), {i: p.detach() for i, p in enumerate(params)}, f"optimizer {key}",
                            damaged)
+        own = state.get("member_b2")
+        if own is not None:  # core.members: each member's moments of its b2, (members, vocab) each
+            b2 = getattr(model, "member_b2", None)
+            if b2 is None or not isinstance(own, dict):
+                raise damaged("optimizer state: member_b2 on a model without members")
+            _check_tensors({k: own.get(k) for k in ("exp_avg", "exp_avg_sq")}, {"exp_avg": b2, "exp_avg_sq": b2},
+                           "optimizer member_b2", damaged)
+            if bool((own["exp_avg_sq"] < 0).any()):
+                raise damaged("optimizer state: member_b2's exp_avg_sq holds negative values")
         if any(bool((t < 0).any()) for t in state["exp_avg_sq"]):
             raise damaged("optimizer state: exp_avg_sq holds negative values (a mean of squares cannot)")
     try:

@@ -9,7 +9,7 @@ Pure Python (no torch), so the app can validate and count parameters without loa
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, field, make_dataclass
+from dataclasses import asdict, field, make_dataclass, replace
 from typing import Any
 
 from core import settings
@@ -82,6 +82,7 @@ class _ModelMethods:
     batchnorm: bool
     bn_out: bool
     direct: bool
+    members: int
 
     @property
     def lecture_layout(self) -> bool:
@@ -118,10 +119,16 @@ class _ModelMethods:
             )
         self.check_activations(EVAL_ROWS, "evaluation")
 
+    def member(self) -> Any:
+        """One member of an ensemble (core.members): the embedding and hidden widths over members."""
+        K = self.members
+        return replace(self, n_embd=self.n_embd // K, n_hidden=self.n_hidden // K, members=1)  # type: ignore
+
     def describe(self) -> str:
         deep = f" x {self.layers} layers" if self.arch == "flat" and self.layers > 1 else ""
         return (f"vocabulary {self.vocab_size:,}, context {self.block_size:,}, embedding {self.n_embd:,}, "
-                f"hidden {self.n_hidden:,}{deep}{', hier' if self.arch == 'hier' else ''}")
+                f"hidden {self.n_hidden:,}{deep}{', hier' if self.arch == 'hier' else ''}"
+                f"{f', {self.members} members' if self.members > 1 else ''}")
 
     def activation_bytes(self, rows: int) -> int:
         """float32 bytes of the activations of `rows` examples at once, a generous estimate.
@@ -143,6 +150,9 @@ class _ModelMethods:
             )
 
     def num_params(self) -> int:
+        """The trained parameters: for members, theirs (the merged W1's zero blocks are not counted)."""
+        if self.members > 1:
+            return self.members * self.member().num_params()
         V, T, E = self.vocab_size, self.block_size, self.n_embd
         return V * E + sum(layer.num_params() for layer in self.plan()) + (T * E * V if self.direct else 0)
 
@@ -153,7 +163,7 @@ class _ModelMethods:
             text = f"hier {levels} level{'s' * (levels != 1)} of {self.n_hidden}"
         else:
             text = f"flat {self.layers}x{self.n_hidden}" if self.layers > 1 else f"hidden {self.n_hidden}"
-        return text + (" · direct" if self.direct else "")
+        return text + (" · direct" if self.direct else "") + (f" · {self.members} members" if self.members > 1 else "")
 
     def to_dict(self) -> dict:
         return asdict(self)  # type: ignore[call-overload]

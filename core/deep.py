@@ -190,6 +190,10 @@ def make_kernel(model: MLP, config: TrainConfig) -> Any:
     """The fastest kernel for this model and recipe: for the lecture's layout, plain SGD on the compiled step
     (core.jit.JitSGD, when numba is installed) or the fused torch update (core.kernels.FusedSGD), else the
     general one (FusedGeneral); for any other layout, FusedDeep."""
+    if model.config.members > 1:
+        from core.members import MembersKernel
+
+        return MembersKernel(model, config, make_kernel)
     if not model.config.lecture_layout:
         return FusedDeep(model, config)
     from core import jit

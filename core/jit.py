@@ -22,7 +22,7 @@ from core.config import TrainConfig
 from core.kernels import FusedGeneral
 from core.model import MLP
 
-__all__ = ["JitGeneral", "JitSGD", "available", "make", "why_not"]
+__all__ = ["JitGeneral", "JitSGD", "available", "failure", "make", "why_not"]
 
 _compiled: Any = None  # (step, tanh, numpy) once core.jitsteps is imported
 _why_not = ""  # why numba is not used, for `mlp-tui bench`
@@ -72,6 +72,12 @@ def make(model: MLP, config: TrainConfig) -> JitSGD | JitGeneral | None:
 
 def why_not() -> str:
     return _why_not
+
+
+def failure() -> str:
+    """why_not() when the compiled step is installed and wanted but broke (it failed to load or compile):
+    worth a line to the user, who would otherwise only see a slower run. Empty otherwise."""
+    return _why_not if _why_not.startswith(("numba failed", "the compiled step failed")) else ""
 
 
 def _build() -> Any:

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from core.config import MLPConfig
 
-__all__ = ["MLP", "MLPConfig", "split_loss"]
+__all__ = ["MLP", "MLPConfig", "fold", "split_loss", "unfold"]
 
 BN_EPS = 1e-5
 BN_MOMENTUM = 0.01  # running statistics follow the last ~100 batches (the lecture uses 0.001)
@@ -69,8 +69,19 @@ class MLP(nn.Module):
                 self.register_buffer(layer.bn_name("running_var"), torch.ones(layer.width))
         if config.direct:
             self.Wd = nn.Parameter(torch.zeros((T * E, V)))  # starts as the plain model; no draw, same weights
+        if config.members > 1:  # each member drawn as its own model, then laid out block by block
+            members = [MLP(config.member(), g) for _ in range(config.members)]
+            self.register_buffer("member_b2", torch.zeros(config.members, V))  # each member's own output bias
+            with torch.no_grad():
+                for p in self.parameters():
+                    p.zero_()
+            fold([[p.detach() for p in m.parameters()] for m in members], [p.detach() for p in self.parameters()], T,
+                 self.member_b2)
 
     def num_params(self) -> int:
+        """The trained parameters (an ensemble's members' own, not the zero blocks between them)."""
+        if self.config.members > 1:
+            return self.config.num_params()
         return sum(p.numel() for p in self.parameters())
 
     def forward(
@@ -88,12 +99,28 @@ class MLP(nn.Module):
         """The last hidden layer's activations (B, n_hidden) for embeddings (B, block_size, n_embd);
         `keep` collects every hidden layer's (for the health view)."""
         B = emb.shape[0]
+        if self.config.members > 1:  # the members' blocks only: W1 off its diagonal blocks is zero
+            x = self._members_hidden(emb)  # (B, n_hidden)
+            if keep is not None:
+                keep.append(x)
+            return x
         x = emb
         for layer in self.layers[:-1]:
             x = torch.tanh(self.linear(layer, x.reshape(B * layer.rows, layer.fan_in)))  # (B*rows, n_hidden)
             if keep is not None:
                 keep.append(x)
         return x.view(B, -1)  # (B, n_hidden)
+
+    def _members_hidden(self, emb: torch.Tensor) -> torch.Tensor:
+        """tanh(x @ W1 + b1) of an ensemble (core.members), member by member: K times one member's work
+        where the dense product would be K^2 (the merged W1 is mostly zero blocks)."""
+        K, T = self.config.members, self.config.block_size
+        B, E, H = emb.shape[0], self.config.n_embd // K, self.config.n_hidden // K
+        W1 = self.W1.view(T, K, E, K, H)
+        blocks = torch.stack([W1[:, k, :, k, :] for k in range(K)]).reshape(K, T * E, H)  # (K, T*E, H)
+        x = emb.reshape(B, T, K, E).permute(2, 0, 1, 3).reshape(K, B, T * E)  # (K, B, T*E) each member's input
+        h = torch.tanh(torch.baddbmm(self.b1.view(K, 1, H), x, blocks))  # (K, B, H)
+        return h.permute(1, 0, 2).reshape(B, K * H)  # (B, n_hidden)
 
     def linear(self, layer: Any, x: torch.Tensor) -> torch.Tensor:
         """x @ W (+ b), batch-normed if the layer is: (rows, fan_in) -> (rows, width)."""
@@ -131,3 +158,47 @@ def split_loss(model: MLP, X: torch.Tensor, Y: torch.Tensor, batch: int = 8192) 
         total += F.cross_entropy(logits, Y[i : i + batch], reduction="sum").item()
     model.train(was_training)
     return total / len(Y)
+
+
+# ---- an ensemble's layout (core.members): the members' weights in and out of the merged ones ----
+def _blocks(merged: list[torch.Tensor], K: int, T: int) -> list[list[torch.Tensor]]:
+    """Views of member k's block of each merged tensor (C, W1, b1, W2): [k][i]."""
+    C, W1, b1, W2 = merged[:4]
+    V, KE = C.shape
+    E, H = KE // K, W1.shape[1] // K
+    W1v = W1.view(T, K, E, K, H)  # (position, member, its embedding, member, its hidden unit)
+    return [[C[:, k * E:(k + 1) * E], W1v[:, k, :, k, :], b1[k * H:(k + 1) * H], W2[k * H:(k + 1) * H]]
+            for k in range(K)]
+
+
+@torch.no_grad()
+def fold(members: list[list[torch.Tensor]], merged: list[torch.Tensor], T: int,
+         member_b2: torch.Tensor | None = None) -> None:
+    """Write the members' (C, W1, b1, W2, b2) into the merged tensors: the block layout above. W1's
+    blocks off the diagonal are left as they are (zero from the start, and nothing writes them).
+    member_b2 (K, V), the model's buffer, keeps each member's own b2 (the merged b2 is their mean)."""
+    K = len(members)
+    if member_b2 is not None:
+        torch.stack([m[4] for m in members], out=member_b2)
+    for blocks, m in zip(_blocks(merged, K, T), members):
+        C, W1, b1, W2 = blocks
+        C.copy_(m[0])
+        W1.copy_(m[1].view(T, -1, W1.shape[-1]))  # (T*E, H) seen as (T, E, H)
+        b1.copy_(m[2])
+        torch.mul(m[3], 1.0 / K, out=W2)
+    torch.mean(torch.stack([m[4] for m in members]), 0, out=merged[4])
+
+
+@torch.no_grad()
+def unfold(merged: list[torch.Tensor], members: list[list[torch.Tensor]], T: int,
+           member_b2: torch.Tensor | None = None) -> None:
+    """The inverse of fold, into the members' tensors: each member's b2 from member_b2, or without it
+    (AdamW's moments) the merged mean for all."""
+    K = len(members)
+    for k, (blocks, m) in enumerate(zip(_blocks(merged, K, T), members)):
+        C, W1, b1, W2 = blocks
+        m[0].copy_(C)
+        m[1].view(T, -1, W1.shape[-1]).copy_(W1)
+        m[2].copy_(b1)
+        torch.mul(W2, float(K), out=m[3])
+        m[4].copy_(merged[4] if member_b2 is None else member_b2[k])

@@ -69,7 +69,7 @@ class Trainer:
         self._gen = torch.Generator().manual_seed(train_config.seed + 1)  # batch indices
         self._mask_gen = torch.Generator().manual_seed(train_config.seed + 2)  # dropout masks
         self.wall = 0.0  # wall seconds spent in run(), pauses excluded: the clock of a time budget
-        self.threads = 1  # torch threads while training
+        self.threads = 1  # torch threads while training; for an ensemble, threads for its members
         self._best_state: list[torch.Tensor] | None = None  # weights at the best dev loss
         self._pool = torch.empty(0, train_config.batch_size, dtype=torch.long)
         self._pool_pos = 0
@@ -116,8 +116,11 @@ class Trainer:
         """AdamW's moments and step count (empty for SGD, which keeps none), for a checkpoint."""
         if self._kernel.general and self.config.optimizer == "adamw":
             k = self._kernel
-            return {"exp_avg": [t.clone() for t in k.exp_avg], "exp_avg_sq": [t.clone() for t in k.exp_avg_sq],
-                    "step": k.adam_step.clone()}
+            out = {"exp_avg": [t.clone() for t in k.exp_avg], "exp_avg_sq": [t.clone() for t in k.exp_avg_sq],
+                   "step": k.adam_step.clone()}
+            if hasattr(k, "member_state"):  # an ensemble: each member's own moments of b2 (core.members)
+                out["member_b2"] = k.member_state()
+            return out
         return {}
 
     def load_optimizer_state(self, state: dict) -> None:
@@ -229,8 +232,12 @@ class Trainer:
         n = len(ix)
         B = self.config.batch_size
         Xtr, Ytr = self.data.X["train"], self.data.Y["train"]
-        xs = Xtr[ix].view(n, -1)  # (n, B*block_size)
-        ys = Ytr[ix] + self._kernel.row_offset  # (n, B) flat index into (B, V)
+        K = self.model_config.members
+        if K > 1:  # an ensemble: member k's batches are the stream shifted k/K of the way through the data
+            ntr = len(Ytr)
+            ix = torch.stack([(ix + k * (ntr // K)) % ntr for k in range(K)])  # (K, n, B)
+        xs = Xtr[ix].view(*ix.shape[:-1], -1)  # (n, B*block_size), or (K, n, B*block_size)
+        ys = Ytr[ix] + self._kernel.row_offset  # (n, B) flat index into (B, V), or (K, n, B)
         if not getattr(self._kernel, "stacked", False):
             xs, ys = xs.unbind(0), ys.unbind(0)  # the torch kernels take one row per step
         logp = torch.empty(n, B)
@@ -245,8 +252,12 @@ class Trainer:
                 masks = dropout_masks(self._mask_gen, (n, *self._kernel.mask_shape), self.config.dropout)
                 if not getattr(self._kernel, "stacked", False):
                     masks = masks.unbind(0)
+            if K > 1:
+                self._kernel.workers = self.threads
             self._kernel.run(xs, ys, logp, lrs, masks)
         else:
+            if K > 1:
+                self._kernel.workers = self.threads
             self._kernel.run(xs, ys, logp, lrs)
         losses = -logp.mean(1)  # (n,) per-step loss in nats
         mean = losses.mean()
@@ -324,7 +335,8 @@ class Trainer:
         else:
             target = self.config.steps if steps is None else min(self.config.steps, self.step + steps)
         # Small ops: one thread is faster and stable (ARCHITECTURE.md, "Measured"); a wide model may gain from two.
-        torch.set_num_threads(self.threads)
+        # An ensemble's threads are its members' (torch's own threads would spin beside them).
+        torch.set_num_threads(1 if self.model_config.members > 1 else self.threads)
         while not self._done(target):
             if not self.train_chunk(target):
                 return False

@@ -168,6 +168,26 @@ def test_train_progress_on_stderr(capsys, words_file, tmp_path):
     assert "50 steps" in err and "dev" in err and "metrics.json" in err
 
 
+def test_train_says_when_a_broken_compiled_step_falls_back(capsys, words_file, tmp_path, monkeypatch):
+    """numba installed but broken: the run trains on the torch kernels and says why in one line (a missing
+    extra or MLP_TUI_KERNEL=torch say nothing: they are choices, and the bench names them)."""
+    from core import jit
+
+    def broken():
+        raise RuntimeError("numba 0.0 needs numpy < 1")
+
+    monkeypatch.delenv("MLP_TUI_KERNEL", raising=False)
+    monkeypatch.setattr(jit, "_build", broken)
+    argv = ["train", "--data", str(words_file), "--steps", "50", "--hidden", "8", "--quiet"]
+    code, _, err = run_cli(capsys, [*argv, "--out", str(tmp_path / "r")])
+    assert code == 0
+    assert "note: numba failed to load: RuntimeError: numba 0.0 needs numpy < 1; training on the torch kernels" \
+        in err
+    monkeypatch.setenv("MLP_TUI_KERNEL", "torch")
+    code, _, err = run_cli(capsys, [*argv, "--out", str(tmp_path / "r2")])
+    assert code == 0 and "note:" not in err
+
+
 def test_sample_prints_n_reproducible_lines(capsys, run_dir):
     _, out_dir, _ = run_dir
     ck = str(out_dir / "model.pt")
@@ -262,8 +282,10 @@ def test_flags_become_configs():
 def test_presets_set_many_flags_and_explicit_flags_win():
     parse = build_parsers()["train"].parse_args
     m, t = configs_from_settings(resolve_settings(parse(["--preset", "best"])))
-    assert (m.block_size, m.n_embd, m.n_hidden, m.init) == (12, 24, 512, "kaiming")
-    assert (t.optimizer, t.batch_size, t.dropout, t.schedule, t.keep_best) == ("adamw", 32, 0.2, "cosine", True)
+    assert (m.block_size, m.n_embd, m.n_hidden, m.members, m.init) == (12, 96, 2048, 4, "kaiming")
+    assert (t.optimizer, t.batch_size, t.dropout, t.schedule, t.keep_best) == ("adamw", 32, 0.1, "cosine", True)
+    m, t = configs_from_settings(resolve_settings(parse(["--preset", "single"])))
+    assert (m.block_size, m.n_embd, m.n_hidden, m.members, t.dropout) == (12, 24, 512, 1, 0.2)
     m, t = configs_from_settings(resolve_settings(parse(["--preset", "best", "--hidden", "100", "--dropout", "0"])))
     assert m.n_hidden == 100 and t.dropout == 0.0 and t.optimizer == "adamw"
     m, t = configs_from_settings(resolve_settings(parse(["--preset", "kaiming"])))
@@ -322,6 +344,14 @@ def test_bench_preset_prints_the_matmul_floor_and_our_share(capsys):
     assert m and int(m.group(1).replace(",", "")) > 0 and 0 < int(m.group(2)) <= 100
     assert re.search(r"^mlp-tui trainer \((numba step|torch kernels)\):\s+[\d,]+ steps/s", out, re.MULTILINE)
     assert re.search(r"^ratio: \d+\.\d+x$", out, re.MULTILINE)
+
+
+def test_bench_of_an_ensemble_times_one_member(capsys):
+    code, out, err = run_cli(capsys, ["bench", "--preset", "tiny", "--members", "2", "--n-embd", "4",
+                                      "--n-hidden", "200", "--steps", "300"])
+    assert code == 0, err
+    assert "an ensemble of 2 members: timing one (n_embd 2, n_hidden 100)" in out
+    assert "3,481 parameters" in out  # the lecture's first model, as one member of tiny's shape
 
 
 def test_an_unknown_kernel_choice_is_one_line(capsys, monkeypatch):

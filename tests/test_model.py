@@ -33,7 +33,8 @@ def test_default_config_is_the_lectures():
     assert (cfg.vocab_size, cfg.block_size, cfg.n_embd, cfg.n_hidden, cfg.init) == (27, 3, 10, 200, "lecture")
     assert cfg.num_params() == 11897
     assert cfg.to_dict() == {"vocab_size": 27, "block_size": 3, "n_embd": 10, "n_hidden": 200, "init": "lecture",
-                             "batchnorm": False, "arch": "flat", "layers": 1, "direct": False, "bn_out": False}
+                             "batchnorm": False, "arch": "flat", "layers": 1, "direct": False, "bn_out": False,
+                             "members": 1}
 
 
 def test_parameter_shapes():

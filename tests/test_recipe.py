@@ -34,11 +34,11 @@ def test_a_recipe_round_trips_through_recipe_and_config(capsys, words_file, tmp_
 
 def test_flags_win_over_the_file_which_wins_over_its_preset(tmp_path, words_file):
     recipe = tmp_path / "r.toml"
-    recipe.write_text(f'preset = "best"\ndata = "{words_file.name}"\n[model]\nemb_dim = 7\nhidden = 40\n')
+    recipe.write_text(f'preset = "single"\ndata = "{words_file.name}"\n[model]\nemb_dim = 7\nhidden = 40\n')
     (tmp_path / words_file.name).write_text(words_file.read_text())
     v = _settings_of(["--config", str(recipe), "--n-hidden", "33"])
     assert v["n_embd"] == 7 and v["n_hidden"] == 33  # the file's alias emb_dim; the flag over the file
-    assert v["optimizer"] == "adamw" and v["block_size"] == settings.PRESETS["best"]["block_size"]  # its preset
+    assert v["optimizer"] == "adamw" and v["block_size"] == settings.PRESETS["single"]["block_size"]  # its preset
     assert v["data"] == str(tmp_path / words_file.name)  # relative to the recipe, not to the working folder
 
 

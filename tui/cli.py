@@ -116,9 +116,10 @@ def build_parsers(only: str | None = None) -> dict[str, argparse.ArgumentParser]
                             "and samples (default: a new <dataset>-<date-time> folder in --runs-dir)")
     add_runs_dir(train)
     train.add_argument("--quiet", action="store_true", help="no progress bar")
-    train.add_argument("--threads", type=_thread_count, default=1, metavar="N",
-                       help="torch threads for training (default: 1; on 2 cores, 2 threads ran --preset best "
-                            "at 0.6-1.1x one thread; the compiled step of the fast extra always runs on one)")
+    train.add_argument("--threads", type=_thread_count, default=None, metavar="N",
+                       help="threads for training (default: 1, or one per member of an ensemble up to the cores "
+                            "here; on 2 cores, 2 torch threads ran one model of --preset best at 0.6-1.1x one "
+                            "thread, and the compiled step of the fast extra runs one model on one thread)")
 
     sample = _Parser(prog="mlp-tui sample", description="Sample words from a saved model, one per line.",
                      formatter_class=fmt)

@@ -125,6 +125,11 @@ def _train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str, dedupe: bo
     length = f"{tcfg.minutes:g} minutes" if tcfg.minutes else f"{tcfg.steps:,} steps"
     _Say(err).line(f"{safe_text(data.source)}: {len(data.words):,} words, {len(data.vocab)} characters; "
                    f"{trainer.model.num_params():,} parameters; {tcfg.optimizer}, {length} -> {safe_text(out)}")
+    if getattr(trainer._kernel, "name", "torch") != "numba":
+        from core import jit
+
+        if jit.failure():  # installed and wanted, yet broken: say why this run is slower than it should be
+            _Say(err).line(f"note: {safe_text(jit.failure())}; training on the torch kernels instead")
     progress = Progress(
         TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[sps]:>7,.0f} steps/s"), TextColumn("loss {task.fields[loss]:.4f}"),
@@ -148,7 +153,10 @@ def _train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str, dedupe: bo
     session = Session(trainer, writer, emit=on_event)
     session.evaluate(full=True)  # the loss before the first step, as the app shows it
     session.resume()
-    torch.set_num_threads(args.threads)  # small ops: one thread is faster and stable (ARCHITECTURE.md, "Measured")
+    if args.threads is None:  # one model: one thread is faster and stable (ARCHITECTURE.md, "Measured");
+        args.threads = min(mcfg.members, os.cpu_count() or 1)  # an ensemble: a core per member
+    trainer.threads = args.threads
+    torch.set_num_threads(1 if mcfg.members > 1 else args.threads)  # an ensemble's threads are its members'
     t0 = time.perf_counter()
     try:
         with progress:

@@ -237,7 +237,8 @@ class ControlsPane(VerticalScroll):
         self.size_problem = self._size_problem(cfg, good.get("batch_size"))
         if self.size_problem:
             # the form shows the sizes already: the reason without the model's description fits the pane
-            short = re.sub(r"^the model \([^)]*\) ", "it ", self.size_problem)
+            short = re.sub(r"^the model \([^)]*\) (would have )?", lambda m: "" if m.group(1) else "it ",
+                           self.size_problem)  # the count and its GiB first: the pane is a few lines tall
             out.update(f"[b red]too large:[/] {escape(short)}")
             return
         out.update(

@@ -1,0 +1,173 @@
+"""core.members: an ensemble stored as one block-structured MLP, trained member by member."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import run_cli
+
+from core.checkpoint import load_checkpoint, resume_trainer, save_checkpoint
+from core.config import MLPConfig, TrainConfig
+from core.deep import make_kernel
+from core.members import MembersKernel, fold, member_config, unfold
+from core.model import MLP
+from core.train import Trainer
+
+
+def members_model(K: int = 2, seed: int = 0, **kw) -> MLP:
+    cfg = MLPConfig(vocab_size=27, **{"block_size": 3, "n_embd": 4 * K, "n_hidden": 8 * K, "init": "kaiming",
+                                      "members": K, **kw})
+    return MLP(cfg, torch.Generator().manual_seed(seed))
+
+
+def split(model: MLP) -> list[MLP]:
+    """The members as models of their own, from the merged weights."""
+    K, T = model.config.members, model.config.block_size
+    out = [MLP(member_config(model.config)) for _ in range(K)]
+    unfold([p.detach() for p in model.parameters()], [[p.detach() for p in m.parameters()] for m in out], T,
+           model.member_b2)
+    return out
+
+
+def off_diagonal(model: MLP) -> torch.Tensor:
+    """W1's blocks that join one member's embeddings to another's hidden units (must stay 0)."""
+    K, T, E, H = model.config.members, model.config.block_size, model.config.n_embd, model.config.n_hidden
+    W = model.W1.detach().view(T, K, E // K, K, H // K)
+    mask = ~torch.eye(K, dtype=torch.bool)
+    return W.permute(1, 3, 0, 2, 4)[mask]
+
+
+def test_the_merged_logits_are_the_members_mean():
+    model = members_model(K=3, block_size=4)
+    X = torch.randint(0, 27, (50, 4), generator=torch.Generator().manual_seed(1))
+    parts = split(model)
+    mean = sum(m(X)[0] for m in parts) / 3
+    assert torch.allclose(model(X)[0], mean, atol=1e-6)
+    dense = torch.tanh(model.C[X].view(50, -1) @ model.W1 + model.b1) @ model.W2 + model.b2  # as any MLP reads it
+    assert torch.allclose(dense, mean, atol=1e-6)
+    assert not torch.allclose(parts[0](X)[0], parts[1](X)[0], atol=1e-2)  # members drawn apart
+    assert float(off_diagonal(model).abs().max()) == 0.0
+    assert torch.allclose(model.b2, model.member_b2.mean(0))
+
+
+def test_parameter_count_is_the_members_own():
+    cfg = MLPConfig(block_size=12, n_embd=96, n_hidden=2048, members=4)
+    one = MLPConfig(block_size=12, n_embd=24, n_hidden=512)
+    assert cfg.num_params() == 4 * one.num_params() == 4 * 162_467
+    assert MLP(cfg).num_params() == cfg.num_params()
+    assert "4 members" in cfg.arch_label()
+
+
+def test_uneven_or_unsupported_members_are_one_line(capsys):
+    for argv, fragment in ((["--members", "2", "--emb", "5"], "must be multiples of 2"),
+                           (["--members", "2", "--arch", "hier", "--block-size", "4"], "members are for the lecture")):
+        code, out, err = run_cli(capsys, ["train", "--steps", "5", *argv])
+        assert code == 2 and out == "" and fragment in err and "Traceback" not in err
+        assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("kernel", ["", "torch"])
+@pytest.mark.parametrize("recipe", [dict(), dict(optimizer="adamw", lr=3e-3, dropout=0.2, weight_decay=0.01)])
+def test_each_member_trains_as_a_model_of_its_own(kernel, recipe, monkeypatch):
+    """Member k in the ensemble ends exactly where its own model, on its own kernel, batches and masks
+    would: nothing couples the members."""
+    monkeypatch.setenv("MLP_TUI_KERNEL", kernel)
+    cfg = TrainConfig(batch_size=8, **recipe)
+    model = members_model(K=2)
+    alone = split(model)
+    ens = make_kernel(model, cfg)
+    assert isinstance(ens, MembersKernel) and ens.name == ("torch" if kernel else "numba")
+    n, B, T, V = 40, 8, 3, 27
+    g = torch.Generator().manual_seed(3)
+    xs, ys = torch.randint(0, V, (2, n, B * T), generator=g), torch.randint(0, V, (2, n, B), generator=g)
+    ys = ys + ens.row_offset
+    masks = (torch.rand(n, 2, B, 8, generator=g) > 0.2).float() / 0.8 if cfg.dropout else None
+    logp = torch.empty(n, B)
+    ens.run(xs, ys, logp, [cfg.lr] * n, *((masks,) if ens.general else ()))
+    lps = []
+    for k, m in enumerate(alone):
+        own = make_kernel(m, cfg)
+        lp = torch.empty(n, B)
+        x, y = (xs[k], ys[k]) if getattr(own, "stacked", False) else (xs[k].unbind(0), ys[k].unbind(0))
+        mk = None if masks is None else (masks[:, k].contiguous() if getattr(own, "stacked", False)
+                                         else masks[:, k].unbind(0))
+        own.run(x, y, lp, [cfg.lr] * n, *((mk,) if own.general else ()))
+        lps.append(lp)
+    for a, b in zip(split(model), alone):
+        for p, q in zip(a.parameters(), b.parameters()):
+            assert torch.equal(p, q)
+    assert torch.allclose(logp, (lps[0] + lps[1]) / 2)
+    assert float(off_diagonal(model).abs().max()) == 0.0
+
+
+def test_two_threads_train_the_same_weights_as_one(names_data, monkeypatch):
+    monkeypatch.delenv("MLP_TUI_KERNEL", raising=False)
+    runs = []
+    for threads in (1, 2):
+        tr = Trainer(names_data, MLPConfig(n_embd=8, n_hidden=32, members=2, init="kaiming"),
+                     TrainConfig(steps=600, optimizer="adamw", lr=3e-3, dropout=0.1))
+        tr.threads = threads
+        assert tr.run()
+        runs.append([p.detach().clone() for p in tr.model.parameters()])
+    assert all(torch.equal(p, q) for p, q in zip(*runs))
+
+
+def test_an_ensemble_beats_its_members_on_dev(names_data):
+    tr = Trainer(names_data, MLPConfig(n_embd=8, n_hidden=64, members=2, init="kaiming"),
+                 TrainConfig(steps=3000, optimizer="adamw", lr=3e-3))
+    assert tr.run()
+    dev = tr.evaluate(("dev",))["dev"]
+    from core.model import split_loss
+
+    alone = [split_loss(m, names_data.X["dev"], names_data.Y["dev"]) for m in split(tr.model)]
+    assert dev < min(alone) - 0.005, (dev, alone)
+
+
+def test_a_rollback_or_best_weights_put_back_reach_the_members(names_data):
+    tr = Trainer(names_data, MLPConfig(n_embd=8, n_hidden=32, members=2), TrainConfig(steps=400, lr=0.1))
+    assert tr.run(200)
+    tr.evaluate(("dev",))
+    best = [p.detach().clone() for p in tr.model.parameters()]
+    assert tr.run(400)
+    assert tr.restore_best()
+    tr.update_config(steps=600)
+    tr.set_lr(1e-12)  # a step that barely moves: the members must start from the restored weights
+    assert tr.run(600)
+    assert all(torch.allclose(p, q, atol=1e-6) for p, q in zip(tr.model.parameters(), best))
+    tr.set_lr(1e6)
+    tr.update_config(steps=800)
+    before = [p.detach().clone() for p in tr.model.parameters()]
+    assert tr.run(800) is False and tr.diverged
+    assert all(torch.equal(p, q) for p, q in zip(tr.model.parameters(), before))
+    tr.set_lr(1e-12)
+    assert tr.run(800)  # after the rollback the members start again from the model's weights
+    assert all(torch.allclose(p, q, atol=1e-6) for p, q in zip(tr.model.parameters(), before))
+
+
+@pytest.mark.parametrize("recipe", [dict(lr=0.1), dict(optimizer="adamw", lr=3e-3, dropout=0.1)])
+def test_a_checkpoint_resumes_the_members(names_data, tmp_path, recipe):
+    """Each member's own b2 travels in the model's buffer and its AdamW moments in the optimizer state, so a
+    resumed ensemble goes on exactly as the uninterrupted one."""
+    mcfg = MLPConfig(n_embd=8, n_hidden=32, members=2, init="kaiming")
+    whole = Trainer(names_data, mcfg, TrainConfig(steps=600, **recipe))
+    assert whole.run()
+    half = Trainer(names_data, mcfg, TrainConfig(steps=600, **recipe))
+    assert half.run(300)
+    save_checkpoint(half, tmp_path / "m.pt")
+    ck = load_checkpoint(tmp_path / "m.pt")
+    assert ck.model_config.members == 2 and ck.model.member_b2.shape == (2, 27)
+    again = resume_trainer(ck, names_data)
+    assert again.run()
+    for p, q in zip([*again.model.parameters(), again.model.member_b2], [*whole.model.parameters(),
+                                                                        whole.model.member_b2]):
+        assert torch.equal(p, q)
+
+
+def test_fold_and_unfold_are_inverse():
+    model = members_model(K=4, block_size=2)
+    merged = [p.detach().clone() for p in model.parameters()]
+    parts = [[torch.empty_like(p) for p in m.parameters()] for m in split(model)]
+    unfold(merged, parts, 2, model.member_b2)
+    again = [torch.zeros_like(p) for p in merged]
+    fold(parts, again, 2, model.member_b2.clone())
+    assert all(torch.equal(a, b) for a, b in zip(merged, again))
