@@ -55,6 +55,9 @@ def summarize(path: Path) -> RunSummary:
         arch += " · bn logits"
     if m.get("direct"):
         arch += " · direct"
+    members = m.get("members", 1)
+    if isinstance(members, int) and not isinstance(members, bool) and members > 1:
+        arch += f" · {members} members"
     if info.get("dedupe"):
         arch += " · dedupe"
     best = info.get("best_dev_loss")
