@@ -131,6 +131,10 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     model = MLP(mcfg)
     _check_tensors(ckpt.get("model"), model.state_dict(), "weights", damaged)
     model.load_state_dict(ckpt["model"])
+    if model.config.members > 1:  # an ensemble's layout (core.members): what its members imply must hold
+        problem = _members_problem(model)
+        if problem:
+            raise damaged(problem)
     optimizer = ckpt.get("optimizer") if isinstance(ckpt.get("optimizer"), dict) else {}
     state = optimizer.get("state")
     if state:
@@ -148,8 +152,10 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         own = state.get("member_b2")
         if own is not None:  # core.members: each member's moments of its b2, (members, vocab) each
             b2 = getattr(model, "member_b2", None)
-            if b2 is None or not isinstance(own, dict):
+            if b2 is None:
                 raise damaged("optimizer state: member_b2 on a model without members")
+            if not isinstance(own, dict):
+                raise damaged("optimizer state: member_b2 is not a table of moments")
             _check_tensors({k: own.get(k) for k in ("exp_avg", "exp_avg_sq")}, {"exp_avg": b2, "exp_avg_sq": b2},
                            "optimizer member_b2", damaged)
             if bool((own["exp_avg_sq"] < 0).any()):
@@ -206,6 +212,19 @@ def _vocab(itos: Any, size: int, damaged: Any) -> Vocab:
     if bad:
         raise damaged(f"the vocabulary holds control characters ({safe_text(''.join(bad[:5]))})")
     return Vocab(tuple(itos))
+
+
+def _members_problem(model: MLP) -> str:
+    """Why these weights are not an ensemble of their settings' members, or "": W1's blocks between members
+    must be zero (they are never trained) and b2 the mean of the members' own."""
+    K, T = model.config.members, model.config.block_size
+    E, H = model.config.n_embd // K, model.config.n_hidden // K
+    W1 = model.W1.detach().view(T, K, E, K, H).permute(1, 3, 0, 2, 4)  # (member in, member out, T, E, H)
+    if bool(W1[~torch.eye(K, dtype=torch.bool)].any()):
+        return "weights: W1 joins one member's embeddings to another's hidden units (an ensemble's are zero)"
+    if not torch.allclose(model.b2.detach(), model.member_b2.mean(0), rtol=1e-5, atol=1e-6):
+        return "weights: b2 is not the mean of the members' own (member_b2)"
+    return ""
 
 
 def _check_tensors(got: Any, want: dict, what: str, damaged: Any) -> None:

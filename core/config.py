@@ -111,13 +111,21 @@ class _ModelMethods:
         if not isinstance(self.vocab_size, int) or isinstance(self.vocab_size, bool) or self.vocab_size < 1:
             raise ConfigError(f"vocab_size must be a positive integer, got {self.vocab_size!r}")
         _validate(self, "model")
-        n = self.num_params()
+        n = self.stored_params()
         if n > MAX_PARAMS:
             raise ConfigError(
                 f"the model ({self.describe()}) would have {n:,} parameters ({_gib(n * 4)} of weights); "
                 f"the limit is {MAX_PARAMS:,}"
             )
         self.check_activations(EVAL_ROWS, "evaluation")
+
+    def stored_params(self) -> int:
+        """The floats the model holds: for an ensemble, its dense merged W1 with the zero blocks between
+        members (K times the members' own W1) and each member's b2; what memory and the size limit see."""
+        if self.members <= 1:
+            return self.num_params()
+        dense = replace(self, members=1)  # type: ignore[type-var]
+        return dense.num_params() + self.members * self.vocab_size
 
     def member(self) -> Any:
         """One member of an ensemble (core.members): the embedding and hidden widths over members."""

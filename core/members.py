@@ -50,7 +50,7 @@ class MembersKernel:
         self.K, self.T, self.B = mc.members, mc.block_size, config.batch_size
         self.merged = [p.detach() for p in model.parameters()]  # C, W1, b1, W2, b2
         self.member_b2 = model.member_b2  # (K, V)
-        self.models = [MLP(member_config(mc)) for _ in range(self.K)]
+        self.models = [MLP(member_config(mc), torch.Generator()) for _ in range(self.K)]  # overwritten below
         self.weights = [[p.detach() for p in m.parameters()] for m in self.models]
         unfold(self.merged, self.weights, self.T, self.member_b2)
         self.kernels = [make_kernel(m, config) for m in self.models]
@@ -76,8 +76,9 @@ class MembersKernel:
             k.cfg = config
 
     def _merged_moments(self, attr: str) -> list[torch.Tensor]:
+        """The members' moments in the merged model's shapes: a second moment of W2 over K^2, as W2 is over K."""
         out = [torch.zeros_like(p) for p in self.merged]
-        fold([getattr(k, attr) for k in self.kernels], out, self.T)
+        fold([getattr(k, attr) for k in self.kernels], out, self.T, power=2 if attr == "exp_avg_sq" else 1)
         return out
 
     @property
@@ -106,7 +107,7 @@ class MembersKernel:
             raise ValueError(f"{len(state['exp_avg'])} moment tensors for {len(self.merged)} parameters")
         for attr in ("exp_avg", "exp_avg_sq"):
             parts = [[torch.empty_like(p) for p in w] for w in self.weights]
-            unfold([torch.as_tensor(t) for t in state[attr]], parts, self.T)
+            unfold([torch.as_tensor(t) for t in state[attr]], parts, self.T, power=2 if attr == "exp_avg_sq" else 1)
             for kernel, part in zip(self.kernels, parts):
                 for dst, src in zip(getattr(kernel, attr), part):
                     dst.copy_(src)
@@ -152,14 +153,20 @@ class MembersKernel:
             args = (xk, yk, lk, lrs) + ((mk,) if self.general else ())
             jobs.append((kernel, args))
         workers = min(self.K, self.workers) if self.name == "numba" else 1  # numba drops the GIL; torch holds it
-        if workers > 1:
-            if self._pool is None or self._pool._max_workers != workers:
-                self._pool = ThreadPoolExecutor(workers, thread_name_prefix="mlp-tui-member")
-            for f in [self._pool.submit(kernel.run, *args) for kernel, args in jobs]:
-                f.result()
-        else:
-            for kernel, args in jobs:
-                kernel.run(*args)
+        try:
+            if workers > 1:
+                if self._pool is None or self._pool._max_workers != workers:
+                    self._pool = ThreadPoolExecutor(workers, thread_name_prefix="mlp-tui-member")
+                futures = [self._pool.submit(kernel.run, *args) for kernel, args in jobs]
+                errors = [f.exception() for f in futures]  # every member done before anything is raised
+                if any(errors):
+                    raise next(e for e in errors if e is not None)
+            else:
+                for kernel, args in jobs:
+                    kernel.run(*args)
+        except BaseException:
+            self._versions = []  # some members moved and some did not: the next run starts from the model
+            raise
         torch.mean(torch.stack([lp[:n] for lp in self._logp]), 0, out=logp)
         fold(self.weights, self.merged, self.T, self.member_b2)
         self._versions = self._seen()

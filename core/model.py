@@ -173,10 +173,11 @@ def _blocks(merged: list[torch.Tensor], K: int, T: int) -> list[list[torch.Tenso
 
 @torch.no_grad()
 def fold(members: list[list[torch.Tensor]], merged: list[torch.Tensor], T: int,
-         member_b2: torch.Tensor | None = None) -> None:
+         member_b2: torch.Tensor | None = None, power: int = 1) -> None:
     """Write the members' (C, W1, b1, W2, b2) into the merged tensors: the block layout above. W1's
     blocks off the diagonal are left as they are (zero from the start, and nothing writes them).
-    member_b2 (K, V), the model's buffer, keeps each member's own b2 (the merged b2 is their mean)."""
+    member_b2 (K, V), the model's buffer, keeps each member's own b2 (the merged b2 is their mean).
+    power 2 folds AdamW's second moments, which scale with the square of W2's 1/K."""
     K = len(members)
     if member_b2 is not None:
         torch.stack([m[4] for m in members], out=member_b2)
@@ -185,13 +186,13 @@ def fold(members: list[list[torch.Tensor]], merged: list[torch.Tensor], T: int,
         C.copy_(m[0])
         W1.copy_(m[1].view(T, -1, W1.shape[-1]))  # (T*E, H) seen as (T, E, H)
         b1.copy_(m[2])
-        torch.mul(m[3], 1.0 / K, out=W2)
+        torch.mul(m[3], 1.0 / K**power, out=W2)  # K is a power of two: exact
     torch.mean(torch.stack([m[4] for m in members]), 0, out=merged[4])
 
 
 @torch.no_grad()
 def unfold(merged: list[torch.Tensor], members: list[list[torch.Tensor]], T: int,
-           member_b2: torch.Tensor | None = None) -> None:
+           member_b2: torch.Tensor | None = None, power: int = 1) -> None:
     """The inverse of fold, into the members' tensors: each member's b2 from member_b2, or without it
     (AdamW's moments) the merged mean for all."""
     K = len(members)
@@ -200,5 +201,5 @@ def unfold(merged: list[torch.Tensor], members: list[list[torch.Tensor]], T: int
         m[0].copy_(C)
         m[1].view(T, -1, W1.shape[-1]).copy_(W1)
         m[2].copy_(b1)
-        torch.mul(W2, float(K), out=m[3])
+        torch.mul(W2, float(K**power), out=m[3])
         m[4].copy_(merged[4] if member_b2 is None else member_b2[k])

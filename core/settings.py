@@ -182,8 +182,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("bn_out", "bool", False, "model", "model", "bn logits", "batch-normalise the logits too, as makemore "
             "part 3's last layer (its gain starts at 0.1, so the first predictions are unsure)"),
     Setting("members", "int", 1, "model", "model", "members", "an ensemble that is one MLP: the embedding and the "
-            "hidden layer split into this many independent MLPs, trained side by side, their logits averaged; "
-            "n_embd and n_hidden are the totals (`train` gives each member a core, up to the cores here)", 1, 16),
+            "hidden layer split into this many (a power of two) independent MLPs, trained side by side, their "
+            "logits averaged; n_embd and n_hidden are the totals (`train` gives each member a core, up to the "
+            "cores here)", 1, 16),
     Setting("batch_size", "int", 32, "optimisation", "train", "batch", "examples per step", 1, MAX_BATCH,
             tune=Tune(16, 512, "log-int")),
     Setting("optimizer", "choice", "sgd", "optimisation", "train", "optimizer", "plain SGD, as in the lecture, or "
@@ -262,6 +263,8 @@ class Rule:
 
 def _uneven_members(v: Mapping[str, Any]) -> str | None:
     k, e, h = v.get("members") or 1, v.get("n_embd") or 1, v.get("n_hidden") or 1
+    if k > 1 and not _power_of_two(k):  # W2 is stored over K: exact in float only for a power of two
+        return f"members must be a power of two (1, 2, 4, 8 or 16), not {k}"
     if k > 1 and (e % k or h % k):
         return (f"{k} members split the embedding and the hidden layer evenly: n_embd ({e}) and n_hidden ({h}) "
                 f"must be multiples of {k}")

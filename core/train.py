@@ -129,7 +129,9 @@ class Trainer:
         if not self._kernel.general:
             from core.kernels import FusedGeneral
 
-            self._kernel = FusedGeneral(self.model, self.config)
+            # an ensemble keeps its members' kernel (a plain one would train the zero blocks between them)
+            self._kernel = self._make_kernel() if self.model_config.members > 1 else FusedGeneral(self.model,
+                                                                                                   self.config)
         self._kernel.load_state_dict(state)
 
     @property

@@ -38,10 +38,10 @@ def off_diagonal(model: MLP) -> torch.Tensor:
 
 
 def test_the_merged_logits_are_the_members_mean():
-    model = members_model(K=3, block_size=4)
+    model = members_model(K=4, block_size=4)
     X = torch.randint(0, 27, (50, 4), generator=torch.Generator().manual_seed(1))
     parts = split(model)
-    mean = sum(m(X)[0] for m in parts) / 3
+    mean = sum(m(X)[0] for m in parts) / 4
     assert torch.allclose(model(X)[0], mean, atol=1e-6)
     dense = torch.tanh(model.C[X].view(50, -1) @ model.W1 + model.b1) @ model.W2 + model.b2  # as any MLP reads it
     assert torch.allclose(dense, mean, atol=1e-6)
@@ -189,3 +189,49 @@ def test_train_an_ensemble_then_list_score_and_sample_it(capsys, words_file, tmp
     assert ck.model_config.members == 2 and float(off_diagonal(ck.model).abs().max()) == 0.0
     one = MLPConfig(vocab_size=ck.model_config.vocab_size, n_embd=4, n_hidden=16).num_params()
     assert ck.model.num_params() == 2 * one and f"{2 * one:,} parameters" in err
+
+
+def test_a_damaged_ensemble_checkpoint_is_refused_by_name(names_data, tmp_path):
+    from core.errors import CheckpointError
+
+    tr = Trainer(names_data, MLPConfig(n_embd=8, n_hidden=32, members=2), TrainConfig(steps=50, lr=0.1))
+    assert tr.run()
+    save_checkpoint(tr, tmp_path / "m.pt")
+    ck = torch.load(tmp_path / "m.pt", weights_only=False)
+    for key, change, fragment in (("W1", lambda t: t.fill_(0.3), "joins one member's embeddings"),
+                                  ("member_b2", lambda t: t.add_(5.0), "b2 is not the mean")):
+        bad = {**ck, "model": {k: v.clone() for k, v in ck["model"].items()}}
+        change(bad["model"][key])
+        torch.save(bad, tmp_path / "bad.pt")
+        with pytest.raises(CheckpointError, match=fragment):
+            load_checkpoint(tmp_path / "bad.pt")
+
+
+def test_members_must_be_a_power_of_two_and_the_size_limit_sees_the_dense_model():
+    with pytest.raises(Exception, match="power of two"):
+        MLPConfig(n_embd=6, n_hidden=30, members=3).validate()
+    big = MLPConfig(block_size=256, n_embd=128, n_hidden=10_800, members=16)
+    assert big.num_params() < 200_000_000 < big.stored_params()
+    with pytest.raises(Exception, match="parameters"):
+        big.validate()
+
+
+def test_a_member_that_fails_leaves_the_next_chunk_to_start_from_the_model(monkeypatch):
+    monkeypatch.delenv("MLP_TUI_KERNEL", raising=False)
+    model = members_model(K=2)
+    ens = make_kernel(model, TrainConfig(batch_size=4))
+    ens.workers = 2
+    before = [p.detach().clone() for p in model.parameters()]
+    g = torch.Generator().manual_seed(0)
+    xs, ys = torch.randint(0, 27, (2, 5, 12), generator=g), torch.randint(0, 27, (2, 5, 4), generator=g)
+
+    def broken(*args):
+        raise RuntimeError("member 1 broke")
+
+    monkeypatch.setattr(ens.kernels[1], "run", broken)
+    with pytest.raises(RuntimeError, match="member 1 broke"):
+        ens.run(xs, ys + ens.row_offset, torch.empty(5, 4), 0.1)
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), before))  # nothing folded
+    monkeypatch.undo()
+    ens.run(xs, ys + ens.row_offset, torch.empty(5, 4), 0.0)  # lr 0: the members start again from the model
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), before))
