@@ -29,12 +29,7 @@ import torch
 from core.config import TrainConfig
 from core.model import MLP, fold, unfold
 
-__all__ = ["MembersKernel", "fold", "member_config", "unfold"]  # fold, unfold: core.model's
-
-def member_config(config: Any) -> Any:
-    """One member's MLPConfig: the merged model's embedding and hidden width over members."""
-    return config.member()
-
+__all__ = ["MembersKernel", "fold", "unfold"]  # fold, unfold: core.model's
 
 class MembersKernel:
     """The kernel contract (run, row_offset, general, stacked, mask_shape, cfg, state_dict, ...) over one
@@ -50,7 +45,7 @@ class MembersKernel:
         self.K, self.T, self.B = mc.members, mc.block_size, config.batch_size
         self.merged = [p.detach() for p in model.parameters()]  # C, W1, b1, W2, b2
         self.member_b2 = model.member_b2  # (K, V)
-        self.models = [MLP(member_config(mc), torch.Generator()) for _ in range(self.K)]  # overwritten below
+        self.models = [MLP(mc.member(), torch.Generator()) for _ in range(self.K)]  # overwritten below
         self.weights = [[p.detach() for p in m.parameters()] for m in self.models]
         unfold(self.merged, self.weights, self.T, self.member_b2)
         self.kernels = [make_kernel(m, config) for m in self.models]

@@ -248,18 +248,16 @@ class Trainer:
         for b, p in zip(self._backup, self._tensors()):
             b.copy_(p)
         t0 = time.perf_counter()
+        if K > 1:
+            self._kernel.workers = self.threads  # an ensemble's members, a thread each up to this
         if self._kernel.general:
             masks = None
             if self.config.dropout > 0:  # (n, B, H), or (n, every layer's units) for a deep model
                 masks = dropout_masks(self._mask_gen, (n, *self._kernel.mask_shape), self.config.dropout)
                 if not getattr(self._kernel, "stacked", False):
                     masks = masks.unbind(0)
-            if K > 1:
-                self._kernel.workers = self.threads
             self._kernel.run(xs, ys, logp, lrs, masks)
         else:
-            if K > 1:
-                self._kernel.workers = self.threads
             self._kernel.run(xs, ys, logp, lrs)
         losses = -logp.mean(1)  # (n,) per-step loss in nats
         mean = losses.mean()

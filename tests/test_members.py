@@ -9,7 +9,7 @@ from conftest import run_cli
 from core.checkpoint import load_checkpoint, resume_trainer, save_checkpoint
 from core.config import MLPConfig, TrainConfig
 from core.deep import make_kernel
-from core.members import MembersKernel, fold, member_config, unfold
+from core.members import MembersKernel, fold, unfold
 from core.model import MLP
 from core.train import Trainer
 
@@ -23,7 +23,7 @@ def members_model(K: int = 2, seed: int = 0, **kw) -> MLP:
 def split(model: MLP) -> list[MLP]:
     """The members as models of their own, from the merged weights."""
     K, T = model.config.members, model.config.block_size
-    out = [MLP(member_config(model.config)) for _ in range(K)]
+    out = [MLP(model.config.member()) for _ in range(K)]
     unfold([p.detach() for p in model.parameters()], [[p.detach() for p in m.parameters()] for m in out], T,
            model.member_b2)
     return out

@@ -47,9 +47,7 @@ def _bench_recipe(args: argparse.Namespace, values: dict) -> int:
     mcfg, tcfg = configs(values)
     members = mcfg.members
     if members > 1:  # each member trains on its own kernel, as a model of its own: that is what to time
-        from core.members import member_config
-
-        mcfg = member_config(mcfg)
+        mcfg = mcfg.member()
         print(f"an ensemble of {members} members: timing one (n_embd {mcfg.n_embd}, n_hidden {mcfg.n_hidden}); "
               f"`train` runs them side by side, a core each", flush=True)
     steps = args.steps or 3_000
