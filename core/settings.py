@@ -287,7 +287,7 @@ RULES: tuple[Rule, ...] = (
          "arch (use 1)" if v.get("arch") == "hier" and (v.get("layers") or 1) > 1 else None),
     Rule(("members", "n_embd", "n_hidden"), lambda v: _uneven_members(v)),
     Rule(("members", "arch", "layers", "batchnorm", "direct", "bn_out"), lambda v: "members are for the lecture's "
-         "layout: flat, one hidden layer, no batch norm, no direct connections"
+         "layout: flat, one hidden layer, no batch norm (of the hidden layer or the logits), no direct connections"
          if (v.get("members") or 1) > 1 and (v.get("arch") != "flat" or (v.get("layers") or 1) > 1
                                              or v.get("batchnorm") or v.get("direct") or v.get("bn_out")) else None),
 )
