@@ -14,11 +14,11 @@ import time
 
 import core  # noqa: F401
 from core.data import Dataset
+from core.engine.session import Session
+from core.engine.train import TrainConfig, Trainer
+from core.link.transport import TrainerProcess, TrainerThread
 from core.model import MLPConfig
-from core.remote import TrainerProcess, TrainerThread
-from core.session import Session
 from core.settings import DEFAULTS
-from core.train import TrainConfig, Trainer
 from tui.app import MLPApp
 
 

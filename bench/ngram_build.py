@@ -1,4 +1,4 @@
-"""How long the counting baseline (core.ngram) takes to build on a dataset, per order; the app builds it
+"""How long the counting baseline (core.probes.ngram) takes to build on a dataset, per order; the app builds it
 in the training process at each reset or load. Prints the seconds and the table's size.
 
     python bench/ngram_build.py [--data names] [--orders 2,3,4,5,6,9,17]
@@ -13,7 +13,7 @@ import time
 
 def main() -> None:
     from core.data import Dataset
-    from core.ngram import count_model
+    from core.probes.ngram import count_model
 
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--data", default="names")

@@ -2,7 +2,7 @@
 
 1. Saturated tanh units at step 1,000 of the default recipe, --init lecture against --init kaiming
    (and each with --batchnorm), measured as the health view measures them.
-2. Steps per second of the training process's loop (core.remote._Worker, as the app runs it) with no
+2. Steps per second of the training process's loop (core.link.transport._Worker, as the app runs it) with no
    view open, and with the health and embedding views open; the ratio must stay above 0.95.
 Run:  python bench/views_cost.py [--seconds 15]
 """
@@ -14,13 +14,13 @@ import queue
 import time
 
 import core  # noqa: F401
-from core import protocol as P
 from core.data import Dataset
-from core.inspect import health
+from core.engine.train import TrainConfig, Trainer
+from core.link import protocol as P
+from core.link.transport import _Worker
 from core.model import MLPConfig
-from core.remote import _Worker
+from core.probes.inspection import health
 from core.settings import DEFAULTS
-from core.train import TrainConfig, Trainer
 
 
 def saturation_at(data: Dataset, init: str, batchnorm: bool, steps: int = 1000) -> float:

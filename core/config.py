@@ -36,7 +36,7 @@ def _validate(cfg: Any, target: str) -> None:
 
 
 class Layer:
-    """One Linear layer of the network, as core.model builds it and core.kernels trains it.
+    """One Linear layer of the network, as core.model builds it and core.kernels.lecture trains it.
 
     Its input is `rows` rows per example of `fan_in` values (flat: 1 row, the whole context; hier: one
     row per pair of the level below), its output `width` units; then batch norm (over every row of the
@@ -128,7 +128,7 @@ class _ModelMethods:
         return dense.num_params() + self.members * self.vocab_size
 
     def member(self) -> Any:
-        """One member of an ensemble (core.members): the embedding and hidden widths over members."""
+        """One member of an ensemble (core.kernels.members): the embedding and hidden widths over members."""
         K = self.members
         return replace(self, n_embd=self.n_embd // K, n_hidden=self.n_hidden // K, members=1)  # type: ignore
 

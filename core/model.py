@@ -112,7 +112,7 @@ class MLP(nn.Module):
         return x.view(B, -1)  # (B, n_hidden)
 
     def _members_hidden(self, emb: torch.Tensor) -> torch.Tensor:
-        """tanh(x @ W1 + b1) of an ensemble (core.members), member by member: K times one member's work
+        """tanh(x @ W1 + b1) of an ensemble (core.kernels.members), member by member: K times one member's work
         where the dense product would be K^2 (the merged W1 is mostly zero blocks)."""
         K, T = self.config.members, self.config.block_size
         B, E, H = emb.shape[0], self.config.n_embd // K, self.config.n_hidden // K
@@ -160,7 +160,7 @@ def split_loss(model: MLP, X: torch.Tensor, Y: torch.Tensor, batch: int = 8192) 
     return total / len(Y)
 
 
-# ---- an ensemble's layout (core.members): the members' weights in and out of the merged ones ----
+# ---- an ensemble's layout (core.kernels.members): the members' weights in and out of the merged ones ----
 def _blocks(merged: list[torch.Tensor], K: int, T: int) -> list[list[torch.Tensor]]:
     """Views of member k's block of each merged tensor (C, W1, b1, W2): [k][i]."""
     C, W1, b1, W2 = merged[:4]

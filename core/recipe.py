@@ -32,7 +32,7 @@ def _toml() -> Any:
 def read_recipe(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The settings of a recipe file, registry names -> typed values (and "preset" if it names one)."""
     from core.data import BUILTIN
-    from core.files import FileRefused, read_regular, safe_text
+    from core.runs.files import FileRefused, read_regular, safe_text
 
     p = Path(path).expanduser()
     where = f"--config {safe_text(p)}"

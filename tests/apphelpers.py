@@ -15,9 +15,9 @@ from conftest import SMALL_WORDS, write_words
 from textual._wait import wait_for_idle
 from textual.widgets import Input
 
-from core import remote
-from core.remote import TrainerThread
-from core.train import Trainer
+from core.engine.train import Trainer
+from core.link import transport as remote
+from core.link.transport import TrainerThread
 from tui.app import MLPApp
 
 # SMALL_WORDS lacks q and x: with these the vocabulary is a-z plus the boundary, 27 characters.

@@ -8,8 +8,8 @@ import pytest
 
 import core  # noqa: F401  (imported before torch: quiets the CPU wheel's NumPy warning)
 from core.data import Dataset
+from core.engine.train import TrainConfig, Trainer
 from core.model import MLPConfig
-from core.train import TrainConfig, Trainer
 
 # 60 names: enough for non-empty train (48), dev (6) and test (6) splits.
 SMALL_WORDS = [

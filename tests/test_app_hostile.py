@@ -11,7 +11,7 @@ from pathlib import Path
 
 from apphelpers import Harness, pause_app, running, screen_text, text_of, toasts, type_into, until
 
-from core.runs import read_info
+from core.runs.folder import read_info
 from tui.views.runs import RunsView
 
 
@@ -157,7 +157,7 @@ async def test_a_run_another_process_trains_cannot_be_continued_but_can_be_compa
     import sys
 
     saved = _cli_run(_runs_dir(), harness.data, "theirs")
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from core.runlock import RunLock; "
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from core.runs.lock import RunLock; "
                                "l = RunLock(sys.argv[1]); print('locked', flush=True); time.sleep(600)", str(saved)],
                               stdout=subprocess.PIPE, cwd=Path(__file__).resolve().parents[1])
     assert holder.stdout.readline().strip() == b"locked"

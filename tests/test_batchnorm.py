@@ -8,11 +8,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core.checkpoint import load_checkpoint, save_checkpoint
 from core.config import TrainConfig
-from core.kernels import FusedGeneral
+from core.engine.train import Trainer
+from core.kernels.lecture import FusedGeneral
 from core.model import BN_MOMENTUM, MLP, MLPConfig, split_loss
-from core.train import Trainer
+from core.runs.checkpoint import load_checkpoint, save_checkpoint
 
 
 def _bn_model(seed: int = 0, H: int = 48) -> MLP:

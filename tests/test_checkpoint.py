@@ -1,4 +1,4 @@
-"""core.checkpoint: round trip, exact resumption, atomic save, and a CheckpointError for every bad file."""
+"""core.runs.checkpoint: round trip, exact resumption, atomic save, and a CheckpointError for every bad file."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import pytest
 import torch
 from conftest import SMALL_WORDS, history_values, small_trainer, write_words
 
-from core.checkpoint import FORMAT, VERSION, load_checkpoint, resume_trainer, save_checkpoint
 from core.data import Dataset
 from core.errors import CheckpointError
 from core.model import split_loss
+from core.runs.checkpoint import FORMAT, VERSION, load_checkpoint, resume_trainer, save_checkpoint
 
 
 def one_line_naming(e: pytest.ExceptionInfo, name: str) -> str:

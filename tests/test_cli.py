@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from conftest import SMALL_WORDS, run_cli, write_words
 
+from core.engine.train import TrainConfig
 from core.model import MLPConfig
-from core.train import TrainConfig
 from tui.cli import DEFAULTS, build_parsers, configs_from_settings, main, resolve_settings
 
 MLP_TUI = Path(sys.executable).parent / "mlp-tui"
@@ -171,7 +171,7 @@ def test_train_progress_on_stderr(capsys, words_file, tmp_path):
 def test_train_says_when_a_broken_compiled_step_falls_back(capsys, words_file, tmp_path, monkeypatch):
     """numba installed but broken: the run trains on the torch kernels and says why in one line (a missing
     extra or MLP_TUI_KERNEL=torch say nothing: they are choices, and the bench names them)."""
-    from core import jit
+    from core.kernels import jit
 
     def broken():
         raise RuntimeError("numba 0.0 needs numpy < 1")

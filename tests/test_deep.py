@@ -1,4 +1,4 @@
-"""core.deep: the kernel of the layouts past the lecture's (layers, hier, batch-normed logits, direct
+"""core.kernels.general: the kernel of the layouts past the lecture's (layers, hier, batch-normed logits, direct
 connections) against autograd on MLP.forward, and what those layouts are."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from core.config import MLPConfig, TrainConfig
-from core.deep import FusedDeep
+from core.kernels.general import FusedDeep
 from core.model import MLP
 
 LAYOUTS = {
@@ -115,7 +115,7 @@ def test_the_deep_kernels_gradients_are_autograds(name):
 
 @pytest.mark.parametrize("name", ["flat 3 layers, bn", "hier"])
 def test_dropout_after_every_layer_matches_autograd(name):
-    from core.kernels import dropout_masks
+    from core.kernels.lecture import dropout_masks
 
     kw = LAYOUTS[name]
     cfg = TrainConfig(batch_size=16, optimizer="adamw", lr=3e-3, dropout=0.3)
@@ -155,8 +155,8 @@ def test_parameter_counts_of_the_lectures_models():
 def test_one_flat_layer_is_the_lecture_model_bit_for_bit(names_data, monkeypatch):
     """--layers 1 --arch flat: today's model, on today's kernel, with today's losses (the torch kernel;
     the compiled one agrees to rounding, tests/test_jit.py)."""
-    from core.kernels import FusedSGD
-    from core.train import Trainer
+    from core.engine.train import Trainer
+    from core.kernels.lecture import FusedSGD
 
     monkeypatch.setenv("MLP_TUI_KERNEL", "torch")
     a = Trainer(names_data, MLPConfig(layers=1, arch="flat"), TrainConfig(steps=500))
@@ -188,7 +188,7 @@ def test_hier_layers_fuse_pairs_level_by_level():
 
 
 def test_a_deep_model_trains_on_names(names_data):
-    from core.train import Trainer
+    from core.engine.train import Trainer
 
     tr = Trainer(names_data, MLPConfig(layers=3, n_hidden=64, batchnorm=True, init="kaiming"),
                  TrainConfig(steps=1500, lr=0.1))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conftest import run_cli, write_words
 
-from core.exercises import check
+from core.probes.exercises import check
 
 
 def _train(capsys, words, out, *flags):

@@ -1,11 +1,11 @@
-"""core.history.LossHistory: bounded memory, bucket means, downsampling for plots."""
+"""core.engine.history.LossHistory: bounded memory, bucket means, downsampling for plots."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from core.history import LossHistory
+from core.engine.history import LossHistory
 
 
 def test_capacity_must_be_even_and_at_least_two():

@@ -26,14 +26,14 @@ import pytest
 import torch
 from conftest import SMALL_WORDS, run_cli, small_trainer, write_words
 
-from core import protocol as P
-from core.checkpoint import load_checkpoint
 from core.config import MAX_BATCH, MAX_PARAMS, MLPConfig, TrainConfig
 from core.data import Dataset, Vocab, build_examples, read_words
+from core.engine.train import Trainer
 from core.errors import CheckpointError, ConfigError, DataError
+from core.link import protocol as P
 from core.model import MLP
-from core.sample import sample
-from core.train import Trainer
+from core.probes.sample import sample
+from core.runs.checkpoint import load_checkpoint
 from tui.cli import build_parsers, main
 
 MLP_TUI = Path(sys.executable).parent / "mlp-tui"
@@ -436,13 +436,13 @@ def test_a_batch_too_large_for_the_model_is_refused_by_the_config():
 
 
 def test_trainer_refuses_a_batch_that_would_not_fit_before_allocating(small_data, monkeypatch):
-    import core.train
+    import core.engine.train
 
     def never(*a, **k):
         raise AssertionError("allocated before refusing")
 
-    monkeypatch.setattr(core.train, "MLP", never)
-    monkeypatch.setattr(core.train.Trainer, "_make_kernel", never)
+    monkeypatch.setattr(core.engine.train, "MLP", never)
+    monkeypatch.setattr(core.engine.train.Trainer, "_make_kernel", never)
     with pytest.raises(ConfigError, match="training batch"):
         Trainer(small_data, MLPConfig(n_hidden=20_000), TrainConfig(batch_size=65_536))
 
@@ -496,12 +496,12 @@ def test_bad_flag_values_exit_2_in_one_line(capsys, tmp_path, flag, value):
 )
 def test_absurd_flags_are_refused_before_the_model_is_built(capsys, tmp_path, words_file, monkeypatch, argv,
                                                             fragments):
-    import core.train
+    import core.engine.train
 
     def never(*a, **k):
         raise AssertionError("built the model before refusing it")
 
-    monkeypatch.setattr(core.train, "MLP", never)
+    monkeypatch.setattr(core.engine.train, "MLP", never)
     code, _, err = run_cli(capsys, train_argv(words_file, tmp_path / "run", *argv))
     assert_cli_error(code, err, *fragments)
     assert not (tmp_path / "run").exists()
@@ -630,17 +630,17 @@ BAD_CHECKPOINTS = [
 @pytest.mark.parametrize("command", ["eval", "sample"])
 @pytest.mark.parametrize(("make", "fragment"), [c[1:] for c in BAD_CHECKPOINTS], ids=[c[0] for c in BAD_CHECKPOINTS])
 def test_bad_checkpoints_are_refused_in_one_line(capsys, tmp_path, checkpoint, command, make, fragment, monkeypatch):
-    import core.checkpoint
+    import core.runs.checkpoint
 
     path = make(checkpoint, tmp_path)
     before = fingerprint(path)
-    real_mlp = core.checkpoint.MLP
+    real_mlp = core.runs.checkpoint.MLP
 
     def guarded_mlp(cfg, *a, **k):  # an absurd config must be refused before the model is built
         assert cfg.num_params() <= MAX_PARAMS, "built an absurd model before refusing it"
         return real_mlp(cfg, *a, **k)
 
-    monkeypatch.setattr(core.checkpoint, "MLP", guarded_mlp)
+    monkeypatch.setattr(core.runs.checkpoint, "MLP", guarded_mlp)
     with pytest.raises(CheckpointError) as e:
         load_checkpoint(path)
     assert_one_line(e, str(path), fragment)
@@ -729,8 +729,9 @@ def test_train_never_writes_over_the_users_files(capsys, tmp_path, trained_run, 
 
 
 # ================================================================ boundaries (issue: no lost runs, no crash, no hang)
-# Each class of defect is fixed where the data crosses: core.files (reading, writing, printing), core.runlock,
-# core.runs (validated reading), core.checkpoint (validated loading), core.sample (sizes, temperatures).
+# Each class of defect is fixed where the data crosses: core.runs.files (reading, writing, printing), core.runs.lock,
+# core.runs.folder (validated reading), core.runs.checkpoint (validated loading),
+# core.probes.sample (sizes, temperatures).
 
 
 def _run_files(run: Path) -> dict[str, tuple[bytes, int] | None]:
@@ -759,7 +760,7 @@ def test_export_refuses_a_link_to_a_run_file_too(capsys, trained_run, tmp_path):
 
 
 def test_export_replaces_a_file_only_when_the_new_one_is_whole(capsys, trained_run, tmp_path, monkeypatch):
-    import core.runlist
+    import core.runs.listing
 
     _, run = trained_run
     old = tmp_path / "losses.csv"
@@ -769,7 +770,7 @@ def test_export_replaces_a_file_only_when_the_new_one_is_whole(capsys, trained_r
         out.write("step,log10_loss\n1,0.5\n")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(core.runlist, "export_csv", half_then_fail)
+    monkeypatch.setattr(core.runs.listing, "export_csv", half_then_fail)
     code, _, err = run_cli(capsys, ["export", str(run), "-o", str(old)])
     assert_cli_error(code, err, "No space left on device", "the old file is as it was")
     assert old.read_text() == "what the user had\n"
@@ -810,7 +811,7 @@ def test_a_closed_pipe_ends_quietly_and_a_full_device_in_one_line(trained_run):
 
 HOLDER = """
 import sys, time
-from core.runlock import RunLock
+from core.runs.lock import RunLock
 lock = RunLock(sys.argv[1])
 print("locked", flush=True)
 time.sleep(600)
@@ -825,11 +826,11 @@ def _hold_lock(run: Path) -> subprocess.Popen:
 
 
 def test_a_run_being_trained_cannot_be_continued_by_another_process(capsys, trained_run, small_data, tmp_path):
-    from core.checkpoint import resume_trainer
-    from core.runlist import list_runs
-    from core.runlock import holder
-    from core.runs import RunError
-    from core.runwriter import RunWriter
+    from core.runs.checkpoint import resume_trainer
+    from core.runs.folder import RunError
+    from core.runs.listing import list_runs
+    from core.runs.lock import holder
+    from core.runs.writer import RunWriter
 
     _, run = trained_run
     p = _hold_lock(run)
@@ -855,8 +856,8 @@ def test_a_run_being_trained_cannot_be_continued_by_another_process(capsys, trai
 
 
 def test_two_writers_in_one_process_are_refused_too(tmp_path, small_data):
-    from core.runs import RunError
-    from core.runwriter import RunWriter
+    from core.runs.folder import RunError
+    from core.runs.writer import RunWriter
 
     tr = small_trainer(small_data, steps=1000)
     tr.run(steps=50)
@@ -870,7 +871,7 @@ def test_two_writers_in_one_process_are_refused_too(tmp_path, small_data):
 def test_the_app_worker_refuses_to_continue_a_locked_run_and_trains_on(trained_run, tmp_path):
     import queue
 
-    from core.remote import _Worker
+    from core.link.transport import _Worker
 
     _, run = trained_run
     out: queue.Queue = queue.Queue()
@@ -898,9 +899,9 @@ def test_the_app_worker_refuses_to_continue_a_locked_run_and_trains_on(trained_r
 def test_leftover_temp_files_are_ignored_and_cleared_on_resume(trained_run, tmp_path, capsys):
     import shutil
 
-    from core.checkpoint import resume_trainer
-    from core.runlist import list_runs
-    from core.runwriter import RunWriter
+    from core.runs.checkpoint import resume_trainer
+    from core.runs.listing import list_runs
+    from core.runs.writer import RunWriter
 
     _, src = trained_run
     run = tmp_path / "runs" / "copy"
@@ -919,12 +920,12 @@ def test_leftover_temp_files_are_ignored_and_cleared_on_resume(trained_run, tmp_
 
 
 def test_sampling_streams_in_batches_of_bounded_memory(trained_run, monkeypatch):
-    import core.sample
-    from core.sample import batch_rows, row_bytes, sample_batches
+    import core.probes.sample
+    from core.probes.sample import batch_rows, row_bytes, sample_batches
 
     _, run = trained_run
     ck = load_checkpoint(run / "model.pt")
-    monkeypatch.setattr(core.sample, "BATCH_BYTES", 100 * row_bytes(ck.model))
+    monkeypatch.setattr(core.probes.sample, "BATCH_BYTES", 100 * row_bytes(ck.model))
     batches = list(sample_batches(ck.model, ck.vocab, 1234, torch.Generator().manual_seed(0)))
     assert [len(b) for b in batches] == [100] * 12 + [34]
     assert batch_rows(ck.model) == 100
@@ -1045,8 +1046,8 @@ BAD_INFOS = [
 @pytest.mark.parametrize(("make", "fragment"), [b[1:] for b in BAD_INFOS], ids=[b[0] for b in BAD_INFOS])
 def test_a_damaged_run_json_is_listed_as_damaged_and_the_others_still_list(capsys, trained_run, tmp_path, make,
                                                                            fragment):
-    from core.runlist import list_runs
-    from core.runs import RunError, read_info
+    from core.runs.folder import RunError, read_info
+    from core.runs.listing import list_runs
 
     _, src = trained_run
     root = tmp_path / "runs"
@@ -1067,7 +1068,7 @@ def test_a_damaged_run_json_is_listed_as_damaged_and_the_others_still_list(capsy
 
 
 def test_damaged_history_lines_are_skipped_not_fatal(capsys, trained_run, tmp_path):
-    from core.runs import read_evals, read_samples
+    from core.runs.folder import read_evals, read_samples
 
     _, src = trained_run
     run = _copy_run(src, tmp_path / "r")
@@ -1131,7 +1132,7 @@ def test_damaged_checkpoint_fields_are_refused_by_name(capsys, checkpoint, tmp_p
 
 def test_nothing_printed_from_a_file_can_drive_the_terminal(capsys, trained_run, tmp_path):
     """Run folder names and paths are printed escaped (the data loader already refuses control characters)."""
-    from core.files import safe_text
+    from core.runs.files import safe_text
 
     _, src = trained_run
     root = tmp_path / "runs"
@@ -1150,23 +1151,23 @@ def test_train_on_a_full_disk_trains_on_and_rescues_the_weights(capsys, tmp_path
     temp folder with a message that says where, and run.json says "unsaved" and where they went."""
     import errno
 
-    import core.checkpoint
-    import core.runs
-    import core.runwriter
+    import core.runs.checkpoint
+    import core.runs.folder
+    import core.runs.writer
 
     run = tmp_path / "run"
-    real_write, real_save = core.runwriter.RunWriter._write, core.checkpoint.save_checkpoint
+    real_write, real_save = core.runs.writer.RunWriter._write, core.runs.checkpoint.save_checkpoint
 
     def full_write(self, f, data):
-        raise core.runs.RunError(f"{self.path}: cannot save the run (No space left on device)")
+        raise core.runs.folder.RunError(f"{self.path}: cannot save the run (No space left on device)")
 
     def full_save(trainer, path, **kw):
         if Path(path).parent == run:
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_save(trainer, path, **kw)
 
-    monkeypatch.setattr(core.runwriter.RunWriter, "_write", full_write)
-    monkeypatch.setattr(core.checkpoint, "save_checkpoint", full_save)
+    monkeypatch.setattr(core.runs.writer.RunWriter, "_write", full_write)
+    monkeypatch.setattr(core.runs.checkpoint, "save_checkpoint", full_save)
     monkeypatch.setattr(tempfile_module(), "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
     code, out, err = run_cli(capsys, train_argv(words_file, run, "--steps", "500", "--hidden", "16"))
@@ -1197,7 +1198,7 @@ def test_duplicate_lines_split_like_the_lecture_unless_dedupe(tmp_path, capsys):
     d = Dataset.load(words, 3, dedupe=True)
     assert len(d.words) == len(set(SMALL_WORDS) | {"anna"}) and d.lines == 1060
     assert not set(d.split_words["dev"]) & set(d.split_words["train"])
-    from core.inspect import dataset_stats
+    from core.probes.inspection import dataset_stats
 
     st = dataset_stats(plain)
     assert st["duplicate_lines"] == 999 and st["dev_in_train"] > 0
@@ -1219,7 +1220,7 @@ def test_duplicate_lines_split_like_the_lecture_unless_dedupe(tmp_path, capsys):
 
 
 def test_builtin_names_have_duplicates_the_dataset_view_counts():
-    from core.inspect import dataset_stats
+    from core.probes.inspection import dataset_stats
 
     st = dataset_stats(Dataset.load("names", 3))
     assert st["lines"] == 32_469 and st["unique_words"] == 29_910 and st["duplicate_lines"] == 2_559
@@ -1231,7 +1232,7 @@ def test_builtin_names_have_duplicates_the_dataset_view_counts():
 def test_a_run_that_never_trains_leaves_no_folder(tmp_path, small_data):
     import queue
 
-    from core.remote import _Worker
+    from core.link.transport import _Worker
 
     w = _Worker(queue.Queue())
     w.runs_dir = str(tmp_path / "runs")
@@ -1251,7 +1252,7 @@ def test_a_run_that_never_trains_leaves_no_folder(tmp_path, small_data):
 def test_a_failing_command_does_not_end_the_training_process(tmp_path, monkeypatch):
     import queue
 
-    from core.remote import _Worker
+    from core.link.transport import _Worker
 
     out: queue.Queue = queue.Queue()
     w = _Worker(out)
@@ -1269,7 +1270,7 @@ def test_a_failing_command_does_not_end_the_training_process(tmp_path, monkeypat
 
 
 def test_a_burst_of_score_requests_is_handled_once():
-    from core.remote import coalesce
+    from core.link.transport import coalesce
 
     cmds = [P.Score("a" * i) for i in range(1, 2001)] + [P.Pause()] + [P.View(1)] * 3
     kept = coalesce(cmds)
@@ -1279,7 +1280,7 @@ def test_a_burst_of_score_requests_is_handled_once():
 def test_messages_are_dispatched_by_type_and_an_unknown_one_raises_in_tests():
     import queue
 
-    from core.remote import _Worker
+    from core.link.transport import _Worker
 
     w = _Worker(queue.Queue())
 
@@ -1297,7 +1298,7 @@ def test_messages_are_dispatched_by_type_and_an_unknown_one_raises_in_tests():
 def test_continuing_a_run_never_writes_through_a_symlinked_run_file(trained_run, tmp_path):
     import queue
 
-    from core.remote import _Worker
+    from core.link.transport import _Worker
 
     _, src = trained_run
     victim = tmp_path / "victim.txt"
@@ -1345,7 +1346,7 @@ def test_export_refuses_a_stdout_that_is_a_file_of_the_run(trained_run, tmp_path
 def test_a_fifo_for_the_loss_file_does_not_hang_export_or_a_load(capsys, trained_run, tmp_path):
     import queue
 
-    from core.remote import _Worker
+    from core.link.transport import _Worker
 
     _, src = trained_run
     run = _copy_run(src, tmp_path / "f")
@@ -1369,7 +1370,7 @@ def test_odd_tensors_characters_and_generator_states_are_refused(capsys, checkpo
 
 
 def test_a_5000_digit_number_is_a_damaged_line_not_a_traceback(capsys, trained_run, tmp_path):
-    from core.runs import RunError, read_evals, read_info
+    from core.runs.folder import RunError, read_evals, read_info
 
     _, src = trained_run
     run = _copy_run(src, tmp_path / "h")
@@ -1394,7 +1395,7 @@ def test_sample_seed_and_prefix_are_bounded_and_a_closed_stdout_is_fine(capsys, 
 
 
 def test_a_generator_position_past_its_pool_is_refused_on_resume(checkpoint, tmp_path, trained_run):
-    from core.checkpoint import resume_trainer
+    from core.runs.checkpoint import resume_trainer
 
     words, _ = trained_run
     path = _ckpt_with(checkpoint, tmp_path / "bad.pt", lambda ck: ck["optimizer"]["rng"].__setitem__("pos", 10**6))
@@ -1407,7 +1408,7 @@ def test_a_generator_position_past_its_pool_is_refused_on_resume(checkpoint, tmp
 @pytest.mark.parametrize("masks", [torch.zeros(7, dtype=torch.uint8), "abc", torch.zeros(5056)],
                          ids=["short", "string", "float"])
 def test_a_damaged_dropout_mask_state_is_refused_by_name(checkpoint, tmp_path, trained_run, masks):
-    from core.checkpoint import resume_trainer
+    from core.runs.checkpoint import resume_trainer
 
     words, _ = trained_run
     path = _ckpt_with(checkpoint, tmp_path / "bad.pt", lambda ck: ck["optimizer"]["rng"].__setitem__("masks", masks))

@@ -1,4 +1,4 @@
-"""core.inspect: PCA, the vowel clustering of trained embeddings, the lr finder, scoring, health."""
+"""core.probes.inspection: PCA, the vowel clustering of trained embeddings, the lr finder, scoring, health."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import torch.nn.functional as F
 
 from core.config import TrainConfig
 from core.data import build_examples
-from core.inspect import ScoreError, embedding_map, health, lr_find, pca2, saturation, score, vowel_spread
+from core.engine.train import Trainer
 from core.model import MLP, MLPConfig
-from core.train import Trainer
+from core.probes.inspection import ScoreError, embedding_map, health, lr_find, pca2, saturation, score, vowel_spread
 
 
 def test_pca2_of_a_known_matrix():
@@ -128,7 +128,7 @@ def test_health_reports_without_touching_the_model(names_data):
 def test_dataset_stats(small_data):
     from conftest import SMALL_WORDS
 
-    from core.inspect import dataset_stats
+    from core.probes.inspection import dataset_stats
 
     st = dataset_stats(small_data)
     assert st["words"] == len(SMALL_WORDS) == sum(st["split_words"].values())

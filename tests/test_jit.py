@@ -1,4 +1,4 @@
-"""The compiled lecture step (core/jit.py) against the torch kernel and against autograd's numbers."""
+"""The compiled lecture step (core/kernels/jit.py) against the torch kernel and against autograd's numbers."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import math
 import pytest
 import torch
 
-from core import jit
-from core.deep import make_kernel
-from core.kernels import FusedGeneral, FusedSGD
+from core.engine.train import TrainConfig, Trainer
+from core.kernels import jit
+from core.kernels.general import make_kernel
+from core.kernels.lecture import FusedGeneral, FusedSGD
 from core.model import MLP, MLPConfig
-from core.train import TrainConfig, Trainer
 
 pytest.importorskip("numba")
 pytest.importorskip("scipy")
@@ -93,7 +93,7 @@ def test_an_index_outside_the_table_raises_instead_of_writing_memory(names_data)
 
 
 def test_make_kernel_picks_a_compiled_step_for_the_lecture_layout_without_batch_norm(names_data, monkeypatch):
-    from core.deep import FusedDeep
+    from core.kernels.general import FusedDeep
 
     V = len(names_data.vocab)
     model = MLP(MLPConfig(vocab_size=V, n_hidden=16))
@@ -119,7 +119,7 @@ GENERAL_RECIPES = [
 
 
 def _general_pair(names_data, cfg: TrainConfig, n: int):
-    from core.kernels import dropout_masks
+    from core.kernels.lecture import dropout_masks
 
     a, b = _pair(names_data, n_hidden=48, init="kaiming")
     ka, kb = FusedGeneral(a, cfg), jit.JitGeneral(b, cfg)

@@ -13,10 +13,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 UI_PACKAGES = ("textual", "rich", "plotext", "textual_plotext", "tui")
-TORCH_FREE = ("core.settings", "core.protocol", "core.config", "core.data", "core.runs", "core.runlist", "core.files",
-              "core.runlock", "core.errors", "core.atomic", "core.recipe", "core.exercises", "core.sweep",
-              "core.studies", "core.sweep_worker")
-CLI_MODULES = ("tui.cli", "tui.cli_train", "tui.cli_sweep", "tui.cli_bench", "tui.cli_serve", "tui.cli_tools")
+TORCH_FREE = ("core.settings", "core.link.protocol", "core.config", "core.data", "core.runs.folder",
+              "core.runs.listing", "core.runs.files", "core.runs.lock", "core.errors", "core.runs.atomic",
+              "core.recipe", "core.probes.exercises", "core.sweeps.study", "core.sweeps.summary", "core.sweeps.workers")
+CLI_MODULES = ("tui.cli", "tui.subcommands.train", "tui.subcommands.sweep", "tui.subcommands.bench",
+               "tui.subcommands.serve", "tui.subcommands.tools")
 
 
 def imports_of(path: Path) -> set[str]:

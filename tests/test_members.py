@@ -1,4 +1,4 @@
-"""core.members: an ensemble stored as one block-structured MLP, trained member by member."""
+"""core.kernels.members: an ensemble stored as one block-structured MLP, trained member by member."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import pytest
 import torch
 from conftest import run_cli
 
-from core.checkpoint import load_checkpoint, resume_trainer, save_checkpoint
 from core.config import MLPConfig, TrainConfig
-from core.deep import make_kernel
-from core.members import MembersKernel, fold, unfold
+from core.engine.train import Trainer
+from core.kernels.general import make_kernel
+from core.kernels.members import MembersKernel, fold, unfold
 from core.model import MLP
-from core.train import Trainer
+from core.runs.checkpoint import load_checkpoint, resume_trainer, save_checkpoint
 
 
 def members_model(K: int = 2, seed: int = 0, **kw) -> MLP:

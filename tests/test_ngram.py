@@ -1,4 +1,4 @@
-"""core.ngram: the counting baseline, by hand and on names; `mlp-tui ngram`; the counts row in the app."""
+"""core.probes.ngram: the counting baseline, by hand and on names; `mlp-tui ngram`; the counts row in the app."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import torch
 from conftest import run_cli
 
-from core.ngram import count_model
+from core.probes.ngram import count_model
 
 
 def tiny_data():

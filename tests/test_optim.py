@@ -12,9 +12,9 @@ import torch.nn.functional as F
 from conftest import small_trainer
 
 from core.config import TrainConfig
-from core.kernels import FusedGeneral, dropout_masks
+from core.engine.train import Trainer
+from core.kernels.lecture import FusedGeneral, dropout_masks
 from core.model import MLP, MLPConfig
-from core.train import Trainer
 
 
 def _batch(data, B: int, seed: int = 0):
@@ -123,12 +123,12 @@ def test_best_dev_weights_are_restored_exactly(small_data):
 
 
 def test_patience_stops_early(small_data, monkeypatch):
-    import core.session
+    import core.engine.session
 
-    monkeypatch.setattr(core.session, "EVAL_INTERVAL", 0.0)  # a scheduled evaluation after every chunk
-    monkeypatch.setattr(core.session, "EVAL_SHARE", 0.0)
+    monkeypatch.setattr(core.engine.session, "EVAL_INTERVAL", 0.0)  # a scheduled evaluation after every chunk
+    monkeypatch.setattr(core.engine.session, "EVAL_SHARE", 0.0)
     tr = small_trainer(small_data, steps=10**7, lr=0.5, patience=3)
-    s = core.session.Session(tr)
+    s = core.engine.session.Session(tr)
     s.resume()
     s.step_for(60)
     snap = s.snapshot()
@@ -188,7 +188,7 @@ def test_the_trainer_uses_the_schedule_step_by_step(small_data):
 def test_update_config_switches_to_the_general_kernel_and_back(small_data):
     tr = small_trainer(small_data, steps=10_000, init="kaiming")
     tr.run(200)
-    plain = type(tr._kernel)  # FusedSGD, or core.jit's JitSGD where numba is installed
+    plain = type(tr._kernel)  # FusedSGD, or core.kernels.jit's JitSGD where numba is installed
     assert plain.__name__ in ("FusedSGD", "JitSGD") and not tr._kernel.general
     tr.update_config(dropout=0.2)
     assert isinstance(tr._kernel, FusedGeneral)
@@ -211,7 +211,7 @@ def test_adamw_trainer_learns(small_data):
 
 def test_adamw_state_survives_a_checkpoint(names_data, tmp_path):
     """Resuming an AdamW run from a checkpoint continues exactly as the uninterrupted run."""
-    from core.checkpoint import load_checkpoint, resume_trainer, save_checkpoint
+    from core.runs.checkpoint import load_checkpoint, resume_trainer, save_checkpoint
 
     def make():
         return small_trainer(names_data, optimizer="adamw", lr=3e-3, weight_decay=0.01, steps=600)

@@ -15,12 +15,11 @@ from pathlib import Path
 import pytest
 from conftest import SMALL_WORDS, run_cli, small_trainer, write_words
 
-from core import protocol as P
-from core.checkpoint import load_checkpoint, resume_trainer
 from core.data import Dataset
 from core.errors import CheckpointError
-from core.runlist import export_csv, list_runs
-from core.runs import (
+from core.link import protocol as P
+from core.runs.checkpoint import load_checkpoint, resume_trainer
+from core.runs.folder import (
     EVALS,
     LOSSES,
     RunError,
@@ -29,7 +28,8 @@ from core.runs import (
     read_jsonl,
     read_losses,
 )
-from core.runwriter import RunWriter
+from core.runs.listing import export_csv, list_runs
+from core.runs.writer import RunWriter
 from tui.cli import main
 
 
@@ -160,8 +160,8 @@ SAVER = """
 import sys, core
 from core.data import Dataset
 from core.model import MLPConfig
-from core.train import TrainConfig, Trainer
-from core.checkpoint import save_checkpoint
+from core.engine.train import TrainConfig, Trainer
+from core.runs.checkpoint import save_checkpoint
 t = Trainer(Dataset.load(sys.argv[1], 3), MLPConfig(n_hidden=400), TrainConfig(steps=10**9))
 print("ready", flush=True)
 while True:
@@ -257,7 +257,7 @@ def test_resuming_drops_evaluations_and_samples_after_the_checkpoint(tmp_path, s
 def test_a_full_disk_stops_saving_not_training(tmp_path, small_data):
     import queue
 
-    from core.remote import _Worker
+    from core.link.transport import _Worker
 
     out: queue.Queue = queue.Queue()
     w = _Worker(out)
@@ -284,7 +284,7 @@ def test_a_full_disk_stops_saving_not_training(tmp_path, small_data):
 def test_a_reset_marks_the_abandoned_run_stopped(tmp_path):
     import queue
 
-    from core.remote import _Worker
+    from core.link.transport import _Worker
 
     w = _Worker(queue.Queue())
     words = write_words(tmp_path / "w.txt", SMALL_WORDS)
@@ -302,15 +302,15 @@ def test_a_reset_marks_the_abandoned_run_stopped(tmp_path):
 
 def test_batch_norm_refuses_a_batch_of_one(small_data):
     from core.config import MLPConfig, TrainConfig
+    from core.engine.train import Trainer
     from core.errors import ConfigError
-    from core.train import Trainer
 
     with pytest.raises(ConfigError, match="batch of at least 2"):
         Trainer(small_data, MLPConfig(batchnorm=True, n_hidden=8), TrainConfig(batch_size=1))
 
 
 def test_downsample_means_buckets_and_skips_non_finite():
-    from core.runs import downsample
+    from core.runs.folder import downsample
 
     steps, means = downsample([1.0, 3.0, 5.0, 7.0, float("nan"), 9.0], 3)
     assert means == [2.0, 6.0, 9.0]  # the NaN is left out of its bucket's mean

@@ -1,4 +1,4 @@
-"""core.sample.sample: batched sampling, seeds, temperature, the length guard, prefixes, the in-train flag."""
+"""core.probes.sample.sample: batched sampling, seeds, temperature, the length guard, prefixes, the in-train flag."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from conftest import SMALL_WORDS, small_trainer, write_words
 
 from core.data import Dataset
 from core.model import MLP, MLPConfig
-from core.sample import Sample, sample
+from core.probes.sample import Sample, sample
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import pytest
 from apphelpers import Harness, until
 from conftest import run_cli
 
-from core.runs import read_info, read_losses
-from core.session import Session
+from core.engine.session import Session
+from core.runs.folder import read_info, read_losses
 
 
 async def test_the_app_and_the_cli_train_the_same_losses_bit_for_bit(harness: Harness, capsys, tmp_path) -> None:
@@ -62,9 +62,9 @@ def test_patience_counts_scheduled_evaluations_only(small_data, monkeypatch):
     """Evaluations on request (e, a pause) do not count towards patience, in app and CLI alike."""
     from conftest import small_trainer
 
-    import core.session
+    import core.engine.session
 
-    monkeypatch.setattr(core.session, "EVAL_INTERVAL", 1e9)  # no scheduled evaluation at all
+    monkeypatch.setattr(core.engine.session, "EVAL_INTERVAL", 1e9)  # no scheduled evaluation at all
     tr = small_trainer(small_data, lr=0.3, patience=1, n_hidden=64, steps=10**9)
     s = Session(tr)
     s.resume()
@@ -103,8 +103,8 @@ def test_a_slow_evaluation_is_scheduled_less_often(small_data, monkeypatch):
 
     from conftest import small_trainer
 
+    import core.engine.session
     import core.model
-    import core.session
 
     real = core.model.split_loss
 
@@ -115,7 +115,7 @@ def test_a_slow_evaluation_is_scheduled_less_often(small_data, monkeypatch):
         return real(*args, **kw)
 
     monkeypatch.setattr(core.model, "split_loss", slow)
-    monkeypatch.setattr(core.session, "EVAL_SHARE", 0.05)
+    monkeypatch.setattr(core.engine.session, "EVAL_SHARE", 0.05)
     tr = small_trainer(small_data, steps=10**9)
     s = Session(tr)
     s.resume()
@@ -133,8 +133,8 @@ def test_a_stall_during_an_evaluation_does_not_space_out_the_next_ones(small_dat
 
     from conftest import small_trainer
 
+    import core.engine.session
     import core.model
-    import core.session
 
     real = core.model.split_loss
 
@@ -148,6 +148,6 @@ def test_a_stall_during_an_evaluation_does_not_space_out_the_next_ones(small_dat
     s.resume()
     while not [e for e in tr.evals if e[0] > 0]:
         s.step()
-    assert s.eval_cost < 0.2 and s.eval_interval == core.session.EVAL_INTERVAL
+    assert s.eval_cost < 0.2 and s.eval_interval == core.engine.session.EVAL_INTERVAL
     s.eval_cost = 1e6
-    assert s.eval_interval == core.session.EVAL_MAX_INTERVAL == 30.0
+    assert s.eval_interval == core.engine.session.EVAL_MAX_INTERVAL == 30.0

@@ -15,12 +15,12 @@ import torch.nn.functional as F
 from conftest import run_cli, small_trainer
 
 from core import settings
-from core.checkpoint import load_checkpoint
 from core.config import MLPConfig, TrainConfig
+from core.engine.train import Trainer
 from core.errors import ConfigError
-from core.kernels import FusedGeneral
+from core.kernels.lecture import FusedGeneral
 from core.model import MLP
-from core.train import Trainer
+from core.runs.checkpoint import load_checkpoint
 from tui.cli import build_parsers
 from tui.panes.fields import FIELDS
 
@@ -107,7 +107,7 @@ def test_old_spellings_still_work(capsys, tmp_path, words_file):
 
 def test_a_run_written_by_the_landed_code_still_loads():
     """A checkpoint and run.json from before the registry (made by the code of commit d16da98)."""
-    from core.runs import read_info
+    from core.runs.folder import read_info
 
     fixture = ROOT / "tests" / "fixtures" / "landed-run"
     info = read_info(fixture)

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from conftest import SMALL_WORDS, write_words
 
-from core.runlock import holder
-from core.runs import read_info, read_losses
+from core.runs.folder import read_info, read_losses
+from core.runs.lock import holder
 
 MLP_TUI = Path(sys.executable).parent / "mlp-tui"
 COMMAND = [str(MLP_TUI)] if MLP_TUI.exists() else [sys.executable, "-m", "tui.cli"]
@@ -108,7 +108,7 @@ def _assert_saved_and_released(run: Path) -> dict:
     assert info["status"] == "stopped", info["status"]
     assert len(read_losses(run)) == info["step"] > 0  # the history and the checkpoint tell one timeline
     assert holder(run) is None  # nobody trains it any more
-    from core.checkpoint import load_checkpoint
+    from core.runs.checkpoint import load_checkpoint
 
     assert load_checkpoint(run / "model.pt").step == info["step"]
     return info

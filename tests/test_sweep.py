@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 
-from core.runs import read_info
-from core.sweep import Budget, create_study, load_study, parse_space
-from core.sweep_worker import WorkerJob, worker_main
+from core.runs.folder import read_info
+from core.sweeps.study import Budget, create_study, load_study, parse_space
+from core.sweeps.workers import WorkerJob, worker_main
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMAND = [sys.executable, "-c", "import sys; from tui.cli import main; sys.exit(main())"]

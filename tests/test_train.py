@@ -1,4 +1,4 @@
-"""core.train: the fused SGD kernel against autograd, and the Trainer's schedule, chunks and divergence."""
+"""core.engine.train: the fused SGD kernel against autograd, and the Trainer's schedule, chunks and divergence."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import torch
 import torch.nn.functional as F
 from conftest import history_values, small_trainer
 
-from core import protocol as P
+from core.engine.session import Session
+from core.engine.train import TrainConfig, Trainer
 from core.errors import ConfigError
-from core.kernels import FusedSGD
+from core.kernels.lecture import FusedSGD
+from core.link import protocol as P
 from core.model import MLP, MLPConfig
-from core.session import Session
-from core.train import TrainConfig, Trainer
 
 
 def params(model: MLP) -> list[torch.Tensor]:

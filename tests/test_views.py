@@ -12,8 +12,8 @@ from pathlib import Path
 import torch
 from apphelpers import WORDS, Harness, pause_app, running, screen_text, until
 
-from core.inspect import score
-from core.runs import read_info, read_losses
+from core.probes.inspection import score
+from core.runs.folder import read_info, read_losses
 from tui.views.embeddings import EmbeddingsView
 from tui.views.health import HealthView
 from tui.views.lrfind import LRFindView
@@ -132,7 +132,7 @@ async def test_runs_are_saved_listed_continued_and_compared(harness: Harness) ->
         await running(pilot, harness, min_step=300)
         await pause_app(pilot)
         first = app.run_path
-        # the app hears "paused" before the save that follows it (core.worker's _pause)
+        # the app hears "paused" before the save that follows it (core.link.pump's _pause)
         await until(pilot, lambda: read_info(first)["status"] == "paused", what="the run saved as paused")
         first_steps = read_info(first)["step"]
         assert first_steps == harness.trainer.step and len(read_losses(first)) == first_steps

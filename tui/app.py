@@ -1,6 +1,6 @@
 """The Textual app: controls, live loss plot, split losses, sampled names, status line.
 
-Training runs in a spawned process (core.remote); the app polls its queue on a timer and never
+Training runs in a spawned process (core.link.transport); the app polls its queue on a timer and never
 waits on it, so keys stay instant and the trainer keeps its speed.
 """
 
@@ -16,13 +16,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Input, Select, Static
 
-from core import protocol as P
 from core import settings
-from tui.commands import MLPCommands
+from core.link import protocol as P
 from tui.compare import CompareRuns
 from tui.events import WorkerEvents
 from tui.lifecycle import Lifecycle
 from tui.messages import LiveChange, PendingChanged
+from tui.palette import MLPCommands
 from tui.panes.controls import ControlsPane
 from tui.panes.fields import format_value
 from tui.panes.plot import LAST_N, LossPlot
@@ -106,7 +106,7 @@ class MLPApp(WorkerEvents, CompareRuns, Lifecycle, App[None]):
                markup: bool = False) -> None:
         """Every notification as plain text, control characters escaped: messages quote file names and run
         folders, and "[red]" in a folder name is a name, not markup (nor an escape sequence for the terminal)."""
-        from core.files import safe_text
+        from core.runs.files import safe_text
 
         super().notify(safe_text(message), title=safe_text(title), severity=severity, timeout=timeout, markup=False)
 
@@ -148,7 +148,7 @@ class MLPApp(WorkerEvents, CompareRuns, Lifecycle, App[None]):
 
     # ---- the training process ----
     def start_worker(self) -> None:
-        from core.remote import TrainerProcess
+        from core.link.transport import TrainerProcess
 
         # Textual replaces sys.stderr/stdout; multiprocessing needs the real ones (ARCHITECTURE.md, "Measured").
         with contextlib.redirect_stderr(sys.__stderr__), contextlib.redirect_stdout(sys.__stdout__):
@@ -159,7 +159,7 @@ class MLPApp(WorkerEvents, CompareRuns, Lifecycle, App[None]):
         self.send_reset(self.values)
 
     def send(self, command: Any) -> None:
-        """A command of core.protocol to the training process (dropped while quitting or without one)."""
+        """A command of core.link.protocol to the training process (dropped while quitting or without one)."""
         if self.proc is not None and not self._quitting:
             self.proc.send(command)
 
@@ -311,7 +311,7 @@ class MLPApp(WorkerEvents, CompareRuns, Lifecycle, App[None]):
             self.send(P.DatasetInfo())
 
     def runs_root(self) -> Path:
-        from core.runs import default_runs_dir
+        from core.runs.folder import default_runs_dir
 
         return Path(self.runs_dir).expanduser() if self.runs_dir is not None else default_runs_dir()
 
@@ -353,7 +353,7 @@ class MLPApp(WorkerEvents, CompareRuns, Lifecycle, App[None]):
 
 def run_app(values: dict[str, Any], runs_dir: Any = None, storage: str | None = None) -> int:
     """The app on these settings (the command line resolved them); 2 if the dataset cannot be used."""
-    from core.files import safe_text
+    from core.runs.files import safe_text
 
     _, reason = settings.BY_NAME["data"].parse(str(values["data"]))
     if reason:

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from core import settings
-from tui.argtypes import Parser as _Parser
-from tui.argtypes import fail
-from tui.argtypes import number as _number
-from tui.argtypes import thread_count as _thread_count
+from tui.subcommands.argtypes import Parser as _Parser
+from tui.subcommands.argtypes import fail
+from tui.subcommands.argtypes import number as _number
+from tui.subcommands.argtypes import thread_count as _thread_count
 
 COMMANDS = ("train", "sample", "eval", "bench", "runs", "export", "sweep", "ngram", "recipe", "serve")
 DEFAULTS = {k: v for k, v in settings.DEFAULTS.items() if settings.BY_NAME[k].cli and k != "data"}
@@ -185,7 +185,7 @@ def build_parsers(only: str | None = None) -> dict[str, argparse.ArgumentParser]
                        default=os.cpu_count() or 1, metavar="N",
                        help="browser tabs at once, each training on a core (default: the number of cores)")
 
-    from tui.cli_sweep import add_sweep_options
+    from tui.subcommands.sweep import add_sweep_options
 
     sweep = _Parser(prog="mlp-tui sweep", description="Tune settings with Optuna: worker processes (one per core) "
                     "train trials as ordinary runs; the median pruner stops hopeless ones. The flags of mlp-tui "
@@ -231,7 +231,7 @@ MAX_SAMPLES = 10**9  # streamed: memory stays at one batch, but a billion lines 
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from tui.cli_train import train
+    from tui.subcommands.train import train
 
     values = resolve_settings(args)
     mcfg, tcfg = configs_from_settings(values)
@@ -239,7 +239,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from tui.cli_bench import bench
+    from tui.subcommands.bench import bench
 
     recipe = args.preset is not None or any(getattr(args, s.name, None) is not None for s in settings.SETTINGS
                                             if s.cli and s.name not in ("data", "steps"))
@@ -248,8 +248,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from core.errors import ConfigError
-    from core.files import safe_text
-    from tui.cli_serve import serve
+    from core.runs.files import safe_text
+    from tui.subcommands.serve import serve
 
     values = resolve_settings(args.app_args)  # a bad --config, now, not in every tab
     _, reason = settings.BY_NAME["data"].parse(str(values["data"]))
@@ -259,26 +259,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from tui.cli_sweep import cmd_sweep as run
+    from tui.subcommands.sweep import cmd_sweep as run
 
     return run(args, resolve_settings(args))
 
 
 def _sweep_cmd(name: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
-        import tui.cli_sweep
+        import tui.subcommands.sweep
 
-        return getattr(tui.cli_sweep, name)(args)
+        return getattr(tui.subcommands.sweep, name)(args)
 
     return run
 
 
 def _tool(name: str) -> Callable[[argparse.Namespace], int]:
-    """A command of tui/cli_tools.py, imported when it runs."""
+    """A command of tui/subcommands/tools.py, imported when it runs."""
     def run(args: argparse.Namespace) -> int:
-        import tui.cli_tools
+        import tui.subcommands.tools
 
-        return getattr(tui.cli_tools, name)(args)
+        return getattr(tui.subcommands.tools, name)(args)
 
     return run
 

@@ -39,7 +39,7 @@ class CompareRuns:
                         group="overlays")
 
     def _read_overlays(self, overlays: dict[str, str], width: int) -> None:
-        from core.runs import RunError, downsample, read_losses
+        from core.runs.folder import RunError, downsample, read_losses
 
         curves, errors = [], []
         for path, label in overlays.items():

@@ -1,4 +1,4 @@
-"""The app's side of the protocol: each event of core.protocol from the training process, by type.
+"""The app's side of the protocol: each event of core.link.protocol from the training process, by type.
 
 A mixin of MLPApp (tui/app.py), kept apart so that the shell reads as layout, keys and commands.
 """
@@ -11,8 +11,8 @@ from typing import Any
 
 from textual.widgets import Input
 
-from core import protocol as P
 from core import settings
+from core.link import protocol as P
 from tui.panes.controls import ControlsPane
 from tui.panes.plot import LossPlot
 from tui.panes.samples import SamplesPane

@@ -46,7 +46,7 @@ class Lifecycle:
         import io
 
         from core.errors import MLPTuiError
-        from core.files import output_file
+        from core.runs.files import output_file
 
         name = filename or f"mlp-tui-{time.strftime('%Y%m%d-%H%M%S')}.svg"
         svg = self.export_screenshot()

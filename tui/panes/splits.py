@@ -1,5 +1,5 @@
 """Split losses: train / dev / test over their whole splits, the best dev so far, the change; beside them
-the counting baseline at the same context (core.ngram), and the first loss against a uniform guess."""
+the counting baseline at the same context (core.probes.ngram), and the first loss against a uniform guess."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ class SplitLosses(Static):
         super().__init__("[dim]waiting for the first evaluation…[/]", **kwargs)
         self.history: list[tuple[int, dict[str, float], str]] = []  # (step, losses, train kind)
         self.best: tuple[float, int] = (math.inf, -1)
-        self.counts: Any = None  # core.protocol.Counts of the loaded data
+        self.counts: Any = None  # core.link.protocol.Counts of the loaded data
         self.vocab_size = 0
         self.initial: float | None = None  # the train loss at step 0 (the lecture's exercise E02)
 

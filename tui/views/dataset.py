@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from core.files import safe_text
+from core.runs.files import safe_text
 from tui.views import ViewScreen
 
 

@@ -1,5 +1,5 @@
 """The exercises view: the lecture's exercises and part 3's puzzle, each with how to do it here and a tick
-that sets itself from the runs on disk (core.exercises), read in a thread when the view opens and then
+that sets itself from the runs on disk (core.probes.exercises), read in a thread when the view opens and then
 every few seconds."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
 
-from core.files import safe_text
+from core.runs.files import safe_text
 from tui.views import ViewScreen
 
 REFRESH = 5.0
@@ -50,7 +50,7 @@ class ExercisesView(ViewScreen):
         self.run_worker(self._read, thread=True, exclusive=True, group="exercises")
 
     def _read(self) -> None:
-        from core.exercises import check
+        from core.probes.exercises import check
 
         rows = check(self.root)
         self.app.call_from_thread(self._show, rows)

@@ -11,7 +11,7 @@ import math
 from textual.app import ComposeResult
 from textual.binding import Binding
 
-from core import protocol as P
+from core.link import protocol as P
 from tui.panes.plot import SafePlot
 from tui.views import ViewScreen
 

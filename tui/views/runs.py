@@ -14,9 +14,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from core.files import safe_text
-from core.runlist import RunSummary, list_runs
-from core.runs import RunError, locked_message
+from core.runs.files import safe_text
+from core.runs.folder import RunError, locked_message
+from core.runs.listing import RunSummary, list_runs
 from tui.views import ViewScreen
 
 MAX_OVERLAYS = 5

@@ -12,12 +12,12 @@ from textual.containers import VerticalScroll
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
-from core import protocol as P
+from core.link import protocol as P
 from tui.cells import pad_cells, truncate_cells, visible
 from tui.views import ViewScreen
 
 BAR = 12  # cells of the probability bar
-MAX_CHARS = 64  # the field takes no more (core.remote.MAX_SCORE_CHARS refuses longer text, too)
+MAX_CHARS = 64  # the field takes no more (core.link.transport.MAX_SCORE_CHARS refuses longer text, too)
 DEBOUNCE = 0.12  # seconds of quiet after a keystroke before the score is asked for
 
 

@@ -18,7 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
-from core.files import safe_text
+from core.runs.files import safe_text
 from tui.views import ViewScreen
 
 REFRESH = 3.0  # seconds between reads of the storage
@@ -75,7 +75,7 @@ class SweepsView(ViewScreen):
 
     def _read(self) -> None:
         from core.errors import MLPTuiError
-        from core.studies import detail, studies
+        from core.sweeps.summary import detail, studies
 
         try:
             found = studies(self.url)

@@ -1,0 +1,265 @@
+"""The Session: the one training driver, for the app's training process and for `mlp-tui train` alike.
+
+It owns a Trainer (the synchronous engine: chunks of steps) and the run directory's writer, and holds
+the policy that used to differ between the two front ends:
+- evaluation: dev and test in full every EVAL_INTERVAL seconds of training (longer for a model whose
+  evaluation would take more than EVAL_SHARE of the training time), the train split in full
+  when that fits in EVAL_BUDGET of the training time, else on a fixed sample (scheduled evaluations);
+  all three in full at the start, at a pause, on request and at the end (unscheduled);
+- samples every SAMPLE_INTERVAL seconds (fixed seed, so you watch the same draws improve);
+- saving: the writer flushes every second and checkpoints every few seconds; a full disk stops the
+  saving, never the training;
+- patience: stop after `patience` scheduled evaluations without a better dev loss (the extra ones at a
+  pause or on request do not count), and keep_best: at the end, the weights of the best dev loss;
+- divergence: the Trainer rolls the chunk back and the session pauses with its message.
+What happens is told through `emit(event)`, with the events of core.link.protocol (Evaluated, Samples,
+Diverged, Done, RunFolder, Error): the training process forwards them to the UI, the command line
+draws its progress bar from them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from core.link import protocol as P
+
+EVAL_INTERVAL = 2.0  # seconds of training between scheduled evaluations, at least ...
+EVAL_SHARE = 0.05  # ... and long enough that they cost at most this share of the training time,
+EVAL_MAX_INTERVAL = 30.0  # ... but never longer than this
+EVAL_BUDGET = 0.05  # share of training time that evaluating the full train split may take
+TRAIN_SAMPLE_ROWS = 20_000  # fixed subset of the train split used between full passes
+SAMPLE_INTERVAL = 3.0  # seconds between batches of sampled names
+SAMPLE_SEED = 1234  # the same draws every time, so you watch the same names improve
+STATES = ("running", "paused", "done", "diverged", "stopped", "interrupted")
+
+
+class Session:
+    """Drive one Trainer: step_for(seconds) while running; pause(), resume(), apply(changes), finish()."""
+
+    def __init__(self, trainer: Any, writer: Any = None, emit: Callable[[Any], None] | None = None,
+                 n_samples: int = 8, temperature: float = 1.0) -> None:
+        self.trainer = trainer
+        self.writer = writer
+        self.emit = emit or (lambda event: None)
+        self.n_samples = n_samples
+        self.temperature = temperature
+        self.state = "done" if trainer.finished else "paused"
+        self.message = ""
+        self.eval_time = 0.0  # seconds spent on scheduled evaluations
+        self.train_full_cost = 0.2  # seconds for a full pass over the train split, re-measured each time
+        self.last_eval_at = trainer.elapsed  # training seconds at the last scheduled evaluation
+        self.eval_cost = 0.0  # seconds the last scheduled evaluation took
+        self.last_sample = 0.0
+        self.stale = 0  # scheduled evaluations since the dev loss last improved
+        self.kept = "last"  # which weights the end of the run left in the model: "last" or "best"
+        self.final_losses: dict[str, float] = {}  # all splits of the last weights, at the end
+        self.kept_losses: dict[str, float] = {}  # ... and of the weights kept (the best ones with keep_best)
+        d = trainer.data
+        self._train_sample = (d.X["train"][:TRAIN_SAMPLE_ROWS], d.Y["train"][:TRAIN_SAMPLE_ROWS])
+        self._train_words: set[str] | None = None
+        if writer is not None:
+            writer.status = lambda: self.state  # run.json says what the session is doing
+
+    # ---- state ----
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    def snapshot(self) -> Any:
+        """The trainer's snapshot with the session's state and message (what a UI draws)."""
+        snap = self.trainer.publish()
+        return replace(snap, state=self.state, message=self.message)
+
+    def resume(self) -> bool:
+        """Train (again); False if the run is already at its end (raise steps or minutes to go on)."""
+        if self.running:
+            return True
+        if self.trainer.finished:
+            self.state = "done"
+            return False
+        self.state, self.message = "running", ""
+        return True
+
+    def pause(self) -> None:
+        """Stop training; all three splits are evaluated in full and the run is saved."""
+        if not self.running:
+            return
+        self.state = "paused"
+        self.evaluate(full=True)
+        self.save(force=True)
+
+    def apply(self, changes: dict[str, Any]) -> None:
+        """Change live settings of the running model (core.settings: live); ConfigError if one cannot."""
+        self.trainer.update_config(**changes)
+        if self.state == "done" and not self.trainer.finished:
+            self.state = "paused"  # more steps or minutes: it can go on
+
+    # ---- training ----
+    def step(self, until: int | None = None) -> bool:
+        """One chunk of steps (not past step `until`) and whatever the policy says is due after it; False once
+        it is not running."""
+        if not self.running:
+            return False
+        tr = self.trainer
+        ok = tr.train_chunk(until)
+        if not ok:
+            self.state = "diverged"
+            self.message = tr.message
+            self.emit(P.Diverged(self.message, tr.step))
+            self.save(force=True)
+            return False
+        self._logged(lambda w: w.log_losses(tr.last_chunk))
+        self._logged(lambda w: w.tick())
+        if tr.finished:
+            self._done("")
+            return False
+        if tr.elapsed - self.last_eval_at >= self.eval_interval:
+            best = tr.best_dev
+            self.evaluate(full=False, scheduled=True)
+            self.stale = 0 if tr.best_dev < best else self.stale + 1
+            patience = tr.config.patience
+            if patience and self.stale >= patience:
+                self._done(f"stopped early: no better dev loss in {patience} evaluations")
+                return False
+        if time.monotonic() - self.last_sample >= SAMPLE_INTERVAL:
+            self.sample()
+        return True
+
+    @property
+    def eval_interval(self) -> float:
+        """Training seconds between scheduled evaluations: EVAL_INTERVAL, stretched for a big model (the
+        `best` preset's dev + test + train sample take ~0.65 s, which every 2 s cost a third of its run)."""
+        stretched = min(EVAL_MAX_INTERVAL, self.eval_cost / EVAL_SHARE) if EVAL_SHARE > 0 else 0.0
+        return max(EVAL_INTERVAL, stretched)
+
+    def step_for(self, seconds: float) -> None:
+        """Train for about `seconds` of wall time (at least one chunk), or until it stops."""
+        end = time.monotonic() + seconds
+        while self.step() and time.monotonic() < end:
+            pass
+
+    def _done(self, message: str) -> None:
+        """The run reached its end (its length, or patience): the best weights if asked, all splits, saved."""
+        self.state, self.message = "done", message
+        self._wrap_up()
+        self.sample()
+        self.save(force=True)
+        self.emit(P.Done(self.trainer.step, message, self.kept))
+
+    def _wrap_up(self) -> None:
+        """All splits of the last weights; then, with keep_best, the best dev loss's weights put back."""
+        tr = self.trainer
+        self.final_losses = self.kept_losses = self.evaluate(full=True)
+        if tr.config.keep_best and tr.best_dev_step not in (-1, tr.step) and tr.restore_best():
+            self.kept = "best"
+            self.kept_losses = self.evaluate(full=True)
+
+    def finish(self, status: str = "stopped") -> None:
+        """End the run from outside (the end of `mlp-tui train`, Ctrl+C, a signal): wrap up and save it."""
+        if self.state in ("running", "paused"):
+            self.state = status if status in STATES else "stopped"
+            self._wrap_up()
+        elif self.state == "diverged" or not self.final_losses:
+            self.final_losses = self.kept_losses = self.evaluate(full=True)
+        self.close(status)
+
+    # ---- the policy's parts ----
+    def evaluate(self, full: bool, scheduled: bool = False) -> dict[str, float]:
+        """dev and test in full; train in full if `full` or the budget allows, else on the fixed sample.
+
+        Scheduled evaluations count against the budget and the time budget of --minutes (they spend
+        wall time); the ones at start, pause, end and on request cost no training time."""
+        from core.model import split_loss
+
+        tr = self.trainer
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        losses = {s: split_loss(tr.model, tr.data.X[s], tr.data.Y[s]) for s in ("dev", "test")}
+        budget_ok = self.eval_time + self.train_full_cost <= EVAL_BUDGET * max(tr.elapsed, 1e-9)
+        if full or budget_ok:
+            t1 = time.perf_counter()
+            losses["train"] = split_loss(tr.model, tr.data.X["train"], tr.data.Y["train"])
+            self.train_full_cost = time.perf_counter() - t1
+            kind = "full"
+        else:
+            losses["train"] = split_loss(tr.model, *self._train_sample)
+            kind = "sample"
+        tr.record_eval(losses)
+        self._logged(lambda w: w.log_eval(tr.step, losses, tr.elapsed))
+        if scheduled:
+            spent = time.perf_counter() - t0
+            self.eval_time += spent
+            # CPU time, not wall: a stall (swap, Ctrl+Z, a suspended laptop) must not space out the next ones;
+            # the full train pass has a budget of its own
+            self.eval_cost = max(0.0, time.process_time() - cpu0 - (self.train_full_cost if kind == "full" else 0.0))
+            tr.wall += spent
+            self.last_eval_at = tr.elapsed
+        self.emit(P.Evaluated(tr.step, losses, kind, tr.best_dev, tr.best_dev_step))
+        return losses
+
+    def train_words(self) -> set[str]:
+        if self._train_words is None:
+            self._train_words = self.trainer.data.train_set
+        return self._train_words
+
+    def sample(self) -> list[tuple[str, bool]]:
+        import torch
+
+        from core.probes.sample import sample
+
+        tr = self.trainer
+        self.last_sample = time.monotonic()
+        g = torch.Generator().manual_seed(SAMPLE_SEED)
+        try:
+            names = sample(tr.model, tr.data.vocab, self.n_samples, g, self.temperature, max_len=30,
+                           train_words=self.train_words())
+        except ValueError as e:  # SampleError: non-finite outputs; the trainer's rollback should prevent them
+            self.emit(P.Error(f"cannot sample: {e}"))
+            return []
+        pairs = [(s.text, s.in_train) for s in names]
+        self._logged(lambda w: w.log_samples(tr.step, pairs))
+        self.emit(P.Samples(tr.step, pairs))
+        return pairs
+
+    def save(self, force: bool = False) -> None:
+        self._logged(lambda w: w.tick(force))
+
+    def checkpoint(self) -> Any:
+        """Save now; the checkpoint's path, or None if the run is not being saved (RunError if it fails)."""
+        if self.writer is None:
+            return None
+        return self.writer.checkpoint(self.state)
+
+    def _logged(self, write: Callable[[Any], None]) -> None:
+        """write(writer) if the run is being saved; a failure (a full disk) stops saving, not training."""
+        from core.runs.folder import RunError
+
+        if self.writer is None:
+            return
+        was_open = self.writer.opened
+        try:
+            write(self.writer)
+        except RunError as e:
+            w, self.writer = self.writer, None
+            w.mark("unsaved")  # run.json tells the truth if it still can (written in place on a full disk)
+            w.abandon()
+            self.emit(P.RunFolder(None))
+            self.emit(P.Error(f"{e}; this run is no longer being saved"))
+            return
+        if not was_open and self.writer.opened:
+            self.emit(P.RunFolder(str(self.writer.path), self.writer.saved_step))
+
+    def close(self, status: str = "stopped") -> None:
+        """Finish the run directory: a last checkpoint, marked done or diverged if it was, else `status`."""
+        from core.runs.folder import RunError
+
+        w, self.writer = self.writer, None
+        if w is None:
+            return
+        try:
+            w.close(self.state if self.state in ("done", "diverged") else status)
+        except RunError as e:
+            self.emit(P.Error(str(e)))
+

@@ -1,0 +1,330 @@
+"""The protocol between the app and its training process: one frozen dataclass per message.
+
+Commands go from the app to the training process, between two chunks of steps:
+  Reset(data, model, train, paused, runs_dir, dedupe)  a fresh model with these settings
+  Load(path)                                            continue a saved run
+  Apply(changes)                                        live settings of the running model
+  Pause(), Resume(), SampleNow(), EvaluateNow(), Save()
+  View(width, last)       the plot's width in points, and its window (the last N steps, or all)
+  Watch(views)            the open views that update while training ("embeddings", "health")
+  Temperature(value)      for sampled names
+  FindLR(fresh)           the lr finder, from a fresh model or a copy of the current weights
+  Score(text)             the score view's text
+  DatasetInfo()           the dataset view's statistics
+  Quit()                  save the run and stop
+Events come back, at most ~10 frames a second and a few others between chunks:
+  Loading(what), Ready(...) (a new model: dataset, vocabulary, configs, step, run), RunFolder(path,
+  saved_step) (where the run is kept; path None: not saved), Frame(snapshot, plot_steps, plot_vals),
+  Evaluated(step, losses, train_kind, best_dev, best_dev_step), Samples(step, names), Diverged(message,
+  step), Done(step, message, kept), Saved(path, step), Error(message), Fatal(message), and the views'
+  Embeddings, HealthReport, LRFound, Scored, DatasetStats.
+Both sides dispatch by type (`Dispatcher`): an unknown message raises where MLP_TUI_STRICT_PROTOCOL is
+set (the tests set it) and is logged and ignored elsewhere. Torch-free, so the app imports it freely.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+log = logging.getLogger("mlp-tui.protocol")
+
+
+# ---- results shared by the engine and the views ----
+@dataclass(frozen=True)
+class Snapshot:
+    """What a UI needs to draw one frame; plain data, safe to read from another thread or process."""
+
+    step: int
+    total_steps: int
+    lr: float
+    state: str  # idle, running, paused, done, stopped, diverged
+    elapsed: float  # seconds spent training
+    steps_per_second: float
+    last_loss: float  # mean loss of the latest chunk of steps
+    split_losses: dict[str, float] = field(default_factory=dict)
+    eval_step: int = -1
+    best_dev: float = math.inf
+    best_dev_step: int = -1
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class EmbeddingMap:
+    chars: str
+    points: list[tuple[float, float]]  # one (x, y) per character
+    explained: float  # share of the variance the two axes hold (1.0 when n_embd <= 2)
+    axes: str  # "dims" (the raw first two dimensions) or "pca"
+
+
+@dataclass(frozen=True)
+class LRFind:
+    lrs: list[float]
+    losses: list[float]  # loss of each step's batch, before that step's update
+    smoothed: list[float]  # EMA of the losses, bias-corrected
+    suggestion: float  # where the smoothed loss falls fastest against log10(lr)
+
+
+@dataclass(frozen=True)
+class Health:
+    step: int
+    saturated: float  # share of hidden activations with |h| > SATURATED
+    dead: int  # hidden units saturated on every row of the batch: no gradient flows through them
+    n_hidden: int
+    hist_edges: list[float]
+    hist_counts: list[int]
+    grad_ratio: dict[str, float]  # log10(grad std / data std) per parameter
+    update_ratio: dict[str, float]  # log10(update std / data std) per parameter; the lecture aims at ~ -3
+    loss: float
+    # one row per hidden layer, as part 3's plots: (layer, mean, std, saturated share, dead units, units)
+    per_layer: list[tuple[int, float, float, float, int, int]] = field(default_factory=list)
+
+
+# ---- commands: app -> training process ----
+@dataclass(frozen=True)
+class Reset:
+    data: str
+    model: dict
+    train: dict
+    paused: bool = False
+    runs_dir: str | None = None
+    dedupe: bool = False
+
+
+@dataclass(frozen=True)
+class Load:
+    path: str
+
+
+@dataclass(frozen=True)
+class Apply:
+    changes: dict
+
+
+@dataclass(frozen=True)
+class Pause:
+    pass
+
+
+@dataclass(frozen=True)
+class Resume:
+    pass
+
+
+@dataclass(frozen=True)
+class SampleNow:
+    pass
+
+
+@dataclass(frozen=True)
+class EvaluateNow:
+    pass
+
+
+@dataclass(frozen=True)
+class Save:
+    pass
+
+
+@dataclass(frozen=True)
+class View:
+    width: int
+    last: int | None = None
+
+
+@dataclass(frozen=True)
+class Watch:
+    views: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Temperature:
+    value: float
+
+
+@dataclass(frozen=True)
+class FindLR:
+    fresh: bool = True
+
+
+@dataclass(frozen=True)
+class Score:
+    text: str
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    pass
+
+
+@dataclass(frozen=True)
+class Quit:
+    pass
+
+
+# Only the latest of these counts: a burst (a paste into the score field, a held key) is handled once.
+LATEST_ONLY = (Score, View, Watch, Temperature, DatasetInfo, FindLR, EvaluateNow, SampleNow, Save)
+
+
+# ---- events: training process -> app ----
+@dataclass(frozen=True)
+class Loading:
+    what: str
+
+
+@dataclass(frozen=True)
+class Ready:
+    dataset: str
+    words: int
+    vocab: str
+    examples: dict
+    params: int
+    model: dict
+    train: dict
+    step: int
+    dedupe: bool = False
+    run: dict | None = None  # a loaded run: path, created, evals [(step, dev)], finished
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    path: str | None  # None: this run is not being saved
+    saved_step: int = -1
+
+
+@dataclass(frozen=True)
+class Frame:
+    snapshot: Snapshot
+    plot_steps: list
+    plot_vals: list
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    step: int
+    losses: dict
+    train_kind: str  # "full", or "sample" (the fixed 20K rows)
+    best_dev: float
+    best_dev_step: int
+
+
+@dataclass(frozen=True)
+class Samples:
+    step: int
+    names: list  # (name, in the training split)
+
+
+@dataclass(frozen=True)
+class Diverged:
+    message: str
+    step: int
+
+
+@dataclass(frozen=True)
+class Done:
+    step: int
+    message: str = ""  # why it ended early (patience), else ""
+    kept: str = "last"  # "best" when keep_best put back the best dev loss's weights
+
+
+@dataclass(frozen=True)
+class Saved:
+    path: str
+    step: int
+
+
+@dataclass(frozen=True)
+class Error:
+    message: str  # one line, shown as it is
+
+
+@dataclass(frozen=True)
+class Fatal:
+    message: str
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    step: int
+    map: EmbeddingMap
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    optimizer: str
+    health: Health
+
+
+@dataclass(frozen=True)
+class LRFound:
+    step: int
+    seconds: float
+    optimizer: str
+    fresh: bool
+    result: LRFind
+
+
+@dataclass(frozen=True)
+class Scored:
+    text: str
+    error: str | None = None
+    step: int = 0
+    nll: float = 0.0
+    mean_nll: float = 0.0
+    positions: list = field(default_factory=list)
+    completions: list = field(default_factory=list)
+    in_train: bool = False
+
+
+@dataclass(frozen=True)
+class Counts:
+    """The counting baseline of the loaded data at the model's context (core.probes.ngram), for the split pane."""
+
+    order: int
+    k: float
+    losses: dict
+    unseen_dev: float
+    used: int
+    table: int
+
+
+@dataclass(frozen=True)
+class DatasetStats:
+    stats: dict
+
+
+VIEW_OF: dict[type, str] = {Embeddings: "embeddings", HealthReport: "health", LRFound: "lr_find", Scored: "score",
+                            DatasetStats: "dataset"}
+
+
+def view_payload(event: Any) -> dict[str, Any]:
+    """A view event as the keyword arguments of its view's show(): the result's fields beside the event's."""
+    out: dict[str, Any] = {}
+    for f in fields(event):
+        value = getattr(event, f.name)
+        if f.name in ("map", "health", "result", "stats"):
+            out.update(asdict(value) if hasattr(value, "__dataclass_fields__") else value)
+        else:
+            out[f.name] = value
+    return out
+
+
+class Dispatcher:
+    """Call the handler registered for a message's type. An unknown message is a bug on one side: it raises
+    where MLP_TUI_STRICT_PROTOCOL is set (the tests), and is logged and ignored in a user's session."""
+
+    def __init__(self, handlers: dict[type, Callable[[Any], Any]]) -> None:
+        self.handlers = handlers
+
+    def __call__(self, message: Any) -> Any:
+        handler = self.handlers.get(type(message))
+        if handler is None:
+            if os.environ.get("MLP_TUI_STRICT_PROTOCOL"):
+                raise TypeError(f"no handler for {type(message).__name__}: {message!r}"[:200])
+            log.warning("ignored an unknown message: %r", type(message))
+            return None
+        return handler(message)

@@ -1,0 +1,407 @@
+"""The training process's pump: commands from the UI in, a Session trains, events and frames out.
+
+It owns the current Session (core.engine.session) and what only the app has: the views' data (embedding
+map, health, lr finder, scores), plot frames at the plot's width, and resets and loads of runs. The
+transport that carries its messages (a spawned process or a thread) is core.link.transport.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from core.link import protocol as P
+
+FRAME_INTERVAL = 0.1  # seconds between frames (snapshot and plot series) sent to the UI
+VIEW_INTERVALS = {"embeddings": 0.5, "health": 1.0}  # seconds between updates of an open view
+HEALTH_ROWS = 512  # fixed training rows the health view measures on
+MAX_SCORE_CHARS = 64  # longer text is refused by the score view (names are rarely over 20 characters)
+NEEDS_MODEL = (P.Pause, P.Resume, P.Apply, P.SampleNow, P.EvaluateNow, P.Save, P.FindLR, P.Score, P.DatasetInfo)
+
+
+def _or_empty(read: Any, path: str) -> list[dict]:
+    from core.runs.folder import RunError
+
+    try:
+        return read(Path(path))
+    except RunError:
+        return []
+
+
+def _mtime(spec: str) -> float:
+    from core.data import resolve_dataset
+
+    try:
+        return resolve_dataset(spec).stat().st_mtime
+    except (OSError, ValueError):
+        return 0.0
+
+
+class Worker:
+    """The protocol pump of the training process: commands in, a Session trains, events and frames out."""
+
+    def __init__(self, out_q: Any):
+        self.out = out_q
+        self.session: Any = None  # core.engine.session.Session of the current model (None: no model yet)
+        self.data = None
+        self.data_key: tuple | None = None
+        self.temperature = 1.0
+        self.n_samples = 8
+        self.plot_width = 200
+        self.plot_last: int | None = None  # only the last N steps, or all
+        self.last_frame = 0.0
+        self.watch: set[str] = set()  # open views that update while training (embeddings, health)
+        self.last_view: dict[str, float] = {}
+        self.runs_dir: str | None = None
+
+    @property
+    def trainer(self) -> Any:
+        return None if self.session is None else self.session.trainer
+
+    @property
+    def writer(self) -> Any:
+        """core.runs.folder.RunWriter of the current run (None: not being saved)."""
+        return None if self.session is None else self.session.writer
+
+    @property
+    def active(self) -> bool:
+        return self.session is not None and self.session.running
+
+    def send(self, event: Any) -> None:
+        """An event of core.link.protocol to the UI."""
+        self.out.put(event)
+
+    # ---- commands ----
+    def reset(self, data: str, model: dict, train: dict, paused: bool = False, runs_dir: str | None = None,
+              dedupe: bool = False) -> None:
+        from core.data import Dataset
+        from core.engine.train import TrainConfig, Trainer
+        from core.errors import MLPTuiError
+        from core.model import MLPConfig
+
+        if runs_dir is not None:
+            self.runs_dir = runs_dir
+        self.send(P.Loading(f"loading {data}"))
+        try:
+            tcfg = TrainConfig(**train)
+            tcfg.validate()
+            key = (data, model["block_size"], _mtime(data), dedupe)  # an edited word file is read again
+            if self.data_key != key:
+                self.data = Dataset.load(data, model["block_size"], dedupe=dedupe)
+                self.data_key = key
+            trainer = Trainer(self.data, MLPConfig(**model), tcfg)
+        except MLPTuiError as e:
+            self._reset_failed(str(e))
+            return
+        except MemoryError:
+            self._reset_failed("not enough memory for this model; make it smaller")
+            return
+        self.close_run()
+        self.start(trainer, self._writer_for(trainer, None))
+        self.session.evaluate(full=True)
+        self.session.sample()
+        if self.watch:
+            self.views(force=True)
+        if not paused:
+            self.session.resume()
+        self.frame(force=True)
+
+    def _reset_failed(self, message: str) -> None:
+        """The new model could not be made: say why, and the one there was carries on as it was."""
+        self.send(P.Error(message))
+        if self.trainer is not None:
+            self.frame(force=True)
+
+    def start(self, trainer: Any, writer: Any, run: dict | None = None) -> None:
+        """Make `trainer` the current one, in a Session of its own, and tell the UI what it is."""
+        from core.engine.session import Session
+
+        self.session = Session(trainer, writer, emit=self.send, n_samples=self.n_samples,
+                               temperature=self.temperature)
+        d = trainer.data
+        self.send(P.Ready(dataset=d.source, words=len(d.words), vocab="".join(d.vocab.itos),
+                          examples={s: len(d.Y[s]) for s in d.Y}, params=trainer.model.num_params(),
+                          model=trainer.model_config.to_dict(), train=trainer.config.to_dict(), step=trainer.step,
+                          dedupe=d.dedupe, run=run))
+        w = self.writer
+        if w is None:
+            self.send(P.RunFolder(None))
+        elif w.opened:
+            self.send(P.RunFolder(str(w.path), w.saved_step))
+        self.counts(d)
+
+    def counts(self, data: Any) -> None:
+        """The n-gram baseline at this context, once per dataset and block size (~0.1-0.2 s on names)."""
+        from core.probes.ngram import count_model
+
+        key = (data.source, data.block_size, data.dedupe, len(data.words))
+        if getattr(self, "_counts_key", None) != key:
+            try:
+                self._counts = count_model(data)
+            except (MemoryError, RuntimeError) as e:  # a huge vocabulary at a long context
+                self.send(P.Error(f"no counting baseline: {e}"))
+                return
+            self._counts_key = key
+        c = self._counts
+        self.send(P.Counts(c.order, c.k, c.losses, c.unseen_dev, c.used, c.table))
+
+    # ---- the run directory ----
+    def _writer_for(self, trainer: Any, path: str | None) -> Any:
+        """A writer for this run: `path` resumed (locked at once), or a new folder in the runs folder, made when
+        the first step is trained (a model that never trains leaves no folder). None if it cannot be."""
+        from core.data import resolve_dataset
+        from core.runs.folder import RunError, default_runs_dir
+        from core.runs.writer import RunWriter
+
+        try:
+            return RunWriter(path, trainer, origin="app", resume=path is not None,
+                             root=self.runs_dir or default_runs_dir(), stem=resolve_dataset(trainer.data.source).stem,
+                             dedupe=trainer.data.dedupe)
+        except RunError as e:
+            self.send(P.Error(f"{e}; this run is not being saved"))
+            return None
+
+    def close_run(self, status: str = "stopped") -> None:
+        """Finish the run directory: a last checkpoint, marked done or diverged if it was, else `status`."""
+        if self.session is not None:
+            self.session.close(status)
+
+    def save(self) -> None:
+        from core.runs.folder import RunError
+
+        if self.writer is None:
+            self.send(P.Error("this run is not being saved (the runs folder could not be written)"))
+            return
+        try:
+            path = self.session.checkpoint()
+        except RunError as e:
+            self.send(P.Error(str(e)))
+            return
+        self.send(P.Saved(str(path), self.trainer.step))
+
+    def load(self, path: str) -> None:
+        """Continue a saved run: its weights, optimiser state, history and run directory."""
+        import torch
+
+        from core.data import Dataset
+        from core.errors import MLPTuiError
+        from core.runs.checkpoint import load_checkpoint, resume_trainer
+        from core.runs.folder import (
+            RunError,
+            checkpoint_path,
+            locked_message,
+            read_evals,
+            read_info,
+            read_losses,
+            read_samples,
+        )
+        from core.runs.lock import holder
+
+        w = self.writer
+        if w is not None and w.path is not None and Path(path).resolve() == w.path.resolve():
+            self.send(P.Error("this is the run that is training now"))
+            self.frame(force=True)
+            return
+        self.send(P.Loading(f"loading {path}"))
+        try:
+            pid = holder(path)
+            if pid is not None:
+                raise RunError(locked_message(Path(path), pid))
+            info = read_info(path)
+            ckpt = load_checkpoint(checkpoint_path(path))
+            data = Dataset.load(ckpt.dataset, ckpt.model_config.block_size, ckpt.split_seed, dedupe=ckpt.dedupe)
+            trainer = resume_trainer(ckpt, data)
+        except (MLPTuiError, MemoryError) as e:
+            self.send(P.Error(f"cannot load the run: {e or 'not enough memory'}"))
+            if self.trainer is not None:
+                self.frame(force=True)
+            return
+        self.close_run()
+        self.data, self.data_key = data, (ckpt.dataset, ckpt.model_config.block_size, _mtime(ckpt.dataset),
+                                          ckpt.dedupe)
+        try:  # the curve and the evaluations are a bonus: a damaged history file costs only them
+            losses = read_losses(path, max_steps=trainer.step)
+            if len(losses):
+                trainer.history.append(torch.tensor(losses.tolist()).nan_to_num_(nan=0.0, posinf=3.0, neginf=-3.0))
+        except MLPTuiError:
+            pass
+        evals = [(e["step"], e.get("dev")) for e in _or_empty(read_evals, path) if e["step"] <= trainer.step]
+        samples = [e for e in _or_empty(read_samples, path) if e["step"] <= trainer.step]
+        self.start(trainer, self._writer_for(trainer, str(path)),
+                   run={"path": str(path), "created": info.get("created"), "evals": evals,
+                        "finished": trainer.finished})
+        if samples:
+            words = self.session.train_words()
+            names = [str(n) for n in samples[-1]["names"]]
+            self.send(P.Samples(samples[-1]["step"], [(n, n in words) for n in names]))
+        self.session.evaluate(full=True)
+        if self.watch:
+            self.views(force=True)
+        self.frame(force=True)  # a loaded run waits for space (or says it is done)
+
+    def handle_safely(self, cmd: tuple) -> bool:
+        """handle(cmd), with an unexpected failure of a command reported to the UI instead of ending the process
+        (a failure while training itself still ends it, in worker_main, after saving)."""
+        try:
+            return self.handle(cmd)
+        except MemoryError:
+            self.send(P.Error(f"not enough memory for {type(cmd).__name__}"))
+        except Exception as e:
+            self.send(P.Error(f"{type(cmd).__name__} failed: {type(e).__name__}: {e}"))
+        if self.session is not None:  # whatever it was doing is in doubt: wait for the user
+            self.session.state = "paused" if self.session.running else self.session.state
+            self.frame(force=True)
+        return True
+
+    def handle(self, cmd: Any) -> bool:
+        """Apply one command of core.link.protocol; False means quit."""
+        if isinstance(cmd, P.Quit):
+            self.close_run("stopped")
+            return False
+        if self.session is None and type(cmd) in NEEDS_MODEL:
+            self.send(P.Error("there is no model yet; fix the settings and press r"))
+            return True
+        self._dispatch(cmd)
+        return True
+
+    # each command's handler; the ones in NEEDS_MODEL run only with a model
+    def _reset(self, c: P.Reset) -> None:
+        self.reset(c.data, c.model, c.train, c.paused, c.runs_dir, c.dedupe)
+
+    def _view(self, c: P.View) -> None:
+        self.plot_width, self.plot_last = max(10, int(c.width)), c.last
+        self.frame(force=True)
+
+    def _temperature(self, c: P.Temperature) -> None:
+        self.temperature = float(c.value)
+        if self.session is not None:
+            self.session.temperature = self.temperature
+
+    def _watch(self, c: P.Watch) -> None:
+        self.watch, self.last_view = set(c.views), {}
+        if self.session is not None:
+            self.views(force=True)
+
+    def _pause(self, c: P.Pause) -> None:
+        se = self.session
+        if se.running:
+            se.state = "paused"
+            self.frame(force=True)  # the UI hears "paused" before the evaluation and the save's fsync
+            se.state = "running"
+            se.pause()
+            self.frame(force=True)
+
+    def _resume(self, c: P.Resume) -> None:
+        self.session.resume()
+        self.frame(force=True)
+
+    def _apply(self, c: P.Apply) -> None:
+        from core.errors import ConfigError
+
+        try:
+            self.session.apply(dict(c.changes))
+        except ConfigError as e:
+            self.send(P.Error(str(e)))
+        self.frame(force=True)
+
+    def _evaluate_now(self, c: P.EvaluateNow) -> None:
+        self.session.evaluate(full=True)
+        self.frame(force=True)
+
+    def _dataset(self, c: P.DatasetInfo) -> None:
+        from core.probes.inspection import dataset_stats
+
+        self.send(P.DatasetStats(dataset_stats(self.data)))
+
+    @property
+    def _dispatch(self) -> Any:
+        if not hasattr(self, "_dispatcher"):
+            self._dispatcher = P.Dispatcher({
+                P.Reset: self._reset, P.Load: lambda c: self.load(str(c.path)), P.View: self._view,
+                P.Temperature: self._temperature, P.Watch: self._watch, P.Pause: self._pause,
+                P.Resume: self._resume, P.Apply: self._apply, P.SampleNow: lambda c: self.session.sample(),
+                P.EvaluateNow: self._evaluate_now, P.Save: lambda c: self.save(), P.DatasetInfo: self._dataset,
+                P.FindLR: lambda c: self.lr_find(fresh=bool(c.fresh)), P.Score: lambda c: self.score(str(c.text)),
+            })
+        return self._dispatcher
+
+    # ---- views ----
+    def views(self, force: bool = False) -> None:
+        """Send the open views' data, each at its own interval (the trainer loses well under 1%)."""
+
+        from core.probes.inspection import embedding_map, health
+
+        tr, now = self.trainer, time.monotonic()
+        for view in self.watch:
+            if not force and now - self.last_view.get(view, 0.0) < VIEW_INTERVALS.get(view, 1.0):
+                continue
+            self.last_view[view] = now
+            if view == "embeddings":
+                m = embedding_map(tr.model, tr.data.vocab)
+                self.send(P.Embeddings(tr.step, m))
+            elif view == "health":
+                X, Y = tr.data.X["train"][:HEALTH_ROWS], tr.data.Y["train"][:HEALTH_ROWS]
+                adam = tr.optimizer_state() or None  # AdamW's moments: the update it would take
+                h = health(tr.model, X, Y, tr.lr, tr.step, adam=adam, betas=(tr.config.beta1, tr.config.beta2))
+                self.send(P.HealthReport(tr.config.optimizer, h))
+
+    def lr_find(self, fresh: bool = True) -> None:
+        """The sweep from a freshly initialised model of the same architecture (the lecture's experiment),
+        or from a copy of the current weights."""
+
+        import torch
+
+        from core.model import MLP
+        from core.probes.inspection import lr_find
+
+        tr = self.trainer
+        t0 = time.perf_counter()
+        model = MLP(tr.model_config, torch.Generator().manual_seed(tr.config.seed)) if fresh else tr.model
+        res = lr_find(model, tr.data, batch_size=tr.config.batch_size, seed=tr.step)
+        self.send(P.LRFound(tr.step, time.perf_counter() - t0, tr.config.optimizer, fresh, res))
+
+    def score(self, text: str) -> None:
+        import torch
+
+        from core.engine.session import SAMPLE_SEED
+        from core.probes.inspection import ScoreError, score
+        from core.probes.sample import sample
+
+        tr = self.trainer
+        if len(text) > MAX_SCORE_CHARS:  # a paste of a page: the UI caps it too
+            self.send(P.Scored(text, error=f"at most {MAX_SCORE_CHARS} characters can be scored"))
+            return
+        try:
+            s = score(tr.model, tr.data.vocab, text)
+        except ScoreError as e:
+            self.send(P.Scored(text, error=str(e)))
+            return
+        words = self.session.train_words()
+        g = torch.Generator().manual_seed(SAMPLE_SEED)
+        more = sample(tr.model, tr.data.vocab, 8, g, self.temperature, max_len=30, train_words=words, prefix=text)
+        self.send(P.Scored(text, step=tr.step, nll=s.nll, mean_nll=s.mean_nll,
+                           positions=[(p.context, p.char, p.prob, p.alternatives) for p in s.positions],
+                           completions=[(x.text, x.in_train) for x in more], in_train=text in words))
+
+    def frame(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.session is None or (not force and now - self.last_frame < FRAME_INTERVAL):
+            return
+        self.last_frame = now
+        tr = self.trainer
+        snap = self.session.snapshot()
+        start = 0 if self.plot_last is None else max(0, tr.step - self.plot_last)
+        steps, vals = tr.history.downsample(self.plot_width, start)
+        self.send(P.Frame(snap, steps, vals))
+
+    def tick(self) -> None:
+        se = self.session
+        if se.running:
+            se.step()
+            if not se.running:
+                self.frame(force=True)
+                return
+            if self.watch:
+                self.views()
+        self.frame()

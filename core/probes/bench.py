@@ -1,0 +1,269 @@
+"""Speed of the trainer against the lecture's own training loop, on the same data in one process."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+
+import torch
+import torch.nn.functional as F
+
+from core.data import Dataset
+from core.engine.train import TrainConfig, Trainer
+from core.model import MLP, MLPConfig
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    steps: int
+    reference_sps: float  # the lecture loop
+    trainer_sps: float
+    reference_loss: float  # mean loss of the last 1,000 steps of each
+    trainer_loss: float
+    kernel: str = "torch"  # the trainer's kernel: "numba" (core.kernels.jit) or "torch" (core.kernels.lecture)
+    fallback_sps: float | None = None  # with numba: the torch kernels too, the path without the extra
+    fallback_loss: float | None = None
+
+    @property
+    def ratio(self) -> float:
+        return self.trainer_sps / self.reference_sps
+
+
+def lecture_loop(data: Dataset, model_config: MLPConfig, config: TrainConfig, steps: int) -> tuple[float, float]:
+    """makemore part 2's loop as written there: autograd, a Python-level update, .item() every step.
+
+    Returns (steps per second, mean loss of the last 1,000 steps).
+    """
+    g = torch.Generator().manual_seed(config.seed)
+    model = MLP(model_config, g)
+    parameters = list(model.parameters())
+    Xtr, Ytr = data.X["train"], data.Y["train"]
+    lossi = []
+    t0 = time.perf_counter()
+    for i in range(steps):
+        ix = torch.randint(0, Xtr.shape[0], (config.batch_size,), generator=g)
+        emb = model.C[Xtr[ix]]  # (B, block_size, n_embd)
+        h = torch.tanh(emb.view(emb.shape[0], -1) @ model.W1 + model.b1)  # (B, n_hidden)
+        logits = h @ model.W2 + model.b2  # (B, vocab)
+        loss = F.cross_entropy(logits, Ytr[ix])
+        for p in parameters:
+            p.grad = None
+        loss.backward()
+        lr = config.lr_at(i)
+        for p in parameters:
+            p.data += -lr * p.grad
+        lossi.append(loss.item())
+    dt = time.perf_counter() - t0
+    tail = lossi[-1000:]
+    return steps / dt, sum(tail) / len(tail)
+
+
+def trainer_speed(data: Dataset, model_config: MLPConfig, config: TrainConfig,
+                  steps: int) -> tuple[float, float, str]:
+    """The Trainer on the same recipe: (steps per second of wall time, mean loss of the last 1,000 steps,
+    the kernel it ran on: "numba" or "torch")."""
+    trainer = Trainer(data, model_config, config)
+    t0 = time.perf_counter()
+    trainer.run(steps)
+    dt = time.perf_counter() - t0
+    _, vals = trainer.history.series()
+    tail = (10 ** vals[-1000:]).mean().item()
+    return trainer.step / dt, tail, getattr(trainer._kernel, "name", "torch")
+
+
+def bench(data: Dataset, model_config: MLPConfig, config: TrainConfig, steps: int) -> BenchResult:
+    """Both loops, one torch thread, the same number of steps; the decay step scaled to `steps`."""
+    torch.set_num_threads(1)
+    model_config = replace(model_config, vocab_size=len(data.vocab), block_size=data.block_size)
+    frac = config.decay_at / config.steps if config.steps else 0.5
+    config = TrainConfig(**{**config.to_dict(), "steps": steps, "decay_at": int(steps * frac)})
+    ref_sps, ref_loss = lecture_loop(data, model_config, config, steps)
+    tr_sps, tr_loss, kernel = trainer_speed(data, model_config, config, steps)
+    if kernel != "numba":  # not installed, switched off, or it failed: jit.why_not() says which
+        return BenchResult(steps, ref_sps, tr_sps, ref_loss, tr_loss)
+    with torch_kernels():
+        fb_sps, fb_loss, _ = trainer_speed(data, model_config, config, steps)
+    return BenchResult(steps, ref_sps, tr_sps, ref_loss, tr_loss, "numba", fb_sps, fb_loss)
+
+
+@contextmanager
+def torch_kernels() -> Iterator[None]:
+    """Trainers made inside use the torch kernels (core.kernels.lecture), as without the `fast` extra."""
+    old = os.environ.get("MLP_TUI_KERNEL")
+    os.environ["MLP_TUI_KERNEL"] = "torch"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["MLP_TUI_KERNEL"]
+        else:
+            os.environ["MLP_TUI_KERNEL"] = old
+
+
+# ---- any preset: the plain PyTorch way against the trainer, and the matmul floor ----
+class _Rows(torch.nn.Module):
+    """(B, ...) -> (B * rows, fan_in): the flat model's concatenation, or hier's pairs of neighbours."""
+
+    def __init__(self, rows: int, fan_in: int) -> None:
+        super().__init__()
+        self.rows, self.fan_in = rows, fan_in
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(-1, self.fan_in)
+
+
+class PlainModel(torch.nn.Module):
+    """The same network as core.model.MLP, written as a PyTorch user would: nn layers and autograd."""
+
+    def __init__(self, cfg: MLPConfig, dropout: float) -> None:
+        super().__init__()
+        nn = torch.nn
+        plan = cfg.plan()
+        self.emb = nn.Embedding(cfg.vocab_size, cfg.n_embd)
+        body: list[nn.Module] = []
+        for layer in plan[:-1]:
+            body += [_Rows(layer.rows, layer.fan_in), nn.Linear(layer.fan_in, layer.width, bias=layer.bias)]
+            body += [nn.BatchNorm1d(layer.width)] if layer.bn else []
+            body += [nn.Tanh()] + ([nn.Dropout(dropout)] if dropout else [])
+        self.body = nn.Sequential(*body)
+        out = plan[-1]
+        self.out = nn.Sequential(nn.Linear(out.fan_in, out.width, bias=out.bias),
+                                 *([nn.BatchNorm1d(out.width)] if out.bn else []))
+        T, E = cfg.block_size, cfg.n_embd
+        self.direct = nn.Linear(T * E, cfg.vocab_size, bias=False) if cfg.direct else None
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        e = self.emb(idx)  # (B, block_size, n_embd)
+        B = e.shape[0]
+        logits = self.out(self.body(e).view(B, -1))  # (B, vocab)
+        if self.direct is not None:
+            logits = logits + self.direct(e.view(B, -1))
+        return logits
+
+
+def plain_loop(data: Dataset, model_config: MLPConfig, config: TrainConfig, steps: int) -> tuple[float, float]:
+    """The plain PyTorch loop: nn layers, autograd, torch.optim (AdamW or SGD), nn.Dropout, clip_grad_norm_
+    if clipping, and loss.item() every step. Returns (steps per second, mean loss of the last 1,000 steps)."""
+    torch.manual_seed(config.seed)
+    model = PlainModel(model_config, config.dropout)
+    params = list(model.parameters())
+    if config.optimizer == "adamw":
+        opt: torch.optim.Optimizer = torch.optim.AdamW(params, lr=config.lr, betas=(config.beta1, config.beta2),
+                                                       weight_decay=config.weight_decay)
+    else:
+        opt = torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay)
+    g = torch.Generator().manual_seed(config.seed)
+    Xtr, Ytr = data.X["train"], data.Y["train"]
+    lossi = []
+    t0 = time.perf_counter()
+    for i in range(steps):
+        ix = torch.randint(0, Xtr.shape[0], (config.batch_size,), generator=g)
+        loss = F.cross_entropy(model(Xtr[ix]), Ytr[ix])
+        for group in opt.param_groups:
+            group["lr"] = config.lr_at(i)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip:
+            torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
+        opt.step()
+        lossi.append(loss.item())
+    dt = time.perf_counter() - t0
+    tail = lossi[-1000:]
+    return steps / dt, sum(tail) / len(tail)
+
+
+def matmul_floor(model_config: MLPConfig, batch_size: int, reps: int = 2000) -> float:
+    """Seconds per step of the step's matrix multiplies alone (each layer's forward, its weights' gradient and
+    its input's gradient; the direct connections' too), on preallocated buffers: what no kernel can beat."""
+    B = batch_size
+    work = []
+    for layer in model_config.plan():
+        n = B * layer.rows
+        x, W, y = torch.randn(n, layer.fan_in), torch.randn(layer.fan_in, layer.width), torch.empty(n, layer.width)
+        work.append((x, W, y, torch.empty(layer.fan_in, layer.width), torch.empty(n, layer.fan_in)))
+    if model_config.direct:
+        TE, V = model_config.block_size * model_config.n_embd, model_config.vocab_size
+        work.append((torch.randn(B, TE), torch.randn(TE, V), torch.empty(B, V), torch.empty(TE, V),
+                     torch.empty(B, TE)))
+
+    def once() -> None:
+        for x, W, y, gW, dx in work:
+            torch.mm(x, W, out=y)  # forward
+            torch.mm(x.t(), y, out=gW)  # the weights' gradient (y stands in for the gradient: same shape)
+            torch.mm(y, W.t(), out=dx)  # the input's gradient
+
+    for _ in range(50):
+        once()
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        once()
+    return (time.perf_counter() - t0) / reps
+
+
+def compiled_matmul_floor(model_config: MLPConfig, batch_size: int, reps: int = 2000) -> float:
+    """matmul_floor for the lecture layout through numba's np.dot, as core.kernels.jit's step calls them."""
+    import numpy as np
+
+    from core.kernels.jitsteps import matmul_floor as run
+
+    plan = model_config.plan()
+    bufs = []
+    for layer in plan:
+        n = batch_size * layer.rows
+        bufs += [np.random.randn(n, layer.fan_in).astype(np.float32),
+                 np.random.randn(layer.fan_in, layer.width).astype(np.float32),
+                 np.empty((n, layer.width), np.float32), np.empty((layer.fan_in, layer.width), np.float32),
+                 np.empty((n, layer.fan_in), np.float32)]
+    run(50, *bufs)
+    t0 = time.perf_counter()
+    run(reps, *bufs)
+    return (time.perf_counter() - t0) / reps
+
+
+@dataclass(frozen=True)
+class PresetBench:
+    steps: int
+    threads: int
+    params: int
+    plain_sps: float
+    trainer_sps: float
+    plain_loss: float
+    trainer_loss: float
+    floor_seconds: float  # per step
+    kernel: str = "torch"  # the trainer's kernel: "numba" (core.kernels.jit) or "torch"
+
+    @property
+    def ratio(self) -> float:
+        return self.trainer_sps / self.plain_sps
+
+    @property
+    def floor_share(self) -> float:
+        """The matmuls' floor over our step time: 1.0 would be a step that is nothing but its matmuls."""
+        return self.floor_seconds * self.trainer_sps
+
+
+def bench_preset(data: Dataset, model_config: MLPConfig, config: TrainConfig, steps: int,
+                 threads: int = 1) -> PresetBench:
+    """The plain PyTorch loop, the trainer and the matmul floor: same data, steps and thread count."""
+    torch.set_num_threads(threads)
+    model_config = replace(model_config, vocab_size=len(data.vocab), block_size=data.block_size)
+    frac = config.decay_at / config.steps if config.steps else 0.5
+    config = TrainConfig(**{**config.to_dict(), "steps": steps, "decay_at": int(steps * frac), "minutes": None,
+                            "patience": 0})
+    plain_sps, plain_loss = plain_loop(data, model_config, config, steps)
+    trainer = Trainer(data, model_config, config)
+    trainer.threads = threads
+    t0 = time.perf_counter()
+    trainer.run(steps)
+    dt = time.perf_counter() - t0
+    _, vals = trainer.history.series()
+    trainer_loss = (10 ** vals[-1000:]).mean().item()
+    floor = matmul_floor(model_config, config.batch_size)
+    kernel = getattr(trainer._kernel, "name", "torch")
+    if kernel == "numba":  # its matmuls skip torch's dispatch: the floor is the faster of the two ways
+        floor = min(floor, compiled_matmul_floor(model_config, config.batch_size))
+    return PresetBench(steps, threads, model_config.num_params(), plain_sps, trainer.step / dt, plain_loss,
+                       trainer_loss, floor, kernel)

@@ -1,0 +1,158 @@
+"""The borders where bytes cross: files read back from disk, outputs a user names, text bound for a terminal.
+
+Every reader of a run folder or a checkpoint goes through `read_regular`, so a FIFO, a device or a
+huge file is refused before it can block or fill memory. Every output a command writes goes through
+`output_file`, which never writes over a file the command is reading and replaces a regular file only
+once the new content is whole. `safe_text` is applied to anything from a file that is printed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import stat
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TextIO
+
+from core.errors import MLPTuiError
+
+# C0 and C1 control characters (escape among them), DEL, the bidirectional overrides that can make a
+# terminal show text in another order than it is stored, and lone surrogates (a file name that is not
+# UTF-8 arrives as them; printed raw, its bytes can be an 8-bit CSI).
+UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+class FileRefused(MLPTuiError):
+    """A file that is not a regular file, or too large to read; the message says which, without the path."""
+
+
+class OutputError(MLPTuiError):
+    """An output that would destroy an input, or that cannot be written."""
+
+
+def safe_text(text: object, limit: int | None = None) -> str:
+    """`text` with control characters shown as escapes (\\x1b), so a file cannot drive the terminal."""
+    s = str(text)
+    if limit is not None and len(s) > limit:
+        s = s[: limit - 1] + "…"
+    return UNSAFE.sub(lambda m: repr(m.group())[1:-1] if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", s)
+
+
+def has_unsafe(text: str) -> bool:
+    return UNSAFE.search(text) is not None
+
+
+def _size(n: float) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:,.1f} {unit}"
+    return f"{n:,.0f} bytes"
+
+
+def read_regular(path: str | os.PathLike[str], limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes; FileRefused otherwise, FileNotFoundError if absent.
+
+    Opened without blocking, so a FIFO put where a run file belongs cannot hang the reader, and checked
+    with fstat on the open file, so nothing is swapped in between the check and the read.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise FileRefused("is not a regular file (a device, a pipe or a folder?)")
+        if st.st_size > limit:
+            raise FileRefused(f"is {_size(st.st_size)}, more than the {_size(limit)} it can be")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(limit + 1)  # bounded even if the file grows while it is read
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise FileRefused(f"is more than the {_size(limit)} it can be")
+    return data
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
+
+
+def check_output(path: Path, protected: Iterable[Path]) -> None:
+    """OutputError if `path` is (a link to) any of the protected files: a command never overwrites its input."""
+    for p in protected:
+        if _same(path, p):
+            raise OutputError(f"{safe_text(path)}: is {safe_text(p.name)} of the run being read; "
+                              f"choose another file (nothing was written)")
+
+
+def check_stream(stream: TextIO, name: str, protected: Iterable[Path]) -> None:
+    """check_output for an already open stream (stdout redirected by the shell): compared by device and inode."""
+    try:
+        out = os.fstat(stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        return  # not a file (a closed or replaced stream): nothing of the run can be behind it
+    for p in protected:
+        try:
+            st = os.stat(p)
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) == (out.st_dev, out.st_ino):
+            raise OutputError(f"{name} is {safe_text(p.name)} of the run being read; write elsewhere "
+                              f"(nothing was written)")
+
+
+@contextlib.contextmanager
+def output_file(path: str | os.PathLike[str], protected: Iterable[Path] = ()) -> Iterator[TextIO]:
+    """A text stream for a command's output file.
+
+    A regular file (or a new one) is written to a temp file beside it and renamed into place at the
+    end, so a failure leaves the old file as it was; anything else (/dev/stdout, a pipe, a terminal)
+    is written directly. OutputError for a protected file or a write that fails.
+    """
+    target = Path(path).expanduser()
+    check_output(target, protected)
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        st = None
+    except OSError as e:
+        raise OutputError(f"{safe_text(target)}: cannot write ({e.strerror or e})") from None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise OutputError(f"{safe_text(target)}: is a folder; give a file name")
+    if st is not None and not stat.S_ISREG(st.st_mode):  # a device or a pipe: no rename there
+        try:
+            with open(target, "w", encoding="utf-8", newline="") as f:
+                yield f
+        except BrokenPipeError:
+            raise  # the reader has gone (`-o /dev/stdout | head`): the caller ends quietly
+        except OSError as e:
+            raise OutputError(f"{safe_text(target)}: cannot write ({e.strerror or e})") from None
+        return
+    try:
+        real = target.resolve()  # write through a symlink to its file, not over the link
+        fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".tmp", dir=real.parent)
+    except OSError as e:
+        raise OutputError(f"{safe_text(target)}: cannot write ({e.strerror or e})") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            yield f
+        mode = stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask()
+        os.chmod(tmp, mode)
+        os.replace(tmp, real)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(f"{safe_text(target)}: cannot write ({e.strerror or e}); the old file is as it was"
+                          if st is not None else f"{safe_text(target)}: cannot write ({e.strerror or e})") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    from core.runs.atomic import _UMASK
+
+    return _UMASK

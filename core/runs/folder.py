@@ -1,0 +1,357 @@
+"""Run directories: every training run, in the app or on the command line, kept as it goes.
+
+A run directory holds:
+  run.json       what the run is (dataset, dedupe, configs, parameters, created; a sweep's trial also its
+                 study and trial number) and where it got to (step, best dev loss, status, updated),
+                 rewritten atomically at each checkpoint;
+  model.pt       the latest checkpoint (atomic: temp file + rename, so a kill leaves the previous one);
+  losses.f32     log10 of every step's training loss, little-endian float32, appended;
+  evals.jsonl    one line per evaluation: step, seconds of training, split losses;
+  samples.jsonl  one line per batch of sampled names;
+  lock           held (flock) by the process training the run, with its pid (core.runs.lock).
+The append-only files are flushed about once a second and the checkpoint is written every few
+seconds, so a crash or a kill loses at most the last few seconds. A folder is made when the run
+trains its first step, and a run that never trained one is not kept. Temp files (.name.*.tmp) are
+what an interrupted atomic write leaves; readers ignore them and a writer that resumes removes them.
+
+Everything read back is untrusted: each file is read only if it is a regular file of sane size, and
+its fields are checked into typed values; a bad run.json makes the run "damaged: reason" in lists,
+a bad line of evals.jsonl or samples.jsonl is skipped. Pure Python apart from the checkpoint, so
+listing runs and reading their curves needs no torch.
+"""
+
+from __future__ import annotations
+
+import array
+import errno
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from core.errors import ConfigError, MLPTuiError
+from core.runs.atomic import write_atomic
+from core.runs.files import FileRefused, has_unsafe, read_regular, safe_text
+from core.runs.lock import LOCK
+
+RUN_FILE = "run.json"
+CHECKPOINT = "model.pt"
+LOSSES = "losses.f32"
+EVALS = "evals.jsonl"
+SAMPLES = "samples.jsonl"
+METRICS = "metrics.json"
+RUN_FILES = (RUN_FILE, CHECKPOINT, LOSSES, EVALS, SAMPLES, METRICS, LOCK)
+FORMAT = "mlp-tui-run"
+VERSION = 1
+FLUSH_EVERY = 1.0  # seconds between flushes of the append-only files
+CHECKPOINT_EVERY = 5.0  # seconds between checkpoints
+ENV_RUNS_DIR = "MLP_TUI_RUNS_DIR"
+STATUSES = ("running", "paused", "done", "stopped", "diverged", "interrupted", "idle", "unsaved")
+MAX_STEP = 2**62
+# Sizes far above what a real run writes (a 10-hour run: ~4 MB of losses per million steps, a few MB
+# of lines); beyond them a file is not ours, and reading it whole could exhaust memory.
+MAX_INFO_BYTES = 1 << 20
+MAX_JSONL_BYTES = 64 << 20
+MAX_LOSSES_BYTES = 1 << 30  # 268M steps: about 7 hours at 10,000 steps/s
+
+
+class RunError(MLPTuiError):
+    """A run directory that cannot be read or written; the message names it and the problem."""
+
+
+def default_runs_dir() -> Path:
+    """$MLP_TUI_RUNS_DIR, else the user's data directory (platformdirs), e.g. ~/.local/share/mlp-tui/runs."""
+    env = os.environ.get(ENV_RUNS_DIR)
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_data_path
+
+    return user_data_path("mlp-tui", appauthor=False) / "runs"
+
+
+def new_run_dir(root: str | os.PathLike[str], stem: str) -> Path:
+    """A fresh folder root/<stem>-<date-time>[-n] (created), never one that exists."""
+    root = Path(root).expanduser()
+    base = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    for n in range(1, 1000):
+        path = root / (base if n == 1 else f"{base}-{n}")
+        try:
+            path.mkdir(parents=True, exist_ok=False)
+            return path
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise RunError(f"{safe_text(root)}: cannot create a run folder there ({e.strerror or e})") from None
+    raise RunError(f"{safe_text(root)}: too many runs named {base}")
+
+
+def _atomic_json(path: Path, obj: Any) -> None:
+    write_atomic(path, lambda f: f.write(json.dumps(json_safe(obj), indent=2) + "\n"), binary=False)
+
+
+def _rewrite_in_place(path: Path, obj: Any) -> None:
+    """Overwrite a small file in its own blocks: on a full disk the atomic way has no room for a temp file,
+    but a run.json that keeps saying "running" would be a lie."""
+    text = (json.dumps(json_safe(obj), indent=2) + "\n").encode()
+    with open(path, "r+b") as f:
+        f.write(text)
+        f.truncate(len(text))
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def json_safe(obj: Any) -> Any:
+    """NaN and infinity become null, so every file stays valid JSON."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
+def _open_append(path: Path, text: bool) -> IO[Any]:
+    """A run file opened to append: never through a symlink (it could point at the user's files), never a
+    FIFO or device (it would block or write elsewhere), created if missing."""
+    import stat as st
+
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), 0o666)
+    except OSError as e:
+        if e.errno in (errno.ELOOP, errno.ENXIO):
+            raise RunError(f"{safe_text(path.parent)}: damaged run ({path.name} is a link or a pipe, not a file)") \
+                from None
+        raise
+    if not st.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise RunError(f"{safe_text(path.parent)}: damaged run ({path.name} is not a regular file)")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "a" if text else "ab", **({"encoding": "utf-8"} if text else {}))
+
+
+def is_plain_file(path: Path) -> bool:
+    """A regular file that is not a symlink (what a run's own files must be)."""
+    return path.is_file() and not path.is_symlink()
+
+
+def locked_message(path: Path, pid: int | None) -> str:
+    who = f"pid {pid}" if pid else "another process"
+    return f"{safe_text(path)}: being trained by another mlp-tui, {who}"
+
+
+# ---- reading runs (no torch) ----
+def _read_file(path: Path, limit: int, run: Path) -> bytes:
+    try:
+        return read_regular(path, limit)
+    except FileRefused as e:
+        raise RunError(f"{safe_text(run)}: damaged run ({path.name} {e})") from None
+    except IsADirectoryError:
+        raise RunError(f"{safe_text(run)}: damaged run ({path.name} is a folder)") from None
+
+
+def _int(v: Any, lo: int = 0, hi: int = MAX_STEP) -> int:
+    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+        raise ValueError
+    return v
+
+
+def _loss(v: Any) -> float | None:
+    """A loss as stored: a finite number, or null for none (NaN and inf are written as null)."""
+    if v is None:
+        return None
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or abs(v) > 1e9:
+        raise ValueError
+    return float(v)
+
+
+def _bool(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError
+    return v
+
+
+def _status(v: Any) -> str:
+    if v not in STATUSES:
+        raise ValueError
+    return v
+
+
+def _text(v: Any, limit: int = 4096) -> str:
+    if not isinstance(v, str) or len(v) > limit or has_unsafe(v):
+        raise ValueError
+    return v
+
+
+# run.json: field -> (check, required). Each check returns the typed value or raises ValueError.
+_INFO_FIELDS: dict[str, tuple[Any, bool]] = {
+    "created": (lambda v: _text(v, 64), True),
+    "updated": (lambda v: _text(v, 64), False),
+    "origin": (lambda v: _text(v, 32), False),
+    "dataset": (_text, True),
+    "dedupe": (_bool, False),
+    "words": (lambda v: _int(v), False),
+    "vocab_size": (lambda v: _int(v, 1, 1 << 21), False),
+    "params": (lambda v: _int(v), False),
+    "status": (_status, True),
+    "step": (lambda v: _int(v), True),
+    "best_dev_loss": (_loss, False),
+    "best_dev_step": (lambda v: _int(v, -1), False),
+    "last_loss": (_loss, False),
+    "seconds": (_loss, False),
+    "wall": (_loss, False),
+    "pid": (lambda v: _int(v, 0, 1 << 31), False),
+    "study": (lambda v: _text(v, 200), False),  # a sweep's trial: its study's name and trial number
+    "trial": (lambda v: _int(v, 0, 1 << 40), False),
+}
+
+
+def _check_configs(info: dict) -> None:
+    from core.config import MLPConfig, TrainConfig
+
+    for key, cls in (("model", MLPConfig), ("train", TrainConfig)):
+        d = info.get(key)
+        if not isinstance(d, dict):
+            raise RunError(f"no {key} settings")
+        names = set(cls.__dataclass_fields__)
+        try:
+            cls(**{k: v for k, v in d.items() if k in names}).validate()
+        except (TypeError, ConfigError) as e:
+            raise RunError(f"{key} settings: {safe_text(e, 120)}") from None
+
+
+def read_info(path: str | os.PathLike[str]) -> dict:
+    """run.json of a run directory, each field checked; RunError naming the field if one is bad."""
+    path = Path(path).expanduser()
+    where = safe_text(path)
+    if not path.is_dir():
+        raise RunError(f"{where}: no such run directory")
+    try:
+        raw = _read_file(path / RUN_FILE, MAX_INFO_BYTES, path)
+    except FileNotFoundError:
+        raise RunError(f"{where}: not an mlp-tui run (no {RUN_FILE})") from None
+    except OSError as e:
+        raise RunError(f"{where}: cannot read {RUN_FILE} ({e.strerror or e})") from None
+    try:
+        info = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):  # ValueError: JSON errors, 5,000-digit integers
+        raise RunError(f"{where}: damaged run ({RUN_FILE} is not readable JSON)") from None
+    if not isinstance(info, dict) or info.get("format") != FORMAT:
+        raise RunError(f"{where}: not an mlp-tui run ({RUN_FILE} is of another kind)")
+    if info.get("version") != VERSION:
+        raise RunError(f"{where}: run format version {safe_text(repr(info.get('version')), 20)}; "
+                       f"this mlp-tui reads version {VERSION}")
+    for key, (check, required) in _INFO_FIELDS.items():
+        if key not in info:
+            if required:
+                raise RunError(f"{where}: damaged run ({RUN_FILE} has no {key})")
+            continue
+        try:
+            info[key] = check(info[key])
+        except (ValueError, TypeError):
+            raise RunError(f"{where}: damaged run ({RUN_FILE}: {key} is {safe_text(repr(info[key]), 40)})") from None
+    try:
+        _check_configs(info)
+    except RunError as e:
+        raise RunError(f"{where}: damaged run ({RUN_FILE}: {e})") from None
+    return info
+
+
+def checkpoint_path(path: str | os.PathLike[str]) -> Path:
+    """A checkpoint file as given, or a run directory's model.pt."""
+    p = Path(path).expanduser()
+    if p.is_dir() and (p / RUN_FILE).exists():
+        if not (p / CHECKPOINT).exists():
+            raise RunError(f"{safe_text(p)}: the run has no checkpoint yet ({CHECKPOINT})")
+        return p / CHECKPOINT
+    return p
+
+
+def read_losses(path: str | os.PathLike[str], max_steps: int | None = None) -> array.array:
+    """Every step's log10 training loss (a float array); a torn last value from a kill is dropped."""
+    path = Path(path).expanduser()
+    try:
+        data = _read_file(path / LOSSES, MAX_LOSSES_BYTES, path)
+    except FileNotFoundError:
+        return array.array("f")
+    except OSError as e:
+        raise RunError(f"{safe_text(path)}: cannot read {LOSSES} ({e.strerror or e})") from None
+    a = array.array("f")
+    a.frombytes(data[: len(data) // 4 * 4])
+    if sys.byteorder != "little":
+        a.byteswap()
+    if max_steps is not None:
+        del a[max_steps:]
+    return a
+
+
+def downsample(values: array.array | list[float], width: int, start: int = 0) -> tuple[list[float], list[float]]:
+    """(steps, mean of each bucket) for about `width` buckets of values[start:]; steps are 1-based."""
+    n = len(values)
+    if n <= start or width < 1:
+        return [], []
+    span = n - start
+    size = max(1, math.ceil(span / width))
+    steps, means = [], []
+    for i in range(start, n, size):
+        part = values[i : i + size]
+        total = sum(part)  # a C loop over the slice; the per-value filter only when something is off
+        if not math.isfinite(total):
+            part = [v for v in part if math.isfinite(v)]
+            total = sum(part)
+        if part:
+            steps.append(i + (min(size, n - i) + 1) / 2)
+            means.append(total / len(part))
+    return steps, means
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """The whole lines of a JSON-lines file that are objects; a torn last line (a kill mid-write) is skipped."""
+    out = []
+    try:
+        text = _read_file(path, MAX_JSONL_BYTES, path.parent).decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return out
+    except OSError as e:
+        raise RunError(f"{safe_text(path)}: cannot be read ({e.strerror or e})") from None
+    for line in text.splitlines():
+        try:
+            obj = json.loads(line)
+        except (ValueError, RecursionError):  # a torn line, or a number Python will not parse
+            continue
+        if isinstance(obj, dict):
+            out.append(obj)
+    return out
+
+
+def read_evals(run: Path) -> list[dict]:
+    """evals.jsonl as {step, seconds, train?, dev?, test?} rows with checked types; bad lines are skipped."""
+    out = []
+    for r in read_jsonl(Path(run) / EVALS):
+        try:
+            row = {"step": _int(r.get("step")), "seconds": _loss(r.get("seconds")) or 0.0}
+            for s in ("train", "dev", "test"):
+                if s in r:
+                    row[s] = _loss(r[s])
+        except (ValueError, TypeError):
+            continue
+        out.append(row)
+    return out
+
+
+def read_samples(run: Path) -> list[dict]:
+    """samples.jsonl as {step, names} rows; names with control characters (not ours) are skipped."""
+    out = []
+    for r in read_jsonl(Path(run) / SAMPLES):
+        try:
+            names = r.get("names")
+            if not isinstance(names, list) or len(names) > 10_000:
+                raise ValueError
+            out.append({"step": _int(r.get("step")), "names": [_text(n, 200) for n in names]})
+        except (ValueError, TypeError):
+            continue
+    return out

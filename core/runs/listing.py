@@ -1,0 +1,144 @@
+"""The runs folder as a list (what `mlp-tui runs` and the runs view show), and a run's losses as CSV.
+
+The run format and its validated readers are in core/runs/folder.py; this module only reads through them.
+"""
+
+from __future__ import annotations
+
+import array
+import math
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.runs.files import safe_text
+from core.runs.folder import LOSSES, RUN_FILE, RunError, default_runs_dir, read_evals, read_info
+from core.runs.lock import holder
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    path: Path
+    dataset: str
+    arch: str  # e.g. "block 3 · emb 10 · hidden 200", "block 8 · emb 24 · hier 128 · bn", "... hidden 5x100 · direct"
+    params: int
+    step: int
+    best_dev: float
+    created: str
+    status: str  # as run.json says, except "interrupted" for a "running" run whose process is gone
+    error: str = ""  # why the run could not be read, if it could not
+    pid: int | None = None  # the process training it now (0: unknown pid), None if nobody is
+    study: str = ""  # a sweep's trial: its study and trial number
+    trial: int = -1
+
+    @property
+    def live(self) -> bool:
+        return self.pid is not None
+
+
+def summarize(path: Path) -> RunSummary:
+    pid = holder(path)
+    try:
+        info = read_info(path)
+    except RunError as e:
+        return RunSummary(path, "?", "?", 0, 0, math.nan, "", "damaged", str(e), pid)
+    m = info["model"]
+    layers = m.get("layers", 1)
+    width = f"{layers}x{m.get('n_hidden', '?')}" if isinstance(layers, int) and layers > 1 else m.get("n_hidden", "?")
+    arch = f"block {m.get('block_size', '?')} · emb {m.get('n_embd', '?')} · "
+    arch += f"hier {m.get('n_hidden', '?')}" if m.get("arch") == "hier" else f"hidden {width}"
+    if m.get("batchnorm"):
+        arch += " · bn"
+    if m.get("bn_out"):
+        arch += " · bn logits"
+    if m.get("direct"):
+        arch += " · direct"
+    members = m.get("members", 1)
+    if isinstance(members, int) and not isinstance(members, bool) and members > 1:
+        arch += f" · {members} members"
+    if info.get("dedupe"):
+        arch += " · dedupe"
+    best = info.get("best_dev_loss")
+    status = info["status"]
+    if pid is None and status in ("running", "paused", "idle"):
+        status = "interrupted"  # its process is gone (killed, or the machine went down): never "running"
+    return RunSummary(
+        path=path,
+        dataset=Path(info["dataset"]).name,
+        arch=arch,
+        params=info.get("params", 0),
+        step=info["step"],
+        best_dev=best if best is not None else math.nan,
+        created=info["created"],
+        status=status,
+        pid=pid,
+        study=info.get("study", ""),
+        trial=info.get("trial", -1),
+    )
+
+
+def list_runs(root: str | os.PathLike[str] | None = None) -> list[RunSummary]:
+    """Every run directory directly under root, newest first; damaged ones are listed with the reason."""
+    root = Path(root).expanduser() if root is not None else default_runs_dir()
+    try:
+        if not root.is_dir():
+            return []
+        runs = [summarize(p) for p in root.iterdir()
+                if not p.name.startswith(".") and p.is_dir() and (p / RUN_FILE).exists()]
+    except OSError as e:
+        raise RunError(f"{safe_text(root)}: cannot list the runs ({e.strerror or e})") from None
+    return sorted(runs, key=lambda r: (r.created, r.path.name), reverse=True)
+
+
+def _pow10(v: float) -> float:
+    return 10**v if v < 300 else math.inf  # a hostile losses.f32 can hold 3e38; 10 ** 3e38 overflows
+
+
+def iter_losses(path: str | os.PathLike[str], block: int = 1 << 16) -> Any:
+    """The log10 losses in blocks of `block` values, read as they are needed (a long run's file is large)."""
+    import stat as st
+
+    f = Path(path).expanduser() / LOSSES
+    try:
+        fd = os.open(f, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise RunError(f"{safe_text(path)}: cannot read {LOSSES} ({e.strerror or e})") from None
+    with open(fd, "rb", buffering=0) as fh:
+        if not st.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise RunError(f"{safe_text(path)}: damaged run ({LOSSES} is not a regular file)")
+        while True:
+            data = fh.read(4 * block)
+            if len(data) < 4:
+                return
+            a = array.array("f")
+            a.frombytes(data[: len(data) // 4 * 4])  # a torn last value from a kill is dropped
+            if sys.byteorder != "little":
+                a.byteswap()
+            yield a
+
+
+def export_csv(path: str | os.PathLike[str], out: Any) -> int:
+    """Write step, log10 loss, loss and the split losses at evaluation steps as CSV to a text stream.
+
+    Streams the loss file in blocks, so memory stays flat whatever the length of the run."""
+    path = Path(path).expanduser()
+    read_info(path)
+    evals = {e["step"]: e for e in read_evals(path)}
+    out.write("step,log10_loss,loss,train_eval,dev_eval,test_eval\n")
+    i = 0
+    for block in iter_losses(path):
+        rows = []
+        for v in block:
+            i += 1
+            e = evals.get(i)
+            cells = [str(i), f"{v:.6g}", f"{_pow10(v):.6g}"]
+            for split in ("train", "dev", "test"):
+                x = e.get(split) if e else None
+                cells.append("" if x is None else f"{x:.6g}")
+            rows.append(",".join(cells))
+        out.write("\n".join(rows) + "\n")
+    return i

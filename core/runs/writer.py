@@ -1,0 +1,320 @@
+"""The writing side of a run directory (the format is described in core.runs.folder): RunWriter.
+
+One writer per run, holding the run's lock while it trains; it makes the folder at the first trained
+step, appends the losses, evaluations and samples, checkpoints every few seconds, and on a full disk
+raises RunError so that the caller stops saving, not training.
+"""
+
+from __future__ import annotations
+
+import array
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from core.runs.atomic import write_atomic
+from core.runs.files import safe_text
+from core.runs.folder import (
+    CHECKPOINT,
+    CHECKPOINT_EVERY,
+    EVALS,
+    FLUSH_EVERY,
+    FORMAT,
+    LOSSES,
+    RUN_FILE,
+    RUN_FILES,
+    SAMPLES,
+    STATUSES,
+    VERSION,
+    RunError,
+    _atomic_json,
+    _open_append,
+    _rewrite_in_place,
+    default_runs_dir,
+    is_plain_file,
+    json_safe,
+    locked_message,
+    new_run_dir,
+    read_evals,
+    read_info,
+    read_samples,
+)
+from core.runs.lock import RunLock, RunLocked
+
+
+class RunWriter:
+    """Writes one run directory while a Trainer trains; call its methods from the training loop.
+
+    A new run's folder is made at the first write that has a trained step behind it (or at `open()`),
+    in `root` as <stem>-<date-time> unless `path` is given; until then evaluations and samples wait in
+    memory, so a model that never trains leaves nothing behind. A resumed run is locked at once.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None, trainer: Any, origin: str = "cli",
+                 resume: bool = False, root: str | os.PathLike[str] | None = None, stem: str = "run",
+                 dedupe: bool = False, tags: dict[str, Any] | None = None):
+        self.path = Path(path).expanduser() if path is not None else None
+        self.root, self.stem = root, stem
+        self.trainer = trainer
+        self.origin = origin
+        self.resume = resume
+        self.dedupe = dedupe
+        self.tags = dict(tags or {})  # extra run.json fields: a sweep's {"study": name, "trial": number}
+        self.opened = False
+        self.closed = False
+        self.removed = False  # close() took away a run that never trained a step
+        self._made_dir = False
+        self._lock: RunLock | None = None
+        self._pending: list[tuple[str, str]] = []  # (file, line) written before the folder existed
+        self.saved_step = trainer.step if resume else -1
+        self.last_flush = self.last_checkpoint = time.monotonic()
+        self.status: Any = None  # () -> the run's state for run.json (a Session's); else the trainer's
+        if resume:
+            self.open()
+
+    def open(self) -> Path:
+        """Make (or, resuming, take over) the folder: lock it, write run.json, open the append files."""
+        if self.opened:
+            return self.path  # type: ignore[return-value]
+        if self.closed:
+            raise RunError("this run is closed")
+        from core.runs.checkpoint import dataset_ref
+
+        tr = self.trainer
+        if self.path is None:
+            self.path = new_run_dir(self.root or default_runs_dir(), self.stem)
+            self._made_dir = True
+        where = safe_text(self.path)
+        try:
+            if not self.path.exists():
+                self.path.mkdir(parents=True)
+                self._made_dir = True
+            self._had = {n for n in RUN_FILES if os.path.lexists(self.path / n)}  # not ours to remove
+            try:
+                self._lock = RunLock(self.path)
+            except RunLocked as e:
+                raise RunError(locked_message(self.path, e.pid)) from None
+            info = read_info(self.path) if self.resume else None
+            self.info = info or {
+                "format": FORMAT,
+                "version": VERSION,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "origin": self.origin,
+                "dataset": dataset_ref(tr.data.source),
+                "dedupe": self.dedupe,
+                "words": len(tr.data.words),
+                "vocab_size": len(tr.data.vocab),
+                "params": tr.model.num_params(),
+                "model": tr.model_config.to_dict(),
+                "train": tr.config.to_dict(),
+                **self.tags,
+            }
+            self.info.update(status="running", step=tr.step, pid=os.getpid())
+            _atomic_json(self.path / RUN_FILE, self.info)
+            if self.resume:
+                self._truncate_to(tr.step)
+                self._remove_temp_files()
+            self._losses = _open_append(self.path / LOSSES, text=False)
+            self._evals = _open_append(self.path / EVALS, text=True)
+            self._samples = _open_append(self.path / SAMPLES, text=True)
+        except (OSError, RunError) as e:
+            for name in ("_losses", "_evals", "_samples"):
+                if hasattr(self, name):
+                    getattr(self, name).close()
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
+            if not self.resume:  # a full disk at the start: no empty folder left behind
+                self._remove_own_files()
+            if isinstance(e, RunError):
+                raise
+            raise RunError(f"{where}: cannot write the run there ({e.strerror or e})") from None
+        self.opened = True
+        for name, line in self._pending:
+            self._write(self._evals if name == EVALS else self._samples, line)
+        self._pending.clear()
+        return self.path
+
+    def _remove_temp_files(self) -> None:
+        """Temp files of atomic writes that a kill interrupted; the lock says nobody is writing them now."""
+        for f in self.path.iterdir():  # type: ignore[union-attr]
+            if f.name.startswith(".") and f.name.endswith(".tmp") and f.is_file():
+                f.unlink(missing_ok=True)
+
+    def _truncate_to(self, steps: int) -> None:
+        """A resumed run continues from its checkpoint: drop the losses, evaluations and samples logged
+        after it (training that a kill threw away), so the files tell one timeline."""
+        f = self.path / LOSSES  # type: ignore[operator]
+        if is_plain_file(f) and f.stat().st_size > 4 * steps:
+            with open(f, "r+b") as fh:
+                fh.truncate(4 * steps)
+        for name, read in ((EVALS, read_evals), (SAMPLES, read_samples)):
+            path = self.path / name  # type: ignore[operator]
+            if is_plain_file(path):
+                kept = [r for r in read(self.path) if r["step"] <= steps]
+                text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept)
+                write_atomic(path, lambda fh, text=text: fh.write(text), binary=False)
+
+    def _write(self, f: IO[Any], data: Any) -> None:
+        try:
+            f.write(data)
+        except OSError as e:  # a full disk, a quota, a vanished folder: the caller stops saving, training goes on
+            raise RunError(f"{safe_text(self.path)}: cannot save the run ({e.strerror or e})") from None
+
+    def _ready(self) -> bool:
+        """Open the folder once there is something trained to keep; False while there is not."""
+        if not self.opened:
+            if self.trainer.step == 0 and not self.resume:
+                return False
+            self.open()
+        return True
+
+    # ---- as training goes ----
+    def log_losses(self, log10_losses: Any) -> None:
+        """Append a chunk's per-step log10 losses (a tensor or a list)."""
+        values = log10_losses.tolist() if hasattr(log10_losses, "tolist") else list(log10_losses)
+        if values:
+            if not self.opened:
+                self.open()
+            a = array.array("f", values)
+            if sys.byteorder != "little":
+                a.byteswap()
+            self._write(self._losses, a.tobytes())
+
+    def _log_line(self, name: str, line: str) -> None:
+        if self._ready():
+            self._write(self._evals if name == EVALS else self._samples, line)
+        else:
+            self._pending.append((name, line))
+
+    def log_eval(self, step: int, losses: dict[str, float], seconds: float) -> None:
+        self._log_line(EVALS, json.dumps(json_safe({"step": step, "seconds": round(seconds, 3), **losses})) + "\n")
+
+    def log_samples(self, step: int, names: list[tuple[str, bool]]) -> None:
+        self._log_line(SAMPLES, json.dumps({"step": step, "names": [n for n, _ in names]}, ensure_ascii=False) + "\n")
+
+    def tick(self, force: bool = False) -> None:
+        """Flush about once a second; checkpoint every few seconds (both if `force`)."""
+        if not self._ready():
+            return
+        now = time.monotonic()
+        if force or now - self.last_flush >= FLUSH_EVERY:
+            self.flush()
+        if force or now - self.last_checkpoint >= CHECKPOINT_EVERY:
+            self.checkpoint()
+
+    def flush(self) -> None:
+        if not self.opened:
+            return
+        self.last_flush = time.monotonic()
+        try:
+            for f in (self._losses, self._evals, self._samples):
+                f.flush()
+        except OSError as e:
+            raise RunError(f"{safe_text(self.path)}: cannot save the run ({e.strerror or e})") from None
+
+    def checkpoint(self, status: str | None = None) -> Path:
+        """Save the model and update run.json; the previous checkpoint stays until the new one is whole."""
+        from core.runs.checkpoint import save_checkpoint
+
+        tr = self.trainer
+        self.open()
+        self.flush()
+        try:
+            save_checkpoint(tr, self.path / CHECKPOINT, dedupe=self.dedupe)  # type: ignore[operator]
+        except OSError as e:
+            raise RunError(f"{safe_text(self.path)}: cannot save the run ({e.strerror or e})") from None
+        self._update_info(status or (self.status() if self.status else tr.snapshot().state))
+        self.last_checkpoint = time.monotonic()
+        self.saved_step = tr.step
+        return self.path / CHECKPOINT  # type: ignore[operator]
+
+    def _update_info(self, status: str, **extra: Any) -> None:
+        tr = self.trainer
+        self.info.update(
+            step=tr.step,
+            best_dev_loss=tr.best_dev,
+            best_dev_step=tr.best_dev_step,
+            last_loss=tr.snapshot().last_loss,
+            seconds=round(tr.elapsed, 2),
+            status=status if status in STATUSES else "running",
+            wall=round(tr.wall, 2),
+            updated=time.strftime("%Y-%m-%dT%H:%M:%S"),
+            train=tr.config.to_dict(),
+            **extra,
+        )
+        path = self.path / RUN_FILE  # type: ignore[operator]
+        try:
+            _atomic_json(path, self.info)
+        except OSError as e:
+            try:
+                _rewrite_in_place(path, self.info)
+            except OSError:
+                raise RunError(f"{safe_text(self.path)}: cannot save the run ({e.strerror or e})") from None
+
+    def mark(self, status: str, **extra: Any) -> bool:
+        """Record a final status (and notes, such as where the weights went) without a checkpoint; False if
+        even that cannot be written."""
+        if not self.opened:
+            return False
+        try:
+            self._update_info(status, **extra)
+            return True
+        except RunError:
+            return False
+
+    @property
+    def unsaved(self) -> bool:
+        return self.saved_step != self.trainer.step and (self.opened or self.trainer.step > 0)
+
+    def abandon(self) -> None:
+        """Stop writing without a last checkpoint (the disk refused the last write): close the files."""
+        self.closed = True
+        if self.opened:
+            for f in (self._losses, self._evals, self._samples):
+                try:
+                    f.close()
+                except OSError:
+                    pass
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def close(self, status: str = "stopped") -> None:
+        """A last checkpoint, marked `status`; a new run that never trained a step is taken away instead
+        (unless it diverged at once: that is worth keeping, with the weights it started from)."""
+        if self.closed:
+            return
+        if self.trainer.step == 0 and not self.resume and status != "diverged":
+            self._remove()
+            return
+        try:
+            self.checkpoint(status)
+        finally:
+            self.abandon()
+
+    def _remove(self) -> None:
+        self.abandon()
+        self.removed = True
+        if not self.opened or self.path is None:
+            return
+        self._remove_own_files()
+
+    def _remove_own_files(self) -> None:
+        """The files this writer made (never ones that were there before), and the folder if it made that."""
+        if self.path is None:
+            return
+        for name in RUN_FILES:
+            if name not in getattr(self, "_had", set(RUN_FILES)):
+                try:
+                    (self.path / name).unlink(missing_ok=True)
+                except OSError:
+                    pass
+        if self._made_dir:
+            try:
+                self.path.rmdir()
+            except OSError:
+                pass  # something else is in it: leave it

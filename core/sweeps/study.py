@@ -1,0 +1,365 @@
+"""Hyperparameter sweeps on Optuna: the search space from the settings registry, trials as run folders.
+
+A sweep is an Optuna study in a storage (by default an SQLite file in the runs folder; any URL Optuna
+takes, so several machines can share one database). Each worker process, one torch thread each, runs
+trials one at a time: it asks the study for values of the settings in the space, trains them from
+the base settings (a preset and flags) for a fixed budget through a Session writing an ordinary run
+folder tagged with the study and trial number, reports the dev loss at fixed step intervals so that
+the median pruner can stop hopeless trials, and tells the study the best dev loss. A combination that
+breaks a registry rule (hier with a context that is not a power of two, a model too large) is
+skipped: marked failed with the reason, and not counted against the budget.
+
+Workers heartbeat through the storage; a worker killed with kill -9 leaves its trial running only
+until the grace period passes and anyone touches the study (a worker, a resume, `sweep show`), which
+marks it failed. Optuna is imported here only, so the app and `mlp-tui train` never load it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core import settings
+from core.errors import ConfigError, MLPTuiError
+
+DEFAULT_SPACE = ("lr", "n_hidden", "n_embd", "block_size", "batch_size", "init")
+HEARTBEAT = 10  # seconds between a worker's heartbeats; a trial silent for 3 of them is stale
+REPORTS = 10  # dev-loss reports per trial (steps budget): the pruner compares trials at the same steps
+REPORT_STEPS = 5_000  # ... every this many steps under a time budget
+DB_NAME = "sweeps.db"
+
+
+class SweepError(MLPTuiError):
+    """A sweep cannot start or a study cannot be read (said in one line)."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One tuned setting: a float or int range (log or linear), or categories."""
+
+    name: str
+    kind: str  # "float", "int", "choice"
+    lo: float = 0.0
+    hi: float = 0.0
+    log: bool = False
+    choices: tuple[Any, ...] = ()
+
+    def describe(self) -> str:
+        if self.kind == "choice":
+            return f"{self.name} in {{{', '.join(settings.fmt(c) for c in self.choices)}}}"
+        return f"{self.name} {settings.fmt(self.lo)}..{settings.fmt(self.hi)}{' log' if self.log else ''}"
+
+    def suggest(self, trial: Any) -> Any:
+        if self.kind == "choice":
+            return trial.suggest_categorical(self.name, list(self.choices))
+        if self.kind == "int":
+            return trial.suggest_int(self.name, int(self.lo), int(self.hi), log=self.log)
+        return trial.suggest_float(self.name, self.lo, self.hi, log=self.log)
+
+
+def tunable() -> list[str]:
+    return [s.name for s in settings.SETTINGS if s.tune is not None]
+
+
+def parse_space(spec: str | None) -> dict[str, Param]:
+    """`lr,hidden=50:600,init,lr=1e-3:1:log` -> Params (aliases accepted); ConfigError names the bad item."""
+    items = [i.strip() for i in (spec or ",".join(DEFAULT_SPACE)).split(",") if i.strip()]
+    if not items:
+        raise ConfigError("--space: no settings given")
+    out: dict[str, Param] = {}
+    for item in items:
+        key, _, rng = item.partition("=")
+        name = settings.canonical(key.strip())
+        s = settings.BY_NAME.get(name)
+        if s is None:
+            raise ConfigError(f"--space: unknown setting {key.strip()!r}; tunable: {', '.join(tunable())}")
+        if s.tune is None:
+            raise ConfigError(f"--space: {name} is not tuned by sweeps; tunable: {', '.join(tunable())}")
+        out[name] = _param(s, rng.strip()) if rng else _default_param(s)
+    return out
+
+
+def _default_param(s: settings.Setting) -> Param:
+    t = s.tune
+    assert t is not None
+    if t.choices:
+        return Param(s.name, "choice", choices=tuple(t.choices))
+    kind = "int" if s.kind == "int" else "float"
+    return Param(s.name, kind, t.lo, t.hi, log=t.scale in ("log", "log-int"))
+
+
+def _param(s: settings.Setting, rng: str) -> Param:
+    """A range typed by the user: lo:hi[:log|linear] for numbers, a|b|c for choices."""
+    where = f"--space {s.name}={rng}"
+    if s.kind in ("choice", "bool"):
+        values = []
+        for text in rng.split("|"):
+            value, reason = s.parse(text)
+            if reason:
+                raise ConfigError(f"{where}: {text.strip()!r}: {reason}")
+            values.append(value)
+        return Param(s.name, "choice", choices=tuple(dict.fromkeys(values)))
+    parts = rng.split(":")
+    if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] not in ("log", "linear")):
+        raise ConfigError(f"{where}: give a range as LO:HI or LO:HI:log")
+    (lo, r1), (hi, r2) = s.parse(parts[0]), s.parse(parts[1])
+    if r1 or r2:
+        raise ConfigError(f"{where}: {r1 or r2}")
+    if not lo < hi:
+        raise ConfigError(f"{where}: the low end must be below the high end")
+    log = len(parts) == 3 and parts[2] == "log"
+    if log and lo <= 0:
+        raise ConfigError(f"{where}: a log range must start above 0")
+    return Param(s.name, "int" if s.kind == "int" else "float", lo, hi, log)
+
+
+# ---- storage ----
+def default_storage(runs_dir: str | os.PathLike[str] | None) -> str:
+    from core.runs.folder import default_runs_dir
+
+    root = Path(runs_dir).expanduser() if runs_dir is not None else default_runs_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{root / DB_NAME}"
+
+
+def open_storage(url: str, heartbeat: int = HEARTBEAT) -> Any:
+    """An Optuna storage with heartbeats for URL: an SQLAlchemy URL, or journal:PATH for a journal file."""
+    import warnings
+
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # a failed or skipped trial is told in our own words
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # heartbeats: stable enough
+    if url.startswith("journal:"):
+        from optuna.storages.journal import JournalFileBackend
+
+        try:  # (a journal has no heartbeats: a killed worker's trial stays running; see the README)
+            return optuna.storages.JournalStorage(JournalFileBackend(url[len("journal:"):]))
+        except OSError as e:
+            raise SweepError(f"--storage {url}: cannot open the journal ({e.strerror or e})") from None
+    kwargs: dict[str, Any] = {}
+    if url.startswith("postgresql://") and _has("psycopg") and not _has("psycopg2"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]  # SQLAlchemy's default driver is psycopg2
+    if url.startswith("sqlite"):
+        kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}  # workers take turns writing the file
+    try:
+        return optuna.storages.RDBStorage(
+            url, heartbeat_interval=heartbeat, grace_period=3 * heartbeat, **kwargs)
+    except ImportError as e:  # a driver that is not installed (psycopg for postgresql://)
+        raise SweepError(f"--storage {_hide_password(url)}: {e}; see the README's sweeps section") from None
+    except Exception as e:  # noqa: BLE001 - SQLAlchemy's errors for a bad URL or a server that is not there
+        raise SweepError(f"--storage {_hide_password(url)}: cannot open it ({type(e).__name__}: "
+                         f"{str(e).splitlines()[0][:200]})") from None
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def _hide_password(url: str) -> str:
+    import re
+
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+
+
+def search(seed: int | None, budget: Budget | None = None) -> tuple[Any, Any]:
+    """The sampler and the pruner: TPE, and the median pruner. A trial whose dev loss at a step is worse
+    than the median of earlier trials at the same step stops, once 4 trials have finished and from the
+    second report on (the first dev losses say little). Optuna keeps neither in the storage: every
+    process that runs trials makes its own."""
+    import optuna
+
+    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=8)
+    warmup = budget.report_every() + 1 if budget is not None else 0  # no pruning at the first report
+    return sampler, optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=warmup)
+
+
+def load_study(name: str, url: str, heartbeat: int = HEARTBEAT, seed: int | None = None,
+               budget: Budget | None = None) -> Any:
+    """The study, with its stale trials (workers killed mid-trial) marked failed."""
+    import optuna
+
+    storage = open_storage(url, heartbeat)
+    sampler, pruner = search(seed, budget)
+    try:
+        study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
+    except KeyError:
+        raise SweepError(f"no study named {name!r} in {_hide_password(url)}") from None
+    made_with = study.user_attrs.get("heartbeat")
+    if isinstance(made_with, int) and made_with != heartbeat:  # the grace period is the sweep's, not ours
+        return load_study(name, url, made_with, seed, budget)
+    if isinstance(storage, optuna.storages.RDBStorage):
+        optuna.storages.fail_stale_trials(study)  # a killed worker's trial: failed once its grace is over
+    return study
+
+
+# ---- counting trials ----
+def counts(trials: list[Any]) -> dict[str, int]:
+    """Trials by state; skipped ones (a broken rule) and interrupted ones (a signal, a killed worker) apart,
+    since they do not count against the budget."""
+    from optuna.trial import TrialState
+
+    out = {"complete": 0, "pruned": 0, "failed": 0, "running": 0, "skipped": 0, "interrupted": 0}
+    for t in trials:
+        if t.user_attrs.get("skipped"):
+            out["skipped"] += 1
+        elif t.state == TrialState.FAIL and t.user_attrs.get("error") in (None, "interrupted"):
+            out["interrupted"] += 1  # Ctrl+C, or a worker killed: a resume runs it again
+        elif t.state == TrialState.COMPLETE:
+            out["complete"] += 1
+        elif t.state == TrialState.PRUNED:
+            out["pruned"] += 1
+        elif t.state == TrialState.FAIL:
+            out["failed"] += 1
+        elif t.state == TrialState.RUNNING:
+            out["running"] += 1
+    return out
+
+
+def leaderboard(trials: list[Any], top: int = 10) -> list[Any]:
+    """The complete trials, best dev loss first."""
+    from optuna.trial import TrialState
+
+    done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value)]
+    return sorted(done, key=lambda t: t.value)[:top]
+
+
+# ---- one trial ----
+class Skip(Exception):
+    """This combination breaks a rule of the registry: not a failure of the trial."""
+
+
+class Interrupted(Exception):
+    """The worker was told to stop (Ctrl+C, SIGTERM) in the middle of a trial."""
+
+
+@dataclass
+class Budget:
+    steps: int | None = None
+    minutes: float | None = None
+
+    def report_every(self) -> int:
+        return max(1, self.steps // REPORTS) if self.steps else REPORT_STEPS
+
+
+def trial_values(base: Mapping[str, Any], suggested: Mapping[str, Any], budget: Budget) -> dict[str, Any]:
+    """The settings a trial trains: the base (preset and flags), the suggested values, the budget."""
+    values = {**base, **suggested, "patience": 0, "keep_best": False}
+    if budget.minutes is not None:
+        values.update(minutes=budget.minutes, steps=10**12)
+    else:
+        values.update(minutes=None, steps=budget.steps)
+        if values.get("schedule") == "step" and "decay_at" not in suggested:
+            frac = settings.DEFAULTS["decay_at"] / settings.DEFAULTS["steps"]
+            values["decay_at"] = int(budget.steps * frac)  # the lecture's decay at the same share of the run
+    return values
+
+
+def run_trial(trial: Any, values: dict[str, Any], budget: Budget, runs_dir: Any, study: str,
+              stopping: Callable[[], bool], data_cache: dict) -> float:
+    """Train one trial's settings into a run folder; its best dev loss. Raises Skip, Interrupted, TrialPruned."""
+    import optuna
+
+    from core.config import configs
+    from core.data import Dataset, resolve_dataset
+    from core.engine.session import Session
+    from core.engine.train import Trainer
+    from core.runs.writer import RunWriter
+
+    trial.set_user_attr("values", json.dumps(values))  # what it trained, in full: show and recipes use it
+    broken = settings.broken_rules(values)
+    if broken:
+        raise Skip(broken[0][1])
+    try:
+        mcfg, tcfg = configs(values)
+        key = (values["data"], mcfg.block_size, bool(values.get("dedupe")))
+        if key not in data_cache:
+            data_cache.clear()
+            data_cache[key] = Dataset.load(values["data"], mcfg.block_size, dedupe=bool(values.get("dedupe")))
+        trainer = Trainer(data_cache[key], mcfg, tcfg)
+    except ConfigError as e:  # e.g. a model too large for memory
+        raise Skip(str(e)) from None
+    stem = f"{resolve_dataset(values['data']).stem}-{study}-trial{trial.number}"
+    writer = RunWriter(None, trainer, origin="sweep", root=runs_dir, stem=stem, dedupe=bool(values.get("dedupe")),
+                       tags={"study": study, "trial": trial.number})
+    session = Session(trainer, writer)
+    writer.open()
+    trial.set_user_attr("run", str(writer.path))
+    session.resume()
+    every = budget.report_every()
+    next_report = every
+    try:
+        while session.running:
+            if stopping():
+                session.finish("interrupted")
+                raise Interrupted()
+            session.step(until=next_report)
+            if trainer.step >= next_report:
+                dev = session.evaluate(full=False)["dev"]
+                trial.report(dev if math.isfinite(dev) else 1e9, trainer.step)
+                next_report += every
+                if trial.should_prune():
+                    trial.set_user_attr("steps", trainer.step)
+                    session.finish("stopped")
+                    raise optuna.TrialPruned(f"dev {dev:.4f} at step {trainer.step:,}")
+        if session.state == "diverged":
+            session.finish("diverged")
+            raise MLPTuiError(session.message)
+        session.finish("done")
+    finally:
+        session.close("stopped")
+    trial.set_user_attr("steps", trainer.step)
+    trial.set_user_attr("test", session.final_losses.get("test"))
+    trial.set_user_attr("train", session.final_losses.get("train"))
+    best = trainer.best_dev
+    if not math.isfinite(best):
+        raise MLPTuiError("no dev loss (the dataset has no dev split)")
+    return best
+
+
+def create_study(name: str, url: str, seed: int | None, heartbeat: int = HEARTBEAT) -> Any:
+    """Create the study, or load it to resume (same name, same storage)."""
+    import optuna
+
+    storage = open_storage(url, heartbeat)
+    sampler, pruner = search(seed)
+    study = optuna.create_study(study_name=name, storage=storage, direction="minimize", sampler=sampler,
+                                pruner=pruner, load_if_exists=True)
+    study.set_user_attr("heartbeat", heartbeat)
+    optuna.storages.fail_stale_trials(study)
+    return study
+
+
+def trained_values(trial: Any, base: Mapping[str, Any]) -> dict[str, Any]:
+    """Every setting a trial trained with: as it recorded them, else (an older trial) the base and its params."""
+    try:
+        recorded = json.loads(trial.user_attrs.get("values", ""))
+    except ValueError:
+        recorded = None
+    values = recorded if isinstance(recorded, dict) else {**base, **trial.params}
+    return {**settings.DEFAULTS, **{k: v for k, v in values.items() if k in settings.BY_NAME}}
+
+
+def best_command(trial: Any, base: Mapping[str, Any]) -> str:
+    """A trial's settings as a ready `mlp-tui train` command line (what differs from the defaults): it trains
+    what the trial trained, decay step and length included."""
+    import shlex
+
+    values = trained_values(trial, base)
+    parts = ["mlp-tui", "train"]
+    for s in settings.SETTINGS:
+        v = values.get(s.name, s.default)
+        if not s.cli or v == s.default or v is None or s.name in ("patience", "keep_best"):
+            continue
+        if s.kind == "bool":
+            parts += [s.flag] if v else []
+        else:
+            parts += [s.flag, repr(v) if isinstance(v, float) else str(v)]
+    return shlex.join(parts)

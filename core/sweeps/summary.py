@@ -1,0 +1,60 @@
+"""Reading sweeps for the app's sweeps view: the studies in a storage, and one study as plain data.
+
+Plain dicts and lists (no Optuna objects), so the view can render them without knowing Optuna; Optuna is
+imported here only when a view asks, in the view's reading thread.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from core.sweeps.study import counts, leaderboard, load_study, open_storage, trained_values
+
+
+def studies(url: str) -> list[dict[str, Any]]:
+    """Every study in the storage: name, trials, best dev loss (None before a trial completes)."""
+    import optuna
+
+    out = []
+    for s in optuna.get_all_study_summaries(open_storage(url), include_best_trial=True):
+        best = s.best_trial.value if s.best_trial is not None else None
+        out.append({"name": s.study_name, "trials": s.n_trials, "best": best,
+                    "started": s.datetime_start.strftime("%Y-%m-%d %H:%M") if s.datetime_start else ""})
+    return sorted(out, key=lambda d: d["started"], reverse=True)
+
+
+def detail(name: str, url: str, top: int = 10) -> dict[str, Any]:
+    """One study: its counts, leaderboard, the best dev loss so far against the trial number, the
+    parameters' importances (or why there are none yet), and the best trial's settings in full."""
+    study = load_study(name, url)
+    trials = study.get_trials(deepcopy=False)
+    board = leaderboard(trials, top)
+    history, best = [], math.inf
+    for t in sorted(trials, key=lambda t: t.number):
+        if t.state.name == "COMPLETE" and t.value is not None and math.isfinite(t.value):
+            best = min(best, t.value)
+            history.append((t.number, best))
+    try:
+        import optuna
+
+        importances = dict(optuna.importance.get_param_importances(study))
+        why = ""
+    except Exception as e:  # noqa: BLE001 - too few complete trials, or no variation yet
+        importances, why = {}, str(e).splitlines()[0] if str(e) else type(e).__name__
+    base = json.loads(study.user_attrs.get("base", "{}"))
+    best_values = None
+    if board:
+        best_values = trained_values(board[0], base)
+    return {
+        "name": name,
+        "counts": counts(trials),
+        "leaderboard": [{"number": t.number, "dev": t.value, "test": t.user_attrs.get("test"),
+                         "steps": t.user_attrs.get("steps", 0), "params": dict(t.params),
+                         "run": t.user_attrs.get("run")} for t in board],
+        "history": history,
+        "importances": importances,
+        "importances_note": why,
+        "best_values": best_values,
+    }

@@ -1,0 +1,45 @@
+"""argparse pieces shared by the command-line modules (tui/cli.py, tui/subcommands/sweep.py): one-line errors and
+number types that say what they wanted."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from typing import NoReturn
+
+
+class Parser(argparse.ArgumentParser):
+    """Bad values end in one line on stderr and exit status 2 (argparse would print the usage too)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def number(cast: Callable[[str], float], ok: Callable[[float], bool], what: str) -> Callable[[str], float]:
+    """An argparse type: text -> cast(text) if ok(value), else one line saying what was wanted."""
+
+    def parse(text: str) -> float:
+        try:
+            v = cast(text.replace("_", "") if cast is int else text)
+        except ValueError:
+            v = None
+        if v is None or not ok(v):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return v
+
+    parse.__name__ = what  # argparse names the type in some messages
+    return parse
+
+
+positive_int = number(int, lambda v: v >= 1, "a positive integer")
+thread_count = number(int, lambda v: 1 <= v <= (os.cpu_count() or 1),
+                        f"a number of threads from 1 to {os.cpu_count() or 1} (the CPU cores here)")
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    from core.runs.files import safe_text
+
+    print(f"mlp-tui: error: {safe_text(message)}", file=sys.stderr)  # a message may quote a file's text
+    raise SystemExit(code)

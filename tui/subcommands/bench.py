@@ -1,0 +1,68 @@
+"""`mlp-tui bench`: the trainer's speed against the lecture's loop, or any recipe against the plain PyTorch
+way of writing it, with the step's matmul floor (core.probes.bench)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def bench(args: argparse.Namespace, values: dict | None) -> int:
+    """The lecture's loop against the trainer; with `values` (a preset or flags), that recipe instead."""
+    from core.data import Dataset
+    from core.engine.train import TrainConfig
+    from core.model import MLPConfig
+    from core.probes.bench import bench
+
+    if values is not None:
+        return _bench_recipe(args, values)
+    mcfg, tcfg = MLPConfig(), TrainConfig()
+    steps = args.steps or 30_000
+    data = Dataset.load(args.data or "names", mcfg.block_size)
+    print(f"lecture recipe on {data.source}: {MLPConfig(vocab_size=len(data.vocab)).num_params():,} parameters, "
+          f"batch {tcfg.batch_size}, {steps:,} steps each, 1 torch thread", flush=True)
+    r = bench(data, mcfg, tcfg, steps)
+    tail = min(1000, steps)
+    print(f"{'lecture loop (autograd, .item() per step):':<45}{r.reference_sps:>9,.0f} steps/s  "
+          f"(loss over the last {tail:,} steps {r.reference_loss:.3f})")
+    label = "numba step, many per call" if r.kernel == "numba" else "fused, no per-step sync"
+    print(f"{'mlp-tui trainer (' + label + '):':<45}{r.trainer_sps:>9,.0f} steps/s  "
+          f"(loss over the last {tail:,} steps {r.trainer_loss:.3f})")
+    if r.fallback_sps is not None:
+        print(f"{'mlp-tui trainer (torch kernels, no extra):':<45}{r.fallback_sps:>9,.0f} steps/s  "
+              f"(loss over the last {tail:,} steps {r.fallback_loss:.3f})")
+    print(f"ratio: {r.ratio:.2f}x" + (f" (torch kernels {r.fallback_sps / r.reference_sps:.2f}x)"
+                                      if r.fallback_sps is not None else ""))
+    if r.kernel != "numba":
+        from core.kernels import jit
+
+        print(f"the compiled step is off: {jit.why_not()}")
+    return 0
+
+
+def _bench_recipe(args: argparse.Namespace, values: dict) -> int:
+    from core.config import configs
+    from core.data import Dataset
+    from core.probes.bench import bench_preset
+
+    mcfg, tcfg = configs(values)
+    members = mcfg.members
+    if members > 1:  # each member trains on its own kernel, as a model of its own: that is what to time
+        mcfg = mcfg.member()
+        print(f"an ensemble of {members} members: timing one (n_embd {mcfg.n_embd}, n_hidden {mcfg.n_hidden}); "
+              f"`train` runs them side by side, a core each", flush=True)
+    steps = args.steps or 3_000
+    data = Dataset.load(values["data"], mcfg.block_size, dedupe=bool(values.get("dedupe")))
+    what = f"--preset {args.preset}" if args.preset else "this recipe"
+    r = bench_preset(data, mcfg, tcfg, steps, args.threads)
+    tail = min(1000, steps)
+    print(f"{what} on {data.source}: {r.params:,} parameters, batch {tcfg.batch_size}, {tcfg.optimizer}, "
+          f"{steps:,} steps each, {r.threads} torch thread{'s' * (r.threads != 1)}", flush=True)
+    print(f"plain PyTorch (nn, autograd, torch.optim, .item()): {r.plain_sps:>9,.0f} steps/s  "
+          f"(loss over the last {tail:,} steps {r.plain_loss:.3f})")
+    label = "mlp-tui trainer (" + ("numba step" if r.kernel == "numba" else "torch kernels") + "):"
+    print(f"{label:<52}{r.trainer_sps:>9,.0f} steps/s  "
+          f"(loss over the last {tail:,} steps {r.trainer_loss:.3f})")
+    print(f"ratio: {r.ratio:.2f}x")
+    print(f"matmul floor: {r.floor_seconds * 1e6:,.0f} us per step ({1 / r.floor_seconds:,.0f} steps/s if a step "
+          f"were only its matmuls); our share of the floor: {r.floor_share:.0%}")
+    return 0

@@ -1,0 +1,253 @@
+"""`mlp-tui train`: a Trainer, its run directory, a Rich progress bar, and the ways a run can end.
+
+However it ends (done, Ctrl+C, SIGTERM, SIGHUP from a closed terminal or SSH drop, a full disk), the
+trained weights end up on disk and run.json says what happened: a full disk stops the saving, not the
+training, and the weights are then put where there is room, with a message that says where.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from core.link import protocol as P
+from core.runs.files import safe_text
+from core.runs.folder import METRICS, RUN_FILES, json_safe
+
+STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
+def _console() -> Any:
+    """stderr for the progress bar: if the reader goes away (`2>&1 | head`), the bar goes quiet and training
+    goes on to its end and its save (Rich's own Console would raise SystemExit, losing the run)."""
+    from rich.console import Console
+
+    class QuietOnBrokenPipe(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 2)
+                os.close(devnull)
+            except OSError:
+                pass
+
+    return QuietOnBrokenPipe(stderr=True)
+
+
+class _Stopper:
+    """Ctrl+C, SIGTERM and SIGHUP end the training loop at the next chunk, and the run is saved."""
+
+    def __init__(self) -> None:
+        self.signal: str | None = None
+        self.old: dict[int, Any] = {}
+
+    def __enter__(self) -> _Stopper:
+        for s in (signal.SIGINT, *STOP_SIGNALS):
+            self.old[s] = signal.signal(s, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.signal = signal.Signals(signum).name
+        if signum == getattr(signal, "SIGHUP", None):  # the terminal is gone: writes to it would fail
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            for fd in (1, 2):
+                os.dup2(devnull, fd)
+            os.close(devnull)
+
+    def __exit__(self, *exc: Any) -> None:
+        for s, old in self.old.items():
+            signal.signal(s, old)
+
+
+def rescue(trainer: Any, name: str, dedupe: bool) -> Path | None:
+    """Save the weights outside the run folder (the temp folder, else the current one); None if nowhere."""
+    from core.runs.checkpoint import save_checkpoint
+
+    for folder in (Path(tempfile.gettempdir()), Path.cwd()):
+        path = folder / f"mlp-tui-{name}-step{trainer.step}.pt"
+        n = 2
+        while os.path.lexists(path):  # never over a file that is there
+            path, n = folder / f"mlp-tui-{name}-step{trainer.step}-{n}.pt", n + 1
+        try:
+            save_checkpoint(trainer, path, dedupe=dedupe)
+            return path
+        except OSError:
+            continue
+    return None
+
+
+def train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str = "names", dedupe: bool = False) -> int:
+    """`mlp-tui train`, with Ctrl+C, SIGTERM and SIGHUP caught from the first moment: a signal before the
+    first step ends it with no run kept; one later saves what was trained."""
+    with _Stopper() as stopper:
+        return _train(args, mcfg, tcfg, data, dedupe, stopper)
+
+
+def _train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str, dedupe: bool, stopper: _Stopper) -> int:
+    import torch
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    import core  # noqa: F401  (quiets torch's NumPy warning)
+    from core.data import Dataset, resolve_dataset
+    from core.engine.session import Session
+    from core.engine.train import Trainer
+    from core.errors import MLPTuiError
+    from core.runs.checkpoint import dataset_ref
+    from core.runs.folder import default_runs_dir
+    from core.runs.writer import RunWriter
+
+    err = _console()
+    tcfg.validate()
+    source = data
+    data = Dataset.load(source, mcfg.block_size, dedupe=dedupe)
+    trainer = Trainer(data, mcfg, tcfg)
+    if args.out is not None:
+        out: Path | None = args.out.expanduser()
+        held = [n for n in RUN_FILES if os.path.lexists(out / n)]
+        if held:
+            what = "a run" if {"run.json", "model.pt"} & set(held) else f"files a run would write ({', '.join(held)})"
+            raise MLPTuiError(f"--out {safe_text(out)}: already holds {what}; give a new folder (nothing was "
+                              f"overwritten)")
+    else:
+        out = None
+    writer = RunWriter(out, trainer, origin="cli", root=args.runs_dir or default_runs_dir(),
+                       stem=resolve_dataset(source).stem, dedupe=dedupe)
+    out = writer.open()  # fail now, before training, if the folder cannot be made
+    length = f"{tcfg.minutes:g} minutes" if tcfg.minutes else f"{tcfg.steps:,} steps"
+    _Say(err).line(f"{safe_text(data.source)}: {len(data.words):,} words, {len(data.vocab)} characters; "
+                   f"{trainer.model.num_params():,} parameters; {tcfg.optimizer}, {length} -> {safe_text(out)}")
+    if getattr(trainer._kernel, "name", "torch") != "numba":
+        from core.kernels import jit
+
+        if jit.failure():  # installed and wanted, yet broken: say why this run is slower than it should be
+            _Say(err).line(f"note: {safe_text(jit.failure())}; training on the torch kernels instead")
+    progress = Progress(
+        TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[sps]:>7,.0f} steps/s"), TextColumn("loss {task.fields[loss]:.4f}"),
+        TextColumn("dev {task.fields[dev]:.4f}"), TextColumn("lr {task.fields[lr]:.3g}"), TimeRemainingColumn(),
+        console=err, disable=args.quiet, transient=False,
+    )
+    task = progress.add_task("training", total=trainer.total_steps, sps=0.0, loss=math.nan, dev=math.nan,
+                             lr=trainer.lr)
+    dev_curve: list[list[float]] = []  # [seconds, step, dev loss] at each evaluation
+    save_errors: list[str] = []
+
+    def on_event(event: Any) -> None:
+        if isinstance(event, P.Evaluated):
+            dev_curve.append([round(trainer.wall, 2), event.step, event.losses["dev"]])
+            progress.update(task, dev=event.losses["dev"])
+        elif isinstance(event, P.Error) and not save_errors:  # a full disk: said once, training goes on
+            save_errors.append(event.message)
+            _Say(err).line(f"warning: {event.message}; training goes on, and the weights will be saved at the end "
+                           f"where there is room")
+
+    session = Session(trainer, writer, emit=on_event)
+    session.evaluate(full=True)  # the loss before the first step, as the app shows it
+    session.resume()
+    if args.threads is None:  # one model: one thread is faster and stable (ARCHITECTURE.md, "Measured");
+        args.threads = min(mcfg.members, os.cpu_count() or 1)  # an ensemble: a core per member
+    trainer.threads = args.threads
+    torch.set_num_threads(1 if mcfg.members > 1 else args.threads)  # an ensemble's threads are its members'
+    t0 = time.perf_counter()
+    try:
+        with progress:
+            while session.running and stopper.signal is None:
+                session.step_for(0.1)  # the bar redraws about 10 times a second
+                snap = trainer.publish()
+                progress.update(task, completed=trainer.step, total=trainer.total_steps,
+                                sps=snap.steps_per_second, loss=snap.last_loss, lr=trainer.lr)
+            progress.update(task, total=max(trainer.step, 1))
+    except OSError:  # the terminal went away under the progress bar (SIGHUP): the run still gets saved
+        pass
+    train_wall = time.perf_counter() - t0
+    session.finish("interrupted" if stopper.signal is not None else "stopped")
+    return _finish(args, session, writer, out, err, stopper.signal, t0, train_wall, dev_curve, dataset_ref,
+                   save_errors, dedupe)
+
+
+def _finish(args: argparse.Namespace, session: Any, writer: Any, out: Path, err: Any, signame: str | None,
+            t0: float, train_wall: float, dev_curve: list, dataset_ref: Any, save_errors: list[str],
+            dedupe: bool) -> int:
+    """Rescue the weights if the disk refused them, write metrics.json, report; the exit status."""
+    trainer, tcfg = session.trainer, session.trainer.config
+    seconds = time.perf_counter() - t0
+    say = _Say(err)
+    if session.message:
+        say.line(session.message)
+    state = session.state
+    stopped = "interrupted" if signame == "SIGINT" else signame
+    if writer.removed:
+        say.line(f"{stopped + ' before' if signame else 'ended at'} the first step; no run was kept")
+        return 130 if signame else 1
+    if signame is not None:
+        say.line(f"{stopped} at step {trainer.step:,}; saved what was trained")
+    saved: Path | None = out / "model.pt"
+    if save_errors:
+        saved = rescue(trainer, out.name, dedupe)
+        writer.mark("unsaved", rescued_to=None if saved is None else str(saved))
+    losses, final = session.kept_losses, session.final_losses
+    metrics = {
+        "steps": trainer.step,
+        "seconds": round(seconds, 3),
+        "steps_per_second": round(trainer.step / train_wall, 1) if train_wall else 0.0,  # wall time
+        "params": trainer.model.num_params(),
+        "train_loss": losses["train"],  # of the saved weights (see "kept")
+        "dev_loss": losses["dev"],
+        "test_loss": losses["test"],
+        "kept": session.kept,
+        "final_dev_loss": final["dev"],
+        "best_dev_loss": trainer.best_dev,
+        "best_dev_step": trainer.best_dev_step,
+        "state": state,
+        "dataset": dataset_ref(trainer.data.source),
+        "dedupe": dedupe,
+        "preset": args.preset,
+        "threads": args.threads,
+        "config": {"model": trainer.model_config.to_dict(), "train": tcfg.to_dict()},
+        "dev_curve": dev_curve,
+    }
+    wrote = [saved] if saved is not None else []
+    try:
+        (out / METRICS).write_text(json.dumps(json_safe(metrics), indent=2) + "\n")
+        wrote.append(out / METRICS)
+    except OSError as e:
+        say.line(f"cannot write {safe_text(out / METRICS)} ({e.strerror or e})")
+    if trainer.best_dev_step >= 0:
+        best = f"  best dev {trainer.best_dev:.4f} @ step {trainer.best_dev_step:,}"
+        best += " (kept)" if session.kept == "best" else ""
+    else:
+        best = "  (no dev split to evaluate)"
+    say.line(f"train {losses['train']:.4f}  dev {losses['dev']:.4f}  test {losses['test']:.4f}{best}  "
+             f"({metrics['steps_per_second']:,.0f} steps/s)  wrote {' and '.join(safe_text(p) for p in wrote)}")
+    if save_errors:
+        where = (f"the weights were saved to {safe_text(saved)} instead (mlp-tui sample --checkpoint takes it)"
+                 if saved is not None else "the weights could not be saved anywhere")
+        say.line(f"mlp-tui: error: {save_errors[0]}; {where}")
+        return 1
+    if signame == "SIGINT":
+        return 130
+    if signame is not None:
+        return 128 + int(getattr(signal, signame))
+    return 1 if state == "diverged" else 0
+
+
+class _Say:
+    """Lines on stderr that never fail: after a SIGHUP there may be no terminal to write to."""
+
+    def __init__(self, err: Any) -> None:
+        self.err = err
+
+    def line(self, text: str) -> None:
+        try:  # plain print: a Rich console would wrap long lines at 80 columns when stderr is not a terminal
+            print(text, file=sys.stderr, flush=True)
+        except OSError:
+            pass
