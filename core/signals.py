@@ -1,0 +1,102 @@
+"""The one place that installs signal handlers: every process of ours that stops on a signal uses it.
+
+A stop signal (Ctrl+C's SIGINT, SIGTERM, SIGHUP from a closed terminal) never interrupts a step: it is
+recorded, and the loop that owns the process checks `StopSignals.signal` between chunks, saves what it
+has and ends. Handlers can only be installed from the main thread; elsewhere (the training process run
+as a thread, for bench/app_speed.py) `StopSignals` records nothing and leaves the process's handlers alone.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+# The signals that mean "stop and keep the work": SIGHUP does not exist on Windows.
+STOP_NAMES = ("SIGINT", "SIGTERM", "SIGHUP")
+
+
+def available(names: tuple[str, ...]) -> list[signal.Signals]:
+    """The named signals this platform has."""
+    return [getattr(signal, n) for n in names if hasattr(signal, n)]
+
+
+def exit_status(signum: int) -> int:
+    """A shell's status for a process that stopped on `signum`: 130 for Ctrl+C, 143 for SIGTERM."""
+    return 128 + int(signum)
+
+
+class StopSignals:
+    """Record the first stop signal instead of dying on it; restore the old handlers on exit.
+
+    `names` are caught; `ignore` are ignored while installed (the training process leaves Ctrl+C to the
+    UI). `on_signal` runs in the handler, after recording, for what cannot wait for the loop (a terminal
+    that has gone must not be written to)."""
+
+    def __init__(self, names: tuple[str, ...] = STOP_NAMES, ignore: tuple[str, ...] = (),
+                 on_signal: Callable[[int], None] | None = None) -> None:
+        self.names, self.ignore, self.on_signal = names, ignore, on_signal
+        self.signal: int | None = None
+        self._old: dict[int, Any] = {}
+
+    @property
+    def name(self) -> str | None:
+        """The recorded signal's name (SIGTERM, ...), or None."""
+        return None if self.signal is None else signal.Signals(self.signal).name
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signal is None:
+            self.signal = signum
+        if self.on_signal is not None:
+            self.on_signal(signum)
+
+    def install(self) -> StopSignals:
+        if threading.current_thread() is not threading.main_thread():
+            return self  # a thread: the process's signals are not ours
+        for s in available(self.names):
+            self._old.setdefault(s, signal.signal(s, self._handle))
+        for s in available(self.ignore):
+            self._old.setdefault(s, signal.signal(s, signal.SIG_IGN))
+        return self
+
+    def restore(self) -> None:
+        for s, old in self._old.items():
+            signal.signal(s, old)
+        self._old.clear()
+
+    def __enter__(self) -> StopSignals:
+        return self.install()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.restore()
+
+    @contextmanager
+    def ignoring(self, name: str) -> Iterator[None]:
+        """Ignore one signal for a while, then catch it again (children spawned meanwhile inherit the ignore,
+        so a Ctrl+C cannot reach them before they install their own handlers)."""
+        sigs = available((name,))
+        for s in sigs:
+            signal.signal(s, signal.SIG_IGN)
+        try:
+            yield
+        finally:
+            for s in sigs:
+                signal.signal(s, self._handle)
+
+
+def ignore(name: str) -> None:
+    """Ignore a signal from now on (a second Ctrl+C while the process saves and exits)."""
+    for s in available((name,)):
+        signal.signal(s, signal.SIG_IGN)
+
+
+def on_event_loop(loop: Any, callback: Callable[[str], None], names: tuple[str, ...] = ("SIGTERM", "SIGHUP")) -> bool:
+    """Route stop signals to `callback(name)` on an asyncio loop (the app). False where the loop cannot."""
+    try:
+        for s in available(names):
+            loop.add_signal_handler(s, callback, s.name)
+    except (NotImplementedError, RuntimeError, ValueError):
+        return False
+    return True
