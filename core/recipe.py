@@ -82,7 +82,7 @@ def _put(flat: dict[str, Any], key: str, value: Any, where: str) -> None:
     s = settings.BY_NAME.get(name)
     if s is None or not s.cli and s.name != "temperature":
         raise ConfigError(f"{where}: unknown setting; the settings are {', '.join(settings.BY_NAME)}")
-    if s.kind == "float" and isinstance(value, int) and not isinstance(value, bool):
+    if s.value_type == "float" and isinstance(value, int) and not isinstance(value, bool):
         try:
             value = float(value)  # `lr = 1` is a float setting written plainly
         except OverflowError:
