@@ -5,10 +5,9 @@ checkpoint and metrics.json), its type, default, range or choices, label, help a
 can change on a running model (`live`) or needs a fresh one; where it goes (`target`: the model's
 config, the training config, the data, or sampling); and, for the sweeps, which values make sense
 to tune. Everything else is made from it: the command-line flags (tui.cli), the form's fields
-(tui.panes.fields, tui.panes.controls), the config dataclasses' fields (core.config, checked against
-the registry by a test) and their validation, the live set (the Trainer), preset resolution, and the
-flag table in the README (checked by a test). The rules that span settings (RULES) run wherever a config
-is checked: the form, and core.config.validate_configs, which the Trainer calls.
+(tui.panes.fields), the config dataclasses (core.config; a test holds them to the registry) and their
+validation, the live set (the Trainer), preset resolution, and the README's flag table (tested). The
+rules across settings (RULES) run wherever a config is checked: the form, and the Trainer (core.config).
 
 Torch-free, so the app validates as you type without loading torch. Older spellings (`emb_dim`,
 `--hidden`) stay as aliases wherever a user types a name.
@@ -257,9 +256,8 @@ def live(target: str = "train") -> tuple[str, ...]:
 
 DEFAULTS: dict[str, Any] = {s.name: s.default for s in SETTINGS}
 
-# `mlp-tui ngram --order N`: the counting baseline with the MLP's context, so block_size + 1, in its range
-NGRAM_ORDER_DEFAULT: int = BY_NAME["block_size"].default + 1
-NGRAM_ORDER_RANGE: tuple[int, int] = (int(BY_NAME["block_size"].lo) + 1, int(BY_NAME["block_size"].hi) + 1)
+_BLOCK = BY_NAME["block_size"]  # `mlp-tui ngram --order N` counts with the MLP's context: block_size + 1
+NGRAM_ORDER_DEFAULT, NGRAM_ORDER_RANGE = int(_BLOCK.default) + 1, (int(_BLOCK.lo) + 1, int(_BLOCK.hi) + 1)
 
 
 # ---- rules that span settings: the CLI and the form run the same ones ----
@@ -302,14 +300,9 @@ RULES: tuple[Rule, ...] = (
 
 
 def broken_rules(values: Mapping[str, Any]) -> list[tuple[Rule, str]]:
-    """The rules these values break, each with its message (values missing from the mapping are skipped)."""
-    out = []
-    for rule in RULES:
-        if all(n in values for n in rule.names):
-            message = rule.check(values)
-            if message:
-                out.append((rule, message))
-    return out
+    """The rules these values break, each with its message (rules whose settings are missing are skipped)."""
+    return [(rule, message) for rule in RULES
+            if all(n in values for n in rule.names) and (message := rule.check(values))]
 
 
 # ---- presets: data, in registry names ----
@@ -365,8 +358,7 @@ def values_for(target: str, values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def rule_errors(values: Mapping[str, Any]) -> list[ConfigError]:
-    """A ConfigError for each rule these values break, naming the rule's settings (rules whose settings are
-    missing from the mapping are skipped): what the form marks and what validate() raises."""
+    """A ConfigError naming its settings for each rule these values break: what the form marks, validate raises."""
     return [ConfigError(message, rule.names) for rule, message in broken_rules(values)]
 
 
