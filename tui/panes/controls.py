@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.markup import escape
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
@@ -63,9 +65,12 @@ class ControlsPane(VerticalScroll):
         w = self.query_one(f"#f-{key}")
         if isinstance(w, Toggle):
             return "on" if w.value else "off"
-        return str(w.value) if isinstance(w, Select) else w.value
+        if isinstance(w, Select):
+            return str(w.value)
+        assert isinstance(w, Input)
+        return w.value
 
-    def values(self) -> tuple[dict[str, object], dict[str, str]]:
+    def values(self) -> tuple[dict[str, Any], dict[str, str]]:
         """All parsed values and the reasons of the invalid ones, the registry's cross-setting rules included
         (the same ones the command line and the Trainer run), each marked on the first setting it names."""
         return check_form({f.key: self.text_of(f.key) for f in FIELDS})
@@ -76,7 +81,7 @@ class ControlsPane(VerticalScroll):
         return tuple(f.key for f in FIELDS if not f.live and f.key in good and good[f.key] != self.applied[f.key])
 
     # ---- events ----
-    def _check(self, f: Setting, text: str) -> tuple[object | None, str | None]:
+    def _check(self, f: Setting, text: str) -> tuple[Any, str | None]:
         value, reason = parse(f, text)
         err = self.query_one(f"#err-{f.key}", Static)
         row = self.query_one(f"#row-{f.key}")
@@ -162,7 +167,7 @@ class ControlsPane(VerticalScroll):
                 w.value = bool(values[f.key])
             elif isinstance(w, Select):
                 w.value = values[f.key]
-            else:
+            elif isinstance(w, Input):
                 w.value = format_value(values[f.key])
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
