@@ -1,15 +1,17 @@
-"""The configs: MLPConfig (the model) and TrainConfig (optimisation), made from the settings registry.
+"""The configs: MLPConfig (the model) and TrainConfig (optimisation), the settings registry's two targets.
 
-Their fields are the registry's settings of each target (core.settings), so a setting declared there
-is a config field, a flag, a form field, and a key of metrics.json and of the checkpoint without
-another line here; this module adds what the configs compute: sizes, memory estimates, the schedule.
+Their fields are the registry's settings of each target (core.settings), written out so that a type
+checker reads them: same names, same order, the registry's defaults, and a test (tests/test_settings.py)
+checks they match it, so a setting declared there must be added here too. Each is a flag, a form
+field, and a key of metrics.json and of the checkpoint. This module adds what the configs compute:
+sizes, memory estimates, the schedule, and validate_configs (every rule across the two).
 Pure Python (no torch), so the app can validate and count parameters without loading torch.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, field, make_dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from core import settings
@@ -30,9 +32,13 @@ def _gib(n: float) -> str:
     return f"{n / 2**30:,.1f} GiB"
 
 
-def _validate(cfg: Any, target: str) -> None:
-    values = asdict(cfg)
+def _validate(values: dict[str, Any], target: str) -> None:
+    """Each of the target's settings, then the rules among them (a rule across targets needs both:
+    validate_configs)."""
     settings.validate(values, [s.name for s in settings.of(target)])
+
+
+_D = settings.DEFAULTS  # the fields' defaults: the registry's
 
 
 class Layer:
@@ -69,20 +75,21 @@ class Layer:
                 f"bn={self.bn}{', out' if self.out else ''})")
 
 
-class _ModelMethods:
-    """What an MLPConfig computes; its fields are the registry's "model" settings plus vocab_size."""
+@dataclass
+class MLPConfig:
+    """The model: the registry's model settings and the vocabulary size (from the data)."""
 
-    vocab_size: int
-    block_size: int
-    n_embd: int
-    n_hidden: int
-    arch: str
-    layers: int
-    init: str
-    batchnorm: bool
-    bn_out: bool
-    direct: bool
-    members: int
+    vocab_size: int = 27
+    block_size: int = _D["block_size"]
+    n_embd: int = _D["n_embd"]
+    n_hidden: int = _D["n_hidden"]
+    init: str = _D["init"]
+    batchnorm: bool = _D["batchnorm"]
+    arch: str = _D["arch"]
+    layers: int = _D["layers"]
+    direct: bool = _D["direct"]
+    bn_out: bool = _D["bn_out"]
+    members: int = _D["members"]
 
     @property
     def lecture_layout(self) -> bool:
@@ -110,13 +117,11 @@ class _ModelMethods:
     def validate(self) -> None:
         if not isinstance(self.vocab_size, int) or isinstance(self.vocab_size, bool) or self.vocab_size < 1:
             raise ConfigError(f"vocab_size must be a positive integer, got {self.vocab_size!r}")
-        _validate(self, "model")
+        _validate(self.to_dict(), "model")
         n = self.stored_params()
         if n > MAX_PARAMS:
-            raise ConfigError(
-                f"the model ({self.describe()}) would have {n:,} parameters ({_gib(n * 4)} of weights); "
-                f"the limit is {MAX_PARAMS:,}"
-            )
+            count = f"{n:,} parameters ({_gib(n * 4)} of weights); the limit is {MAX_PARAMS:,}"
+            raise ConfigError(f"the model ({self.describe()}) would have {count}", brief=count)
         self.check_activations(EVAL_ROWS, "evaluation")
 
     def stored_params(self) -> int:
@@ -124,13 +129,13 @@ class _ModelMethods:
         members (K times the members' own W1) and each member's b2; what memory and the size limit see."""
         if self.members <= 1:
             return self.num_params()
-        dense = replace(self, members=1)  # type: ignore[type-var]
+        dense = replace(self, members=1)
         return dense.num_params() + self.members * self.vocab_size
 
-    def member(self) -> Any:
+    def member(self) -> MLPConfig:
         """One member of an ensemble (core.kernels.members): the embedding and hidden widths over members."""
         K = self.members
-        return replace(self, n_embd=self.n_embd // K, n_hidden=self.n_hidden // K, members=1)  # type: ignore
+        return replace(self, n_embd=self.n_embd // K, n_hidden=self.n_hidden // K, members=1)
 
     def describe(self) -> str:
         deep = f" x {self.layers} layers" if self.arch == "flat" and self.layers > 1 else ""
@@ -152,10 +157,9 @@ class _ModelMethods:
     def check_activations(self, rows: int, what: str) -> None:
         need = self.activation_bytes(rows)
         if need > MAX_ACTIVATION_BYTES:
-            raise ConfigError(
-                f"the model ({self.describe()}) would need {_gib(need)} for the activations of {rows:,} "
-                f"examples at once ({what}); the limit is {_gib(MAX_ACTIVATION_BYTES)}"
-            )
+            why = (f"would need {_gib(need)} for the activations of {rows:,} examples at once ({what}); the limit "
+                   f"is {_gib(MAX_ACTIVATION_BYTES)}")
+            raise ConfigError(f"the model ({self.describe()}) {why}", brief=f"it {why}")
 
     def num_params(self) -> int:
         """The trained parameters: for members, theirs (the merged W1's zero blocks are not counted)."""
@@ -173,35 +177,36 @@ class _ModelMethods:
             text = f"flat {self.layers}x{self.n_hidden}" if self.layers > 1 else f"hidden {self.n_hidden}"
         return text + (" · direct" if self.direct else "") + (f" · {self.members} members" if self.members > 1 else "")
 
-    def to_dict(self) -> dict:
-        return asdict(self)  # type: ignore[call-overload]
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
-class _TrainMethods:
-    """What a TrainConfig computes; its fields are the registry's "train" settings.
+@dataclass
+class TrainConfig:
+    """Optimisation, schedule and length of a run: the registry's train settings.
 
     The defaults are the lecture's recipe (plain SGD, one step decay)."""
 
-    batch_size: int
-    lr: float
-    lr_decay: float
-    decay_at: int
-    steps: int
-    seed: int
-    optimizer: str
-    weight_decay: float
-    dropout: float
-    grad_clip: float
-    schedule: str
-    warmup: int
-    minutes: float | None
-    beta1: float
-    beta2: float
-    patience: int
-    keep_best: bool
+    batch_size: int = _D["batch_size"]
+    optimizer: str = _D["optimizer"]
+    lr: float = _D["lr"]
+    beta1: float = _D["beta1"]
+    beta2: float = _D["beta2"]
+    weight_decay: float = _D["weight_decay"]
+    dropout: float = _D["dropout"]
+    grad_clip: float = _D["grad_clip"]
+    schedule: str = _D["schedule"]
+    lr_decay: float = _D["lr_decay"]
+    decay_at: int = _D["decay_at"]
+    warmup: int = _D["warmup"]
+    steps: int = _D["steps"]
+    minutes: float | None = _D["minutes"]
+    patience: int = _D["patience"]
+    keep_best: bool = _D["keep_best"]
+    seed: int = _D["seed"]
 
     def validate(self) -> None:
-        _validate(self, "train")
+        _validate(self.to_dict(), "train")
 
     def lr_at(self, step: int, progress: float | None = None) -> float:
         """The learning rate for `step`; `progress` (0..1) is how far through the run it is.
@@ -240,31 +245,24 @@ class _TrainMethods:
         """Plain SGD without dropout, weight decay or clipping: the lecture's recipe, on the fastest kernel."""
         return self.optimizer == "sgd" and self.dropout == 0 and self.weight_decay == 0 and self.grad_clip == 0
 
-    def to_dict(self) -> dict:
-        return asdict(self)  # type: ignore[call-overload]
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
-_TYPES = {"int": int, "float": float, "bool": bool, "choice": str, "data": str}
-
-
-def _fields(target: str) -> list[tuple[str, Any, Any]]:
-    return [(s.name, _TYPES[s.kind] | None if s.optional else _TYPES[s.kind], field(default=s.default))
-            for s in settings.of(target)]
-
-
-MLPConfig = make_dataclass("MLPConfig", [("vocab_size", int, field(default=27)), *_fields("model")],
-                           bases=(_ModelMethods,), namespace={"__module__": __name__})
-TrainConfig = make_dataclass("TrainConfig", _fields("train"), bases=(_TrainMethods,),
-                             namespace={"__module__": __name__})
-MLPConfig.__doc__ = "The model: the registry's model settings and the vocabulary size (from the data)."
-TrainConfig.__doc__ = "Optimisation, schedule and length of a run: the registry's train settings."
+def validate_configs(model: MLPConfig, train: TrainConfig) -> None:
+    """Both configs, each on its own, whether the batch's activations fit, and every rule across them (batch
+    norm needs a batch of 2): the one check of a model and its training, whoever builds them."""
+    train.validate()
+    model.validate()
+    train.check_fits(model)  # the kernel's (batch, hidden) buffers, before anything allocates them
+    settings.validate({**model.to_dict(), **train.to_dict()}, ())
 
 
 # One flag that sets many: --preset NAME (data in the registry).
 PRESETS = settings.PRESETS
 
 
-def configs(values: dict[str, Any]) -> tuple[Any, Any]:
+def configs(values: dict[str, Any]) -> tuple[MLPConfig, TrainConfig]:
     """(MLPConfig, TrainConfig) from settings values (old spellings accepted); vocab_size comes from the data."""
     values = {settings.canonical(k): v for k, v in values.items()}
     return MLPConfig(**settings.values_for("model", values)), TrainConfig(**settings.values_for("train", values))

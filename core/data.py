@@ -105,8 +105,8 @@ def read_words(spec: str | os.PathLike[str], boundary: str = BOUNDARY) -> list[s
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise DataError(f"{path}: not UTF-8 text (bad byte at line {line}); save it as UTF-8") from None
+        at = raw[: e.start].count(b"\n") + 1
+        raise DataError(f"{path}: not UTF-8 text (bad byte at line {at}); save it as UTF-8") from None
     del raw
     text = unicodedata.normalize("NFC", text)
     words = [w.strip() for w in text.splitlines()]

@@ -65,10 +65,10 @@ def read_recipe(path: str | os.PathLike[str]) -> dict[str, Any]:
     if "data" in flat:
         _, reason = settings.BY_NAME["data"].parse(flat["data"])
         if reason:
-            raise ConfigError(f"{where}: data {safe_text(flat['data'], 80)}: {reason}")
+            raise ConfigError(f"{where}: data {safe_text(flat['data'], 80)}: {reason}", ("data",))
     broken = settings.broken_rules(flat)
     if broken:
-        raise ConfigError(f"{where}: {broken[0][1]}")
+        raise ConfigError(f"{where}: {broken[0][1]}", broken[0][0].names)
     return flat
 
 
@@ -82,17 +82,18 @@ def _put(flat: dict[str, Any], key: str, value: Any, where: str) -> None:
     s = settings.BY_NAME.get(name)
     if s is None or not s.cli and s.name != "temperature":
         raise ConfigError(f"{where}: unknown setting; the settings are {', '.join(settings.BY_NAME)}")
-    if s.kind == "float" and isinstance(value, int) and not isinstance(value, bool):
+    if s.value_type == "float" and isinstance(value, int) and not isinstance(value, bool):
         try:
             value = float(value)  # `lr = 1` is a float setting written plainly
         except OverflowError:
             digits = len(str(value))
-            raise ConfigError(f"{where} must be <= {settings.fmt(s.hi)}, got a {digits}-digit number") from None
+            too_big = f"{where} must be <= {settings.fmt(s.hi)}, got a {digits}-digit number"
+            raise ConfigError(too_big, (name,)) from None
     reason = s.check(value)
     if reason:
-        raise ConfigError(f"{where} {reason}, got {value!r}")
+        raise ConfigError(f"{where} {reason}, got {value!r}", (name,))
     if name in flat:
-        raise ConfigError(f"{where}: given twice (as {key} and under another name)")
+        raise ConfigError(f"{where}: given twice (as {key} and under another name)", (name,))
     flat[name] = value
 
 

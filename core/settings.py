@@ -5,8 +5,9 @@ checkpoint and metrics.json), its type, default, range or choices, label, help a
 can change on a running model (`live`) or needs a fresh one; where it goes (`target`: the model's
 config, the training config, the data, or sampling); and, for the sweeps, which values make sense
 to tune. Everything else is made from it: the command-line flags (tui.cli), the form's fields
-(tui.controls), the config dataclasses and their validation (core.config), the live set (the
-Trainer), preset resolution, and the flag table in the README (checked by a test).
+(tui.panes.fields), the config dataclasses (core.config; a test holds them to the registry) and their
+validation, the live set (the Trainer), preset resolution, and the README's flag table (tested). The
+rules across settings (RULES) run wherever a config is checked: the form, and the Trainer (core.config).
 
 Torch-free, so the app validates as you type without loading torch. Older spellings (`emb_dim`,
 `--hidden`) stay as aliases wherever a user types a name.
@@ -19,6 +20,8 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from core.errors import ConfigError
 
 MAX_BATCH = 1 << 16
 GROUPS = ("data", "model", "optimisation", "schedule", "sampling")
@@ -38,7 +41,7 @@ class Tune:
 @dataclass(frozen=True)
 class Setting:
     name: str
-    kind: str  # int, float, bool, choice, data
+    value_type: str  # int, float, bool, choice, data: what its values are
     default: Any
     group: str
     target: str
@@ -73,21 +76,21 @@ class Setting:
         text = text.strip()
         if not text or (self.optional and text.lower() in ("off", "none")):
             return (None, None) if self.optional else (None, "required")
-        if self.kind == "bool":
+        if self.value_type == "bool":
             low = text.lower()
             if low in ("true", "on", "yes", "1"):
                 return True, None
             if low in ("false", "off", "no", "0"):
                 return False, None
             return None, "on or off"
-        if self.kind == "choice":
+        if self.value_type == "choice":
             return (text, None) if text in self.choices else (None, f"one of {', '.join(self.choices)}")
-        if self.kind == "data":
+        if self.value_type == "data":
             return _parse_data(text)
         try:
-            value: float = int(text.replace("_", "").replace(",", "")) if self.kind == "int" else float(text)
+            value: float = int(text.replace("_", "").replace(",", "")) if self.value_type == "int" else float(text)
         except ValueError:
-            return None, "a whole number" if self.kind == "int" else "a number"
+            return None, "a whole number" if self.value_type == "int" else "a number"
         reason = self.out_of_range(value)
         return (None, reason) if reason else (value, None)
 
@@ -109,15 +112,15 @@ class Setting:
         """Why a typed value (from a config, a checkpoint, a recipe) is not valid here, or None."""
         if value is None:
             return None if self.optional else "is required"
-        if self.kind == "bool":
+        if self.value_type == "bool":
             return None if isinstance(value, bool) else "must be true or false"
-        if self.kind == "choice":
+        if self.value_type == "choice":
             return None if value in self.choices else f"must be one of {', '.join(self.choices)}"
-        if self.kind == "data":
+        if self.value_type == "data":
             return None if isinstance(value, str) and value else "must be a dataset name or a file"
-        if self.kind == "int" and not (isinstance(value, int) and not isinstance(value, bool)):
+        if self.value_type == "int" and not (isinstance(value, int) and not isinstance(value, bool)):
             return "must be an integer"
-        if self.kind == "float" and not (isinstance(value, (int, float)) and not isinstance(value, bool)):
+        if self.value_type == "float" and not (isinstance(value, (int, float)) and not isinstance(value, bool)):
             return "must be a number"
         return self.out_of_range(value)
 
@@ -253,6 +256,9 @@ def live(target: str = "train") -> tuple[str, ...]:
 
 DEFAULTS: dict[str, Any] = {s.name: s.default for s in SETTINGS}
 
+_BLOCK = BY_NAME["block_size"]  # `mlp-tui ngram --order N` counts with the MLP's context: block_size + 1
+NGRAM_ORDER_DEFAULT, NGRAM_ORDER_RANGE = int(_BLOCK.default) + 1, (int(_BLOCK.lo) + 1, int(_BLOCK.hi) + 1)
+
 
 # ---- rules that span settings: the CLI and the form run the same ones ----
 @dataclass(frozen=True)
@@ -294,14 +300,9 @@ RULES: tuple[Rule, ...] = (
 
 
 def broken_rules(values: Mapping[str, Any]) -> list[tuple[Rule, str]]:
-    """The rules these values break, each with its message (values missing from the mapping are skipped)."""
-    out = []
-    for rule in RULES:
-        if all(n in values for n in rule.names):
-            message = rule.check(values)
-            if message:
-                out.append((rule, message))
-    return out
+    """The rules these values break, each with its message (rules whose settings are missing are skipped)."""
+    return [(rule, message) for rule in RULES
+            if all(n in values for n in rule.names) and (message := rule.check(values))]
 
 
 # ---- presets: data, in registry names ----
@@ -356,19 +357,23 @@ def values_for(target: str, values: Mapping[str, Any]) -> dict[str, Any]:
     return {s.name: values[s.name] for s in of(target) if s.name in values}
 
 
-def validate(values: Mapping[str, Any], names: Iterable[str] | None = None) -> None:
-    """ConfigError for the first value that breaks its setting or a rule."""
-    from core.errors import ConfigError
+def rule_errors(values: Mapping[str, Any]) -> list[ConfigError]:
+    """A ConfigError naming its settings for each rule these values break: what the form marks, validate raises."""
+    return [ConfigError(message, rule.names) for rule, message in broken_rules(values)]
 
+
+def validate(values: Mapping[str, Any], names: Iterable[str] | None = None) -> None:
+    """ConfigError for the first value that breaks its setting (of `names`, default all), else for the first
+    rule the values break; the error names the setting(s)."""
     for name in names if names is not None else values:
         s = BY_NAME.get(name)
         if s is not None:
             reason = s.check(values[name])
             if reason:
-                raise ConfigError(f"{name} {reason}, got {values[name]!r}")
-    broken = broken_rules(values)
+                raise ConfigError(f"{name} {reason}, got {values[name]!r}", (name,))
+    broken = rule_errors(values)
     if broken:
-        raise ConfigError(broken[0][1])
+        raise broken[0]
 
 
 def markdown_table() -> str:
@@ -377,13 +382,13 @@ def markdown_table() -> str:
     for s in SETTINGS:
         if not s.cli:
             continue
-        if s.kind in ("int", "float"):
+        if s.value_type in ("int", "float"):
             lo = f"> {fmt(s.lo)}" if s.lo_open else fmt(s.lo)
             rng = f"{lo} to {fmt(s.hi)}"
-        elif s.kind == "choice":
+        elif s.value_type == "choice":
             rng = ", ".join(f"`{c}`" for c in s.choices)
         else:
-            rng = "on/off" if s.kind == "bool" else ""
+            rng = "on/off" if s.value_type == "bool" else ""
         flags = ", ".join(f"`{f}`" for f in s.flags)
         where = "" if s.form else " (command line only)"
         rows.append(f"| {flags} | {fmt(s.default)} | {rng} | {s.help}{'; live' if s.live else ''}{where} |")

@@ -51,12 +51,12 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
             continue
         g = groups[s.group]
         default = f" (default: {settings.fmt(s.default)})"
-        if s.kind == "bool":
+        if s.value_type == "bool":
             g.add_argument(*s.flags, dest=s.name, action="store_const", const=True, default=None,
                            help=s.help + default)
-        elif s.kind == "choice":
+        elif s.value_type == "choice":
             g.add_argument(*s.flags, dest=s.name, choices=s.choices, default=None, help=s.help + default)
-        elif s.kind == "data":  # checked when it is read, which names the file and the problem in full
+        elif s.value_type == "data":  # checked when it is read, which names the file and the problem in full
             g.add_argument(*s.flags, dest=s.name, default=None, metavar=s.metavar, help=s.help + default)
         else:
             g.add_argument(*s.flags, dest=s.name, type=_setting(s.name), default=None, metavar=s.metavar,

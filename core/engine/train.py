@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from core import settings
-from core.config import TrainConfig
+from core.config import TrainConfig, validate_configs
 from core.data import SPLITS, Dataset
 from core.engine.history import LossHistory
 from core.errors import ConfigError
@@ -43,12 +43,8 @@ class Trainer:
         model: MLP | None = None,
         history_capacity: int = 1 << 20,
     ):
-        train_config.validate()
         model_config = replace(model_config, vocab_size=len(data.vocab), block_size=data.block_size)
-        model_config.validate()
-        train_config.check_fits(model_config)  # the kernel's (batch, hidden) buffers, before allocating them
-        if model_config.batchnorm and train_config.batch_size < 2:
-            raise ConfigError("batch norm needs a batch of at least 2 (one row has no variance to normalise by)")
+        validate_configs(model_config, train_config)  # each, the batch's buffers, and the rules across them
         if train_config.patience and len(data.Y["dev"]) == 0:
             raise ConfigError(f"patience needs a dev split; {data.source} has too few words ({len(data.words)}) "
                               f"to hold any out")

@@ -17,6 +17,7 @@ from core.config import SATURATED, VOWELS, TrainConfig
 from core.data import Dataset, Vocab
 from core.link.protocol import EmbeddingMap, Health, LRFind  # noqa: F401  (results the views show)
 from core.model import MLP
+from core.settings import DEFAULTS
 
 __all__ = ["SATURATED", "VOWELS", "dataset_stats", "embedding_map", "health", "lr_find", "pca2", "score"]
 
@@ -69,7 +70,7 @@ def vowel_spread(C: torch.Tensor, vocab: Vocab) -> tuple[float, float]:
 def lr_find(
     model: MLP,
     data: Dataset,
-    batch_size: int = 32,
+    batch_size: int = DEFAULTS["batch_size"],
     lo: float = 1e-3,
     hi: float = 1.0,
     n: int = 1000,
@@ -93,7 +94,8 @@ def lr_find(
         ys = (data.Y["train"][part] + kernel.row_offset).unbind(0)  # k x (B,)
         kernel.run(xs, ys, logp[i : i + step], lrs[i : i + step])
     losses = (-logp.mean(1)).tolist()
-    smoothed, avg = [], 0.0
+    smoothed: list[float] = []
+    avg = 0.0
     for i, loss in enumerate(losses):
         if not math.isfinite(loss):
             loss = smoothed[-1] * 4 if smoothed else 1e3  # a blown-up step keeps the curve drawable
@@ -192,7 +194,7 @@ def health(
     step: int = 0,
     bins: int = 20,
     adam: dict | None = None,
-    betas: tuple[float, float] = (0.9, 0.999),
+    betas: tuple[float, float] = (DEFAULTS["beta1"], DEFAULTS["beta2"]),
 ) -> Health:
     """Activations, gradients and update sizes on one batch (X (B, block_size), Y (B,)), as makemore
     part 3 plots them. Works on a copy: the model's weights, grads and batch-norm statistics stay as they are.

@@ -16,9 +16,11 @@ import torch.nn.functional as F
 from core.data import Vocab
 from core.errors import ConfigError
 from core.model import MLP
+from core.settings import DEFAULTS
 
 GREEDY_BELOW = 1e-6  # temperatures under this sample greedily
 MAX_LEN = 50  # a word longer than this is cut (and marked truncated)
+MAX_NAME_LEN = 30  # the samples of a running model (the app's, a score's completions): shorter, to fit a pane
 BATCH_BYTES = 64 << 20  # memory for one batch of parallel samples
 MAX_BATCH_BYTES = 1 << 30  # `sample()` draws all n at once: refuse more than this
 
@@ -50,7 +52,7 @@ def sample(
     vocab: Vocab,
     n: int,
     generator: torch.Generator | None = None,
-    temperature: float = 1.0,
+    temperature: float = DEFAULTS["temperature"],
     max_len: int = MAX_LEN,
     train_words: set[str] | frozenset[str] = frozenset(),
     prefix: str = "",
@@ -73,7 +75,7 @@ def sample(
 
 
 def sample_batches(model: MLP, vocab: Vocab, n: int, generator: torch.Generator | None = None,
-                   temperature: float = 1.0, max_len: int = MAX_LEN,
+                   temperature: float = DEFAULTS["temperature"], max_len: int = MAX_LEN,
                    train_words: set[str] | frozenset[str] = frozenset(), prefix: str = "") -> Iterator[list[Sample]]:
     """n words in batches of bounded memory, for outputs of any length (mlp-tui sample -n 10000000)."""
     rows = batch_rows(model, max_len)

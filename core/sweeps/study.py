@@ -89,14 +89,14 @@ def _default_param(s: settings.Setting) -> Param:
     assert t is not None
     if t.choices:
         return Param(s.name, "choice", choices=tuple(t.choices))
-    kind = "int" if s.kind == "int" else "float"
+    kind = "int" if s.value_type == "int" else "float"
     return Param(s.name, kind, t.lo, t.hi, log=t.scale in ("log", "log-int"))
 
 
 def _param(s: settings.Setting, rng: str) -> Param:
     """A range typed by the user: lo:hi[:log|linear] for numbers, a|b|c for choices."""
     where = f"--space {s.name}={rng}"
-    if s.kind in ("choice", "bool"):
+    if s.value_type in ("choice", "bool"):
         values = []
         for text in rng.split("|"):
             value, reason = s.parse(text)
@@ -115,7 +115,7 @@ def _param(s: settings.Setting, rng: str) -> Param:
     log = len(parts) == 3 and parts[2] == "log"
     if log and lo <= 0:
         raise ConfigError(f"{where}: a log range must start above 0")
-    return Param(s.name, "int" if s.kind == "int" else "float", lo, hi, log)
+    return Param(s.name, "int" if s.value_type == "int" else "float", lo, hi, log)
 
 
 # ---- storage ----
@@ -358,7 +358,7 @@ def best_command(trial: Any, base: Mapping[str, Any]) -> str:
         v = values.get(s.name, s.default)
         if not s.cli or v == s.default or v is None or s.name in ("patience", "keep_best"):
             continue
-        if s.kind == "bool":
+        if s.value_type == "bool":
             parts += [s.flag] if v else []
         else:
             parts += [s.flag, repr(v) if isinstance(v, float) else str(v)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+from typing import Any
 
 from rich.markup import escape
 from textual.app import ComposeResult
@@ -10,9 +10,10 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Input, Label, Select, Static
 
 from core.config import MLPConfig
+from core.errors import ConfigError
 from core.settings import Setting
 from tui.messages import LiveChange, PendingChanged
-from tui.panes.fields import BY_KEY, FIELDS, count_table_size, format_value, parse
+from tui.panes.fields import BY_KEY, FIELDS, check_form, count_table_size, format_value, parse
 from tui.panes.toggle import Toggle
 
 
@@ -42,10 +43,10 @@ class ControlsPane(VerticalScroll):
             with Horizontal(classes="field", id=f"row-{f.key}"):
                 yield Label(f.label, classes="flabel")
                 value = self.applied.get(f.key)
-                if f.kind == "choice":
+                if f.value_type == "choice":
                     yield Select([(c, c) for c in f.choices], value=value, allow_blank=False, compact=True,
                                  id=f"f-{f.key}", tooltip=f.help)
-                elif f.kind == "bool":
+                elif f.value_type == "bool":
                     yield Toggle(bool(value), id=f"f-{f.key}", tooltip=f.help)
                 else:
                     yield Input(format_value(value), compact=True, id=f"f-{f.key}", tooltip=f.help,
@@ -64,23 +65,15 @@ class ControlsPane(VerticalScroll):
         w = self.query_one(f"#f-{key}")
         if isinstance(w, Toggle):
             return "on" if w.value else "off"
-        return str(w.value) if isinstance(w, Select) else w.value
+        if isinstance(w, Select):
+            return str(w.value)
+        assert isinstance(w, Input)
+        return w.value
 
-    def values(self) -> tuple[dict[str, object], dict[str, str]]:
+    def values(self) -> tuple[dict[str, Any], dict[str, str]]:
         """All parsed values and the reasons of the invalid ones, the registry's cross-setting rules included
-        (the same ones the command line runs), each reported on the first setting it names."""
-        from core.settings import broken_rules
-
-        good, bad = {}, {}
-        for f in FIELDS:
-            value, reason = parse(f, self.text_of(f.key))
-            if reason is None:
-                good[f.key] = value
-            else:
-                bad[f.key] = reason
-        for rule, message in broken_rules(good):
-            bad.setdefault(rule.names[0], message)
-        return good, bad
+        (the same ones the command line and the Trainer run), each marked on the first setting it names."""
+        return check_form({f.key: self.text_of(f.key) for f in FIELDS})
 
     def pending(self) -> tuple[str, ...]:
         """Reset-only fields whose valid form value differs from the running model's."""
@@ -88,7 +81,7 @@ class ControlsPane(VerticalScroll):
         return tuple(f.key for f in FIELDS if not f.live and f.key in good and good[f.key] != self.applied[f.key])
 
     # ---- events ----
-    def _check(self, f: Setting, text: str) -> tuple[object | None, str | None]:
+    def _check(self, f: Setting, text: str) -> tuple[Any, str | None]:
         value, reason = parse(f, text)
         err = self.query_one(f"#err-{f.key}", Static)
         row = self.query_one(f"#row-{f.key}")
@@ -122,16 +115,11 @@ class ControlsPane(VerticalScroll):
             self.refresh_params()
 
     def _show_rules(self) -> None:
-        from core.settings import broken_rules
-
-        good, _ = self.values()
-        broken = {}
-        for rule, message in broken_rules(good):
-            broken.setdefault(rule.names[0], message)
+        good, bad = self.values()
         for f in FIELDS:
             if f.key not in good:
                 continue  # its own reason is shown already
-            message = broken.get(f.key)
+            message = bad.get(f.key)  # a valid value's mark is a rule's
             err = self.query_one(f"#err-{f.key}", Static)
             err.update(f"  ↳ {message}" if message else "")
             err.set_class(message is not None, "-shown")
@@ -179,7 +167,7 @@ class ControlsPane(VerticalScroll):
                 w.value = bool(values[f.key])
             elif isinstance(w, Select):
                 w.value = values[f.key]
-            else:
+            elif isinstance(w, Input):
                 w.value = format_value(values[f.key])
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -234,12 +222,11 @@ class ControlsPane(VerticalScroll):
             return
         V, block = self.vocab_size, good["block_size"]
         cfg = MLPConfig(vocab_size=V, **{k: good[k] for k in model_keys})
-        self.size_problem = self._size_problem(cfg, good.get("batch_size"))
-        if self.size_problem:
+        problem = self._size_problem(cfg, good.get("batch_size"))
+        self.size_problem = str(problem) if problem else ""
+        if problem:
             # the form shows the sizes already: the reason without the model's description fits the pane
-            short = re.sub(r"^the model \([^)]*\) (would have )?", lambda m: "" if m.group(1) else "it ",
-                           self.size_problem)  # the count and its GiB first: the pane is a few lines tall
-            out.update(f"[b red]too large:[/] {escape(short)}")
+            out.update(f"[b red]too large:[/] {escape(problem.brief)}")
             return
         out.update(
             f"[b]{cfg.num_params():,}[/] parameters\ncount table: {V}^{block + 1} = "
@@ -247,15 +234,14 @@ class ControlsPane(VerticalScroll):
         )
 
     @staticmethod
-    def _size_problem(cfg: MLPConfig, batch_size: object) -> str:
-        """Why this model (with this batch) would not fit in memory, or "" (checked before any allocation)."""
+    def _size_problem(cfg: MLPConfig, batch_size: object) -> ConfigError | None:
+        """Why this model (with this batch) would not fit in memory, or None (checked before any allocation)."""
         from core.config import TrainConfig
-        from core.errors import ConfigError
 
         try:
             cfg.validate()
             if isinstance(batch_size, int):
                 TrainConfig(batch_size=batch_size).check_fits(cfg)
         except ConfigError as e:
-            return str(e)
-        return ""
+            return e
+        return None
