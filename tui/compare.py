@@ -33,8 +33,7 @@ class CompareRuns:
 
     def _draw_overlays(self) -> None:
         """Read the compared runs' loss files in a thread (tens of MB for long runs), then plot them."""
-        plot = self.main_screen.query_one(LossPlot)
-        width = max(20, (plot.size.width - 10) * 2)
+        width = self.main_screen.query_one(LossPlot).dots_wide()
         self.run_worker(partial(self._read_overlays, dict(self.overlays), width), thread=True, exclusive=True,
                         group="overlays")
 
