@@ -16,7 +16,7 @@ class CompareRuns:
         return list(self.overlays)
 
     def toggle_compare(self, path: str) -> bool | None:
-        """Add a run's loss curve to the plot, or take it off; None if five are already shown."""
+        """Add a run's loss curve to the plot, or take it off; None if MAX_OVERLAYS are already shown."""
         if path in self.overlays:
             del self.overlays[path]
             self._draw_overlays()
