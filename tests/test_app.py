@@ -251,3 +251,93 @@ async def test_quit_while_training_stops_the_worker(harness: Harness) -> None:
         assert time.monotonic() - t < 1.5
         assert app.proc is None
     assert not backend.process.is_alive()
+
+
+# ---- the key table (tui/keys.py): the footer's bindings, the palette and the help come from it ----
+def help_text() -> str:
+    """The help screen's content as plain text, wide enough that no line wraps."""
+    import io
+
+    from rich.console import Console
+
+    from tui.screens import help_content
+
+    console = Console(width=240, record=True, file=io.StringIO())
+    console.print(help_content())
+    return console.export_text()
+
+
+def test_every_binding_is_in_the_help() -> None:
+    """Each key of the app's BINDINGS (and Textual's palette key) has its own line in the help: the key as a
+    person types it, then what it does."""
+    from textual.app import App
+
+    from tui.app import MLPApp
+
+    lines = help_text().splitlines()
+    shown = {"question_mark": "?"}
+    keys = [b.key for b in MLPApp.BINDINGS] + [App.COMMAND_PALETTE_BINDING]
+    for key in keys:
+        words = [line.split(maxsplit=1) for line in lines]
+        described = [w[1] for w in words if len(w) == 2 and w[0] == shown.get(key, key)]
+        assert described, f"{key} is not in the help"
+
+
+def test_the_palette_lists_every_action_with_its_key() -> None:
+    """Every bound action but leaving a field has a palette entry, which names its key."""
+    import asyncio
+
+    from tui.app import MLPApp
+    from tui.keys import KEYS
+    from tui.palette import MLPCommands
+
+    class Screen:  # what a Provider reads of its screen: the app
+        def __init__(self, app: MLPApp) -> None:
+            self.app = app
+
+    app = MLPApp({})
+
+    async def hits() -> list:
+        provider = MLPCommands(Screen(app))  # type: ignore[arg-type]
+        return [h async for h in provider.discover()]
+
+    found = {(str(h.display), h.help) for h in asyncio.run(hits())}
+    wanted = {(k.palette, f"key: {k.label}") for k in KEYS if k.palette is not None}
+    assert found == wanted
+    in_palette = {k.action for k in KEYS if k.palette is not None}
+    for b in MLPApp.BINDINGS:
+        assert b.action in in_palette or b.action == "leave_field", f"{b.key} ({b.action}) is not in the palette"
+
+
+def test_the_help_lists_every_preset_and_every_field() -> None:
+    """Every preset with its note; every field of the form as live (applies to the running model) or as
+    needing a fresh model; the command-line-only settings by flag."""
+    from core import settings
+
+    text = " ".join(help_text().split())
+    for name, note in settings.PRESET_NOTES.items():
+        assert f"{name} {' '.join(note.split())}" in text, name
+    assert set(settings.PRESET_NOTES) == set(settings.PRESETS)
+    live, _, rest = text.partition("apply to the running model")
+    fresh, _, _ = rest.partition("need a fresh model")
+    live = live.rpartition("never applied.")[2]
+    for s in settings.SETTINGS:
+        if s.form:
+            assert f"{s.label}," in (live if s.live else fresh) or f"{s.label} " in (live if s.live else fresh), s.name
+        elif s.cli:
+            assert s.flag in text, s.name
+
+
+async def test_question_mark_opens_the_help_which_scrolls_at_80x24(harness: Harness) -> None:
+    from tui.screens import HelpScreen
+
+    app = harness.app(hidden=32)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await running(pilot, harness)
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), what="the help")
+        assert "pause / resume training" in screen_text(app)
+        await pilot.press("end")
+        await until(pilot, lambda: "Split losses" in screen_text(app), what="the help's last section")
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, HelpScreen), what="back")

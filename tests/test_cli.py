@@ -257,6 +257,34 @@ def test_every_flag_has_help():
             assert action.help and action.help.strip(), (name, action.option_strings)
 
 
+def test_every_command_has_a_parser_and_a_function_to_run():
+    """Each module of tui/subcommands/ registers its command with what it runs; the app's description names
+    every command."""
+    from tui.cli import COMMANDS, command_line
+
+    cl = command_line()
+    assert set(cl.parsers) == set(cl.runs) == {"app", *COMMANDS, "sweep show", "sweep export"}
+    assert all(callable(run) for run in cl.runs.values())
+    assert ", ".join(COMMANDS) in " ".join(cl.parsers["app"].description.split())
+
+
+def test_sample_and_ngram_take_their_defaults_and_ranges_from_the_registry(capsys):
+    """sample --temperature is the temperature setting; ngram --order is the block size + 1."""
+    from core import settings
+
+    temperature, block = settings.BY_NAME["temperature"], settings.BY_NAME["block_size"]
+    sample = build_parsers()["sample"]
+    assert sample.parse_args(["--checkpoint", "x"]).temperature == temperature.default
+    assert f"({settings.fmt(temperature.lo)} to {settings.fmt(temperature.hi)})" in " ".join(
+        sample.format_help().split())
+    ngram = build_parsers()["ngram"].parse_args
+    assert ngram([]).order == block.default + 1
+    assert ngram(["--order", str(int(block.hi) + 1)]).order == block.hi + 1
+    for bad in (str(int(block.lo)), str(int(block.hi) + 2)):
+        code, _, err = run_cli(capsys, ["ngram", "--order", bad])
+        assert_one_line_error(code, err, f"from {int(block.lo) + 1} to {int(block.hi) + 1}")
+
+
 def test_defaults_mirror_the_configs():
     m, t = MLPConfig(), TrainConfig()
     expected = {k: v for k, v in {**m.to_dict(), **t.to_dict()}.items() if k != "vocab_size"}

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from textual.app import App, ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Input, Select, Static
 
@@ -20,6 +19,7 @@ from core import settings
 from core.link import protocol as P
 from tui.compare import CompareRuns
 from tui.events import WorkerEvents
+from tui.keys import bindings
 from tui.lifecycle import Lifecycle
 from tui.messages import LiveChange, PendingChanged
 from tui.palette import MLPCommands
@@ -58,28 +58,7 @@ class MLPApp(WorkerEvents, CompareRuns, Lifecycle, App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "mlp-tui"
     COMMANDS = App.COMMANDS | {MLPCommands}
-    BINDINGS = [
-        Binding("space", "toggle_pause", "pause/resume"),
-        Binding("r", "reset", "reset"),
-        Binding("s", "sample_now", "sample"),
-        Binding("e", "evaluate_now", "evaluate"),
-        Binding("m", "toggle_smoothing", "smooth", show=False),
-        Binding("w", "toggle_window", "window", show=False),
-        Binding("v", "view('embeddings')", "embeddings"),
-        Binding("f", "view('lr_find')", "lr finder"),
-        Binding("n", "view('score')", "score"),
-        Binding("h", "view('health')", "health"),
-        Binding("o", "view('runs')", "runs"),
-        Binding("d", "view('dataset')", "dataset"),
-        Binding("t", "view('sweeps')", "sweeps"),
-        Binding("x", "view('exercises')", "exercises"),
-        Binding("ctrl+s", "save", "save", show=False),
-        Binding("g", "screenshot", "screenshot", show=False),
-        Binding("question_mark", "help", "help"),
-        Binding("q", "quit", "quit"),
-        Binding("ctrl+c", "quit", "quit", show=False, priority=True),  # a terminal program's usual exit
-        Binding("escape", "leave_field", "leave field", show=False),
-    ]
+    BINDINGS = bindings()  # tui/keys.py: the one key table (the palette and the help are made from it too)
 
     def __init__(self, values: dict[str, Any], backend_factory: Any = None, runs_dir: Any = None,
                  storage: str | None = None) -> None:
@@ -178,9 +157,8 @@ class MLPApp(WorkerEvents, CompareRuns, Lifecycle, App[None]):
 
     def send_view(self) -> None:
         plot = self.main_screen.query_one(LossPlot)
-        width = max(20, (plot.size.width - 10) * 2)  # braille: two dots per column, less the y axis
         self._plot_width = plot.size.width
-        self.send(P.View(width, LAST_N if plot.last_only else None))
+        self.send(P.View(plot.dots_wide(), LAST_N if plot.last_only else None))
 
     def poll(self) -> None:
         if self.proc is None or self._quitting or not self.is_running:  # not running: the panes are going

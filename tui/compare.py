@@ -16,7 +16,7 @@ class CompareRuns:
         return list(self.overlays)
 
     def toggle_compare(self, path: str) -> bool | None:
-        """Add a run's loss curve to the plot, or take it off; None if five are already shown."""
+        """Add a run's loss curve to the plot, or take it off; None if MAX_OVERLAYS are already shown."""
         if path in self.overlays:
             del self.overlays[path]
             self._draw_overlays()
@@ -33,8 +33,7 @@ class CompareRuns:
 
     def _draw_overlays(self) -> None:
         """Read the compared runs' loss files in a thread (tens of MB for long runs), then plot them."""
-        plot = self.main_screen.query_one(LossPlot)
-        width = max(20, (plot.size.width - 10) * 2)
+        width = self.main_screen.query_one(LossPlot).dots_wide()
         self.run_worker(partial(self._read_overlays, dict(self.overlays), width), thread=True, exclusive=True,
                         group="overlays")
 

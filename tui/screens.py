@@ -2,58 +2,80 @@
 
 from __future__ import annotations
 
+from rich.console import Group
+from rich.padding import Padding
+from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-HELP = """\
-[b]mlp-tui[/] trains a character-level MLP language model (Bengio et al. 2003,
-makemore part 2) while you watch: loss plot, split losses, sampled names.
+from core import settings
+from core.engine.policy import EVAL_BUDGET, EVAL_INTERVAL
+from tui.keys import KEYS
+from tui.panes.splits import SAMPLE_ROWS
 
-[b]Keys[/]
-  space   pause / resume training
-  r       reset: a fresh model with the controls' values
-  s       sample a batch of names now
-  e       evaluate all three splits now
-  m       plot: toggle EMA smoothing
-  w       plot: all steps / last 20,000 steps
-  v       view: embedding map (characters where their vectors are)
-  f       view: learning-rate finder (a applies its suggestion)
-  n       view: score a name, complete a prefix
-  h       view: network health (saturation, gradient and update sizes)
-  o       view: runs (enter continues one, c compares its loss curve)
-  d       view: dataset (words, vocabulary, lengths, characters)
-  t       view: sweeps (a study's leaderboard; a applies the best trial)
-  x       view: the lecture's exercises, ticked from your runs
-  ctrl+s  save the run now (runs also save every 5 s and at pause)
-  g       screenshot: an SVG of the screen, into the run folder
-  ctrl+p  command palette (every action)
-  ?       this help
-  q       quit
-  escape  leave a field, so that the keys above work again
+INTRO = """\
+[b]mlp-tui[/] trains a character-level MLP language model (Bengio et al. 2003, makemore part 2) while you \
+watch: loss plot, split losses, sampled names."""
 
-[b]Controls[/]  Each field checks its value as you type; a wrong value shows
-its reason and is never applied. learn rate, schedule, decay x, decay at,
-warm-up, wt decay, dropout, steps, minutes and temp apply to the running
-model when you press Enter or leave the field. dataset, context,
-embedding, hidden, init, batch, optimizer and seed need a fresh model:
-press r. preset fills the fields with a recipe (lecture, kaiming, best).
 
-[b]Split losses[/]  dev and test over their whole splits every ~2 s of
-training; train in full when the 5% evaluation budget allows, otherwise
-on a fixed 20K-row sample (marked train*). All three in full at pause
-and at the end.
-"""
+def _words(names: list[str]) -> str:
+    """a, b and c."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _controls() -> str:
+    """What the fields do, live or on a fresh model, from the registry (core.settings)."""
+    live = [s.label for s in settings.SETTINGS if s.form and s.live]
+    fresh = [s.label for s in settings.SETTINGS if s.form and not s.live]
+    flags = [s for s in settings.SETTINGS if s.cli and not s.form]
+    text = (f"[b]Controls[/]  Each field checks its value as you type; a wrong value shows its reason and is "
+            f"never applied. {_words(live)} apply to the running model when you press Enter or leave the field. "
+            f"{_words(fresh)} need a fresh model: press r.")
+    if flags:
+        text += (f" {_words([s.label for s in flags])}: command line only "
+                 f"({', '.join(s.flag for s in flags)}).")
+    return text
+
+
+def _split_losses() -> str:
+    """When the split losses are evaluated, from the Session's policy (core.engine.policy)."""
+    return (f"[b]Split losses[/]  dev and test over their whole splits every ~{EVAL_INTERVAL:g} s of training; "
+            f"train in full when the {EVAL_BUDGET:.0%} evaluation budget allows, otherwise on a fixed "
+            f"{SAMPLE_ROWS}-row sample (marked train*). All three in full at pause and at the end.")
+
+
+def _table(rows: list[tuple[str, str]]) -> Table:
+    """Two columns, the second wrapped under itself (a key or a name, then what it does)."""
+    t = Table.grid(padding=(0, 2))
+    t.add_column(no_wrap=True)
+    t.add_column(ratio=1)
+    for left, right in rows:
+        t.add_row(Text(left), Text(right))
+    return t
+
+
+def help_content() -> Group:
+    """The help screen: every key (tui/keys.py), every field (the registry), every preset."""
+    keys = _table([(k.label, k.help) for k in KEYS])
+    presets = _table([(name, settings.PRESET_NOTES.get(name, "")) for name in settings.PRESETS])
+    return Group(
+        Text.from_markup(INTRO), Text(), Text.from_markup("[b]Keys[/]"), Padding(keys, (0, 0, 0, 2)), Text(),
+        Text.from_markup(_controls()), Text(),
+        Text.from_markup("[b]Presets[/]  The preset selector fills the fields with a recipe:"),
+        Padding(presets, (0, 0, 0, 2)), Text(), Text.from_markup(_split_losses()),
+    )
 
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "close")]
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="help-box"):
-            yield Static(HELP, id="help-text")
+        with VerticalScroll(id="help-box"):
+            yield Static(help_content(), id="help-text")
             yield Static("[dim]escape to close[/]")
 
     def action_dismiss(self) -> None:

@@ -24,14 +24,16 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from core.engine.policy import (
+    EVAL_BUDGET,
+    EVAL_INTERVAL,
+    EVAL_MAX_INTERVAL,
+    EVAL_SHARE,
+    SAMPLE_INTERVAL,
+    TRAIN_SAMPLE_ROWS,
+)
 from core.link import protocol as P
 
-EVAL_INTERVAL = 2.0  # seconds of training between scheduled evaluations, at least ...
-EVAL_SHARE = 0.05  # ... and long enough that they cost at most this share of the training time,
-EVAL_MAX_INTERVAL = 30.0  # ... but never longer than this
-EVAL_BUDGET = 0.05  # share of training time that evaluating the full train split may take
-TRAIN_SAMPLE_ROWS = 20_000  # fixed subset of the train split used between full passes
-SAMPLE_INTERVAL = 3.0  # seconds between batches of sampled names
 SAMPLE_SEED = 1234  # the same draws every time, so you watch the same names improve
 STATES = ("running", "paused", "done", "diverged", "stopped", "interrupted")
 

@@ -60,6 +60,10 @@ class LossPlot(SafePlot):
         self.dirty = True
         self.overlays: list[tuple[str, list[float], list[float]]] = []  # other runs: (label, steps, values)
 
+    def dots_wide(self) -> int:
+        """Points worth sending for a curve: braille draws two dots per column, less the y axis's columns."""
+        return max(20, (self.size.width - 10) * 2)
+
     def set_curve(self, steps: list[float], vals: list[float]) -> None:
         self.steps, self.vals, self.dirty = steps, vals, True
 

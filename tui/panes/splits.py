@@ -9,6 +9,10 @@ from typing import Any
 from rich.table import Table
 from textual.widgets import Static
 
+from core.engine.policy import TRAIN_SAMPLE_ROWS
+
+SAMPLE_ROWS = f"{TRAIN_SAMPLE_ROWS / 1000:g}K"  # the size of the train split's fixed sample, as the panes say it
+
 
 def _fmt(x: float | None) -> str:
     return "—" if x is None or not math.isfinite(x) else f"{x:.4f}"
@@ -69,7 +73,7 @@ class SplitLosses(Static):
         if best_step >= 0:
             caption += f" @{best_step:,}"
         if kind == "sample":
-            caption += "\n[dim]* on a fixed 20K-row sample[/]"
+            caption += f"\n[dim]* on a fixed {SAMPLE_ROWS}-row sample[/]"
         if self.initial is not None and self.vocab_size > 1:
             caption += (f"\n[dim]initial loss {self.initial:.1f} at step 0; a uniform guess is "
                         f"{math.log(self.vocab_size):.2f}[/]")

@@ -1,5 +1,5 @@
-"""argparse pieces shared by the command-line modules (tui/cli.py, tui/subcommands/sweep.py): one-line errors and
-number types that say what they wanted."""
+"""argparse pieces shared by the command-line modules (tui/cli.py and tui/subcommands/): the table of commands
+that each module adds its parser to, one-line errors, and number types that say what they wanted."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from typing import NoReturn
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
 
 
 class Parser(argparse.ArgumentParser):
@@ -15,6 +16,31 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+Run = Callable[[argparse.Namespace], int]  # what a command does with its parsed flags: the exit status
+
+
+@dataclass
+class CommandLine:
+    """Every command's parser and the function it runs, by name ("app" for no command, "sweep show").
+
+    `only` is the command being run: the registry's ~35 flags go only on its parser (and the app's), since
+    building them all costs ~10 ms of the app's first frame; None builds them all (tests, --help checks)."""
+
+    only: str | None = None
+    parsers: dict[str, argparse.ArgumentParser] = field(default_factory=dict)
+    runs: dict[str, Run] = field(default_factory=dict)
+
+    def add(self, name: str, run: Run, description: str, **kwargs: Any) -> Parser:
+        """A new parser for the command `name`, which runs `run`."""
+        parser = Parser(prog="mlp-tui" if name == "app" else f"mlp-tui {name}", description=description, **kwargs)
+        self.parsers[name], self.runs[name] = parser, run
+        return parser
+
+    def wants_settings(self, name: str) -> bool:
+        """Whether the command `name` gets the registry's flags in this build."""
+        return self.only is None or self.only == name
 
 
 def number(cast: Callable[[str], float], ok: Callable[[float], bool], what: str) -> Callable[[str], float]:

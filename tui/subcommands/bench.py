@@ -1,9 +1,13 @@
-"""`mlp-tui bench`: the trainer's speed against the lecture's loop, or any recipe against the plain PyTorch
-way of writing it, with the step's matmul floor (core.probes.bench)."""
+"""`mlp-tui bench`: its flags, and the trainer's speed against the lecture's loop, or any recipe against the plain
+PyTorch way of writing it, with the step's matmul floor (core.probes.bench)."""
 
 from __future__ import annotations
 
 import argparse
+
+from core import settings
+from tui.subcommands.argtypes import CommandLine, thread_count
+from tui.subcommands.options import add_training_options, resolve_settings
 
 
 def bench(args: argparse.Namespace, values: dict | None) -> int:
@@ -66,3 +70,21 @@ def _bench_recipe(args: argparse.Namespace, values: dict) -> int:
     print(f"matmul floor: {r.floor_seconds * 1e6:,.0f} us per step ({1 / r.floor_seconds:,.0f} steps/s if a step "
           f"were only its matmuls); our share of the floor: {r.floor_share:.0%}")
     return 0
+
+
+def add_parser(cl: CommandLine) -> None:
+    p = cl.add("bench", run, description="Steps per second of the lecture's training loop and of mlp-tui's trainer, "
+               "same recipe, same data, one process. With --preset or any model or training flag: that recipe "
+               "written the plain PyTorch way (nn layers, autograd, torch.optim, loss.item() per step) against the "
+               "trainer, and the step's matmul floor. --steps: steps for each loop (default here: 30,000 for the "
+               "lecture's loop, 3,000 for a recipe).")
+    p.add_argument("--threads", type=thread_count, default=1, metavar="N", help="torch threads (default: 1)")
+    if cl.wants_settings("bench"):
+        add_training_options(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    """The lecture's loop, or with --preset or any model or training flag (not --data, --steps) that recipe."""
+    recipe = args.preset is not None or any(getattr(args, s.name, None) is not None for s in settings.SETTINGS
+                                            if s.cli and s.name not in ("data", "steps"))
+    return bench(args, resolve_settings(args) if recipe else None)

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import os
 import shlex
 import socket
 import sys
 from typing import Any
 
+from core import settings
 from core.runs.files import safe_text
+from tui.subcommands.argtypes import CommandLine, number
+from tui.subcommands.options import resolve_settings
 
 BUSY_PAGE = """<!DOCTYPE html><html><head><title>mlp-tui: busy</title></head>
 <body style="background:#0c181f;color:#eee;font-family:monospace;padding:3em">
@@ -106,3 +110,28 @@ def serve(args: argparse.Namespace, app_argv: list[str]) -> int:
     command = shlex.join([sys.executable, "-m", "tui.cli", *app_argv])
     make_server(command, args.host, args.port, args.max_sessions).serve()
     return 0
+
+
+def add_parser(cl: CommandLine) -> None:
+    """serve's own flags; the rest are the app's, checked with the app's parser and passed through (tui.cli)."""
+    p = cl.add("serve", run, description="The app in a browser (textual-serve): each tab its own app and training "
+               "process. Every flag of mlp-tui passes through (mlp-tui serve --preset best). No authentication: "
+               "anyone who can reach the port can use it.")
+    p.add_argument("--host", default="127.0.0.1", metavar="HOST", help="address to listen on (default: "
+                   "127.0.0.1, this machine only)")
+    p.add_argument("--port", type=number(int, lambda v: 1 <= v <= 65535, "a port from 1 to 65535"),
+                   default=8000, metavar="PORT", help="port (default: 8000)")
+    p.add_argument("--max-sessions", type=number(int, lambda v: v >= 1, "at least 1"),
+                   default=os.cpu_count() or 1, metavar="N",
+                   help="browser tabs at once, each training on a core (default: the number of cores)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check the app's flags once, here (a bad --config now, not in every tab), then serve."""
+    from core.errors import ConfigError
+
+    values = resolve_settings(args.app_args)  # a bad --config, now, not in every tab
+    _, reason = settings.BY_NAME["data"].parse(str(values["data"]))
+    if reason:
+        raise ConfigError(f"--data {safe_text(str(values['data']))}: {reason}")
+    return serve(args, args.app_argv)

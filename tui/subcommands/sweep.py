@@ -15,10 +15,13 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from core import settings
 from core.runs.files import safe_text
+from tui.subcommands.argtypes import CommandLine, number
+from tui.subcommands.options import add_runs_dir, add_training_options, resolve_settings
 
 
 def _storage(args: argparse.Namespace) -> str:
@@ -43,26 +46,8 @@ def cmd_sweep(args: argparse.Namespace, values: dict) -> int:
     budget = Budget(args.trial_steps, args.trial_minutes)
     url = _storage(args)
     study = create_study(args.study, url, args.seed, args.heartbeat)
-    for t in study.get_trials(deepcopy=False):  # Optuna cannot change a category's choices within a study
-        for name, dist in t.distributions.items():
-            p = space.get(name)
-            had = tuple(getattr(dist, "choices", ()))
-            if p is not None and p.kind == "choice" and had and had != tuple(p.choices):
-                shown = "|".join(settings.fmt(c) for c in had)
-                raise ConfigError(f"--space {name}: study {args.study} has tried {name}={shown}; a resumed study "
-                                  f"keeps its choices (give them in that order, or start a new --study)")
-    # Each sweep process on the study (another machine's, a resume) takes the next slot; its worker i seeds
-    # its sampler with seed + 1000 * slot + i, or two processes given the same --seed would draw the same values.
-    slot = sum(1 for k in study.user_attrs if k.startswith("process-"))
-    study.set_user_attr(f"process-{slot}", {"pid": os.getpid(), "started": time.time()})
-    seed = None if args.seed is None else args.seed + 1000 * slot
-    base = {k: v for k, v in values.items() if k not in space}
-    from core.data import BUILTIN, resolve_dataset
-
-    if base.get("data") not in BUILTIN:  # a file: absolute, so that show and its recipe work from anywhere
-        base["data"] = str(resolve_dataset(base["data"]).resolve())
-    study.set_user_attr("base", json.dumps(base))
-    study.set_user_attr("space", [p.describe() for p in space.values()])
+    _check_choices(study, space, args.study)
+    seed, base = _join(study, args.seed, values, space)
     workers = args.workers or os.cpu_count() or 1
     deadline = time.time() + 60 * args.sweep_minutes if args.sweep_minutes else None
     job = WorkerJob(args.study, url, base, space, budget, args.trials, deadline,
@@ -147,6 +132,36 @@ def _watch(args: argparse.Namespace, procs: list, stop: dict, job: Any) -> bool:
               f"is touched again (mlp-tui sweep show, or a resumed sweep, which runs it again)", file=sys.stderr)
     print(_summary(trials), file=sys.stderr)
     return bool(lost)
+
+
+def _check_choices(study: Any, space: dict, name: str) -> None:
+    """A resumed study's categories keep their choices: Optuna cannot change them within a study."""
+    from core.errors import ConfigError
+
+    for t in study.get_trials(deepcopy=False):  # Optuna cannot change a category's choices within a study
+        for setting, dist in t.distributions.items():
+            p = space.get(setting)
+            had = tuple(getattr(dist, "choices", ()))
+            if p is not None and p.kind == "choice" and had and had != tuple(p.choices):
+                shown = "|".join(settings.fmt(c) for c in had)
+                raise ConfigError(f"--space {setting}: study {name} has tried {setting}={shown}; a resumed study "
+                                  f"keeps its choices (give them in that order, or start a new --study)")
+
+
+def _join(study: Any, seed: int | None, values: dict, space: dict) -> tuple[int | None, dict]:
+    """Take this process's slot in the study and record the settings it does not tune: (sampler seed, base)."""
+    # Each sweep process on the study (another machine's, a resume) takes the next slot; its worker i seeds
+    # its sampler with seed + 1000 * slot + i, or two processes given the same --seed would draw the same values.
+    slot = sum(1 for k in study.user_attrs if k.startswith("process-"))
+    study.set_user_attr(f"process-{slot}", {"pid": os.getpid(), "started": time.time()})
+    base = {k: v for k, v in values.items() if k not in space}
+    from core.data import BUILTIN, resolve_dataset
+
+    if base.get("data") not in BUILTIN:  # a file: absolute, so that show and its recipe work from anywhere
+        base["data"] = str(resolve_dataset(base["data"]).resolve())
+    study.set_user_attr("base", json.dumps(base))
+    study.set_user_attr("space", [p.describe() for p in space.values()])
+    return (None if seed is None else seed + 1000 * slot), base
 
 
 def _print_finished(trials: list, seen: set[int]) -> set[int]:
@@ -292,7 +307,6 @@ def cmd_sweep_export(args: argparse.Namespace) -> int:
 
 
 def add_sweep_options(p: argparse.ArgumentParser) -> None:
-    from tui.subcommands.argtypes import number as _number
     from tui.subcommands.argtypes import positive_int as _positive_int
 
     p.add_argument("--study", required=True, metavar="NAME", help="the study's name (an existing one is resumed)")
@@ -306,14 +320,45 @@ def add_sweep_options(p: argparse.ArgumentParser) -> None:
                         f"lr,n_hidden,n_embd,block_size,batch_size,init)")
     p.add_argument("--trials", type=_positive_int, default=None, metavar="N",
                    help="the study's total number of trials (a resumed study runs up to it)")
-    p.add_argument("--sweep-minutes", type=_number(float, lambda v: 0 < v <= 10**6, "above 0"), default=None,
+    p.add_argument("--sweep-minutes", type=number(float, lambda v: 0 < v <= 10**6, "above 0"), default=None,
                    metavar="M", help="start no trial after this many minutes")
     p.add_argument("--trial-steps", type=_positive_int, default=None, metavar="N",
                    help="steps per trial (default: 50,000 unless --trial-minutes)")
-    p.add_argument("--trial-minutes", type=_number(float, lambda v: 0 < v <= 10**4, "above 0"), default=None,
+    p.add_argument("--trial-minutes", type=number(float, lambda v: 0 < v <= 10**4, "above 0"), default=None,
                    metavar="M", help="minutes per trial instead of steps")
     p.add_argument("--workers", type=_positive_int, default=None, metavar="N",
                    help="local worker processes, one torch thread each (default: the number of cores)")
-    p.add_argument("--heartbeat", type=_number(int, lambda v: 1 <= v <= 3600, "from 1 to 3600"), default=10,
+    p.add_argument("--heartbeat", type=number(int, lambda v: 1 <= v <= 3600, "from 1 to 3600"), default=10,
                    metavar="S", help="seconds between a worker's heartbeats; a trial silent for 3 of them is "
                                      "marked failed when the study is next touched")
+
+
+def add_parser(cl: CommandLine) -> None:
+    """`sweep`, `sweep show` and `sweep export`."""
+    sweep = cl.add("sweep", run, description="Tune settings with Optuna: worker processes (one per core) train "
+                   "trials as ordinary runs; the median pruner stops hopeless ones. The flags of mlp-tui train set "
+                   "what is not tuned; --seed also seeds the sampler. Also: mlp-tui sweep show STUDY, mlp-tui sweep "
+                   "export STUDY.")
+    add_sweep_options(sweep)
+    if cl.wants_settings("sweep"):
+        add_training_options(sweep)
+    add_runs_dir(sweep)
+    show = cl.add("sweep show", cmd_sweep_show, description="A study's leaderboard, its best settings as a command "
+                  "line, and the parameters' importances.")
+    show.add_argument("study", metavar="STUDY", help="the study's name")
+    show.add_argument("--top", type=number(int, lambda v: 1 <= v <= 1000, "from 1 to 1000"), default=10,
+                      metavar="N", help="trials in the leaderboard (default: 10)")
+    show.add_argument("--recipe", action="store_true", help="print the best trial's settings as a TOML recipe "
+                      "instead (for mlp-tui train --config)")
+    export = cl.add("sweep export", cmd_sweep_export, description="A study's trials as CSV.")
+    export.add_argument("study", metavar="STUDY", help="the study's name")
+    export.add_argument("-o", "--out", type=Path, default=None, metavar="FILE", help="write here (default: stdout)")
+    for p in (show, export):
+        p.add_argument("--storage", default=None, metavar="URL", help="the study's storage (default: sweeps.db "
+                       "in the runs folder)")
+        add_runs_dir(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    """The settings that are not tuned from the flags, a recipe and a preset; then the sweep."""
+    return cmd_sweep(args, resolve_settings(args))

@@ -1,4 +1,4 @@
-"""`mlp-tui train`: a Trainer, its run directory, a Rich progress bar, and the ways a run can end.
+"""`mlp-tui train`: its flags; a Trainer, its run directory, a Rich progress bar, and the ways a run can end.
 
 However it ends (done, Ctrl+C, SIGTERM, SIGHUP from a closed terminal or SSH drop, a full disk), the
 trained weights end up on disk and run.json says what happened: a full disk stops the saving, not the
@@ -15,12 +15,15 @@ import signal
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from core.link import protocol as P
 from core.runs.files import safe_text
 from core.runs.folder import METRICS, RUN_FILES, json_safe
+from tui.subcommands.argtypes import CommandLine, thread_count
+from tui.subcommands.options import add_runs_dir, add_training_options, resolve_settings
 
 STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
 
@@ -94,14 +97,11 @@ def train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str = "names", d
 
 def _train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str, dedupe: bool, stopper: _Stopper) -> int:
     import torch
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     import core  # noqa: F401  (quiets torch's NumPy warning)
     from core.data import Dataset, resolve_dataset
     from core.engine.session import Session
     from core.engine.train import Trainer
-    from core.errors import MLPTuiError
-    from core.runs.checkpoint import dataset_ref
     from core.runs.folder import default_runs_dir
     from core.runs.writer import RunWriter
 
@@ -110,16 +110,7 @@ def _train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str, dedupe: bo
     source = data
     data = Dataset.load(source, mcfg.block_size, dedupe=dedupe)
     trainer = Trainer(data, mcfg, tcfg)
-    if args.out is not None:
-        out: Path | None = args.out.expanduser()
-        held = [n for n in RUN_FILES if os.path.lexists(out / n)]
-        if held:
-            what = "a run" if {"run.json", "model.pt"} & set(held) else f"files a run would write ({', '.join(held)})"
-            raise MLPTuiError(f"--out {safe_text(out)}: already holds {what}; give a new folder (nothing was "
-                              f"overwritten)")
-    else:
-        out = None
-    writer = RunWriter(out, trainer, origin="cli", root=args.runs_dir or default_runs_dir(),
+    writer = RunWriter(_new_folder(args.out), trainer, origin="cli", root=args.runs_dir or default_runs_dir(),
                        stem=resolve_dataset(source).stem, dedupe=dedupe)
     out = writer.open()  # fail now, before training, if the folder cannot be made
     length = f"{tcfg.minutes:g} minutes" if tcfg.minutes else f"{tcfg.steps:,} steps"
@@ -130,14 +121,7 @@ def _train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str, dedupe: bo
 
         if jit.failure():  # installed and wanted, yet broken: say why this run is slower than it should be
             _Say(err).line(f"note: {safe_text(jit.failure())}; training on the torch kernels instead")
-    progress = Progress(
-        TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[sps]:>7,.0f} steps/s"), TextColumn("loss {task.fields[loss]:.4f}"),
-        TextColumn("dev {task.fields[dev]:.4f}"), TextColumn("lr {task.fields[lr]:.3g}"), TimeRemainingColumn(),
-        console=err, disable=args.quiet, transient=False,
-    )
-    task = progress.add_task("training", total=trainer.total_steps, sps=0.0, loss=math.nan, dev=math.nan,
-                             lr=trainer.lr)
+    progress, task = _progress_bar(err, trainer, args.quiet)
     dev_curve: list[list[float]] = []  # [seconds, step, dev loss] at each evaluation
     save_errors: list[str] = []
 
@@ -158,6 +142,46 @@ def _train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str, dedupe: bo
     trainer.threads = args.threads
     torch.set_num_threads(1 if mcfg.members > 1 else args.threads)  # an ensemble's threads are its members'
     t0 = time.perf_counter()
+    _train_until_stopped(session, progress, task, stopper)
+    train_wall = time.perf_counter() - t0
+    session.finish("interrupted" if stopper.signal is not None else "stopped")
+    return _finish(args, Ending(session, writer, out, err, stopper.signal, t0, train_wall, dev_curve, save_errors,
+                                dedupe))
+
+
+def _new_folder(out: Path | None) -> Path | None:
+    """--out expanded, refused if it holds a run or files a run would write; None (a new folder) if not given."""
+    from core.errors import MLPTuiError
+
+    if out is None:
+        return None
+    out = out.expanduser()
+    held = [n for n in RUN_FILES if os.path.lexists(out / n)]
+    if held:
+        what = "a run" if {"run.json", "model.pt"} & set(held) else f"files a run would write ({', '.join(held)})"
+        raise MLPTuiError(f"--out {safe_text(out)}: already holds {what}; give a new folder (nothing was "
+                          f"overwritten)")
+    return out
+
+
+def _progress_bar(err: Any, trainer: Any, quiet: bool) -> tuple[Any, Any]:
+    """A Rich progress bar on stderr (off with --quiet) and its task: steps, speed, loss, dev, lr, time left."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    progress = Progress(
+        TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[sps]:>7,.0f} steps/s"), TextColumn("loss {task.fields[loss]:.4f}"),
+        TextColumn("dev {task.fields[dev]:.4f}"), TextColumn("lr {task.fields[lr]:.3g}"), TimeRemainingColumn(),
+        console=err, disable=quiet, transient=False,
+    )
+    task = progress.add_task("training", total=trainer.total_steps, sps=0.0, loss=math.nan, dev=math.nan,
+                             lr=trainer.lr)
+    return progress, task
+
+
+def _train_until_stopped(session: Any, progress: Any, task: Any, stopper: _Stopper) -> None:
+    """Step until the session is done or a signal came, the bar redrawn about 10 times a second."""
+    trainer = session.trainer
     try:
         with progress:
             while session.running and stopper.signal is None:
@@ -168,19 +192,30 @@ def _train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str, dedupe: bo
             progress.update(task, total=max(trainer.step, 1))
     except OSError:  # the terminal went away under the progress bar (SIGHUP): the run still gets saved
         pass
-    train_wall = time.perf_counter() - t0
-    session.finish("interrupted" if stopper.signal is not None else "stopped")
-    return _finish(args, session, writer, out, err, stopper.signal, t0, train_wall, dev_curve, dataset_ref,
-                   save_errors, dedupe)
 
 
-def _finish(args: argparse.Namespace, session: Any, writer: Any, out: Path, err: Any, signame: str | None,
-            t0: float, train_wall: float, dev_curve: list, dataset_ref: Any, save_errors: list[str],
-            dedupe: bool) -> int:
+@dataclass
+class Ending:
+    """How a `train` run ended, for _finish to save, report and turn into an exit status."""
+
+    session: Any
+    writer: Any
+    out: Path  # the run folder
+    err: Any  # the console of the progress bar (stderr)
+    signame: str | None  # the signal that stopped training (SIGINT, SIGTERM, SIGHUP), or None
+    t0: float  # time.perf_counter() when training started
+    train_wall: float  # seconds in the training loop
+    dev_curve: list  # [seconds, step, dev loss] at each evaluation
+    save_errors: list[str]  # why the run folder stopped taking writes (a full disk), if it did
+    dedupe: bool
+
+
+def _finish(args: argparse.Namespace, end: Ending) -> int:
     """Rescue the weights if the disk refused them, write metrics.json, report; the exit status."""
-    trainer, tcfg = session.trainer, session.trainer.config
-    seconds = time.perf_counter() - t0
-    say = _Say(err)
+    session, writer, out, signame, save_errors = end.session, end.writer, end.out, end.signame, end.save_errors
+    trainer = session.trainer
+    seconds = time.perf_counter() - end.t0
+    say = _Say(end.err)
     if session.message:
         say.line(session.message)
     state = session.state
@@ -192,29 +227,10 @@ def _finish(args: argparse.Namespace, session: Any, writer: Any, out: Path, err:
         say.line(f"{stopped} at step {trainer.step:,}; saved what was trained")
     saved: Path | None = out / "model.pt"
     if save_errors:
-        saved = rescue(trainer, out.name, dedupe)
+        saved = rescue(trainer, out.name, end.dedupe)
         writer.mark("unsaved", rescued_to=None if saved is None else str(saved))
-    losses, final = session.kept_losses, session.final_losses
-    metrics = {
-        "steps": trainer.step,
-        "seconds": round(seconds, 3),
-        "steps_per_second": round(trainer.step / train_wall, 1) if train_wall else 0.0,  # wall time
-        "params": trainer.model.num_params(),
-        "train_loss": losses["train"],  # of the saved weights (see "kept")
-        "dev_loss": losses["dev"],
-        "test_loss": losses["test"],
-        "kept": session.kept,
-        "final_dev_loss": final["dev"],
-        "best_dev_loss": trainer.best_dev,
-        "best_dev_step": trainer.best_dev_step,
-        "state": state,
-        "dataset": dataset_ref(trainer.data.source),
-        "dedupe": dedupe,
-        "preset": args.preset,
-        "threads": args.threads,
-        "config": {"model": trainer.model_config.to_dict(), "train": tcfg.to_dict()},
-        "dev_curve": dev_curve,
-    }
+    losses = session.kept_losses
+    metrics = _metrics(args, end, state, seconds)
     wrote = [saved] if saved is not None else []
     try:
         (out / METRICS).write_text(json.dumps(json_safe(metrics), indent=2) + "\n")
@@ -240,6 +256,36 @@ def _finish(args: argparse.Namespace, session: Any, writer: Any, out: Path, err:
     return 1 if state == "diverged" else 0
 
 
+def _metrics(args: argparse.Namespace, end: Ending, state: str, seconds: float) -> dict[str, Any]:
+    """metrics.json: the losses of the saved weights, the speed, the settings, the dev curve."""
+    from core.runs.checkpoint import dataset_ref
+
+    session, train_wall, dedupe = end.session, end.train_wall, end.dedupe
+    trainer, tcfg = session.trainer, session.trainer.config
+    losses, final = session.kept_losses, session.final_losses
+    metrics = {
+        "steps": trainer.step,
+        "seconds": round(seconds, 3),
+        "steps_per_second": round(trainer.step / train_wall, 1) if train_wall else 0.0,  # wall time
+        "params": trainer.model.num_params(),
+        "train_loss": losses["train"],  # of the saved weights (see "kept")
+        "dev_loss": losses["dev"],
+        "test_loss": losses["test"],
+        "kept": session.kept,
+        "final_dev_loss": final["dev"],
+        "best_dev_loss": trainer.best_dev,
+        "best_dev_step": trainer.best_dev_step,
+        "state": state,
+        "dataset": dataset_ref(trainer.data.source),
+        "dedupe": dedupe,
+        "preset": args.preset,
+        "threads": args.threads,
+        "config": {"model": trainer.model_config.to_dict(), "train": tcfg.to_dict()},
+        "dev_curve": end.dev_curve,
+    }
+    return metrics
+
+
 class _Say:
     """Lines on stderr that never fail: after a SIGHUP there may be no terminal to write to."""
 
@@ -251,3 +297,27 @@ class _Say:
             print(text, file=sys.stderr, flush=True)
         except OSError:
             pass
+
+
+def add_parser(cl: CommandLine) -> None:
+    p = cl.add("train", run, description="Train without the app; writes model.pt and metrics.json.")
+    if cl.wants_settings("train"):
+        add_training_options(p)
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="the run directory: model.pt, metrics.json, run.json, the loss history, evaluations "
+                        "and samples (default: a new <dataset>-<date-time> folder in --runs-dir)")
+    add_runs_dir(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--threads", type=thread_count, default=None, metavar="N",
+                   help="threads for training (default: 1, or one per member of an ensemble up to the cores "
+                        "here; on 2 cores, 2 torch threads ran one model of --preset best at 0.6-1.1x one "
+                        "thread, and the compiled step of the fast extra runs one model on one thread)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """The settings from the flags, a recipe and a preset; then train on them."""
+    from core.config import configs
+
+    values = resolve_settings(args)
+    mcfg, tcfg = configs(values)
+    return train(args, mcfg, tcfg, data=values["data"], dedupe=bool(values["dedupe"]))

@@ -1,0 +1,12 @@
+"""The Session's evaluation and sampling policy, as constants only (core.engine.session explains it).
+
+Torch-free and import-free, so that the app's process can quote these numbers in its help text and
+panes without loading the engine (tests/test_layers.py).
+"""
+
+EVAL_INTERVAL = 2.0  # seconds of training between scheduled evaluations, at least ...
+EVAL_SHARE = 0.05  # ... and long enough that they cost at most this share of the training time,
+EVAL_MAX_INTERVAL = 30.0  # ... but never longer than this
+EVAL_BUDGET = 0.05  # share of training time that evaluating the full train split may take
+TRAIN_SAMPLE_ROWS = 20_000  # fixed subset of the train split used between full passes
+SAMPLE_INTERVAL = 3.0  # seconds between batches of sampled names

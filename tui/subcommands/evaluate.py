@@ -1,0 +1,53 @@
+"""`mlp-tui eval`: a saved model's split losses, as JSON on stdout."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from core.runs.folder import json_safe
+from tui.subcommands.argtypes import CommandLine, fail
+
+
+def add_parser(cl: CommandLine) -> None:
+    p = cl.add("eval", run, description="Split losses of a saved model, as JSON on stdout.")
+    p.add_argument("--checkpoint", type=Path, required=True, metavar="PATH",
+                   help="a run directory or a model.pt written by mlp-tui")
+    p.add_argument("--data", default=None, metavar="PATH",
+                   help="evaluate on this dataset instead of the one the model was trained on")
+
+
+def load_data_for(ckpt: Any, override: str | None) -> Any:
+    """The checkpoint's dataset (or `override`), split as it was for training."""
+    from core.data import Dataset
+
+    return Dataset.load(override or ckpt.dataset, ckpt.model_config.block_size, ckpt.split_seed, dedupe=ckpt.dedupe)
+
+
+def run(args: argparse.Namespace) -> int:
+    from core.data import SPLITS
+    from core.model import split_loss
+    from core.runs.checkpoint import load_checkpoint
+    from core.runs.files import safe_text
+    from core.runs.folder import checkpoint_path
+
+    ckpt = load_checkpoint(checkpoint_path(args.checkpoint))
+    data = load_data_for(ckpt, args.data)
+    if tuple(data.vocab.itos) != tuple(ckpt.vocab.itos):
+        extra = sorted(set(data.vocab.itos) - set(ckpt.vocab.itos))
+        if extra:
+            fail(f"{data.source} has characters the model never saw: {''.join(extra)[:40]!r}")
+        fail(f"{data.source} has a different vocabulary from the model's ({len(data.vocab)} vs {len(ckpt.vocab)})")
+    out = {s: split_loss(ckpt.model, data.X[s], data.Y[s]) for s in SPLITS}
+    report = {
+        "checkpoint": safe_text(args.checkpoint),
+        "dataset": safe_text(data.source),
+        "dedupe": data.dedupe,
+        "step": ckpt.step,
+        "params": ckpt.model.num_params(),
+        **{f"{s}_loss": v for s, v in out.items()},
+    }
+    print(json.dumps(json_safe(report), indent=2))
+    return 0
