@@ -8,8 +8,7 @@ import pytest
 import torch
 
 from core.engine.train import TrainConfig, Trainer
-from core.kernels import jit
-from core.kernels import make_kernel
+from core.kernels import jit, make_kernel
 from core.kernels.lecture import FusedGeneral, FusedSGD
 from core.model import MLP, MLPConfig
 
