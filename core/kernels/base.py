@@ -47,7 +47,8 @@ class Kernel(ABC):
 
     def state_dict(self) -> dict:
         """The optimiser's state: AdamW's moments (exp_avg, exp_avg_sq: a tensor per parameter, in the model's
-        order) and step count, as the kernel's own tensors (clone them to keep them). Plain SGD keeps none: {}."""
+        order) and step count (step), plus an ensemble's member_b2. A single model's kernel hands over its own
+        tensors, which its next steps change (clone them to keep them). Plain SGD keeps none: {}."""
         return {}
 
     def load_state_dict(self, state: dict) -> None:
