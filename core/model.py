@@ -34,6 +34,18 @@ class MLP(nn.Module):
     and Bengio et al.'s direct connections Wd from the embeddings to the logits.
     """
 
+    # made by name from config.plan() (setattr, register_buffer): declared for a type checker, present only
+    # where the layout has them (W1, b1, W2, b2 and the running statistics are the lecture layout's names)
+    C: nn.Parameter
+    W1: nn.Parameter
+    b1: nn.Parameter
+    W2: nn.Parameter
+    b2: nn.Parameter
+    Wd: nn.Parameter
+    running_mean: torch.Tensor
+    running_var: torch.Tensor
+    member_b2: torch.Tensor
+
     def __init__(self, config: MLPConfig, generator: torch.Generator | None = None):
         super().__init__()
         config.validate()

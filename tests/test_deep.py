@@ -160,7 +160,7 @@ def test_one_flat_layer_is_the_lecture_model_bit_for_bit(names_data, monkeypatch
 
     monkeypatch.setenv("MLP_TUI_KERNEL", "torch")
     a = Trainer(names_data, MLPConfig(layers=1, arch="flat"), TrainConfig(steps=500))
-    assert type(a._kernel) is FusedSGD and [n for n, _ in a.model.named_parameters()] == ["C", "W1", "b1", "W2", "b2"]
+    assert type(a.kernel) is FusedSGD and [n for n, _ in a.model.named_parameters()] == ["C", "W1", "b1", "W2", "b2"]
     b = Trainer(names_data, MLPConfig(), TrainConfig(steps=500))
     a.run()
     b.run()
@@ -192,7 +192,7 @@ def test_a_deep_model_trains_on_names(names_data):
 
     tr = Trainer(names_data, MLPConfig(layers=3, n_hidden=64, batchnorm=True, init="kaiming"),
                  TrainConfig(steps=1500, lr=0.1))
-    assert type(tr._kernel) is FusedDeep
+    assert type(tr.kernel) is FusedDeep
     first = tr.evaluate(("dev",))["dev"]
     assert math.isclose(first, math.log(27), abs_tol=0.3)
     assert tr.run()

@@ -8,8 +8,7 @@ import pytest
 import torch
 
 from core.engine.train import TrainConfig, Trainer
-from core.kernels import jit
-from core.kernels.general import make_kernel
+from core.kernels import jit, make_kernel
 from core.kernels.lecture import FusedGeneral, FusedSGD
 from core.model import MLP, MLPConfig
 
@@ -173,7 +172,7 @@ def test_trainer_on_either_kernel_learns_the_same(names_data, monkeypatch):
     a = Trainer(names_data, MLPConfig(n_hidden=64), cfg)
     monkeypatch.setenv("MLP_TUI_KERNEL", "torch")
     b = Trainer(names_data, MLPConfig(n_hidden=64), cfg)
-    assert isinstance(a._kernel, jit.JitSGD) and type(b._kernel) is FusedSGD
+    assert isinstance(a.kernel, jit.JitSGD) and type(b.kernel) is FusedSGD
     assert a.run() and b.run()
     la, lb = a.history.series()[1], b.history.series()[1]  # log10 loss per step
     assert len(la) == len(lb) == 3000
@@ -185,7 +184,7 @@ def test_trainer_on_either_kernel_learns_the_same(names_data, monkeypatch):
 def test_a_diverging_chunk_on_the_compiled_step_is_rolled_back(names_data, monkeypatch):
     monkeypatch.delenv("MLP_TUI_KERNEL", raising=False)
     tr = Trainer(names_data, MLPConfig(n_hidden=32), TrainConfig(steps=2000, lr=900.0, decay_at=2000))
-    assert isinstance(tr._kernel, jit.JitSGD)
+    assert isinstance(tr.kernel, jit.JitSGD)
     before = [p.detach().clone() for p in tr.model.parameters()]
     assert tr.run() is False and tr.diverged
     assert all(torch.equal(p, q) for p, q in zip(tr.model.parameters(), before))  # the weights came back
@@ -213,7 +212,7 @@ def test_live_changes_reach_the_compiled_step(names_data, monkeypatch):
         monkeypatch.setenv("MLP_TUI_KERNEL", kernel)
         trainers.append(Trainer(names_data, MLPConfig(n_hidden=32, init="kaiming"), cfg))
     a, b = trainers
-    assert type(a._kernel) is jit.JitGeneral and type(b._kernel) is FusedGeneral
+    assert type(a.kernel) is jit.JitGeneral and type(b.kernel) is FusedGeneral
     for change in ({}, {"beta1": 0.6}, {"weight_decay": 0.1}, {"dropout": 0.3}, {"grad_clip": 0.2}, {"beta2": 0.9}):
         for tr in (a, b):
             tr.update_config(**change)

@@ -8,7 +8,7 @@ from conftest import run_cli
 
 from core.config import MLPConfig, TrainConfig
 from core.engine.train import Trainer
-from core.kernels.general import make_kernel
+from core.kernels import make_kernel
 from core.kernels.members import MembersKernel, fold, unfold
 from core.model import MLP
 from core.runs.checkpoint import load_checkpoint, resume_trainer, save_checkpoint
@@ -220,7 +220,7 @@ def test_a_member_that_fails_leaves_the_next_chunk_to_start_from_the_model(monke
     monkeypatch.delenv("MLP_TUI_KERNEL", raising=False)
     model = members_model(K=2)
     ens = make_kernel(model, TrainConfig(batch_size=4))
-    ens.workers = 2
+    ens.threads = 2
     before = [p.detach().clone() for p in model.parameters()]
     g = torch.Generator().manual_seed(0)
     xs, ys = torch.randint(0, 27, (2, 5, 12), generator=g), torch.randint(0, 27, (2, 5, 4), generator=g)

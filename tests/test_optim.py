@@ -173,13 +173,13 @@ def test_the_trainer_uses_the_schedule_step_by_step(small_data):
     """Within a chunk the lr changes each step (cosine): the trainer passes one lr per step."""
     tr = small_trainer(small_data, schedule="cosine", lr=0.2, lr_decay=0.1, steps=600, warmup=50)
     seen: list[float] = []
-    original = tr._kernel.run
+    original = tr.kernel.run
 
     def spy(xs, ys, logp, lrs, *rest):
         seen.extend(lrs if isinstance(lrs, list) else [lrs] * len(xs))
         return original(xs, ys, logp, lrs, *rest)
 
-    tr._kernel.run = spy
+    tr.kernel.run = spy
     tr.run()
     assert len(seen) == 600
     assert seen == pytest.approx([tr.config.lr_at(s) for s in range(600)])
@@ -188,13 +188,13 @@ def test_the_trainer_uses_the_schedule_step_by_step(small_data):
 def test_update_config_switches_to_the_general_kernel_and_back(small_data):
     tr = small_trainer(small_data, steps=10_000, init="kaiming")
     tr.run(200)
-    plain = type(tr._kernel)  # FusedSGD, or core.kernels.jit's JitSGD where numba is installed
-    assert plain.__name__ in ("FusedSGD", "JitSGD") and not tr._kernel.general
+    plain = type(tr.kernel)  # FusedSGD, or core.kernels.jit's JitSGD where numba is installed
+    assert plain.__name__ in ("FusedSGD", "JitSGD") and not tr.kernel.general
     tr.update_config(dropout=0.2)
-    assert isinstance(tr._kernel, FusedGeneral)
+    assert isinstance(tr.kernel, FusedGeneral)
     tr.run(200)
     tr.update_config(dropout=0.0)
-    assert type(tr._kernel) is plain
+    assert type(tr.kernel) is plain
     tr.run(200)
     assert tr.step == 600 and all(torch.isfinite(p).all() for p in tr.model.parameters())
 
@@ -222,7 +222,7 @@ def test_adamw_state_survives_a_checkpoint(names_data, tmp_path):
     first.run(steps=300)
     path = save_checkpoint(first, tmp_path / "a.pt")
     resumed = resume_trainer(load_checkpoint(path), names_data)
-    assert float(resumed._kernel.adam_step) == 300
+    assert float(resumed.kernel.state_dict()["step"]) == 300
     resumed.run()
     for p, q in zip(straight.model.parameters(), resumed.model.parameters()):
         torch.testing.assert_close(p, q, atol=1e-6, rtol=1e-5)

@@ -1,9 +1,10 @@
-"""The trainer: owns the model, the data, the step counter, and runs the kernels (core.kernels.lecture) in chunks.
+"""The trainer: owns the model, the data, the step counter, and runs a kernel (core.kernels) in chunks.
 
-The hot loop is a hand-written forward and backward pass (core.kernels.lecture): ~17 small torch calls per
-step and no host sync. Random batch indices come from a pool drawn in large blocks, so the
-stream of batches depends only on the seed, not on how steps are grouped into chunks. Losses are read
-back once per chunk of steps, where divergence is detected and a snapshot is published for a UI.
+The hot loop is the kernel's: a hand-written forward and backward pass, in torch calls or compiled by numba,
+many steps per call and no host sync (core.kernels' docstring says which kernel runs when). Random batch
+indices come from a pool drawn in large blocks, so the stream of batches depends only on the seed, not on how
+steps are grouped into chunks. Losses are read back once per chunk of steps, where divergence is detected and
+a snapshot is published for a UI.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from core.config import TrainConfig, validate_configs
 from core.data import SPLITS, Dataset
 from core.engine.history import LossHistory
 from core.errors import ConfigError
-from core.kernels.general import make_kernel
+from core.kernels import Kernel, make_kernel
+from core.kernels.base import Rows
 from core.kernels.lecture import dropout_masks
 from core.link.protocol import Snapshot
 from core.model import MLP, MLPConfig, split_loss
@@ -61,7 +63,7 @@ class Trainer:
         self.best_dev_step = -1
         self.elapsed = 0.0
         self.lr_override: float | None = None  # set_lr replaces the schedule's lr while set
-        self._kernel = self._make_kernel()
+        self._kernel: Kernel = self._make_kernel()
         self._gen = torch.Generator().manual_seed(train_config.seed + 1)  # batch indices
         self._mask_gen = torch.Generator().manual_seed(train_config.seed + 2)  # dropout masks
         self.wall = 0.0  # wall seconds spent in run(), pauses excluded: the clock of a time budget
@@ -79,6 +81,11 @@ class Trainer:
         self._ref_loss: float | None = None  # for the divergence check, measured before the first step
         self._best_chunk = math.inf
         self._snapshot = self._make_snapshot()
+
+    @property
+    def kernel(self) -> Kernel:
+        """The kernel that runs the steps (its name says which: "numba" or "torch"); it may change with the recipe."""
+        return self._kernel
 
     def _tensors(self) -> list[torch.Tensor]:
         """Weights and batch-norm running statistics: what a rollback or the best-dev copy must keep."""
@@ -104,19 +111,14 @@ class Trainer:
             self._kernel = self._make_kernel()
             if state is not None and self._kernel.general:
                 self._kernel.load_state_dict(state)
-        elif self._kernel.general:
-            self._kernel.cfg = new
+        else:
+            self._kernel.set_config(new)
         self.publish()
 
     def optimizer_state(self) -> dict:
         """AdamW's moments and step count (empty for SGD, which keeps none), for a checkpoint."""
         if self._kernel.general and self.config.optimizer == "adamw":
-            k = self._kernel
-            out = {"exp_avg": [t.clone() for t in k.exp_avg], "exp_avg_sq": [t.clone() for t in k.exp_avg_sq],
-                   "step": k.adam_step.clone()}
-            if hasattr(k, "member_state"):  # an ensemble: each member's own moments of b2 (core.kernels.members)
-                out["member_b2"] = k.member_state()
-            return out
+            return _cloned(self._kernel.state_dict())  # an ensemble's has each member's moments of b2 too
         return {}
 
     def load_optimizer_state(self, state: dict) -> None:
@@ -182,7 +184,7 @@ class Trainer:
         self._pool_pos += n
         return ix
 
-    def _make_kernel(self) -> Any:
+    def _make_kernel(self) -> Kernel:
         return make_kernel(self.model, self.config)
 
     @property
@@ -234,27 +236,23 @@ class Trainer:
         if K > 1:  # an ensemble: member k's batches are the stream shifted k/K of the way through the data
             ntr = len(Ytr)
             ix = torch.stack([(ix + k * (ntr // K)) % ntr for k in range(K)])  # (K, n, B)
-        xs = Xtr[ix].view(*ix.shape[:-1], -1)  # (n, B*block_size), or (K, n, B*block_size)
-        ys = Ytr[ix] + self._kernel.row_offset  # (n, B) flat index into (B, V), or (K, n, B)
-        if not getattr(self._kernel, "stacked", False):
-            xs, ys = xs.unbind(0), ys.unbind(0)  # the torch kernels take one row per step
+        kernel = self._kernel
+        x = Xtr[ix].view(*ix.shape[:-1], -1)  # (n, B*block_size), or (K, n, B*block_size)
+        y = Ytr[ix] + kernel.row_offset  # (n, B) flat index into (B, V), or (K, n, B)
+        xs: Rows = x if kernel.stacked else x.unbind(0)  # the torch kernels take one row per step
+        ys: Rows = y if kernel.stacked else y.unbind(0)
         logp = torch.empty(n, B)
         lrs = self._lrs(n)
         limit = self._divergence_limit()  # from the weights before this chunk
         for b, p in zip(self._backup, self._tensors()):
             b.copy_(p)
         t0 = time.perf_counter()
-        if K > 1:
-            self._kernel.workers = self.threads  # an ensemble's members, a thread each up to this
-        if self._kernel.general:
-            masks = None
-            if self.config.dropout > 0:  # (n, B, H), or (n, every layer's units) for a deep model
-                masks = dropout_masks(self._mask_gen, (n, *self._kernel.mask_shape), self.config.dropout)
-                if not getattr(self._kernel, "stacked", False):
-                    masks = masks.unbind(0)
-            self._kernel.run(xs, ys, logp, lrs, masks)
-        else:
-            self._kernel.run(xs, ys, logp, lrs)
+        kernel.threads = self.threads  # an ensemble's members, a thread each up to this
+        masks: Rows | None = None
+        if kernel.general and self.config.dropout > 0:  # (n, B, H), or (n, every layer's units) for a deep model
+            drawn = dropout_masks(self._mask_gen, (n, *kernel.mask_shape), self.config.dropout)
+            masks = drawn if kernel.stacked else drawn.unbind(0)
+        kernel.run(xs, ys, logp, lrs, masks)
         losses = -logp.mean(1)  # (n,) per-step loss in nats
         mean = losses.mean()
         ok = bool(torch.isfinite(mean) & (mean <= limit))  # the one host sync of the chunk
@@ -386,3 +384,12 @@ class Trainer:
         """A fresh snapshot, for whoever drives the trainer (a Session), between chunks."""
         self._snapshot = self._make_snapshot()  # one reference swap: readers never see half a snapshot
         return self._snapshot
+
+
+def _cloned(state: Any) -> Any:
+    """A copy of an optimiser state (tensors in lists and dicts) that the kernel's next steps leave alone."""
+    if isinstance(state, torch.Tensor):
+        return state.clone()
+    if isinstance(state, dict):
+        return {k: _cloned(v) for k, v in state.items()}
+    return [_cloned(v) for v in state]

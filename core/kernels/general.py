@@ -10,21 +10,20 @@ flat and hier are the same loop. Checked against autograd in tests/test_deep.py.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
-from core.config import TrainConfig
-from core.kernels.lecture import FusedGeneral, FusedSGD
+from core.config import Layer, TrainConfig
+from core.kernels.base import Lrs, Rows
+from core.kernels.optimizer import GeneralKernel
 from core.model import BN_EPS, BN_MOMENTUM, MLP
 
-__all__ = ["FusedDeep", "make_kernel"]
+__all__ = ["FusedDeep"]
 
 
 class _Buffers:
     """One Linear layer's working memory for a batch: its rows are batch x layer.rows."""
 
-    def __init__(self, model: MLP, layer, B: int, grads: dict[str, torch.Tensor]) -> None:
+    def __init__(self, model: MLP, layer: Layer, B: int, grads: dict[str, torch.Tensor]) -> None:
         n, w = B * layer.rows, layer.width
         self.layer, self.n = layer, n
         self.W = getattr(model, layer.W).detach()
@@ -49,10 +48,9 @@ class _Buffers:
             self.mean, self.invstd = torch.empty(w), torch.empty(w)  # the batch's, saved for the backward
 
 
-class FusedDeep:
-    """Steps of any layout of core.config's plan(), for SGD and AdamW, with dropout after each tanh."""
-
-    general = True
+class FusedDeep(GeneralKernel):
+    """Steps of any layout of core.config's plan(), for SGD and AdamW, with dropout after each tanh; the
+    optimiser side is core.kernels.optimizer's, over this layout's parameters."""
 
     def __init__(self, model: MLP, config: TrainConfig) -> None:
         mc = model.config
@@ -81,16 +79,8 @@ class FusedDeep:
         self.mask_shape = (sum(self.mask_sizes),)
         self._optimizer_buffers()
 
-    # the optimiser side is FusedGeneral's, over this layout's parameters
-    state_dict = FusedGeneral.state_dict
-    load_state_dict = FusedGeneral.load_state_dict
-    _optimizer_buffers = FusedGeneral._optimizer_buffers
-    _update = FusedGeneral._update
-    _clip = FusedGeneral._clip
-    _adamw_foreach = FusedGeneral._adamw_foreach
-
     @torch.no_grad()
-    def run(self, xs, ys, logp, lrs, masks: tuple[torch.Tensor, ...] | None = None) -> None:
+    def run(self, xs: Rows, ys: Rows, logp: torch.Tensor, lrs: Lrs, masks: Rows | None = None) -> None:
         """Steps over batches xs[i] (B*block_size,), flat targets ys[i] (B,); log p(target) into logp[i].
 
         masks[i] is step i's dropout masks, every hidden layer's one after the other (mask_shape)."""
@@ -98,11 +88,10 @@ class FusedDeep:
         adamw, wd = cfg.optimizer == "adamw", cfg.weight_decay
         if isinstance(lrs, (int, float)):
             lrs = [float(lrs)] * len(xs)
-        if masks is None:
-            masks = (None,) * len(xs)
+        step_masks = (None,) * len(xs) if masks is None else masks
         inv_b = 1.0 / self.B
         out = self.out
-        for xi, yi, li, lr, mask in zip(xs, ys, logp.unbind(0), lrs, masks):
+        for xi, yi, li, lr, mask in zip(xs, ys, logp.unbind(0), lrs, step_masks):
             parts = mask.split(self.mask_sizes) if mask is not None else (None,) * len(self.hidden)
             torch.index_select(self.C, 0, xi, out=self.emb)  # (B*T, E)
             x = self.emb
@@ -126,9 +115,9 @@ class FusedDeep:
             below = self.hidden[-1].dh if self.hidden else self.demb
             self._backward(out, below)
             for i in range(len(self.hidden) - 1, -1, -1):
-                buf = self.hidden[i]
-                if parts[i] is not None:
-                    buf.dh.view(-1).mul_(parts[i])  # through dropout
+                buf, part = self.hidden[i], parts[i]
+                if part is not None:
+                    buf.dh.view(-1).mul_(part)  # through dropout
                 torch.mul(buf.h, buf.h, out=buf.hh)
                 buf.dh.addcmul_(buf.dh, buf.hh, value=-1)  # through tanh: * (1 - h^2)
                 if buf.layer.bn:
@@ -144,7 +133,7 @@ class FusedDeep:
         """buf.h = x @ W (+ b), batch-normed if the layer is; x is (n, fan_in).
 
         Batch norm is torch's own native op, with the running statistics updated inside it: one call where
-        the ten small ops of core.kernels.lecture' version cost more than the matmul itself on these shapes."""
+        the ten small ops of core.kernels.lecture's version cost more than the matmul itself on these shapes."""
         if not buf.layer.bn:
             if buf.b is not None:
                 torch.addmm(buf.b, x, buf.W, out=buf.h)  # (n, width)
@@ -184,24 +173,3 @@ class FusedDeep:
             buf.dh, buf.a, buf.gain, buf.running_mean, buf.running_var, buf.mean, buf.invstd, True, BN_EPS,
             [True, True, True], out0=buf.hh, out1=buf.ggain, out2=buf.gbeta)
         buf.dh, buf.hh = buf.hh, buf.dh  # (n, width) each: the gradient now lives in the other buffer
-
-
-def make_kernel(model: MLP, config: TrainConfig) -> Any:
-    """The fastest kernel for this model and recipe: for the lecture's layout, plain SGD on the compiled step
-    (core.kernels.jit.JitSGD, when numba is installed) or the fused torch update
-    (core.kernels.lecture.FusedSGD), else the
-    general one (FusedGeneral); for any other layout, FusedDeep."""
-    if model.config.members > 1:
-        from core.kernels.members import MembersKernel
-
-        return MembersKernel(model, config, make_kernel)
-    if not model.config.lecture_layout:
-        return FusedDeep(model, config)
-    from core.kernels import jit
-
-    compiled = jit.make(model, config)  # the compiled step (the `fast` extra), else the torch one
-    if compiled is not None:
-        return compiled
-    if config.fast_path and not model.config.batchnorm:
-        return FusedSGD(model, config.batch_size)
-    return FusedGeneral(model, config)

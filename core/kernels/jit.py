@@ -1,14 +1,16 @@
-"""The lecture's SGD step compiled with numba: many steps per call, no torch dispatch at all.
+"""The lecture's layout compiled with numba: many steps per call, no torch dispatch at all.
 
-core.kernels.lecture.FusedSGD spends most of its time dispatching ~17 torch calls on tiny tensors. Here a whole
-chunk of steps is one call into machine code that works in place on the parameters' own memory (numpy
-views of the torch tensors): gathers, bias adds, tanh, softmax and the scatter-add are plain loops,
-the six matmuls go to scipy's BLAS through numba's np.dot.
+core.kernels.lecture's kernels spend most of their time dispatching small torch calls on tiny tensors (19
+a step for FusedSGD). Here a whole chunk of steps is one call into machine code (core.kernels.jitsteps)
+that works in place on the parameters' own memory (numpy views of the torch tensors): gathers, bias adds,
+tanh, softmax and the scatter-add are plain loops, the matmuls go to scipy's BLAS through numba's np.dot.
+JitSGD is FusedSGD's plain SGD step; JitGeneral is FusedGeneral's (AdamW or SGD with weight decay, dropout,
+clipping; no batch norm). An ensemble's members (core.kernels.members) run on them too.
 
 Optional: it needs the `fast` extra (numba and scipy). Without it, or with MLP_TUI_KERNEL=torch in the
-environment, make_kernel falls back to FusedSGD, which CI tests too. The numbers agree with FusedSGD
-to float32 rounding (~1e-6 after thousands of steps), not bit for bit: tanh here is a rational
-approximation (see _tanh) and sums run in another order.
+environment, make_kernel falls back to FusedSGD and FusedGeneral, which CI tests too. The numbers agree
+with the torch kernels to float32 rounding (~1e-6 after thousands of steps), not bit for bit: tanh here
+is a rational approximation (see jitsteps.tanh) and sums run in another order.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import torch
 
 from core.config import TrainConfig
+from core.kernels.base import Kernel, Lrs, Rows, stack_masks, stack_rows
 from core.kernels.lecture import FusedGeneral
 from core.model import MLP
 
@@ -85,7 +88,7 @@ def _build() -> Any:
     global _compiled
     if _compiled is None:
         try:
-            from core.kernels import jitsteps
+            import core.kernels.jitsteps as jitsteps
         except RuntimeError as e:  # numba found nowhere to cache (a read-only install, no writable home)
             if "cannot cache" not in str(e):
                 raise
@@ -93,8 +96,9 @@ def _build() -> Any:
 
             import numba
 
-            numba.config.CACHE_DIR = os.path.join(tempfile.gettempdir(), f"mlp-tui-numba-{os.getuid()}")
-            from core.kernels import jitsteps
+            numba_config: Any = numba.config  # its settings are made at run time: a checker sees none
+            numba_config.CACHE_DIR = os.path.join(tempfile.gettempdir(), f"mlp-tui-numba-{os.getuid()}")
+            import core.kernels.jitsteps as jitsteps
         _compiled = (jitsteps.steps, jitsteps.tanh, jitsteps.np, jitsteps.general_steps)
     return _compiled
 
@@ -103,8 +107,8 @@ def _check(xs: torch.Tensor, ys: torch.Tensor, logp: torch.Tensor, B: int, BT: i
            masks: torch.Tensor | None = None, H: int = 0) -> None:
     """The compiled code has no bounds checks: every shape and dtype is checked here, once per chunk."""
     n = len(xs)
-    want = [("inputs", xs, (n, BT), torch.long), ("targets", ys, (n, B), torch.long),
-            ("logp", logp, (n, B), torch.float32)]
+    want: list[tuple[str, torch.Tensor, tuple[int, ...], torch.dtype]] = [
+        ("inputs", xs, (n, BT), torch.long), ("targets", ys, (n, B), torch.long), ("logp", logp, (n, B), torch.float32)]
     if masks is not None:
         want.append(("dropout masks", masks, (n, B, H), torch.float32))
     for what, t, shape, dtype in want:
@@ -114,14 +118,13 @@ def _check(xs: torch.Tensor, ys: torch.Tensor, logp: torch.Tensor, B: int, BT: i
         raise ValueError("logp must be contiguous: the compiled step writes it in place")
 
 
-class JitSGD:
-    """FusedSGD's contract (run(xs, ys, logp, lrs), row_offset, general=False) on the compiled step.
+class JitSGD(Kernel):
+    """FusedSGD's plain SGD step, compiled.
 
-    `stacked`: the Trainer hands over the chunk's (n, B*block_size) inputs and (n, B) flat targets as
+    Stacked: the Trainer hands over the chunk's (n, B*block_size) inputs and (n, B) flat targets as
     two tensors instead of tuples of rows; tuples (the lr finder's) are stacked here.
     """
 
-    general = False
     stacked = True
     name = "numba"
 
@@ -142,11 +145,11 @@ class JitSGD:
         self.run(torch.empty(0, B * T, dtype=torch.long), torch.empty(0, B, dtype=torch.long),
                  torch.empty(0, B), 0.0)  # compile now (or load numba's cache), not inside the first timed chunk
 
-    def run(self, xs: Any, ys: Any, logp: torch.Tensor, lrs: float | list[float]) -> None:
+    def run(self, xs: Rows, ys: Rows, logp: torch.Tensor, lrs: Lrs, masks: Rows | None = None) -> None:
         """Steps over xs (n, B*block_size) and flat targets ys (n, B) (or tuples of rows); log p(target) into logp."""
+        self.no_masks(masks)
         np = self._np
-        if isinstance(xs, (tuple, list)):
-            xs, ys = torch.stack(xs), torch.stack(ys)
+        xs, ys = stack_rows(xs), stack_rows(ys)
         _check(xs, ys, logp, self.B, self.BT)
         n = len(xs)
         if len(self._lrs) < n:
@@ -190,14 +193,11 @@ class JitGeneral(FusedGeneral):
         self.run(torch.empty(0, B * model.config.block_size, dtype=torch.long), torch.empty(0, B, dtype=torch.long),
                  torch.empty(0, B), 0.0)  # compile (or load numba's cache) now, not in the first timed chunk
 
-    def run(self, xs: Any, ys: Any, logp: torch.Tensor, lrs: float | list[float], masks: Any = None) -> None:
+    def run(self, xs: Rows, ys: Rows, logp: torch.Tensor, lrs: Lrs, masks: Rows | None = None) -> None:
         """As FusedGeneral.run; xs (n, B*block_size), ys (n, B) flat targets and masks (n, B, H) may come
         stacked (the Trainer) or as tuples of rows (stacked here)."""
         np = self._np
-        if isinstance(xs, (tuple, list)):
-            xs, ys = torch.stack(xs), torch.stack(ys)
-        if isinstance(masks, (tuple, list)):
-            masks = torch.stack(masks) if masks and masks[0] is not None else None
+        xs, ys, masks = stack_rows(xs), stack_rows(ys), stack_masks(masks)
         _check(xs, ys, logp, self.B, self.BT, masks, self.hd.shape[1])
         n = len(xs)
         if len(self._lrs) < n:

@@ -1,9 +1,9 @@
 """The training kernels: one step of the MLP, forward, backward and update, without autograd.
 
-A hand-written pass for this one architecture, with the parameter update fused into the gradient
-matmuls (SGD) or one fused AdamW call, and every buffer preallocated: ~17 small torch calls per step
-and no host sync. Used by the Trainer (core.engine.train) and by the lr finder (core.probes.inspection); checked
-against autograd in the tests.
+A hand-written pass for the lecture's layout, with the parameter update fused into the gradient matmuls
+(FusedSGD: 19 small torch calls per step) or one fused AdamW call (FusedGeneral, core.kernels.optimizer),
+and every buffer preallocated: no host sync. Used by the Trainer (core.engine.train) and by the lr finder
+(core.probes.inspection); checked against autograd in the tests.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import math
 import torch
 
 from core.config import TrainConfig
+from core.kernels.base import Kernel, Lrs, Rows
+from core.kernels.optimizer import GeneralKernel
 from core.model import BN_EPS, BN_MOMENTUM, MLP
 
 __all__ = ["FusedGeneral", "FusedSGD", "dropout_masks"]
@@ -33,14 +35,12 @@ def dropout_masks(gen: torch.Generator, shape: tuple[int, ...], p: float) -> tor
     return m.mul_(65536 / thr)  # (*shape,)
 
 
-class FusedSGD:
+class FusedSGD(Kernel):
     """One SGD step of the MLP without autograd: forward, backward and update on fixed buffers.
 
     tanh(x) is computed as 2*sigmoid(2x) - 1 (torch.tanh is ~5x slower on these shapes), and the
     factor -lr/B is folded into dlogits so every later gradient arrives already scaled for the update.
     """
-
-    general = False  # no optimiser state, no dropout: the Trainer swaps in a general kernel for those
 
     def __init__(self, model: MLP, batch_size: int):
         cfg = model.config
@@ -69,13 +69,12 @@ class FusedSGD:
         self.row_offset = torch.arange(B) * V  # flat index of each row's first logit
 
     @torch.no_grad()
-    def run(
-        self, xs: tuple[torch.Tensor, ...], ys: tuple[torch.Tensor, ...], logp: torch.Tensor, lrs: float | list[float]
-    ) -> None:
+    def run(self, xs: Rows, ys: Rows, logp: torch.Tensor, lrs: Lrs, masks: Rows | None = None) -> None:
         """Steps over batches xs[i] (B*block_size,) and flat targets ys[i] (B,); log p(target) into logp[i].
 
-        lrs is one learning rate for all the steps or one per step.
+        lrs is one learning rate for all the steps or one per step. No dropout: masks must be None.
         """
+        self.no_masks(masks)
         C, W1, b1, W2, b2, W1T, W2T = self.C, self.W1, self.b1, self.W2, self.b2, self.W1T, self.W2T
         emb, embv, embT, h, hT, hh, m1 = self.emb, self.embv, self.embT, self.h, self.hT, self.hh, self.m1
         logits, dl, dlT, dh, dhT = self.logits, self.dl, self.dlT, self.dh, self.dhT
@@ -105,15 +104,13 @@ class FusedSGD:
             C.index_add_(0, xi, demb_rows)  # gathered embedding gradient
 
 
-class FusedGeneral(FusedSGD):
+class FusedGeneral(GeneralKernel, FusedSGD):
     """The same hand-written forward and backward, with real gradients for AdamW, weight decay, dropout.
 
     Gradients go to preallocated buffers and one `torch._fused_adamw_` call updates all five
     parameters (~11 us, against ~150 us for torch.optim.AdamW's foreach step). Dropout masks for a
     whole chunk are drawn in one call by the Trainer (a mask per step halves the speed).
     """
-
-    general = True
 
     def __init__(self, model: MLP, config: TrainConfig):
         super().__init__(model, config.batch_size)
@@ -134,29 +131,8 @@ class FusedGeneral(FusedSGD):
         self.hdT = self.hd.t()
         self._optimizer_buffers()
 
-    def _optimizer_buffers(self) -> None:
-        """AdamW's moments and step count, and gradient clipping's buffers, for self.params
-        (core.kernels.general too)."""
-        self.exp_avg = [torch.zeros_like(p) for p in self.params]
-        self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
-        self.adam_step = torch.zeros(())  # one step count shared by every parameter
-        self.adam_steps = [self.adam_step] * len(self.params)
-        self.fused_adamw = getattr(torch, "_fused_adamw_", None)
-        self.norms = torch.empty(len(self.params))  # gradient clipping's per-parameter norms
-        self.clip_coef = torch.empty(())
-
-    def state_dict(self) -> dict:
-        return {"exp_avg": self.exp_avg, "exp_avg_sq": self.exp_avg_sq, "step": self.adam_step}
-
-    def load_state_dict(self, state: dict) -> None:
-        if len(state["exp_avg"]) != len(self.params) or len(state["exp_avg_sq"]) != len(self.params):
-            raise ValueError(f"{len(state['exp_avg'])} moment tensors for {len(self.params)} parameters")
-        for dst, src in zip(self.exp_avg + self.exp_avg_sq, list(state["exp_avg"]) + list(state["exp_avg_sq"])):
-            dst.copy_(src)
-        self.adam_step.copy_(state["step"])
-
     @torch.no_grad()
-    def run(self, xs, ys, logp, lrs, masks: tuple[torch.Tensor, ...] | None = None) -> None:
+    def run(self, xs: Rows, ys: Rows, logp: torch.Tensor, lrs: Lrs, masks: Rows | None = None) -> None:
         """As FusedSGD.run; masks[i] (B, H) is step i's dropout mask, already scaled by 1/(1-p)."""
         C, W1, b1, W2, b2, W1T, W2T = self.C, self.W1, self.b1, self.W2, self.b2, self.W1T, self.W2T
         emb, embv, embT, h, hh, m1 = self.emb, self.embv, self.embT, self.h, self.hh, self.m1
@@ -169,10 +145,9 @@ class FusedGeneral(FusedSGD):
         wd = cfg.weight_decay
         if isinstance(lrs, (int, float)):
             lrs = [float(lrs)] * len(xs)
-        if masks is None:
-            masks = (None,) * len(xs)
+        step_masks = (None,) * len(xs) if masks is None else masks
         inv_b = 1.0 / self.B
-        for xi, yi, li, lr, mask in zip(xs, ys, logp.unbind(0), lrs, masks):
+        for xi, yi, li, lr, mask in zip(xs, ys, logp.unbind(0), lrs, step_masks):
             torch.index_select(C, 0, xi, out=emb)  # (B*T, E)
             if bn:
                 invstd = self._bn_forward()
@@ -208,32 +183,6 @@ class FusedGeneral(FusedSGD):
             gC.index_add_(0, xi, demb_rows)  # (V, E)
             self._update(lr, adamw, wd)
 
-    def _update(self, lr: float, adamw: bool, wd: float) -> None:
-        """Clip if asked, then one optimiser step over every parameter (the gradients are in self.grads)."""
-        cfg, params, grads = self.cfg, self.params, self.grads
-        if cfg.grad_clip:
-            self._clip(cfg.grad_clip)
-        if adamw and self.fused_adamw is not None:
-            self.adam_step.add_(1)  # the fused op reads the step count; the caller advances it
-            self.fused_adamw(params, grads, self.exp_avg, self.exp_avg_sq, [], self.adam_steps, lr=lr,
-                             beta1=cfg.beta1, beta2=cfg.beta2, weight_decay=wd, eps=1e-8, amsgrad=False,
-                             maximize=False)
-        elif adamw:
-            self._adamw_foreach(lr)
-        else:
-            if wd:
-                torch._foreach_mul_(params, 1 - lr * wd)
-            torch._foreach_add_(params, grads, alpha=-lr)
-
-    def _clip(self, max_norm: float) -> None:
-        """Scale the gradients so their total norm is at most max_norm, as clip_grad_norm_ does, on device:
-        the factor stays a tensor, so there is no host sync (a few small tensors per step, only when on)."""
-        norms = torch._foreach_norm(self.grads)  # one per parameter
-        torch.stack(norms, out=self.norms)  # (n_params,)
-        total = torch.linalg.vector_norm(self.norms)  # ()
-        torch.clamp(max_norm / (total + 1e-6), max=1.0, out=self.clip_coef)
-        torch._foreach_mul_(self.grads, self.clip_coef)
-
     def _bn_forward(self) -> torch.Tensor:
         """h = tanh(bngain * xhat + bnbias) with batch statistics; updates the running ones. Returns 1/std."""
         xhat, h = self.xhat, self.h
@@ -259,19 +208,3 @@ class FusedGeneral(FusedSGD):
         torch.sum(hh, 0, out=self.gbngain)  # (H,)
         torch.mul(xhat, self.gbngain, out=hh)  # (B, H)
         dh.mul_(B).sub_(self.gbnbias).sub_(hh).mul_(self.bngain * invstd / B)
-
-    def _adamw_foreach(self, lr: float) -> None:
-        """AdamW as torch.optim.AdamW computes it, for a torch without _fused_adamw_."""
-        cfg, params = self.cfg, self.params
-        self.adam_step.add_(1)
-        t = float(self.adam_step)
-        if cfg.weight_decay:
-            torch._foreach_mul_(params, 1 - lr * cfg.weight_decay)
-        torch._foreach_lerp_(self.exp_avg, self.grads, 1 - cfg.beta1)
-        torch._foreach_mul_(self.exp_avg_sq, cfg.beta2)
-        torch._foreach_addcmul_(self.exp_avg_sq, self.grads, self.grads, 1 - cfg.beta2)
-        bc1, bc2 = 1 - cfg.beta1**t, 1 - cfg.beta2**t
-        denom = torch._foreach_sqrt(self.exp_avg_sq)
-        torch._foreach_div_(denom, math.sqrt(bc2))
-        torch._foreach_add_(denom, 1e-8)
-        torch._foreach_addcdiv_(params, self.exp_avg, denom, -lr / bc1)

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -71,15 +72,21 @@ def trainer_speed(data: Dataset, model_config: MLPConfig, config: TrainConfig,
     dt = time.perf_counter() - t0
     _, vals = trainer.history.series()
     tail = (10 ** vals[-1000:]).mean().item()
-    return trainer.step / dt, tail, getattr(trainer._kernel, "name", "torch")
+    return trainer.step / dt, tail, trainer.kernel.name
+
+
+def scaled(config: TrainConfig, steps: int, **changes: Any) -> TrainConfig:
+    """The recipe run for `steps` steps, its lr decay at the same fraction of the run (half way when the recipe
+    has no step count), with `changes` on top."""
+    frac = config.decay_at / config.steps if config.steps else 0.5
+    return TrainConfig(**{**config.to_dict(), "steps": steps, "decay_at": int(steps * frac), **changes})
 
 
 def bench(data: Dataset, model_config: MLPConfig, config: TrainConfig, steps: int) -> BenchResult:
     """Both loops, one torch thread, the same number of steps; the decay step scaled to `steps`."""
     torch.set_num_threads(1)
     model_config = replace(model_config, vocab_size=len(data.vocab), block_size=data.block_size)
-    frac = config.decay_at / config.steps if config.steps else 0.5
-    config = TrainConfig(**{**config.to_dict(), "steps": steps, "decay_at": int(steps * frac)})
+    config = scaled(config, steps)
     ref_sps, ref_loss = lecture_loop(data, model_config, config, steps)
     tr_sps, tr_loss, kernel = trainer_speed(data, model_config, config, steps)
     if kernel != "numba":  # not installed, switched off, or it failed: jit.why_not() says which
@@ -250,9 +257,7 @@ def bench_preset(data: Dataset, model_config: MLPConfig, config: TrainConfig, st
     """The plain PyTorch loop, the trainer and the matmul floor: same data, steps and thread count."""
     torch.set_num_threads(threads)
     model_config = replace(model_config, vocab_size=len(data.vocab), block_size=data.block_size)
-    frac = config.decay_at / config.steps if config.steps else 0.5
-    config = TrainConfig(**{**config.to_dict(), "steps": steps, "decay_at": int(steps * frac), "minutes": None,
-                            "patience": 0})
+    config = scaled(config, steps, minutes=None, patience=0)
     plain_sps, plain_loss = plain_loop(data, model_config, config, steps)
     trainer = Trainer(data, model_config, config)
     trainer.threads = threads
@@ -262,7 +267,7 @@ def bench_preset(data: Dataset, model_config: MLPConfig, config: TrainConfig, st
     _, vals = trainer.history.series()
     trainer_loss = (10 ** vals[-1000:]).mean().item()
     floor = matmul_floor(model_config, config.batch_size)
-    kernel = getattr(trainer._kernel, "name", "torch")
+    kernel = trainer.kernel.name
     if kernel == "numba":  # its matmuls skip torch's dispatch: the floor is the faster of the two ways
         floor = min(floor, compiled_matmul_floor(model_config, config.batch_size))
     return PresetBench(steps, threads, model_config.num_params(), plain_sps, trainer.step / dt, plain_loss,

@@ -79,7 +79,7 @@ def lr_find(
 ) -> LRFind:
     """The lecture's experiment: one SGD step at each of n learning rates from lo to hi (exponentially
     spaced), on a fresh copy of the model; the model passed in is never touched."""
-    from core.kernels.general import make_kernel
+    from core.kernels import make_kernel
 
     work = copy.deepcopy(model)
     lrs = torch.logspace(math.log10(lo), math.log10(hi), n).tolist()

@@ -116,7 +116,7 @@ def _train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str, dedupe: bo
     length = f"{tcfg.minutes:g} minutes" if tcfg.minutes else f"{tcfg.steps:,} steps"
     _Say(err).line(f"{safe_text(data.source)}: {len(data.words):,} words, {len(data.vocab)} characters; "
                    f"{trainer.model.num_params():,} parameters; {tcfg.optimizer}, {length} -> {safe_text(out)}")
-    if getattr(trainer._kernel, "name", "torch") != "numba":
+    if trainer.kernel.name != "numba":
         from core.kernels import jit
 
         if jit.failure():  # installed and wanted, yet broken: say why this run is slower than it should be
