@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -55,7 +55,7 @@ def lecture_loop(data: Dataset, model_config: MLPConfig, config: TrainConfig, st
         loss.backward()
         lr = config.lr_at(i)
         for p in parameters:
-            p.data += -lr * p.grad
+            p.data += -lr * cast(torch.Tensor, p.grad)  # set by backward(): the type checker can't know
         lossi.append(loss.item())
     dt = time.perf_counter() - t0
     tail = lossi[-1000:]
