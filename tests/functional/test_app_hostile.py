@@ -159,7 +159,7 @@ async def test_a_run_another_process_trains_cannot_be_continued_but_can_be_compa
     saved = _cli_run(_runs_dir(), harness.data, "theirs")
     holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from core.runs.lock import RunLock; "
                                "l = RunLock(sys.argv[1]); print('locked', flush=True); time.sleep(600)", str(saved)],
-                              stdout=subprocess.PIPE, cwd=Path(__file__).resolve().parents[1])
+                              stdout=subprocess.PIPE, cwd=Path(__file__).resolve().parents[2])
     assert holder.stdout.readline().strip() == b"locked"
     app = harness.app(hidden=32)
     try:

@@ -99,7 +99,7 @@ def app_env(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
     words = write_words(tmp_path / "words.txt", SMALL_WORDS)
     runs = tmp_path / "runs"
     env = {**os.environ, "MLP_TUI_RUNS_DIR": str(runs), "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30"}
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
     return words, runs, env
 
 
@@ -182,7 +182,7 @@ def test_a_killed_app_leaves_no_live_run(app_env):
 def test_train_saves_on_a_stop_signal(tmp_path, sig):
     words = write_words(tmp_path / "words.txt", SMALL_WORDS)
     out = tmp_path / "run"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     p = subprocess.Popen([*COMMAND, "train", "--data", str(words), "--steps", "100000000", "--out", str(out),
                           "--quiet"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -214,7 +214,7 @@ def test_ctrl_c_again_while_saving_still_saves(tmp_path):
     """A second and third Ctrl+C while the run is being wrapped up do not cut the save short."""
     words = write_words(tmp_path / "words.txt", SMALL_WORDS)
     out = tmp_path / "run"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     p = subprocess.Popen([*COMMAND, "train", "--data", str(words), "--steps", "100000000", "--n-hidden", "400",
                           "--out", str(out), "--quiet"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)

@@ -17,7 +17,7 @@ from core.runs.folder import read_info
 from core.sweeps.study import Budget, create_study, load_study, parse_space
 from core.sweeps.workers import WorkerJob, worker_main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 COMMAND = [sys.executable, "-c", "import sys; from tui.cli import main; sys.exit(main())"]
 
 

@@ -173,7 +173,7 @@ while True:
 def test_kill_9_in_the_middle_of_saves_leaves_a_loadable_checkpoint(tmp_path):
     words = write_words(tmp_path / "w.txt", SMALL_WORDS)
     ck = tmp_path / "model.pt"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     for delay in (0.05, 0.13, 0.21, 0.37):
         p = subprocess.Popen([sys.executable, "-c", SAVER, str(words), str(ck)], stdout=subprocess.PIPE, env=env)
         assert p.stdout.readline().strip() == b"ready"

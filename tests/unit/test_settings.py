@@ -23,7 +23,7 @@ from core.runs.checkpoint import load_checkpoint
 from tui.cli import build_parsers
 from tui.panes.fields import FIELDS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

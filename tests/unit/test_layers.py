@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 UI_PACKAGES = ("textual", "rich", "plotext", "textual_plotext", "tui")
 TORCH_FREE = ("core.settings", "core.link.protocol", "core.config", "core.data", "core.runs.folder",
               "core.runs.listing", "core.runs.files", "core.runs.lock", "core.errors", "core.runs.atomic",
