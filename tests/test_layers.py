@@ -32,9 +32,44 @@ def imports_of(path: Path) -> set[str]:
     return out
 
 
+def module_name(path: Path) -> str:
+    """The dotted name a file is imported as: core/runs/folder.py is core.runs.folder, core/runs/__init__.py
+    is core.runs."""
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
 def modules(package: str) -> list[tuple[str, Path]]:
-    return [(f"{package}.{p.stem}" if p.stem != "__init__" else package, p)
-            for p in sorted((ROOT / package).rglob("*.py"))]
+    return [(module_name(p), p) for p in sorted((ROOT / package).rglob("*.py"))]
+
+
+def test_module_names_are_dotted_paths():
+    names = dict(modules("core"))
+    assert {"core", "core.runs", "core.runs.folder", "core.link.protocol", "core.engine.session"} <= set(names)
+    assert names["core.runs.folder"] == ROOT / "core" / "runs" / "folder.py"
+    assert not {n for n in names if n.count(".") == 1 and n.split(".")[1] in ("folder", "general", "protocol")}
+
+
+def test_every_torch_free_module_exists():
+    names = dict(modules("core"))
+    assert set(TORCH_FREE) <= set(names), set(TORCH_FREE) - set(names)
+
+
+def test_signal_handlers_are_installed_in_one_place():
+    """One signal helper (core/signals.py) serves every process that stops on a signal: no other module of core
+    or tui calls signal.signal or an event loop's add_signal_handler (by the ast, and by the text)."""
+    found = []
+    for name, path in modules("core") + modules("tui"):
+        if name == "core.signals":
+            continue
+        text = path.read_text()
+        for node in ast.walk(ast.parse(text, str(path))):
+            if isinstance(node, ast.Attribute) and (node.attr == "add_signal_handler" or (
+                    node.attr == "signal" and isinstance(node.value, ast.Name) and node.value.id == "signal")):
+                found.append(f"{name}:{node.lineno}")
+        if "signal.signal(" in text:
+            found.append(name)
+    assert not found, found
 
 
 @pytest.mark.parametrize(("name", "path"), modules("core"), ids=[m for m, _ in modules("core")])

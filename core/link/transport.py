@@ -12,36 +12,19 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue
-import signal
 import threading
 import time
 from typing import Any
 
 from core.link import protocol as P
 from core.link.pump import Worker as _Worker  # looked up here at start, so a test can record the workers
+from core.signals import StopSignals
 
 
 def coalesce(cmds: list[Any]) -> list[Any]:
     """The commands in order, with only the last of each P.LATEST_ONLY type kept (in its place)."""
     last = {type(c): i for i, c in enumerate(cmds) if isinstance(c, P.LATEST_ONLY)}
     return [c for i, c in enumerate(cmds) if not isinstance(c, P.LATEST_ONLY) or last[type(c)] == i]
-
-
-class _Stop:
-    """SIGTERM or SIGHUP (a closed terminal: the whole process group gets it) ends the loop like quit;
-    the run is saved on the way out. SIGINT is the UI's to handle: the worker ignores it."""
-
-    def __init__(self) -> None:
-        self.signal: int | None = None
-        if threading.current_thread() is not threading.main_thread():
-            return  # a thread backend: the process's signals are not ours
-        for name in ("SIGTERM", "SIGHUP"):
-            if hasattr(signal, name):
-                signal.signal(getattr(signal, name), self._handle)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        self.signal = signum
 
 
 def worker_main(cmd_q: Any, out_q: Any) -> None:
@@ -51,7 +34,10 @@ def worker_main(cmd_q: Any, out_q: Any) -> None:
     import core  # noqa: F401  (quiets torch's NumPy warning)
 
     torch.set_num_threads(1)  # small ops: one thread is faster and stable (ARCHITECTURE.md, "Measured")
-    stop = _Stop()
+    # SIGTERM or SIGHUP (a closed terminal: the whole process group gets it) ends the loop like quit, and the
+    # run is saved on the way out; SIGINT is the UI's to handle, so it is ignored here. Never restored: the
+    # process ends with this loop. (A thread backend installs nothing: the process's signals are not ours.)
+    stop = StopSignals(("SIGTERM", "SIGHUP"), ignore=("SIGINT",)).install()
     w = _Worker(out_q)
     parent = mp.parent_process()  # None when the worker is a thread
     last_check = time.monotonic()

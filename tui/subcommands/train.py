@@ -11,7 +11,6 @@ import argparse
 import json
 import math
 import os
-import signal
 import sys
 import tempfile
 import time
@@ -21,8 +20,7 @@ from typing import Any
 from core.link import protocol as P
 from core.runs.files import safe_text
 from core.runs.folder import METRICS, RUN_FILES, json_safe
-
-STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
+from core.signals import StopSignals, detach_on_hangup, exit_status
 
 
 def _console() -> Any:
@@ -43,29 +41,12 @@ def _console() -> Any:
     return QuietOnBrokenPipe(stderr=True)
 
 
-class _Stopper:
-    """Ctrl+C, SIGTERM and SIGHUP end the training loop at the next chunk, and the run is saved."""
+class _Stopper(StopSignals):
+    """Ctrl+C, SIGTERM and SIGHUP end the training loop at the next chunk, and the run is saved; after a SIGHUP
+    the output goes to /dev/null (the terminal is gone: writes to it would fail)."""
 
     def __init__(self) -> None:
-        self.signal: str | None = None
-        self.old: dict[int, Any] = {}
-
-    def __enter__(self) -> _Stopper:
-        for s in (signal.SIGINT, *STOP_SIGNALS):
-            self.old[s] = signal.signal(s, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        self.signal = signal.Signals(signum).name
-        if signum == getattr(signal, "SIGHUP", None):  # the terminal is gone: writes to it would fail
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            for fd in (1, 2):
-                os.dup2(devnull, fd)
-            os.close(devnull)
-
-    def __exit__(self, *exc: Any) -> None:
-        for s, old in self.old.items():
-            signal.signal(s, old)
+        super().__init__(on_signal=detach_on_hangup)
 
 
 def rescue(trainer: Any, name: str, dedupe: bool) -> Path | None:
@@ -170,7 +151,7 @@ def _train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str, dedupe: bo
         pass
     train_wall = time.perf_counter() - t0
     session.finish("interrupted" if stopper.signal is not None else "stopped")
-    return _finish(args, session, writer, out, err, stopper.signal, t0, train_wall, dev_curve, dataset_ref,
+    return _finish(args, session, writer, out, err, stopper.name, t0, train_wall, dev_curve, dataset_ref,
                    save_errors, dedupe)
 
 
@@ -236,7 +217,7 @@ def _finish(args: argparse.Namespace, session: Any, writer: Any, out: Path, err:
     if signame == "SIGINT":
         return 130
     if signame is not None:
-        return 128 + int(getattr(signal, signame))
+        return exit_status(signame)
     return 1 if state == "diverged" else 0
 
 
