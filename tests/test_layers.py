@@ -129,3 +129,56 @@ def test_no_import_circles():
         if n not in seen:
             cycle = visit(n)
             assert cycle is None, " -> ".join(cycle)
+
+
+def private(name: str) -> bool:
+    """_x is private; __x__ (a dunder) is not."""
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def private_uses(name: str, path: Path, ours: set[str]) -> list[str]:
+    """Where module `name` uses a private name of another of `ours`: `from m import _x`, or `m._x` (and
+    `m.C._x`) on a name bound by an import of one of ours. Attributes of self and cls are the module's own."""
+    tree = ast.parse(path.read_text(), str(path))
+    package = name if path.stem == "__init__" else name.rpartition(".")[0]
+    imported: set[str] = set()  # local names bound to something of ours
+    hits = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.split(".")[0] in ("core", "tui"):
+                    imported.add(a.asname or a.name.split(".")[0])
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+            module = ".".join(p for p in (base, node.module or "") if p)
+            if module.split(".")[0] not in ("core", "tui") or module == name:
+                continue
+            for a in node.names:
+                if private(a.name):
+                    hits.append(f"{name}:{node.lineno} from {module} import {a.name}")
+                imported.add(a.asname or a.name)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and private(node.attr):
+            root = node.value
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if isinstance(root, ast.Name) and root.id in imported:
+                hits.append(f"{name}:{node.lineno} {ast.unparse(node)}")
+    return hits
+
+
+def test_no_module_uses_another_modules_private_name():
+    """A name with a leading underscore is its module's own: another module that needs it gets a public one."""
+    found = modules("core") + modules("tui")
+    ours = {n for n, _ in found}
+    hits = [h for n, p in found for h in private_uses(n, p, ours)]
+    assert not hits, "\n".join(hits)
+
+
+def test_the_private_name_check_finds_both_forms(tmp_path):
+    """The check above can fail: an import of a private name and an attribute of an imported module."""
+    (tmp_path / "x.py").write_text("from core.runs import folder\nfrom core.runs.atomic import _UMASK\n"
+                                   "import core.runs.files as files\n\n"
+                                   "class A:\n    def f(self):\n        return self._y, folder._z, files._w, core.x\n")
+    hits = private_uses("tui.x", tmp_path / "x.py", set())
+    assert len(hits) == 3 and "_UMASK" in hits[0] and "folder._z" in " ".join(hits) and "files._w" in " ".join(hits)

@@ -153,6 +153,6 @@ def output_file(path: str | os.PathLike[str], protected: Iterable[Path] = ()) ->
 
 
 def _umask() -> int:
-    from core.runs.atomic import _UMASK
+    from core.runs.atomic import UMASK
 
-    return _UMASK
+    return UMASK

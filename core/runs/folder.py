@@ -23,17 +23,15 @@ listing runs and reading their curves needs no torch.
 from __future__ import annotations
 
 import array
-import errno
 import json
 import math
 import os
 import sys
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from core.errors import ConfigError, MLPTuiError
-from core.runs.atomic import write_atomic
 from core.runs.files import FileRefused, has_unsafe, read_regular, safe_text
 from core.runs.lock import LOCK
 
@@ -88,21 +86,6 @@ def new_run_dir(root: str | os.PathLike[str], stem: str) -> Path:
     raise RunError(f"{safe_text(root)}: too many runs named {base}")
 
 
-def _atomic_json(path: Path, obj: Any) -> None:
-    write_atomic(path, lambda f: f.write(json.dumps(json_safe(obj), indent=2) + "\n"), binary=False)
-
-
-def _rewrite_in_place(path: Path, obj: Any) -> None:
-    """Overwrite a small file in its own blocks: on a full disk the atomic way has no room for a temp file,
-    but a run.json that keeps saying "running" would be a lie."""
-    text = (json.dumps(json_safe(obj), indent=2) + "\n").encode()
-    with open(path, "r+b") as f:
-        f.write(text)
-        f.truncate(len(text))
-        f.flush()
-        os.fsync(f.fileno())
-
-
 def json_safe(obj: Any) -> Any:
     """NaN and infinity become null, so every file stays valid JSON."""
     if isinstance(obj, float) and not math.isfinite(obj):
@@ -113,25 +96,6 @@ def json_safe(obj: Any) -> Any:
         return [json_safe(v) for v in obj]
     return obj
 
-
-def _open_append(path: Path, text: bool) -> IO[Any]:
-    """A run file opened to append: never through a symlink (it could point at the user's files), never a
-    FIFO or device (it would block or write elsewhere), created if missing."""
-    import stat as st
-
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-    try:
-        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), 0o666)
-    except OSError as e:
-        if e.errno in (errno.ELOOP, errno.ENXIO):
-            raise RunError(f"{safe_text(path.parent)}: damaged run ({path.name} is a link or a pipe, not a file)") \
-                from None
-        raise
-    if not st.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise RunError(f"{safe_text(path.parent)}: damaged run ({path.name} is not a regular file)")
-    os.set_blocking(fd, True)
-    return os.fdopen(fd, "a" if text else "ab", **({"encoding": "utf-8"} if text else {}))
 
 
 def is_plain_file(path: Path) -> bool:

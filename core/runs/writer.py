@@ -8,6 +8,7 @@ raises RunError so that the caller stops saving, not training.
 from __future__ import annotations
 
 import array
+import errno
 import json
 import os
 import sys
@@ -30,9 +31,6 @@ from core.runs.folder import (
     STATUSES,
     VERSION,
     RunError,
-    _atomic_json,
-    _open_append,
-    _rewrite_in_place,
     default_runs_dir,
     is_plain_file,
     json_safe,
@@ -318,3 +316,38 @@ class RunWriter:
                 self.path.rmdir()
             except OSError:
                 pass  # something else is in it: leave it
+
+
+def _atomic_json(path: Path, obj: Any) -> None:
+    write_atomic(path, lambda f: f.write(json.dumps(json_safe(obj), indent=2) + "\n"), binary=False)
+
+
+def _rewrite_in_place(path: Path, obj: Any) -> None:
+    """Overwrite a small file in its own blocks: on a full disk the atomic way has no room for a temp file,
+    but a run.json that keeps saying "running" would be a lie."""
+    text = (json.dumps(json_safe(obj), indent=2) + "\n").encode()
+    with open(path, "r+b") as f:
+        f.write(text)
+        f.truncate(len(text))
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _open_append(path: Path, text: bool) -> IO[Any]:
+    """A run file opened to append: never through a symlink (it could point at the user's files), never a
+    FIFO or device (it would block or write elsewhere), created if missing."""
+    import stat as st
+
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), 0o666)
+    except OSError as e:
+        if e.errno in (errno.ELOOP, errno.ENXIO):
+            raise RunError(f"{safe_text(path.parent)}: damaged run ({path.name} is a link or a pipe, not a file)") \
+                from None
+        raise
+    if not st.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise RunError(f"{safe_text(path.parent)}: damaged run ({path.name} is not a regular file)")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "a" if text else "ab", **({"encoding": "utf-8"} if text else {}))

@@ -151,9 +151,9 @@ def open_storage(url: str, heartbeat: int = HEARTBEAT) -> Any:
         return optuna.storages.RDBStorage(
             url, heartbeat_interval=heartbeat, grace_period=3 * heartbeat, **kwargs)
     except ImportError as e:  # a driver that is not installed (psycopg for postgresql://)
-        raise SweepError(f"--storage {_hide_password(url)}: {e}; see the README's sweeps section") from None
+        raise SweepError(f"--storage {hide_password(url)}: {e}; see the README's sweeps section") from None
     except Exception as e:  # noqa: BLE001 - SQLAlchemy's errors for a bad URL or a server that is not there
-        raise SweepError(f"--storage {_hide_password(url)}: cannot open it ({type(e).__name__}: "
+        raise SweepError(f"--storage {hide_password(url)}: cannot open it ({type(e).__name__}: "
                          f"{str(e).splitlines()[0][:200]})") from None
 
 
@@ -163,7 +163,8 @@ def _has(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def _hide_password(url: str) -> str:
+def hide_password(url: str) -> str:
+    """A storage URL fit to print: a password in it becomes ***."""
     import re
 
     return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
@@ -191,7 +192,7 @@ def load_study(name: str, url: str, heartbeat: int = HEARTBEAT, seed: int | None
     try:
         study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
     except KeyError:
-        raise SweepError(f"no study named {name!r} in {_hide_password(url)}") from None
+        raise SweepError(f"no study named {name!r} in {hide_password(url)}") from None
     made_with = study.user_attrs.get("heartbeat")
     if isinstance(made_with, int) and made_with != heartbeat:  # the grace period is the sweep's, not ours
         return load_study(name, url, made_with, seed, budget)

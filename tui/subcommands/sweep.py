@@ -84,9 +84,9 @@ def cmd_sweep(args: argparse.Namespace, values: dict) -> int:
 
 
 def _safe_url(url: str) -> str:
-    from core.sweeps.study import _hide_password
+    from core.sweeps.study import hide_password
 
-    return safe_text(_hide_password(url))
+    return safe_text(hide_password(url))
 
 
 def _watch(args: argparse.Namespace, procs: list, stop: StopSignals, job: Any) -> bool:
