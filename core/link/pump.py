@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from core.link import protocol as P
+from core.status import Status
 
 FRAME_INTERVAL = 0.1  # seconds between frames (snapshot and plot series) sent to the UI
 VIEW_INTERVALS = {"embeddings": 0.5, "health": 1.0}  # seconds between updates of an open view
 HEALTH_ROWS = 512  # fixed training rows the health view measures on
 MAX_SCORE_CHARS = 64  # longer text is refused by the score view (names are rarely over 20 characters)
-NEEDS_MODEL = (P.Pause, P.Resume, P.Apply, P.SampleNow, P.EvaluateNow, P.Save, P.FindLR, P.Score, P.DatasetInfo)
+NEEDS_MODEL = (P.Pause, P.Resume, P.Apply, P.SampleNow, P.EvaluateNow, P.Save, P.FindLR, P.ScoreText, P.DatasetInfo)
 
 
 def _or_empty(read: Any, path: str) -> list[dict]:
@@ -38,7 +39,7 @@ def _mtime(spec: str) -> float:
         return 0.0
 
 
-class Worker:
+class Pump:
     """The protocol pump of the training process: commands in, a Session trains, events and frames out."""
 
     def __init__(self, out_q: Any):
@@ -162,7 +163,7 @@ class Worker:
             self.send(P.Error(f"{e}; this run is not being saved"))
             return None
 
-    def close_run(self, status: str = "stopped") -> None:
+    def close_run(self, status: str = Status.STOPPED) -> None:
         """Finish the run directory: a last checkpoint, marked done or diverged if it was, else `status`."""
         if self.session is not None:
             self.session.close(status)
@@ -242,7 +243,7 @@ class Worker:
 
     def handle_safely(self, cmd: tuple) -> bool:
         """handle(cmd), with an unexpected failure of a command reported to the UI instead of ending the process
-        (a failure while training itself still ends it, in worker_main, after saving)."""
+        (a failure while training itself still ends it, in training_main, after saving)."""
         try:
             return self.handle(cmd)
         except MemoryError:
@@ -250,14 +251,14 @@ class Worker:
         except Exception as e:
             self.send(P.Error(f"{type(cmd).__name__} failed: {type(e).__name__}: {e}"))
         if self.session is not None:  # whatever it was doing is in doubt: wait for the user
-            self.session.state = "paused" if self.session.running else self.session.state
+            self.session.status = Status.PAUSED if self.session.running else self.session.status
             self.frame(force=True)
         return True
 
     def handle(self, cmd: Any) -> bool:
         """Apply one command of core.link.protocol; False means quit."""
         if isinstance(cmd, P.Quit):
-            self.close_run("stopped")
+            self.close_run(Status.STOPPED)
             return False
         if self.session is None and type(cmd) in NEEDS_MODEL:
             self.send(P.Error("there is no model yet; fix the settings and press r"))
@@ -286,9 +287,9 @@ class Worker:
     def _pause(self, c: P.Pause) -> None:
         se = self.session
         if se.running:
-            se.state = "paused"
+            se.status = Status.PAUSED
             self.frame(force=True)  # the UI hears "paused" before the evaluation and the save's fsync
-            se.state = "running"
+            se.status = Status.RUNNING
             se.pause()
             self.frame(force=True)
 
@@ -322,7 +323,7 @@ class Worker:
                 P.Temperature: self._temperature, P.Watch: self._watch, P.Pause: self._pause,
                 P.Resume: self._resume, P.Apply: self._apply, P.SampleNow: lambda c: self.session.sample(),
                 P.EvaluateNow: self._evaluate_now, P.Save: lambda c: self.save(), P.DatasetInfo: self._dataset,
-                P.FindLR: lambda c: self.lr_find(fresh=bool(c.fresh)), P.Score: lambda c: self.score(str(c.text)),
+                P.FindLR: lambda c: self.lr_find(fresh=bool(c.fresh)), P.ScoreText: lambda c: self.score(str(c.text)),
             })
         return self._dispatcher
 
@@ -366,7 +367,7 @@ class Worker:
 
         from core.engine.session import SAMPLE_SEED
         from core.probes.inspection import ScoreError, score
-        from core.probes.sample import sample
+        from core.probes.sample import MAX_NAME_LEN, sample
 
         tr = self.trainer
         if len(text) > MAX_SCORE_CHARS:  # a paste of a page: the UI caps it too
@@ -379,7 +380,8 @@ class Worker:
             return
         words = self.session.train_words()
         g = torch.Generator().manual_seed(SAMPLE_SEED)
-        more = sample(tr.model, tr.data.vocab, 8, g, self.temperature, max_len=30, train_words=words, prefix=text)
+        more = sample(tr.model, tr.data.vocab, 8, g, self.temperature, max_len=MAX_NAME_LEN, train_words=words,
+                      prefix=text)
         self.send(P.Scored(text, step=tr.step, nll=s.nll, mean_nll=s.mean_nll,
                            positions=[(p.context, p.char, p.prob, p.alternatives) for p in s.positions],
                            completions=[(x.text, x.in_train) for x in more], in_train=text in words))

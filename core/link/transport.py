@@ -1,7 +1,7 @@
 """The transport between the app and its training process: plain-data commands in, events and frames out.
 
 Why a process: a UI rendering plots in the same process holds the GIL between the trainer's small
-torch ops and costs it 23-40% of its speed; in its own process the trainer keeps ~95%. worker_main is
+torch ops and costs it 23-40% of its speed; in its own process the trainer keeps ~95%. training_main is
 the process's loop (commands between chunks, signals, the parent's health); core.link.pump is the pump it
 runs, around a core.engine.session.Session. TrainerThread runs the same loop in a thread, for the tests and
 for measuring the choice (bench/app_speed.py).
@@ -17,8 +17,9 @@ import time
 from typing import Any
 
 from core.link import protocol as P
-from core.link.pump import Worker as _Worker  # looked up here at start, so a test can record the workers
+from core.link import pump
 from core.signals import StopSignals
+from core.status import Status
 
 
 def coalesce(cmds: list[Any]) -> list[Any]:
@@ -27,7 +28,7 @@ def coalesce(cmds: list[Any]) -> list[Any]:
     return [c for i, c in enumerate(cmds) if not isinstance(c, P.LATEST_ONLY) or last[type(c)] == i]
 
 
-def worker_main(cmd_q: Any, out_q: Any) -> None:
+def training_main(cmd_q: Any, out_q: Any) -> None:
     """The training process: apply commands between chunks, train while active, publish frames."""
     import torch
 
@@ -38,8 +39,8 @@ def worker_main(cmd_q: Any, out_q: Any) -> None:
     # run is saved on the way out; SIGINT is the UI's to handle, so it is ignored here. Never restored: the
     # process ends with this loop. (A thread backend installs nothing: the process's signals are not ours.)
     stop = StopSignals(("SIGTERM", "SIGHUP"), ignore=("SIGINT",)).install()
-    w = _Worker(out_q)
-    parent = mp.parent_process()  # None when the worker is a thread
+    w = pump.Pump(out_q)  # looked up at start, so that a test can record the pumps
+    parent = mp.parent_process()  # None when the training process is a thread
     last_check = time.monotonic()
     try:
         while stop.signal is None:
@@ -67,7 +68,7 @@ def worker_main(cmd_q: Any, out_q: Any) -> None:
         w.send(P.Fatal(f"training process failed: {type(e).__name__}: {e}"))
     finally:
         try:
-            w.close_run("stopped")  # whatever happened, what was trained is on disk
+            w.close_run(Status.STOPPED)  # whatever happened, what was trained is on disk
         except Exception:
             pass
         if parent is not None:  # a process of its own: the run is saved, so skip torch's slow teardown
@@ -85,7 +86,7 @@ class TrainerProcess:
         ctx = mp.get_context("spawn")
         self.commands = ctx.Queue()
         self.results = ctx.Queue()
-        self.process = ctx.Process(target=worker_main, args=(self.commands, self.results), daemon=True,
+        self.process = ctx.Process(target=training_main, args=(self.commands, self.results), daemon=True,
                                    name="mlp-tui-trainer")
 
     def start(self) -> None:
@@ -106,7 +107,7 @@ class TrainerProcess:
         return out
 
     def close(self, timeout: float = 0.8) -> None:
-        """Ask the worker to quit (it saves the run first); kill it if it has not within `timeout` seconds."""
+        """Ask the training process to quit (it saves the run first); kill it if it has not within `timeout` seconds."""
         if self.process.pid is None:
             return
         try:
@@ -123,7 +124,7 @@ class TrainerProcess:
 
 
 class TrainerThread:
-    """The same worker in a thread of this process: for measuring the design choice (bench/app_speed.py).
+    """The same training loop in a thread of this process: for measuring the design choice (bench/app_speed.py).
 
     Shares the GIL with the UI, which is why the app uses TrainerProcess.
     """
@@ -131,7 +132,7 @@ class TrainerThread:
     def __init__(self) -> None:
         self.commands: queue.Queue = queue.Queue()
         self.results: queue.Queue = queue.Queue()
-        self.process = threading.Thread(target=worker_main, args=(self.commands, self.results), daemon=True,
+        self.process = threading.Thread(target=training_main, args=(self.commands, self.results), daemon=True,
                                          name="mlp-tui-trainer")
         self.process.exitcode = None  # type: ignore[attr-defined]  (the app reads it like a Process's)
 

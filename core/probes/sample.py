@@ -19,6 +19,7 @@ from core.model import MLP
 
 GREEDY_BELOW = 1e-6  # temperatures under this sample greedily
 MAX_LEN = 50  # a word longer than this is cut (and marked truncated)
+MAX_NAME_LEN = 30  # the samples of a running model (the app's, a score's completions): shorter, to fit a pane
 BATCH_BYTES = 64 << 20  # memory for one batch of parallel samples
 MAX_BATCH_BYTES = 1 << 30  # `sample()` draws all n at once: refuse more than this
 

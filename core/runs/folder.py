@@ -34,6 +34,7 @@ from typing import Any
 from core.errors import ConfigError, MLPTuiError
 from core.runs.files import FileRefused, has_unsafe, read_regular, safe_text
 from core.runs.lock import LOCK
+from core.status import RUN_FOLDER
 
 RUN_FILE = "run.json"
 CHECKPOINT = "model.pt"
@@ -47,7 +48,6 @@ VERSION = 1
 FLUSH_EVERY = 1.0  # seconds between flushes of the append-only files
 CHECKPOINT_EVERY = 5.0  # seconds between checkpoints
 ENV_RUNS_DIR = "MLP_TUI_RUNS_DIR"
-STATUSES = ("running", "paused", "done", "stopped", "diverged", "interrupted", "idle", "unsaved")
 MAX_STEP = 2**62
 # Sizes far above what a real run writes (a 10-hour run: ~4 MB of losses per million steps, a few MB
 # of lines); beyond them a file is not ours, and reading it whole could exhaust memory.
@@ -140,7 +140,7 @@ def _bool(v: Any) -> bool:
 
 
 def _status(v: Any) -> str:
-    if v not in STATUSES:
+    if v not in RUN_FOLDER:
         raise ValueError
     return v
 
@@ -223,6 +223,25 @@ def read_info(path: str | os.PathLike[str]) -> dict:
     except RunError as e:
         raise RunError(f"{where}: damaged run ({RUN_FILE}: {e})") from None
     return info
+
+
+def read_metrics(path: str | os.PathLike[str]) -> dict:
+    """metrics.json of a run of `mlp-tui train` (what its last line reported). Files written before the key
+    was renamed say "state" where run.json says "status": both are read, as "status"."""
+    path = Path(path).expanduser()
+    try:
+        metrics = json.loads(_read_file(path / METRICS, MAX_JSONL_BYTES, path).decode("utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"{safe_text(path)}: no {METRICS} (only `mlp-tui train` writes one)") from None
+    except OSError as e:
+        raise RunError(f"{safe_text(path)}: cannot read {METRICS} ({e.strerror or e})") from None
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise RunError(f"{safe_text(path)}: damaged run ({METRICS} is not readable JSON)") from None
+    if not isinstance(metrics, dict):
+        raise RunError(f"{safe_text(path)}: damaged run ({METRICS} is not an object)")
+    if "status" not in metrics and "state" in metrics:
+        metrics["status"] = metrics.pop("state")
+    return metrics
 
 
 def checkpoint_path(path: str | os.PathLike[str]) -> Path:

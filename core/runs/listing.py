@@ -16,6 +16,7 @@ from typing import Any
 from core.runs.files import safe_text
 from core.runs.folder import LOSSES, RUN_FILE, RunError, default_runs_dir, read_evals, read_info
 from core.runs.lock import holder
+from core.status import Status
 
 
 @dataclass(frozen=True)
@@ -62,8 +63,8 @@ def summarize(path: Path) -> RunSummary:
         arch += " · dedupe"
     best = info.get("best_dev_loss")
     status = info["status"]
-    if pid is None and status in ("running", "paused", "idle"):
-        status = "interrupted"  # its process is gone (killed, or the machine went down): never "running"
+    if pid is None and status in (Status.RUNNING, Status.PAUSED, Status.IDLE):
+        status = Status.INTERRUPTED  # its process is gone (killed, or the machine went down): never "running"
     return RunSummary(
         path=path,
         dataset=Path(info["dataset"]).name,

@@ -28,7 +28,6 @@ from core.runs.folder import (
     RUN_FILE,
     RUN_FILES,
     SAMPLES,
-    STATUSES,
     VERSION,
     RunError,
     default_runs_dir,
@@ -41,6 +40,7 @@ from core.runs.folder import (
     read_samples,
 )
 from core.runs.lock import RunLock, RunLocked
+from core.status import RUN_FOLDER, Status
 
 
 class RunWriter:
@@ -69,7 +69,7 @@ class RunWriter:
         self._pending: list[tuple[str, str]] = []  # (file, line) written before the folder existed
         self.saved_step = trainer.step if resume else -1
         self.last_flush = self.last_checkpoint = time.monotonic()
-        self.status: Any = None  # () -> the run's state for run.json (a Session's); else the trainer's
+        self.status: Any = None  # () -> the run's status for run.json (a Session's); else the trainer's
         if resume:
             self.open()
 
@@ -110,7 +110,7 @@ class RunWriter:
                 "train": tr.config.to_dict(),
                 **self.tags,
             }
-            self.info.update(status="running", step=tr.step, pid=os.getpid())
+            self.info.update(status=Status.RUNNING, step=tr.step, pid=os.getpid())
             _atomic_json(self.path / RUN_FILE, self.info)
             if self.resume:
                 self._truncate_to(tr.step)
@@ -225,7 +225,7 @@ class RunWriter:
             save_checkpoint(tr, self.path / CHECKPOINT, dedupe=self.dedupe)  # type: ignore[operator]
         except OSError as e:
             raise RunError(f"{safe_text(self.path)}: cannot save the run ({e.strerror or e})") from None
-        self._update_info(status or (self.status() if self.status else tr.snapshot().state))
+        self._update_info(status or (self.status() if self.status else tr.snapshot().status))
         self.last_checkpoint = time.monotonic()
         self.saved_step = tr.step
         return self.path / CHECKPOINT  # type: ignore[operator]
@@ -238,7 +238,7 @@ class RunWriter:
             best_dev_step=tr.best_dev_step,
             last_loss=tr.snapshot().last_loss,
             seconds=round(tr.elapsed, 2),
-            status=status if status in STATUSES else "running",
+            status=status if status in RUN_FOLDER else Status.RUNNING,
             wall=round(tr.wall, 2),
             updated=time.strftime("%Y-%m-%dT%H:%M:%S"),
             train=tr.config.to_dict(),
@@ -281,12 +281,12 @@ class RunWriter:
             self._lock.release()
             self._lock = None
 
-    def close(self, status: str = "stopped") -> None:
+    def close(self, status: str = Status.STOPPED) -> None:
         """A last checkpoint, marked `status`; a new run that never trained a step is taken away instead
         (unless it diverged at once: that is worth keeping, with the weights it started from)."""
         if self.closed:
             return
-        if self.trainer.step == 0 and not self.resume and status != "diverged":
+        if self.trainer.step == 0 and not self.resume and status != Status.DIVERGED:
             self._remove()
             return
         try:

@@ -26,6 +26,7 @@ from typing import Any
 
 from core import settings
 from core.errors import ConfigError, MLPTuiError
+from core.status import Status
 
 DEFAULT_SPACE = ("lr", "n_hidden", "n_embd", "block_size", "batch_size", "init")
 HEARTBEAT = 10  # seconds between a worker's heartbeats; a trial silent for 3 of them is stale
@@ -119,12 +120,18 @@ def _param(s: settings.Setting, rng: str) -> Param:
 
 
 # ---- storage ----
+def storage_url(root: Path) -> str:
+    """The default storage of the studies of a runs folder: an SQLite file in it."""
+    return f"sqlite:///{root / DB_NAME}"
+
+
 def default_storage(runs_dir: str | os.PathLike[str] | None) -> str:
+    """storage_url of `runs_dir` (else of the default runs folder), which is made if missing."""
     from core.runs.folder import default_runs_dir
 
     root = Path(runs_dir).expanduser() if runs_dir is not None else default_runs_dir()
     root.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{root / DB_NAME}"
+    return storage_url(root)
 
 
 def open_storage(url: str, heartbeat: int = HEARTBEAT) -> Any:
@@ -299,7 +306,7 @@ def run_trial(trial: Any, values: dict[str, Any], budget: Budget, runs_dir: Any,
     try:
         while session.running:
             if stopping():
-                session.finish("interrupted")
+                session.finish(Status.INTERRUPTED)
                 raise Interrupted()
             session.step(until=next_report)
             if trainer.step >= next_report:
@@ -308,14 +315,14 @@ def run_trial(trial: Any, values: dict[str, Any], budget: Budget, runs_dir: Any,
                 next_report += every
                 if trial.should_prune():
                     trial.set_user_attr("steps", trainer.step)
-                    session.finish("stopped")
+                    session.finish(Status.STOPPED)
                     raise optuna.TrialPruned(f"dev {dev:.4f} at step {trainer.step:,}")
-        if session.state == "diverged":
-            session.finish("diverged")
+        if session.status == Status.DIVERGED:
+            session.finish(Status.DIVERGED)
             raise MLPTuiError(session.message)
-        session.finish("done")
+        session.finish(Status.DONE)
     finally:
-        session.close("stopped")
+        session.close(Status.STOPPED)
     trial.set_user_attr("steps", trainer.step)
     trial.set_user_attr("test", session.final_losses.get("test"))
     trial.set_user_attr("train", session.final_losses.get("train"))

@@ -164,7 +164,7 @@ def _finish(args: argparse.Namespace, session: Any, writer: Any, out: Path, err:
     say = _Say(err)
     if session.message:
         say.line(session.message)
-    state = session.state
+    status = session.status
     stopped = "interrupted" if signame == "SIGINT" else signame
     if writer.removed:
         say.line(f"{stopped + ' before' if signame else 'ended at'} the first step; no run was kept")
@@ -188,7 +188,7 @@ def _finish(args: argparse.Namespace, session: Any, writer: Any, out: Path, err:
         "final_dev_loss": final["dev"],
         "best_dev_loss": trainer.best_dev,
         "best_dev_step": trainer.best_dev_step,
-        "state": state,
+        "status": status,
         "dataset": dataset_ref(trainer.data.source),
         "dedupe": dedupe,
         "preset": args.preset,
@@ -218,7 +218,7 @@ def _finish(args: argparse.Namespace, session: Any, writer: Any, out: Path, err:
         return 130
     if signame is not None:
         return exit_status(signame)
-    return 1 if state == "diverged" else 0
+    return 1 if status == "diverged" else 0
 
 
 class _Say:
