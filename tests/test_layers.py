@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 UI_PACKAGES = ("textual", "rich", "plotext", "textual_plotext", "tui")
 TORCH_FREE = ("core.settings", "core.link.protocol", "core.config", "core.data", "core.runs.folder",
               "core.runs.listing", "core.runs.files", "core.runs.lock", "core.errors", "core.runs.atomic",
-              "core.recipe", "core.probes.exercises", "core.sweeps.study", "core.sweeps.summary", "core.sweeps.workers")
+              "core.recipe", "core.sizes", "core.status", "core.signals", "core.probes.exercises",
+              "core.sweeps.study", "core.sweeps.summary", "core.sweeps.workers")
 CLI_MODULES = ("tui.cli", "tui.subcommands.train", "tui.subcommands.sweep", "tui.subcommands.bench",
                "tui.subcommands.serve", "tui.subcommands.tools")
 

@@ -254,6 +254,15 @@ def checkpoint_path(path: str | os.PathLike[str]) -> Path:
     return p
 
 
+def decode_losses(data: bytes) -> array.array:
+    """The values of (a block of) losses.f32: little-endian float32; a torn last value from a kill is dropped."""
+    a = array.array("f")
+    a.frombytes(data[: len(data) // 4 * 4])
+    if sys.byteorder != "little":
+        a.byteswap()
+    return a
+
+
 def read_losses(path: str | os.PathLike[str], max_steps: int | None = None) -> array.array:
     """Every step's log10 training loss (a float array); a torn last value from a kill is dropped."""
     path = Path(path).expanduser()
@@ -263,10 +272,7 @@ def read_losses(path: str | os.PathLike[str], max_steps: int | None = None) -> a
         return array.array("f")
     except OSError as e:
         raise RunError(f"{safe_text(path)}: cannot read {LOSSES} ({e.strerror or e})") from None
-    a = array.array("f")
-    a.frombytes(data[: len(data) // 4 * 4])
-    if sys.byteorder != "little":
-        a.byteswap()
+    a = decode_losses(data)
     if max_steps is not None:
         del a[max_steps:]
     return a
