@@ -158,7 +158,10 @@ class FindLR:
 
 @dataclass(frozen=True)
 class ScoreText:
-    text: str
+    text: str  # at most MAX_SCORE_CHARS: longer text is refused, and the score view's field takes no more
+
+
+MAX_SCORE_CHARS = 64  # names are rarely over 20 characters
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,7 @@ class RunWriter:
         self.removed = False  # close() took away a run that never trained a step
         self._made_dir = False
         self._lock: RunLock | None = None
+        self._had: set[str] = set(RUN_FILES)  # files there before we opened the folder: never ours to remove
         self._pending: list[tuple[str, str]] = []  # (file, line) written before the folder existed
         self.saved_step = trainer.step if resume else -1
         self.last_flush = self.last_checkpoint = time.monotonic()
@@ -79,49 +80,12 @@ class RunWriter:
             return self.path  # type: ignore[return-value]
         if self.closed:
             raise RunError("this run is closed")
-        from core.runs.checkpoint import dataset_ref
-
-        tr = self.trainer
         if self.path is None:
             self.path = new_run_dir(self.root or default_runs_dir(), self.stem)
             self._made_dir = True
-        where = safe_text(self.path)
         try:
-            if not self.path.exists():
-                self.path.mkdir(parents=True)
-                self._made_dir = True
-            self._had = {n for n in RUN_FILES if os.path.lexists(self.path / n)}  # not ours to remove
-            try:
-                self._lock = RunLock(self.path)
-            except RunLocked as e:
-                raise RunError(locked_message(self.path, e.pid)) from None
-            info = read_info(self.path) if self.resume else None
-            self.info = info or {
-                "format": FORMAT,
-                "version": VERSION,
-                "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                "origin": self.origin,
-                "dataset": dataset_ref(tr.data.source),
-                "dedupe": self.dedupe,
-                "words": len(tr.data.words),
-                "vocab_size": len(tr.data.vocab),
-                "params": tr.model.num_params(),
-                "model": tr.model_config.to_dict(),
-                "train": tr.config.to_dict(),
-                **self.tags,
-            }
-            self.info.update(status=Status.RUNNING, step=tr.step, pid=os.getpid())
-            _atomic_json(self.path / RUN_FILE, self.info)
-            if self.resume:
-                self._truncate_to(tr.step)
-                self._remove_temp_files()
-            self._losses = _open_append(self.path / LOSSES, text=False)
-            self._evals = _open_append(self.path / EVALS, text=True)
-            self._samples = _open_append(self.path / SAMPLES, text=True)
+            self._take_folder(self.path)
         except (OSError, RunError) as e:
-            for name in ("_losses", "_evals", "_samples"):
-                if hasattr(self, name):
-                    getattr(self, name).close()
             if self._lock is not None:
                 self._lock.release()
                 self._lock = None
@@ -129,12 +93,60 @@ class RunWriter:
                 self._remove_own_files()
             if isinstance(e, RunError):
                 raise
-            raise RunError(f"{where}: cannot write the run there ({e.strerror or e})") from None
+            raise RunError(f"{safe_text(self.path)}: cannot write the run there ({e.strerror or e})") from None
         self.opened = True
         for name, line in self._pending:
             self._write(self._evals if name == EVALS else self._samples, line)
         self._pending.clear()
         return self.path
+
+    def _take_folder(self, path: Path) -> None:
+        """Lock the folder, write its run.json (marked running) and open its append files; a resumed run's
+        files are cut back to its checkpoint first."""
+        tr = self.trainer
+        if not path.exists():
+            path.mkdir(parents=True)
+            self._made_dir = True
+        self._had = {n for n in RUN_FILES if os.path.lexists(path / n)}  # not ours to remove
+        try:
+            self._lock = RunLock(path)
+        except RunLocked as e:
+            raise RunError(locked_message(path, e.pid)) from None
+        self.info = (read_info(path) if self.resume else None) or self._new_info()
+        self.info.update(status=Status.RUNNING, step=tr.step, pid=os.getpid())
+        _atomic_json(path / RUN_FILE, self.info)
+        if self.resume:
+            self._truncate_to(tr.step)
+            self._remove_temp_files()
+        files: list[IO[Any]] = []
+        try:
+            for name, text in ((LOSSES, False), (EVALS, True), (SAMPLES, True)):
+                files.append(_open_append(path / name, text=text))
+        except BaseException:
+            for f in files:
+                f.close()
+            raise
+        self._losses, self._evals, self._samples = files
+
+    def _new_info(self) -> dict[str, Any]:
+        """run.json of a new run: what it is (its progress is added at each checkpoint)."""
+        from core.runs.checkpoint import dataset_ref
+
+        tr = self.trainer
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "origin": self.origin,
+            "dataset": dataset_ref(tr.data.source),
+            "dedupe": self.dedupe,
+            "words": len(tr.data.words),
+            "vocab_size": len(tr.data.vocab),
+            "params": tr.model.num_params(),
+            "model": tr.model_config.to_dict(),
+            "train": tr.config.to_dict(),
+            **self.tags,
+        }
 
     def _remove_temp_files(self) -> None:
         """Temp files of atomic writes that a kill interrupted; the lock says nobody is writing them now."""
@@ -306,7 +318,7 @@ class RunWriter:
         if self.path is None:
             return
         for name in RUN_FILES:
-            if name not in getattr(self, "_had", set(RUN_FILES)):
+            if name not in self._had:
                 try:
                     (self.path / name).unlink(missing_ok=True)
                 except OSError:

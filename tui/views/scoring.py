@@ -17,7 +17,7 @@ from tui.cells import pad_cells, truncate_cells, visible
 from tui.views import ViewScreen
 
 BAR = 12  # cells of the probability bar
-MAX_CHARS = 64  # the field takes no more (core.link.transport.MAX_SCORE_CHARS refuses longer text, too)
+MAX_CHARS = P.MAX_SCORE_CHARS  # the field takes no more (the training process refuses longer text, too)
 DEBOUNCE = 0.12  # seconds of quiet after a keystroke before the score is asked for
 
 
