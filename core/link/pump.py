@@ -45,7 +45,7 @@ class Pump:
     def __init__(self, out_q: Any):
         self.out = out_q
         self.session: Any = None  # core.engine.session.Session of the current model (None: no model yet)
-        self.data = None
+        self.data: Any = None  # core.data.Dataset of the current model, kept for a reset on the same data
         self.data_key: tuple | None = None
         self.temperature = 1.0
         self.n_samples = 8

@@ -123,6 +123,12 @@ class TrainerProcess:
             q.close()
 
 
+class TrainingThread(threading.Thread):
+    """A thread the app reads like a Process: it has an exit code, always None."""
+
+    exitcode: int | None = None
+
+
 class TrainerThread:
     """The same training loop in a thread of this process: for measuring the design choice (bench/app_speed.py).
 
@@ -132,9 +138,8 @@ class TrainerThread:
     def __init__(self) -> None:
         self.commands: queue.Queue = queue.Queue()
         self.results: queue.Queue = queue.Queue()
-        self.process = threading.Thread(target=training_main, args=(self.commands, self.results), daemon=True,
-                                         name="mlp-tui-trainer")
-        self.process.exitcode = None  # type: ignore[attr-defined]  (the app reads it like a Process's)
+        self.process = TrainingThread(target=training_main, args=(self.commands, self.results), daemon=True,
+                                      name="mlp-tui-trainer")
 
     def start(self) -> None:
         self.process.start()

@@ -108,7 +108,9 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         problem = _members_problem(model)
         if problem:
             raise damaged(problem)
-    optimizer = ckpt.get("optimizer") if isinstance(ckpt.get("optimizer"), dict) else {}
+    optimizer = ckpt.get("optimizer")
+    if not isinstance(optimizer, dict):
+        optimizer = {}
     if optimizer.get("state"):
         _check_optimizer_state(optimizer["state"], model, damaged)
     try:
@@ -195,9 +197,9 @@ def _check_optimizer_state(state: Any, model: MLP, damaged: Callable[[str], Chec
                        damaged)
     own = state.get("member_b2")
     if own is not None:  # core.kernels.members: each member's moments of its b2, (members, vocab) each
-        b2 = getattr(model, "member_b2", None)
-        if b2 is None:
+        if model.config.members == 1:
             raise damaged("optimizer state: member_b2 on a model without members")
+        b2 = model.get_buffer("member_b2")
         if not isinstance(own, dict):
             raise damaged("optimizer state: member_b2 is not a table of moments")
         _check_tensors({k: own.get(k) for k in ("exp_avg", "exp_avg_sq")}, {"exp_avg": b2, "exp_avg_sq": b2},
@@ -233,10 +235,11 @@ def _members_problem(model: MLP) -> str:
     must be zero (they are never trained) and b2 the mean of the members' own."""
     K, T = model.config.members, model.config.block_size
     E, H = model.config.n_embd // K, model.config.n_hidden // K
-    W1 = model.W1.detach().view(T, K, E, K, H).permute(1, 3, 0, 2, 4)  # (member in, member out, T, E, H)
+    W1 = model.get_parameter("W1").detach().view(T, K, E, K, H).permute(1, 3, 0, 2, 4)  # (member in, out, T, E, H)
     if bool(W1[~torch.eye(K, dtype=torch.bool)].any()):
         return "weights: W1 joins one member's embeddings to another's hidden units (an ensemble's are zero)"
-    if not torch.allclose(model.b2.detach(), model.member_b2.mean(0), rtol=1e-5, atol=1e-6):
+    if not torch.allclose(model.get_parameter("b2").detach(), model.get_buffer("member_b2").mean(0), rtol=1e-5,
+                          atol=1e-6):
         return "weights: b2 is not the mean of the members' own (member_b2)"
     return ""
 

@@ -28,6 +28,7 @@ import math
 import os
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -181,7 +182,7 @@ def _check_configs(info: dict) -> None:
         d = info.get(key)
         if not isinstance(d, dict):
             raise RunError(f"no {key} settings")
-        names = set(cls.__dataclass_fields__)
+        names = {f.name for f in fields(cls)}
         try:
             cls(**{k: v for k, v in d.items() if k in names}).validate()
         except (TypeError, ConfigError) as e:
@@ -300,7 +301,7 @@ def downsample(values: array.array | list[float], width: int, start: int = 0) ->
 
 def read_jsonl(path: Path) -> list[dict]:
     """The whole lines of a JSON-lines file that are objects; a torn last line (a kill mid-write) is skipped."""
-    out = []
+    out: list[dict] = []
     try:
         text = _read_file(path, MAX_JSONL_BYTES, path.parent).decode("utf-8", errors="replace")
     except FileNotFoundError:
@@ -322,7 +323,7 @@ def read_evals(run: Path) -> list[dict]:
     out = []
     for r in read_jsonl(Path(run) / EVALS):
         try:
-            row = {"step": _int(r.get("step")), "seconds": _loss(r.get("seconds")) or 0.0}
+            row: dict[str, Any] = {"step": _int(r.get("step")), "seconds": _loss(r.get("seconds")) or 0.0}
             for s in ("train", "dev", "test"):
                 if s in r:
                     row[s] = _loss(r[s])

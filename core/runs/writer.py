@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -74,10 +75,17 @@ class RunWriter:
         if resume:
             self.open()
 
+    @property
+    def folder(self) -> Path:
+        """The run's folder, once it has one (open() makes it at the first trained step)."""
+        if self.path is None:
+            raise RunError("this run has no folder yet")
+        return self.path
+
     def open(self) -> Path:
         """Make (or, resuming, take over) the folder: lock it, write run.json, open the append files."""
         if self.opened:
-            return self.path  # type: ignore[return-value]
+            return self.folder
         if self.closed:
             raise RunError("this run is closed")
         if self.path is None:
@@ -150,23 +158,23 @@ class RunWriter:
 
     def _remove_temp_files(self) -> None:
         """Temp files of atomic writes that a kill interrupted; the lock says nobody is writing them now."""
-        for f in self.path.iterdir():  # type: ignore[union-attr]
+        for f in self.folder.iterdir():
             if f.name.startswith(".") and f.name.endswith(".tmp") and f.is_file():
                 f.unlink(missing_ok=True)
 
     def _truncate_to(self, steps: int) -> None:
         """A resumed run continues from its checkpoint: drop the losses, evaluations and samples logged
         after it (training that a kill threw away), so the files tell one timeline."""
-        f = self.path / LOSSES  # type: ignore[operator]
+        f = self.folder / LOSSES
         if is_plain_file(f) and f.stat().st_size > 4 * steps:
             with open(f, "r+b") as fh:
                 fh.truncate(4 * steps)
         for name, read in ((EVALS, read_evals), (SAMPLES, read_samples)):
-            path = self.path / name  # type: ignore[operator]
+            path = self.folder / name
             if is_plain_file(path):
-                kept = [r for r in read(self.path) if r["step"] <= steps]
+                kept = [r for r in read(self.folder) if r["step"] <= steps]
                 text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept)
-                write_atomic(path, lambda fh, text=text: fh.write(text), binary=False)
+                write_atomic(path, partial(_write_all, text=text), binary=False)
 
     def _write(self, f: IO[Any], data: Any) -> None:
         try:
@@ -234,13 +242,13 @@ class RunWriter:
         self.open()
         self.flush()
         try:
-            save_checkpoint(tr, self.path / CHECKPOINT, dedupe=self.dedupe)  # type: ignore[operator]
+            save_checkpoint(tr, self.folder / CHECKPOINT, dedupe=self.dedupe)
         except OSError as e:
             raise RunError(f"{safe_text(self.path)}: cannot save the run ({e.strerror or e})") from None
         self._update_info(status or (self.status() if self.status else tr.snapshot().status))
         self.last_checkpoint = time.monotonic()
         self.saved_step = tr.step
-        return self.path / CHECKPOINT  # type: ignore[operator]
+        return self.folder / CHECKPOINT
 
     def _update_info(self, status: str, **extra: Any) -> None:
         tr = self.trainer
@@ -256,7 +264,7 @@ class RunWriter:
             train=tr.config.to_dict(),
             **extra,
         )
-        path = self.path / RUN_FILE  # type: ignore[operator]
+        path = self.folder / RUN_FILE
         try:
             _atomic_json(path, self.info)
         except OSError as e:
@@ -331,7 +339,8 @@ class RunWriter:
 
 
 def _atomic_json(path: Path, obj: Any) -> None:
-    write_atomic(path, lambda f: f.write(json.dumps(json_safe(obj), indent=2) + "\n"), binary=False)
+    text = json.dumps(json_safe(obj), indent=2) + "\n"
+    write_atomic(path, lambda f: _write_all(f, text), binary=False)
 
 
 def _rewrite_in_place(path: Path, obj: Any) -> None:
@@ -362,4 +371,8 @@ def _open_append(path: Path, text: bool) -> IO[Any]:
         os.close(fd)
         raise RunError(f"{safe_text(path.parent)}: damaged run ({path.name} is not a regular file)")
     os.set_blocking(fd, True)
-    return os.fdopen(fd, "a" if text else "ab", **({"encoding": "utf-8"} if text else {}))
+    return os.fdopen(fd, "a" if text else "ab", encoding="utf-8" if text else None)
+
+
+def _write_all(f: IO[Any], text: str) -> None:
+    f.write(text)
