@@ -6,8 +6,7 @@ import pytest
 
 from core.sizes import format_size
 
-
-@pytest.mark.parametrize(("n", "kwargs", "text"), [
+CASES = [
     (3 * 2**30, {"unit": "GiB"}, "3.0 GiB"),  # the model-size refusal (core/config.py): always GiB
     (2**29, {"unit": "GiB"}, "0.5 GiB"),
     (5 * 2**40, {}, "5.0 TiB"),  # the data loader's memory estimates (core/data.py): TiB down to KiB
@@ -18,7 +17,10 @@ from core.sizes import format_size
     (3 * 2**10 + 512, {"largest": "GiB", "smallest": "bytes"}, "3.5 KiB"),
     (1000, {"largest": "GiB", "smallest": "bytes"}, "1,000 bytes"),
     (0, {"largest": "GiB", "smallest": "bytes"}, "0 bytes"),
-])
+]
+
+
+@pytest.mark.parametrize(("n", "kwargs", "text"), CASES, ids=[text for _, _, text in CASES])
 def test_format_size_keeps_each_message_form(n, kwargs, text):
     assert format_size(n, **kwargs) == text
 
