@@ -2,7 +2,7 @@
 
 1. Saturated tanh units at step 1,000 of the default recipe, --init lecture against --init kaiming
    (and each with --batchnorm), measured as the health view measures them.
-2. Steps per second of the training process's loop (core.link.transport._Worker, as the app runs it) with no
+2. Steps per second of the training process's loop (core.link.pump.Pump, as the app runs it) with no
    view open, and with the health and embedding views open; the ratio must stay above 0.95.
 Run:  python bench/views_cost.py [--seconds 15]
 """
@@ -17,7 +17,7 @@ import core  # noqa: F401
 from core.data import Dataset
 from core.engine.train import TrainConfig, Trainer
 from core.link import protocol as P
-from core.link.transport import _Worker
+from core.link.pump import Pump
 from core.model import MLPConfig
 from core.probes.inspection import health
 from core.settings import DEFAULTS
@@ -31,9 +31,9 @@ def saturation_at(data: Dataset, init: str, batchnorm: bool, steps: int = 1000) 
 
 
 def worker_rate(views: list[str], seconds: float) -> float:
-    """Steps per wall second of the worker's tick loop (frames, evaluations, samples and views included)."""
+    """Steps per wall second of the pump's tick loop (frames, evaluations, samples and views included)."""
     out: queue.Queue = queue.Queue()
-    w = _Worker(out)
+    w = Pump(out)
     model = {"block_size": 3, "n_embd": 10, "n_hidden": 200, "init": "lecture", "batchnorm": False}
     train = {k: DEFAULTS[k] for k in ("batch_size", "lr", "lr_decay", "decay_at", "seed")} | {"steps": 10**9}
     w.reset("names", model, train)
@@ -61,8 +61,8 @@ def main() -> None:
     with_views = worker_rate(["health", "embeddings"], args.seconds)
     again = worker_rate([], args.seconds)
     ref = (base + again) / 2
-    print(f"worker loop, no view open:             {ref:8,.0f} steps/s ({base:,.0f} and {again:,.0f})")
-    print(f"worker loop, health + embeddings open: {with_views:8,.0f} steps/s")
+    print(f"pump loop, no view open:               {ref:8,.0f} steps/s ({base:,.0f} and {again:,.0f})")
+    print(f"pump loop, health + embeddings open:   {with_views:8,.0f} steps/s")
     print(f"ratio: {with_views / ref:.3f}")
 
 

@@ -8,6 +8,7 @@ as a thread, for bench/app_speed.py) `StopSignals` records nothing and leaves th
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -23,9 +24,21 @@ def available(names: tuple[str, ...]) -> list[signal.Signals]:
     return [getattr(signal, n) for n in names if hasattr(signal, n)]
 
 
-def exit_status(signum: int) -> int:
-    """A shell's status for a process that stopped on `signum`: 130 for Ctrl+C, 143 for SIGTERM."""
-    return 128 + int(signum)
+def exit_status(signum: int | str) -> int:
+    """A shell's status for a process that stopped on `signum` (a number or a name such as "SIGTERM"): 130 for
+    Ctrl+C, 143 for SIGTERM."""
+    return 128 + int(signal.Signals[signum] if isinstance(signum, str) else signum)
+
+
+def detach_on_hangup(signum: int) -> None:
+    """An `on_signal` for SIGHUP: the terminal is gone, so stdout and stderr go to /dev/null (a write to the
+    dead terminal would fail and lose the save that follows)."""
+    if signum != getattr(signal, "SIGHUP", None):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in (1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 class StopSignals:

@@ -16,7 +16,7 @@ from textual._wait import wait_for_idle
 from textual.widgets import Input
 
 from core.engine.train import Trainer
-from core.link import transport as remote
+from core.link import pump as link_pump
 from core.link.transport import TrainerThread
 from tui.app import MLPApp
 
@@ -32,12 +32,12 @@ def params(vocab: int, block: int, emb: int = 10, hidden: int = 200) -> int:
 
 
 class Harness:
-    """Builds apps on the test word list and keeps the thread backends and trainer workers they start."""
+    """Builds apps on the test word list and keeps the thread backends and the training processes' pumps they start."""
 
     def __init__(self, data: Path) -> None:
         self.data = data
         self.backends: list[TrainerThread] = []
-        self.workers: list[remote._Worker] = []
+        self.pumps: list[link_pump.Pump] = []
 
     def app(self, **values) -> MLPApp:
         def factory() -> TrainerThread:
@@ -47,26 +47,26 @@ class Harness:
         return MLPApp({"data": str(self.data), **values}, backend_factory=factory)
 
     @property
-    def worker(self) -> remote._Worker:
-        assert self.workers, "no trainer worker started"
-        return self.workers[-1]
+    def pump(self) -> link_pump.Pump:
+        assert self.pumps, "no training process started"
+        return self.pumps[-1]
 
     @property
     def trainer(self) -> Trainer:
-        assert self.worker.trainer is not None, "the worker has no trainer yet"
-        return self.worker.trainer
+        assert self.pump.trainer is not None, "the training process has no trainer yet"
+        return self.pump.trainer
 
 
 def make_harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Harness:
-    """The harness fixture (in conftest.py): the word list, a recording worker, a short idle wait."""
+    """The harness fixture (in conftest.py): the word list, a recording pump, a short idle wait."""
     h = Harness(write_words(tmp_path / "words.txt", WORDS))
 
-    class RecordingWorker(remote._Worker):
+    class RecordingPump(link_pump.Pump):
         def __init__(self, *args, **kwargs) -> None:
             super().__init__(*args, **kwargs)
-            h.workers.append(self)
+            h.pumps.append(self)
 
-    monkeypatch.setattr(remote, "_Worker", RecordingWorker)
+    monkeypatch.setattr(link_pump, "Pump", RecordingPump)
     # Pilot waits after each key until the process looks idle (CPU time stalls), for up to 1 s twice
     # per key; a trainer thread in this process keeps it busy, so cap that wait (messages are still
     # waited for by Pilot's own check of the screen's queues).
@@ -88,7 +88,7 @@ async def until(pilot, cond: Callable[[], bool], timeout: float = 10.0, what: st
         if time.monotonic() > end:
             app = pilot.app
             step = app.snapshot["step"] if app.snapshot else None
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what} (app state {app.state!r}, "
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what} (app status {app.status!r}, "
                                  f"step {step}, last error {app.last_error!r})")
         await pilot.pause(0.05)
 
@@ -96,14 +96,14 @@ async def until(pilot, cond: Callable[[], bool], timeout: float = 10.0, what: st
 async def running(pilot, h: Harness, min_step: int = 1) -> None:
     """Wait until the app shows a running model that has taken at least min_step steps."""
     app = pilot.app
-    await until(pilot, lambda: app.state == "running" and app.snapshot is not None
-                and app.snapshot["step"] >= min_step and bool(h.workers) and h.worker.trainer is not None,
+    await until(pilot, lambda: app.status == "running" and app.snapshot is not None
+                and app.snapshot["step"] >= min_step and bool(h.pumps) and h.pump.trainer is not None,
                 timeout=15, what="training to start")
 
 
 async def pause_app(pilot) -> None:
     await pilot.press("space")
-    await until(pilot, lambda: pilot.app.state == "paused", what="the app to say paused")
+    await until(pilot, lambda: pilot.app.status == "paused", what="the app to say paused")
 
 
 async def type_into(pilot, key: str, text: str, then: str | None = "enter") -> None:

@@ -17,8 +17,9 @@ from textual.widgets import Footer, Input, Select, Static
 
 from core import settings
 from core.link import protocol as P
+from core.sweeps.study import storage_url
 from tui.compare import CompareRuns
-from tui.events import WorkerEvents
+from tui.events import TrainingEvents
 from tui.keys import bindings
 from tui.lifecycle import Lifecycle
 from tui.messages import LiveChange, PendingChanged
@@ -54,7 +55,7 @@ LIVE_VIEWS = ("embeddings", "health")
 FRESH_MESSAGES = (P.Loading, P.Ready, P.Error, P.Fatal, P.RunFolder)
 
 
-class MLPApp(WorkerEvents, CompareRuns, Lifecycle, App[None]):
+class MLPApp(TrainingEvents, CompareRuns, Lifecycle, App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "mlp-tui"
     COMMANDS = App.COMMANDS | {MLPCommands}
@@ -64,7 +65,7 @@ class MLPApp(WorkerEvents, CompareRuns, Lifecycle, App[None]):
                  storage: str | None = None) -> None:
         super().__init__()
         self.runs_dir = runs_dir  # None: $MLP_TUI_RUNS_DIR or the user data folder
-        self.storage = storage  # the sweeps' storage URL (None: sweeps.db in the runs folder)
+        self.storage = storage  # the sweeps' storage URL (None: the default one in the runs folder)
         self.run_path: str | None = None  # where the current run is being saved (None: it is not)
         self.overlays: dict[str, str] = {}  # compared runs: path -> label
         # every setting's value (a partial dict gets the registry's defaults; old spellings are accepted)
@@ -72,7 +73,7 @@ class MLPApp(WorkerEvents, CompareRuns, Lifecycle, App[None]):
         self.backend_factory = backend_factory
         self.proc: Any = None
         self.snapshot: dict | None = None
-        self.state = "loading"
+        self.status = "loading"
         self.info: dict | None = None
         self.dev_points: list[tuple[int, float]] = []
         self.last_error = ""
@@ -123,10 +124,10 @@ class MLPApp(WorkerEvents, CompareRuns, Lifecycle, App[None]):
         self._poll_timers = [self.set_interval(POLL_INTERVAL, self.poll),
                              self.set_interval(PLOT_INTERVAL, self.plot_tick)]
         self._catch_signals()
-        self.call_after_refresh(self.start_worker)  # the first frame first, torch later
+        self.call_after_refresh(self.start_training)  # the first frame first, torch later
 
     # ---- the training process ----
-    def start_worker(self) -> None:
+    def start_training(self) -> None:
         from core.link.transport import TrainerProcess
 
         # Textual replaces sys.stderr/stdout; multiprocessing needs the real ones (ARCHITECTURE.md, "Measured").
@@ -145,7 +146,7 @@ class MLPApp(WorkerEvents, CompareRuns, Lifecycle, App[None]):
     def send_reset(self, v: dict[str, Any], paused: bool = False) -> None:
         v = {**settings.DEFAULTS, **v}
         model, train = settings.values_for("model", v), settings.values_for("train", v)
-        self.state = "loading"
+        self.status = "loading"
         self.snapshot = None
         self._awaiting_ready = True
         self.dev_points = []
@@ -168,16 +169,16 @@ class MLPApp(WorkerEvents, CompareRuns, Lifecycle, App[None]):
                 continue  # the old model's, queued behind a reset or a load: they would undo "loading"
             self._on_event(event)
         if not self._quitting and not self.proc.process.is_alive():
-            if self.state != "crashed":  # (after a "fatal" message the user has been told already)
+            if self.status != "crashed":  # (after a "fatal" message the user has been told already)
                 self.notify(f"the training process stopped (exit code {self.proc.process.exitcode}); press r to "
                             f"restart", severity="error", timeout=10)
-            self.state = "crashed"
+            self.status = "crashed"
             self.proc.close(timeout=0.1)  # its queues and their threads
             self.proc = None
             self.run_path = None
         if self.main_screen.query_one(LossPlot).size.width != self._plot_width:
             self.send_view()
-        self.main_screen.query_one(StatusLine).show(self.snapshot, self.state,
+        self.main_screen.query_one(StatusLine).show(self.snapshot, self.status,
                                         self.snapshot["elapsed"] if self.snapshot else 0.0)
 
     def plot_tick(self) -> None:
@@ -202,11 +203,11 @@ class MLPApp(WorkerEvents, CompareRuns, Lifecycle, App[None]):
 
     # ---- actions ----
     def action_toggle_pause(self) -> None:
-        if self.state == "running":
+        if self.status == "running":
             self.send(P.Pause())
-        elif self.state in ("paused", "diverged"):
+        elif self.status in ("paused", "diverged"):
             self.send(P.Resume())
-        elif self.state == "done":
+        elif self.status == "done":
             self.notify("training is done; raise steps (or minutes) to train further and press space, or press r "
                         "for a fresh model")
 
@@ -226,7 +227,7 @@ class MLPApp(WorkerEvents, CompareRuns, Lifecycle, App[None]):
             if not yes:
                 return
             if self.proc is None:
-                self.start_worker_with(good)
+                self.start_training_with(good)
                 return
             self.values = dict(good)
             self.send_reset(good)
@@ -238,10 +239,10 @@ class MLPApp(WorkerEvents, CompareRuns, Lifecycle, App[None]):
         else:
             go(True)
 
-    def start_worker_with(self, values: dict[str, Any]) -> None:
+    def start_training_with(self, values: dict[str, Any]) -> None:
         self.values = dict(values)
         self.main_screen.query_one(ControlsPane).set_applied(values)
-        self.start_worker()
+        self.start_training()
 
     def action_sample_now(self) -> None:
         self.send(P.SampleNow())
@@ -270,7 +271,7 @@ class MLPApp(WorkerEvents, CompareRuns, Lifecycle, App[None]):
         if kind not in VIEWS:
             return
         if isinstance(self.screen, ViewScreen):
-            if self.screen.kind == kind:
+            if self.screen.view_id == kind:
                 return
             await self.pop_screen()
         if kind == "runs":
@@ -278,7 +279,7 @@ class MLPApp(WorkerEvents, CompareRuns, Lifecycle, App[None]):
         elif kind == "exercises":
             screen = ExercisesView(self.runs_root())
         elif kind == "sweeps":
-            screen = SweepsView(self.storage or f"sqlite:///{self.runs_root() / 'sweeps.db'}")
+            screen = SweepsView(self.storage or storage_url(self.runs_root()))
         else:
             screen = VIEWS[kind]()
         await self.push_screen(screen, lambda _: self.call_after_refresh(self._watch_views))  # once it is gone
@@ -301,7 +302,7 @@ class MLPApp(WorkerEvents, CompareRuns, Lifecycle, App[None]):
         if self.proc is None:
             self.notify("the training process is not running; press r first", severity="error")
             return
-        self.state = "loading"
+        self.status = "loading"
         self.snapshot = None
         self._awaiting_ready = True
         self.main_screen.query_one(SplitLosses).clear()
@@ -310,7 +311,7 @@ class MLPApp(WorkerEvents, CompareRuns, Lifecycle, App[None]):
         self.send(P.Load(path))
 
     def _watch_views(self) -> None:
-        open_views = [s.kind for s in self.screen_stack if isinstance(s, ViewScreen) and s.kind in LIVE_VIEWS]
+        open_views = [s.view_id for s in self.screen_stack if isinstance(s, ViewScreen) and s.view_id in LIVE_VIEWS]
         self.send(P.Watch(tuple(open_views)))
 
     def apply_settings(self, values: dict[str, Any], source: str) -> None:

@@ -87,10 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = cl.runs[command](args) or 0
         if as_process and command == "train":
-            import signal
+            from core.signals import ignore
 
             # a Ctrl+C pressed again while the run was being saved can land as the process exits: ignore it now
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            ignore("SIGINT")
         if command != "app":
             sys.stdout.flush()  # a write error shows here, not as a traceback at exit
         return code

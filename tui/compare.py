@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
+
+from textual import work
 
 from tui.panes.plot import LossPlot
 from tui.views.runs import MAX_OVERLAYS
@@ -34,9 +35,9 @@ class CompareRuns:
     def _draw_overlays(self) -> None:
         """Read the compared runs' loss files in a thread (tens of MB for long runs), then plot them."""
         width = self.main_screen.query_one(LossPlot).dots_wide()
-        self.run_worker(partial(self._read_overlays, dict(self.overlays), width), thread=True, exclusive=True,
-                        group="overlays")
+        self._read_overlays(dict(self.overlays), width)
 
+    @work(thread=True, exclusive=True, group="overlays")
     def _read_overlays(self, overlays: dict[str, str], width: int) -> None:
         from core.runs.folder import RunError, downsample, read_losses
 

@@ -13,6 +13,7 @@ from textual.widgets import Input
 
 from core import settings
 from core.link import protocol as P
+from core.status import Status
 from tui.panes.controls import ControlsPane
 from tui.panes.plot import LossPlot
 from tui.panes.samples import SamplesPane
@@ -21,8 +22,8 @@ from tui.views import ViewScreen
 from tui.views.scoring import ScoringView
 
 
-class WorkerEvents:
-    """on_worker_* handlers, reached through a Dispatcher that raises on an unknown event in tests."""
+class TrainingEvents:
+    """on_training_* handlers, reached through a Dispatcher that raises on an unknown event in tests."""
 
     @property
     def _on_event(self) -> P.Dispatcher:
@@ -31,33 +32,33 @@ class WorkerEvents:
                 return lambda e: fn(**{f.name: getattr(e, f.name) for f in fields(e)})
 
             self._dispatcher = P.Dispatcher({
-                P.Loading: fields_of(self.on_worker_loading), P.Ready: fields_of(self.on_worker_ready),
-                P.RunFolder: fields_of(self.on_worker_run), P.Saved: fields_of(self.on_worker_saved),
-                P.Error: fields_of(self.on_worker_error), P.Fatal: fields_of(self.on_worker_fatal),
-                P.Frame: lambda e: self.on_worker_frame(asdict(e.snapshot), e.plot_steps, e.plot_vals),
-                P.Evaluated: fields_of(self.on_worker_eval), P.Samples: fields_of(self.on_worker_samples),
-                P.Diverged: fields_of(self.on_worker_diverged), P.Done: fields_of(self.on_worker_done),
+                P.Loading: fields_of(self.on_training_loading), P.Ready: fields_of(self.on_training_ready),
+                P.RunFolder: fields_of(self.on_training_run), P.Saved: fields_of(self.on_training_saved),
+                P.Error: fields_of(self.on_training_error), P.Fatal: fields_of(self.on_training_fatal),
+                P.Frame: lambda e: self.on_training_frame(asdict(e.snapshot), e.plot_steps, e.plot_vals),
+                P.Evaluated: fields_of(self.on_training_eval), P.Samples: fields_of(self.on_training_samples),
+                P.Diverged: fields_of(self.on_training_diverged), P.Done: fields_of(self.on_training_done),
                 P.Counts: lambda e: self.main_screen.query_one(SplitLosses).set_counts(e),
-                **{t: (lambda e, k=k: self._to_view(k, P.view_payload(e))) for t, k in P.VIEW_OF.items()},
+                **{t: (lambda e, v=v: self._to_view(v, P.view_payload(e))) for t, v in P.VIEW_OF.items()},
             })
         return self._dispatcher
 
-    def on_worker_done(self, step: int, message: str, kept: str) -> None:
+    def on_training_done(self, step: int, message: str, kept: str) -> None:
         if message or kept == "best":
             kept_note = "; the weights of the best dev loss were kept" if kept == "best" else ""
             self.notify(f"{message or 'done'}{kept_note}", title=f"done at step {step:,}", timeout=8)
 
-    def on_worker_loading(self, what: str) -> None:
-        self.state = "loading"
+    def on_training_loading(self, what: str) -> None:
+        self.status = Status.LOADING
 
-    def on_worker_ready(self, **info: Any) -> None:
+    def on_training_ready(self, **info: Any) -> None:
         self._awaiting_ready = False
         self.info = info
         for screen in self.screen_stack:  # a view opened before there was a model asks again
-            if isinstance(screen, ViewScreen) and screen.kind in ("lr_find", "dataset"):
-                self.send(P.FindLR() if screen.kind == "lr_find" else P.DatasetInfo())
+            if isinstance(screen, ViewScreen) and screen.view_id in ("lr_find", "dataset"):
+                self.send(P.FindLR() if screen.view_id == "lr_find" else P.DatasetInfo())
             elif isinstance(screen, ScoringView) and screen.query_one(Input).value.strip():
-                self.send(P.Score(screen.query_one(Input).value.strip()))
+                self.send(P.ScoreText(screen.query_one(Input).value.strip()))
         controls = self.main_screen.query_one(ControlsPane)
         controls.set_vocab(len(info["vocab"]))
         self.main_screen.query_one(SplitLosses).set_vocab(len(info["vocab"]))
@@ -82,47 +83,48 @@ class WorkerEvents:
             f"{info['params']:,} parameters"
         )
 
-    def on_worker_run(self, path: str | None, saved_step: int) -> None:
+    def on_training_run(self, path: str | None, saved_step: int) -> None:
         self.run_path = path  # None: this run is not being saved (quitting will ask)
 
-    def on_worker_saved(self, path: str, step: int) -> None:
+    def on_training_saved(self, path: str, step: int) -> None:
         self.notify(f"step {step:,} saved to {path}", title="saved", timeout=4)
 
-    def on_worker_error(self, message: str) -> None:
+    def on_training_error(self, message: str) -> None:
         self._awaiting_ready = False  # a failed reset: the old model's frames are the truth again
         self.last_error = message
-        if self.state == "loading":
-            self.state = "error"
+        if self.status == Status.LOADING:
+            self.status = Status.ERROR
         self.notify(message, title="cannot apply", severity="error", timeout=8)
 
-    def on_worker_fatal(self, message: str) -> None:
+    def on_training_fatal(self, message: str) -> None:
         self.last_error = message
-        self.state = "crashed"
+        self.status = Status.CRASHED
         self.notify(message + "; press r to restart", severity="error", timeout=15)
 
-    def on_worker_frame(self, snapshot: dict, plot_steps: list, plot_vals: list) -> None:
+    def on_training_frame(self, snapshot: dict, plot_steps: list, plot_vals: list) -> None:
         self.snapshot = snapshot
-        self.state = snapshot["state"]
+        self.status = snapshot["status"]
         self.frames += 1
         plot = self.main_screen.query_one(LossPlot)
         plot.set_curve(plot_steps, plot_vals)
         if self.info:
             plot.set_marks(self.info["train"]["decay_at"], snapshot["total_steps"])
 
-    def on_worker_eval(self, step: int, losses: dict, train_kind: str, best_dev: float, best_dev_step: int) -> None:
-        self.main_screen.query_one(SplitLosses).add(step, losses, train_kind, best_dev, best_dev_step)
+    def on_training_eval(self, step: int, losses: dict, train_coverage: str, best_dev: float,
+                         best_dev_step: int) -> None:
+        self.main_screen.query_one(SplitLosses).add(step, losses, train_coverage, best_dev, best_dev_step)
         self.dev_points.append((step, losses["dev"]))
         self.main_screen.query_one(LossPlot).set_dev(self.dev_points)
 
-    def on_worker_samples(self, step: int, names: list) -> None:
+    def on_training_samples(self, step: int, names: list) -> None:
         self.main_screen.query_one(SamplesPane).add(step, names)
 
-    def _to_view(self, kind: str, payload: dict) -> None:
+    def _to_view(self, view_id: str, payload: dict) -> None:
         for screen in self.screen_stack:
-            if isinstance(screen, ViewScreen) and screen.kind == kind:
+            if isinstance(screen, ViewScreen) and screen.view_id == view_id:
                 screen.show(**payload)
 
-    def on_worker_diverged(self, message: str, step: int) -> None:
+    def on_training_diverged(self, message: str, step: int) -> None:
         self.last_error = message
         self.notify(message, title="training diverged", severity="error", timeout=15)
 

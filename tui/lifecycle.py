@@ -16,18 +16,13 @@ class Lifecycle:
         """SIGTERM and SIGHUP (a closed terminal, an SSH drop) quit as q does: the run is saved and the terminal
         put back. Only in the main thread of a real run (Pilot tests run the app elsewhere)."""
         import asyncio
-        import signal
         import threading
+
+        from core.signals import on_event_loop
 
         if threading.current_thread() is not threading.main_thread():
             return
-        loop = asyncio.get_running_loop()
-        for name in ("SIGTERM", "SIGHUP"):
-            if hasattr(signal, name):
-                try:
-                    loop.add_signal_handler(getattr(signal, name), self._on_stop_signal, name)
-                except (NotImplementedError, RuntimeError, ValueError):
-                    pass
+        on_event_loop(asyncio.get_running_loop(), self._on_stop_signal, ("SIGTERM", "SIGHUP"))
 
     def _on_stop_signal(self, name: str) -> None:
         import os

@@ -33,9 +33,9 @@ from core.engine.policy import (
     TRAIN_SAMPLE_ROWS,
 )
 from core.link import protocol as P
+from core.status import FINAL, LIVE, SESSION, Status
 
 SAMPLE_SEED = 1234  # the same draws every time, so you watch the same names improve
-STATES = ("running", "paused", "done", "diverged", "stopped", "interrupted")
 
 
 class Session:
@@ -48,7 +48,7 @@ class Session:
         self.emit = emit or (lambda event: None)
         self.n_samples = n_samples
         self.temperature = temperature
-        self.state = "done" if trainer.finished else "paused"
+        self.status = Status.DONE if trainer.finished else Status.PAUSED
         self.message = ""
         self.eval_time = 0.0  # seconds spent on scheduled evaluations
         self.train_full_cost = 0.2  # seconds for a full pass over the train split, re-measured each time
@@ -63,41 +63,41 @@ class Session:
         self._train_sample = (d.X["train"][:TRAIN_SAMPLE_ROWS], d.Y["train"][:TRAIN_SAMPLE_ROWS])
         self._train_words: set[str] | None = None
         if writer is not None:
-            writer.status = lambda: self.state  # run.json says what the session is doing
+            writer.status = lambda: self.status  # run.json says what the session is doing
 
-    # ---- state ----
+    # ---- status ----
     @property
     def running(self) -> bool:
-        return self.state == "running"
+        return self.status == Status.RUNNING
 
     def snapshot(self) -> Any:
-        """The trainer's snapshot with the session's state and message (what a UI draws)."""
+        """The trainer's snapshot with the session's status and message (what a UI draws)."""
         snap = self.trainer.publish()
-        return replace(snap, state=self.state, message=self.message)
+        return replace(snap, status=self.status, message=self.message)
 
     def resume(self) -> bool:
         """Train (again); False if the run is already at its end (raise steps or minutes to go on)."""
         if self.running:
             return True
         if self.trainer.finished:
-            self.state = "done"
+            self.status = Status.DONE
             return False
-        self.state, self.message = "running", ""
+        self.status, self.message = Status.RUNNING, ""
         return True
 
     def pause(self) -> None:
         """Stop training; all three splits are evaluated in full and the run is saved."""
         if not self.running:
             return
-        self.state = "paused"
+        self.status = Status.PAUSED
         self.evaluate(full=True)
         self.save(force=True)
 
     def apply(self, changes: dict[str, Any]) -> None:
         """Change live settings of the running model (core.settings: live); ConfigError if one cannot."""
         self.trainer.update_config(**changes)
-        if self.state == "done" and not self.trainer.finished:
-            self.state = "paused"  # more steps or minutes: it can go on
+        if self.status == Status.DONE and not self.trainer.finished:
+            self.status = Status.PAUSED  # more steps or minutes: it can go on
 
     # ---- training ----
     def step(self, until: int | None = None) -> bool:
@@ -108,7 +108,7 @@ class Session:
         tr = self.trainer
         ok = tr.train_chunk(until)
         if not ok:
-            self.state = "diverged"
+            self.status = Status.DIVERGED
             self.message = tr.message
             self.emit(P.Diverged(self.message, tr.step))
             self.save(force=True)
@@ -145,7 +145,7 @@ class Session:
 
     def _done(self, message: str) -> None:
         """The run reached its end (its length, or patience): the best weights if asked, all splits, saved."""
-        self.state, self.message = "done", message
+        self.status, self.message = Status.DONE, message
         self._wrap_up()
         self.sample()
         self.save(force=True)
@@ -159,12 +159,12 @@ class Session:
             self.kept = "best"
             self.kept_losses = self.evaluate(full=True)
 
-    def finish(self, status: str = "stopped") -> None:
+    def finish(self, status: str = Status.STOPPED) -> None:
         """End the run from outside (the end of `mlp-tui train`, Ctrl+C, a signal): wrap up and save it."""
-        if self.state in ("running", "paused"):
-            self.state = status if status in STATES else "stopped"
+        if self.status in LIVE:
+            self.status = Status(status) if status in SESSION else Status.STOPPED
             self._wrap_up()
-        elif self.state == "diverged" or not self.final_losses:
+        elif self.status == Status.DIVERGED or not self.final_losses:
             self.final_losses = self.kept_losses = self.evaluate(full=True)
         self.close(status)
 
@@ -184,10 +184,10 @@ class Session:
             t1 = time.perf_counter()
             losses["train"] = split_loss(tr.model, tr.data.X["train"], tr.data.Y["train"])
             self.train_full_cost = time.perf_counter() - t1
-            kind = "full"
+            coverage = "full"
         else:
             losses["train"] = split_loss(tr.model, *self._train_sample)
-            kind = "sample"
+            coverage = "sample"
         tr.record_eval(losses)
         self._logged(lambda w: w.log_eval(tr.step, losses, tr.elapsed))
         if scheduled:
@@ -195,10 +195,11 @@ class Session:
             self.eval_time += spent
             # CPU time, not wall: a stall (swap, Ctrl+Z, a suspended laptop) must not space out the next ones;
             # the full train pass has a budget of its own
-            self.eval_cost = max(0.0, time.process_time() - cpu0 - (self.train_full_cost if kind == "full" else 0.0))
+            full_pass = self.train_full_cost if coverage == "full" else 0.0
+            self.eval_cost = max(0.0, time.process_time() - cpu0 - full_pass)
             tr.wall += spent
             self.last_eval_at = tr.elapsed
-        self.emit(P.Evaluated(tr.step, losses, kind, tr.best_dev, tr.best_dev_step))
+        self.emit(P.Evaluated(tr.step, losses, coverage, tr.best_dev, tr.best_dev_step))
         return losses
 
     def train_words(self) -> set[str]:
@@ -209,13 +210,13 @@ class Session:
     def sample(self) -> list[tuple[str, bool]]:
         import torch
 
-        from core.probes.sample import sample
+        from core.probes.sample import MAX_NAME_LEN, sample
 
         tr = self.trainer
         self.last_sample = time.monotonic()
         g = torch.Generator().manual_seed(SAMPLE_SEED)
         try:
-            names = sample(tr.model, tr.data.vocab, self.n_samples, g, self.temperature, max_len=30,
+            names = sample(tr.model, tr.data.vocab, self.n_samples, g, self.temperature, max_len=MAX_NAME_LEN,
                            train_words=self.train_words())
         except ValueError as e:  # SampleError: non-finite outputs; the trainer's rollback should prevent them
             self.emit(P.Error(f"cannot sample: {e}"))
@@ -232,7 +233,7 @@ class Session:
         """Save now; the checkpoint's path, or None if the run is not being saved (RunError if it fails)."""
         if self.writer is None:
             return None
-        return self.writer.checkpoint(self.state)
+        return self.writer.checkpoint(self.status)
 
     def _logged(self, write: Callable[[Any], None]) -> None:
         """write(writer) if the run is being saved; a failure (a full disk) stops saving, not training."""
@@ -245,7 +246,7 @@ class Session:
             write(self.writer)
         except RunError as e:
             w, self.writer = self.writer, None
-            w.mark("unsaved")  # run.json tells the truth if it still can (written in place on a full disk)
+            w.mark(Status.UNSAVED)  # run.json tells the truth if it still can (written in place on a full disk)
             w.abandon()
             self.emit(P.RunFolder(None))
             self.emit(P.Error(f"{e}; this run is no longer being saved"))
@@ -253,7 +254,7 @@ class Session:
         if not was_open and self.writer.opened:
             self.emit(P.RunFolder(str(self.writer.path), self.writer.saved_step))
 
-    def close(self, status: str = "stopped") -> None:
+    def close(self, status: str = Status.STOPPED) -> None:
         """Finish the run directory: a last checkpoint, marked done or diverged if it was, else `status`."""
         from core.runs.folder import RunError
 
@@ -261,7 +262,7 @@ class Session:
         if w is None:
             return
         try:
-            w.close(self.state if self.state in ("done", "diverged") else status)
+            w.close(self.status if self.status in FINAL else status)
         except RunError as e:
             self.emit(P.Error(str(e)))
 

@@ -369,7 +369,7 @@ class Trainer:
             step=self.step,
             total_steps=self.total_steps,
             lr=self.lr,
-            state="diverged" if self.diverged else "done" if self.finished else "idle",
+            status="diverged" if self.diverged else "done" if self.finished else "idle",
             elapsed=self.elapsed,
             steps_per_second=self._sps,
             last_loss=self._last_loss,

@@ -9,15 +9,20 @@ Commands go from the app to the training process, between two chunks of steps:
   Watch(views)            the open views that update while training ("embeddings", "health")
   Temperature(value)      for sampled names
   FindLR(fresh)           the lr finder, from a fresh model or a copy of the current weights
-  Score(text)             the score view's text
+  ScoreText(text)         the score view's text
   DatasetInfo()           the dataset view's statistics
   Quit()                  save the run and stop
 Events come back, at most ~10 frames a second and a few others between chunks:
-  Loading(what), Ready(...) (a new model: dataset, vocabulary, configs, step, run), RunFolder(path,
-  saved_step) (where the run is kept; path None: not saved), Frame(snapshot, plot_steps, plot_vals),
-  Evaluated(step, losses, train_kind, best_dev, best_dev_step), Samples(step, names), Diverged(message,
-  step), Done(step, message, kept), Saved(path, step), Error(message), Fatal(message), and the views'
-  Embeddings, HealthReport, LRFound, Scored, DatasetStats.
+  Loading(what)           a new model or a saved run is being made
+  Ready(...)              a new model: dataset, vocabulary, configs, step, run (a loaded run's history)
+  RunFolder(path, saved_step)  where the run is kept (path None: not saved)
+  Frame(snapshot, plot_steps, plot_vals)  a Snapshot (its status is a core.status.Status) and the curve
+  Evaluated(step, losses, train_coverage, best_dev, best_dev_step)  train_coverage: "full" or "sample"
+  Samples(step, names), Diverged(message, step), Done(step, message, kept), Saved(path, step)
+  Counts(order, k, losses, unseen_dev, used, table)  the counting baseline, for the split pane
+  Error(message)          one line; the process goes on
+  Fatal(message)          the training process failed and stops
+  Embeddings, HealthReport, LRFound, Scored, DatasetStats  the views' results (VIEW_OF says whose)
 Both sides dispatch by type (`Dispatcher`): an unknown message raises where MLP_TUI_STRICT_PROTOCOL is
 set (the tests set it) and is logged and ignored elsewhere. Torch-free, so the app imports it freely.
 """
@@ -42,7 +47,7 @@ class Snapshot:
     step: int
     total_steps: int
     lr: float
-    state: str  # idle, running, paused, done, stopped, diverged
+    status: str  # a core.status.Status, of SNAPSHOT (idle, or a Session's)
     elapsed: float  # seconds spent training
     steps_per_second: float
     last_loss: float  # mean loss of the latest chunk of steps
@@ -152,8 +157,11 @@ class FindLR:
 
 
 @dataclass(frozen=True)
-class Score:
-    text: str
+class ScoreText:
+    text: str  # at most MAX_SCORE_CHARS: longer text is refused, and the score view's field takes no more
+
+
+MAX_SCORE_CHARS = 64  # names are rarely over 20 characters
 
 
 @dataclass(frozen=True)
@@ -167,7 +175,7 @@ class Quit:
 
 
 # Only the latest of these counts: a burst (a paste into the score field, a held key) is handled once.
-LATEST_ONLY = (Score, View, Watch, Temperature, DatasetInfo, FindLR, EvaluateNow, SampleNow, Save)
+LATEST_ONLY = (ScoreText, View, Watch, Temperature, DatasetInfo, FindLR, EvaluateNow, SampleNow, Save)
 
 
 # ---- events: training process -> app ----
@@ -207,7 +215,7 @@ class Frame:
 class Evaluated:
     step: int
     losses: dict
-    train_kind: str  # "full", or "sample" (the fixed 20K rows)
+    train_coverage: str  # how much of the train split its loss is of: "full", or "sample" (the fixed 20K rows)
     best_dev: float
     best_dev_step: int
 

@@ -1,8 +1,9 @@
 """The training process's pump: commands from the UI in, a Session trains, events and frames out.
 
 It owns the current Session (core.engine.session) and what only the app has: the views' data (embedding
-map, health, lr finder, scores), plot frames at the plot's width, and resets and loads of runs. The
-transport that carries its messages (a spawned process or a thread) is core.link.transport.
+map, health, lr finder, scores: computed by core.link.viewdata, sent when due), plot frames at the plot's
+width, and resets and loads of runs. The transport that carries its messages (a spawned process or a
+thread) is core.link.transport.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from core.link import protocol as P
+from core.link import viewdata
+from core.status import Status
 
 FRAME_INTERVAL = 0.1  # seconds between frames (snapshot and plot series) sent to the UI
 VIEW_INTERVALS = {"embeddings": 0.5, "health": 1.0}  # seconds between updates of an open view
-HEALTH_ROWS = 512  # fixed training rows the health view measures on
-MAX_SCORE_CHARS = 64  # longer text is refused by the score view (names are rarely over 20 characters)
-NEEDS_MODEL = (P.Pause, P.Resume, P.Apply, P.SampleNow, P.EvaluateNow, P.Save, P.FindLR, P.Score, P.DatasetInfo)
+NEEDS_MODEL = (P.Pause, P.Resume, P.Apply, P.SampleNow, P.EvaluateNow, P.Save, P.FindLR, P.ScoreText, P.DatasetInfo)
 
 
 def _or_empty(read: Any, path: str) -> list[dict]:
@@ -38,13 +39,13 @@ def _mtime(spec: str) -> float:
         return 0.0
 
 
-class Worker:
+class Pump:
     """The protocol pump of the training process: commands in, a Session trains, events and frames out."""
 
     def __init__(self, out_q: Any):
         self.out = out_q
         self.session: Any = None  # core.engine.session.Session of the current model (None: no model yet)
-        self.data = None
+        self.data: Any = None  # core.data.Dataset of the current model, kept for a reset on the same data
         self.data_key: tuple | None = None
         self.temperature = 1.0
         self.n_samples = 8
@@ -54,6 +55,9 @@ class Worker:
         self.watch: set[str] = set()  # open views that update while training (embeddings, health)
         self.last_view: dict[str, float] = {}
         self.runs_dir: str | None = None
+        self._counts: Any = None  # the counting baseline of _counts_key's data (core.probes.ngram)
+        self._counts_key: tuple | None = None
+        self._dispatcher = P.Dispatcher(self._handlers())
 
     @property
     def trainer(self) -> Any:
@@ -136,7 +140,7 @@ class Worker:
         from core.probes.ngram import count_model
 
         key = (data.source, data.block_size, data.dedupe, len(data.words))
-        if getattr(self, "_counts_key", None) != key:
+        if self._counts_key != key:
             try:
                 self._counts = count_model(data)
             except (MemoryError, RuntimeError) as e:  # a huge vocabulary at a long context
@@ -162,7 +166,7 @@ class Worker:
             self.send(P.Error(f"{e}; this run is not being saved"))
             return None
 
-    def close_run(self, status: str = "stopped") -> None:
+    def close_run(self, status: str = Status.STOPPED) -> None:
         """Finish the run directory: a last checkpoint, marked done or diverged if it was, else `status`."""
         if self.session is not None:
             self.session.close(status)
@@ -242,7 +246,7 @@ class Worker:
 
     def handle_safely(self, cmd: tuple) -> bool:
         """handle(cmd), with an unexpected failure of a command reported to the UI instead of ending the process
-        (a failure while training itself still ends it, in worker_main, after saving)."""
+        (a failure while training itself still ends it, in training_main, after saving)."""
         try:
             return self.handle(cmd)
         except MemoryError:
@@ -250,19 +254,19 @@ class Worker:
         except Exception as e:
             self.send(P.Error(f"{type(cmd).__name__} failed: {type(e).__name__}: {e}"))
         if self.session is not None:  # whatever it was doing is in doubt: wait for the user
-            self.session.state = "paused" if self.session.running else self.session.state
+            self.session.status = Status.PAUSED if self.session.running else self.session.status
             self.frame(force=True)
         return True
 
     def handle(self, cmd: Any) -> bool:
         """Apply one command of core.link.protocol; False means quit."""
         if isinstance(cmd, P.Quit):
-            self.close_run("stopped")
+            self.close_run(Status.STOPPED)
             return False
         if self.session is None and type(cmd) in NEEDS_MODEL:
             self.send(P.Error("there is no model yet; fix the settings and press r"))
             return True
-        self._dispatch(cmd)
+        self._dispatcher(cmd)
         return True
 
     # each command's handler; the ones in NEEDS_MODEL run only with a model
@@ -286,9 +290,9 @@ class Worker:
     def _pause(self, c: P.Pause) -> None:
         se = self.session
         if se.running:
-            se.state = "paused"
+            se.status = Status.PAUSED
             self.frame(force=True)  # the UI hears "paused" before the evaluation and the save's fsync
-            se.state = "running"
+            se.status = Status.RUNNING
             se.pause()
             self.frame(force=True)
 
@@ -310,79 +314,34 @@ class Worker:
         self.frame(force=True)
 
     def _dataset(self, c: P.DatasetInfo) -> None:
-        from core.probes.inspection import dataset_stats
+        self.send(viewdata.dataset_stats(self.data))
 
-        self.send(P.DatasetStats(dataset_stats(self.data)))
-
-    @property
-    def _dispatch(self) -> Any:
-        if not hasattr(self, "_dispatcher"):
-            self._dispatcher = P.Dispatcher({
-                P.Reset: self._reset, P.Load: lambda c: self.load(str(c.path)), P.View: self._view,
-                P.Temperature: self._temperature, P.Watch: self._watch, P.Pause: self._pause,
-                P.Resume: self._resume, P.Apply: self._apply, P.SampleNow: lambda c: self.session.sample(),
-                P.EvaluateNow: self._evaluate_now, P.Save: lambda c: self.save(), P.DatasetInfo: self._dataset,
-                P.FindLR: lambda c: self.lr_find(fresh=bool(c.fresh)), P.Score: lambda c: self.score(str(c.text)),
-            })
-        return self._dispatcher
+    def _handlers(self) -> dict[type, Any]:
+        return {
+            P.Reset: self._reset, P.Load: lambda c: self.load(str(c.path)), P.View: self._view,
+            P.Temperature: self._temperature, P.Watch: self._watch, P.Pause: self._pause,
+            P.Resume: self._resume, P.Apply: self._apply, P.SampleNow: lambda c: self.session.sample(),
+            P.EvaluateNow: self._evaluate_now, P.Save: lambda c: self.save(), P.DatasetInfo: self._dataset,
+            P.FindLR: lambda c: self.lr_find(fresh=bool(c.fresh)), P.ScoreText: lambda c: self.score(str(c.text)),
+        }
 
     # ---- views ----
     def views(self, force: bool = False) -> None:
         """Send the open views' data, each at its own interval (the trainer loses well under 1%)."""
-
-        from core.probes.inspection import embedding_map, health
-
-        tr, now = self.trainer, time.monotonic()
+        now = time.monotonic()
         for view in self.watch:
             if not force and now - self.last_view.get(view, 0.0) < VIEW_INTERVALS.get(view, 1.0):
                 continue
             self.last_view[view] = now
-            if view == "embeddings":
-                m = embedding_map(tr.model, tr.data.vocab)
-                self.send(P.Embeddings(tr.step, m))
-            elif view == "health":
-                X, Y = tr.data.X["train"][:HEALTH_ROWS], tr.data.Y["train"][:HEALTH_ROWS]
-                adam = tr.optimizer_state() or None  # AdamW's moments: the update it would take
-                h = health(tr.model, X, Y, tr.lr, tr.step, adam=adam, betas=(tr.config.beta1, tr.config.beta2))
-                self.send(P.HealthReport(tr.config.optimizer, h))
+            event = viewdata.view_event(view, self.trainer)
+            if event is not None:
+                self.send(event)
 
     def lr_find(self, fresh: bool = True) -> None:
-        """The sweep from a freshly initialised model of the same architecture (the lecture's experiment),
-        or from a copy of the current weights."""
-
-        import torch
-
-        from core.model import MLP
-        from core.probes.inspection import lr_find
-
-        tr = self.trainer
-        t0 = time.perf_counter()
-        model = MLP(tr.model_config, torch.Generator().manual_seed(tr.config.seed)) if fresh else tr.model
-        res = lr_find(model, tr.data, batch_size=tr.config.batch_size, seed=tr.step)
-        self.send(P.LRFound(tr.step, time.perf_counter() - t0, tr.config.optimizer, fresh, res))
+        self.send(viewdata.lr_found(self.trainer, fresh))
 
     def score(self, text: str) -> None:
-        import torch
-
-        from core.engine.session import SAMPLE_SEED
-        from core.probes.inspection import ScoreError, score
-        from core.probes.sample import sample
-
-        tr = self.trainer
-        if len(text) > MAX_SCORE_CHARS:  # a paste of a page: the UI caps it too
-            self.send(P.Scored(text, error=f"at most {MAX_SCORE_CHARS} characters can be scored"))
-            return
-        try:
-            s = score(tr.model, tr.data.vocab, text)
-        except ScoreError as e:
-            self.send(P.Scored(text, error=str(e)))
-            return
-        words = self.session.train_words()
-        g = torch.Generator().manual_seed(SAMPLE_SEED)
-        more = sample(tr.model, tr.data.vocab, 8, g, self.temperature, max_len=30, train_words=words, prefix=text)
-        self.send(P.Scored(text, step=tr.step, nll=s.nll, mean_nll=s.mean_nll,
-                           positions=[(p.context, p.char, p.prob, p.alternatives) for p in s.positions],
-                           completions=[(x.text, x.in_train) for x in more], in_train=text in words))
+        self.send(viewdata.scored(self.session, text, self.temperature))
 
     def frame(self, force: bool = False) -> None:
         now = time.monotonic()

@@ -1,7 +1,7 @@
 """The transport between the app and its training process: plain-data commands in, events and frames out.
 
 Why a process: a UI rendering plots in the same process holds the GIL between the trainer's small
-torch ops and costs it 23-40% of its speed; in its own process the trainer keeps ~95%. worker_main is
+torch ops and costs it 23-40% of its speed; in its own process the trainer keeps ~95%. training_main is
 the process's loop (commands between chunks, signals, the parent's health); core.link.pump is the pump it
 runs, around a core.engine.session.Session. TrainerThread runs the same loop in a thread, for the tests and
 for measuring the choice (bench/app_speed.py).
@@ -12,13 +12,14 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue
-import signal
 import threading
 import time
 from typing import Any
 
 from core.link import protocol as P
-from core.link.pump import Worker as _Worker  # looked up here at start, so a test can record the workers
+from core.link import pump
+from core.signals import StopSignals
+from core.status import Status
 
 
 def coalesce(cmds: list[Any]) -> list[Any]:
@@ -27,33 +28,19 @@ def coalesce(cmds: list[Any]) -> list[Any]:
     return [c for i, c in enumerate(cmds) if not isinstance(c, P.LATEST_ONLY) or last[type(c)] == i]
 
 
-class _Stop:
-    """SIGTERM or SIGHUP (a closed terminal: the whole process group gets it) ends the loop like quit;
-    the run is saved on the way out. SIGINT is the UI's to handle: the worker ignores it."""
-
-    def __init__(self) -> None:
-        self.signal: int | None = None
-        if threading.current_thread() is not threading.main_thread():
-            return  # a thread backend: the process's signals are not ours
-        for name in ("SIGTERM", "SIGHUP"):
-            if hasattr(signal, name):
-                signal.signal(getattr(signal, name), self._handle)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        self.signal = signum
-
-
-def worker_main(cmd_q: Any, out_q: Any) -> None:
+def training_main(cmd_q: Any, out_q: Any) -> None:
     """The training process: apply commands between chunks, train while active, publish frames."""
     import torch
 
     import core  # noqa: F401  (quiets torch's NumPy warning)
 
     torch.set_num_threads(1)  # small ops: one thread is faster and stable (ARCHITECTURE.md, "Measured")
-    stop = _Stop()
-    w = _Worker(out_q)
-    parent = mp.parent_process()  # None when the worker is a thread
+    # SIGTERM or SIGHUP (a closed terminal: the whole process group gets it) ends the loop like quit, and the
+    # run is saved on the way out; SIGINT is the UI's to handle, so it is ignored here. Never restored: the
+    # process ends with this loop. (A thread backend installs nothing: the process's signals are not ours.)
+    stop = StopSignals(("SIGTERM", "SIGHUP"), ignore=("SIGINT",)).install()
+    w = pump.Pump(out_q)  # looked up at start, so that a test can record the pumps
+    parent = mp.parent_process()  # None when the training process is a thread
     last_check = time.monotonic()
     try:
         while stop.signal is None:
@@ -81,7 +68,7 @@ def worker_main(cmd_q: Any, out_q: Any) -> None:
         w.send(P.Fatal(f"training process failed: {type(e).__name__}: {e}"))
     finally:
         try:
-            w.close_run("stopped")  # whatever happened, what was trained is on disk
+            w.close_run(Status.STOPPED)  # whatever happened, what was trained is on disk
         except Exception:
             pass
         if parent is not None:  # a process of its own: the run is saved, so skip torch's slow teardown
@@ -99,7 +86,7 @@ class TrainerProcess:
         ctx = mp.get_context("spawn")
         self.commands = ctx.Queue()
         self.results = ctx.Queue()
-        self.process = ctx.Process(target=worker_main, args=(self.commands, self.results), daemon=True,
+        self.process = ctx.Process(target=training_main, args=(self.commands, self.results), daemon=True,
                                    name="mlp-tui-trainer")
 
     def start(self) -> None:
@@ -120,7 +107,7 @@ class TrainerProcess:
         return out
 
     def close(self, timeout: float = 0.8) -> None:
-        """Ask the worker to quit (it saves the run first); kill it if it has not within `timeout` seconds."""
+        """Ask the training process to quit (it saves the run first); kill it if it has not within `timeout` seconds."""
         if self.process.pid is None:
             return
         try:
@@ -136,8 +123,14 @@ class TrainerProcess:
             q.close()
 
 
+class TrainingThread(threading.Thread):
+    """A thread the app reads like a Process: it has an exit code, always None."""
+
+    exitcode: int | None = None
+
+
 class TrainerThread:
-    """The same worker in a thread of this process: for measuring the design choice (bench/app_speed.py).
+    """The same training loop in a thread of this process: for measuring the design choice (bench/app_speed.py).
 
     Shares the GIL with the UI, which is why the app uses TrainerProcess.
     """
@@ -145,9 +138,8 @@ class TrainerThread:
     def __init__(self) -> None:
         self.commands: queue.Queue = queue.Queue()
         self.results: queue.Queue = queue.Queue()
-        self.process = threading.Thread(target=worker_main, args=(self.commands, self.results), daemon=True,
-                                         name="mlp-tui-trainer")
-        self.process.exitcode = None  # type: ignore[attr-defined]  (the app reads it like a Process's)
+        self.process = TrainingThread(target=training_main, args=(self.commands, self.results), daemon=True,
+                                      name="mlp-tui-trainer")
 
     def start(self) -> None:
         self.process.start()

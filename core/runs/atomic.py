@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-_UMASK = os.umask(0o022)  # read once (os.umask can only be read by setting it) and put back
-os.umask(_UMASK)
+UMASK = os.umask(0o022)  # the process's umask, read once (os.umask can only be read by setting it) and put back
+os.umask(UMASK)
 
 
 def write_atomic(path: str | os.PathLike[str], write: Callable[[IO[Any]], None], binary: bool = True) -> Path:
@@ -20,11 +20,11 @@ def write_atomic(path: str | os.PathLike[str], write: Callable[[IO[Any]], None],
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as f:
+        with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)  # as open() would make it, not mkstemp's owner-only 0600
+        os.chmod(tmp, 0o666 & ~UMASK)  # as open() would make it, not mkstemp's owner-only 0600
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

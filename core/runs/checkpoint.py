@@ -7,18 +7,20 @@ import os
 import pickle
 import warnings
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from core.data import BOUNDARY, BUILTIN, CONTROL, Dataset, Vocab
+from core.data import BOUNDARY, BUILTIN, CONTROL, SPLIT_SEED, Dataset, Vocab
 from core.engine.train import TrainConfig, Trainer
 from core.errors import CheckpointError, ConfigError
 from core.model import MLP, MLPConfig
 from core.runs.atomic import write_atomic
 from core.runs.files import has_unsafe, safe_text
+from core.sizes import format_size
 
 FORMAT = "mlp-tui-checkpoint"
 VERSION = 1
@@ -91,36 +93,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     """Load and check a checkpoint; any problem is a CheckpointError with a one-line message."""
     path = Path(path)
     where = safe_text(path)
-    if not path.exists():
-        raise CheckpointError(f"{where}: no such checkpoint file")
-    if path.is_dir():
-        raise CheckpointError(f"{where}: is a directory; give the checkpoint file (e.g. {where}/model.pt)")
-    if not path.is_file():
-        raise CheckpointError(f"{where}: is not a regular file (a device or a pipe?); give a checkpoint file")
-    try:
-        size = path.stat().st_size
-        with open(path, "rb") as f:
-            f.read(1)
-    except OSError as e:
-        raise CheckpointError(f"{where}: cannot be read ({e.strerror or e})") from None
-    if size > MAX_CHECKPOINT_BYTES:
-        raise CheckpointError(f"{where}: is {size / 2**30:,.1f} GiB, larger than any mlp-tui checkpoint can be")
-    try:
-        with warnings.catch_warnings():  # torch warns on some foreign files: the error below says it all
-            warnings.simplefilter("ignore")
-            ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except OSError:  # a readable file that torch cannot parse: cut short, most likely
-        raise CheckpointError(f"{where}: not a readable checkpoint (the file is truncated or damaged)") from None
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as e:
-        what = "truncated or damaged" if "zip" in str(e).lower() or isinstance(e, EOFError) else "damaged"
-        raise CheckpointError(f"{where}: not a readable checkpoint (the file is {what} or of another kind)") from None
-    except Exception:  # torch raises many types for damaged files; none should be a traceback
-        raise CheckpointError(f"{where}: not a readable checkpoint (the file is damaged or of another kind)") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise CheckpointError(f"{where}: not an mlp-tui checkpoint")
-    if ckpt.get("version") != VERSION:
-        raise CheckpointError(f"{where}: checkpoint format version {safe_text(repr(ckpt.get('version')), 20)}; "
-                              f"this mlp-tui reads version {VERSION}")
+    ckpt = _read(path, where)
 
     def damaged(what: str) -> CheckpointError:
         return CheckpointError(f"{where}: damaged checkpoint ({what})")
@@ -135,37 +108,15 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         problem = _members_problem(model)
         if problem:
             raise damaged(problem)
-    optimizer = ckpt.get("optimizer") if isinstance(ckpt.get("optimizer"), dict) else {}
-    state = optimizer.get("state")
-    if state:
-        params = list(model.parameters())
-        step_t = state.get("step") if isinstance(state, dict) else None
-        if not isinstance(step_t, torch.Tensor) or step_t.numel() != 1 or not step_t.is_floating_point() \
-                or not bool(torch.isfinite(step_t).all()) or float(step_t) < 0:
-            raise damaged("optimizer state: the step count is not a count")
-        for key in ("exp_avg", "exp_avg_sq"):
-            got = state.get(key)
-            if not isinstance(got, list) or len(got) != len(params):
-                raise damaged(f"optimizer state: {key}")
-            _check_tensors(dict(enumerate(got)), {i: p.detach() for i, p in enumerate(params)}, f"optimizer {key}",
-                           damaged)
-        own = state.get("member_b2")
-        if own is not None:  # core.kernels.members: each member's moments of its b2, (members, vocab) each
-            b2 = getattr(model, "member_b2", None)
-            if b2 is None:
-                raise damaged("optimizer state: member_b2 on a model without members")
-            if not isinstance(own, dict):
-                raise damaged("optimizer state: member_b2 is not a table of moments")
-            _check_tensors({k: own.get(k) for k in ("exp_avg", "exp_avg_sq")}, {"exp_avg": b2, "exp_avg_sq": b2},
-                           "optimizer member_b2", damaged)
-            if bool((own["exp_avg_sq"] < 0).any()):
-                raise damaged("optimizer state: member_b2's exp_avg_sq holds negative values")
-        if any(bool((t < 0).any()) for t in state["exp_avg_sq"]):
-            raise damaged("optimizer state: exp_avg_sq holds negative values (a mean of squares cannot)")
+    optimizer = ckpt.get("optimizer")
+    if not isinstance(optimizer, dict):
+        optimizer = {}
+    if optimizer.get("state"):
+        _check_optimizer_state(optimizer["state"], model, damaged)
     try:
         step = _count(ckpt.get("step", 0), 0)
         best_step = _count(ckpt.get("best_dev_step", -1), -1)
-        split_seed = _count(ckpt.get("split_seed", 42), 0, 2**63 - 1)
+        split_seed = _count(ckpt.get("split_seed", SPLIT_SEED), 0, 2**63 - 1)
     except ValueError as e:
         raise damaged(str(e)) from None
     best = ckpt.get("best_dev_loss", math.inf)
@@ -194,6 +145,71 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     )
 
 
+def _read(path: Path, where: str) -> dict:
+    """The checkpoint file as torch reads it (weights only: no code runs), if it is ours and of this version."""
+    if not path.exists():
+        raise CheckpointError(f"{where}: no such checkpoint file")
+    if path.is_dir():
+        raise CheckpointError(f"{where}: is a directory; give the checkpoint file (e.g. {where}/model.pt)")
+    if not path.is_file():
+        raise CheckpointError(f"{where}: is not a regular file (a device or a pipe?); give a checkpoint file")
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            f.read(1)
+    except OSError as e:
+        raise CheckpointError(f"{where}: cannot be read ({e.strerror or e})") from None
+    if size > MAX_CHECKPOINT_BYTES:
+        raise CheckpointError(f"{where}: is {format_size(size, unit='GiB')}, larger than any mlp-tui checkpoint "
+                              f"can be")
+    try:
+        with warnings.catch_warnings():  # torch warns on some foreign files: the error below says it all
+            warnings.simplefilter("ignore")
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError:  # a readable file that torch cannot parse: cut short, most likely
+        raise CheckpointError(f"{where}: not a readable checkpoint (the file is truncated or damaged)") from None
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as e:
+        what = "truncated or damaged" if "zip" in str(e).lower() or isinstance(e, EOFError) else "damaged"
+        raise CheckpointError(f"{where}: not a readable checkpoint (the file is {what} or of another kind)") from None
+    except Exception:  # torch raises many types for damaged files; none should be a traceback
+        raise CheckpointError(f"{where}: not a readable checkpoint (the file is damaged or of another kind)") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise CheckpointError(f"{where}: not an mlp-tui checkpoint")
+    if ckpt.get("version") != VERSION:
+        raise CheckpointError(f"{where}: checkpoint format version {safe_text(repr(ckpt.get('version')), 20)}; "
+                              f"this mlp-tui reads version {VERSION}")
+    return ckpt
+
+
+def _check_optimizer_state(state: Any, model: MLP, damaged: Callable[[str], CheckpointError]) -> None:
+    """AdamW's moments, as core.engine.train keeps them: a step count, and one finite tensor of each parameter's
+    shape per moment (an ensemble's b2 moments per member), the second ones never negative."""
+    params = list(model.parameters())
+    step_t = state.get("step") if isinstance(state, dict) else None
+    if not isinstance(step_t, torch.Tensor) or step_t.numel() != 1 or not step_t.is_floating_point() \
+            or not bool(torch.isfinite(step_t).all()) or float(step_t) < 0:
+        raise damaged("optimizer state: the step count is not a count")
+    for key in ("exp_avg", "exp_avg_sq"):
+        got = state.get(key)
+        if not isinstance(got, list) or len(got) != len(params):
+            raise damaged(f"optimizer state: {key}")
+        _check_tensors(dict(enumerate(got)), {i: p.detach() for i, p in enumerate(params)}, f"optimizer {key}",
+                       damaged)
+    own = state.get("member_b2")
+    if own is not None:  # core.kernels.members: each member's moments of its b2, (members, vocab) each
+        if model.config.members == 1:
+            raise damaged("optimizer state: member_b2 on a model without members")
+        b2 = model.get_buffer("member_b2")
+        if not isinstance(own, dict):
+            raise damaged("optimizer state: member_b2 is not a table of moments")
+        _check_tensors({k: own.get(k) for k in ("exp_avg", "exp_avg_sq")}, {"exp_avg": b2, "exp_avg_sq": b2},
+                       "optimizer member_b2", damaged)
+        if bool((own["exp_avg_sq"] < 0).any()):
+            raise damaged("optimizer state: member_b2's exp_avg_sq holds negative values")
+    if any(bool((t < 0).any()) for t in state["exp_avg_sq"]):
+        raise damaged("optimizer state: exp_avg_sq holds negative values (a mean of squares cannot)")
+
+
 def _count(v: Any, lo: int, hi: int = 2**62) -> int:
     if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
         raise ValueError(f"a step or seed is {safe_text(repr(v), 30)}")
@@ -219,10 +235,11 @@ def _members_problem(model: MLP) -> str:
     must be zero (they are never trained) and b2 the mean of the members' own."""
     K, T = model.config.members, model.config.block_size
     E, H = model.config.n_embd // K, model.config.n_hidden // K
-    W1 = model.W1.detach().view(T, K, E, K, H).permute(1, 3, 0, 2, 4)  # (member in, member out, T, E, H)
+    W1 = model.get_parameter("W1").detach().view(T, K, E, K, H).permute(1, 3, 0, 2, 4)  # (member in, out, T, E, H)
     if bool(W1[~torch.eye(K, dtype=torch.bool)].any()):
         return "weights: W1 joins one member's embeddings to another's hidden units (an ensemble's are zero)"
-    if not torch.allclose(model.b2.detach(), model.member_b2.mean(0), rtol=1e-5, atol=1e-6):
+    if not torch.allclose(model.get_parameter("b2").detach(), model.get_buffer("member_b2").mean(0), rtol=1e-5,
+                          atol=1e-6):
         return "weights: b2 is not the mean of the members' own (member_b2)"
     return ""
 

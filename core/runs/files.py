@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from core.errors import MLPTuiError
+from core.sizes import format_size
 
 # C0 and C1 control characters (escape among them), DEL, the bidirectional overrides that can make a
 # terminal show text in another order than it is stored, and lone surrogates (a file name that is not
@@ -46,10 +47,8 @@ def has_unsafe(text: str) -> bool:
 
 
 def _size(n: float) -> str:
-    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= scale:
-            return f"{n / scale:,.1f} {unit}"
-    return f"{n:,.0f} bytes"
+    """A file's size as the refusals state it: up to GiB, whole bytes below a KiB."""
+    return format_size(n, largest="GiB", smallest="bytes")
 
 
 def read_regular(path: str | os.PathLike[str], limit: int) -> bytes:
@@ -153,6 +152,6 @@ def output_file(path: str | os.PathLike[str], protected: Iterable[Path] = ()) ->
 
 
 def _umask() -> int:
-    from core.runs.atomic import _UMASK
+    from core.runs.atomic import UMASK
 
-    return _UMASK
+    return UMASK

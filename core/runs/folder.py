@@ -23,19 +23,19 @@ listing runs and reading their curves needs no torch.
 from __future__ import annotations
 
 import array
-import errno
 import json
 import math
 import os
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from core.errors import ConfigError, MLPTuiError
-from core.runs.atomic import write_atomic
 from core.runs.files import FileRefused, has_unsafe, read_regular, safe_text
 from core.runs.lock import LOCK
+from core.status import RUN_FOLDER
 
 RUN_FILE = "run.json"
 CHECKPOINT = "model.pt"
@@ -49,7 +49,6 @@ VERSION = 1
 FLUSH_EVERY = 1.0  # seconds between flushes of the append-only files
 CHECKPOINT_EVERY = 5.0  # seconds between checkpoints
 ENV_RUNS_DIR = "MLP_TUI_RUNS_DIR"
-STATUSES = ("running", "paused", "done", "stopped", "diverged", "interrupted", "idle", "unsaved")
 MAX_STEP = 2**62
 # Sizes far above what a real run writes (a 10-hour run: ~4 MB of losses per million steps, a few MB
 # of lines); beyond them a file is not ours, and reading it whole could exhaust memory.
@@ -88,21 +87,6 @@ def new_run_dir(root: str | os.PathLike[str], stem: str) -> Path:
     raise RunError(f"{safe_text(root)}: too many runs named {base}")
 
 
-def _atomic_json(path: Path, obj: Any) -> None:
-    write_atomic(path, lambda f: f.write(json.dumps(json_safe(obj), indent=2) + "\n"), binary=False)
-
-
-def _rewrite_in_place(path: Path, obj: Any) -> None:
-    """Overwrite a small file in its own blocks: on a full disk the atomic way has no room for a temp file,
-    but a run.json that keeps saying "running" would be a lie."""
-    text = (json.dumps(json_safe(obj), indent=2) + "\n").encode()
-    with open(path, "r+b") as f:
-        f.write(text)
-        f.truncate(len(text))
-        f.flush()
-        os.fsync(f.fileno())
-
-
 def json_safe(obj: Any) -> Any:
     """NaN and infinity become null, so every file stays valid JSON."""
     if isinstance(obj, float) and not math.isfinite(obj):
@@ -113,25 +97,6 @@ def json_safe(obj: Any) -> Any:
         return [json_safe(v) for v in obj]
     return obj
 
-
-def _open_append(path: Path, text: bool) -> IO[Any]:
-    """A run file opened to append: never through a symlink (it could point at the user's files), never a
-    FIFO or device (it would block or write elsewhere), created if missing."""
-    import stat as st
-
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-    try:
-        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), 0o666)
-    except OSError as e:
-        if e.errno in (errno.ELOOP, errno.ENXIO):
-            raise RunError(f"{safe_text(path.parent)}: damaged run ({path.name} is a link or a pipe, not a file)") \
-                from None
-        raise
-    if not st.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise RunError(f"{safe_text(path.parent)}: damaged run ({path.name} is not a regular file)")
-    os.set_blocking(fd, True)
-    return os.fdopen(fd, "a" if text else "ab", **({"encoding": "utf-8"} if text else {}))
 
 
 def is_plain_file(path: Path) -> bool:
@@ -176,7 +141,7 @@ def _bool(v: Any) -> bool:
 
 
 def _status(v: Any) -> str:
-    if v not in STATUSES:
+    if v not in RUN_FOLDER:
         raise ValueError
     return v
 
@@ -217,7 +182,7 @@ def _check_configs(info: dict) -> None:
         d = info.get(key)
         if not isinstance(d, dict):
             raise RunError(f"no {key} settings")
-        names = set(cls.__dataclass_fields__)
+        names = {f.name for f in fields(cls)}
         try:
             cls(**{k: v for k, v in d.items() if k in names}).validate()
         except (TypeError, ConfigError) as e:
@@ -261,6 +226,25 @@ def read_info(path: str | os.PathLike[str]) -> dict:
     return info
 
 
+def read_metrics(path: str | os.PathLike[str]) -> dict:
+    """metrics.json of a run of `mlp-tui train` (what its last line reported). Files written before the key
+    was renamed say "state" where run.json says "status": both are read, as "status"."""
+    path = Path(path).expanduser()
+    try:
+        metrics = json.loads(_read_file(path / METRICS, MAX_JSONL_BYTES, path).decode("utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"{safe_text(path)}: no {METRICS} (only `mlp-tui train` writes one)") from None
+    except OSError as e:
+        raise RunError(f"{safe_text(path)}: cannot read {METRICS} ({e.strerror or e})") from None
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise RunError(f"{safe_text(path)}: damaged run ({METRICS} is not readable JSON)") from None
+    if not isinstance(metrics, dict):
+        raise RunError(f"{safe_text(path)}: damaged run ({METRICS} is not an object)")
+    if "status" not in metrics and "state" in metrics:
+        metrics["status"] = metrics.pop("state")
+    return metrics
+
+
 def checkpoint_path(path: str | os.PathLike[str]) -> Path:
     """A checkpoint file as given, or a run directory's model.pt."""
     p = Path(path).expanduser()
@@ -269,6 +253,15 @@ def checkpoint_path(path: str | os.PathLike[str]) -> Path:
             raise RunError(f"{safe_text(p)}: the run has no checkpoint yet ({CHECKPOINT})")
         return p / CHECKPOINT
     return p
+
+
+def decode_losses(data: bytes) -> array.array:
+    """The values of (a block of) losses.f32: little-endian float32; a torn last value from a kill is dropped."""
+    a = array.array("f")
+    a.frombytes(data[: len(data) // 4 * 4])
+    if sys.byteorder != "little":
+        a.byteswap()
+    return a
 
 
 def read_losses(path: str | os.PathLike[str], max_steps: int | None = None) -> array.array:
@@ -280,10 +273,7 @@ def read_losses(path: str | os.PathLike[str], max_steps: int | None = None) -> a
         return array.array("f")
     except OSError as e:
         raise RunError(f"{safe_text(path)}: cannot read {LOSSES} ({e.strerror or e})") from None
-    a = array.array("f")
-    a.frombytes(data[: len(data) // 4 * 4])
-    if sys.byteorder != "little":
-        a.byteswap()
+    a = decode_losses(data)
     if max_steps is not None:
         del a[max_steps:]
     return a
@@ -311,7 +301,7 @@ def downsample(values: array.array | list[float], width: int, start: int = 0) ->
 
 def read_jsonl(path: Path) -> list[dict]:
     """The whole lines of a JSON-lines file that are objects; a torn last line (a kill mid-write) is skipped."""
-    out = []
+    out: list[dict] = []
     try:
         text = _read_file(path, MAX_JSONL_BYTES, path.parent).decode("utf-8", errors="replace")
     except FileNotFoundError:
@@ -333,7 +323,7 @@ def read_evals(run: Path) -> list[dict]:
     out = []
     for r in read_jsonl(Path(run) / EVALS):
         try:
-            row = {"step": _int(r.get("step")), "seconds": _loss(r.get("seconds")) or 0.0}
+            row: dict[str, Any] = {"step": _int(r.get("step")), "seconds": _loss(r.get("seconds")) or 0.0}
             for s in ("train", "dev", "test"):
                 if s in r:
                     row[s] = _loss(r[s])

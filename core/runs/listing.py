@@ -5,17 +5,16 @@ The run format and its validated readers are in core/runs/folder.py; this module
 
 from __future__ import annotations
 
-import array
 import math
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from core.runs.files import safe_text
-from core.runs.folder import LOSSES, RUN_FILE, RunError, default_runs_dir, read_evals, read_info
+from core.runs.folder import LOSSES, RUN_FILE, RunError, decode_losses, default_runs_dir, read_evals, read_info
 from core.runs.lock import holder
+from core.status import Status
 
 
 @dataclass(frozen=True)
@@ -62,8 +61,8 @@ def summarize(path: Path) -> RunSummary:
         arch += " · dedupe"
     best = info.get("best_dev_loss")
     status = info["status"]
-    if pid is None and status in ("running", "paused", "idle"):
-        status = "interrupted"  # its process is gone (killed, or the machine went down): never "running"
+    if pid is None and status in (Status.RUNNING, Status.PAUSED, Status.IDLE):
+        status = Status.INTERRUPTED  # its process is gone (killed, or the machine went down): never "running"
     return RunSummary(
         path=path,
         dataset=Path(info["dataset"]).name,
@@ -114,11 +113,7 @@ def iter_losses(path: str | os.PathLike[str], block: int = 1 << 16) -> Any:
             data = fh.read(4 * block)
             if len(data) < 4:
                 return
-            a = array.array("f")
-            a.frombytes(data[: len(data) // 4 * 4])  # a torn last value from a kill is dropped
-            if sys.byteorder != "little":
-                a.byteswap()
-            yield a
+            yield decode_losses(data)
 
 
 def export_csv(path: str | os.PathLike[str], out: Any) -> int:

@@ -11,11 +11,15 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from types import ModuleType
 
+fcntl: ModuleType | None
 try:
-    import fcntl
+    import fcntl as posix_locks
+
+    fcntl = posix_locks
 except ImportError:  # pragma: no cover - not on Linux or macOS
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None
 
 LOCK = "lock"
 

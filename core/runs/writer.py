@@ -8,10 +8,12 @@ raises RunError so that the caller stops saving, not training.
 from __future__ import annotations
 
 import array
+import errno
 import json
 import os
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,12 +29,8 @@ from core.runs.folder import (
     RUN_FILE,
     RUN_FILES,
     SAMPLES,
-    STATUSES,
     VERSION,
     RunError,
-    _atomic_json,
-    _open_append,
-    _rewrite_in_place,
     default_runs_dir,
     is_plain_file,
     json_safe,
@@ -43,6 +41,7 @@ from core.runs.folder import (
     read_samples,
 )
 from core.runs.lock import RunLock, RunLocked
+from core.status import RUN_FOLDER, Status
 
 
 class RunWriter:
@@ -68,62 +67,33 @@ class RunWriter:
         self.removed = False  # close() took away a run that never trained a step
         self._made_dir = False
         self._lock: RunLock | None = None
+        self._had: set[str] = set(RUN_FILES)  # files there before we opened the folder: never ours to remove
         self._pending: list[tuple[str, str]] = []  # (file, line) written before the folder existed
         self.saved_step = trainer.step if resume else -1
         self.last_flush = self.last_checkpoint = time.monotonic()
-        self.status: Any = None  # () -> the run's state for run.json (a Session's); else the trainer's
+        self.status: Any = None  # () -> the run's status for run.json (a Session's); else the trainer's
         if resume:
             self.open()
+
+    @property
+    def folder(self) -> Path:
+        """The run's folder, once it has one (open() makes it at the first trained step)."""
+        if self.path is None:
+            raise RunError("this run has no folder yet")
+        return self.path
 
     def open(self) -> Path:
         """Make (or, resuming, take over) the folder: lock it, write run.json, open the append files."""
         if self.opened:
-            return self.path  # type: ignore[return-value]
+            return self.folder
         if self.closed:
             raise RunError("this run is closed")
-        from core.runs.checkpoint import dataset_ref
-
-        tr = self.trainer
         if self.path is None:
             self.path = new_run_dir(self.root or default_runs_dir(), self.stem)
             self._made_dir = True
-        where = safe_text(self.path)
         try:
-            if not self.path.exists():
-                self.path.mkdir(parents=True)
-                self._made_dir = True
-            self._had = {n for n in RUN_FILES if os.path.lexists(self.path / n)}  # not ours to remove
-            try:
-                self._lock = RunLock(self.path)
-            except RunLocked as e:
-                raise RunError(locked_message(self.path, e.pid)) from None
-            info = read_info(self.path) if self.resume else None
-            self.info = info or {
-                "format": FORMAT,
-                "version": VERSION,
-                "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                "origin": self.origin,
-                "dataset": dataset_ref(tr.data.source),
-                "dedupe": self.dedupe,
-                "words": len(tr.data.words),
-                "vocab_size": len(tr.data.vocab),
-                "params": tr.model.num_params(),
-                "model": tr.model_config.to_dict(),
-                "train": tr.config.to_dict(),
-                **self.tags,
-            }
-            self.info.update(status="running", step=tr.step, pid=os.getpid())
-            _atomic_json(self.path / RUN_FILE, self.info)
-            if self.resume:
-                self._truncate_to(tr.step)
-                self._remove_temp_files()
-            self._losses = _open_append(self.path / LOSSES, text=False)
-            self._evals = _open_append(self.path / EVALS, text=True)
-            self._samples = _open_append(self.path / SAMPLES, text=True)
+            self._take_folder(self.path)
         except (OSError, RunError) as e:
-            for name in ("_losses", "_evals", "_samples"):
-                if hasattr(self, name):
-                    getattr(self, name).close()
             if self._lock is not None:
                 self._lock.release()
                 self._lock = None
@@ -131,32 +101,80 @@ class RunWriter:
                 self._remove_own_files()
             if isinstance(e, RunError):
                 raise
-            raise RunError(f"{where}: cannot write the run there ({e.strerror or e})") from None
+            raise RunError(f"{safe_text(self.path)}: cannot write the run there ({e.strerror or e})") from None
         self.opened = True
         for name, line in self._pending:
             self._write(self._evals if name == EVALS else self._samples, line)
         self._pending.clear()
         return self.path
 
+    def _take_folder(self, path: Path) -> None:
+        """Lock the folder, write its run.json (marked running) and open its append files; a resumed run's
+        files are cut back to its checkpoint first."""
+        tr = self.trainer
+        if not path.exists():
+            path.mkdir(parents=True)
+            self._made_dir = True
+        self._had = {n for n in RUN_FILES if os.path.lexists(path / n)}  # not ours to remove
+        try:
+            self._lock = RunLock(path)
+        except RunLocked as e:
+            raise RunError(locked_message(path, e.pid)) from None
+        self.info = (read_info(path) if self.resume else None) or self._new_info()
+        self.info.update(status=Status.RUNNING, step=tr.step, pid=os.getpid())
+        _atomic_json(path / RUN_FILE, self.info)
+        if self.resume:
+            self._truncate_to(tr.step)
+            self._remove_temp_files()
+        files: list[IO[Any]] = []
+        try:
+            for name, text in ((LOSSES, False), (EVALS, True), (SAMPLES, True)):
+                files.append(_open_append(path / name, text=text))
+        except BaseException:
+            for f in files:
+                f.close()
+            raise
+        self._losses, self._evals, self._samples = files
+
+    def _new_info(self) -> dict[str, Any]:
+        """run.json of a new run: what it is (its progress is added at each checkpoint)."""
+        from core.runs.checkpoint import dataset_ref
+
+        tr = self.trainer
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "origin": self.origin,
+            "dataset": dataset_ref(tr.data.source),
+            "dedupe": self.dedupe,
+            "words": len(tr.data.words),
+            "vocab_size": len(tr.data.vocab),
+            "params": tr.model.num_params(),
+            "model": tr.model_config.to_dict(),
+            "train": tr.config.to_dict(),
+            **self.tags,
+        }
+
     def _remove_temp_files(self) -> None:
         """Temp files of atomic writes that a kill interrupted; the lock says nobody is writing them now."""
-        for f in self.path.iterdir():  # type: ignore[union-attr]
+        for f in self.folder.iterdir():
             if f.name.startswith(".") and f.name.endswith(".tmp") and f.is_file():
                 f.unlink(missing_ok=True)
 
     def _truncate_to(self, steps: int) -> None:
         """A resumed run continues from its checkpoint: drop the losses, evaluations and samples logged
         after it (training that a kill threw away), so the files tell one timeline."""
-        f = self.path / LOSSES  # type: ignore[operator]
+        f = self.folder / LOSSES
         if is_plain_file(f) and f.stat().st_size > 4 * steps:
             with open(f, "r+b") as fh:
                 fh.truncate(4 * steps)
         for name, read in ((EVALS, read_evals), (SAMPLES, read_samples)):
-            path = self.path / name  # type: ignore[operator]
+            path = self.folder / name
             if is_plain_file(path):
-                kept = [r for r in read(self.path) if r["step"] <= steps]
+                kept = [r for r in read(self.folder) if r["step"] <= steps]
                 text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept)
-                write_atomic(path, lambda fh, text=text: fh.write(text), binary=False)
+                write_atomic(path, partial(_write_all, text=text), binary=False)
 
     def _write(self, f: IO[Any], data: Any) -> None:
         try:
@@ -224,13 +242,13 @@ class RunWriter:
         self.open()
         self.flush()
         try:
-            save_checkpoint(tr, self.path / CHECKPOINT, dedupe=self.dedupe)  # type: ignore[operator]
+            save_checkpoint(tr, self.folder / CHECKPOINT, dedupe=self.dedupe)
         except OSError as e:
             raise RunError(f"{safe_text(self.path)}: cannot save the run ({e.strerror or e})") from None
-        self._update_info(status or (self.status() if self.status else tr.snapshot().state))
+        self._update_info(status or (self.status() if self.status else tr.snapshot().status))
         self.last_checkpoint = time.monotonic()
         self.saved_step = tr.step
-        return self.path / CHECKPOINT  # type: ignore[operator]
+        return self.folder / CHECKPOINT
 
     def _update_info(self, status: str, **extra: Any) -> None:
         tr = self.trainer
@@ -240,13 +258,13 @@ class RunWriter:
             best_dev_step=tr.best_dev_step,
             last_loss=tr.snapshot().last_loss,
             seconds=round(tr.elapsed, 2),
-            status=status if status in STATUSES else "running",
+            status=status if status in RUN_FOLDER else Status.RUNNING,
             wall=round(tr.wall, 2),
             updated=time.strftime("%Y-%m-%dT%H:%M:%S"),
             train=tr.config.to_dict(),
             **extra,
         )
-        path = self.path / RUN_FILE  # type: ignore[operator]
+        path = self.folder / RUN_FILE
         try:
             _atomic_json(path, self.info)
         except OSError as e:
@@ -283,12 +301,12 @@ class RunWriter:
             self._lock.release()
             self._lock = None
 
-    def close(self, status: str = "stopped") -> None:
+    def close(self, status: str = Status.STOPPED) -> None:
         """A last checkpoint, marked `status`; a new run that never trained a step is taken away instead
         (unless it diverged at once: that is worth keeping, with the weights it started from)."""
         if self.closed:
             return
-        if self.trainer.step == 0 and not self.resume and status != "diverged":
+        if self.trainer.step == 0 and not self.resume and status != Status.DIVERGED:
             self._remove()
             return
         try:
@@ -308,7 +326,7 @@ class RunWriter:
         if self.path is None:
             return
         for name in RUN_FILES:
-            if name not in getattr(self, "_had", set(RUN_FILES)):
+            if name not in self._had:
                 try:
                     (self.path / name).unlink(missing_ok=True)
                 except OSError:
@@ -318,3 +336,43 @@ class RunWriter:
                 self.path.rmdir()
             except OSError:
                 pass  # something else is in it: leave it
+
+
+def _atomic_json(path: Path, obj: Any) -> None:
+    text = json.dumps(json_safe(obj), indent=2) + "\n"
+    write_atomic(path, lambda f: _write_all(f, text), binary=False)
+
+
+def _rewrite_in_place(path: Path, obj: Any) -> None:
+    """Overwrite a small file in its own blocks: on a full disk the atomic way has no room for a temp file,
+    but a run.json that keeps saying "running" would be a lie."""
+    text = (json.dumps(json_safe(obj), indent=2) + "\n").encode()
+    with open(path, "r+b") as f:
+        f.write(text)
+        f.truncate(len(text))
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _open_append(path: Path, text: bool) -> IO[Any]:
+    """A run file opened to append: never through a symlink (it could point at the user's files), never a
+    FIFO or device (it would block or write elsewhere), created if missing."""
+    import stat as st
+
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), 0o666)
+    except OSError as e:
+        if e.errno in (errno.ELOOP, errno.ENXIO):
+            raise RunError(f"{safe_text(path.parent)}: damaged run ({path.name} is a link or a pipe, not a file)") \
+                from None
+        raise
+    if not st.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise RunError(f"{safe_text(path.parent)}: damaged run ({path.name} is not a regular file)")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "a" if text else "ab", encoding="utf-8" if text else None)
+
+
+def _write_all(f: IO[Any], text: str) -> None:
+    f.write(text)

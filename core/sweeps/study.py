@@ -26,6 +26,7 @@ from typing import Any
 
 from core import settings
 from core.errors import ConfigError, MLPTuiError
+from core.status import Status
 
 DEFAULT_SPACE = ("lr", "n_hidden", "n_embd", "block_size", "batch_size", "init")
 HEARTBEAT = 10  # seconds between a worker's heartbeats; a trial silent for 3 of them is stale
@@ -119,12 +120,18 @@ def _param(s: settings.Setting, rng: str) -> Param:
 
 
 # ---- storage ----
+def storage_url(root: Path) -> str:
+    """The default storage of the studies of a runs folder: an SQLite file in it."""
+    return f"sqlite:///{root / DB_NAME}"
+
+
 def default_storage(runs_dir: str | os.PathLike[str] | None) -> str:
+    """storage_url of `runs_dir` (else of the default runs folder), which is made if missing."""
     from core.runs.folder import default_runs_dir
 
     root = Path(runs_dir).expanduser() if runs_dir is not None else default_runs_dir()
     root.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{root / DB_NAME}"
+    return storage_url(root)
 
 
 def open_storage(url: str, heartbeat: int = HEARTBEAT) -> Any:
@@ -151,9 +158,9 @@ def open_storage(url: str, heartbeat: int = HEARTBEAT) -> Any:
         return optuna.storages.RDBStorage(
             url, heartbeat_interval=heartbeat, grace_period=3 * heartbeat, **kwargs)
     except ImportError as e:  # a driver that is not installed (psycopg for postgresql://)
-        raise SweepError(f"--storage {_hide_password(url)}: {e}; see the README's sweeps section") from None
+        raise SweepError(f"--storage {hide_password(url)}: {e}; see the README's sweeps section") from None
     except Exception as e:  # noqa: BLE001 - SQLAlchemy's errors for a bad URL or a server that is not there
-        raise SweepError(f"--storage {_hide_password(url)}: cannot open it ({type(e).__name__}: "
+        raise SweepError(f"--storage {hide_password(url)}: cannot open it ({type(e).__name__}: "
                          f"{str(e).splitlines()[0][:200]})") from None
 
 
@@ -163,7 +170,8 @@ def _has(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def _hide_password(url: str) -> str:
+def hide_password(url: str) -> str:
+    """A storage URL fit to print: a password in it becomes ***."""
     import re
 
     return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
@@ -191,7 +199,7 @@ def load_study(name: str, url: str, heartbeat: int = HEARTBEAT, seed: int | None
     try:
         study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
     except KeyError:
-        raise SweepError(f"no study named {name!r} in {_hide_password(url)}") from None
+        raise SweepError(f"no study named {name!r} in {hide_password(url)}") from None
     made_with = study.user_attrs.get("heartbeat")
     if isinstance(made_with, int) and made_with != heartbeat:  # the grace period is the sweep's, not ours
         return load_study(name, url, made_with, seed, budget)
@@ -298,7 +306,7 @@ def run_trial(trial: Any, values: dict[str, Any], budget: Budget, runs_dir: Any,
     try:
         while session.running:
             if stopping():
-                session.finish("interrupted")
+                session.finish(Status.INTERRUPTED)
                 raise Interrupted()
             session.step(until=next_report)
             if trainer.step >= next_report:
@@ -307,14 +315,14 @@ def run_trial(trial: Any, values: dict[str, Any], budget: Budget, runs_dir: Any,
                 next_report += every
                 if trial.should_prune():
                     trial.set_user_attr("steps", trainer.step)
-                    session.finish("stopped")
+                    session.finish(Status.STOPPED)
                     raise optuna.TrialPruned(f"dev {dev:.4f} at step {trainer.step:,}")
-        if session.state == "diverged":
-            session.finish("diverged")
+        if session.status == Status.DIVERGED:
+            session.finish(Status.DIVERGED)
             raise MLPTuiError(session.message)
-        session.finish("done")
+        session.finish(Status.DONE)
     finally:
-        session.close("stopped")
+        session.close(Status.STOPPED)
     trial.set_user_attr("steps", trainer.step)
     trial.set_user_attr("test", session.final_losses.get("test"))
     trial.set_user_attr("train", session.final_losses.get("train"))

@@ -46,22 +46,19 @@ def worker_main(job: WorkerJob, index: int = 0) -> None:
     failed, with "interrupted"). One torch thread: the sweep runs one worker per core. A worker whose
     sweep command is gone (killed outright) stops too."""
     import multiprocessing
-    import signal
 
-    stop: dict[str, Any] = {"signal": None}
+    from core.signals import StopSignals
 
-    def on_signal(signum: int, frame: Any) -> None:
-        stop["signal"] = signum
-
-    for name in ("SIGINT", "SIGTERM", "SIGHUP"):  # first: a Ctrl+C during the imports below ends cleanly too
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), on_signal)
+    # First, so that a Ctrl+C during the imports below ends cleanly too; never restored (the process ends here).
+    stop = StopSignals().install()
     parent = multiprocessing.parent_process()
+    orphaned = False
 
     def stopping() -> bool:
-        if stop["signal"] is None and parent is not None and not parent.is_alive():
-            stop["signal"] = "orphaned"
-        return stop["signal"] is not None
+        nonlocal orphaned
+        if stop.signal is None and parent is not None and not parent.is_alive():
+            orphaned = True
+        return stop.signal is not None or orphaned
 
     import torch
 

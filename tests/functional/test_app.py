@@ -38,14 +38,14 @@ async def test_space_pauses_and_resumes(harness: Harness) -> None:
 
         await pilot.press("space")
         await until(pilot, lambda: "paused" in text_of(app, "#status"), what="the status to say paused")
-        assert app.state == "paused"
-        assert harness.worker.session.snapshot().state == "paused" and not harness.worker.session.running
-        assert not harness.worker.active
+        assert app.status == "paused"
+        assert harness.pump.session.snapshot().status == "paused" and not harness.pump.session.running
+        assert not harness.pump.active
 
         await pilot.press("space")
         await until(pilot, lambda: "running" in text_of(app, "#status"), what="the status to say running")
-        assert harness.worker.session.state == "running"
-        assert harness.worker.active
+        assert harness.pump.session.status == "running"
+        assert harness.pump.active
 
 
 async def test_invalid_values_show_their_reason_and_are_not_applied(harness: Harness) -> None:
@@ -94,7 +94,7 @@ async def test_learning_rate_field_applies_to_the_running_trainer(harness: Harne
         await until(pilot, lambda: "lr 0.05 " in text_of(app, "#status"), what="the status to show lr 0.05")
         step = trainer.step
         await until(pilot, lambda: trainer.step > step, what="training to go on")
-        assert app.state == "running"
+        assert app.status == "running"
 
 
 async def test_reset_with_a_new_block_size_rebuilds_the_model(harness: Harness) -> None:
@@ -117,7 +117,7 @@ async def test_reset_with_a_new_block_size_rebuilds_the_model(harness: Harness) 
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
         await pilot.press("y")
         # the app's own news of the fresh model (frames of the old one may still be in its queue)
-        await until(pilot, lambda: app.info["params"] == expected and app.state == "running",
+        await until(pilot, lambda: app.info["params"] == expected and app.status == "running",
                     what="a fresh model to train")
         new = harness.trainer
         assert new.model_config.block_size == 5 and new.data.block_size == 5
@@ -191,10 +191,10 @@ async def test_step_count_grows_while_running_and_stops_while_paused(harness: Ha
 async def test_a_diverging_run_pauses_and_suggests_a_lower_learning_rate(harness: Harness) -> None:
     app = harness.app(lr=50.0, init="lecture", hidden=32)
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
-        await until(pilot, lambda: app.state == "diverged", timeout=15, what="the divergence to be caught")
+        await until(pilot, lambda: app.status == "diverged", timeout=15, what="the divergence to be caught")
         trainer = harness.trainer
-        assert trainer.snapshot().state == harness.worker.session.state == "diverged"
-        assert not harness.worker.active
+        assert trainer.snapshot().status == harness.pump.session.status == "diverged"
+        assert not harness.pump.active
         step = trainer.step
         await until(pilot, lambda: "diverged" in text_of(app, "#status"), what="the status to say diverged")
         await until(pilot, lambda: any("lower learning rate" in t for t in toasts(app)),
@@ -246,7 +246,7 @@ async def test_quit_while_training_stops_the_worker(harness: Harness) -> None:
         backend = harness.backends[-1]
         assert backend.process.is_alive()
         t = time.monotonic()
-        await pilot.press("q")  # the app waits up to 0.5 s for the worker to finish its chunk and stop
+        await pilot.press("q")  # the app waits up to 0.5 s for the training process to finish its chunk and stop
         assert not backend.process.is_alive()
         assert time.monotonic() - t < 1.5
         assert app.proc is None

@@ -25,7 +25,7 @@ async def test_a_missing_data_file_is_refused_in_the_field(harness: Harness, tmp
         assert "no such file" in text_of(app, "#err-data")
         await pilot.press("r")
         await until(pilot, lambda: any("fix these first" in t for t in toasts(app)), what="the refusal")
-        assert app.state == "running"
+        assert app.status == "running"
 
 
 async def test_a_binary_data_file_fails_on_reset_and_the_old_model_trains_on(harness: Harness, tmp_path: Path,
@@ -44,9 +44,9 @@ async def test_a_binary_data_file_fails_on_reset_and_the_old_model_trains_on(har
         await pilot.press("y")
         await until(pilot, lambda: any("blob.txt" in t for t in toasts(app)), what="the data error on screen")
         assert "blob.txt" in app.last_error and "Traceback" not in app.last_error
-        assert harness.worker.trainer is trainer and app.run_path == run  # the old model is still there
+        assert harness.pump.trainer is trainer and app.run_path == run  # the old model is still there
         step = trainer.step
-        await until(pilot, lambda: trainer.step > step + 100 and app.state == "running",
+        await until(pilot, lambda: trainer.step > step + 100 and app.status == "running",
                     what="the old model to train on")
 
 
@@ -63,7 +63,7 @@ async def test_an_absurd_model_is_refused_before_allocation(harness: Harness) ->
         await until(pilot, lambda: any("parameters" in t and "GiB" in t for t in toasts(app)),
                     what="the size in the refusal")
         assert app.screen.__class__.__name__ != "ConfirmScreen"  # refused at once, nothing to confirm
-        assert harness.worker.trainer is trainer
+        assert harness.pump.trainer is trainer
 
 
 async def test_a_damaged_run_is_refused_and_the_current_run_goes_on(harness: Harness) -> None:
@@ -86,7 +86,7 @@ async def test_a_damaged_run_is_refused_and_the_current_run_goes_on(harness: Har
         await pilot.press("enter")
         await until(pilot, lambda: any("cannot load the run" in t for t in toasts(app)), what="the refusal")
         assert any("truncated" in t for t in toasts(app))
-        assert harness.worker.trainer is trainer and app.run_path == str(current)
+        assert harness.pump.trainer is trainer and app.run_path == str(current)
         assert read_info(current)["step"] == trainer.step
 
 
@@ -131,10 +131,10 @@ async def test_a_load_after_a_failed_start_does_not_hang(harness: Harness, tmp_p
     saved = _cli_run(_runs_dir(), harness.data, "saved")
     app = harness.app(data=str(bad), hidden=32)
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
-        await until(pilot, lambda: app.state == "error", what="the failed start")
-        assert harness.worker.trainer is None
+        await until(pilot, lambda: app.status == "error", what="the failed start")
+        assert harness.pump.trainer is None
         app.load_run(str(saved))
-        await until(pilot, lambda: app.state == "done" and harness.worker.trainer is not None, what="the load")
+        await until(pilot, lambda: app.status == "done" and harness.pump.trainer is not None, what="the load")
         assert harness.trainer.step == 300
 
 
@@ -144,12 +144,12 @@ async def test_a_finished_run_loads_as_done_and_space_says_how_to_go_on(harness:
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await running(pilot, harness)
         app.load_run(str(saved))
-        await until(pilot, lambda: app.state == "done", what="the loaded run")
+        await until(pilot, lambda: app.status == "done", what="the loaded run")
         status = str(app.main_screen.query_one("#status").render())
         assert status.startswith("done") and "raise steps" in status
         await pilot.press("space")
         await until(pilot, lambda: any("training is done; raise steps" in t for t in toasts(app)), what="the hint")
-        assert app.state == "done"
+        assert app.status == "done"
 
 
 async def test_a_run_another_process_trains_cannot_be_continued_but_can_be_compared(harness: Harness) -> None:
@@ -175,7 +175,7 @@ async def test_a_run_another_process_trains_cannot_be_continued_but_can_be_compa
             await pilot.press("enter")
             await until(pilot, lambda: any(f"being trained by another mlp-tui, pid {holder.pid}" in t
                                            for t in toasts(app)), what="the refusal")
-            assert isinstance(app.screen, RunsView) and harness.worker.trainer is trainer
+            assert isinstance(app.screen, RunsView) and harness.pump.trainer is trainer
             await pilot.press("c")
             assert str(saved) in app.overlays  # comparing its curve is fine
     finally:
@@ -216,7 +216,7 @@ async def test_damaged_and_hostile_run_folders_list_without_crashing(harness: Ha
         names = [r.path.name for r in app.screen.runs]
         app.screen.query_one("DataTable").move_cursor(row=names.index("[red]markup[b]"))
         await pilot.press("enter")  # a name with markup loads like any other
-        await until(pilot, lambda: app.state in ("done", "paused") and "markup" in str(app.run_path),
+        await until(pilot, lambda: app.status in ("done", "paused") and "markup" in str(app.run_path),
                     what="the load")
         await until(pilot, lambda: any("[red]" in t and "markup" in t for t in toasts(app)),
                     what="the name in the notice as text, not as markup")
@@ -248,9 +248,9 @@ async def test_a_temperature_near_zero_in_the_field_samples_greedily(harness: Ha
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await running(pilot, harness)
         await type_into(pilot, "temperature", "1e-300")
-        await until(pilot, lambda: harness.worker.temperature == 1e-300, what="the temperature")
+        await until(pilot, lambda: harness.pump.temperature == 1e-300, what="the temperature")
         pane = app.main_screen.query_one(SamplesPane)
         await pilot.press("escape", "s")
         await until(pilot, lambda: len(pane.batches) >= 2 and len(set(n for n, _ in pane.batches[0][1])) == 1,
                     what="greedy samples")
-        assert harness.backends[-1].process.is_alive() and app.state == "running"
+        assert harness.backends[-1].process.is_alive() and app.status == "running"

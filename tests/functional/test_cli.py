@@ -157,7 +157,7 @@ def test_train_writes_model_and_metrics(run_dir):
     assert m["config"]["model"]["n_hidden"] == 20 and m["config"]["model"]["block_size"] == 3
     assert m["config"]["train"]["steps"] == 300 and m["config"]["train"]["lr"] == 0.1
     assert m["dataset"] == str(words)
-    assert m["state"] == "done"
+    assert m["status"] == "done"
 
 
 def test_train_progress_on_stderr(capsys, words_file, tmp_path):
@@ -335,7 +335,7 @@ def test_train_with_a_diverging_lr_reports_and_exits(capsys, words_file, tmp_pat
     assert code == 1
     assert "lower learning rate" in err
     assert (tmp_path / "r" / "model.pt").is_file()
-    assert json.loads((tmp_path / "r" / "metrics.json").read_text())["state"] == "diverged"
+    assert json.loads((tmp_path / "r" / "metrics.json").read_text())["status"] == "diverged"
 
 
 def test_the_app_starts_without_importing_torch():

@@ -27,9 +27,11 @@ from core.runs.folder import (
     read_info,
     read_jsonl,
     read_losses,
+    read_metrics,
 )
 from core.runs.listing import export_csv, list_runs
 from core.runs.writer import RunWriter
+from core.status import RUN_FOLDER, SESSION, Status
 from tui.cli import main
 
 
@@ -59,6 +61,33 @@ def test_a_cli_run_is_a_run_directory(cli_run):
     assert evals[-1]["step"] == 400 and {"train", "dev", "test"} <= set(evals[-1])
     ck = load_checkpoint(checkpoint_path(run))
     assert ck.step == 400
+
+
+def test_metrics_say_status_and_old_ones_with_state_still_read(cli_run, tmp_path):
+    """metrics.json says "status", as run.json does; one written before the rename (with "state") reads the same."""
+    _, _, run = cli_run
+    raw = json.loads((run / "metrics.json").read_text())
+    assert raw["status"] == "done" and "state" not in raw
+    assert read_metrics(run)["status"] == Status.DONE == read_info(run)["status"]
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "metrics.json").write_text(json.dumps({**{k: v for k, v in raw.items() if k != "status"},
+                                                  "state": "interrupted"}))
+    m = read_metrics(old)
+    assert m["status"] == "interrupted" and "state" not in m and m["steps"] == raw["steps"]
+    (old / "metrics.json").write_text("[1, 2]")
+    with pytest.raises(RunError, match="metrics.json is not an object"):
+        read_metrics(old)
+    with pytest.raises(RunError, match="no metrics.json"):
+        read_metrics(tmp_path)
+
+
+def test_the_status_vocabulary_keeps_its_words():
+    """Status values are the strings run.json, metrics.json and the protocol have always carried."""
+    assert {str(s) for s in RUN_FOLDER} == {"running", "paused", "done", "stopped", "diverged", "interrupted",
+                                            "idle", "unsaved"}
+    assert {str(s) for s in SESSION} == {"running", "paused", "done", "diverged", "stopped", "interrupted"}
+    assert json.dumps({"status": Status.DONE}) == '{"status": "done"}' and f"{Status.PAUSED:>7}" == " paused"
 
 
 def test_runs_lists_them_newest_first(cli_run, capsys, tmp_path):
@@ -257,10 +286,10 @@ def test_resuming_drops_evaluations_and_samples_after_the_checkpoint(tmp_path, s
 def test_a_full_disk_stops_saving_not_training(tmp_path, small_data):
     import queue
 
-    from core.link.transport import _Worker
+    from core.link.pump import Pump
 
     out: queue.Queue = queue.Queue()
-    w = _Worker(out)
+    w = Pump(out)
     words = write_words(tmp_path / "w.txt", SMALL_WORDS)
     w.runs_dir = str(tmp_path / "runs")
     w.reset(str(words), {"block_size": 3, "n_embd": 4, "n_hidden": 16, "init": "kaiming"}, {"steps": 10**6})
@@ -284,9 +313,9 @@ def test_a_full_disk_stops_saving_not_training(tmp_path, small_data):
 def test_a_reset_marks_the_abandoned_run_stopped(tmp_path):
     import queue
 
-    from core.link.transport import _Worker
+    from core.link.pump import Pump
 
-    w = _Worker(queue.Queue())
+    w = Pump(queue.Queue())
     words = write_words(tmp_path / "w.txt", SMALL_WORDS)
     w.runs_dir = str(tmp_path / "runs")
     model = {"block_size": 3, "n_embd": 4, "n_hidden": 16, "init": "kaiming"}

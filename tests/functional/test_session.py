@@ -23,7 +23,7 @@ async def test_the_app_and_the_cli_train_the_same_losses_bit_for_bit(harness: Ha
     assert code == 0, err
     app = harness.app(n_hidden=32, steps=3000, seed=7, optimizer="adamw", lr=0.01, dropout=0.1, schedule="cosine")
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.state == "done", timeout=60, what="the app's run to finish")
+        await until(pilot, lambda: app.status == "done", timeout=60, what="the app's run to finish")
         run = Path(app.run_path)
     cli, ours = read_losses(out), read_losses(run)
     assert len(cli) == len(ours) == 3000
@@ -47,8 +47,8 @@ async def test_the_app_honours_patience_and_keep_best_like_the_cli(harness: Harn
 
     app = harness.app(n_hidden=300, lr=0.3, steps=100_000_000, patience=2, keep_best=True, lr_decay=1.0)
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
-        await until(pilot, lambda: app.state == "done", timeout=90, what="patience to stop the app's run")
-        session = harness.worker.session
+        await until(pilot, lambda: app.status == "done", timeout=90, what="patience to stop the app's run")
+        session = harness.pump.session
         assert session.message == "stopped early: no better dev loss in 2 evaluations"
         assert session.kept == "best"
         tr = session.trainer
@@ -75,7 +75,7 @@ def test_patience_counts_scheduled_evaluations_only(small_data, monkeypatch):
     s.apply({"steps": tr.step + 100})
     while s.step():
         pass
-    assert s.state == "done" and s.message == ""  # ended at its length, not by patience
+    assert s.status == "done" and s.message == ""  # ended at its length, not by patience
 
 
 def test_a_session_without_a_run_folder_trains_and_reports(small_data):
@@ -87,11 +87,11 @@ def test_a_session_without_a_run_folder_trains_and_reports(small_data):
     s.evaluate(full=True)
     assert s.resume()
     s.step_for(10)
-    assert s.state == "done" and tr.step == 500
+    assert s.status == "done" and tr.step == 500
     assert events.count("Done") == 1 and "Evaluated" in events and "Samples" in events
     assert not s.resume()  # at its end: raise steps to go on
     s.apply({"steps": 600})
-    assert s.state == "paused" and s.resume()
+    assert s.status == "paused" and s.resume()
     s.step_for(10)
     assert tr.step == 600 and os.environ.get("MLP_TUI_RUNS_DIR")
 
@@ -151,3 +151,18 @@ def test_a_stall_during_an_evaluation_does_not_space_out_the_next_ones(small_dat
     assert s.eval_cost < 0.2 and s.eval_interval == core.engine.session.EVAL_INTERVAL
     s.eval_cost = 1e6
     assert s.eval_interval == core.engine.session.EVAL_MAX_INTERVAL == 30.0
+
+
+def test_the_protocol_docstring_lists_every_message():
+    """Every command and event of core.link.protocol is in its docstring (Counts was missing once)."""
+    import dataclasses
+    import re
+
+    from core.link import protocol as P
+
+    results = {"Snapshot", "EmbeddingMap", "LRFind", "Health"}  # carried inside messages, not messages
+    messages = {n for n, v in vars(P).items() if isinstance(v, type) and dataclasses.is_dataclass(v)
+                and v.__module__ == P.__name__} - results
+    listed = set(re.findall(r"\b([A-Z][A-Za-z]+)\b", P.__doc__ or ""))
+    assert {"Counts", "ScoreText", "Scored"} <= messages
+    assert messages <= listed, messages - listed

@@ -127,7 +127,7 @@ def test_sigterm_saves_the_run_and_restores_the_terminal(app_env):
         took = time.monotonic() - t0
         assert status is not None, "the app did not quit on SIGTERM"
         assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
-        assert took < 3.0, took  # q's shutdown: the worker saves within ~0.1 s, killed after 0.8 s
+        assert took < 3.0, took  # q's shutdown: the training process saves within ~0.1 s, killed after 0.8 s
         app.reader.join(2)
         after = bytes(app.output[mark:])
         assert b"\x1b[?1049l" in after  # left the alternate screen
@@ -199,7 +199,7 @@ def test_train_saves_on_a_stop_signal(tmp_path, sig):
     assert "Traceback" not in err
     info = _assert_saved_and_released_status(out, "interrupted")
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["state"] == "interrupted" and metrics["steps"] == info["step"]
+    assert metrics["status"] == "interrupted" and metrics["steps"] == info["step"]
 
 
 def _assert_saved_and_released_status(run: Path, status: str) -> dict:

@@ -46,7 +46,7 @@ async def test_embedding_map_draws_every_character(harness: Harness) -> None:
                     and int(m.group(1).replace(",", "")) > step_before, what="the map to update while training")
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, EmbeddingsView), what="back to the app")
-        await until(pilot, lambda: harness.worker.watch == set(), what="the map to stop being fed")
+        await until(pilot, lambda: harness.pump.watch == set(), what="the map to stop being fed")
 
 
 async def test_lr_finder_suggests_applies_and_leaves_the_model_alone(harness: Harness) -> None:
@@ -111,7 +111,7 @@ async def test_health_view_shows_saturation_and_ratios(harness: Harness) -> None
         for name in ("C", "W1", "b1", "W2", "b2"):
             assert re.search(rf"^\W*{name}\s+-?\d+\.\d\d\s+-?\d+\.\d\d", text, re.M), name
         assert all(math.isfinite(v) for v in last["update_ratio"].values())
-        assert harness.worker.watch == {"health"}
+        assert harness.pump.watch == {"health"}
 
 
 async def test_dataset_view_describes_the_file(harness: Harness) -> None:
@@ -139,7 +139,7 @@ async def test_runs_are_saved_listed_continued_and_compared(harness: Harness) ->
         await pilot.press("r")
         await until(pilot, lambda: pilot.app.screen.__class__.__name__ == "ConfirmScreen", what="the question")
         await pilot.press("y")
-        await until(pilot, lambda: app.run_path not in (None, first) and app.state == "running",
+        await until(pilot, lambda: app.run_path not in (None, first) and app.status == "running",
                     what="a fresh run")
         await pilot.press("o")
         await until(pilot, lambda: isinstance(app.screen, RunsView), what="the runs view")
@@ -154,7 +154,7 @@ async def test_runs_are_saved_listed_continued_and_compared(harness: Harness) ->
         await until(pilot, lambda: bool(app.query_one("LossPlot").overlays), what="the overlay (read in a thread)")
         assert app.query_one("LossPlot").overlays[0][0] == Path(first).name
         await pilot.press("enter")
-        await until(pilot, lambda: app.run_path == first and app.state == "paused", timeout=10,
+        await until(pilot, lambda: app.run_path == first and app.status == "paused", timeout=10,
                     what="the first run to be loaded")
         assert harness.trainer.step == first_steps
         await pilot.press("space")
@@ -174,7 +174,7 @@ async def test_a_tiny_terminal_shows_a_notice_and_recovers(harness: Harness) -> 
             await pilot.resize_terminal(*size)
             await pilot.pause(0.1)
         assert "Controls" in view_text(app) and "too small" not in view_text(app)
-        assert app.state == "running"
+        assert app.status == "running"
 
 
 async def test_every_view_opens_from_the_palette_at_80x24(harness: Harness) -> None:

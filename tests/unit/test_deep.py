@@ -256,7 +256,7 @@ async def test_an_on_off_field_flips_with_enter_and_waits_for_a_reset(harness) -
         assert field.value is False
         field.focus()
         await pilot.press("enter")
-        assert field.value is True and harness.worker.session.running  # enter flipped it; space did not pause
+        assert field.value is True and harness.pump.session.running  # enter flipped it; space did not pause
         await until(pilot, lambda: "direct" in words_of(app, "#pending"), what="the needs-a-fresh-model note")
         want = MLPConfig(vocab_size=27, n_hidden=32, direct=True).num_params()
         await until(pilot, lambda: f"{want:,} parameters" in str(app.query_one("#params").render()),

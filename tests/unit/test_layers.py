@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 UI_PACKAGES = ("textual", "rich", "plotext", "textual_plotext", "tui")
 TORCH_FREE = ("core.settings", "core.link.protocol", "core.config", "core.data", "core.runs.folder",
               "core.runs.listing", "core.runs.files", "core.runs.lock", "core.errors", "core.runs.atomic",
-              "core.recipe", "core.probes.exercises", "core.sweeps.study", "core.sweeps.summary", "core.sweeps.workers")
+              "core.recipe", "core.sizes", "core.status", "core.signals", "core.probes.exercises",
+              "core.sweeps.study", "core.sweeps.summary", "core.sweeps.workers")
 CLI_MODULES = ("tui.cli", "tui.subcommands.train", "tui.subcommands.sweep", "tui.subcommands.bench",
                "tui.subcommands.serve", "tui.subcommands.tools")
 
@@ -32,9 +33,44 @@ def imports_of(path: Path) -> set[str]:
     return out
 
 
+def module_name(path: Path) -> str:
+    """The dotted name a file is imported as: core/runs/folder.py is core.runs.folder, core/runs/__init__.py
+    is core.runs."""
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
 def modules(package: str) -> list[tuple[str, Path]]:
-    return [(f"{package}.{p.stem}" if p.stem != "__init__" else package, p)
-            for p in sorted((ROOT / package).rglob("*.py"))]
+    return [(module_name(p), p) for p in sorted((ROOT / package).rglob("*.py"))]
+
+
+def test_module_names_are_dotted_paths():
+    names = dict(modules("core"))
+    assert {"core", "core.runs", "core.runs.folder", "core.link.protocol", "core.engine.session"} <= set(names)
+    assert names["core.runs.folder"] == ROOT / "core" / "runs" / "folder.py"
+    assert not {n for n in names if n.count(".") == 1 and n.split(".")[1] in ("folder", "general", "protocol")}
+
+
+def test_every_torch_free_module_exists():
+    names = dict(modules("core"))
+    assert set(TORCH_FREE) <= set(names), set(TORCH_FREE) - set(names)
+
+
+def test_signal_handlers_are_installed_in_one_place():
+    """One signal helper (core/signals.py) serves every process that stops on a signal: no other module of core
+    or tui calls signal.signal or an event loop's add_signal_handler (by the ast, and by the text)."""
+    found = []
+    for name, path in modules("core") + modules("tui"):
+        if name == "core.signals":
+            continue
+        text = path.read_text()
+        for node in ast.walk(ast.parse(text, str(path))):
+            if isinstance(node, ast.Attribute) and (node.attr == "add_signal_handler" or (
+                    node.attr == "signal" and isinstance(node.value, ast.Name) and node.value.id == "signal")):
+                found.append(f"{name}:{node.lineno}")
+        if "signal.signal(" in text:
+            found.append(name)
+    assert not found, found
 
 
 @pytest.mark.parametrize(("name", "path"), modules("core"), ids=[m for m, _ in modules("core")])
@@ -94,3 +130,56 @@ def test_no_import_circles():
         if n not in seen:
             cycle = visit(n)
             assert cycle is None, " -> ".join(cycle)
+
+
+def private(name: str) -> bool:
+    """_x is private; __x__ (a dunder) is not."""
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def private_uses(name: str, path: Path, ours: set[str]) -> list[str]:
+    """Where module `name` uses a private name of another of `ours`: `from m import _x`, or `m._x` (and
+    `m.C._x`) on a name bound by an import of one of ours. Attributes of self and cls are the module's own."""
+    tree = ast.parse(path.read_text(), str(path))
+    package = name if path.stem == "__init__" else name.rpartition(".")[0]
+    imported: set[str] = set()  # local names bound to something of ours
+    hits = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.split(".")[0] in ("core", "tui"):
+                    imported.add(a.asname or a.name.split(".")[0])
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+            module = ".".join(p for p in (base, node.module or "") if p)
+            if module.split(".")[0] not in ("core", "tui") or module == name:
+                continue
+            for a in node.names:
+                if private(a.name):
+                    hits.append(f"{name}:{node.lineno} from {module} import {a.name}")
+                imported.add(a.asname or a.name)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and private(node.attr):
+            root = node.value
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if isinstance(root, ast.Name) and root.id in imported:
+                hits.append(f"{name}:{node.lineno} {ast.unparse(node)}")
+    return hits
+
+
+def test_no_module_uses_another_modules_private_name():
+    """A name with a leading underscore is its module's own: another module that needs it gets a public one."""
+    found = modules("core") + modules("tui")
+    ours = {n for n, _ in found}
+    hits = [h for n, p in found for h in private_uses(n, p, ours)]
+    assert not hits, "\n".join(hits)
+
+
+def test_the_private_name_check_finds_both_forms(tmp_path):
+    """The check above can fail: an import of a private name and an attribute of an imported module."""
+    (tmp_path / "x.py").write_text("from core.runs import folder\nfrom core.runs.atomic import _UMASK\n"
+                                   "import core.runs.files as files\n\n"
+                                   "class A:\n    def f(self):\n        return self._y, folder._z, files._w, core.x\n")
+    hits = private_uses("tui.x", tmp_path / "x.py", set())
+    assert len(hits) == 3 and "_UMASK" in hits[0] and "folder._z" in " ".join(hits) and "files._w" in " ".join(hits)

@@ -132,7 +132,7 @@ def test_patience_stops_early(small_data, monkeypatch):
     s.resume()
     s.step_for(60)
     snap = s.snapshot()
-    assert tr.step < 10**7 and snap.state == "done"
+    assert tr.step < 10**7 and snap.status == "done"
     assert snap.message == "stopped early: no better dev loss in 3 evaluations"
     assert s.stale == 3
 
@@ -145,7 +145,7 @@ def test_minutes_stops_on_time(small_data):
     # It stops at the first chunk boundary past the budget: a chunk is ~50 ms alone, but can take several
     # times that on a busy machine (seen: 1.66 s with another process on the second core).
     assert 1.2 <= tr.wall <= 2.2 and took < 4
-    assert tr.snapshot().state == "done" and tr.finished and tr.step > 100
+    assert tr.snapshot().status == "done" and tr.finished and tr.step > 100
     assert tr.snapshot().total_steps == tr.step  # the estimate converges on what was done
 
 

@@ -175,7 +175,7 @@ def test_trainer_fills_vocab_and_block_size_from_the_data(small_data):
     assert tr.model_config.vocab_size == len(small_data.vocab)
     assert tr.model_config.block_size == 3
     assert tr.model.C.shape == (len(small_data.vocab), 10)
-    assert tr.step == 0 and tr.snapshot().state == "idle"
+    assert tr.step == 0 and tr.snapshot().status == "idle"
 
 
 def test_same_seed_same_losses_on_names(names_data):
@@ -220,12 +220,12 @@ def test_run_runs_exactly_the_steps_asked(small_data):
     tr = small_trainer(small_data, steps=250)
     tr.run(137)
     assert tr.step == 137 and tr.history.steps == 137
-    assert tr.snapshot().state == "idle" and tr.snapshot().step == 137
+    assert tr.snapshot().status == "idle" and tr.snapshot().step == 137
     tr.run(63)
     assert tr.step == 200 and tr.history.steps == 200
     tr.run(10**6)  # capped by config.steps
     assert tr.step == 250 and tr.history.steps == 250
-    assert tr.snapshot().state == "done"
+    assert tr.snapshot().status == "done"
     tr.run()
     assert tr.step == 250
 
@@ -235,7 +235,7 @@ def test_run_without_steps_runs_config_steps(small_data):
     tr.run()
     snap = tr.snapshot()
     assert tr.step == 321 and snap.step == 321 and snap.total_steps == 321
-    assert snap.state == "done"
+    assert snap.status == "done"
     assert math.isfinite(snap.last_loss)
     assert snap.last_loss == pytest.approx(float((10 ** history_values(tr)[-100:].double()).mean()), rel=1e-4)
 
@@ -286,7 +286,7 @@ def test_the_session_tells_each_chunk_evaluation_and_end_through_events(small_da
     evals = [e for e in events if isinstance(e, P.Evaluated)]
     assert evals and evals[-1].step == 400 and set(evals[-1].losses) == {"train", "dev", "test"}
     assert not [e for e in events if isinstance(e, P.Diverged)]
-    assert s.state == "done" and s.snapshot().state == "done"
+    assert s.status == "done" and s.snapshot().status == "done"
 
 
 def test_evaluate_and_best_dev(small_data):
@@ -320,7 +320,7 @@ def test_pause_holds_the_steps_and_resume_goes_on(small_data):
     assert tr.step > 0
     s.pause()
     held = tr.step
-    assert s.snapshot().state == "paused" and s.snapshot().step == held
+    assert s.snapshot().status == "paused" and s.snapshot().step == held
     assert s.step() is False and tr.step == held  # no steps while paused
     s.apply({"lr": 0.05})  # a change while paused takes effect ...
     assert tr.lr == 0.05 and tr.step == held
@@ -328,15 +328,15 @@ def test_pause_holds_the_steps_and_resume_goes_on(small_data):
     s.step_for(0.1)
     assert tr.step > held  # ... and training goes on
     s.finish("stopped")
-    assert s.state == "stopped" and tr.history.steps == tr.step
+    assert s.status == "stopped" and tr.history.steps == tr.step
 
 
 def test_finish_while_paused_ends_the_run(small_data):
     tr = small_trainer(small_data, steps=10**9)
     s = Session(tr)
-    assert s.state == "paused"
+    assert s.status == "paused"
     s.finish("stopped")
-    assert s.state == "stopped" and tr.step == 0 and set(s.final_losses) == {"train", "dev", "test"}
+    assert s.status == "stopped" and tr.step == 0 and set(s.final_losses) == {"train", "dev", "test"}
 
 
 # ---------------------------------------------------------------- divergence
@@ -360,7 +360,7 @@ def test_nonfinite_loss_restores_the_last_finite_weights(small_data):
     after = params(tr.model)
     assert all(torch.isfinite(p).all() for p in after)
     assert all(torch.equal(p, q) for p, q in zip(after, good))
-    assert tr.diverged and tr.snapshot().state == "diverged"
+    assert tr.diverged and tr.snapshot().status == "diverged"
     m = re.search(r"at step ([\d,]+) with lr 1e\+20", tr.message)
     assert m and int(m[1].replace(",", "")) > 100
     assert "lower learning rate" in tr.message and "diverged" in tr.message
@@ -368,7 +368,7 @@ def test_nonfinite_loss_restores_the_last_finite_weights(small_data):
     tr.set_lr(0.05)
     assert tr.run(200)
     assert tr.step == 300 and math.isfinite(tr.snapshot().last_loss)
-    assert not tr.diverged and tr.message == "" and tr.snapshot().state == "idle"
+    assert not tr.diverged and tr.message == "" and tr.snapshot().status == "idle"
     assert all(torch.isfinite(p).all() for p in tr.model.parameters())
 
 
@@ -380,7 +380,7 @@ def test_nonfinite_loss_in_a_session_reports_diverged(small_data):
     s.resume()
     s.step_for(30)  # returns at the divergence
     snap = s.snapshot()
-    assert s.state == snap.state == "diverged" and "lower learning rate" in snap.message
+    assert s.status == snap.status == "diverged" and "lower learning rate" in snap.message
     diverged = [e for e in events if isinstance(e, P.Diverged)]
     assert len(diverged) == 1 and diverged[0].message == snap.message and diverged[0].step == 0
     assert tr.step == 0  # diverged within the first chunk: back to the initial weights
@@ -392,7 +392,7 @@ def test_nonfinite_loss_in_a_session_reports_diverged(small_data):
 def test_run_returns_on_divergence(small_data):
     tr = diverging_trainer(small_data)
     assert tr.run() is False  # returns instead of waiting
-    assert tr.snapshot().state == "diverged" and tr.step == 0
+    assert tr.snapshot().status == "diverged" and tr.step == 0
     assert "lower learning rate" in tr.snapshot().message
 
 
@@ -413,7 +413,7 @@ def test_update_config_changes_the_schedule_between_chunks(small_data):
     assert tr.lr == pytest.approx(0.1)  # step 100 >= decay_at 50: 0.2 * 0.5
     assert tr.snapshot().total_steps == 300
     tr.run()
-    assert tr.step == 300 and tr.snapshot().state == "done"
+    assert tr.step == 300 and tr.snapshot().status == "done"
 
 
 @pytest.mark.parametrize(("changes", "fragment"), [({"batch_size": 64}, "only"), ({"seed": 1}, "only"),
@@ -433,10 +433,10 @@ def test_an_exploding_but_finite_loss_is_caught_as_divergence(names_data, init):
     before = [p.detach().clone() for p in tr.model.parameters()]
     tr.run()
     snap = tr.snapshot()
-    assert snap.state == "diverged" and tr.step == 0
+    assert snap.status == "diverged" and tr.step == 0
     assert "lower learning rate" in snap.message and "lr 50" in snap.message
     assert all(torch.equal(p, q) for p, q in zip(tr.model.parameters(), before))
     # the same model at the lecture's lr trains normally past the same point
     ok = Trainer(names_data, MLPConfig(init=init), TrainConfig(lr=0.1, steps=2000))
     ok.run()
-    assert ok.snapshot().state == "done" and ok.step == 2000
+    assert ok.snapshot().status == "done" and ok.step == 2000

@@ -173,7 +173,7 @@ def test_samples_marks_line_up_in_cells(cols: int) -> None:
 
 # ---- the score view ----
 def score_positions() -> list[tuple]:
-    """Positions as the worker sends them: (context, next char, p, alternatives)."""
+    """Positions as the training process sends them: (context, next char, p, alternatives)."""
     contexts = ["...", "..漢", ".漢字", "漢字😀", "字😀e\u0301", "😀e\u0301\u0301", "e\u0301\u0301."]
     contexts = [c.rjust(7, ".") for c in contexts]
     nexts = ["漢", "字", "😀", "e", "\u0301", ".", "a"]

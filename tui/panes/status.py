@@ -1,10 +1,12 @@
-"""The status line: step / total, speed, learning rate, time, ETA and state."""
+"""The status line: step / total, speed, learning rate, time, ETA and the run's status."""
 
 from __future__ import annotations
 
 import math
 
 from textual.widgets import Static
+
+from core.status import Status
 
 
 def hms(seconds: float) -> str:
@@ -14,19 +16,20 @@ def hms(seconds: float) -> str:
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
 
 
-STATE_STYLE = {"running": "green", "paused": "yellow", "done": "cyan", "diverged": "red", "loading": "magenta"}
+STATUS_STYLE = {Status.RUNNING: "green", Status.PAUSED: "yellow", Status.DONE: "cyan", Status.DIVERGED: "red",
+                Status.LOADING: "magenta"}
 
 
 class StatusLine(Static):
-    def show(self, snap: dict | None, state: str, wall: float) -> None:
-        style = STATE_STYLE.get(state, "white")
+    def show(self, snap: dict | None, status: str, wall: float) -> None:
+        style = STATUS_STYLE.get(status, "white")
         if snap is None:
-            self.update(f"[{style} b]{state}[/]")
+            self.update(f"[{style} b]{status}[/]")
             return
         step, total, sps = snap["step"], snap["total_steps"], snap["steps_per_second"]
-        eta = (total - step) / sps if sps > 0 and state == "running" else math.nan
+        eta = (total - step) / sps if sps > 0 and status == Status.RUNNING else math.nan
         self.update(
-            f"[{style} b]{state}[/] │ step [b]{step:,}[/]/{total:,} │ {sps:,.0f}/s │ "
+            f"[{style} b]{status}[/] │ step [b]{step:,}[/]/{total:,} │ {sps:,.0f}/s │ "
             f"lr {snap['lr']:.3g} │ {hms(wall)} │ ETA {hms(eta)}"
-            + (" │ [dim]done: raise steps to go on[/]" if state == "done" else "")
+            + (" │ [dim]done: raise steps to go on[/]" if status == Status.DONE else "")
         )

@@ -20,6 +20,7 @@ from typing import Any
 
 from core import settings
 from core.runs.files import safe_text
+from core.signals import StopSignals, exit_status
 from tui.subcommands.argtypes import CommandLine, number
 from tui.subcommands.options import add_runs_dir, add_training_options, resolve_settings
 
@@ -56,36 +57,24 @@ def cmd_sweep(args: argparse.Namespace, values: dict) -> int:
     per = f"{budget.steps:,} steps" if budget.steps else f"{budget.minutes:g} minutes"
     print(f"study {args.study} in {_safe_url(url)}: {what}, {per} each, {workers} workers; tuning "
           f"{'; '.join(p.describe() for p in space.values())}", file=sys.stderr, flush=True)
-    stop = {"signal": None}
-
-    def on_signal(signum: int, frame: Any) -> None:
-        stop["signal"] = signum
-
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    # The workers start with Ctrl+C ignored (an ignored signal stays so across exec) until they have their own
-    # handlers; a Ctrl+C meanwhile still reaches this process, which passes it on.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        procs = run_workers(job, workers)
-    finally:
-        signal.signal(signal.SIGINT, on_signal)
-    try:
+    with StopSignals(("SIGINT", "SIGTERM")) as stop:
+        # The workers start with Ctrl+C ignored (an ignored signal stays so across exec) until they have their
+        # own handlers; a Ctrl+C meanwhile still reaches this process, which passes it on.
+        with stop.ignoring("SIGINT"):
+            procs = run_workers(job, workers)
         lost = _watch(args, procs, stop, job)
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-    if stop["signal"] is not None:
-        return 130 if stop["signal"] == signal.SIGINT else 143
+    if stop.signal is not None:
+        return exit_status(stop.signal)
     return 1 if lost else 0
 
 
 def _safe_url(url: str) -> str:
-    from core.sweeps.study import _hide_password
+    from core.sweeps.study import hide_password
 
-    return safe_text(_hide_password(url))
+    return safe_text(hide_password(url))
 
 
-def _watch(args: argparse.Namespace, procs: list, stop: dict, job: Any) -> bool:
+def _watch(args: argparse.Namespace, procs: list, stop: StopSignals, job: Any) -> bool:
     """Draw the study until the workers are done; on a signal, pass it on and wait for them. True if a worker
     ended badly."""
     from core.sweeps.study import load_study
@@ -103,7 +92,7 @@ def _watch(args: argparse.Namespace, procs: list, stop: dict, job: Any) -> bool:
         display.start()
     try:
         while any(p.is_alive() for p in procs):
-            if stop["signal"] is not None and not told:
+            if stop.signal is not None and not told:
                 for p in procs:
                     if p.is_alive():
                         os.kill(p.pid, signal.SIGTERM)
@@ -125,7 +114,7 @@ def _watch(args: argparse.Namespace, procs: list, stop: dict, job: Any) -> bool:
         for p in procs:
             p.join()
     lost = [p for p in procs if p.exitcode not in (0, None)]
-    if lost and stop["signal"] is None:
+    if lost and stop.signal is None:
         codes = ", ".join(str(p.exitcode) for p in lost)
         print(f"{len(lost)} worker{'s' * (len(lost) > 1)} stopped unexpectedly (exit {codes}); a trial left "
               f"running is marked failed once {3 * job.heartbeat} s have passed without its heartbeat and the study "

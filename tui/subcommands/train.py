@@ -11,7 +11,6 @@ import argparse
 import json
 import math
 import os
-import signal
 import sys
 import tempfile
 import time
@@ -22,10 +21,9 @@ from typing import Any
 from core.link import protocol as P
 from core.runs.files import safe_text
 from core.runs.folder import METRICS, RUN_FILES, json_safe
+from core.signals import StopSignals, detach_on_hangup, exit_status
 from tui.subcommands.argtypes import CommandLine, thread_count
 from tui.subcommands.options import add_runs_dir, add_training_options, resolve_settings
-
-STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
 
 
 def _console() -> Any:
@@ -46,29 +44,12 @@ def _console() -> Any:
     return QuietOnBrokenPipe(stderr=True)
 
 
-class _Stopper:
-    """Ctrl+C, SIGTERM and SIGHUP end the training loop at the next chunk, and the run is saved."""
+class _Stopper(StopSignals):
+    """Ctrl+C, SIGTERM and SIGHUP end the training loop at the next chunk, and the run is saved; after a SIGHUP
+    the output goes to /dev/null (the terminal is gone: writes to it would fail)."""
 
     def __init__(self) -> None:
-        self.signal: str | None = None
-        self.old: dict[int, Any] = {}
-
-    def __enter__(self) -> _Stopper:
-        for s in (signal.SIGINT, *STOP_SIGNALS):
-            self.old[s] = signal.signal(s, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        self.signal = signal.Signals(signum).name
-        if signum == getattr(signal, "SIGHUP", None):  # the terminal is gone: writes to it would fail
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            for fd in (1, 2):
-                os.dup2(devnull, fd)
-            os.close(devnull)
-
-    def __exit__(self, *exc: Any) -> None:
-        for s, old in self.old.items():
-            signal.signal(s, old)
+        super().__init__(on_signal=detach_on_hangup)
 
 
 def rescue(trainer: Any, name: str, dedupe: bool) -> Path | None:
@@ -145,7 +126,7 @@ def _train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str, dedupe: bo
     _train_until_stopped(session, progress, task, stopper)
     train_wall = time.perf_counter() - t0
     session.finish("interrupted" if stopper.signal is not None else "stopped")
-    return _finish(args, Ending(session, writer, out, err, stopper.signal, t0, train_wall, dev_curve, save_errors,
+    return _finish(args, Ending(session, writer, out, err, stopper.name, t0, train_wall, dev_curve, save_errors,
                                 dedupe))
 
 
@@ -218,7 +199,7 @@ def _finish(args: argparse.Namespace, end: Ending) -> int:
     say = _Say(end.err)
     if session.message:
         say.line(session.message)
-    state = session.state
+    status = session.status
     stopped = "interrupted" if signame == "SIGINT" else signame
     if writer.removed:
         say.line(f"{stopped + ' before' if signame else 'ended at'} the first step; no run was kept")
@@ -230,7 +211,7 @@ def _finish(args: argparse.Namespace, end: Ending) -> int:
         saved = rescue(trainer, out.name, end.dedupe)
         writer.mark("unsaved", rescued_to=None if saved is None else str(saved))
     losses = session.kept_losses
-    metrics = _metrics(args, end, state, seconds)
+    metrics = _metrics(args, end, status, seconds)
     wrote = [saved] if saved is not None else []
     try:
         (out / METRICS).write_text(json.dumps(json_safe(metrics), indent=2) + "\n")
@@ -252,11 +233,11 @@ def _finish(args: argparse.Namespace, end: Ending) -> int:
     if signame == "SIGINT":
         return 130
     if signame is not None:
-        return 128 + int(getattr(signal, signame))
-    return 1 if state == "diverged" else 0
+        return exit_status(signame)
+    return 1 if status == "diverged" else 0
 
 
-def _metrics(args: argparse.Namespace, end: Ending, state: str, seconds: float) -> dict[str, Any]:
+def _metrics(args: argparse.Namespace, end: Ending, status: str, seconds: float) -> dict[str, Any]:
     """metrics.json: the losses of the saved weights, the speed, the settings, the dev curve."""
     from core.runs.checkpoint import dataset_ref
 
@@ -275,7 +256,7 @@ def _metrics(args: argparse.Namespace, end: Ending, state: str, seconds: float) 
         "final_dev_loss": final["dev"],
         "best_dev_loss": trainer.best_dev,
         "best_dev_step": trainer.best_dev_step,
-        "state": state,
+        "status": status,
         "dataset": dataset_ref(trainer.data.source),
         "dedupe": dedupe,
         "preset": args.preset,

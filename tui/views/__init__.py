@@ -13,9 +13,9 @@ from textual.widgets import Footer, Static
 
 
 class ViewScreen(Screen[None]):
-    """One inspection view; `kind` names the data it shows (what the worker sends)."""
+    """One inspection view; `view_id` names it, and the data it shows (what the training process sends)."""
 
-    kind = ""
+    view_id = ""
     TITLE = ""
     HINT = ""
     BINDINGS = [Binding("escape", "close", "back")]

@@ -48,7 +48,7 @@ def render_stats(st: dict, width: int) -> Text:
 
 
 class DatasetView(ViewScreen):
-    kind = "dataset"
+    view_id = "dataset"
     TITLE = "Dataset"
     HINT = "the loaded word list · esc: back"
 

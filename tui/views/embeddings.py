@@ -117,7 +117,7 @@ class EmbeddingCanvas(Static):
 
 
 class EmbeddingsView(ViewScreen):
-    kind = "embeddings"
+    view_id = "embeddings"
     TITLE = "Embedding map"
     HINT = "each character where its embedding puts it · vowels orange, '.' magenta · esc: back"
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rich.table import Table
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.widgets import Static
 
@@ -30,7 +31,7 @@ def render_exercises(rows: list) -> Table:
 
 
 class ExercisesView(ViewScreen):
-    kind = "exercises"
+    view_id = "exercises"
     TITLE = "Exercises"
     HINT = "the lecture's exercises, ticked from your runs · esc: back"
 
@@ -47,8 +48,9 @@ class ExercisesView(ViewScreen):
         self.set_interval(REFRESH, self.read)
 
     def read(self) -> None:
-        self.run_worker(self._read, thread=True, exclusive=True, group="exercises")
+        self._read()
 
+    @work(thread=True, exclusive=True, group="exercises")
     def _read(self) -> None:
         from core.probes.exercises import check
 

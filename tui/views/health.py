@@ -88,7 +88,7 @@ def render_health(step: int, saturated: float, dead: int, n_hidden: int, hist_co
 
 
 class HealthView(ViewScreen):
-    kind = "health"
+    view_id = "health"
     TITLE = "Network health"
     HINT = "are the tanh units alive, is the lr the right size? · esc: back"
 

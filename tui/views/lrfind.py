@@ -17,7 +17,7 @@ from tui.views import ViewScreen
 
 
 class LRFindView(ViewScreen):
-    kind = "lr_find"
+    view_id = "lr_find"
     TITLE = "Learning-rate finder"
     HINT = "one SGD step at each lr · a: apply · f: fresh model · c: current weights · esc: back"
     BINDINGS = [*ViewScreen.BINDINGS, Binding("a", "apply", "apply lr"), Binding("l", "apply_low", "half the lowest"),

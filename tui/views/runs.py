@@ -17,9 +17,12 @@ from textual.widgets import DataTable
 from core.runs.files import safe_text
 from core.runs.folder import RunError, locked_message
 from core.runs.listing import RunSummary, list_runs
+from core.status import Status
 from tui.views import ViewScreen
 
 MAX_OVERLAYS = 5
+# a finished run's status in the list (a run trained now shows "live" instead)
+RUN_STATUS_STYLE = {Status.DONE: "cyan", Status.DIVERGED: "red", Status.INTERRUPTED: "yellow"}
 
 
 def status_cell(r: RunSummary, current: str | None) -> Text:
@@ -28,11 +31,11 @@ def status_cell(r: RunSummary, current: str | None) -> Text:
         return Text(f"live {r.pid}" if r.pid else "live", style="bold green")
     if str(r.path) == current:
         return Text("this one", style="bold")
-    return Text(r.status, style={"done": "cyan", "diverged": "red", "interrupted": "yellow"}.get(r.status, ""))
+    return Text(r.status, style=RUN_STATUS_STYLE.get(r.status, ""))
 
 
 class RunsView(ViewScreen):
-    kind = "runs"
+    view_id = "runs"
     TITLE = "Runs"
     HINT = "enter: continue a run · c: compare its loss curve (up to 5) · x: clear · esc: back"
     BINDINGS = [*ViewScreen.BINDINGS, Binding("enter", "continue_run", "continue", show=False),

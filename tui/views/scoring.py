@@ -17,7 +17,7 @@ from tui.cells import pad_cells, truncate_cells, visible
 from tui.views import ViewScreen
 
 BAR = 12  # cells of the probability bar
-MAX_CHARS = 64  # the field takes no more (core.link.transport.MAX_SCORE_CHARS refuses longer text, too)
+MAX_CHARS = P.MAX_SCORE_CHARS  # the field takes no more (the training process refuses longer text, too)
 DEBOUNCE = 0.12  # seconds of quiet after a keystroke before the score is asked for
 
 
@@ -54,7 +54,7 @@ def render_score(text: str, positions: list, nll: float, mean_nll: float, comple
 
 
 class ScoringView(ViewScreen):
-    kind = "score"
+    view_id = "score"
     TITLE = "Score a name"
     HINT = "type a word: each next character's probability, NLL, completions · esc: back"
 
@@ -70,7 +70,7 @@ class ScoringView(ViewScreen):
         self.sent = 0  # score requests sent (a paste of 2,000 characters is one, not 2,000)
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        """Ask for a score once typing pauses: only the latest text matters (the worker coalesces too)."""
+        """Ask for a score once typing pauses: only the latest text matters (the training process coalesces too)."""
         if self._timer is not None:
             self._timer.stop()
         if event.value.strip():
@@ -84,7 +84,7 @@ class ScoringView(ViewScreen):
         text = self.query_one(Input).value.strip()
         if text:
             self.sent += 1
-            self.app.send(P.Score(text))
+            self.app.send(P.ScoreText(text))
 
     def show(self, text: str, error: str | None = None, **payload) -> None:
         if text != self.query_one(Input).value.strip():

@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -39,7 +40,7 @@ def render_importances(importances: dict[str, float], note: str, width: int) -> 
 
 
 class SweepsView(ViewScreen):
-    kind = "sweeps"
+    view_id = "sweeps"
     TITLE = "Sweeps"
     HINT = "enter: open a study · a: apply the best trial's settings · c: overlay the top trials · esc: back"
     BINDINGS = [*ViewScreen.BINDINGS, Binding("a", "apply_best", "apply best"),
@@ -71,8 +72,9 @@ class SweepsView(ViewScreen):
 
     # ---- reading, in a thread ----
     def read(self) -> None:
-        self.run_worker(self._read, thread=True, exclusive=True, group="sweeps")
+        self._read()
 
+    @work(thread=True, exclusive=True, group="sweeps")
     def _read(self) -> None:
         from core.errors import MLPTuiError
         from core.sweeps.summary import detail, studies

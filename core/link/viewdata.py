@@ -1,0 +1,70 @@
+"""What the app's views ask the training process for, computed from the current model: the embedding map,
+the health report, the lr finder's sweep, a name's score and the dataset's statistics, each as the event
+of core.link.protocol that carries it. The pump (core.link.pump) decides when; this module says what."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from core.link import protocol as P
+
+HEALTH_ROWS = 512  # fixed training rows the health view measures on
+
+
+def view_event(view: str, tr: Any) -> Any:
+    """The update of an open live view ("embeddings" or "health") of Trainer `tr`; None for another view."""
+    from core.probes.inspection import embedding_map, health
+
+    if view == "embeddings":
+        return P.Embeddings(tr.step, embedding_map(tr.model, tr.data.vocab))
+    if view == "health":
+        X, Y = tr.data.X["train"][:HEALTH_ROWS], tr.data.Y["train"][:HEALTH_ROWS]
+        adam = tr.optimizer_state() or None  # AdamW's moments: the update it would take
+        h = health(tr.model, X, Y, tr.lr, tr.step, adam=adam, betas=(tr.config.beta1, tr.config.beta2))
+        return P.HealthReport(tr.config.optimizer, h)
+    return None
+
+
+def lr_found(tr: Any, fresh: bool = True) -> P.LRFound:
+    """The sweep from a freshly initialised model of the same architecture (the lecture's experiment),
+    or from a copy of the current weights."""
+    import torch
+
+    from core.model import MLP
+    from core.probes.inspection import lr_find
+
+    t0 = time.perf_counter()
+    model = MLP(tr.model_config, torch.Generator().manual_seed(tr.config.seed)) if fresh else tr.model
+    res = lr_find(model, tr.data, batch_size=tr.config.batch_size, seed=tr.step)
+    return P.LRFound(tr.step, time.perf_counter() - t0, tr.config.optimizer, fresh, res)
+
+
+def scored(session: Any, text: str, temperature: float) -> P.Scored:
+    """`text` scored by the session's model, with its completions at `temperature` (the samples' fixed seed)."""
+    import torch
+
+    from core.engine.session import SAMPLE_SEED
+    from core.probes.inspection import ScoreError, score
+    from core.probes.sample import MAX_NAME_LEN, sample
+
+    tr = session.trainer
+    if len(text) > P.MAX_SCORE_CHARS:  # a paste of a page: the UI caps it too
+        return P.Scored(text, error=f"at most {P.MAX_SCORE_CHARS} characters can be scored")
+    try:
+        s = score(tr.model, tr.data.vocab, text)
+    except ScoreError as e:
+        return P.Scored(text, error=str(e))
+    words = session.train_words()
+    g = torch.Generator().manual_seed(SAMPLE_SEED)
+    more = sample(tr.model, tr.data.vocab, 8, g, temperature, max_len=MAX_NAME_LEN, train_words=words, prefix=text)
+    return P.Scored(text, step=tr.step, nll=s.nll, mean_nll=s.mean_nll,
+                    positions=[(p.context, p.char, p.prob, p.alternatives) for p in s.positions],
+                    completions=[(x.text, x.in_train) for x in more], in_train=text in words)
+
+
+def dataset_stats(data: Any) -> P.DatasetStats:
+    """The dataset view's statistics of the loaded data."""
+    from core.probes.inspection import dataset_stats as stats
+
+    return P.DatasetStats(stats(data))
