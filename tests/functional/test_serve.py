@@ -85,10 +85,3 @@ def test_serve_errors_are_one_line(capsys):
     assert code == 2 and err.count("\n") == 1 and "no such file" in err
     code, _, err = run_cli(capsys, ["serve", "--config", "/nonexistent/recipe.toml"])
     assert code == 2 and err.count("\n") == 1 and "no such file" in err
-
-
-def test_serve_warns_off_loopback():
-    from tui.subcommands.serve import is_loopback
-
-    assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
-    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.4")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import run_cli, small_trainer
+from conftest import small_trainer
 
 from core import settings
 from core.config import MLPConfig, TrainConfig
@@ -114,16 +114,6 @@ def test_a_run_written_by_the_landed_code_still_loads():
     ck = load_checkpoint(fixture / "model.pt")
     assert ck.model_config.n_hidden == info["model"]["n_hidden"] and ck.step == info["step"]
     assert ck.train_config.grad_clip == 0.0  # a setting it did not know takes its default
-
-
-def test_rules_are_the_same_for_the_cli_and_the_form(capsys, tmp_path, words_file):
-    from tui.panes.fields import BY_KEY
-
-    (rule, message), = settings.broken_rules({"batchnorm": True, "batch_size": 1})
-    code, _, err = run_cli(capsys, ["train", "--data", str(words_file), "--batchnorm", "--batch-size", "1",
-                                    "--out", str(tmp_path / "r"), "--quiet"])
-    assert code == 2 and message in err
-    assert rule.names[0] in BY_KEY
 
 
 def test_the_readme_flag_table_is_the_registry():
