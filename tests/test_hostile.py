@@ -339,6 +339,7 @@ print(json.dumps({"seconds": seconds, "growth_mib": (after - before) / 1024, "wo
 """
 
 
+@pytest.mark.slow
 def test_two_million_lines_load_in_seconds_and_bounded_memory(tmp_path, record_property):
     """2,000,000 random 6-letter words (14 MB): measured in a fresh process, so ru_maxrss is this load's peak.
 
@@ -551,6 +552,7 @@ def test_a_block_size_longer_than_any_word(capsys, tmp_path, words_file):
 # ---------------------------------------------------------------- a diverging run
 
 
+@pytest.mark.slow
 def test_lr_1000_diverges_is_reported_and_saves_the_last_good_weights(tmp_path):
     """`mlp-tui train --lr 1000 --steps 5000` (the installed command, so a hang is a timeout, not a stuck suite)."""
     out = tmp_path / "run"
@@ -788,6 +790,7 @@ def test_export_writes_straight_to_a_device_or_pipe(trained_run, tmp_path):
     assert r.stdout.splitlines()[0].startswith("step,") and len(r.stdout.splitlines()) == 201
 
 
+@pytest.mark.slow
 def test_a_closed_pipe_ends_quietly_and_a_full_device_in_one_line(trained_run):
     _, run = trained_run
     cmd = " ".join(f"'{c}'" for c in COMMAND)
@@ -934,6 +937,7 @@ def test_sampling_streams_in_batches_of_bounded_memory(trained_run, monkeypatch)
     assert_one_line(e, "1,000,000,000 samples at once would need", "GiB")
 
 
+@pytest.mark.slow
 def test_sample_ten_million_streams_without_growing(trained_run):
     """The repro: `sample -n 10000000` grew to 23.5 GB and printed nothing for 300 s."""
     _, run = trained_run
@@ -1323,6 +1327,7 @@ def test_train_out_refuses_a_folder_with_files_a_run_would_write(capsys, tmp_pat
     assert (out / "metrics.json").read_text() == "USER\n"
 
 
+@pytest.mark.slow
 def test_a_closed_stderr_pipe_does_not_lose_the_run(tmp_path, words_file):
     out = tmp_path / "p"
     cmd = " ".join(f"'{c}'" for c in COMMAND)
@@ -1383,6 +1388,7 @@ def test_a_5000_digit_number_is_a_damaged_line_not_a_traceback(capsys, trained_r
         read_info(run)
 
 
+@pytest.mark.slow
 def test_sample_seed_and_prefix_are_bounded_and_a_closed_stdout_is_fine(capsys, trained_run):
     _, run = trained_run
     code, _, err = run_cli(capsys, ["sample", "--checkpoint", str(run), "--seed", str(2**64)])

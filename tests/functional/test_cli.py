@@ -126,6 +126,7 @@ def test_sample_bad_values(capsys, run_dir):
         assert_one_line_error(code, err, fragment)
 
 
+@pytest.mark.slow
 def test_the_installed_command_reports_bad_values_in_one_line(tmp_path):
     for argv in (["train", "--steps", "0"], ["train", "--data", "/missing/file"]):
         r = subprocess.run([*COMMAND, *argv], capture_output=True, text=True, timeout=120, cwd=tmp_path)
@@ -272,6 +273,7 @@ def test_the_app_starts_without_importing_torch():
     assert r.stdout.strip() == "[]"  # numba and scipy (the fast extra) stay in the training process too
 
 
+@pytest.mark.slow
 def test_bench_prints_both_loops_and_their_ratio(capsys, monkeypatch):
     """`mlp-tui bench`: steps/s of the lecture loop and of the trainer (on each kernel where numba is
     installed), and a ratio that is their quotient. Numbers only, no speed asserted (that is the bench's job)."""
@@ -291,6 +293,7 @@ def test_bench_prints_both_loops_and_their_ratio(capsys, monkeypatch):
     assert "the compiled step is off: MLP_TUI_KERNEL=torch" in out and "torch kernels, no extra" not in out
 
 
+@pytest.mark.slow
 def test_bench_preset_prints_the_matmul_floor_and_our_share(capsys):
     code, out, err = run_cli(capsys, ["bench", "--preset", "tiny", "--steps", "1200"])
     assert code == 0, err
@@ -300,6 +303,7 @@ def test_bench_preset_prints_the_matmul_floor_and_our_share(capsys):
     assert re.search(r"^ratio: \d+\.\d+x$", out, re.MULTILINE)
 
 
+@pytest.mark.slow
 def test_bench_of_an_ensemble_times_one_member(capsys):
     code, out, err = run_cli(capsys, ["bench", "--preset", "tiny", "--members", "2", "--n-embd", "4",
                                       "--n-hidden", "200", "--steps", "300"])

@@ -3,9 +3,12 @@ tests/unit/test_deep.py)."""
 
 from __future__ import annotations
 
+import pytest
+
 from core.config import MLPConfig
 
 
+@pytest.mark.slow
 async def test_a_deep_model_in_the_app_health_lr_finder_and_the_form(harness) -> None:
     from apphelpers import running, text_of, toasts, type_into, until, words_of
 
@@ -48,6 +51,7 @@ def test_hier_with_a_context_that_is_not_a_power_of_two_is_one_line(capsys, word
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 async def test_an_on_off_field_flips_with_enter_and_waits_for_a_reset(harness) -> None:
     from apphelpers import running, until, words_of
 

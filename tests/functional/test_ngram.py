@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
 from conftest import run_cli
 
 from core.probes.ngram import count_model
@@ -17,6 +18,7 @@ def test_the_ngram_command_prints_json(capsys):
     assert set(d["losses"]) == {"train", "dev", "test"} and 0 <= d["unseen_dev_share"] <= 1
 
 
+@pytest.mark.slow
 async def test_the_split_pane_shows_the_counts_and_the_initial_loss(harness) -> None:
     from apphelpers import running, until, words_of
 

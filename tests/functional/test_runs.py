@@ -117,6 +117,7 @@ while True:
 """
 
 
+@pytest.mark.slow
 def test_kill_9_in_the_middle_of_saves_leaves_a_loadable_checkpoint(tmp_path):
     words = write_words(tmp_path / "w.txt", SMALL_WORDS)
     ck = tmp_path / "model.pt"

@@ -23,6 +23,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_serve_refuses_a_session_past_max_sessions_and_saves_on_ctrl_c(tmp_path, words_file):
     aiohttp = pytest.importorskip("aiohttp")
     port = free_port()

@@ -14,6 +14,7 @@ from core.engine.session import Session
 from core.runs.folder import read_info, read_losses
 
 
+@pytest.mark.slow
 async def test_the_app_and_the_cli_train_the_same_losses_bit_for_bit(harness: Harness, capsys, tmp_path) -> None:
     out = tmp_path / "cli-run"
     settings = ["--n-hidden", "32", "--steps", "3000", "--seed", "7", "--optimizer", "adamw", "--lr", "0.01",
@@ -36,6 +37,7 @@ def _overfitting_args(words: Path) -> list[str]:
             "--keep-best", "--lr-decay", "1"]
 
 
+@pytest.mark.slow
 async def test_the_app_honours_patience_and_keep_best_like_the_cli(harness: Harness, capsys, tmp_path) -> None:
     out = tmp_path / "cli-run"
     code, _, err = run_cli(capsys, ["train", *_overfitting_args(harness.data), "--out", str(out), "--quiet"])
@@ -57,6 +59,7 @@ async def test_the_app_honours_patience_and_keep_best_like_the_cli(harness: Harn
     assert read_info(app.run_path)["status"] == "done"
 
 
+@pytest.mark.slow
 def test_a_stall_during_an_evaluation_does_not_space_out_the_next_ones(small_data, monkeypatch):
     """Wall time lost in an evaluation (swap, Ctrl+Z) is not its cost; and the interval has a ceiling."""
     import time

@@ -225,6 +225,7 @@ def test_best_dev_inf_survives_a_round_trip(small_data, tmp_path):
     assert ck.best_dev_loss == math.inf and ck.best_dev_step == -1 and ck.step == 0
 
 
+@pytest.mark.slow
 def test_resume_with_dropout_and_adamw_continues_like_an_uninterrupted_run(small_data, tmp_path):
     """The dropout masks' generator is in the checkpoint: a resumed run draws the masks the straight one
     did (it used to start them afresh, and the weights parted by ~0.1), and AdamW's moments come back."""

@@ -48,6 +48,7 @@ def test_a_session_without_a_run_folder_trains_and_reports(small_data):
     assert tr.step == 600 and os.environ.get("MLP_TUI_RUNS_DIR")
 
 
+@pytest.mark.slow
 def test_a_slow_evaluation_is_scheduled_less_often(small_data, monkeypatch):
     """Scheduled evaluations cost at most EVAL_SHARE of the training time: a model whose dev + test + train
     sample take 0.3 s is evaluated every 6 s of training, not every 2 s (a third of a 5-minute run)."""

@@ -178,6 +178,7 @@ def test_trainer_fills_vocab_and_block_size_from_the_data(small_data):
     assert tr.step == 0 and tr.snapshot().state == "idle"
 
 
+@pytest.mark.slow
 def test_same_seed_same_losses_on_names(names_data):
     """The lecture's model and recipe, 3,000 steps: bit-identical, whatever the chunking."""
     runs = []
