@@ -24,7 +24,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import SMALL_WORDS, run_cli, small_trainer, write_words
+from conftest import (
+    SMALL_WORDS,
+    TRAINED_STEPS,
+    assert_cli_error,
+    assert_one_line,
+    run_cli,
+    small_trainer,
+    write_words,
+)
 
 from core.config import MAX_BATCH, MAX_PARAMS, MLPConfig, TrainConfig
 from core.data import Dataset, Vocab, build_examples, read_words
@@ -34,33 +42,13 @@ from core.link import protocol as P
 from core.model import MLP
 from core.probes.sample import sample
 from core.runs.checkpoint import load_checkpoint
-from tui.cli import build_parsers, main
+from tui.cli import build_parsers
 
 MLP_TUI = Path(sys.executable).parent / "mlp-tui"
 COMMAND = [str(MLP_TUI)] if MLP_TUI.exists() else [sys.executable, "-m", "tui.cli"]
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def assert_cli_error(code: int, err: str, *fragments: str) -> str:
-    """Exit status 2 and exactly one `mlp-tui...: error: ...` line on stderr, holding every fragment."""
-    assert code == 2, err
-    assert "Traceback" not in err
-    lines = err.strip("\n").split("\n")
-    assert len(lines) == 1, err
-    assert lines[0].startswith("mlp-tui") and ": error: " in lines[0], lines[0]
-    for f in fragments:
-        assert f in lines[0], (f, lines[0])
-    return lines[0]
-
-
-def assert_one_line(e: pytest.ExceptionInfo, *fragments: str) -> str:
-    msg = str(e.value)
-    assert msg and "\n" not in msg
-    for f in fragments:
-        assert f in msg, (f, msg)
-    return msg
 
 
 def fingerprint(path: Path) -> tuple[bytes, int] | None:
@@ -582,22 +570,6 @@ def test_lr_1000_diverges_is_reported_and_saves_the_last_good_weights(tmp_path):
 # ---------------------------------------------------------------- checkpoints
 
 
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
-    """A small `mlp-tui train` run: (words file, run folder)."""
-    base = tmp_path_factory.mktemp("hostile")
-    words = write_words(base / "words.txt", SMALL_WORDS)
-    out = base / "run"
-    assert main(["train", "--data", str(words), "--steps", "200", "--hidden", "16", "--out", str(out),
-                 "--quiet"]) == 0
-    return words, out
-
-
-@pytest.fixture
-def checkpoint(trained_run) -> Path:
-    return trained_run[1] / "model.pt"
-
-
 def _rewritten(src: Path, dst: Path, **changes) -> Path:
     ck = torch.load(src, map_location="cpu", weights_only=True)
     ck.update(changes)
@@ -779,7 +751,7 @@ def test_export_replaces_a_file_only_when_the_new_one_is_whole(capsys, trained_r
     assert [f.name for f in tmp_path.iterdir() if f.name.endswith(".tmp")] == []
     monkeypatch.undo()
     code, _, err = run_cli(capsys, ["export", str(run), "-o", str(old)])
-    assert code == 0 and len(old.read_text().splitlines()) == 201  # header + 200 steps
+    assert code == 0 and len(old.read_text().splitlines()) == TRAINED_STEPS + 1  # header + one line a step
 
 
 def test_export_writes_straight_to_a_device_or_pipe(trained_run, tmp_path):
@@ -787,7 +759,7 @@ def test_export_writes_straight_to_a_device_or_pipe(trained_run, tmp_path):
     r = subprocess.run([*COMMAND, "export", str(run), "-o", "/dev/stdout"], capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines()[0].startswith("step,") and len(r.stdout.splitlines()) == 201
+    assert r.stdout.splitlines()[0].startswith("step,") and len(r.stdout.splitlines()) == TRAINED_STEPS + 1
 
 
 @pytest.mark.slow
@@ -828,14 +800,14 @@ def _hold_lock(run: Path) -> subprocess.Popen:
     return p
 
 
-def test_a_run_being_trained_cannot_be_continued_by_another_process(capsys, trained_run, small_data, tmp_path):
+def test_a_run_being_trained_cannot_be_continued_by_another_process(capsys, run_copy, small_data, tmp_path):
     from core.runs.checkpoint import resume_trainer
     from core.runs.folder import RunError
     from core.runs.listing import list_runs
     from core.runs.lock import holder
     from core.runs.writer import RunWriter
 
-    _, run = trained_run
+    _, run = run_copy
     p = _hold_lock(run)
     try:
         assert holder(run) == p.pid
@@ -1031,7 +1003,7 @@ def _patch_info(run: Path, **fields) -> None:
 
 BAD_INFOS = [
     ("step-1e999", lambda r: (r / "run.json").write_text((r / "run.json").read_text().replace(
-        '"step": 200', '"step": 1e999')), "step is inf"),
+        f'"step": {TRAINED_STEPS}', '"step": 1e999')), "step is inf"),
     ("step-bool", lambda r: _patch_info(r, step=True), "step is True"),
     ("step-huge", lambda r: _patch_info(r, step=10**400), "step is"),
     ("step-string", lambda r: _patch_info(r, step="200"), "step is '200'"),
@@ -1063,12 +1035,12 @@ def test_a_damaged_run_json_is_listed_as_damaged_and_the_others_still_list(capsy
     assert_one_line(e, fragment)
     assert "\x1b" not in str(e.value)
     runs = {r.path.name: r for r in list_runs(root)}
-    assert runs["good"].step == 200 and not runs["good"].error
+    assert runs["good"].step == TRAINED_STEPS and not runs["good"].error
     assert runs["bad"].status == "damaged" and fragment in runs["bad"].error
     code, out, err = run_cli(capsys, ["runs", "--runs-dir", str(root)])
     assert code == 0 and "Traceback" not in err and "\x1b" not in out
     assert "damaged:" in next(x for x in out.splitlines() if x.startswith("bad"))
-    assert any(x.startswith("good") and "200" in x for x in out.splitlines())
+    assert any(x.startswith("good") and str(TRAINED_STEPS) in x for x in out.splitlines())
 
 
 def test_damaged_history_lines_are_skipped_not_fatal(capsys, trained_run, tmp_path):

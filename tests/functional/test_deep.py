@@ -43,11 +43,11 @@ async def test_a_deep_model_in_the_app_health_lr_finder_and_the_form(harness) ->
 
 
 def test_hier_with_a_context_that_is_not_a_power_of_two_is_one_line(capsys, words_file, tmp_path):
-    from conftest import run_cli
+    from conftest import assert_cli_error, run_cli
 
     code, _, err = run_cli(capsys, ["train", "--data", str(words_file), "--arch", "hier", "--block-size", "6",
                                     "--out", str(tmp_path / "r"), "--quiet"])
-    assert code == 2 and err.count("\n") == 1 and "power of two" in err and "not 6" in err
+    assert_cli_error(code, err, "power of two", "not 6")
     assert not (tmp_path / "r").exists()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import run_cli
+from conftest import assert_cli_error, run_cli
 from unit.test_recipe import _settings_of
 
 
@@ -36,6 +36,6 @@ def test_a_bad_recipe_is_one_line_naming_the_key(capsys, tmp_path):
         recipe = tmp_path / "bad.toml"
         recipe.write_text(text)
         code, _, err = run_cli(capsys, ["train", "--config", str(recipe), "--steps", "5", "--quiet"])
-        assert code == 2 and err.count("\n") == 1 and fragment in err and "bad.toml" in err, (text, err)
+        assert_cli_error(code, err, fragment, "bad.toml")
     code, _, err = run_cli(capsys, ["train", "--config", str(tmp_path / "none.toml"), "--quiet"])
     assert code == 2 and "no such file" in err

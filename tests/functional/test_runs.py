@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SMALL_WORDS, run_cli, write_words
+from conftest import SMALL_WORDS, TRAINED_HIDDEN, TRAINED_STEPS, assert_cli_error, run_cli, write_words
 
 from core.data import Dataset
 from core.errors import CheckpointError
@@ -27,76 +27,65 @@ from core.runs.folder import (
     read_losses,
 )
 from core.runs.listing import export_csv, list_runs
-from tui.cli import main
 
 
-@pytest.fixture(scope="module")
-def cli_run(tmp_path_factory):
-    base = tmp_path_factory.mktemp("runs")
-    words = write_words(base / "words.txt", SMALL_WORDS)
-    root = base / "root"
-    code = main(["train", "--data", str(words), "--steps", "400", "--hidden", "16", "--runs-dir", str(root),
-                 "--quiet"])
-    assert code == 0
-    (run,) = [p for p in root.iterdir()]
-    return words, root, run
-
-
-def test_a_cli_run_is_a_run_directory(cli_run):
-    words, root, run = cli_run
+def test_a_cli_run_is_a_run_directory(trained_run):
+    words, run = trained_run
     assert run.name.startswith("words-")
     info = read_info(run)
-    assert info["step"] == 400 and info["status"] == "done" and info["origin"] == "cli"
-    assert info["model"]["n_hidden"] == 16 and info["dataset"] == str(words.resolve())
+    assert info["step"] == TRAINED_STEPS and info["status"] == "done" and info["origin"] == "cli"
+    assert info["model"]["n_hidden"] == TRAINED_HIDDEN and info["dataset"] == str(words.resolve())
     losses = read_losses(run)
-    assert len(losses) == 400  # one log10 loss per step
+    assert len(losses) == TRAINED_STEPS  # one log10 loss per step
     assert all(math.isfinite(v) for v in losses)
     assert 10 ** losses[0] > 10 ** (sum(losses[-50:]) / 50)  # it learned
     evals = read_jsonl(run / EVALS)
-    assert evals[-1]["step"] == 400 and {"train", "dev", "test"} <= set(evals[-1])
+    assert evals[-1]["step"] == TRAINED_STEPS and {"train", "dev", "test"} <= set(evals[-1])
     ck = load_checkpoint(checkpoint_path(run))
-    assert ck.step == 400
+    assert ck.step == TRAINED_STEPS
 
 
-def test_runs_lists_them_newest_first(cli_run, capsys, tmp_path):
-    _, root, run = cli_run
+def test_runs_lists_them_newest_first(trained_run, capsys, tmp_path):
+    _, run = trained_run
+    root = run.parent
     code, out, _ = run_cli(capsys, ["runs", "--runs-dir", str(root)])
     assert code == 0
-    assert run.name in out and "400" in out and "block 3 · emb 10 · hidden 16" in out
+    (row,) = [x for x in out.splitlines() if x.startswith(run.name)]
+    assert f" {TRAINED_STEPS} " in row[len(run.name):] and f"block 3 · emb 10 · hidden {TRAINED_HIDDEN}" in row
     (r,) = list_runs(root)
     assert r.params == load_checkpoint(checkpoint_path(run)).model.num_params()
-    assert r.step == 400 and math.isfinite(r.best_dev)
+    assert r.step == TRAINED_STEPS and math.isfinite(r.best_dev)
     code, _, err = run_cli(capsys, ["runs", "--runs-dir", str(tmp_path / "none")])
     assert code == 0 and "no runs" in err
 
 
-def test_export_csv(cli_run, capsys, tmp_path):
-    _, _, run = cli_run
+def test_export_csv(trained_run, capsys, tmp_path):
+    _, run = trained_run
     buf = io.StringIO()
-    assert export_csv(run, buf) == 400
+    assert export_csv(run, buf) == TRAINED_STEPS
     lines = buf.getvalue().splitlines()
     assert lines[0] == "step,log10_loss,loss,train_eval,dev_eval,test_eval"
-    assert len(lines) == 401
+    assert len(lines) == TRAINED_STEPS + 1
     last = lines[-1].split(",")
-    assert last[0] == "400" and all(last[3:])  # the final evaluation is on the last step
+    assert last[0] == str(TRAINED_STEPS) and all(last[3:])  # the final evaluation is on the last step
     assert float(last[2]) == pytest.approx(10 ** float(last[1]), rel=1e-4)
     out = tmp_path / "h.csv"
     code, _, err = run_cli(capsys, ["export", str(run), "-o", str(out)])
-    assert code == 0 and out.read_text() == buf.getvalue() and "400 steps" in err
+    assert code == 0 and out.read_text() == buf.getvalue() and f"{TRAINED_STEPS} steps" in err
     code, _, err = run_cli(capsys, ["export", str(tmp_path)])
     assert code == 2 and "not an mlp-tui run" in err
 
 
-def test_sample_and_eval_take_a_run_directory(cli_run, capsys):
-    _, _, run = cli_run
+def test_sample_and_eval_take_a_run_directory(trained_run, capsys):
+    _, run = trained_run
     code, out, _ = run_cli(capsys, ["sample", "--checkpoint", str(run), "-n", "5", "--seed", "1"])
     assert code == 0 and len(out.splitlines()) == 5
     code, out, _ = run_cli(capsys, ["eval", "--checkpoint", str(run)])
-    assert code == 0 and json.loads(out)["step"] == 400
+    assert code == 0 and json.loads(out)["step"] == TRAINED_STEPS
 
 
-def test_out_refuses_to_overwrite_a_run(cli_run, capsys):
-    words, _, run = cli_run
+def test_out_refuses_to_overwrite_a_run(trained_run, capsys):
+    words, run = trained_run
     before = (run / "model.pt").read_bytes()
     code, _, err = run_cli(capsys, ["train", "--data", str(words), "--steps", "10", "--out", str(run), "--quiet"])
     assert code == 2 and "already holds a run" in err
@@ -137,8 +126,8 @@ def test_kill_9_in_the_middle_of_saves_leaves_a_loadable_checkpoint(tmp_path):
     assert len(leftovers) <= 4  # temp files of interrupted saves, never the checkpoint itself
 
 
-def test_a_truncated_checkpoint_in_a_run_is_refused_clearly(cli_run, tmp_path, capsys):
-    _, _, run = cli_run
+def test_a_truncated_checkpoint_in_a_run_is_refused_clearly(trained_run, tmp_path, capsys):
+    _, run = trained_run
     bad = tmp_path / "copy"
     bad.mkdir()
     for f in run.iterdir():
@@ -148,18 +137,18 @@ def test_a_truncated_checkpoint_in_a_run_is_refused_clearly(cli_run, tmp_path, c
     with pytest.raises(CheckpointError, match="truncated or damaged"):
         load_checkpoint(checkpoint_path(bad))
     code, _, err = run_cli(capsys, ["eval", "--checkpoint", str(bad)])
-    assert code == 2 and "truncated" in err and "Traceback" not in err
+    assert_cli_error(code, err, "truncated")
 
 
-def test_dataset_of_a_run_reloads(cli_run):
-    words, _, run = cli_run
+def test_dataset_of_a_run_reloads(trained_run):
+    words, run = trained_run
     info = read_info(run)
     d = Dataset.load(info["dataset"], info["model"]["block_size"])
     assert len(d.words) == len(SMALL_WORDS)
 
 
-def test_a_run_from_another_version_is_refused(cli_run, tmp_path, capsys):
-    _, _, run = cli_run
+def test_a_run_from_another_version_is_refused(trained_run, tmp_path, capsys):
+    _, run = trained_run
     other = tmp_path / "future"
     other.mkdir()
     info = json.loads((run / "run.json").read_text())

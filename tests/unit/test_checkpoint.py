@@ -6,19 +6,12 @@ import math
 
 import pytest
 import torch
-from conftest import SMALL_WORDS, history_values, small_trainer, write_words
+from conftest import SMALL_WORDS, assert_one_line, history_values, small_trainer, write_words
 
 from core.data import Dataset
 from core.errors import CheckpointError
 from core.model import split_loss
 from core.runs.checkpoint import FORMAT, VERSION, load_checkpoint, resume_trainer, save_checkpoint
-
-
-def one_line_naming(e: pytest.ExceptionInfo, name: str) -> str:
-    msg = str(e.value)
-    assert "\n" not in msg
-    assert name in msg
-    return msg
 
 
 @pytest.fixture
@@ -112,13 +105,13 @@ def test_missing_file(tmp_path):
     path = tmp_path / "nope.pt"
     with pytest.raises(CheckpointError) as e:
         load_checkpoint(path)
-    assert "no such checkpoint file" in one_line_naming(e, str(path))
+    assert "no such checkpoint file" in assert_one_line(e, str(path))
 
 
 def test_a_directory(tmp_path):
     with pytest.raises(CheckpointError) as e:
         load_checkpoint(tmp_path)
-    assert "is a directory" in one_line_naming(e, str(tmp_path))
+    assert "is a directory" in assert_one_line(e, str(tmp_path))
 
 
 @pytest.mark.parametrize(
@@ -131,7 +124,7 @@ def test_not_a_checkpoint(tmp_path, content):
     path.write_bytes(content)
     with pytest.raises(CheckpointError) as e:
         load_checkpoint(path)
-    one_line_naming(e, str(path))
+    assert_one_line(e, str(path))
 
 
 @pytest.mark.parametrize("keep", [0.5, 0.99, 0.001])
@@ -141,7 +134,7 @@ def test_truncated_checkpoint(trained, tmp_path, keep):
     path.write_bytes(data[: int(len(data) * keep)])
     with pytest.raises(CheckpointError) as e:
         load_checkpoint(path)
-    one_line_naming(e, str(path))
+    assert_one_line(e, str(path))
 
 
 @pytest.mark.parametrize("keep", [0.5, 0.99])
@@ -151,7 +144,7 @@ def test_truncated_checkpoint_is_reported_as_damaged(trained, tmp_path, keep):
     path.write_bytes(data[: int(len(data) * keep)])
     with pytest.raises(CheckpointError) as e:
         load_checkpoint(path)
-    msg = one_line_naming(e, str(path))
+    msg = assert_one_line(e, str(path))
     assert "cannot be read" not in msg
     assert "truncated or damaged" in msg
 
@@ -161,11 +154,11 @@ def test_another_torch_file(tmp_path):
     torch.save({"state_dict": {"w": torch.zeros(3)}, "epoch": 3}, path)
     with pytest.raises(CheckpointError) as e:
         load_checkpoint(path)
-    assert "not an mlp-tui checkpoint" in one_line_naming(e, str(path))
+    assert "not an mlp-tui checkpoint" in assert_one_line(e, str(path))
     torch.save(torch.zeros(3), path)
     with pytest.raises(CheckpointError) as e:
         load_checkpoint(path)
-    assert "not an mlp-tui checkpoint" in one_line_naming(e, str(path))
+    assert "not an mlp-tui checkpoint" in assert_one_line(e, str(path))
 
 
 def _rewrite(path, **changes):
@@ -190,7 +183,7 @@ def test_damaged_contents(trained, tmp_path, change, expected):
     _rewrite(path, **change)
     with pytest.raises(CheckpointError) as e:
         load_checkpoint(path)
-    assert expected in one_line_naming(e, str(path))
+    assert expected in assert_one_line(e, str(path))
 
 
 def test_format_marker_is_checked(trained, tmp_path):
@@ -208,7 +201,7 @@ def test_resume_on_another_vocabulary(trained, tmp_path):
     assert other.vocab != trained.data.vocab
     with pytest.raises(CheckpointError) as e:
         resume_trainer(load_checkpoint(path), other)
-    msg = one_line_naming(e, str(other_path))
+    msg = assert_one_line(e, str(other_path))
     assert "vocabulary" in msg and str(trained.data.source) in msg
 
 

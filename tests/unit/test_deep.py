@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from autograd_reference import reference_optimizer, reference_step
 
 from core.config import MLPConfig, TrainConfig
 from core.kernels.general import FusedDeep
@@ -51,33 +52,9 @@ def kernel_steps(model: MLP, cfg: TrainConfig, X, Y, lrs, masks=None) -> torch.T
 
 
 def reference_steps(model: MLP, cfg: TrainConfig, X, Y, lr, masks=None) -> list[float]:
-    """The plain PyTorch way: MLP.forward's layers, autograd, torch.optim; dropout masks applied by hand."""
-    params = list(model.parameters())
-    if cfg.optimizer == "adamw":
-        opt = torch.optim.AdamW(params, lr=lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
-    else:
-        opt = torch.optim.SGD(params, lr=lr, weight_decay=0.0)
-    losses = []
-    for i in range(len(Y)):
-        emb = model.C[X[i]]  # (B, T, E)
-        B = emb.shape[0]
-        x = emb
-        offset = 0
-        for layer in model.layers[:-1]:
-            x = torch.tanh(model.linear(layer, x.reshape(B * layer.rows, layer.fan_in)))
-            if masks is not None:
-                size = x.numel()
-                x = x * masks[i][offset: offset + size].view_as(x)
-                offset += size
-        logits = model.linear(model.layers[-1], x.view(B, -1))
-        if model.config.direct:
-            logits = logits + emb.view(B, -1) @ model.Wd
-        loss = F.cross_entropy(logits, Y[i])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    return losses
+    """The plain PyTorch way, one step a batch: the shared autograd reference (tests/autograd_reference.py)."""
+    opt = reference_optimizer(model, cfg, lr)
+    return [reference_step(model, opt, X[i], Y[i], None if masks is None else masks[i]) for i in range(len(Y))]
 
 
 @pytest.mark.parametrize("name", list(LAYOUTS))

@@ -28,17 +28,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def cli_outputs(tmp_path_factory):
-    """metrics.json and the checkpoint of a tiny `mlp-tui train` run with every flag left at its default."""
-    from tui.cli import main
-
-    base = tmp_path_factory.mktemp("settings")
-    words = base / "w.txt"
-    words.write_text("\n".join(["emma", "olivia", "ava", "mia", "noah", "liam", "lucas", "ella", "zoe", "leo"] * 3))
-    out = base / "run"
-    assert main(["train", "--data", str(words), "--steps", "50", "--n-hidden", "8", "--out", str(out), "--quiet"]) == 0
-    return json.loads((out / "metrics.json").read_text()), load_checkpoint(out / "model.pt"), \
-        torch.load(out / "model.pt", weights_only=True)
+def cli_outputs(trained_run):
+    """metrics.json and the checkpoint of the session's tiny `mlp-tui train` run (every flag but its length and
+    width left at its default)."""
+    _, run = trained_run
+    return json.loads((run / "metrics.json").read_text()), load_checkpoint(run / "model.pt"), \
+        torch.load(run / "model.pt", weights_only=True)
 
 
 def _options(parser) -> set[str]:

@@ -9,6 +9,7 @@ import re
 import pytest
 import torch
 import torch.nn.functional as F
+from autograd_reference import reference_step
 from conftest import history_values, small_trainer
 
 from core.engine.session import Session
@@ -31,21 +32,6 @@ def kernel_batches(X: torch.Tensor, Y: torch.Tensor, V: int, n: int, B: int, see
     return xs, ys, [(X[i], Y[i]) for i in ix]
 
 
-def autograd_step(model: MLP, X: torch.Tensor, Y: torch.Tensor, lr: float) -> float:
-    """The lecture's update: forward, F.cross_entropy, backward, p.data += -lr * p.grad."""
-    emb = model.C[X]
-    h = torch.tanh(emb.view(emb.shape[0], -1) @ model.W1 + model.b1)
-    logits = h @ model.W2 + model.b2
-    loss = F.cross_entropy(logits, Y)
-    for p in model.parameters():
-        p.grad = None
-    loss.backward()
-    with torch.no_grad():
-        for p in model.parameters():
-            p -= lr * p.grad
-    return loss.item()
-
-
 # ---------------------------------------------------------------- the fused kernel
 
 
@@ -64,7 +50,7 @@ def test_fused_step_matches_autograd(names_data, init, block_size, n_embd, n_hid
     xs, ys, plain = kernel_batches(X, Y, V, 1, B, seed=4)
     logp = torch.full((1, B), math.nan)
     kernel.run(xs, ys, logp, 0.1)
-    loss = autograd_step(ref, *plain[0], 0.1)
+    loss = reference_step(ref, torch.optim.SGD(ref.parameters(), lr=0.1), *plain[0])
     assert (-logp.mean()).item() == pytest.approx(loss, abs=1e-5)
     assert not torch.equal(params(model)[3], before[3])  # the step did move the weights (the model's own)
     for name, mine, theirs in zip(("C", "W1", "b1", "W2", "b2"), params(model), params(ref)):
@@ -109,7 +95,8 @@ def test_fused_steps_track_autograd_over_many_steps(names_data, init, default_dt
     xs, ys, plain = kernel_batches(X, Y, V, n, B, seed=5)
     logp = torch.empty(n, B)
     FusedSGD(model, B).run(xs, ys, logp, 0.1)  # n steps in one call
-    losses = torch.tensor([autograd_step(ref, Xb, Yb, 0.1) for Xb, Yb in plain])
+    sgd = torch.optim.SGD(ref.parameters(), lr=0.1)  # the lecture's p.data += -lr * p.grad
+    losses = torch.tensor([reference_step(ref, sgd, Xb, Yb) for Xb, Yb in plain])
     assert torch.allclose(-logp.mean(1), losses, atol=tol, rtol=tol)
     assert losses[-10:].mean() < losses[:10].mean()  # it is learning
     for name, mine, theirs in zip(("C", "W1", "b1", "W2", "b2"), params(model), params(ref)):
