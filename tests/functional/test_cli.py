@@ -7,16 +7,15 @@ import math
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+import torch
 from conftest import SMALL_WORDS, TRAINED_HIDDEN, TRAINED_STEPS, assert_cli_error, run_cli, write_words
+from helpers import COMMAND, fingerprint, strict_json, train_argv
 
-from core.model import MLPConfig
-
-MLP_TUI = Path(sys.executable).parent / "mlp-tui"
-COMMAND = [str(MLP_TUI)] if MLP_TUI.exists() else [sys.executable, "-m", "tui.cli"]
-
+from core.config import MAX_BATCH
+from core.model import MLP, MLPConfig
+from core.runs.checkpoint import load_checkpoint
 
 # ---------------------------------------------------------------- bad input
 
@@ -209,7 +208,7 @@ def test_eval_matches_metrics(capsys, trained_run):
     assert report["dataset"] == str(words)
 
 
-def test_eval_on_other_data(capsys, trained_run, tmp_path):
+def test_eval_on_other_data(capsys, trained_run, tmp_path, checkpoint):
     _, out_dir = trained_run
     ck = str(out_dir / "model.pt")
     same_letters = write_words(tmp_path / "more.txt", SMALL_WORDS[::-1] + ["lila", "milo"])
@@ -219,6 +218,17 @@ def test_eval_on_other_data(capsys, trained_run, tmp_path):
     new_letters = write_words(tmp_path / "new.txt", SMALL_WORDS + ["xöx"])
     code, _, err = run_cli(capsys, ["eval", "--checkpoint", ck, "--data", str(new_letters)])
     assert_cli_error(code, err, "never saw")
+    # (merged: the hostile pass's test_eval_on_data_with_another_vocabulary_is_refused)
+    before = fingerprint(checkpoint)
+    other = write_words(tmp_path / "other.txt", ["zoë", "josé", "ana", "chloé", "bo"] * 4)
+    code, out, err = run_cli(capsys, ["eval", "--checkpoint", str(checkpoint), "--data", str(other)])
+    assert_cli_error(code, err, str(other), "has characters the model never saw: 'éë'")
+    assert out == ""
+    subset = write_words(tmp_path / "abc.txt", ["abc", "cab", "bca"] * 4)
+    code, out, err = run_cli(capsys, ["eval", "--checkpoint", str(checkpoint), "--data", str(subset)])
+    assert_cli_error(code, err, str(subset), "has a different vocabulary from the model's (4 vs")
+    assert out == ""
+    assert fingerprint(checkpoint) == before
 
 
 # ---------------------------------------------------------------- parsers
@@ -294,3 +304,104 @@ def test_an_unknown_kernel_choice_is_one_line(capsys, monkeypatch):
     assert code == 2 and out == ""
     assert err.strip().splitlines() == ["mlp-tui: error: MLP_TUI_KERNEL='garbage': use torch (the torch kernels), "
                                         "or auto or numba (the compiled step where numba is installed)"]
+
+
+INT_FLAGS = ["--batch-size", "--steps", "--hidden", "--emb-dim", "--block-size"]
+
+
+NONNEG_INT_FLAGS = ["--decay-at", "--warmup", "--patience", "--seed"]
+
+
+POS_FLOAT_FLAGS = ["--lr", "--lr-decay", "--minutes"]
+
+
+BAD_FLAGS = (
+    [(f, v) for f in INT_FLAGS for v in ("0", "-1", "abc", "nan", "inf", "1.5", "1e3", "")]
+    + [(f, v) for f in NONNEG_INT_FLAGS for v in ("-1", "abc", "nan", "1.5")]
+    + [(f, v) for f in POS_FLOAT_FLAGS for v in ("0", "-1", "abc", "nan", "inf", "-inf", "1e999", "1e-999")]
+    + [("--weight-decay", v) for v in ("-1", "abc", "nan", "inf")]
+    + [("--dropout", v) for v in ("-0.1", "1", "abc", "nan", "inf")]
+)
+
+
+@pytest.mark.parametrize(("flag", "value"), BAD_FLAGS, ids=[f"{f}={v}" for f, v in BAD_FLAGS])
+def test_bad_flag_values_exit_2_in_one_line(capsys, tmp_path, flag, value):
+    code, out, err = run_cli(capsys, ["train", f"{flag}={value}", "--out", str(tmp_path / "run")])
+    assert_cli_error(code, err, flag)
+    assert out == "" and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragments"),
+    [
+        (["--block-size", "256", "--hidden", "100000", "--emb-dim", "4096"],
+         ["would have 104,", "parameters", "GiB of weights"]),
+        (["--hidden", "100000"], ["hidden 100,000", "activations of 8,192 examples"]),
+        (["--block-size", "128", "--emb-dim", "4096"], ["embedding 4,096", "activations"]),
+        (["--hidden", "3000000"], ["--hidden", "must be <= 100,000"]),  # beyond the setting's range
+        (["--batch-size", "1000000000"], [f"must be <= {MAX_BATCH:,}"]),
+        (["--seed", str(2**64)], [f"must be <= {2**63 - 1:,}"]),
+    ],
+)
+def test_absurd_flags_are_refused_before_the_model_is_built(capsys, tmp_path, words_file, monkeypatch, argv,
+                                                            fragments):
+    import core.engine.train
+
+    def never(*a, **k):
+        raise AssertionError("built the model before refusing it")
+
+    monkeypatch.setattr(core.engine.train, "MLP", never)
+    code, _, err = run_cli(capsys, train_argv(words_file, tmp_path / "run", *argv))
+    assert_cli_error(code, err, *fragments)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_lr_1000_diverges_is_reported_and_saves_the_last_good_weights(tmp_path):
+    """`mlp-tui train --lr 1000 --steps 5000` (the installed command, so a hang is a timeout, not a stuck suite)."""
+    out = tmp_path / "run"
+    r = subprocess.run([*COMMAND, "train", "--lr", "1000", "--steps", "5000", "--out", str(out), "--quiet"],
+                       capture_output=True, text=True, timeout=180, cwd=tmp_path)
+    assert "Traceback" not in r.stderr
+    assert r.returncode == 1, r.stderr
+    lines = [line for line in r.stderr.splitlines() if "training diverged" in line]
+    assert len(lines) == 1, r.stderr
+    m = re.search(r"the loss (became non-finite|jumped to \S+) at step ([\d,]+) with lr 1000\. .*weights from "
+                  r"step ([\d,]+) restored\. Try a lower learning rate", lines[0])
+    assert m, lines[0]
+    good_step = int(m.group(3).replace(",", ""))
+    ckpt = load_checkpoint(out / "model.pt")
+    assert ckpt.step == good_step < 5000
+    for name, t in ckpt.model.state_dict().items():
+        assert bool(torch.isfinite(t).all()), name
+    if good_step == 0:  # the last good weights are the initial ones
+        init = MLP(ckpt.model_config, torch.Generator().manual_seed(ckpt.train_config.seed))
+        for a, b in zip(init.parameters(), ckpt.model.parameters()):
+            assert torch.equal(a, b)
+    metrics = strict_json((out / "metrics.json").read_text())
+    assert metrics["state"] == "diverged" and metrics["steps"] == good_step
+    assert all(math.isfinite(metrics[k]) for k in ("train_loss", "dev_loss", "test_loss"))
+
+
+def test_eval_when_the_training_data_is_gone(capsys, tmp_path, trained_run):
+    """The checkpoint names its data by absolute path; moved away, eval says which file is missing."""
+    words, run = trained_run
+    moved = tmp_path / "words.txt"
+    moved.write_bytes(words.read_bytes())
+    words.unlink()
+    try:
+        code, _, err = run_cli(capsys, ["eval", "--checkpoint", str(run)])
+        assert_cli_error(code, err, str(words), "no such file")
+    finally:
+        words.write_bytes(moved.read_bytes())
+
+
+@pytest.mark.slow
+def test_a_closed_stderr_pipe_does_not_lose_the_run(tmp_path, words_file):
+    out = tmp_path / "p"
+    cmd = " ".join(f"'{c}'" for c in COMMAND)
+    r = subprocess.run(f"{cmd} train --data '{words_file}' --steps 20000 --n-hidden 16 --out '{out}' 2>&1 | head -c 1",
+                       shell=True, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0
+    info = json.loads((out / "run.json").read_text())
+    assert info["status"] == "done" and info["step"] == 20000 and (out / "metrics.json").exists()

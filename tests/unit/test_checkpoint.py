@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+import os
+import threading
 
 import pytest
 import torch
 from conftest import SMALL_WORDS, assert_one_line, history_values, small_trainer, write_words
+from helpers import checkpoint_with, make_fifo
 
 from core.data import Dataset
 from core.errors import CheckpointError
@@ -235,3 +238,53 @@ def test_resume_with_dropout_and_adamw_continues_like_an_uninterrupted_run(small
     assert torch.allclose(history_values(resumed), history_values(straight)[120:], atol=1e-6)
     assert all(torch.allclose(p, q, atol=1e-6) for p, q in zip(resumed.model.parameters(),
                                                                straight.model.parameters()))
+
+
+def test_a_fifo_checkpoint_is_refused_without_blocking(tmp_path):
+    fifo = make_fifo(tmp_path / "model.pt")
+    result: dict[str, object] = {}
+
+    def load():
+        try:
+            load_checkpoint(fifo)
+        except CheckpointError as e:
+            result["error"] = str(e)
+
+    t = threading.Thread(target=load, daemon=True)
+    t.start()
+    t.join(1.0)
+    blocked = t.is_alive()
+    for _ in range(50):  # unblock it: each open() of the FIFO for reading waits for a writer
+        if not t.is_alive():
+            break
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            pass
+        t.join(0.1)
+    assert not blocked, "load_checkpoint blocked on a FIFO"
+    assert "is not a regular file" in str(result.get("error"))
+
+
+def test_a_generator_position_past_its_pool_is_refused_on_resume(checkpoint, tmp_path, trained_run):
+    from core.runs.checkpoint import resume_trainer
+
+    words, _ = trained_run
+    path = checkpoint_with(checkpoint, tmp_path / "bad.pt", lambda ck: ck["optimizer"]["rng"].__setitem__("pos", 10**6))
+    ck = load_checkpoint(path)
+    with pytest.raises(CheckpointError) as e:
+        resume_trainer(ck, Dataset.load(words, 3))
+    assert_one_line(e, "batch generator state", "past the")
+
+
+@pytest.mark.parametrize("masks", [torch.zeros(7, dtype=torch.uint8), "abc", torch.zeros(5056)],
+                         ids=["short", "string", "float"])
+def test_a_damaged_dropout_mask_state_is_refused_by_name(checkpoint, tmp_path, trained_run, masks):
+    from core.runs.checkpoint import resume_trainer
+
+    words, _ = trained_run
+    path = checkpoint_with(checkpoint, tmp_path / "bad.pt",
+                           lambda ck: ck["optimizer"]["rng"].__setitem__("masks", masks))
+    with pytest.raises(CheckpointError) as e:
+        resume_trainer(load_checkpoint(path), Dataset.load(words, 3))
+    assert_one_line(e, "damaged checkpoint (dropout mask generator state:")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+import pytest
+
 from core.engine.train import TrainConfig
 from core.model import MLPConfig
 from tui.cli import DEFAULTS, build_parsers, configs_from_settings, resolve_settings
@@ -52,3 +54,9 @@ def test_presets_set_many_flags_and_explicit_flags_win():
     m, t = configs_from_settings(resolve_settings(parse(["--preset", "kaiming"])))
     assert m.init == "kaiming" and t == TrainConfig()
     assert configs_from_settings(resolve_settings(parse(["--preset", "lecture"]))) == (MLPConfig(), TrainConfig())
+
+
+def test_an_absurd_thread_count_is_refused():
+    with pytest.raises(SystemExit) as e:  # parsing only: nothing is trained
+        build_parsers()["train"].parse_args(["--threads", "100000"])
+    assert e.value.code == 2

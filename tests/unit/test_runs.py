@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 from conftest import SMALL_WORDS, small_trainer, write_words
+from helpers import copy_run, patch_info
 
+from core.data import Dataset
 from core.link import protocol as P
 from core.runs.checkpoint import load_checkpoint, resume_trainer
 from core.runs.folder import (
@@ -161,3 +163,50 @@ def test_downsample_means_buckets_and_skips_non_finite():
     assert steps == [1.5, 3.5, 5.5]
     assert downsample([1.0, 2.0], 10) == ([1.0, 2.0], [1.0, 2.0])
     assert downsample([], 10) == ([], [])
+
+
+def test_two_writers_in_one_process_are_refused_too(tmp_path, small_data):
+    from core.runs.folder import RunError
+    from core.runs.writer import RunWriter
+
+    tr = small_trainer(small_data, steps=1000)
+    tr.run(steps=50)
+    a = RunWriter(tmp_path / "r", tr)
+    a.open()
+    with pytest.raises(RunError, match="being trained by another mlp-tui"):
+        RunWriter(tmp_path / "r", tr, resume=True)
+    a.close()
+
+
+def test_leftover_temp_files_are_ignored_and_cleared_on_resume(trained_run, tmp_path, capsys):
+    import shutil
+
+    from core.runs.checkpoint import resume_trainer
+    from core.runs.listing import list_runs
+    from core.runs.writer import RunWriter
+
+    _, src = trained_run
+    run = tmp_path / "runs" / "copy"
+    shutil.copytree(src, run)
+    (run / ".model.pt.abc123.tmp").write_bytes(b"half a checkpoint")
+    (run.parent / ".model.pt.xyz.tmp").write_bytes(b"x")
+    (r,) = list_runs(run.parent)
+    assert r.path == run and not r.error
+    ck = load_checkpoint(run / "model.pt")
+    w = RunWriter(run, resume_trainer(ck, Dataset.load(ck.dataset, 3)), resume=True)
+    assert not (run / ".model.pt.abc123.tmp").exists()
+    w.close()
+
+
+def test_a_5000_digit_number_is_a_damaged_line_not_a_traceback(capsys, trained_run, tmp_path):
+    from core.runs.folder import RunError, read_evals, read_info
+
+    _, src = trained_run
+    run = copy_run(src, tmp_path / "h")
+    with open(run / "evals.jsonl", "a") as f:
+        f.write('{"step": 1' + "0" * 5000 + "}\n")
+    assert all(e["step"] < 10**6 for e in read_evals(run))
+    patch_info(run, step=0)
+    (run / "run.json").write_text((run / "run.json").read_text().replace('"step": 0', '"step": 1' + "0" * 5000))
+    with pytest.raises(RunError, match="not readable JSON"):
+        read_info(run)

@@ -189,3 +189,24 @@ def test_grad_clip_bounds_the_update_of_a_whole_run(small_data):
 
 def test_trainer_live_set_is_the_registrys():
     assert set(Trainer.LIVE) == {s.name for s in settings.of("train") if s.live}
+
+
+def test_every_number_field_and_flag_agree_on_its_range():
+    """For each number setting: its lowest and highest values pass both, just beyond them fails both."""
+    from tui.cli import _setting
+    from tui.panes.fields import BY_KEY, parse
+
+    for f in BY_KEY.values():
+        if f.kind not in ("int", "float"):
+            continue
+        lo, hi, lo_open = f.lo, f.hi, f.lo_open
+        step = 1 if f.kind == "int" else 1e-9 * max(1, abs(hi))
+        for v, ok in ((lo, not lo_open), (hi, True), (hi + step, False), (lo - step, False)):
+            text = str(int(v)) if f.kind == "int" else repr(float(v))
+            field_ok = parse(f, text)[1] is None
+            try:
+                _setting(f.key)(text)
+                flag_ok = True
+            except Exception:
+                flag_ok = False
+            assert field_ok == flag_ok == ok, (f.key, text)

@@ -10,8 +10,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 from autograd_reference import reference_step
-from conftest import history_values, small_trainer
+from conftest import history_values, small_trainer, write_words
 
+from core.data import Dataset
 from core.engine.session import Session
 from core.engine.train import TrainConfig, Trainer
 from core.errors import ConfigError
@@ -428,3 +429,41 @@ def test_an_exploding_but_finite_loss_is_caught_as_divergence(names_data, init):
     ok = Trainer(names_data, MLPConfig(init=init), TrainConfig(lr=0.1, steps=2000))
     ok.run()
     assert ok.snapshot().state == "done" and ok.step == 2000
+
+
+def test_patience_without_a_dev_split_is_refused(tmp_path):
+    data = Dataset.load(write_words(tmp_path / "two.txt", ["emma", "olivia"]), 3)
+    with pytest.raises(ConfigError, match="dev"):
+        small_trainer(data, steps=100, patience=2)
+
+
+def test_trainer_refuses_a_batch_that_would_not_fit_before_allocating(small_data, monkeypatch):
+    import core.engine.train
+
+    def never(*a, **k):
+        raise AssertionError("allocated before refusing")
+
+    monkeypatch.setattr(core.engine.train, "MLP", never)
+    monkeypatch.setattr(core.engine.train.Trainer, "_make_kernel", never)
+    with pytest.raises(ConfigError, match="training batch"):
+        Trainer(small_data, MLPConfig(n_hidden=20_000), TrainConfig(batch_size=65_536))
+
+
+def test_an_absurd_lr_in_a_config_diverges_and_keeps_finite_weights(small_data):
+    with pytest.raises(ConfigError, match="lr must be <= 1,000"):
+        small_trainer(small_data, lr=1e300)
+    tr = small_trainer(small_data, lr=1000, steps=1000)  # the largest lr the settings take
+    before = [t.clone() for t in tr.model.parameters()]
+    tr.run()
+    snap = tr.snapshot()
+    assert snap.state == "diverged" and "training diverged" in snap.message and "\n" not in snap.message
+    assert tr.step == 0
+    for a, b in zip(before, tr.model.parameters()):
+        assert torch.equal(a, b.detach())
+
+
+def test_heavy_dropout_divergence_blames_dropout_not_the_lr(small_data):
+    tr = small_trainer(small_data, dropout=0.9, lr=1000, steps=5000, init="lecture")
+    tr.run()
+    if tr.snapshot().state == "diverged":
+        assert "lower dropout" in tr.snapshot().message and "learning rate" not in tr.snapshot().message
