@@ -131,7 +131,7 @@ def test_parameter_counts_of_the_lectures_models():
 
 def test_one_flat_layer_is_the_lecture_model_bit_for_bit(names_data, monkeypatch):
     """--layers 1 --arch flat: today's model, on today's kernel, with today's losses (the torch kernel;
-    the compiled one agrees to rounding, tests/test_jit.py)."""
+    the compiled one agrees to rounding, tests/unit/test_jit.py)."""
     from core.engine.train import Trainer
     from core.kernels.lecture import FusedSGD
 

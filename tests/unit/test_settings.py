@@ -126,7 +126,7 @@ def test_presets_name_only_settings():
 
 
 def test_the_betas_reach_the_fused_adamw(small_data, monkeypatch):
-    """On the torch kernels (the compiled one: tests/test_jit.py, test_live_changes_reach_the_compiled_step)."""
+    """On the torch kernels (the compiled one: tests/unit/test_jit.py, test_live_changes_reach_the_compiled_step)."""
     monkeypatch.setenv("MLP_TUI_KERNEL", "torch")
     seen: list[tuple[float, float]] = []
     real = torch._fused_adamw_
