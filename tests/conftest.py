@@ -1,7 +1,9 @@
-"""Shared fixtures: small word lists written into tmp_path, tiny models, the built-in names."""
+"""Shared fixtures and helpers: small word lists written into tmp_path, tiny models, the built-in names, one trained
+run for the whole session, and the one-line error asserts."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -26,7 +28,7 @@ SMALL_WORDS = [
 def _one_torch_thread():
     import torch
 
-    # The trainer's small ops are faster and stable on one thread (DESIGN.md); keeps the suite quick on 2 cores.
+    # The trainer's small ops are faster and stable on one thread; keeps the suite quick on 2 cores.
     torch.set_num_threads(1)
     yield
 
@@ -50,6 +52,29 @@ def run_cli(capsys, argv: list[str]) -> tuple[int, str, str]:
     return code, out, err
 
 
+def one_line(message: str, *fragments: str) -> str:
+    """An error message is one non-empty line that holds every fragment."""
+    assert message and "\n" not in message, message
+    for f in fragments:
+        assert f in message, (f, message)
+    return message
+
+
+def assert_one_line(e: pytest.ExceptionInfo, *fragments: str) -> str:
+    """The raised error's message is one line holding every fragment (a path, a setting's name, the problem)."""
+    return one_line(str(e.value), *fragments)
+
+
+def assert_cli_error(code: int, err: str, *fragments: str) -> str:
+    """Exit status 2 and exactly one `mlp-tui...: error: ...` line on stderr, no traceback, holding every fragment."""
+    assert code == 2, err
+    assert "Traceback" not in err
+    assert err.count("\n") == 1 and err.endswith("\n"), err
+    line = err[:-1]
+    assert line.startswith("mlp-tui") and ": error: " in line, line
+    return one_line(line, *fragments)
+
+
 def write_words(path: Path, words: list[str]) -> Path:
     path.write_text("\n".join(words) + "\n", encoding="utf-8")
     return path
@@ -68,6 +93,41 @@ def small_data(words_file: Path) -> Dataset:
 @pytest.fixture(scope="session")
 def names_data() -> Dataset:
     return Dataset.load("names", 3)
+
+
+TRAINED_STEPS, TRAINED_HIDDEN = 200, 16
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory) -> tuple[Path, Path]:
+    """One small `mlp-tui train` run on SMALL_WORDS (TRAINED_STEPS steps, TRAINED_HIDDEN hidden units, every other
+    flag at its default), made once for the whole session: (words file, run folder, alone in its runs folder).
+    Only for tests that read it; a test that changes the run takes `run_copy`."""
+    from tui.cli import main
+
+    base = tmp_path_factory.mktemp("trained")
+    words = write_words(base / "words.txt", SMALL_WORDS)
+    root = base / "runs"
+    assert main(["train", "--data", str(words), "--steps", str(TRAINED_STEPS), "--hidden", str(TRAINED_HIDDEN),
+                 "--runs-dir", str(root), "--quiet"]) == 0
+    (run,) = root.iterdir()
+    return words, run
+
+
+@pytest.fixture
+def run_copy(trained_run, tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the session's run (without its lock file), alone in tmp_path/"runs", for a test that changes it:
+    (words file, run folder). Its checkpoint still names the session's words file."""
+    words, run = trained_run
+    copy = tmp_path / "runs" / run.name
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("lock"))
+    return words, copy
+
+
+@pytest.fixture
+def checkpoint(trained_run) -> Path:
+    """The session run's model.pt (read only: a test that damages it writes a changed copy)."""
+    return trained_run[1] / "model.pt"
 
 
 def small_trainer(data: Dataset, **train_kw) -> Trainer:

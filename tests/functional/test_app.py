@@ -30,6 +30,7 @@ from tui.panes.splits import SplitLosses
 from tui.screens import ConfirmScreen
 
 
+@pytest.mark.slow
 async def test_space_pauses_and_resumes(harness: Harness) -> None:
     app = harness.app(hidden=32)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -48,6 +49,7 @@ async def test_space_pauses_and_resumes(harness: Harness) -> None:
         assert harness.pump.active
 
 
+@pytest.mark.slow
 async def test_invalid_values_show_their_reason_and_are_not_applied(harness: Harness) -> None:
     app = harness.app(hidden=32)
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
@@ -81,6 +83,7 @@ async def test_invalid_values_show_their_reason_and_are_not_applied(harness: Har
         assert not app.query_one("#row-lr").has_class("-invalid")
 
 
+@pytest.mark.slow
 async def test_learning_rate_field_applies_to_the_running_trainer(harness: Harness) -> None:
     app = harness.app(hidden=32)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -97,6 +100,7 @@ async def test_learning_rate_field_applies_to_the_running_trainer(harness: Harne
         assert app.status == "running"
 
 
+@pytest.mark.slow
 async def test_reset_with_a_new_block_size_rebuilds_the_model(harness: Harness) -> None:
     app = harness.app()  # the lecture's model: block 3, embedding 10, hidden 200
     async with app.run_test(size=(120, 40)) as pilot:
@@ -127,6 +131,7 @@ async def test_reset_with_a_new_block_size_rebuilds_the_model(harness: Harness) 
         assert text_of(app, "#pending").strip() == ""
 
 
+@pytest.mark.slow
 async def test_samples_pane_fills_with_names_from_the_vocabulary(harness: Harness) -> None:
     app = harness.app(hidden=32)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -148,6 +153,7 @@ async def test_samples_pane_fills_with_names_from_the_vocabulary(harness: Harnes
         assert all(set(name) <= letters for name in pane.names)
 
 
+@pytest.mark.slow
 async def test_split_losses_show_three_finite_numbers_after_evaluate(harness: Harness) -> None:
     app = harness.app(hidden=32)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -172,6 +178,7 @@ async def test_split_losses_show_three_finite_numbers_after_evaluate(harness: Ha
         assert f"at step {step:,}" in text_of(app, "#splits")
 
 
+@pytest.mark.slow
 async def test_step_count_grows_while_running_and_stops_while_paused(harness: Harness) -> None:
     app = harness.app(hidden=32)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -188,6 +195,7 @@ async def test_step_count_grows_while_running_and_stops_while_paused(harness: Ha
         assert harness.trainer.step == paused_at
 
 
+@pytest.mark.slow
 async def test_a_diverging_run_pauses_and_suggests_a_lower_learning_rate(harness: Harness) -> None:
     app = harness.app(lr=50.0, init="lecture", hidden=32)
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
@@ -206,6 +214,7 @@ async def test_a_diverging_run_pauses_and_suggests_a_lower_learning_rate(harness
     # leaving run_test re-raises any exception the app had: none
 
 
+@pytest.mark.slow
 async def test_layout_at_80_by_24_shows_every_pane(harness: Harness) -> None:
     app = harness.app(hidden=32)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -239,6 +248,7 @@ async def test_layout_at_80_by_24_shows_every_pane(harness: Harness) -> None:
         assert "step" in text_of(app, "#samples")
 
 
+@pytest.mark.slow
 async def test_quit_while_training_stops_the_worker(harness: Harness) -> None:
     app = harness.app(hidden=32)
     async with app.run_test(size=(120, 40)) as pilot:

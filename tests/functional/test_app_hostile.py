@@ -9,12 +9,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from apphelpers import Harness, pause_app, running, screen_text, text_of, toasts, type_into, until
 
 from core.runs.folder import read_info
 from tui.views.runs import RunsView
 
 
+@pytest.mark.slow
 async def test_a_missing_data_file_is_refused_in_the_field(harness: Harness, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)  # short relative paths: typing is one key press per character
     app = harness.app(hidden=32)
@@ -28,6 +30,7 @@ async def test_a_missing_data_file_is_refused_in_the_field(harness: Harness, tmp
         assert app.status == "running"
 
 
+@pytest.mark.slow
 async def test_a_binary_data_file_fails_on_reset_and_the_old_model_trains_on(harness: Harness, tmp_path: Path,
                                                                             monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
@@ -50,6 +53,7 @@ async def test_a_binary_data_file_fails_on_reset_and_the_old_model_trains_on(har
                     what="the old model to train on")
 
 
+@pytest.mark.slow
 async def test_an_absurd_model_is_refused_before_allocation(harness: Harness) -> None:
     app = harness.app(hidden=32)
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
@@ -66,6 +70,7 @@ async def test_an_absurd_model_is_refused_before_allocation(harness: Harness) ->
         assert harness.pump.trainer is trainer
 
 
+@pytest.mark.slow
 async def test_a_damaged_run_is_refused_and_the_current_run_goes_on(harness: Harness) -> None:
     app = harness.app(hidden=32)
     async with app.run_test(size=(120, 36), notifications=True) as pilot:
@@ -90,6 +95,7 @@ async def test_a_damaged_run_is_refused_and_the_current_run_goes_on(harness: Har
         assert read_info(current)["step"] == trainer.step
 
 
+@pytest.mark.slow
 async def test_q_and_ctrl_c_exit_within_a_second(harness: Harness) -> None:
     for key in ("q", "ctrl+c"):
         app = harness.app(hidden=32)
@@ -125,6 +131,7 @@ def _runs_dir() -> Path:
     return Path(os.environ["MLP_TUI_RUNS_DIR"])
 
 
+@pytest.mark.slow
 async def test_a_load_after_a_failed_start_does_not_hang(harness: Harness, tmp_path: Path) -> None:
     bad = tmp_path / "blob.txt"
     bad.write_bytes(bytes(range(256)) * 40)
@@ -138,6 +145,7 @@ async def test_a_load_after_a_failed_start_does_not_hang(harness: Harness, tmp_p
         assert harness.trainer.step == 300
 
 
+@pytest.mark.slow
 async def test_a_finished_run_loads_as_done_and_space_says_how_to_go_on(harness: Harness) -> None:
     saved = _cli_run(_runs_dir(), harness.data, "finished")
     app = harness.app(hidden=32)
@@ -152,6 +160,7 @@ async def test_a_finished_run_loads_as_done_and_space_says_how_to_go_on(harness:
         assert app.status == "done"
 
 
+@pytest.mark.slow
 async def test_a_run_another_process_trains_cannot_be_continued_but_can_be_compared(harness: Harness) -> None:
     import subprocess
     import sys
@@ -183,6 +192,7 @@ async def test_a_run_another_process_trains_cannot_be_continued_but_can_be_compa
         holder.wait()
 
 
+@pytest.mark.slow
 async def test_damaged_and_hostile_run_folders_list_without_crashing(harness: Harness) -> None:
     import json
 
@@ -222,6 +232,7 @@ async def test_damaged_and_hostile_run_folders_list_without_crashing(harness: Ha
                     what="the name in the notice as text, not as markup")
 
 
+@pytest.mark.slow
 async def test_a_paste_into_the_score_view_is_one_capped_request(harness: Harness) -> None:
     from tui.views.scoring import MAX_CHARS, ScoringView
 
@@ -241,6 +252,7 @@ async def test_a_paste_into_the_score_view_is_one_capped_request(harness: Harnes
         await until(pilot, lambda: harness.trainer.step > step + 200, what="training to go on")
 
 
+@pytest.mark.slow
 async def test_a_temperature_near_zero_in_the_field_samples_greedily(harness: Harness) -> None:
     from tui.panes.samples import SamplesPane
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from conftest import run_cli, write_words
 
 from core.probes.exercises import check
@@ -33,6 +34,7 @@ def test_the_exercises_tick_themselves_from_the_runs(capsys, tmp_path, words_fil
     assert check(runs)[3].done
 
 
+@pytest.mark.slow
 async def test_the_exercises_view_shows_the_ticks(harness, tmp_path, capsys) -> None:
     from apphelpers import until
 
@@ -53,6 +55,7 @@ async def test_the_exercises_view_shows_the_ticks(harness, tmp_path, capsys) -> 
         assert [e.done for e in app.screen.rows][:2] == [True, True]
 
 
+@pytest.mark.slow
 async def test_g_saves_an_svg_of_the_screen_into_the_run_folder(harness) -> None:
     from pathlib import Path
 

@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import json
 
-from conftest import run_cli
-
-from core import settings
-from tui.cli import build_parsers, resolve_settings
-
-
-def _settings_of(argv: list[str]) -> dict:
-    return resolve_settings(build_parsers()["train"].parse_args(argv))
+from conftest import assert_cli_error, run_cli
+from unit.test_recipe import _settings_of
 
 
 def test_a_recipe_round_trips_through_recipe_and_config(capsys, words_file, tmp_path):
@@ -32,16 +26,6 @@ def test_a_recipe_round_trips_through_recipe_and_config(capsys, words_file, tmp_
     assert m["model"]["layers"] == 2 and m["train"]["lr"] == 0.003 and m["train"]["steps"] == 150
 
 
-def test_flags_win_over_the_file_which_wins_over_its_preset(tmp_path, words_file):
-    recipe = tmp_path / "r.toml"
-    recipe.write_text(f'preset = "single"\ndata = "{words_file.name}"\n[model]\nemb_dim = 7\nhidden = 40\n')
-    (tmp_path / words_file.name).write_text(words_file.read_text())
-    v = _settings_of(["--config", str(recipe), "--n-hidden", "33"])
-    assert v["n_embd"] == 7 and v["n_hidden"] == 33  # the file's alias emb_dim; the flag over the file
-    assert v["optimizer"] == "adamw" and v["block_size"] == settings.PRESETS["single"]["block_size"]  # its preset
-    assert v["data"] == str(tmp_path / words_file.name)  # relative to the recipe, not to the working folder
-
-
 def test_a_bad_recipe_is_one_line_naming_the_key(capsys, tmp_path):
     cases = {'wobble = 3\n': "wobble: unknown setting", '[model]\nn_hidden = "lots"\n': "n_hidden must be an integer",
              'lr = -1\n': "lr must be > 0", 'lr = [\n': "not valid TOML", 'arch = "hier"\nblock_size = 6\n':
@@ -52,17 +36,6 @@ def test_a_bad_recipe_is_one_line_naming_the_key(capsys, tmp_path):
         recipe = tmp_path / "bad.toml"
         recipe.write_text(text)
         code, _, err = run_cli(capsys, ["train", "--config", str(recipe), "--steps", "5", "--quiet"])
-        assert code == 2 and err.count("\n") == 1 and fragment in err and "bad.toml" in err, (text, err)
+        assert_cli_error(code, err, fragment, "bad.toml")
     code, _, err = run_cli(capsys, ["train", "--config", str(tmp_path / "none.toml"), "--quiet"])
     assert code == 2 and "no such file" in err
-
-
-def test_steps_or_minutes_off_on_the_command_line_beat_a_recipes_time_budget(tmp_path):
-    recipe = tmp_path / "timed.toml"
-    recipe.write_text("minutes = 0.5\nsteps = 1000000\n")
-    assert _settings_of(["--config", str(recipe)])["minutes"] == 0.5
-    v = _settings_of(["--config", str(recipe), "--steps", "20"])
-    assert v["minutes"] is None and v["steps"] == 20  # the README's `--config FILE --steps N`
-    v = _settings_of(["--config", str(recipe), "--minutes", "off"])
-    assert v["minutes"] is None and v["steps"] == 1_000_000
-    assert _settings_of(["--preset", "best", "--minutes", "off"])["minutes"] is None

@@ -114,6 +114,7 @@ def _assert_saved_and_released(run: Path) -> dict:
     return info
 
 
+@pytest.mark.slow
 def test_sigterm_saves_the_run_and_restores_the_terminal(app_env):
     words, runs, env = app_env
     app = PtyApp([*COMMAND, "--data", str(words)], env)
@@ -138,6 +139,7 @@ def test_sigterm_saves_the_run_and_restores_the_terminal(app_env):
         app.kill()
 
 
+@pytest.mark.slow
 def test_sighup_to_the_process_group_saves_the_run(app_env):
     """What `tmux kill-session` and an SSH drop do: SIGHUP to everyone in the terminal, and the terminal goes."""
     words, runs, env = app_env
@@ -158,6 +160,7 @@ def test_sighup_to_the_process_group_saves_the_run(app_env):
         app.kill()
 
 
+@pytest.mark.slow
 def test_a_killed_app_leaves_no_live_run(app_env):
     """kill -9 of everything: no last save, but the kernel drops the lock, so the run is not shown as training."""
     words, runs, env = app_env
@@ -178,6 +181,7 @@ def test_a_killed_app_leaves_no_live_run(app_env):
         app.kill()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
 def test_train_saves_on_a_stop_signal(tmp_path, sig):
     words = write_words(tmp_path / "words.txt", SMALL_WORDS)
@@ -210,6 +214,7 @@ def _assert_saved_and_released_status(run: Path, status: str) -> dict:
     return info
 
 
+@pytest.mark.slow
 def test_ctrl_c_again_while_saving_still_saves(tmp_path):
     """A second and third Ctrl+C while the run is being wrapped up do not cut the save short."""
     words = write_words(tmp_path / "words.txt", SMALL_WORDS)

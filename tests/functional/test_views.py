@@ -9,6 +9,7 @@ import math
 import re
 from pathlib import Path
 
+import pytest
 import torch
 from apphelpers import WORDS, Harness, pause_app, running, screen_text, until
 
@@ -25,6 +26,7 @@ def view_text(app) -> str:
     return screen_text(app)
 
 
+@pytest.mark.slow
 async def test_embedding_map_draws_every_character(harness: Harness) -> None:
     app = harness.app(hidden=32)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -49,6 +51,7 @@ async def test_embedding_map_draws_every_character(harness: Harness) -> None:
         await until(pilot, lambda: harness.pump.watch == set(), what="the map to stop being fed")
 
 
+@pytest.mark.slow
 async def test_lr_finder_suggests_applies_and_leaves_the_model_alone(harness: Harness) -> None:
     app = harness.app(hidden=32)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -69,6 +72,7 @@ async def test_lr_finder_suggests_applies_and_leaves_the_model_alone(harness: Ha
         assert app.values["lr"] == applied
 
 
+@pytest.mark.slow
 async def test_scoring_matches_the_model_and_completes_the_prefix(harness: Harness) -> None:
     app = harness.app(hidden=32)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -96,6 +100,7 @@ async def test_scoring_matches_the_model_and_completes_the_prefix(harness: Harne
         await until(pilot, lambda: "not in the vocabulary" in view_text(app), what="the refusal of '7'")
 
 
+@pytest.mark.slow
 async def test_health_view_shows_saturation_and_ratios(harness: Harness) -> None:
     app = harness.app(hidden=32)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -114,6 +119,7 @@ async def test_health_view_shows_saturation_and_ratios(harness: Harness) -> None
         assert harness.pump.watch == {"health"}
 
 
+@pytest.mark.slow
 async def test_dataset_view_describes_the_file(harness: Harness) -> None:
     app = harness.app(hidden=32)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -126,6 +132,7 @@ async def test_dataset_view_describes_the_file(harness: Harness) -> None:
         assert "word lengths" in text and "most common characters" in text
 
 
+@pytest.mark.slow
 async def test_runs_are_saved_listed_continued_and_compared(harness: Harness) -> None:
     app = harness.app(hidden=32)
     async with app.run_test(size=(120, 36)) as pilot:
@@ -163,6 +170,7 @@ async def test_runs_are_saved_listed_continued_and_compared(harness: Harness) ->
         assert len(read_losses(first)) == harness.trainer.step == read_info(first)["step"]
 
 
+@pytest.mark.slow
 async def test_a_tiny_terminal_shows_a_notice_and_recovers(harness: Harness) -> None:
     app = harness.app(hidden=32)
     async with app.run_test(size=(40, 12)) as pilot:
@@ -177,6 +185,7 @@ async def test_a_tiny_terminal_shows_a_notice_and_recovers(harness: Harness) -> 
         assert app.status == "running"
 
 
+@pytest.mark.slow
 async def test_every_view_opens_from_the_palette_at_80x24(harness: Harness) -> None:
     app = harness.app(hidden=32)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -194,6 +203,7 @@ async def test_every_view_opens_from_the_palette_at_80x24(harness: Harness) -> N
             await until(pilot, lambda cls=cls: not isinstance(app.screen, cls), what="back")
 
 
+@pytest.mark.slow
 async def test_a_preset_from_the_command_line_shows_in_the_selector(harness: Harness) -> None:
     from apphelpers import toasts
 

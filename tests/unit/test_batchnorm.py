@@ -25,6 +25,7 @@ def test_batchnorm_adds_gain_and_bias_to_the_parameter_count():
     assert _bn_model(H=48).num_params() == MLPConfig(n_hidden=48, batchnorm=True).num_params()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
 def test_fused_batchnorm_steps_match_autograd(names_data, optimizer):
     model = _bn_model()

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import math
+import os
+import threading
 
 import pytest
 import torch
-from conftest import SMALL_WORDS, history_values, small_trainer, write_words
+from conftest import SMALL_WORDS, assert_one_line, history_values, small_trainer, write_words
+from helpers import checkpoint_with, make_fifo
 
 from core.data import Dataset
 from core.errors import CheckpointError
 from core.model import split_loss
 from core.runs.checkpoint import FORMAT, VERSION, load_checkpoint, resume_trainer, save_checkpoint
-
-
-def one_line_naming(e: pytest.ExceptionInfo, name: str) -> str:
-    msg = str(e.value)
-    assert "\n" not in msg
-    assert name in msg
-    return msg
 
 
 @pytest.fixture
@@ -112,13 +108,13 @@ def test_missing_file(tmp_path):
     path = tmp_path / "nope.pt"
     with pytest.raises(CheckpointError) as e:
         load_checkpoint(path)
-    assert "no such checkpoint file" in one_line_naming(e, str(path))
+    assert "no such checkpoint file" in assert_one_line(e, str(path))
 
 
 def test_a_directory(tmp_path):
     with pytest.raises(CheckpointError) as e:
         load_checkpoint(tmp_path)
-    assert "is a directory" in one_line_naming(e, str(tmp_path))
+    assert "is a directory" in assert_one_line(e, str(tmp_path))
 
 
 @pytest.mark.parametrize(
@@ -131,7 +127,7 @@ def test_not_a_checkpoint(tmp_path, content):
     path.write_bytes(content)
     with pytest.raises(CheckpointError) as e:
         load_checkpoint(path)
-    one_line_naming(e, str(path))
+    assert_one_line(e, str(path))
 
 
 @pytest.mark.parametrize("keep", [0.5, 0.99, 0.001])
@@ -141,7 +137,7 @@ def test_truncated_checkpoint(trained, tmp_path, keep):
     path.write_bytes(data[: int(len(data) * keep)])
     with pytest.raises(CheckpointError) as e:
         load_checkpoint(path)
-    one_line_naming(e, str(path))
+    assert_one_line(e, str(path))
 
 
 @pytest.mark.parametrize("keep", [0.5, 0.99])
@@ -151,7 +147,7 @@ def test_truncated_checkpoint_is_reported_as_damaged(trained, tmp_path, keep):
     path.write_bytes(data[: int(len(data) * keep)])
     with pytest.raises(CheckpointError) as e:
         load_checkpoint(path)
-    msg = one_line_naming(e, str(path))
+    msg = assert_one_line(e, str(path))
     assert "cannot be read" not in msg
     assert "truncated or damaged" in msg
 
@@ -161,11 +157,11 @@ def test_another_torch_file(tmp_path):
     torch.save({"state_dict": {"w": torch.zeros(3)}, "epoch": 3}, path)
     with pytest.raises(CheckpointError) as e:
         load_checkpoint(path)
-    assert "not an mlp-tui checkpoint" in one_line_naming(e, str(path))
+    assert "not an mlp-tui checkpoint" in assert_one_line(e, str(path))
     torch.save(torch.zeros(3), path)
     with pytest.raises(CheckpointError) as e:
         load_checkpoint(path)
-    assert "not an mlp-tui checkpoint" in one_line_naming(e, str(path))
+    assert "not an mlp-tui checkpoint" in assert_one_line(e, str(path))
 
 
 def _rewrite(path, **changes):
@@ -190,7 +186,7 @@ def test_damaged_contents(trained, tmp_path, change, expected):
     _rewrite(path, **change)
     with pytest.raises(CheckpointError) as e:
         load_checkpoint(path)
-    assert expected in one_line_naming(e, str(path))
+    assert expected in assert_one_line(e, str(path))
 
 
 def test_format_marker_is_checked(trained, tmp_path):
@@ -208,7 +204,7 @@ def test_resume_on_another_vocabulary(trained, tmp_path):
     assert other.vocab != trained.data.vocab
     with pytest.raises(CheckpointError) as e:
         resume_trainer(load_checkpoint(path), other)
-    msg = one_line_naming(e, str(other_path))
+    msg = assert_one_line(e, str(other_path))
     assert "vocabulary" in msg and str(trained.data.source) in msg
 
 
@@ -225,6 +221,7 @@ def test_best_dev_inf_survives_a_round_trip(small_data, tmp_path):
     assert ck.best_dev_loss == math.inf and ck.best_dev_step == -1 and ck.step == 0
 
 
+@pytest.mark.slow
 def test_resume_with_dropout_and_adamw_continues_like_an_uninterrupted_run(small_data, tmp_path):
     """The dropout masks' generator is in the checkpoint: a resumed run draws the masks the straight one
     did (it used to start them afresh, and the weights parted by ~0.1), and AdamW's moments come back."""
@@ -241,3 +238,53 @@ def test_resume_with_dropout_and_adamw_continues_like_an_uninterrupted_run(small
     assert torch.allclose(history_values(resumed), history_values(straight)[120:], atol=1e-6)
     assert all(torch.allclose(p, q, atol=1e-6) for p, q in zip(resumed.model.parameters(),
                                                                straight.model.parameters()))
+
+
+def test_a_fifo_checkpoint_is_refused_without_blocking(tmp_path):
+    fifo = make_fifo(tmp_path / "model.pt")
+    result: dict[str, object] = {}
+
+    def load():
+        try:
+            load_checkpoint(fifo)
+        except CheckpointError as e:
+            result["error"] = str(e)
+
+    t = threading.Thread(target=load, daemon=True)
+    t.start()
+    t.join(1.0)
+    blocked = t.is_alive()
+    for _ in range(50):  # unblock it: each open() of the FIFO for reading waits for a writer
+        if not t.is_alive():
+            break
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            pass
+        t.join(0.1)
+    assert not blocked, "load_checkpoint blocked on a FIFO"
+    assert "is not a regular file" in str(result.get("error"))
+
+
+def test_a_generator_position_past_its_pool_is_refused_on_resume(checkpoint, tmp_path, trained_run):
+    from core.runs.checkpoint import resume_trainer
+
+    words, _ = trained_run
+    path = checkpoint_with(checkpoint, tmp_path / "bad.pt", lambda ck: ck["optimizer"]["rng"].__setitem__("pos", 10**6))
+    ck = load_checkpoint(path)
+    with pytest.raises(CheckpointError) as e:
+        resume_trainer(ck, Dataset.load(words, 3))
+    assert_one_line(e, "batch generator state", "past the")
+
+
+@pytest.mark.parametrize("masks", [torch.zeros(7, dtype=torch.uint8), "abc", torch.zeros(5056)],
+                         ids=["short", "string", "float"])
+def test_a_damaged_dropout_mask_state_is_refused_by_name(checkpoint, tmp_path, trained_run, masks):
+    from core.runs.checkpoint import resume_trainer
+
+    words, _ = trained_run
+    path = checkpoint_with(checkpoint, tmp_path / "bad.pt",
+                           lambda ck: ck["optimizer"]["rng"].__setitem__("masks", masks))
+    with pytest.raises(CheckpointError) as e:
+        resume_trainer(load_checkpoint(path), Dataset.load(words, 3))
+    assert_one_line(e, "damaged checkpoint (dropout mask generator state:")

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import math
+import random
 from collections import Counter
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import SMALL_WORDS, write_words
+from conftest import SMALL_WORDS, assert_one_line, small_trainer, write_words
+from helpers import fingerprint, make_fifo, write_bytes
 
 from core.data import BOUNDARY, SPLIT_SEED, Dataset, Vocab, build_examples, read_words, resolve_dataset, split_words
-from core.errors import DataError
+from core.errors import ConfigError, DataError
+from core.probes.sample import sample
 
 
 def lecture_examples(words: list[str], block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -227,3 +231,129 @@ def test_builtin_names_dataset(names_data):
 def test_resolve_dataset_passes_paths_through(tmp_path):
     assert resolve_dataset(tmp_path / "x.txt") == tmp_path / "x.txt"
     assert resolve_dataset("~/x.txt") == Path.home() / "x.txt"
+
+
+BAD_FILES = [
+    # (id, how to make it under tmp_path -> path, fragment of the message)
+    ("missing", lambda d: d / "missing.txt", "no such file"),
+    ("directory", lambda d: (d / "folder").mkdir() or d / "folder", "is a directory, not a text file"),
+    ("empty", lambda d: write_bytes(d / "empty.txt", b""), "has no words (it is empty or only blank lines)"),
+    ("blank-lines", lambda d: write_bytes(d / "blank.txt", b"\n  \n\t\r\n \xc2\xa0\n\n"), "has no words"),
+    ("binary", lambda d: write_bytes(d / "random.bin", random.Random(1).randbytes(4096) + b"\x00"),
+     "looks like a binary file (it contains NUL bytes), not a word list"),
+    ("latin-1", lambda d: write_bytes(d / "latin1.txt", "emma\nzoë\njosé\n".encode("latin-1")),
+     "not UTF-8 text (bad byte at line 2); save it as UTF-8"),
+    ("utf-16", lambda d: write_bytes(d / "utf16.txt", "emma\nzoë\n".encode("utf-16")), "is UTF-16 (or UTF-32) text"),
+    ("utf-16-no-bom", lambda d: write_bytes(d / "utf16le.txt", "emma\nolivia\n".encode("utf-16-le")),
+     "is UTF-16 (or UTF-32) text, not UTF-8; save it as UTF-8"),
+    ("tab-inside", lambda d: write_bytes(d / "table.tsv", b"emma\nolivia\t2\n"), "line 2 contains a tab"),
+    ("escape", lambda d: write_bytes(d / "ansi.txt", b"\x1b[31memma\nava\n"),
+     "line 1 contains an escape character (U+001B)"),
+    ("fifo", lambda d: make_fifo(d / "pipe.txt"), "is not a regular file (a device or a pipe?)"),
+]
+
+
+@pytest.mark.parametrize(("make", "fragment"), [c[1:] for c in BAD_FILES], ids=[c[0] for c in BAD_FILES])
+def test_unusable_data_file_is_a_data_error_naming_it(tmp_path, make, fragment):
+    path = make(tmp_path)
+    before = fingerprint(path)
+    with pytest.raises(DataError) as e:
+        Dataset.load(path, 3)
+    assert_one_line(e, str(path), fragment)
+    assert fingerprint(path) == before
+
+
+def test_devices_are_refused_without_reading_them():
+    """/dev/zero never ends and /dev/null is empty but not a word list: neither is read."""
+    for dev in ("/dev/zero", "/dev/null"):
+        if Path(dev).exists():
+            with pytest.raises(DataError) as e:
+                read_words(dev)
+            assert_one_line(e, dev, "is not a regular file")
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    import core.data
+
+    monkeypatch.setattr(core.data, "MAX_FILE_BYTES", 1024)
+    path = write_words(tmp_path / "big.txt", ["abcdef"] * 200)  # 1,400 bytes
+    with pytest.raises(DataError) as e:
+        read_words(path)
+    assert_one_line(e, str(path), "is larger than 1.0 KiB")
+
+
+@pytest.mark.parametrize("block_size", [0, -3, 2.5, "3", True])
+def test_dataset_refuses_a_bad_block_size(words_file, block_size):
+    with pytest.raises(ConfigError) as e:
+        Dataset.load(words_file, block_size)
+    assert_one_line(e, "block_size must be a positive integer")
+
+
+def test_crlf_line_ends_load_the_same_words_as_lf(tmp_path):
+    lf = write_words(tmp_path / "lf.txt", SMALL_WORDS)
+    crlf = tmp_path / "crlf.txt"
+    crlf.write_bytes(("\r\n".join(SMALL_WORDS) + "\r\n").encode())
+    cr = tmp_path / "cr.txt"  # classic Mac line ends
+    cr.write_bytes(("\r".join(SMALL_WORDS)).encode())
+    a = Dataset.load(lf, 3)
+    for other in (crlf, cr):
+        b = Dataset.load(other, 3)
+        assert b.words == a.words == SMALL_WORDS
+        assert b.vocab == a.vocab and "\r" not in b.vocab.itos
+        for s in ("train", "dev", "test"):
+            assert torch.equal(a.X[s], b.X[s]) and torch.equal(a.Y[s], b.Y[s])
+
+
+def test_a_10000_character_line_loads_as_one_long_word(tmp_path):
+    """Observed: the line is one word of 10,001 examples (vs 402 for all 60 names: 96% of the examples),
+    its new characters (here q, x and the digits) join the vocabulary, and its memory is 10,001 x
+    (block_size + 1) int64s, ~320 KB at block 3. Sampled words stop at the 50-character guard."""
+    rng = random.Random(0)
+    long_line = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(10_000))
+    path = write_words(tmp_path / "long.txt", [*SMALL_WORDS, long_line])
+    data = Dataset.load(path, 3)
+    assert long_line in data.words and len(data.words) == 61
+    assert set("0123456789") <= set(data.vocab.itos)
+    assert data.vocab.itos == (".", *sorted(set("".join(SMALL_WORDS)) | set(long_line)))
+    total = sum(len(y) for y in data.Y.values())
+    assert total == sum(len(w) + 1 for w in data.words) == 402 + 10_001
+    split = next(s for s in ("train", "dev", "test") if long_line in data.split_words[s])
+    assert len(data.Y[split]) >= 10_001
+    # it trains and samples
+    tr = small_trainer(data, steps=200, lr=0.2)
+    tr.run()
+    assert tr.step == 200 and math.isfinite(tr.snapshot().last_loss)
+    out = sample(tr.model, data.vocab, 20, torch.Generator().manual_seed(0))
+    assert len(out) == 20 and all(len(s.text) <= 50 for s in out)
+
+
+def test_build_examples_with_hostile_characters_matches_the_lecture_loop():
+    """The vectorised builder against the lecture's loop, on words with NUL, line breaks, astral characters."""
+    rng = random.Random(3)
+    alphabet = list("ab é😀\U0010fff0\n\x00\ufeff")
+    for _ in range(200):
+        words = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 7))) for _ in range(rng.randint(1, 6))]
+        vocab, T = Vocab.from_words(words), rng.randint(1, 6)
+        stoi = vocab.stoi
+        X, Y = [], []
+        for w in words:
+            context = [0] * T
+            for ch in w + ".":
+                ix = 0 if ch == "." else stoi[ch]
+                X.append(context)
+                Y.append(ix)
+                context = context[1:] + [ix]
+        Xb, Yb = build_examples(words, vocab, T)
+        assert torch.equal(Xb, torch.tensor(X, dtype=torch.long).view(-1, T)), (words, T)
+        assert torch.equal(Yb, torch.tensor(Y, dtype=torch.long))
+    with pytest.raises(KeyError):
+        build_examples(["abc"], Vocab.from_words(["ab"]), 3)  # a character outside the vocabulary
+    with pytest.raises(KeyError):
+        build_examples(["a\nb"], Vocab.from_words(["ab"]), 3)  # a line break is not a word separator
+
+
+def test_builtin_names_have_duplicates_the_dataset_view_counts():
+    from core.probes.inspection import dataset_stats
+
+    st = dataset_stats(Dataset.load("names", 3))
+    assert st["lines"] == 32_469 and st["unique_words"] == 29_910 and st["duplicate_lines"] == 2_559

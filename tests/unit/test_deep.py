@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from autograd_reference import reference_optimizer, reference_step
 
 from core.config import MLPConfig, TrainConfig
 from core.kernels.general import FusedDeep
@@ -51,33 +52,9 @@ def kernel_steps(model: MLP, cfg: TrainConfig, X, Y, lrs, masks=None) -> torch.T
 
 
 def reference_steps(model: MLP, cfg: TrainConfig, X, Y, lr, masks=None) -> list[float]:
-    """The plain PyTorch way: MLP.forward's layers, autograd, torch.optim; dropout masks applied by hand."""
-    params = list(model.parameters())
-    if cfg.optimizer == "adamw":
-        opt = torch.optim.AdamW(params, lr=lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
-    else:
-        opt = torch.optim.SGD(params, lr=lr, weight_decay=0.0)
-    losses = []
-    for i in range(len(Y)):
-        emb = model.C[X[i]]  # (B, T, E)
-        B = emb.shape[0]
-        x = emb
-        offset = 0
-        for layer in model.layers[:-1]:
-            x = torch.tanh(model.linear(layer, x.reshape(B * layer.rows, layer.fan_in)))
-            if masks is not None:
-                size = x.numel()
-                x = x * masks[i][offset: offset + size].view_as(x)
-                offset += size
-        logits = model.linear(model.layers[-1], x.view(B, -1))
-        if model.config.direct:
-            logits = logits + emb.view(B, -1) @ model.Wd
-        loss = F.cross_entropy(logits, Y[i])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    return losses
+    """The plain PyTorch way, one step a batch: the shared autograd reference (tests/autograd_reference.py)."""
+    opt = reference_optimizer(model, cfg, lr)
+    return [reference_step(model, opt, X[i], Y[i], None if masks is None else masks[i]) for i in range(len(Y))]
 
 
 @pytest.mark.parametrize("name", list(LAYOUTS))
@@ -154,7 +131,7 @@ def test_parameter_counts_of_the_lectures_models():
 
 def test_one_flat_layer_is_the_lecture_model_bit_for_bit(names_data, monkeypatch):
     """--layers 1 --arch flat: today's model, on today's kernel, with today's losses (the torch kernel;
-    the compiled one agrees to rounding, tests/test_jit.py)."""
+    the compiled one agrees to rounding, tests/unit/test_jit.py)."""
     from core.engine.train import Trainer
     from core.kernels.lecture import FusedSGD
 
@@ -200,66 +177,3 @@ def test_a_deep_model_trains_on_names(names_data):
 
 
 # ---------------------------------------------------------------- in the app
-
-
-async def test_a_deep_model_in_the_app_health_lr_finder_and_the_form(harness) -> None:
-    from apphelpers import running, text_of, toasts, type_into, until, words_of
-
-    from tui.views.health import HealthView
-    from tui.views.lrfind import LRFindView
-
-    app = harness.app(layers=3, n_hidden=24, batchnorm=True, init="kaiming")
-    async with app.run_test(size=(120, 40), notifications=True) as pilot:
-        await running(pilot, harness, min_step=200)
-        want = MLPConfig(vocab_size=27, layers=3, n_hidden=24, batchnorm=True).num_params()
-        assert f"{want:,} parameters" in text_of(app, "#params") and harness.trainer.model.num_params() == want
-        await pilot.press("h")
-        await until(pilot, lambda: isinstance(app.screen, HealthView) and getattr(app.screen, "last", None),
-                    what="the health data")
-        rows = app.screen.last["per_layer"]
-        assert [r[0] for r in rows] == [1, 2, 3] and all(r[5] == 24 for r in rows)  # one row per hidden layer
-        text = str(app.screen.query_one("#health-out").render())
-        assert "layer" in text and "W3" in text and "bngain3" in text
-        await pilot.press("escape", "f")
-        await until(pilot, lambda: isinstance(app.screen, LRFindView) and app.screen.suggestion is not None,
-                    timeout=60, what="the lr finder on a deep model")
-        assert 1e-3 <= app.screen.suggestion <= 1.0
-        await pilot.press("escape")
-        # the registry's rule, in the form as on the command line: hier needs a power-of-two context
-        await type_into(pilot, "block_size", "6", then="escape")
-        app.query_one("#f-arch").value = "hier"
-        await pilot.pause(0.2)
-        assert "power of two" in words_of(app, "#row-block_size") + " " + words_of(app, "#err-block_size")
-        assert "fix the fields above" in str(app.query_one("#params").render())  # (scrolled out of view here)
-        await pilot.press("r")
-        await until(pilot, lambda: any("power of two" in t for t in toasts(app)), what="the reset refused")
-
-
-def test_hier_with_a_context_that_is_not_a_power_of_two_is_one_line(capsys, words_file, tmp_path):
-    from conftest import run_cli
-
-    code, _, err = run_cli(capsys, ["train", "--data", str(words_file), "--arch", "hier", "--block-size", "6",
-                                    "--out", str(tmp_path / "r"), "--quiet"])
-    assert code == 2 and err.count("\n") == 1 and "power of two" in err and "not 6" in err
-    assert not (tmp_path / "r").exists()
-
-
-async def test_an_on_off_field_flips_with_enter_and_waits_for_a_reset(harness) -> None:
-    from apphelpers import running, until, words_of
-
-    from tui.panes.toggle import Toggle
-
-    app = harness.app(hidden=32)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await running(pilot, harness)
-        field = app.query_one("#f-direct", Toggle)
-        assert field.value is False
-        field.focus()
-        await pilot.press("enter")
-        assert field.value is True and harness.pump.session.running  # enter flipped it; space did not pause
-        await until(pilot, lambda: "direct" in words_of(app, "#pending"), what="the needs-a-fresh-model note")
-        want = MLPConfig(vocab_size=27, n_hidden=32, direct=True).num_params()
-        await until(pilot, lambda: f"{want:,} parameters" in str(app.query_one("#params").render()),
-                    what="the count with direct connections")
-        await pilot.press("space")  # a flip back with space, as a checkbox
-        assert field.value is False

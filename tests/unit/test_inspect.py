@@ -44,6 +44,7 @@ def trained(names_data):
     return tr
 
 
+@pytest.mark.slow
 def test_trained_embeddings_cluster_the_vowels(trained, names_data):
     among, between = vowel_spread(trained.model.C, names_data.vocab)
     assert among < 0.85 * between, (among, between)  # random 10-dim ones: 0.88-1.09
@@ -72,6 +73,7 @@ def test_lr_finder_with_batchnorm(names_data):
     assert 1e-3 <= res.suggestion <= 1.0
 
 
+@pytest.mark.slow
 def test_score_total_nll_equals_the_models_loss_on_the_same_examples(trained, names_data):
     model, vocab = trained.model, names_data.vocab
     s = score(model, vocab, "kaleigh")
@@ -91,6 +93,7 @@ def test_score_total_nll_equals_the_models_loss_on_the_same_examples(trained, na
     assert score(model, vocab, "xqzjvk").mean_nll > s.mean_nll + 1
 
 
+@pytest.mark.slow
 def test_score_refuses_unknown_characters(trained, names_data):
     with pytest.raises(ScoreError, match="'7'"):
         score(trained.model, names_data.vocab, "abc7")

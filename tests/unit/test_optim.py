@@ -9,6 +9,7 @@ import time
 import pytest
 import torch
 import torch.nn.functional as F
+from autograd_reference import reference_step
 from conftest import small_trainer
 
 from core.config import TrainConfig
@@ -21,20 +22,6 @@ def _batch(data, B: int, seed: int = 0):
     g = torch.Generator().manual_seed(seed)
     ix = torch.randint(0, len(data.Y["train"]), (B,), generator=g)
     return data.X["train"][ix], data.Y["train"][ix]  # (B, block_size), (B,)
-
-
-def _reference_step(model: MLP, opt, X, Y, mask=None):
-    """One autograd step: forward (with F.dropout-style inverted dropout given its mask), backward, opt."""
-    emb = model.C[X]  # (B, block_size, n_embd)
-    h = torch.tanh(emb.view(len(X), -1) @ model.W1 + model.b1)  # (B, n_hidden)
-    if mask is not None:
-        h = h * mask  # mask already holds 0 or 1/(1-p), as F.dropout scales
-    logits = h @ model.W2 + model.b2
-    loss = F.cross_entropy(logits, Y)
-    opt.zero_grad()
-    loss.backward()
-    opt.step()
-    return loss.item()
 
 
 @pytest.mark.parametrize("dropout", [0.0, 0.3])
@@ -53,7 +40,7 @@ def test_adamw_steps_match_torch_optim_adamw(names_data, dropout, weight_decay):
         ref_mask = dropout_masks(g2, (1, 16, 64), dropout)[0] if dropout else None  # the same stream
         logp = torch.empty(1, 16)
         kernel.run((X.reshape(-1),), (Y + torch.arange(16) * 27,), logp, cfg.lr, (mask,) if dropout else None)
-        ref_loss = _reference_step(ref, opt, X, Y, ref_mask)
+        ref_loss = reference_step(ref, opt, X, Y, ref_mask)
         assert -logp.mean().item() == pytest.approx(ref_loss, abs=1e-5)
     for p, q in zip(model.parameters(), ref.parameters()):
         torch.testing.assert_close(p, q, atol=2e-5, rtol=1e-4)
@@ -68,7 +55,7 @@ def test_sgd_with_weight_decay_matches_torch_optim_sgd(names_data):
     for step in range(10):
         X, Y = _batch(names_data, 8, seed=100 + step)
         kernel.run((X.reshape(-1),), (Y + torch.arange(8) * 27,), torch.empty(1, 8), 0.1)
-        _reference_step(ref, opt, X, Y)
+        reference_step(ref, opt, X, Y)
     for p, q in zip(model.parameters(), ref.parameters()):
         torch.testing.assert_close(p, q, atol=1e-5, rtol=1e-4)
 

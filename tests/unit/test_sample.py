@@ -6,11 +6,13 @@ import math
 
 import pytest
 import torch
-from conftest import SMALL_WORDS, small_trainer, write_words
+from conftest import SMALL_WORDS, assert_one_line, small_trainer, write_words
 
 from core.data import Dataset
+from core.errors import ConfigError
 from core.model import MLP, MLPConfig
 from core.probes.sample import Sample, sample
+from core.runs.checkpoint import load_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -164,3 +166,18 @@ def test_untrained_model_still_samples(small_data):
     model = MLP(MLPConfig(vocab_size=len(small_data.vocab), n_hidden=10), gen(0))
     out = sample(model, small_data.vocab, 20, gen(1), max_len=10)
     assert len(out) == 20 and all(len(s.text) <= 10 for s in out)
+
+
+def test_sampling_streams_in_batches_of_bounded_memory(trained_run, monkeypatch):
+    import core.probes.sample
+    from core.probes.sample import batch_rows, row_bytes, sample_batches
+
+    _, run = trained_run
+    ck = load_checkpoint(run / "model.pt")
+    monkeypatch.setattr(core.probes.sample, "BATCH_BYTES", 100 * row_bytes(ck.model))
+    batches = list(sample_batches(ck.model, ck.vocab, 1234, torch.Generator().manual_seed(0)))
+    assert [len(b) for b in batches] == [100] * 12 + [34]
+    assert batch_rows(ck.model) == 100
+    with pytest.raises(ConfigError) as e:  # all at once: refused before allocating, with the size
+        sample(ck.model, ck.vocab, 10**9)
+    assert_one_line(e, "1,000,000,000 samples at once would need", "GiB")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import run_cli, small_trainer
+from conftest import small_trainer
 
 from core import settings
 from core.config import MLPConfig, TrainConfig
@@ -27,17 +27,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def cli_outputs(tmp_path_factory):
-    """metrics.json and the checkpoint of a tiny `mlp-tui train` run with every flag left at its default."""
-    from tui.cli import main
-
-    base = tmp_path_factory.mktemp("settings")
-    words = base / "w.txt"
-    words.write_text("\n".join(["emma", "olivia", "ava", "mia", "noah", "liam", "lucas", "ella", "zoe", "leo"] * 3))
-    out = base / "run"
-    assert main(["train", "--data", str(words), "--steps", "50", "--n-hidden", "8", "--out", str(out), "--quiet"]) == 0
-    return json.loads((out / "metrics.json").read_text()), load_checkpoint(out / "model.pt"), \
-        torch.load(out / "model.pt", weights_only=True)
+def cli_outputs(trained_run):
+    """metrics.json and the checkpoint of the session's tiny `mlp-tui train` run (every flag but its length and
+    width left at its default)."""
+    _, run = trained_run
+    return json.loads((run / "metrics.json").read_text()), load_checkpoint(run / "model.pt"), \
+        torch.load(run / "model.pt", weights_only=True)
 
 
 def _options(parser) -> set[str]:
@@ -117,16 +112,6 @@ def test_a_run_written_by_the_landed_code_still_loads():
     assert ck.train_config.grad_clip == 0.0  # a setting it did not know takes its default
 
 
-def test_rules_are_the_same_for_the_cli_and_the_form(capsys, tmp_path, words_file):
-    from tui.panes.fields import BY_KEY
-
-    (rule, message), = settings.broken_rules({"batchnorm": True, "batch_size": 1})
-    code, _, err = run_cli(capsys, ["train", "--data", str(words_file), "--batchnorm", "--batch-size", "1",
-                                    "--out", str(tmp_path / "r"), "--quiet"])
-    assert code == 2 and message in err
-    assert rule.names[0] in BY_KEY
-
-
 def test_the_readme_flag_table_is_the_registry():
     readme = (ROOT / "README.md").read_text()
     assert settings.markdown_table() in readme, "run `python -m core.settings` and paste its table into the README"
@@ -142,7 +127,7 @@ def test_presets_name_only_settings():
 
 
 def test_the_betas_reach_the_fused_adamw(small_data, monkeypatch):
-    """On the torch kernels (the compiled one: tests/test_jit.py, test_live_changes_reach_the_compiled_step)."""
+    """On the torch kernels (the compiled one: tests/unit/test_jit.py, test_live_changes_reach_the_compiled_step)."""
     monkeypatch.setenv("MLP_TUI_KERNEL", "torch")
     seen: list[tuple[float, float]] = []
     real = torch._fused_adamw_
@@ -260,114 +245,6 @@ def test_the_written_out_configs_are_the_registrys(cls, target, extra):
     assert cls(**cls().to_dict()) == cls() and list(cls().to_dict()) == [f.name for f in fields]
 
 
-@pytest.mark.slow
-def test_mypy_passes_on_core():
-    """The configs are written out so that a type checker reads them; mypy checks core/ with the settings in
-    pyproject.toml (check_untyped_defs, no ignores beyond third-party imports). ~1 minute."""
-    import subprocess
-    import sys
-
-    done = subprocess.run([sys.executable, "-m", "mypy", "core"], cwd=ROOT, capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-
-
-# ---------------------------------------------------------------- every rule across settings, everywhere
-
-
-def _candidates(s: settings.Setting) -> list:
-    """A few valid values of a setting, its default first."""
-    if s.value_type == "bool":
-        out = [False, True]
-    elif s.value_type == "choice":
-        out = list(s.choices)
-    elif s.value_type == "int":
-        out = [v for v in (int(s.lo), int(s.lo) + 1, 2, 3, 4) if s.check(v) is None]
-    elif s.value_type == "float":
-        out = [v for v in (s.lo, s.hi) if s.check(float(v)) is None]
-    else:
-        out = []
-    return [s.default, *(v for v in out if v != s.default)]
-
-
-def _breaking(rule: settings.Rule) -> dict:
-    """Every setting's value (defaults, but for the rule's own settings) such that this rule is the only
-    one broken: found by trying a few values of each of its settings."""
-    import itertools
-
-    def tries(names: tuple[str, ...], base: dict):
-        for combo in itertools.product(*(_candidates(settings.BY_NAME[n]) for n in names)):
-            yield {**base, **dict(zip(names, combo))}
-
-    for values in tries(rule.names, settings.resolve({})):
-        broken = [r for r, _ in settings.broken_rules(values)]
-        if rule not in broken:
-            continue
-        # other rules broken too (hier with the default context of 3): try their other settings
-        others = tuple(dict.fromkeys(n for r in broken if r is not rule for n in r.names if n not in rule.names))
-        for fixed in tries(others, values):
-            if [r for r, _ in settings.broken_rules(fixed)] == [rule]:
-                return fixed
-    raise AssertionError(f"no values break only the rule on {rule.names}: extend _candidates")
-
-
-def _flags(values: dict) -> list[str]:
-    """The command line that gives these values (those that differ from the defaults)."""
-    out = []
-    for name, v in values.items():
-        s = settings.BY_NAME[name]
-        if v != s.default:
-            assert s.cli, f"{name} has no flag"
-            out += [s.flag] if s.value_type == "bool" else [s.flag, str(v)]
-    return out
-
-
-@pytest.mark.parametrize("rule", settings.RULES, ids=["-".join(r.names) for r in settings.RULES])
-def test_every_rule_runs_on_the_command_line_in_the_form_and_in_the_trainer(rule, capsys, tmp_path, words_file):
-    """Each cross-setting rule of the registry refuses its values in one line with exit 2 on the command line,
-    marks the first setting the error names in the form, and stops `Trainer(...)` with a ConfigError that
-    names the settings. (`--bn-out --batch-size 1` used to train to NaN: the Trainer ran its own copy of the
-    batch-norm rule, which missed bn_out.)"""
-    from core.data import Dataset
-    from tui.panes.fields import check_form, format_value
-
-    values = _breaking(rule)
-    message = rule.check(values)
-    # the Trainer, given the two configs
-    mcfg, tcfg = settings_configs(values)
-    data = Dataset.load(words_file, values["block_size"])
-    with pytest.raises(ConfigError) as refused:
-        from core.engine.train import Trainer
-
-        Trainer(data, mcfg, tcfg)
-    assert str(refused.value) == message and refused.value.names == rule.names
-    # the command line
-    code, out, err = run_cli(capsys, ["train", "--data", str(words_file), *_flags(values), "--steps", "5",
-                                      "--out", str(tmp_path / "r"), "--quiet"])
-    assert code == 2 and out == "" and err.splitlines() == [f"mlp-tui: error: {message}"]
-    assert not (tmp_path / "r").exists()
-    # the form: the app's own validation (ControlsPane.values), given the fields' texts
-    texts = {f.key: ("on" if values[f.key] else "off") if f.value_type == "bool" else format_value(values[f.key])
-             for f in FIELDS}
-    good, bad = check_form(texts)
-    assert bad == {refused.value.names[0]: message}
-
-
-def settings_configs(values: dict) -> tuple[MLPConfig, TrainConfig]:
-    from core.config import configs
-
-    return configs(values)
-
-
-def test_bn_out_with_a_batch_of_one_is_refused_like_batchnorm(capsys, tmp_path, words_file):
-    errors = []
-    for flag in ("--batchnorm", "--bn-out"):
-        code, _, err = run_cli(capsys, ["train", "--data", str(words_file), flag, "--batch-size", "1",
-                                        "--steps", "50", "--out", str(tmp_path / flag), "--quiet"])
-        assert code == 2 and len(err.splitlines()) == 1, (flag, err)
-        errors.append(err)
-    assert errors[0] == errors[1]
-
-
 def test_the_controls_read_the_errors_facts_not_their_words():
     """controls.py imports no `re`: what a ConfigError concerns is in its fields, not parsed from its text."""
     import ast
@@ -388,3 +265,24 @@ def test_a_config_error_keeps_its_facts_across_a_process():
 
     e = pickle.loads(pickle.dumps(ConfigError("batch norm needs ...", ("bn_out", "batch_size"), brief="b")))
     assert (str(e), e.names, e.brief) == ("batch norm needs ...", ("bn_out", "batch_size"), "b")
+
+
+def test_every_number_field_and_flag_agree_on_its_range():
+    """For each number setting: its lowest and highest values pass both, just beyond them fails both."""
+    from tui.panes.fields import BY_KEY, parse
+    from tui.subcommands.options import setting_type as _setting
+
+    for f in BY_KEY.values():
+        if f.value_type not in ("int", "float"):
+            continue
+        lo, hi, lo_open = f.lo, f.hi, f.lo_open
+        step = 1 if f.value_type == "int" else 1e-9 * max(1, abs(hi))
+        for v, ok in ((lo, not lo_open), (hi, True), (hi + step, False), (lo - step, False)):
+            text = str(int(v)) if f.value_type == "int" else repr(float(v))
+            field_ok = parse(f, text)[1] is None
+            try:
+                _setting(f.key)(text)
+                flag_ok = True
+            except Exception:
+                flag_ok = False
+            assert field_ok == flag_ok == ok, (f.key, text)

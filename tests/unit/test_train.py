@@ -9,8 +9,10 @@ import re
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import history_values, small_trainer
+from autograd_reference import reference_step
+from conftest import history_values, small_trainer, write_words
 
+from core.data import Dataset
 from core.engine.session import Session
 from core.engine.train import TrainConfig, Trainer
 from core.errors import ConfigError
@@ -31,21 +33,6 @@ def kernel_batches(X: torch.Tensor, Y: torch.Tensor, V: int, n: int, B: int, see
     return xs, ys, [(X[i], Y[i]) for i in ix]
 
 
-def autograd_step(model: MLP, X: torch.Tensor, Y: torch.Tensor, lr: float) -> float:
-    """The lecture's update: forward, F.cross_entropy, backward, p.data += -lr * p.grad."""
-    emb = model.C[X]
-    h = torch.tanh(emb.view(emb.shape[0], -1) @ model.W1 + model.b1)
-    logits = h @ model.W2 + model.b2
-    loss = F.cross_entropy(logits, Y)
-    for p in model.parameters():
-        p.grad = None
-    loss.backward()
-    with torch.no_grad():
-        for p in model.parameters():
-            p -= lr * p.grad
-    return loss.item()
-
-
 # ---------------------------------------------------------------- the fused kernel
 
 
@@ -64,7 +51,7 @@ def test_fused_step_matches_autograd(names_data, init, block_size, n_embd, n_hid
     xs, ys, plain = kernel_batches(X, Y, V, 1, B, seed=4)
     logp = torch.full((1, B), math.nan)
     kernel.run(xs, ys, logp, 0.1)
-    loss = autograd_step(ref, *plain[0], 0.1)
+    loss = reference_step(ref, torch.optim.SGD(ref.parameters(), lr=0.1), *plain[0])
     assert (-logp.mean()).item() == pytest.approx(loss, abs=1e-5)
     assert not torch.equal(params(model)[3], before[3])  # the step did move the weights (the model's own)
     for name, mine, theirs in zip(("C", "W1", "b1", "W2", "b2"), params(model), params(ref)):
@@ -109,7 +96,8 @@ def test_fused_steps_track_autograd_over_many_steps(names_data, init, default_dt
     xs, ys, plain = kernel_batches(X, Y, V, n, B, seed=5)
     logp = torch.empty(n, B)
     FusedSGD(model, B).run(xs, ys, logp, 0.1)  # n steps in one call
-    losses = torch.tensor([autograd_step(ref, Xb, Yb, 0.1) for Xb, Yb in plain])
+    sgd = torch.optim.SGD(ref.parameters(), lr=0.1)  # the lecture's p.data += -lr * p.grad
+    losses = torch.tensor([reference_step(ref, sgd, Xb, Yb) for Xb, Yb in plain])
     assert torch.allclose(-logp.mean(1), losses, atol=tol, rtol=tol)
     assert losses[-10:].mean() < losses[:10].mean()  # it is learning
     for name, mine, theirs in zip(("C", "W1", "b1", "W2", "b2"), params(model), params(ref)):
@@ -178,6 +166,7 @@ def test_trainer_fills_vocab_and_block_size_from_the_data(small_data):
     assert tr.step == 0 and tr.snapshot().status == "idle"
 
 
+@pytest.mark.slow
 def test_same_seed_same_losses_on_names(names_data):
     """The lecture's model and recipe, 3,000 steps: bit-identical, whatever the chunking."""
     runs = []
@@ -440,3 +429,41 @@ def test_an_exploding_but_finite_loss_is_caught_as_divergence(names_data, init):
     ok = Trainer(names_data, MLPConfig(init=init), TrainConfig(lr=0.1, steps=2000))
     ok.run()
     assert ok.snapshot().status == "done" and ok.step == 2000
+
+
+def test_patience_without_a_dev_split_is_refused(tmp_path):
+    data = Dataset.load(write_words(tmp_path / "two.txt", ["emma", "olivia"]), 3)
+    with pytest.raises(ConfigError, match="dev"):
+        small_trainer(data, steps=100, patience=2)
+
+
+def test_trainer_refuses_a_batch_that_would_not_fit_before_allocating(small_data, monkeypatch):
+    import core.engine.train
+
+    def never(*a, **k):
+        raise AssertionError("allocated before refusing")
+
+    monkeypatch.setattr(core.engine.train, "MLP", never)
+    monkeypatch.setattr(core.engine.train.Trainer, "_make_kernel", never)
+    with pytest.raises(ConfigError, match="training batch"):
+        Trainer(small_data, MLPConfig(n_hidden=20_000), TrainConfig(batch_size=65_536))
+
+
+def test_an_absurd_lr_in_a_config_diverges_and_keeps_finite_weights(small_data):
+    with pytest.raises(ConfigError, match="lr must be <= 1,000"):
+        small_trainer(small_data, lr=1e300)
+    tr = small_trainer(small_data, lr=1000, steps=1000)  # the largest lr the settings take
+    before = [t.clone() for t in tr.model.parameters()]
+    tr.run()
+    snap = tr.snapshot()
+    assert snap.status == "diverged" and "training diverged" in snap.message and "\n" not in snap.message
+    assert tr.step == 0
+    for a, b in zip(before, tr.model.parameters()):
+        assert torch.equal(a, b.detach())
+
+
+def test_heavy_dropout_divergence_blames_dropout_not_the_lr(small_data):
+    tr = small_trainer(small_data, dropout=0.9, lr=1000, steps=5000, init="lecture")
+    tr.run()
+    if tr.snapshot().status == "diverged":
+        assert "lower dropout" in tr.snapshot().message and "learning rate" not in tr.snapshot().message

@@ -10,12 +10,11 @@ import random
 
 import pytest
 from rich.cells import cell_len
-from textual.app import App, ComposeResult
 from textual.geometry import Size
 
 from tui.cells import pad_cells, truncate_cells, visible
 from tui.panes.samples import SamplesPane
-from tui.views.embeddings import EmbeddingCanvas, grid_text, place
+from tui.views.embeddings import grid_text, place
 from tui.views.scoring import render_score
 
 WIDE = ["漢", "字", "😀", "🐍", "한"]
@@ -115,28 +114,6 @@ def test_grid_of_random_crowded_points_keeps_every_row_at_the_width() -> None:
         lines = rows(grid_text(chars, points, w, h))
         assert len(lines) == h
         assert all(cell_len(line) == w for line in lines), (chars, lines)
-
-
-class CanvasApp(App):
-    CSS = "EmbeddingCanvas { width: 30; height: 8; }"
-
-    def compose(self) -> ComposeResult:
-        yield EmbeddingCanvas()
-
-
-async def test_canvas_on_screen_does_not_wrap() -> None:
-    chars = ".a漢😀\u0301字e🐍"
-    points = [(-1.0, -1.0), (0.0, 1.0), (1.0, 0.5), (2.0, 0.2), (-0.5, 0.3), (2.0, -1.0), (0.5, -0.5), (2.0, 1.0)]
-    app = CanvasApp()
-    async with app.run_test(size=(80, 24)) as pilot:
-        canvas = app.query_one(EmbeddingCanvas)
-        canvas.set_points(chars, points)
-        await pilot.pause()
-        region = canvas.content_region
-        assert (region.width, region.height) == (30, 8)
-        strips = app.screen._compositor.render_strips()
-        shown = [strip.crop(region.x, region.right).text for strip in strips[region.y : region.bottom]]
-        assert shown == rows(grid_text(chars, points, 30, 8))  # row for row: nothing wrapped onto the next
 
 
 # ---- the samples pane ----

@@ -1,0 +1,93 @@
+"""The training process's pump (core.link.transport's worker) in process: a run that never trains leaves no
+folder, a failing command does not end it, commands are coalesced and dispatched by type, and a symlinked
+run file is never written through."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import SMALL_WORDS, write_words
+from helpers import copy_run
+
+from core.link import protocol as P
+
+
+def test_a_run_that_never_trains_leaves_no_folder(tmp_path, small_data):
+    import queue
+
+    from core.link.pump import Pump
+
+    w = Pump(queue.Queue())
+    w.runs_dir = str(tmp_path / "runs")
+    words = write_words(tmp_path / "w.txt", SMALL_WORDS)
+    model = {"block_size": 3, "n_embd": 4, "n_hidden": 16, "init": "kaiming"}
+    for _ in range(3):  # r, y, r, y, r, y on a paused model
+        w.reset(str(words), model, {"steps": 10**6}, paused=True)
+    w.handle(P.Save())
+    w.close_run()
+    assert not (tmp_path / "runs").exists() or list((tmp_path / "runs").iterdir()) == []
+    w.reset(str(words), model, {"steps": 10**6})
+    w.tick()
+    w.close_run()
+    assert len(list((tmp_path / "runs").iterdir())) == 1  # one that trained is kept
+
+
+def test_a_failing_command_does_not_end_the_training_process(tmp_path, monkeypatch):
+    import queue
+
+    from core.link.pump import Pump
+
+    out: queue.Queue = queue.Queue()
+    w = Pump(out)
+    w.runs_dir = str(tmp_path / "runs")
+    words = write_words(tmp_path / "w.txt", SMALL_WORDS)
+    w.reset(str(words), {"block_size": 3, "n_embd": 4, "n_hidden": 16, "init": "kaiming"}, {"steps": 10**6})
+    monkeypatch.setattr(w, "lr_find", lambda **_: 1 / 0)
+    assert w.handle_safely(P.FindLR()) is True
+    msgs = []
+    while not out.empty():
+        msgs.append(out.get_nowait())
+    assert any(isinstance(m, P.Error) and "ZeroDivisionError" in m.message for m in msgs)
+    assert w.trainer is not None and not w.active  # paused, waiting for the user; not crashed, not looping
+    w.close_run()
+
+
+def test_a_burst_of_score_requests_is_handled_once():
+    from core.link.transport import coalesce
+
+    cmds = [P.ScoreText("a" * i) for i in range(1, 2001)] + [P.Pause()] + [P.View(1)] * 3
+    kept = coalesce(cmds)
+    assert kept == [P.ScoreText("a" * 2000), P.Pause(), P.View(1)]
+
+
+def test_messages_are_dispatched_by_type_and_an_unknown_one_raises_in_tests():
+    import queue
+
+    from core.link.pump import Pump
+
+    w = Pump(queue.Queue())
+
+    class Bogus:
+        pass
+
+    with pytest.raises(TypeError, match="no handler for Bogus"):
+        w.handle(Bogus())
+    assert w.handle(P.Temperature(0.5)) is True and w.temperature == 0.5
+
+
+def test_continuing_a_run_never_writes_through_a_symlinked_run_file(trained_run, tmp_path):
+    import queue
+
+    from core.link.pump import Pump
+
+    _, src = trained_run
+    victim = tmp_path / "victim.txt"
+    victim.write_text("IMPORTANT " * 1000)
+    run = copy_run(src, tmp_path / "evil")
+    (run / "losses.f32").unlink()
+    (run / "losses.f32").symlink_to(victim)
+    out: queue.Queue = queue.Queue()
+    w = Pump(out)
+    w.load(str(run))
+    msgs = [out.get_nowait() for _ in range(out.qsize())]
+    assert any(isinstance(m, P.Error) and "is a link or a pipe" in m.message for m in msgs), msgs
+    assert victim.read_text() == "IMPORTANT " * 1000

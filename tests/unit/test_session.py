@@ -1,0 +1,80 @@
+"""The Session in process: patience counts scheduled evaluations only, it trains without a run folder, and
+scheduled evaluations keep to their share of the time (app against CLI: tests/functional/test_session.py)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from core.engine.session import Session
+
+
+def test_patience_counts_scheduled_evaluations_only(small_data, monkeypatch):
+    """Evaluations on request (e, a pause) do not count towards patience, in app and CLI alike."""
+    from conftest import small_trainer
+
+    import core.engine.session
+
+    monkeypatch.setattr(core.engine.session, "EVAL_INTERVAL", 1e9)  # no scheduled evaluation at all
+    tr = small_trainer(small_data, lr=0.3, patience=1, n_hidden=64, steps=10**9)
+    s = Session(tr)
+    s.resume()
+    for _ in range(20):
+        s.step()
+        s.evaluate(full=True)  # unscheduled: never counts
+    assert s.running and s.stale == 0
+    s.apply({"steps": tr.step + 100})
+    while s.step():
+        pass
+    assert s.status == "done" and s.message == ""  # ended at its length, not by patience
+
+
+def test_a_session_without_a_run_folder_trains_and_reports(small_data):
+    from conftest import small_trainer
+
+    events: list[str] = []
+    tr = small_trainer(small_data, steps=500)
+    s = Session(tr, emit=lambda event: events.append(type(event).__name__))
+    s.evaluate(full=True)
+    assert s.resume()
+    s.step_for(10)
+    assert s.status == "done" and tr.step == 500
+    assert events.count("Done") == 1 and "Evaluated" in events and "Samples" in events
+    assert not s.resume()  # at its end: raise steps to go on
+    s.apply({"steps": 600})
+    assert s.status == "paused" and s.resume()
+    s.step_for(10)
+    assert tr.step == 600 and os.environ.get("MLP_TUI_RUNS_DIR")
+
+
+@pytest.mark.slow
+def test_a_slow_evaluation_is_scheduled_less_often(small_data, monkeypatch):
+    """Scheduled evaluations cost at most EVAL_SHARE of the training time: a model whose dev + test + train
+    sample take 0.3 s is evaluated every 6 s of training, not every 2 s (a third of a 5-minute run)."""
+    import time
+
+    from conftest import small_trainer
+
+    import core.engine.session
+    import core.model
+
+    real = core.model.split_loss
+
+    def slow(*args, **kw):
+        end = time.process_time() + 0.1  # three of these per scheduled evaluation: CPU work, as a big model's
+        while time.process_time() < end:
+            pass
+        return real(*args, **kw)
+
+    monkeypatch.setattr(core.model, "split_loss", slow)
+    monkeypatch.setattr(core.engine.session, "EVAL_SHARE", 0.05)
+    tr = small_trainer(small_data, steps=10**9)
+    s = Session(tr)
+    s.resume()
+    while tr.elapsed < 7:
+        s.step()
+    scheduled = [e for e in tr.evals if e[0] > 0]
+    assert s.eval_cost >= 0.3 and s.eval_interval == pytest.approx(s.eval_cost / 0.05)
+    assert len(scheduled) == 1  # at 2 s, then not before 8 s (at a fixed 2 s: 3 in 7 s)
+    assert s.eval_time <= 0.05 * tr.elapsed + s.eval_cost + 0.05
