@@ -17,6 +17,7 @@ from typing import Any
 from core import settings
 from core.errors import ConfigError
 from core.settings import INITS, MAX_BATCH, OPTIMIZERS, SCHEDULES  # noqa: F401  (re-exported)
+from core.sizes import format_size
 
 SATURATED = 0.97  # |tanh| above this: the unit's gradient is under 6% of its peak (the lecture's 0.97)
 VOWELS = "aeiou"
@@ -27,9 +28,6 @@ MAX_PARAMS = 200_000_000
 MAX_ACTIVATION_BYTES = 4 << 30
 EVAL_ROWS = 8192  # rows per chunk when core.model.split_loss evaluates a split
 
-
-def _gib(n: float) -> str:
-    return f"{n / 2**30:,.1f} GiB"
 
 
 def _validate(values: dict[str, Any], target: str) -> None:
@@ -120,7 +118,7 @@ class MLPConfig:
         _validate(self.to_dict(), "model")
         n = self.stored_params()
         if n > MAX_PARAMS:
-            count = f"{n:,} parameters ({_gib(n * 4)} of weights); the limit is {MAX_PARAMS:,}"
+            count = f"{n:,} parameters ({format_size(n * 4, unit='GiB')} of weights); the limit is {MAX_PARAMS:,}"
             raise ConfigError(f"the model ({self.describe()}) would have {count}", brief=count)
         self.check_activations(EVAL_ROWS, "evaluation")
 
@@ -157,8 +155,8 @@ class MLPConfig:
     def check_activations(self, rows: int, what: str) -> None:
         need = self.activation_bytes(rows)
         if need > MAX_ACTIVATION_BYTES:
-            why = (f"would need {_gib(need)} for the activations of {rows:,} examples at once ({what}); the limit "
-                   f"is {_gib(MAX_ACTIVATION_BYTES)}")
+            why = (f"would need {format_size(need, unit='GiB')} for the activations of {rows:,} examples at once "
+                   f"({what}); the limit is {format_size(MAX_ACTIVATION_BYTES, unit='GiB')}")
             raise ConfigError(f"the model ({self.describe()}) {why}", brief=f"it {why}")
 
     def num_params(self) -> int:

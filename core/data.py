@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.errors import ConfigError, DataError
+from core.sizes import format_size
 
 if TYPE_CHECKING:  # torch is imported where tensors are made, so the app can read files without it
     import torch
@@ -50,12 +51,6 @@ def resolve_dataset(spec: str | os.PathLike[str]) -> Path:
     return Path(text).expanduser()
 
 
-def _size(n: float) -> str:
-    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20)):
-        if n >= scale:
-            return f"{n / scale:,.1f} {unit}"
-    return f"{n / 2**10:,.1f} KiB"
-
 
 def example_bytes(n_examples: int, block_size: int) -> int:
     """Memory to build the examples: int64 X and Y (block_size + 1 per example) kept, ~5 more while built."""
@@ -72,7 +67,7 @@ def _read_bytes(path: Path) -> bytes:
     except OSError as e:
         raise DataError(f"{path}: cannot be read ({e.strerror or e})") from None
     if len(raw) > MAX_FILE_BYTES:
-        raise DataError(f"{path}: is larger than {_size(MAX_FILE_BYTES)}, too large for a word list")
+        raise DataError(f"{path}: is larger than {format_size(MAX_FILE_BYTES)}, too large for a word list")
     return raw
 
 
@@ -269,7 +264,7 @@ class Dataset:
         if need > MAX_EXAMPLE_BYTES:  # refused before any of it is allocated
             raise DataError(
                 f"{path}: {len(words):,} words make {n_examples:,} examples, which at block size "
-                f"{block_size:,} need {_size(need)} of memory (the limit is {_size(MAX_EXAMPLE_BYTES)}); "
+                f"{block_size:,} need {format_size(need)} of memory (the limit is {format_size(MAX_EXAMPLE_BYTES)}); "
                 "use a smaller block size or file"
             )
         vocab = Vocab.from_words(words)

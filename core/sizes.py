@@ -8,8 +8,9 @@ from __future__ import annotations
 UNITS = {"TiB": 2**40, "GiB": 2**30, "MiB": 2**20, "KiB": 2**10, "bytes": 1}
 
 
-def format_size(n: float, unit: str | None = None, largest: str = "TiB", smallest: str = "KiB") -> str:
-    """`n` bytes with one decimal, in `unit` if given, else in the largest unit from `largest` down to
+def format_size(n: float, unit: str | None = None, largest: str = "TiB", smallest: str = "KiB",
+                decimals: int = 1) -> str:
+    """`n` bytes with `decimals` decimals, in `unit` if given, else in the largest unit from `largest` down to
     `smallest` that n reaches (below all of them: in `smallest`). "bytes" are shown whole."""
     if unit is None:
         names = list(UNITS)
@@ -17,4 +18,4 @@ def format_size(n: float, unit: str | None = None, largest: str = "TiB", smalles
         unit = next((u for u in span if n >= UNITS[u]), smallest)
     if unit == "bytes":
         return f"{n:,.0f} bytes"
-    return f"{n / UNITS[unit]:,.1f} {unit}"
+    return f"{n / UNITS[unit]:,.{decimals}f} {unit}"

@@ -17,6 +17,7 @@ from core.data import Vocab
 from core.errors import ConfigError
 from core.model import MLP
 from core.settings import DEFAULTS
+from core.sizes import format_size
 
 GREEDY_BELOW = 1e-6  # temperatures under this sample greedily
 MAX_LEN = 50  # a word longer than this is cut (and marked truncated)
@@ -64,8 +65,9 @@ def sample(
         raise ValueError(f"temperature must be >= 0, got {temperature!r}")
     need = n * row_bytes(model, max_len)
     if need > MAX_BATCH_BYTES:
-        raise ConfigError(f"{n:,} samples at once would need {need / 2**30:,.1f} GiB (the limit is "
-                          f"{MAX_BATCH_BYTES / 2**30:,.0f} GiB); draw them in batches (sample_batches)")
+        limit = format_size(MAX_BATCH_BYTES, unit="GiB", decimals=0)
+        raise ConfigError(f"{n:,} samples at once would need {format_size(need, unit='GiB')} (the limit is {limit}); "
+                          f"draw them in batches (sample_batches)")
     was_training = model.training
     model.eval()
     try:

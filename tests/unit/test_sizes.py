@@ -17,6 +17,7 @@ CASES = [
     (3 * 2**10 + 512, {"largest": "GiB", "smallest": "bytes"}, "3.5 KiB"),
     (1000, {"largest": "GiB", "smallest": "bytes"}, "1,000 bytes"),
     (0, {"largest": "GiB", "smallest": "bytes"}, "0 bytes"),
+    (2**32, {"unit": "GiB", "decimals": 0}, "4 GiB"),  # the sampler's batch limit (core/probes/sample.py)
 ]
 
 
