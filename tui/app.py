@@ -266,27 +266,27 @@ class MLPApp(TrainingEvents, CompareRuns, Lifecycle, App[None]):
         if isinstance(self.focused, (Input, Select, Toggle)):
             self.main_screen.query_one(ControlsPane).focus()
 
-    async def action_view(self, kind: str) -> None:
+    async def action_view(self, view_id: str) -> None:
         """Open an inspection view (one at a time); the training process feeds it while it is open."""
-        if kind not in VIEWS:
+        if view_id not in VIEWS:
             return
         if isinstance(self.screen, ViewScreen):
-            if self.screen.view_id == kind:
+            if self.screen.view_id == view_id:
                 return
             await self.pop_screen()
-        if kind == "runs":
+        if view_id == "runs":
             screen: ViewScreen = RunsView(self.runs_root(), self.run_path)
-        elif kind == "exercises":
+        elif view_id == "exercises":
             screen = ExercisesView(self.runs_root())
-        elif kind == "sweeps":
+        elif view_id == "sweeps":
             screen = SweepsView(self.storage or storage_url(self.runs_root()))
         else:
-            screen = VIEWS[kind]()
+            screen = VIEWS[view_id]()
         await self.push_screen(screen, lambda _: self.call_after_refresh(self._watch_views))  # once it is gone
         self._watch_views()
-        if kind == "lr_find":
+        if view_id == "lr_find":
             self.send(P.FindLR())
-        elif kind == "dataset":
+        elif view_id == "dataset":
             self.send(P.DatasetInfo())
 
     def runs_root(self) -> Path:

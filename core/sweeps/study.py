@@ -44,21 +44,21 @@ class Param:
     """One tuned setting: a float or int range (log or linear), or categories."""
 
     name: str
-    kind: str  # "float", "int", "choice"
+    value_type: str  # "float", "int", "choice" (as a Setting's)
     lo: float = 0.0
     hi: float = 0.0
     log: bool = False
     choices: tuple[Any, ...] = ()
 
     def describe(self) -> str:
-        if self.kind == "choice":
+        if self.value_type == "choice":
             return f"{self.name} in {{{', '.join(settings.fmt(c) for c in self.choices)}}}"
         return f"{self.name} {settings.fmt(self.lo)}..{settings.fmt(self.hi)}{' log' if self.log else ''}"
 
     def suggest(self, trial: Any) -> Any:
-        if self.kind == "choice":
+        if self.value_type == "choice":
             return trial.suggest_categorical(self.name, list(self.choices))
-        if self.kind == "int":
+        if self.value_type == "int":
             return trial.suggest_int(self.name, int(self.lo), int(self.hi), log=self.log)
         return trial.suggest_float(self.name, self.lo, self.hi, log=self.log)
 
@@ -90,8 +90,8 @@ def _default_param(s: settings.Setting) -> Param:
     assert t is not None
     if t.choices:
         return Param(s.name, "choice", choices=tuple(t.choices))
-    kind = "int" if s.value_type == "int" else "float"
-    return Param(s.name, kind, t.lo, t.hi, log=t.scale in ("log", "log-int"))
+    value_type = "int" if s.value_type == "int" else "float"
+    return Param(s.name, value_type, t.lo, t.hi, log=t.scale in ("log", "log-int"))
 
 
 def _param(s: settings.Setting, rng: str) -> Param:

@@ -166,8 +166,8 @@ async def test_split_losses_show_three_finite_numbers_after_evaluate(harness: Ha
         await pilot.press("e")
         await until(pilot, lambda: len(splits.history) == n + 1, what="the evaluation of key e")
 
-        step, losses, kind = splits.history[-1]
-        assert step == harness.trainer.step and kind == "full"
+        step, losses, coverage = splits.history[-1]
+        assert step == harness.trainer.step and coverage == "full"
         shown = {}
         for split in ("train", "dev", "test"):
             m = re.search(rf"^{split}\s+(\S+)", text_of(app, "#splits"), re.MULTILINE)
@@ -249,7 +249,7 @@ async def test_layout_at_80_by_24_shows_every_pane(harness: Harness) -> None:
 
 
 @pytest.mark.slow
-async def test_quit_while_training_stops_the_worker(harness: Harness) -> None:
+async def test_quit_while_training_stops_the_training_process(harness: Harness) -> None:
     app = harness.app(hidden=32)
     async with app.run_test(size=(120, 40)) as pilot:
         await running(pilot, harness, min_step=100)

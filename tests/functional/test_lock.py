@@ -64,7 +64,7 @@ def test_a_run_being_trained_cannot_be_continued_by_another_process(capsys, run_
     w.close()
 
 
-def test_the_app_worker_refuses_to_continue_a_locked_run_and_trains_on(trained_run, tmp_path):
+def test_the_apps_pump_refuses_to_continue_a_locked_run_and_trains_on(trained_run, tmp_path):
     import queue
 
     from core.link.pump import Pump

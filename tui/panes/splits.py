@@ -23,7 +23,7 @@ class SplitLosses(Static):
 
     def __init__(self, **kwargs) -> None:
         super().__init__("[dim]waiting for the first evaluation…[/]", **kwargs)
-        self.history: list[tuple[int, dict[str, float], str]] = []  # (step, losses, train kind)
+        self.history: list[tuple[int, dict[str, float], str]] = []  # (step, losses, train coverage)
         self.best: tuple[float, int] = (math.inf, -1)
         self.counts: Any = None  # core.link.protocol.Counts of the loaded data
         self.vocab_size = 0
@@ -37,10 +37,10 @@ class SplitLosses(Static):
         if self.history:
             self.update(self.table())
 
-    def add(self, step: int, losses: dict[str, float], train_kind: str, best_dev: float, best_step: int) -> None:
+    def add(self, step: int, losses: dict[str, float], train_coverage: str, best_dev: float, best_step: int) -> None:
         if not self.history and step == 0:
             self.initial = losses.get("train")
-        self.history.append((step, losses, train_kind))
+        self.history.append((step, losses, train_coverage))
         self.best = (best_dev, best_step)
         self.update(self.table())
 
@@ -49,7 +49,7 @@ class SplitLosses(Static):
         self.update("[dim]waiting for the first evaluation…[/]")
 
     def table(self) -> Table:
-        step, now, kind = self.history[-1]
+        step, now, coverage = self.history[-1]
         prev = self.history[-2][1] if len(self.history) > 1 else {}
         t = Table(box=None, pad_edge=False, expand=False, show_header=True, header_style="bold")
         t.add_column("split")
@@ -66,13 +66,13 @@ class SplitLosses(Static):
                 delta = f"[{'green' if d < 0 else 'red'}]{d:+.3f}[/]"
             else:
                 delta = ""
-            label = "train*" if split == "train" and kind == "sample" else split
+            label = "train*" if split == "train" and coverage == "sample" else split
             t.add_row(label, _fmt(v), delta, *([_fmt(c.losses.get(split))] if wide else []))
         best, best_step = self.best
         caption = f"at step {step:,}\n[b]best dev {_fmt(best)}[/]"
         if best_step >= 0:
             caption += f" @{best_step:,}"
-        if kind == "sample":
+        if coverage == "sample":
             caption += f"\n[dim]* on a fixed {SAMPLE_ROWS}-row sample[/]"
         if self.initial is not None and self.vocab_size > 1:
             caption += (f"\n[dim]initial loss {self.initial:.1f} at step 0; a uniform guess is "

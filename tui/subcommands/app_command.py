@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from core.sweeps.study import DB_NAME
 from tui.subcommands.argtypes import CommandLine, fail
 from tui.subcommands.options import add_runs_dir, add_training_options, resolve_settings
 
@@ -15,7 +16,7 @@ def add_parser(cl: CommandLine, commands: tuple[str, ...]) -> None:
     add_training_options(app)
     add_runs_dir(app)
     app.add_argument("--storage", default=None, metavar="URL", help="the sweeps view's storage (default: "
-                     "sweeps.db in the runs folder; see mlp-tui sweep --help)")
+                     f"{DB_NAME} in the runs folder; see mlp-tui sweep --help)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ from typing import Any
 from core import settings
 from core.runs.files import safe_text
 from core.signals import StopSignals, exit_status
+from core.sweeps.study import DB_NAME
 from tui.subcommands.argtypes import CommandLine, number
 from tui.subcommands.options import add_runs_dir, add_training_options, resolve_settings
 
@@ -131,7 +132,7 @@ def _check_choices(study: Any, space: dict, name: str) -> None:
         for setting, dist in t.distributions.items():
             p = space.get(setting)
             had = tuple(getattr(dist, "choices", ()))
-            if p is not None and p.kind == "choice" and had and had != tuple(p.choices):
+            if p is not None and p.value_type == "choice" and had and had != tuple(p.choices):
                 shown = "|".join(settings.fmt(c) for c in had)
                 raise ConfigError(f"--space {setting}: study {name} has tried {setting}={shown}; a resumed study "
                                   f"keeps its choices (give them in that order, or start a new --study)")
@@ -301,7 +302,7 @@ def add_sweep_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--study", required=True, metavar="NAME", help="the study's name (an existing one is resumed)")
     p.add_argument("--storage", default=None, metavar="URL",
                    help="where the study lives: an SQLAlchemy URL (sqlite:///file.db, postgresql://user@host/db, "
-                        "mysql://...) or journal:FILE (default: sweeps.db in the runs folder)")
+                        f"mysql://...) or journal:FILE (default: {DB_NAME} in the runs folder)")
     p.add_argument("--space", default=None, metavar="LIST",
                    help=f"settings to tune, comma-separated, each optionally with a range (lr=1e-3:1:log, "
                         f"hidden=50:600, init=lecture|kaiming); tunable: "
@@ -343,8 +344,8 @@ def add_parser(cl: CommandLine) -> None:
     export.add_argument("study", metavar="STUDY", help="the study's name")
     export.add_argument("-o", "--out", type=Path, default=None, metavar="FILE", help="write here (default: stdout)")
     for p in (show, export):
-        p.add_argument("--storage", default=None, metavar="URL", help="the study's storage (default: sweeps.db "
-                       "in the runs folder)")
+        p.add_argument("--storage", default=None, metavar="URL", help="the study's storage (default: "
+                       f"{DB_NAME} in the runs folder)")
         add_runs_dir(p)
 
 
