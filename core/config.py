@@ -1,7 +1,7 @@
 """The configs: MLPConfig (the model) and TrainConfig (optimisation), the settings registry's two targets.
 
 Their fields are the registry's settings of each target (core.settings), written out so that a type
-checker reads them: same names, same order, the registry's defaults, and a test (tests/test_settings.py)
+checker reads them: same names, same order, the registry's defaults, and a test (tests/unit/test_settings.py)
 checks they match it, so a setting declared there must be added here too. Each is a flag, a form
 field, and a key of metrics.json and of the checkpoint. This module adds what the configs compute:
 sizes, memory estimates, the schedule, and validate_configs (every rule across the two).

@@ -4,10 +4,11 @@ Each `Setting` holds its one name (the same word in the config dataclass, the ap
 checkpoint and metrics.json), its type, default, range or choices, label, help and group; whether it
 can change on a running model (`live`) or needs a fresh one; where it goes (`target`: the model's
 config, the training config, the data, or sampling); and, for the sweeps, which values make sense
-to tune. Everything else is made from it: the command-line flags (tui.cli), the form's fields
+to tune. Everything else is made from it: the command-line flags (tui.subcommands.options), the form's fields
 (tui.panes.fields), the config dataclasses (core.config; a test holds them to the registry) and their
 validation, the live set (the Trainer), preset resolution, and the README's flag table (tested). The
-rules across settings (RULES) run wherever a config is checked: the form, and the Trainer (core.config).
+rules across settings (RULES) run wherever a config is checked: the form (tui.panes.fields.check_form), and
+core.config.validate_configs, which Trainer(...) runs, so every command that trains.
 
 Torch-free, so the app validates as you type without loading torch. Older spellings (`emb_dim`,
 `--hidden`) stay as aliases wherever a user types a name.

@@ -1,7 +1,7 @@
 """The Session's evaluation and sampling policy, as constants only (core.engine.session explains it).
 
 Torch-free and import-free, so that the app's process can quote these numbers in its help text and
-panes without loading the engine (tests/test_layers.py).
+panes without loading the engine (tests/unit/test_layers.py).
 """
 
 EVAL_INTERVAL = 2.0  # seconds of training between scheduled evaluations, at least ...

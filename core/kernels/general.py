@@ -5,7 +5,7 @@ The same approach as core.kernels.lecture: a hand-written forward and backward p
 no autograd and no host sync, one fused AdamW call (or one foreach SGD update) for all parameters.
 It walks the layers of config.plan(): a layer's input is the previous layer's output viewed as
 (batch x rows, fan_in), which for the hierarchical model puts each pair of neighbours in one row, so
-flat and hier are the same loop. Checked against autograd in tests/test_deep.py.
+flat and hier are the same loop. Checked against autograd in tests/unit/test_deep.py.
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ class Pump:
 
     @property
     def writer(self) -> Any:
-        """core.runs.folder.RunWriter of the current run (None: not being saved)."""
+        """core.runs.writer.RunWriter of the current run (None: not being saved)."""
         return None if self.session is None else self.session.writer
 
     @property

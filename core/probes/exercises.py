@@ -1,6 +1,6 @@
 """The lecture's exercises (makemore part 2, and part 3's puzzle), each ticked from the runs on disk.
 
-Torch-free: it reads run.json and the first value of losses.f32 through core.runs.folder' checked readers.
+Torch-free: it reads run.json and the first value of losses.f32 through core.runs.folder's checked readers.
 """
 
 from __future__ import annotations

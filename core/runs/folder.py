@@ -3,11 +3,13 @@
 A run directory holds:
   run.json       what the run is (dataset, dedupe, configs, parameters, created; a sweep's trial also its
                  study and trial number) and where it got to (step, best dev loss, status, updated),
-                 rewritten atomically at each checkpoint;
+                 rewritten atomically at each checkpoint; its status is one of core.status.RUN_FOLDER;
   model.pt       the latest checkpoint (atomic: temp file + rename, so a kill leaves the previous one);
   losses.f32     log10 of every step's training loss, little-endian float32, appended;
   evals.jsonl    one line per evaluation: step, seconds of training, split losses;
   samples.jsonl  one line per batch of sampled names;
+  metrics.json   `mlp-tui train` only: its summary at the end, with the same "status" (files written
+                 before the rename say "state"; read_metrics reads both, as "status");
   lock           held (flock) by the process training the run, with its pid (core.runs.lock).
 The append-only files are flushed about once a second and the checkpoint is written every few
 seconds, so a crash or a kill loses at most the last few seconds. A folder is made when the run
@@ -16,8 +18,9 @@ what an interrupted atomic write leaves; readers ignore them and a writer that r
 
 Everything read back is untrusted: each file is read only if it is a regular file of sane size, and
 its fields are checked into typed values; a bad run.json makes the run "damaged: reason" in lists,
-a bad line of evals.jsonl or samples.jsonl is skipped. Pure Python apart from the checkpoint, so
-listing runs and reading their curves needs no torch.
+a bad line of evals.jsonl or samples.jsonl is skipped. This module is pure Python (the checkpoint is
+core.runs.checkpoint's, the writing side core.runs.writer's), so listing runs and reading their curves
+needs no torch.
 """
 
 from __future__ import annotations
