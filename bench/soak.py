@@ -58,7 +58,7 @@ def main() -> None:
         shell = int(subprocess.run(["tmux", "list-panes", "-t", name, "-F", "#{pane_pid}"], capture_output=True,
                                    text=True).stdout.split()[0])
         ui = next(p for p in [shell, *children(shell)] if "mlp-tui" in open(f"/proc/{p}/cmdline").read())
-        worker = max(children(ui), key=rss_mb)  # the spawned trainer (the other child is the resource tracker)
+        trainer = max(children(ui), key=rss_mb)  # the spawned trainer (the other child is the resource tracker)
         first = None
         samples: list[tuple[float, float, float]] = []  # (minutes, ui RSS, trainer RSS)
         t0 = time.monotonic()
@@ -67,7 +67,7 @@ def main() -> None:
                                     text=True).stdout
             m = re.search(r"step ([\d,]+)/", screen)
             step = m.group(1) if m else "?"
-            now = (rss_mb(ui), rss_mb(worker))
+            now = (rss_mb(ui), rss_mb(trainer))
             first = first or now
             samples.append(((time.monotonic() - t0) / 60, *now))
             print(f"{(time.monotonic() - t0) / 60:6.1f} min  step {step:>12}  RSS ui {now[0]:7.1f} MB  "

@@ -30,7 +30,7 @@ def saturation_at(data: Dataset, init: str, batchnorm: bool, steps: int = 1000) 
     return health(tr.model, X, Y, tr.lr, tr.step).saturated
 
 
-def worker_rate(views: list[str], seconds: float) -> float:
+def training_rate(views: list[str], seconds: float) -> float:
     """Steps per wall second of the pump's tick loop (frames, evaluations, samples and views included)."""
     out: queue.Queue = queue.Queue()
     w = Pump(out)
@@ -57,9 +57,9 @@ def main() -> None:
         for init in ("lecture", "kaiming"):
             sat = saturation_at(data, init, bn)
             print(f"step 1,000, init {init:<7} batchnorm {'on ' if bn else 'off'}: {sat:6.1%} saturated tanh units")
-    base = worker_rate([], args.seconds)
-    with_views = worker_rate(["health", "embeddings"], args.seconds)
-    again = worker_rate([], args.seconds)
+    base = training_rate([], args.seconds)
+    with_views = training_rate(["health", "embeddings"], args.seconds)
+    again = training_rate([], args.seconds)
     ref = (base + again) / 2
     print(f"pump loop, no view open:               {ref:8,.0f} steps/s ({base:,.0f} and {again:,.0f})")
     print(f"pump loop, health + embeddings open:   {with_views:8,.0f} steps/s")

@@ -17,6 +17,7 @@ from textual.widgets import Footer, Input, Select, Static
 
 from core import settings
 from core.link import protocol as P
+from core.status import Status
 from core.sweeps.study import storage_url
 from tui.compare import CompareRuns
 from tui.events import TrainingEvents
@@ -73,7 +74,7 @@ class MLPApp(TrainingEvents, CompareRuns, Lifecycle, App[None]):
         self.backend_factory = backend_factory
         self.proc: Any = None
         self.snapshot: dict | None = None
-        self.status = "loading"
+        self.status = Status.LOADING
         self.info: dict | None = None
         self.dev_points: list[tuple[int, float]] = []
         self.last_error = ""
@@ -146,7 +147,7 @@ class MLPApp(TrainingEvents, CompareRuns, Lifecycle, App[None]):
     def send_reset(self, v: dict[str, Any], paused: bool = False) -> None:
         v = {**settings.DEFAULTS, **v}
         model, train = settings.values_for("model", v), settings.values_for("train", v)
-        self.status = "loading"
+        self.status = Status.LOADING
         self.snapshot = None
         self._awaiting_ready = True
         self.dev_points = []
@@ -169,10 +170,10 @@ class MLPApp(TrainingEvents, CompareRuns, Lifecycle, App[None]):
                 continue  # the old model's, queued behind a reset or a load: they would undo "loading"
             self._on_event(event)
         if not self._quitting and not self.proc.process.is_alive():
-            if self.status != "crashed":  # (after a "fatal" message the user has been told already)
+            if self.status != Status.CRASHED:  # (after a "fatal" message the user has been told already)
                 self.notify(f"the training process stopped (exit code {self.proc.process.exitcode}); press r to "
                             f"restart", severity="error", timeout=10)
-            self.status = "crashed"
+            self.status = Status.CRASHED
             self.proc.close(timeout=0.1)  # its queues and their threads
             self.proc = None
             self.run_path = None
@@ -203,11 +204,11 @@ class MLPApp(TrainingEvents, CompareRuns, Lifecycle, App[None]):
 
     # ---- actions ----
     def action_toggle_pause(self) -> None:
-        if self.status == "running":
+        if self.status == Status.RUNNING:
             self.send(P.Pause())
-        elif self.status in ("paused", "diverged"):
+        elif self.status in (Status.PAUSED, Status.DIVERGED):
             self.send(P.Resume())
-        elif self.status == "done":
+        elif self.status == Status.DONE:
             self.notify("training is done; raise steps (or minutes) to train further and press space, or press r "
                         "for a fresh model")
 
@@ -302,7 +303,7 @@ class MLPApp(TrainingEvents, CompareRuns, Lifecycle, App[None]):
         if self.proc is None:
             self.notify("the training process is not running; press r first", severity="error")
             return
-        self.status = "loading"
+        self.status = Status.LOADING
         self.snapshot = None
         self._awaiting_ready = True
         self.main_screen.query_one(SplitLosses).clear()

@@ -26,6 +26,7 @@ from core.kernels.base import Rows
 from core.kernels.lecture import dropout_masks
 from core.link.protocol import Snapshot
 from core.model import MLP, MLPConfig, split_loss
+from core.status import Status
 
 POOL_ROWS = 1 << 17  # training-row indices drawn per call to randint (in whole batches)
 
@@ -369,7 +370,7 @@ class Trainer:
             step=self.step,
             total_steps=self.total_steps,
             lr=self.lr,
-            status="diverged" if self.diverged else "done" if self.finished else "idle",
+            status=Status.DIVERGED if self.diverged else Status.DONE if self.finished else Status.IDLE,
             elapsed=self.elapsed,
             steps_per_second=self._sps,
             last_loss=self._last_loss,

@@ -22,6 +22,7 @@ from core.link import protocol as P
 from core.runs.files import safe_text
 from core.runs.folder import METRICS, RUN_FILES, json_safe
 from core.signals import StopSignals, detach_on_hangup, exit_status
+from core.status import Status
 from tui.subcommands.argtypes import CommandLine, thread_count
 from tui.subcommands.options import add_runs_dir, add_training_options, resolve_settings
 
@@ -125,7 +126,7 @@ def _train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str, dedupe: bo
     t0 = time.perf_counter()
     _train_until_stopped(session, progress, task, stopper)
     train_wall = time.perf_counter() - t0
-    session.finish("interrupted" if stopper.signal is not None else "stopped")
+    session.finish(Status.INTERRUPTED if stopper.signal is not None else Status.STOPPED)
     return _finish(args, Ending(session, writer, out, err, stopper.name, t0, train_wall, dev_curve, save_errors,
                                 dedupe))
 
@@ -234,7 +235,7 @@ def _finish(args: argparse.Namespace, end: Ending) -> int:
         return 130
     if signame is not None:
         return exit_status(signame)
-    return 1 if status == "diverged" else 0
+    return 1 if status == Status.DIVERGED else 0
 
 
 def _metrics(args: argparse.Namespace, end: Ending, status: str, seconds: float) -> dict[str, Any]:
