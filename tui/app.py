@@ -268,8 +268,9 @@ class MLPApp(TrainingEvents, CompareRuns, Lifecycle, App[None]):
             self.main_screen.query_one(ControlsPane).focus()
 
     async def action_view(self, view_id: str) -> None:
-        """Open an inspection view (one at a time); the training process feeds it while it is open."""
-        if view_id not in VIEWS:
+        """Open an inspection view (one at a time); the training process feeds it while it is open. Not while
+        the app is quitting: a view mounted then finds its widgets gone (q then t, typed fast, crashed)."""
+        if self._quitting or view_id not in VIEWS:
             return
         if isinstance(self.screen, ViewScreen):
             if self.screen.view_id == view_id:

@@ -28,6 +28,7 @@ from tui.panes.plot import LossPlot
 from tui.panes.samples import SamplesPane
 from tui.panes.splits import SplitLosses
 from tui.screens import ConfirmScreen
+from tui.views import ViewScreen
 
 
 @pytest.mark.slow
@@ -261,6 +262,20 @@ async def test_quit_while_training_stops_the_training_process(harness: Harness) 
         assert time.monotonic() - t < 1.5
         assert app.proc is None
     assert not backend.process.is_alive()
+
+
+@pytest.mark.slow
+async def test_a_view_key_typed_while_quitting_opens_nothing(harness: Harness) -> None:
+    """q then t typed fast (tui-look -k question_mark sends the letters): the sweeps view mounted on a quitting
+    app found its tables gone and crashed with a traceback. Now no view opens once quitting has begun."""
+    app = harness.app(hidden=32)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await running(pilot, harness, min_step=100)
+        app.shutdown()  # what q does first, before Textual's exit
+        await app.run_action("view('sweeps')")
+        await pilot.pause(0.2)
+        assert not isinstance(app.screen, ViewScreen)
+        assert app.return_code in (None, 0)
 
 
 # ---- the key table (tui/keys.py): the footer's bindings, the palette and the help come from it ----
