@@ -27,10 +27,16 @@ SPLIT_SEED = 42  # fixed, so dev/test stay the same words whatever the training 
 # becomes an example of block_size + 1 int64 indices. Name lists are a few MB; these are far above.
 MAX_FILE_BYTES = 128 << 20
 MAX_EXAMPLE_BYTES = 4 << 30  # see example_bytes
-# Control characters (tab and escape included) are never part of a word, and an escape sequence in a
-# sampled name would garble the terminal. Lines are split before this is checked, so \n is left out.
-CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
-_CONTROL_NAMES = {"\t": "a tab", "\x1b": "an escape character (U+001B)"}
+# Characters a word may not hold, for the loader and the checkpoint alike (refused_character): controls
+# (Cc: tab, escape, ...), format characters (Cf: the bidirectional overrides and isolates that show text in
+# another order than it is stored, the invisible marks U+200E/F, U+FEFF, ...), line and paragraph separators
+# (Zl, Zp) and surrogates (Cs). An escape sequence in a sampled name would garble the terminal, and a
+# run trained on such a character could not be loaded back. The zero-width joiner and non-joiner are kept:
+# they are part of the spelling of Persian, Hindi and other scripts, and move nothing on screen.
+REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+ALLOWED_FORMAT = frozenset("\u200c\u200d")
+_CHARACTER_NAMES = {"\t": "a tab", "\x1b": "an escape character (U+001B)"}
+_NEWLINES = re.compile(r"\r\n|\r|\n")  # the lines an editor shows (str.splitlines also splits at \f, U+2028...)
 _WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff")  # UTF-16 (and UTF-32 LE) byte-order marks: never valid UTF-8
 
 
@@ -80,6 +86,28 @@ def _looks_utf16(raw: bytes) -> bool:
     return zeros[1] >= 0.9 * len(raw) // 2 and zeros[0] <= 0.1 * len(raw) // 2
 
 
+def is_refused(c: str) -> bool:
+    """Whether the character `c` may not be part of a word (see REFUSED_CATEGORIES)."""
+    return unicodedata.category(c) in REFUSED_CATEGORIES and c not in ALLOWED_FORMAT
+
+
+def refused_character(text: str) -> str | None:
+    """The first character of `text` that no word may hold, or None: one rule for the word-list loader and the
+    checkpoint's vocabulary. Each distinct character is looked up once, so a large file costs one pass in C."""
+    bad = {c for c in set(text) if is_refused(c)}
+    if not bad:
+        return None
+    return next(c for c in text if c in bad)
+
+
+def describe_character(c: str) -> str:
+    """A refused character as a message names it: `a tab`, `the character U+202E (right-to-left override)`."""
+    if c in _CHARACTER_NAMES:
+        return _CHARACTER_NAMES[c]
+    name = unicodedata.name(c, "")
+    return f"the character U+{ord(c):04X}" + (f" ({name.lower()})" if name else " (a control character)")
+
+
 def read_words(spec: str | os.PathLike[str], boundary: str = BOUNDARY) -> list[str]:
     """Read one item per line; raise DataError with a one-line reason for anything unusable.
 
@@ -104,26 +132,26 @@ def read_words(spec: str | os.PathLike[str], boundary: str = BOUNDARY) -> list[s
         raise DataError(f"{path}: not UTF-8 text (bad byte at line {at}); save it as UTF-8") from None
     del raw
     text = unicodedata.normalize("NFC", text)
-    words = [w.strip() for w in text.splitlines()]
+    lines = _NEWLINES.split(text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    words = [w.strip() for w in lines]
     words = [w for w in words if w]
     if not words:
         raise DataError(f"{path}: has no words (it is empty or only blank lines)")
     if boundary in text:
-        for i, line in enumerate(text.splitlines(), 1):
+        for i, line in enumerate(lines, 1):
             if boundary in line:
                 raise DataError(
                     f"{path}: line {i} contains '{boundary}', which is the start/end token; remove it"
                 )
-    if CONTROL.search("\n".join(words)):  # one scan in C; the loop only runs to name the line
-        for i, line in enumerate(text.splitlines(), 1):
-            m = CONTROL.search(line.strip())
-            if m:
-                c = m.group()
-                what = _CONTROL_NAMES.get(c, f"the control character U+{ord(c):04X}")
-                raise DataError(
-                    f"{path}: line {i} contains {what}; a word list has one word per line and no control "
-                    "characters"
-                )
+    bad = refused_character("".join(words))
+    if bad is not None:  # one pass over the distinct characters; the loop only runs to name the line
+        i = next(i for i, line in enumerate(lines, 1) if bad in line.strip())
+        raise DataError(
+            f"{path}: line {i} contains {describe_character(bad)}; a word list has one word per line and no "
+            "control or invisible format characters"
+        )
     return words
 
 

@@ -250,6 +250,12 @@ BAD_FILES = [
     ("escape", lambda d: write_bytes(d / "ansi.txt", b"\x1b[31memma\nava\n"),
      "line 1 contains an escape character (U+001B)"),
     ("fifo", lambda d: make_fifo(d / "pipe.txt"), "is not a regular file (a device or a pipe?)"),
+    ("right-to-left-override", lambda d: write_words(d / "rlo.txt", [f"name{i}" for i in range(11)] + ["\u202eava"]),
+     "line 12 contains the character U+202E (right-to-left override)"),
+    ("isolates", lambda d: write_words(d / "iso.txt", ["emma", "\u2066ava\u2069", "mia"]), "line 2 contains the "
+     "character U+2066"),
+    ("left-to-right-mark", lambda d: write_words(d / "lrm.txt", ["emma", "mia", "ava\u200e"]), "line 3 contains the "
+     "character U+200E"),
 ]
 
 
@@ -357,3 +363,38 @@ def test_builtin_names_have_duplicates_the_dataset_view_counts():
 
     st = dataset_stats(Dataset.load("names", 3))
     assert st["lines"] == 32_469 and st["unique_words"] == 29_910 and st["duplicate_lines"] == 2_559
+
+
+# One of each kind of character a word may not hold (core.data.is_refused): the bidirectional override and
+# isolates (shown in another order than stored), invisible marks, controls, separators, a byte-order mark mid-file.
+REFUSED = {"\u202e": "U+202E (right-to-left override)", "\u2066": "U+2066", "\u2067": "U+2067", "\u2068": "U+2068",
+           "\u2069": "U+2069 (pop directional isolate)", "\u202a": "U+202A", "\u200e": "U+200E (left-to-right mark)",
+           "\u200f": "U+200F", "\u061c": "U+061C", "\ufeff": "U+FEFF", "\u00ad": "U+00AD (soft hyphen)",
+           "\u2060": "U+2060", "\u2028": "U+2028 (line separator)", "\u2029": "U+2029", "\x85": "U+0085",
+           "\x0b": "U+000B", "\x0c": "U+000C", "\x1c": "U+001C", "\x7f": "U+007F", "\x9b": "U+009B",
+           "\t": "a tab", "\x1b": "an escape character (U+001B)", "\U000e0041": "U+E0041 (tag latin capital letter a)"}
+
+
+@pytest.mark.parametrize("char", list(REFUSED), ids=[f"U+{ord(c):04X}" for c in REFUSED])
+def test_every_refused_character_is_named_with_its_line(tmp_path, char):
+    """12 lines, the 7th holding the character at its start, middle or end: the editor's line number, even for
+    characters str.splitlines would take as a line break (U+2028, \\f, \\x85)."""
+    words = [f"name{chr(97 + i)}" for i in range(12)]
+    words[6] = f"{char}ab{char}cd"
+    path = write_words(tmp_path / "bad.txt", words)
+    with pytest.raises(DataError) as e:
+        read_words(path)
+    assert_one_line(e, str(path), "line 7 contains", REFUSED[char])
+
+
+def test_the_joiners_some_scripts_spell_with_are_words(tmp_path):
+    words = ["می\u200cخواهم", "क\u094d\u200dष", "emma", "ava"]  # Persian's non-joiner, Devanagari's joiner
+    assert read_words(write_words(tmp_path / "ok.txt", words)) == words
+
+
+def test_the_line_number_counts_crlf_and_cr_lines_as_an_editor_does(tmp_path):
+    path = tmp_path / "mixed.txt"
+    path.write_bytes("emma\r\nava\rmia\n\nzo\u202eë\n".encode())
+    with pytest.raises(DataError) as e:
+        read_words(path)
+    assert_one_line(e, "line 5 contains the character U+202E")
