@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.errors import ConfigError, DataError
+from core.runs.files import PathError, user_path
 from core.sizes import format_size
 
 if TYPE_CHECKING:  # torch is imported where tensors are made, so the app can read files without it
@@ -54,8 +55,25 @@ def resolve_dataset(spec: str | os.PathLike[str]) -> Path:
     text = str(spec)
     if text in BUILTIN:
         return builtin_dir() / f"{text}.txt"
-    return Path(text).expanduser()
+    return user_path(text)
 
+
+def dataset_problem(text: str) -> str | None:
+    """Why `text` names no dataset (the data setting's check, without the path), or None: a built-in name, or an
+    existing regular file."""
+    if text in BUILTIN:
+        return None
+    try:
+        path = resolve_dataset(text)
+    except PathError as e:  # ~ of an unknown user
+        return str(e).split(": ", 1)[-1]
+    if not path.exists():
+        return "no such file" if os.sep in text or "." in text else "not a file or built-in name"
+    if path.is_dir():
+        return "is a directory"
+    if not path.is_file():
+        return "not a regular file (a pipe or a device?)"
+    return None
 
 
 def example_bytes(n_examples: int, block_size: int) -> int:

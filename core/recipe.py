@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from core import settings
@@ -32,9 +31,12 @@ def _toml() -> Any:
 def read_recipe(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The settings of a recipe file, registry names -> typed values (and "preset" if it names one)."""
     from core.data import BUILTIN
-    from core.runs.files import FileRefused, read_regular, safe_text
+    from core.runs.files import FileRefused, PathError, read_regular, safe_text, user_path
 
-    p = Path(path).expanduser()
+    try:
+        p = user_path(path)
+    except PathError as e:
+        raise ConfigError(f"--config {e}") from None
     where = f"--config {safe_text(p)}"
     try:
         raw = read_regular(p, MAX_RECIPE_BYTES)
@@ -60,8 +62,12 @@ def read_recipe(path: str | os.PathLike[str]) -> dict[str, Any]:
     if "preset" in flat and flat["preset"] not in settings.PRESETS:
         raise ConfigError(f"{where}: preset must be one of {', '.join(settings.PRESETS)}, got {flat['preset']!r}")
     data = flat.get("data")
-    if isinstance(data, str) and data not in BUILTIN and not Path(data).expanduser().is_absolute():
-        flat["data"] = str(p.parent / data)  # relative to the recipe, not to where mlp-tui was started
+    if isinstance(data, str) and data and data not in BUILTIN:
+        try:
+            if not user_path(data).is_absolute():
+                flat["data"] = str(p.parent / data)  # relative to the recipe, not to where mlp-tui was started
+        except PathError as e:
+            raise ConfigError(f"{where}: data {e}", ("data",)) from None
     if "data" in flat:
         _, reason = settings.BY_NAME["data"].parse(flat["data"])
         if reason:

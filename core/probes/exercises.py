@@ -64,7 +64,12 @@ def _same_but_direct(a: dict, b: dict) -> bool:
 
 
 def check(root: str | os.PathLike[str]) -> list[Exercise]:
-    runs = _runs(Path(root).expanduser())
+    from core.runs.files import PathError, user_path
+
+    try:
+        runs = _runs(user_path(root))
+    except PathError:
+        runs = []
     out = []
     beaten = [(info["best_dev_loss"], p) for p, info in runs
               if isinstance(info.get("best_dev_loss"), float) and info["best_dev_loss"] < LECTURE_DEV]

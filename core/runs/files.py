@@ -34,6 +34,35 @@ class OutputError(MLPTuiError):
     """An output that would destroy an input, or that cannot be written."""
 
 
+class PathError(MLPTuiError):
+    """A path a user gave that names no place: ~ of an unknown user, empty, a NUL in it."""
+
+
+def user_path(path: str | os.PathLike[str]) -> Path:
+    """A path as a user gave it (a flag, a recipe, $MLP_TUI_RUNS_DIR), with a leading ~ or ~user expanded.
+
+    Every path a user gives goes through here: Path.expanduser raises a bare RuntimeError for ~ of an
+    unknown user (or no $HOME), which would be a traceback in every command. PathError says why instead."""
+    text = os.fsdecode(os.fspath(path))
+    if not text:
+        raise PathError("an empty path; give a file or folder name")
+    if "\x00" in text:
+        raise PathError(f"{safe_text(text, 80)}: a path cannot hold a NUL character")
+    if text.startswith("~"):
+        expanded = os.path.expanduser(text)  # left as it is when the home folder is unknown
+        if expanded.startswith("~"):
+            head = re.split(r"[/\\]", text[1:], maxsplit=1)[0]
+            why = (f"there is no user named {safe_text(head, 40)!r} here" if head else
+                   "the home folder is not known ($HOME is not set)")
+            raise PathError(f"{safe_text(text, 200)}: {why}, so ~{safe_text(head, 40)} cannot be expanded; give the "
+                            f"full path (./{safe_text(text, 200)} for a folder of that name here)")
+        return Path(expanded)
+    p = Path(text)
+    if str(p).startswith("~"):  # ./~name: pathlib drops the ./ and a later expanduser would take it for a home
+        return Path(os.path.abspath(text))
+    return p
+
+
 def safe_text(text: object, limit: int | None = None) -> str:
     """`text` with control characters shown as escapes (\\x1b), so a file cannot drive the terminal."""
     s = str(text)
@@ -112,7 +141,7 @@ def output_file(path: str | os.PathLike[str], protected: Iterable[Path] = ()) ->
     end, so a failure leaves the old file as it was; anything else (/dev/stdout, a pipe, a terminal)
     is written directly. OutputError for a protected file or a write that fails.
     """
-    target = Path(path).expanduser()
+    target = user_path(path)
     check_output(target, protected)
     try:
         st = os.stat(target)

@@ -293,10 +293,9 @@ def test_a_damaged_dropout_mask_state_is_refused_by_name(checkpoint, tmp_path, t
 def test_the_checkpoint_refuses_exactly_what_the_word_loader_refuses(checkpoint, tmp_path):
     """One rule (core.data.is_refused): a vocabulary character the loader would refuse makes the checkpoint
     damaged, and one it accepts (an accent, a space, the joiners, private use) loads."""
-    from unit.test_data import REFUSED
-
     from core.data import read_words
     from core.errors import DataError
+    from unit.test_data import REFUSED
 
     for char, ok in [(c, False) for c in REFUSED] + [(c, True) for c in ("ë", " ", "\u200c", "\u200d", "\ue000")]:
         words = tmp_path / "w.txt"
