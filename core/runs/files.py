@@ -8,11 +8,13 @@ once the new content is whole. `safe_text` is applied to anything from a file th
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import re
 import stat
 import tempfile
+import unicodedata
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
@@ -69,6 +71,44 @@ def safe_text(text: object, limit: int | None = None) -> str:
     if limit is not None and len(s) > limit:
         s = s[: limit - 1] + "…"
     return UNSAFE.sub(lambda m: repr(m.group())[1:-1] if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", s)
+
+
+# What a terminal whose encoding lacks a character shows instead (PYTHONIOENCODING=ascii, a latin-1 locale):
+# the punctuation we print as its ASCII look-alike; a letter as its base letter (ë as e); anything else as ?.
+_LOOKALIKES = {"·": "-", "…": "...", "—": "-", "–": "-", "→": "->", "←": "<-", "✓": "v", "✗": "x", "×": "x",
+               "≈": "~", "≤": "<=", "≥": ">=", "±": "+-", "‘": "'", "’": "'", "“": '"', "”": '"', "•": "*",
+               "█": "#", "░": ".", "▏": "|", "│": "|", "─": "-"}
+REPLACE = "mlp-tui-replace"
+
+
+def _lookalike(e: UnicodeError) -> tuple[str, int]:
+    if not isinstance(e, UnicodeEncodeError):
+        raise e
+    out = []
+    for c in e.object[e.start:e.end]:
+        alike = _LOOKALIKES.get(c)
+        if alike is None:
+            alike = unicodedata.normalize("NFKD", c).encode("ascii", "ignore").decode() or "?"
+        out.append(alike)
+    return "".join(out), e.end
+
+
+codecs.register_error(REPLACE, _lookalike)
+
+
+def tolerant_streams() -> None:
+    """Make stdout and stderr write what their encoding cannot hold as a look-alike (or ?) instead of raising
+    UnicodeEncodeError: the one writer every command prints through, so `·`, `ë` or a run's name never crash a
+    command on an ASCII or latin-1 terminal, error lines included."""
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors=REPLACE)
+            except (ValueError, OSError):  # closed, or not a text wrapper after all
+                pass
 
 
 def has_unsafe(text: str) -> bool:
