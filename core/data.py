@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.errors import ConfigError, DataError
-from core.runs.files import PathError, user_path
+from core.runs.files import PathError, is_refused, user_path
 from core.sizes import format_size
 
 if TYPE_CHECKING:  # torch is imported where tensors are made, so the app can read files without it
@@ -28,14 +28,9 @@ SPLIT_SEED = 42  # fixed, so dev/test stay the same words whatever the training 
 # becomes an example of block_size + 1 int64 indices. Name lists are a few MB; these are far above.
 MAX_FILE_BYTES = 128 << 20
 MAX_EXAMPLE_BYTES = 4 << 30  # see example_bytes
-# Characters a word may not hold, for the loader and the checkpoint alike (refused_character): controls
-# (Cc: tab, escape, ...), format characters (Cf: the bidirectional overrides and isolates that show text in
-# another order than it is stored, the invisible marks U+200E/F, U+FEFF, ...), line and paragraph separators
-# (Zl, Zp) and surrogates (Cs). An escape sequence in a sampled name would garble the terminal, and a
-# run trained on such a character could not be loaded back. The zero-width joiner and non-joiner are kept:
-# they are part of the spelling of Persian, Hindi and other scripts, and move nothing on screen.
-REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
-ALLOWED_FORMAT = frozenset("\u200c\u200d")
+# Characters a word may not hold: core.runs.files.is_refused, the one rule the checkpoint's vocabulary check
+# and every printed text use too (controls, format characters such as U+202E, separators). An escape sequence
+# in a sampled name would garble the terminal, and a run trained on such a character could not be loaded back.
 _CHARACTER_NAMES = {"\t": "a tab", "\x1b": "an escape character (U+001B)"}
 _NEWLINES = re.compile(r"\r\n|\r|\n")  # the lines an editor shows (str.splitlines also splits at \f, U+2028...)
 _WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff")  # UTF-16 (and UTF-32 LE) byte-order marks: never valid UTF-8
@@ -102,11 +97,6 @@ def _looks_utf16(raw: bytes) -> bool:
         return False
     zeros = sorted((raw[0::2].count(0), raw[1::2].count(0)))  # (fewer, more)
     return zeros[1] >= 0.9 * len(raw) // 2 and zeros[0] <= 0.1 * len(raw) // 2
-
-
-def is_refused(c: str) -> bool:
-    """Whether the character `c` may not be part of a word (see REFUSED_CATEGORIES)."""
-    return unicodedata.category(c) in REFUSED_CATEGORIES and c not in ALLOWED_FORMAT
 
 
 def refused_character(text: str) -> str | None:

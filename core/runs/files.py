@@ -22,10 +22,20 @@ from typing import TextIO
 from core.errors import MLPTuiError
 from core.sizes import format_size
 
-# C0 and C1 control characters (escape among them), DEL, the bidirectional overrides that can make a
-# terminal show text in another order than it is stored, and lone surrogates (a file name that is not
-# UTF-8 arrives as them; printed raw, its bytes can be an 8-bit CSI).
-UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# The one rule for characters that may not reach a terminal raw, nor be part of a word (core.data's loader
+# and the checkpoint's vocabulary use it too): controls (Cc: C0 and C1, escape among them, DEL), format
+# characters (Cf: the bidirectional overrides and isolates that show text in another order than it is stored,
+# invisible marks such as U+200E/F and U+FEFF), line and paragraph separators (Zl, Zp) and lone surrogates
+# (Cs: a file name that is not UTF-8 arrives as them; printed raw, its bytes can be an 8-bit CSI). The
+# zero-width joiner and non-joiner are kept: Persian, Hindi and emoji are spelled with them, and they move
+# nothing on screen.
+REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+ALLOWED_FORMAT = frozenset("\u200c\u200d")
+
+
+def is_refused(c: str) -> bool:
+    """Whether the character `c` may not be printed raw or be part of a word (see REFUSED_CATEGORIES)."""
+    return unicodedata.category(c) in REFUSED_CATEGORIES and c not in ALLOWED_FORMAT
 
 
 class FileRefused(MLPTuiError):
@@ -70,7 +80,14 @@ def safe_text(text: object, limit: int | None = None) -> str:
     s = str(text)
     if limit is not None and len(s) > limit:
         s = s[: limit - 1] + "…"
-    return UNSAFE.sub(lambda m: repr(m.group())[1:-1] if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", s)
+    if s.isprintable():  # False for every refused character (and for spaces but ' '): the common case is quick
+        return s
+    return "".join(_escaped(c) if is_refused(c) else c for c in s)
+
+
+def _escaped(c: str) -> str:
+    n = ord(c)
+    return repr(c)[1:-1] if n < 0x100 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
 
 
 # What a terminal whose encoding lacks a character shows instead (PYTHONIOENCODING=ascii, a latin-1 locale):
@@ -112,7 +129,7 @@ def tolerant_streams() -> None:
 
 
 def has_unsafe(text: str) -> bool:
-    return UNSAFE.search(text) is not None
+    return not text.isprintable() and any(map(is_refused, text))
 
 
 def _size(n: float) -> str:

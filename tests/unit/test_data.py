@@ -398,3 +398,16 @@ def test_the_line_number_counts_crlf_and_cr_lines_as_an_editor_does(tmp_path):
     with pytest.raises(DataError) as e:
         read_words(path)
     assert_one_line(e, "line 5 contains the character U+202E")
+
+
+def test_printed_text_escapes_exactly_what_a_word_may_not_hold():
+    """safe_text (every path, run name and file text printed) follows the words' rule: a run folder named with
+    U+202E or U+2028 is shown escaped, an accent, an emoji with its joiner or a Persian non-joiner as it is."""
+    from core.runs.files import has_unsafe, safe_text
+
+    for c in REFUSED:
+        shown = safe_text(f"run{c}x")
+        assert c not in shown and shown.startswith("run\\") and shown.endswith("x") and has_unsafe(c), repr(c)
+    for ok in ("zoë", "👩\u200d🔬", "می\u200cخواهم", "mary ann", "a\u00a0b", "\ue000"):
+        assert safe_text(ok) == ok and not has_unsafe(ok)
+    assert safe_text("\U000e0041") == "\\U000e0041"
