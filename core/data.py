@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.errors import ConfigError, DataError
-from core.runs.files import PathError, is_refused, user_path
+from core.runs.files import PathError, is_refused, safe_text, user_path
 from core.sizes import format_size
 
 if TYPE_CHECKING:  # torch is imported where tensors are made, so the app can read files without it
@@ -31,8 +31,8 @@ MAX_EXAMPLE_BYTES = 4 << 30  # see example_bytes
 # Characters a word may not hold: core.runs.files.is_refused, the one rule the checkpoint's vocabulary check
 # and every printed text use too (controls, format characters such as U+202E, separators). An escape sequence
 # in a sampled name would garble the terminal, and a run trained on such a character could not be loaded back.
+_ASCII_CONTROL = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f]")  # is_refused in ASCII, but the line ends
 _CHARACTER_NAMES = {"\t": "a tab", "\x1b": "an escape character (U+001B)"}
-_NEWLINES = re.compile(r"\r\n|\r|\n")  # the lines an editor shows (str.splitlines also splits at \f, U+2028...)
 _WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff")  # UTF-16 (and UTF-32 LE) byte-order marks: never valid UTF-8
 
 
@@ -68,7 +68,8 @@ def dataset_problem(text: str) -> str | None:
         return "is a directory"
     if not path.is_file():
         return "not a regular file (a pipe or a device?)"
-    return None
+    bad = refused_character(str(path.resolve()))
+    return f"its path holds {describe_character(bad)}, which a run cannot record" if bad else None
 
 
 def example_bytes(n_examples: int, block_size: int) -> int:
@@ -116,6 +117,16 @@ def describe_character(c: str) -> str:
     return f"the character U+{ord(c):04X}" + (f" ({name.lower()})" if name else " (a control character)")
 
 
+def _check_path_text(path: Path) -> None:
+    """Refuse a file whose full path holds a character a word may not: the run records the path as its dataset,
+    and a checkpoint or run.json naming such a path is refused as damaged when read back."""
+    full = str(path.resolve())
+    bad = refused_character(full)
+    if bad is not None:
+        raise DataError(f"{safe_text(full)}: its path holds {describe_character(bad)}, which a run cannot record; "
+                        "rename or move the file")
+
+
 def read_words(spec: str | os.PathLike[str], boundary: str = BOUNDARY) -> list[str]:
     """Read one item per line; raise DataError with a one-line reason for anything unusable.
 
@@ -128,6 +139,7 @@ def read_words(spec: str | os.PathLike[str], boundary: str = BOUNDARY) -> list[s
         raise DataError(f"{path}: no such file{hint}")
     if path.is_dir():
         raise DataError(f"{path}: is a directory, not a text file")
+    _check_path_text(path)
     raw = _read_bytes(path)
     if raw.startswith(_WIDE_BOMS) or _looks_utf16(raw):
         raise DataError(f"{path}: is UTF-16 (or UTF-32) text, not UTF-8; save it as UTF-8")
@@ -140,7 +152,8 @@ def read_words(spec: str | os.PathLike[str], boundary: str = BOUNDARY) -> list[s
         raise DataError(f"{path}: not UTF-8 text (bad byte at line {at}); save it as UTF-8") from None
     del raw
     text = unicodedata.normalize("NFC", text)
-    lines = _NEWLINES.split(text)
+    # the lines an editor shows (str.splitlines also splits at \f, \x1c, U+2028...); split, not a regex: 2x faster
+    lines = (text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text).split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     words = [w.strip() for w in lines]
@@ -153,13 +166,14 @@ def read_words(spec: str | os.PathLike[str], boundary: str = BOUNDARY) -> list[s
                 raise DataError(
                     f"{path}: line {i} contains '{boundary}', which is the start/end token; remove it"
                 )
-    bad = refused_character("".join(words))
-    if bad is not None:  # one pass over the distinct characters; the loop only runs to name the line
-        i = next(i for i, line in enumerate(lines, 1) if bad in line.strip())
-        raise DataError(
-            f"{path}: line {i} contains {describe_character(bad)}; a word list has one word per line and no "
-            "control or invisible format characters"
-        )
+    bad: set[str] = set()
+    if not text.isascii() or _ASCII_CONTROL.search(text):  # quick for the common ASCII list; else one pass in C
+        bad = {c for c in set(text) if is_refused(c)} - {"\n", "\r"}
+    for i, line in enumerate(lines if bad else [], 1):  # only to name the line (a tab at its end is stripped)
+        c = next((c for c in line.strip() if c in bad), None)
+        if c is not None:
+            raise DataError(f"{path}: line {i} contains {describe_character(c)}; a word list has one word per line "
+                            "and no control or invisible format characters")
     return words
 
 

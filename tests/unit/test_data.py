@@ -411,3 +411,22 @@ def test_printed_text_escapes_exactly_what_a_word_may_not_hold():
     for ok in ("zoë", "👩\u200d🔬", "می\u200cخواهم", "mary ann", "a\u00a0b", "\ue000"):
         assert safe_text(ok) == ok and not has_unsafe(ok)
     assert safe_text("\U000e0041") == "\\U000e0041"
+
+
+@pytest.mark.parametrize("char", ["\u202e", "\u200e", "\x1b", "\u2028"])
+def test_a_file_whose_path_holds_a_refused_character_is_refused(tmp_path, char):
+    """The run records the file's path as its dataset, and a checkpoint naming such a path reads back as damaged:
+    refused before training, by the loader and by the data setting's check (the app's field, sweep --data),
+    reached directly or through a symlink."""
+    from core.settings import BY_NAME
+
+    folder = tmp_path / f"a{char}b"
+    folder.mkdir()
+    path = write_words(folder / "w.txt", SMALL_WORDS)
+    (tmp_path / "link").symlink_to(folder)
+    for given in (path, tmp_path / "link" / "w.txt"):
+        with pytest.raises(DataError) as e:
+            read_words(given)
+        assert_one_line(e, f"U+{ord(char):04X}", "rename or move the file")
+        assert char not in str(e.value)
+        assert f"U+{ord(char):04X}" in BY_NAME["data"].parse(str(given))[1]
