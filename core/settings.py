@@ -17,7 +17,6 @@ Torch-free, so the app validates as you type without loading torch. Older spelli
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -137,18 +136,10 @@ def fmt(x: Any) -> str:
 
 
 def _parse_data(text: str) -> tuple[Any, str | None]:
-    from core.data import BUILTIN, resolve_dataset
+    from core.data import dataset_problem
 
-    if text in BUILTIN:
-        return text, None
-    path = resolve_dataset(text)
-    if not path.exists():
-        return None, "no such file" if os.sep in text or "." in text else "not a file or built-in name"
-    if path.is_dir():
-        return None, "is a directory"
-    if not path.is_file():
-        return None, "not a regular file (a pipe or a device?)"
-    return text, None
+    reason = dataset_problem(text)
+    return (None, reason) if reason else (text, None)
 
 
 INITS = ("lecture", "kaiming", "zero")

@@ -292,9 +292,10 @@ class MLPApp(TrainingEvents, CompareRuns, Lifecycle, App[None]):
             self.send(P.DatasetInfo())
 
     def runs_root(self) -> Path:
+        from core.runs.files import user_path
         from core.runs.folder import default_runs_dir
 
-        return Path(self.runs_dir).expanduser() if self.runs_dir is not None else default_runs_dir()
+        return user_path(self.runs_dir) if self.runs_dir is not None else default_runs_dir()
 
     def action_save(self) -> None:
         self.send(P.Save())

@@ -67,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("stdout", "stderr"):  # started with `>&-`: write nowhere rather than fail on None
         if getattr(sys, name) is None:
             setattr(sys, name, open(os.devnull, "w"))
+    from core.runs.files import tolerant_streams
+
+    tolerant_streams()  # every line printed from here on, --help and errors too, survives any output encoding
     command = argv[0] if argv and argv[0] in COMMANDS else "app"
     cl = command_line(command)
     parsers = cl.parsers

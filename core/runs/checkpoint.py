@@ -14,12 +14,12 @@ from typing import Any
 
 import torch
 
-from core.data import BOUNDARY, BUILTIN, CONTROL, SPLIT_SEED, Dataset, Vocab
+from core.data import BOUNDARY, BUILTIN, SPLIT_SEED, Dataset, Vocab
 from core.engine.train import TrainConfig, Trainer
 from core.errors import CheckpointError, ConfigError
 from core.model import MLP, MLPConfig
 from core.runs.atomic import write_atomic
-from core.runs.files import has_unsafe, safe_text
+from core.runs.files import has_unsafe, is_refused, safe_text
 from core.sizes import format_size
 
 FORMAT = "mlp-tui-checkpoint"
@@ -224,7 +224,7 @@ def _vocab(itos: Any, size: int, damaged: Any) -> Vocab:
         raise damaged("the vocabulary is not a list of distinct characters")
     if itos[0] != BOUNDARY or BOUNDARY in itos[1:]:
         raise damaged(f"the vocabulary does not start with the boundary token {BOUNDARY!r}")
-    bad = [c for c in itos if has_unsafe(c) or CONTROL.match(c)]
+    bad = [c for c in itos[1:] if is_refused(c)]  # the word-list loader's rule: what it refuses
     if bad:
         raise damaged(f"the vocabulary holds control characters ({safe_text(''.join(bad[:5]))})")
     return Vocab(tuple(itos))

@@ -8,11 +8,13 @@ once the new content is whole. `safe_text` is applied to anything from a file th
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import re
 import stat
 import tempfile
+import unicodedata
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
@@ -20,10 +22,20 @@ from typing import TextIO
 from core.errors import MLPTuiError
 from core.sizes import format_size
 
-# C0 and C1 control characters (escape among them), DEL, the bidirectional overrides that can make a
-# terminal show text in another order than it is stored, and lone surrogates (a file name that is not
-# UTF-8 arrives as them; printed raw, its bytes can be an 8-bit CSI).
-UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# The one rule for characters that may not reach a terminal raw, nor be part of a word (core.data's loader
+# and the checkpoint's vocabulary use it too): controls (Cc: C0 and C1, escape among them, DEL), format
+# characters (Cf: the bidirectional overrides and isolates that show text in another order than it is stored,
+# invisible marks such as U+200E/F and U+FEFF), line and paragraph separators (Zl, Zp) and lone surrogates
+# (Cs: a file name that is not UTF-8 arrives as them; printed raw, its bytes can be an 8-bit CSI). The
+# zero-width joiner and non-joiner are kept: Persian, Hindi and emoji are spelled with them, and they move
+# nothing on screen.
+REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+ALLOWED_FORMAT = frozenset("\u200c\u200d")
+
+
+def is_refused(c: str) -> bool:
+    """Whether the character `c` may not be printed raw or be part of a word (see REFUSED_CATEGORIES)."""
+    return unicodedata.category(c) in REFUSED_CATEGORIES and c not in ALLOWED_FORMAT
 
 
 class FileRefused(MLPTuiError):
@@ -34,16 +46,90 @@ class OutputError(MLPTuiError):
     """An output that would destroy an input, or that cannot be written."""
 
 
+class PathError(MLPTuiError):
+    """A path a user gave that names no place: ~ of an unknown user, empty, a NUL in it."""
+
+
+def user_path(path: str | os.PathLike[str]) -> Path:
+    """A path as a user gave it (a flag, a recipe, $MLP_TUI_RUNS_DIR), with a leading ~ or ~user expanded.
+
+    Every path a user gives goes through here: Path.expanduser raises a bare RuntimeError for ~ of an
+    unknown user (or no $HOME), which would be a traceback in every command. PathError says why instead."""
+    text = os.fsdecode(os.fspath(path))
+    if not text:
+        raise PathError("an empty path; give a file or folder name")
+    if "\x00" in text:
+        raise PathError(f"{safe_text(text, 80)}: a path cannot hold a NUL character")
+    if text.startswith("~"):
+        expanded = os.path.expanduser(text)  # left as it is when the home folder is unknown
+        if expanded.startswith("~"):
+            head = re.split(r"[/\\]", text[1:], maxsplit=1)[0]
+            why = (f"there is no user named {safe_text(head, 40)!r} here" if head else
+                   "the home folder is not known ($HOME is not set)")
+            raise PathError(f"{safe_text(text, 200)}: {why}, so ~{safe_text(head, 40)} cannot be expanded; give the "
+                            f"full path (./{safe_text(text, 200)} for a folder of that name here)")
+        return Path(expanded)
+    p = Path(text)
+    if str(p).startswith("~"):  # ./~name: pathlib drops the ./ and a later expanduser would take it for a home
+        return Path(os.path.abspath(text))
+    return p
+
+
 def safe_text(text: object, limit: int | None = None) -> str:
     """`text` with control characters shown as escapes (\\x1b), so a file cannot drive the terminal."""
     s = str(text)
     if limit is not None and len(s) > limit:
         s = s[: limit - 1] + "…"
-    return UNSAFE.sub(lambda m: repr(m.group())[1:-1] if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", s)
+    if s.isprintable():  # False for every refused character (and for spaces but ' '): the common case is quick
+        return s
+    return "".join(_escaped(c) if is_refused(c) else c for c in s)
+
+
+def _escaped(c: str) -> str:
+    n = ord(c)
+    return repr(c)[1:-1] if n < 0x100 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
+
+
+# What a terminal whose encoding lacks a character shows instead (PYTHONIOENCODING=ascii, a latin-1 locale):
+# the punctuation we print as its ASCII look-alike; a letter as its base letter (ë as e); anything else as ?.
+_LOOKALIKES = {"·": "-", "…": "...", "—": "-", "–": "-", "→": "->", "←": "<-", "✓": "v", "✗": "x", "×": "x",
+               "≈": "~", "≤": "<=", "≥": ">=", "±": "+-", "‘": "'", "’": "'", "“": '"', "”": '"', "•": "*",
+               "█": "#", "░": ".", "▏": "|", "│": "|", "─": "-"}
+REPLACE = "mlp-tui-replace"
+
+
+def _lookalike(e: UnicodeError) -> tuple[str, int]:
+    if not isinstance(e, UnicodeEncodeError):
+        raise e
+    out = []
+    for c in e.object[e.start:e.end]:
+        alike = _LOOKALIKES.get(c)
+        if alike is None:
+            alike = unicodedata.normalize("NFKD", c).encode("ascii", "ignore").decode() or "?"
+        out.append(alike)
+    return "".join(out), e.end
+
+
+codecs.register_error(REPLACE, _lookalike)
+
+
+def tolerant_streams() -> None:
+    """Make stdout and stderr write what their encoding cannot hold as a look-alike (or ?) instead of raising
+    UnicodeEncodeError: the one writer every command prints through, so `·`, `ë` or a run's name never crash a
+    command on an ASCII or latin-1 terminal, error lines included."""
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors=REPLACE)
+            except (ValueError, OSError):  # closed, or not a text wrapper after all
+                pass
 
 
 def has_unsafe(text: str) -> bool:
-    return UNSAFE.search(text) is not None
+    return not text.isprintable() and any(map(is_refused, text))
 
 
 def _size(n: float) -> str:
@@ -112,7 +198,7 @@ def output_file(path: str | os.PathLike[str], protected: Iterable[Path] = ()) ->
     end, so a failure leaves the old file as it was; anything else (/dev/stdout, a pipe, a terminal)
     is written directly. OutputError for a protected file or a write that fails.
     """
-    target = Path(path).expanduser()
+    target = user_path(path)
     check_output(target, protected)
     try:
         st = os.stat(target)

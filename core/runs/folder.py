@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ConfigError, MLPTuiError
-from core.runs.files import FileRefused, has_unsafe, read_regular, safe_text
+from core.runs.files import FileRefused, PathError, has_unsafe, read_regular, safe_text, user_path
 from core.runs.lock import LOCK
 from core.status import RUN_FOLDER
 
@@ -68,7 +68,10 @@ def default_runs_dir() -> Path:
     """$MLP_TUI_RUNS_DIR, else the user's data directory (platformdirs), e.g. ~/.local/share/mlp-tui/runs."""
     env = os.environ.get(ENV_RUNS_DIR)
     if env:
-        return Path(env).expanduser()
+        try:
+            return user_path(env)
+        except PathError as e:
+            raise PathError(f"${ENV_RUNS_DIR}={e}") from None
     from platformdirs import user_data_path
 
     return user_data_path("mlp-tui", appauthor=False) / "runs"
@@ -76,7 +79,7 @@ def default_runs_dir() -> Path:
 
 def new_run_dir(root: str | os.PathLike[str], stem: str) -> Path:
     """A fresh folder root/<stem>-<date-time>[-n] (created), never one that exists."""
-    root = Path(root).expanduser()
+    root = user_path(root)
     base = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     for n in range(1, 1000):
         path = root / (base if n == 1 else f"{base}-{n}")
@@ -194,7 +197,7 @@ def _check_configs(info: dict) -> None:
 
 def read_info(path: str | os.PathLike[str]) -> dict:
     """run.json of a run directory, each field checked; RunError naming the field if one is bad."""
-    path = Path(path).expanduser()
+    path = user_path(path)
     where = safe_text(path)
     if not path.is_dir():
         raise RunError(f"{where}: no such run directory")
@@ -232,7 +235,7 @@ def read_info(path: str | os.PathLike[str]) -> dict:
 def read_metrics(path: str | os.PathLike[str]) -> dict:
     """metrics.json of a run of `mlp-tui train` (what its last line reported). Files written before the key
     was renamed say "state" where run.json says "status": both are read, as "status"."""
-    path = Path(path).expanduser()
+    path = user_path(path)
     try:
         metrics = json.loads(_read_file(path / METRICS, MAX_JSONL_BYTES, path).decode("utf-8"))
     except FileNotFoundError:
@@ -250,7 +253,7 @@ def read_metrics(path: str | os.PathLike[str]) -> dict:
 
 def checkpoint_path(path: str | os.PathLike[str]) -> Path:
     """A checkpoint file as given, or a run directory's model.pt."""
-    p = Path(path).expanduser()
+    p = user_path(path)
     if p.is_dir() and (p / RUN_FILE).exists():
         if not (p / CHECKPOINT).exists():
             raise RunError(f"{safe_text(p)}: the run has no checkpoint yet ({CHECKPOINT})")
@@ -269,7 +272,7 @@ def decode_losses(data: bytes) -> array.array:
 
 def read_losses(path: str | os.PathLike[str], max_steps: int | None = None) -> array.array:
     """Every step's log10 training loss (a float array); a torn last value from a kill is dropped."""
-    path = Path(path).expanduser()
+    path = user_path(path)
     try:
         data = _read_file(path / LOSSES, MAX_LOSSES_BYTES, path)
     except FileNotFoundError:

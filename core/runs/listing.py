@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.runs.files import safe_text
+from core.runs.files import safe_text, user_path
 from core.runs.folder import LOSSES, RUN_FILE, RunError, decode_losses, default_runs_dir, read_evals, read_info
 from core.runs.lock import holder
 from core.status import Status
@@ -80,7 +80,7 @@ def summarize(path: Path) -> RunSummary:
 
 def list_runs(root: str | os.PathLike[str] | None = None) -> list[RunSummary]:
     """Every run directory directly under root, newest first; damaged ones are listed with the reason."""
-    root = Path(root).expanduser() if root is not None else default_runs_dir()
+    root = user_path(root) if root is not None else default_runs_dir()
     try:
         if not root.is_dir():
             return []
@@ -99,7 +99,7 @@ def iter_losses(path: str | os.PathLike[str], block: int = 1 << 16) -> Any:
     """The log10 losses in blocks of `block` values, read as they are needed (a long run's file is large)."""
     import stat as st
 
-    f = Path(path).expanduser() / LOSSES
+    f = user_path(path) / LOSSES
     try:
         fd = os.open(f, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
@@ -120,7 +120,7 @@ def export_csv(path: str | os.PathLike[str], out: Any) -> int:
     """Write step, log10 loss, loss and the split losses at evaluation steps as CSV to a text stream.
 
     Streams the loss file in blocks, so memory stays flat whatever the length of the run."""
-    path = Path(path).expanduser()
+    path = user_path(path)
     read_info(path)
     evals = {e["step"]: e for e in read_evals(path)}
     out.write("step,log10_loss,loss,train_eval,dev_eval,test_eval\n")

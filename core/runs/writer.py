@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from core.runs.atomic import write_atomic
-from core.runs.files import safe_text
+from core.runs.files import safe_text, user_path
 from core.runs.folder import (
     CHECKPOINT,
     CHECKPOINT_EVERY,
@@ -55,7 +55,7 @@ class RunWriter:
     def __init__(self, path: str | os.PathLike[str] | None, trainer: Any, origin: str = "cli",
                  resume: bool = False, root: str | os.PathLike[str] | None = None, stem: str = "run",
                  dedupe: bool = False, tags: dict[str, Any] | None = None):
-        self.path = Path(path).expanduser() if path is not None else None
+        self.path = user_path(path) if path is not None else None
         self.root, self.stem = root, stem
         self.trainer = trainer
         self.origin = origin

@@ -288,3 +288,28 @@ def test_a_damaged_dropout_mask_state_is_refused_by_name(checkpoint, tmp_path, t
     with pytest.raises(CheckpointError) as e:
         resume_trainer(load_checkpoint(path), Dataset.load(words, 3))
     assert_one_line(e, "damaged checkpoint (dropout mask generator state:")
+
+
+def test_the_checkpoint_refuses_exactly_what_the_word_loader_refuses(checkpoint, tmp_path):
+    """One rule (core.data.is_refused): a vocabulary character the loader would refuse makes the checkpoint
+    damaged, and one it accepts (an accent, a space, the joiners, private use) loads."""
+    from core.data import read_words
+    from core.errors import DataError
+    from unit.test_data import REFUSED
+
+    for char, ok in [(c, False) for c in REFUSED] + [(c, True) for c in ("ë", " ", "\u200c", "\u200d", "\ue000")]:
+        words = tmp_path / "w.txt"
+        words.write_text(f"emma\nab{char}c\n", encoding="utf-8")
+        try:
+            read_words(words)
+            loads = True
+        except DataError:
+            loads = False
+        assert loads is ok, repr(char)
+        path = checkpoint_with(checkpoint, tmp_path / "c.pt", lambda ck, c=char: ck["vocab"].__setitem__(-1, c))
+        if ok:
+            assert load_checkpoint(path).vocab.itos[-1] == char
+        else:
+            with pytest.raises(CheckpointError) as e:
+                load_checkpoint(path)
+            assert_one_line(e, "the vocabulary holds control characters")

@@ -250,6 +250,12 @@ BAD_FILES = [
     ("escape", lambda d: write_bytes(d / "ansi.txt", b"\x1b[31memma\nava\n"),
      "line 1 contains an escape character (U+001B)"),
     ("fifo", lambda d: make_fifo(d / "pipe.txt"), "is not a regular file (a device or a pipe?)"),
+    ("right-to-left-override", lambda d: write_words(d / "rlo.txt", [f"name{i}" for i in range(11)] + ["\u202eava"]),
+     "line 12 contains the character U+202E (right-to-left override)"),
+    ("isolates", lambda d: write_words(d / "iso.txt", ["emma", "\u2066ava\u2069", "mia"]), "line 2 contains the "
+     "character U+2066"),
+    ("left-to-right-mark", lambda d: write_words(d / "lrm.txt", ["emma", "mia", "ava\u200e"]), "line 3 contains the "
+     "character U+200E"),
 ]
 
 
@@ -357,3 +363,70 @@ def test_builtin_names_have_duplicates_the_dataset_view_counts():
 
     st = dataset_stats(Dataset.load("names", 3))
     assert st["lines"] == 32_469 and st["unique_words"] == 29_910 and st["duplicate_lines"] == 2_559
+
+
+# One of each kind of character a word may not hold (core.data.is_refused): the bidirectional override and
+# isolates (shown in another order than stored), invisible marks, controls, separators, a byte-order mark mid-file.
+REFUSED = {"\u202e": "U+202E (right-to-left override)", "\u2066": "U+2066", "\u2067": "U+2067", "\u2068": "U+2068",
+           "\u2069": "U+2069 (pop directional isolate)", "\u202a": "U+202A", "\u200e": "U+200E (left-to-right mark)",
+           "\u200f": "U+200F", "\u061c": "U+061C", "\ufeff": "U+FEFF", "\u00ad": "U+00AD (soft hyphen)",
+           "\u2060": "U+2060", "\u2028": "U+2028 (line separator)", "\u2029": "U+2029", "\x85": "U+0085",
+           "\x0b": "U+000B", "\x0c": "U+000C", "\x1c": "U+001C", "\x7f": "U+007F", "\x9b": "U+009B",
+           "\t": "a tab", "\x1b": "an escape character (U+001B)", "\U000e0041": "U+E0041 (tag latin capital letter a)"}
+
+
+@pytest.mark.parametrize("char", list(REFUSED), ids=[f"U+{ord(c):04X}" for c in REFUSED])
+def test_every_refused_character_is_named_with_its_line(tmp_path, char):
+    """12 lines, the 7th holding the character at its start, middle or end: the editor's line number, even for
+    characters str.splitlines would take as a line break (U+2028, \\f, \\x85)."""
+    words = [f"name{chr(97 + i)}" for i in range(12)]
+    words[6] = f"{char}ab{char}cd"
+    path = write_words(tmp_path / "bad.txt", words)
+    with pytest.raises(DataError) as e:
+        read_words(path)
+    assert_one_line(e, str(path), "line 7 contains", REFUSED[char])
+
+
+def test_the_joiners_some_scripts_spell_with_are_words(tmp_path):
+    words = ["می\u200cخواهم", "क\u094d\u200dष", "emma", "ava"]  # Persian's non-joiner, Devanagari's joiner
+    assert read_words(write_words(tmp_path / "ok.txt", words)) == words
+
+
+def test_the_line_number_counts_crlf_and_cr_lines_as_an_editor_does(tmp_path):
+    path = tmp_path / "mixed.txt"
+    path.write_bytes("emma\r\nava\rmia\n\nzo\u202eë\n".encode())
+    with pytest.raises(DataError) as e:
+        read_words(path)
+    assert_one_line(e, "line 5 contains the character U+202E")
+
+
+def test_printed_text_escapes_exactly_what_a_word_may_not_hold():
+    """safe_text (every path, run name and file text printed) follows the words' rule: a run folder named with
+    U+202E or U+2028 is shown escaped, an accent, an emoji with its joiner or a Persian non-joiner as it is."""
+    from core.runs.files import has_unsafe, safe_text
+
+    for c in REFUSED:
+        shown = safe_text(f"run{c}x")
+        assert c not in shown and shown.startswith("run\\") and shown.endswith("x") and has_unsafe(c), repr(c)
+    for ok in ("zoë", "👩\u200d🔬", "می\u200cخواهم", "mary ann", "a\u00a0b", "\ue000"):
+        assert safe_text(ok) == ok and not has_unsafe(ok)
+    assert safe_text("\U000e0041") == "\\U000e0041"
+
+
+@pytest.mark.parametrize("char", ["\u202e", "\u200e", "\x1b", "\u2028"])
+def test_a_file_whose_path_holds_a_refused_character_is_refused(tmp_path, char):
+    """The run records the file's path as its dataset, and a checkpoint naming such a path reads back as damaged:
+    refused before training, by the loader and by the data setting's check (the app's field, sweep --data),
+    reached directly or through a symlink."""
+    from core.settings import BY_NAME
+
+    folder = tmp_path / f"a{char}b"
+    folder.mkdir()
+    path = write_words(folder / "w.txt", SMALL_WORDS)
+    (tmp_path / "link").symlink_to(folder)
+    for given in (path, tmp_path / "link" / "w.txt"):
+        with pytest.raises(DataError) as e:
+            read_words(given)
+        assert_one_line(e, f"U+{ord(char):04X}", "rename or move the file")
+        assert char not in str(e.value)
+        assert f"U+{ord(char):04X}" in BY_NAME["data"].parse(str(given))[1]

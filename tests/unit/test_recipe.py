@@ -30,3 +30,42 @@ def test_steps_or_minutes_off_on_the_command_line_beat_a_recipes_time_budget(tmp
     v = _settings_of(["--config", str(recipe), "--minutes", "off"])
     assert v["minutes"] is None and v["steps"] == 1_000_000
     assert _settings_of(["--preset", "best", "--minutes", "off"])["minutes"] is None
+
+
+def test_odd_toml_is_one_line_in_the_files_own_spelling(tmp_path):
+    """A table where one value belongs (`n_hidden = {}` was ignored, `lr = {a = 1}` blamed a key "a"), an array of
+    tables, values shown as TOML writes them (true, a date) rather than Python's repr, preset named once."""
+    import pytest
+    from conftest import assert_one_line
+
+    from core.errors import ConfigError
+    from core.recipe import read_recipe
+
+    cases = {
+        "n_hidden = {}\n": ("n_hidden: is a table ({}), but n_hidden takes one value: write n_hidden = 200",),
+        "lr = {a = 1}\n": ("lr: is a table ({a = 1}), but lr takes one value: write lr = 0.1",),
+        "[lr]\nx = 2\n": ("lr: is a table ({x = 2})",),
+        "[model]\nhidden = {}\n": ("[model] hidden: is a table ({}), but n_hidden takes one value",),
+        "preset = {}\n": ('preset: is a table, but preset takes one name: write preset = "lecture"',),
+        "[[model]]\nn_hidden = 3\n": ("model: is an array of tables ([[model]]); a group of settings is one table",),
+        'preset = "fastest"\n': ('preset must be one of lecture', 'got "fastest"'),
+        "steps = true\n": ("steps must be an integer, got true",),
+        "lr = 1979-05-27\n": ("lr must be a number, got the date or time 1979-05-27",),
+        '"" = 3\n': ('"": unknown setting',),
+    }
+    for text, fragments in cases.items():
+        path = tmp_path / "odd.toml"
+        path.write_text(text)
+        with pytest.raises(ConfigError) as e:
+            read_recipe(path)
+        line = assert_one_line(e, "--config", "odd.toml", *fragments)
+        assert "preset: preset" not in line and "True" not in line and "datetime" not in line, line
+
+
+def test_a_byte_order_mark_is_no_statement(tmp_path):
+    """Notepad's UTF-8 starts with EF BB BF: it used to be "Invalid statement (at line 1, column 1)"."""
+    from core.recipe import read_recipe
+
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b'\xef\xbb\xbf[model]\nn_hidden = 64\n[optimisation]\nlr = 0.05\n')
+    assert read_recipe(path) == {"n_hidden": 64, "lr": 0.05}

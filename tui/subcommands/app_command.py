@@ -24,6 +24,10 @@ def run(args: argparse.Namespace) -> int:
         from tui.app import run_app
     except ImportError:
         fail("the app is not built yet; use mlp-tui train / sample / eval / bench")
+    if args.runs_dir is None:
+        from core.runs.folder import default_runs_dir
+
+        default_runs_dir()  # a $MLP_TUI_RUNS_DIR of ~nobody is one line now, not a traceback at the first save
     values = resolve_settings(args)
     values["preset"] = args.preset  # shown in the preset selector; not a setting itself
     return run_app(values, runs_dir=args.runs_dir, storage=args.storage)

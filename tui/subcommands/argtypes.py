@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NoReturn
 
 
@@ -58,6 +59,19 @@ def number(cast: Callable[[str], float], ok: Callable[[float], bool], what: str)
     parse.__name__ = what  # argparse names the type in some messages
     return parse
 
+
+def path_arg(text: str) -> Path:
+    """The argparse type of every flag and argument that takes a path: core.runs.files.user_path, so `~bob/x`
+    for an unknown user (or an empty path) is one line naming the flag rather than a RuntimeError traceback."""
+    from core.runs.files import PathError, user_path
+
+    try:
+        return user_path(text)
+    except PathError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+path_arg.__name__ = "path"
 
 positive_int = number(int, lambda v: v >= 1, "a positive integer")
 thread_count = number(int, lambda v: 1 <= v <= (os.cpu_count() or 1),

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 from core.runs.folder import json_safe
-from tui.subcommands.argtypes import CommandLine, fail
+from tui.subcommands.argtypes import CommandLine, fail, path_arg
 
 
 def add_parser(cl: CommandLine) -> None:
     p = cl.add("eval", run, description="Split losses of a saved model, as JSON on stdout.")
-    p.add_argument("--checkpoint", type=Path, required=True, metavar="PATH",
+    p.add_argument("--checkpoint", type=path_arg, required=True, metavar="PATH",
                    help="a run directory or a model.pt written by mlp-tui")
     p.add_argument("--data", default=None, metavar="PATH",
                    help="evaluate on this dataset instead of the one the model was trained on")

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from tui.subcommands.argtypes import CommandLine
+from tui.subcommands.argtypes import CommandLine, path_arg
 
 
 def add_parser(cl: CommandLine) -> None:
     p = cl.add("export", run, description="A run's loss history as CSV: step, log10 loss, loss, and the split "
                "losses at the steps they were evaluated.")
-    p.add_argument("run", type=Path, metavar="RUN", help="a run directory")
-    p.add_argument("-o", "--out", type=Path, default=None, metavar="FILE", help="write here (default: stdout)")
+    p.add_argument("run", type=path_arg, metavar="RUN", help="a run directory")
+    p.add_argument("-o", "--out", type=path_arg, default=None, metavar="FILE", help="write here (default: stdout)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -22,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     from core.runs.listing import export_csv
 
     read_info(args.run)  # a bad run is refused before FILE is opened
-    run = args.run.expanduser()
+    run = args.run
     protected = [run / name for name in RUN_FILES] + [f for f in run.iterdir() if f.is_file()]
     if args.out is None:
         check_stream(sys.stdout, "stdout", protected)  # `export RUN > RUN/losses.f32` would feed on itself

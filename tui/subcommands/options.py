@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from pathlib import Path
 
 from core import settings
+from tui.subcommands.argtypes import path_arg
 
 PRESET_NAMES = tuple(settings.PRESETS)
 OFF = type("Off", (), {"__repr__": lambda self: "off"})()  # an optional setting switched off by its flag
@@ -51,7 +51,7 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
             g.add_argument(*s.flags, dest=s.name, type=setting_type(s.name), default=None, metavar=s.metavar,
                            help=s.help + default)
         if s.name == "data":
-            g.add_argument("--config", type=Path, default=None, metavar="FILE",
+            g.add_argument("--config", type=path_arg, default=None, metavar="FILE",
                            help="read settings from a TOML recipe (mlp-tui recipe RUN prints one); flags given "
                                 "explicitly win over it, and it wins over --preset")
             g.add_argument("--preset", choices=PRESET_NAMES, default=None,
@@ -80,6 +80,6 @@ def resolve_settings(args: argparse.Namespace) -> dict:
 
 
 def add_runs_dir(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--runs-dir", type=Path, default=None, metavar="DIR",
+    p.add_argument("--runs-dir", type=path_arg, default=None, metavar="DIR",
                    help="where runs are kept (default: $MLP_TUI_RUNS_DIR, else the user data folder, "
                         "e.g. ~/.local/share/mlp-tui/runs)")

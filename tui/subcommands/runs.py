@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     from core.runs.folder import default_runs_dir
     from core.runs.listing import list_runs
 
-    root = (args.runs_dir or default_runs_dir()).expanduser()
+    root = args.runs_dir or default_runs_dir()  # --runs-dir is read by argtypes.path_arg
     runs = list_runs(root)
     if args.study is not None:
         runs = sorted((r for r in runs if r.study == args.study), key=lambda r: r.trial)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 from core import settings
-from tui.subcommands.argtypes import CommandLine, fail, number
+from tui.subcommands.argtypes import CommandLine, fail, number, path_arg
 
 MAX_SAMPLES = 10**9  # streamed: memory stays at one batch, but a billion lines is ~10 GB of output
 TEMPERATURE = settings.BY_NAME["temperature"]
@@ -19,7 +18,7 @@ def add_parser(cl: CommandLine) -> None:
 
     p = cl.add("sample", run, description="Sample words from a saved model, one per line.",
                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--checkpoint", type=Path, required=True, metavar="PATH",
+    p.add_argument("--checkpoint", type=path_arg, required=True, metavar="PATH",
                    help="a run directory or a model.pt written by mlp-tui")
     p.add_argument("-n", type=number(int, lambda v: 1 <= v <= MAX_SAMPLES, f"from 1 to {MAX_SAMPLES:,}"),
                    default=20, metavar="N", help="how many words (streamed in batches)")

@@ -134,4 +134,8 @@ def run(args: argparse.Namespace) -> int:
     _, reason = settings.BY_NAME["data"].parse(str(values["data"]))
     if reason:
         raise ConfigError(f"--data {safe_text(str(values['data']))}: {reason}")
+    if args.app_args.runs_dir is None:
+        from core.runs.folder import default_runs_dir
+
+        default_runs_dir()  # a $MLP_TUI_RUNS_DIR of ~nobody: one line here, not in every tab
     return serve(args, args.app_argv)

@@ -15,14 +15,13 @@ import os
 import signal
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from core import settings
 from core.runs.files import safe_text
 from core.signals import StopSignals, exit_status
 from core.sweeps.study import DB_NAME
-from tui.subcommands.argtypes import CommandLine, number
+from tui.subcommands.argtypes import CommandLine, number, path_arg
 from tui.subcommands.options import add_runs_dir, add_training_options, resolve_settings
 
 
@@ -342,7 +341,7 @@ def add_parser(cl: CommandLine) -> None:
                       "instead (for mlp-tui train --config)")
     export = cl.add("sweep export", cmd_sweep_export, description="A study's trials as CSV.")
     export.add_argument("study", metavar="STUDY", help="the study's name")
-    export.add_argument("-o", "--out", type=Path, default=None, metavar="FILE", help="write here (default: stdout)")
+    export.add_argument("-o", "--out", type=path_arg, default=None, metavar="FILE", help="write here (default: stdout)")
     for p in (show, export):
         p.add_argument("--storage", default=None, metavar="URL", help="the study's storage (default: "
                        f"{DB_NAME} in the runs folder)")

@@ -23,7 +23,7 @@ from core.runs.files import safe_text
 from core.runs.folder import METRICS, RUN_FILES, json_safe
 from core.signals import StopSignals, detach_on_hangup, exit_status
 from core.status import Status
-from tui.subcommands.argtypes import CommandLine, thread_count
+from tui.subcommands.argtypes import CommandLine, path_arg, thread_count
 from tui.subcommands.options import add_runs_dir, add_training_options, resolve_settings
 
 
@@ -132,12 +132,12 @@ def _train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str, dedupe: bo
 
 
 def _new_folder(out: Path | None) -> Path | None:
-    """--out expanded, refused if it holds a run or files a run would write; None (a new folder) if not given."""
+    """--out (expanded by argtypes.path_arg), refused if it holds a run or files a run would write; None (a new
+    folder) if not given."""
     from core.errors import MLPTuiError
 
     if out is None:
         return None
-    out = out.expanduser()
     held = [n for n in RUN_FILES if os.path.lexists(out / n)]
     if held:
         what = "a run" if {"run.json", "model.pt"} & set(held) else f"files a run would write ({', '.join(held)})"
@@ -285,7 +285,7 @@ def add_parser(cl: CommandLine) -> None:
     p = cl.add("train", run, description="Train without the app; writes model.pt and metrics.json.")
     if cl.wants_settings("train"):
         add_training_options(p)
-    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+    p.add_argument("--out", type=path_arg, default=None, metavar="DIR",
                    help="the run directory: model.pt, metrics.json, run.json, the loss history, evaluations "
                         "and samples (default: a new <dataset>-<date-time> folder in --runs-dir)")
     add_runs_dir(p)

@@ -33,7 +33,7 @@ def render_exercises(rows: list) -> Table:
 class ExercisesView(ViewScreen):
     view_id = "exercises"
     TITLE = "Exercises"
-    HINT = "the lecture's exercises, ticked from your runs · esc: back"
+    HINT = "the lecture's exercises, ticked from your runs on the built-in names · esc: back"
 
     def __init__(self, root: Path) -> None:
         super().__init__()
@@ -63,4 +63,4 @@ class ExercisesView(ViewScreen):
         self.rows = rows
         self.query_one("#exercises-out", Static).update(render_exercises(rows))
         done = sum(e.done for e in rows)
-        self.set_status(f"{done} of {len(rows)} done, from the runs in {safe_text(self.root)}")
+        self.set_status(f"{done} of {len(rows)} done, from the runs on the built-in names in {safe_text(self.root)}")
