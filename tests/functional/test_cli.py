@@ -11,7 +11,7 @@ import sys
 import pytest
 import torch
 from conftest import SMALL_WORDS, TRAINED_HIDDEN, TRAINED_STEPS, assert_cli_error, run_cli, write_words
-from helpers import COMMAND, fingerprint, strict_json, train_argv
+from helpers import COMMAND, ROOT, fingerprint, strict_json, train_argv
 
 from core.config import MAX_BATCH
 from core.model import MLP, MLPConfig
@@ -434,3 +434,73 @@ def test_a_closed_stderr_pipe_does_not_lose_the_run(tmp_path, words_file):
     assert r.returncode == 0
     info = json.loads((out / "run.json").read_text())
     assert info["status"] == "done" and info["step"] == 20000 and (out / "metrics.json").exists()
+
+
+# ---------------------------------------------------------------- the app needs a terminal
+def test_the_app_refuses_a_stdout_that_is_not_a_terminal(tmp_path, words_file):
+    """`mlp-tui | tail`: the app would draw out of sight and train unseen. One line, exit 2, pointing to train;
+    no training process is started (the command ends at once)."""
+    import os
+
+    primary, secondary = os.openpty()  # stdin a terminal, stdout a pipe
+    try:
+        r = subprocess.run([sys.executable, "-m", "tui.cli", "--data", str(words_file), "--hidden", "16"],
+                           stdin=secondary, capture_output=True, text=True, timeout=60, cwd=ROOT,
+                           env={**os.environ, "PYTHONPATH": str(ROOT), "TEXTUAL_DRIVER": ""})
+    finally:
+        os.close(primary)
+        os.close(secondary)
+    assert_cli_error(r.returncode, r.stderr, "stdout is not a terminal", "mlp-tui train")
+    assert r.stdout == ""
+
+
+@pytest.mark.parametrize("stream", ["stdin", "stdout"])
+def test_the_app_names_the_stream_that_is_not_a_terminal(capsys, monkeypatch, words_file, stream):
+    """`mlp-tui < /dev/null` as well: its keys would never arrive (q would not quit)."""
+    import io
+
+    import tui.app
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.delenv("TEXTUAL_DRIVER", raising=False)
+    other = "stdout" if stream == "stdin" else "stdin"
+    monkeypatch.setattr(sys, other, Terminal())
+    monkeypatch.setattr(sys, stream, io.StringIO())
+    monkeypatch.setattr(tui.app, "run_app", lambda *a, **k: pytest.fail("the app started"))
+    code, _, err = run_cli(capsys, ["--data", str(words_file)])
+    assert_cli_error(code, err, f"{stream} is not a terminal")
+
+
+def test_the_app_under_serve_runs_on_pipes(capsys, monkeypatch, words_file):
+    """textual-serve runs the app with stdin and stdout on pipes, by design, in the environment it builds: there
+    the app starts (tests/functional/test_serve.py sees it draw in a browser session)."""
+    app_service = pytest.importorskip("textual_serve.app_service")
+    import tui.app
+
+    async def nothing(*_: object) -> None:
+        return None
+
+    service = app_service.AppService("mlp-tui", write_bytes=nothing, write_str=nothing, close=nothing,
+                                     download_manager=None)
+    for key, value in service._build_environment().items():
+        monkeypatch.setenv(key, value)
+    started = []
+    monkeypatch.setattr(tui.app, "run_app", lambda values, **kw: started.append(values) or 0)
+    code, _, err = run_cli(capsys, ["--data", str(words_file), "--hidden", "16"])  # stdin, stdout: pytest's
+    assert code == 0, err
+    assert started and started[0]["n_hidden"] == 16
+
+
+def test_every_error_has_one_prefix(capsys, words_file):
+    """argparse's errors, a setting's and a file's: all `mlp-tui: error: `, the command named by its --help."""
+    code, _, err = run_cli(capsys, ["train", "--bogus"])
+    assert_cli_error(code, err, "unrecognized arguments: --bogus", "(see mlp-tui train --help)")
+    code, _, err = run_cli(capsys, ["sweep", "show"])
+    assert_cli_error(code, err, "(see mlp-tui sweep show --help)")
+    code, _, err = run_cli(capsys, ["train", "--data", str(words_file), "--lr", "\x1b[31m"])
+    assert_cli_error(code, err, "--lr", "\\x1b")  # argparse's message quotes the text: escaped too
+    code, _, err = run_cli(capsys, ["train", "--data", "nowhere.txt"])
+    assert_cli_error(code, err, "nowhere.txt")
