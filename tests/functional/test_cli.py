@@ -504,3 +504,19 @@ def test_every_error_has_one_prefix(capsys, words_file):
     assert_cli_error(code, err, "--lr", "\\x1b")  # argparse's message quotes the text: escaped too
     code, _, err = run_cli(capsys, ["train", "--data", "nowhere.txt"])
     assert_cli_error(code, err, "nowhere.txt")
+
+
+def test_run_json_and_metrics_json_tell_the_same_seconds(trained_run):
+    """A short run's training time: run.json said the steps' own time, metrics.json the wall time to the end of
+    the final evaluation and save (0.0 against 0.7 s for 5 steps). Both now write core.runs.writer.clocks, and
+    metrics.json's dev curve counts seconds as evals.jsonl does."""
+    from core.runs.folder import EVALS, read_info, read_metrics
+
+    _, run = trained_run
+    info, metrics = read_info(run), json.loads((run / "metrics.json").read_text())
+    for key in ("seconds", "wall"):
+        assert metrics[key] == info[key], key
+    assert read_metrics(run)["seconds"] == info["seconds"]
+    last = json.loads((run / EVALS).read_text().splitlines()[-1])
+    assert metrics["dev_curve"][-1][0] == last["seconds"]
+    assert metrics["dev_curve"][-1][1] == last["step"] == metrics["steps"]
