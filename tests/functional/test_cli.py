@@ -293,7 +293,7 @@ def test_bench_prints_both_loops_and_their_ratio(capsys, monkeypatch):
     """`mlp-tui bench`: steps/s of the lecture loop and of the trainer (on each kernel where numba is
     installed), and a ratio that is their quotient. Numbers only, no speed asserted (that is the bench's job)."""
     monkeypatch.delenv("MLP_TUI_KERNEL", raising=False)
-    code, out, err = run_cli(capsys, ["bench", "--steps", "1200"])
+    code, out, err = run_cli(capsys, ["bench", "--steps", "3000"])
     assert code == 0, err
     rates = {line.split("):")[0]: float(line.split("):")[1].split("steps/s")[0].replace(",", ""))
              for line in out.splitlines() if "steps/s" in line}
@@ -303,14 +303,14 @@ def test_bench_prints_both_loops_and_their_ratio(capsys, monkeypatch):
     ratio = float(re.search(r"^ratio: (\d+\.\d+)x", out, re.MULTILINE).group(1))
     assert ratio == pytest.approx(ours / ref, abs=0.02)
     monkeypatch.setenv("MLP_TUI_KERNEL", "torch")
-    code, out, _ = run_cli(capsys, ["bench", "--steps", "1200"])
+    code, out, _ = run_cli(capsys, ["bench", "--steps", "3000"])
     assert code == 0 and "mlp-tui trainer (fused, no per-step sync):" in out
     assert "the compiled step is off: MLP_TUI_KERNEL=torch" in out and "torch kernels, no extra" not in out
 
 
 @pytest.mark.slow
 def test_bench_preset_prints_the_matmul_floor_and_our_share(capsys):
-    code, out, err = run_cli(capsys, ["bench", "--preset", "tiny", "--steps", "1200"])
+    code, out, err = run_cli(capsys, ["bench", "--preset", "tiny", "--steps", "3000"])
     assert code == 0, err
     m = re.search(r"matmul floor: ([\d,]+) us per step .* our share of the floor: (\d+)%", out)
     assert m and int(m.group(1).replace(",", "")) > 0 and 0 < int(m.group(2)) <= 100
@@ -321,10 +321,21 @@ def test_bench_preset_prints_the_matmul_floor_and_our_share(capsys):
 @pytest.mark.slow
 def test_bench_of_an_ensemble_times_one_member(capsys):
     code, out, err = run_cli(capsys, ["bench", "--preset", "tiny", "--members", "2", "--n-embd", "4",
-                                      "--n-hidden", "200", "--steps", "300"])
+                                      "--n-hidden", "200", "--steps", "3000"])
     assert code == 0, err
     assert "an ensemble of 2 members: timing one (n_embd 2, n_hidden 100)" in out
     assert "3,481 parameters" in out  # the lecture's first model, as one member of tiny's shape
+
+
+@pytest.mark.parametrize("argv", [["bench"], ["bench", "--preset", "tiny"]])
+def test_bench_refuses_too_few_steps_for_a_ratio(capsys, argv):
+    """`bench --steps 10` printed a ratio of the trainer's start-up (0.4x where it is 5x): refused in one line."""
+    from tui.subcommands.bench import MIN_STEPS
+
+    for steps in ("10", str(MIN_STEPS - 1)):
+        code, out, err = run_cli(capsys, [*argv, "--steps", steps])
+        assert_cli_error(code, err, f"--steps {int(steps):,}", f"at least {MIN_STEPS:,}")
+        assert out == ""
 
 
 def test_an_unknown_kernel_choice_is_one_line(capsys, monkeypatch):
