@@ -395,3 +395,15 @@ async def test_the_split_panes_notes_are_whole(harness: Harness, size) -> None:
             words = words_of(app, "#splits")
             assert "entries used" in words and "a uniform guess is" in words, words
         assert f"at step {splits.history[-1][0]:,}" in screen_text(app)  # in the border
+
+
+@pytest.mark.slow
+async def test_the_status_line_wraps_whole_at_80x24(harness: Harness) -> None:
+    """Done, the status line ran past 80 columns and lost its end ("done: raise steps to go on"): it wraps."""
+    app = harness.app(hidden=16, steps=300)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.status == "done", timeout=30, what="the run to finish")
+        await pilot.pause(0.3)
+        status = words_of(app, "#status")
+        assert status.startswith("done") and status.endswith("done: raise steps to go on"), status
+        assert "ETA" in status and "step 300/300" in status
