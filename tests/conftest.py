@@ -66,12 +66,13 @@ def assert_one_line(e: pytest.ExceptionInfo, *fragments: str) -> str:
 
 
 def assert_cli_error(code: int, err: str, *fragments: str) -> str:
-    """Exit status 2 and exactly one `mlp-tui...: error: ...` line on stderr, no traceback, holding every fragment."""
+    """Exit status 2 and exactly one `mlp-tui: error: ...` line on stderr (every command's one form), no traceback,
+    holding every fragment."""
     assert code == 2, err
     assert "Traceback" not in err
     assert err.count("\n") == 1 and err.endswith("\n"), err
     line = err[:-1]
-    assert line.startswith("mlp-tui") and ": error: " in line, line
+    assert line.startswith("mlp-tui: error: "), line
     return one_line(line, *fragments)
 
 

@@ -260,6 +260,14 @@ class MLPApp(TrainingEvents, CompareRuns, Lifecycle, App[None]):
         plot.last_only, plot.dirty = not plot.last_only, True
         self.send_view()
 
+    def action_toggle_milestones(self) -> None:
+        plot = self.main_screen.query_one(LossPlot)
+        if not plot.milestones:
+            self.notify("the milestones are the course's dev losses on the built-in names; this data has none",
+                        timeout=4)
+            return
+        plot.toggle_milestones()
+
     def action_leave_field(self) -> None:
         """Out of a field (a live value applies as it is left), so that the keys work again."""
         from tui.panes.toggle import Toggle

@@ -13,6 +13,7 @@ from textual.widgets import Input
 
 from core import settings
 from core.link import protocol as P
+from core.milestones import milestones_for
 from core.status import Status
 from tui.panes.controls import ControlsPane
 from tui.panes.plot import LossPlot
@@ -62,6 +63,7 @@ class TrainingEvents:
         controls = self.main_screen.query_one(ControlsPane)
         controls.set_vocab(len(info["vocab"]))
         self.main_screen.query_one(SplitLosses).set_vocab(len(info["vocab"]))
+        self.main_screen.query_one(LossPlot).set_milestones(milestones_for(info["dataset"]))
         run = info.get("run")
         if run:  # a loaded run: its settings become the form's, its evaluations the dev points
             m, t = info["model"], info["train"]

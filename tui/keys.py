@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from textual.app import App
 from textual.binding import Binding
 
+from core.milestones import MILESTONES
 from core.runs.folder import CHECKPOINT_EVERY
 from tui.panes.plot import LAST_N
 
@@ -31,6 +32,8 @@ class Key:
         return {"question_mark": "?"}.get(self.key, self.key)
 
 
+MILESTONE_TEXT = ", ".join(f"{m.dev:.2f} {m.what}" for m in MILESTONES)
+
 KEYS: tuple[Key, ...] = (
     Key("space", "toggle_pause", "pause/resume", "pause / resume training", "Pause / resume training"),
     Key("r", "reset", "reset", "reset: a fresh model with the controls' values",
@@ -40,6 +43,9 @@ KEYS: tuple[Key, ...] = (
     Key("m", "toggle_smoothing", "smooth", "plot: toggle EMA smoothing", "Plot: toggle smoothing", show=False),
     Key("w", "toggle_window", "window", f"plot: all steps / last {LAST_N:,} steps",
         f"Plot: all steps / last {LAST_N:,} steps", show=False),
+    Key("b", "toggle_milestones", "milestones",
+        f"plot: the course's dev losses on the names as guides, on / off ({MILESTONE_TEXT})",
+        "Plot: the course's milestones on / off", show=False),
     Key("v", "view('embeddings')", "embeddings", "view: embedding map (characters where their vectors are)",
         "View: embedding map"),
     Key("f", "view('lr_find')", "lr finder", "view: learning-rate finder (a applies its suggestion)",

@@ -44,6 +44,13 @@ from core.runs.lock import RunLock, RunLocked
 from core.status import RUN_FOLDER, Status
 
 
+def clocks(trainer: Any) -> dict[str, float]:
+    """A run's two clocks, as run.json and metrics.json both write them: "seconds" of training (the steps' own
+    time, which evals.jsonl and the app's status line count too) and "wall", the wall seconds spent training
+    (pauses and evaluations between chunks excluded). One source, so the two files never disagree."""
+    return {"seconds": round(trainer.elapsed, 3), "wall": round(trainer.wall, 3)}  # ms: a short run is not 0
+
+
 class RunWriter:
     """Writes one run directory while a Trainer trains; call its methods from the training loop.
 
@@ -257,9 +264,8 @@ class RunWriter:
             best_dev_loss=tr.best_dev,
             best_dev_step=tr.best_dev_step,
             last_loss=tr.snapshot().last_loss,
-            seconds=round(tr.elapsed, 2),
+            **clocks(tr),
             status=status if status in RUN_FOLDER else Status.RUNNING,
-            wall=round(tr.wall, 2),
             updated=time.strftime("%Y-%m-%dT%H:%M:%S"),
             train=tr.config.to_dict(),
             **extra,

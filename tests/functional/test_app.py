@@ -176,7 +176,7 @@ async def test_split_losses_show_three_finite_numbers_after_evaluate(harness: Ha
             shown[split] = float(m.group(1))
             assert math.isfinite(shown[split]) and shown[split] > 0
             assert shown[split] == pytest.approx(losses[split], abs=1e-4)
-        assert f"at step {step:,}" in text_of(app, "#splits")
+        assert f"at step {step:,}" in screen_text(app)  # the border of the pane
 
 
 @pytest.mark.slow
@@ -366,3 +366,44 @@ async def test_question_mark_opens_the_help_which_scrolls_at_80x24(harness: Harn
         await until(pilot, lambda: "Split losses" in screen_text(app), what="the help's last section")
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, HelpScreen), what="back")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", [(80, 24), (130, 40)])
+async def test_the_split_panes_notes_are_whole(harness: Harness, size) -> None:
+    """At 80x24 the table's caption was cut after its second line (the counts and the initial loss never showed,
+    "best dev" broke in two). Now the notes that fit are shown whole, short forms where room is short, the step
+    of the evaluation in the border; the rest whole at a larger size."""
+    app = harness.app(hidden=32)
+    async with app.run_test(size=size) as pilot:
+        await running(pilot, harness, min_step=100)
+        splits = app.query_one(SplitLosses)
+        await until(pilot, lambda: bool(splits.history) and splits.counts is not None, what="losses and counts")
+        await pause_app(pilot)
+        await until(pilot, lambda: splits.history[-1][0] == harness.trainer.step, what="the evaluation at pause")
+        await pilot.pause(0.1)
+        region = splits.content_region
+        needed = splits.get_content_height(region.size, app.size, region.width)
+        assert needed <= region.height, (needed, region.height, text_of(app, "#splits"))
+        text = text_of(app, "#splits")
+        best, step = splits.best
+        assert re.search(rf"^best dev {best:.4f} @{step:,}\s*$", text, re.MULTILINE), text
+        dev = f"{splits.counts.losses['dev']:.4f}"
+        if size == (80, 24):
+            assert re.search(rf"^\d-gram counts dev {dev}\s*$", text, re.MULTILINE), text
+        else:
+            words = words_of(app, "#splits")
+            assert "entries used" in words and "a uniform guess is" in words, words
+        assert f"at step {splits.history[-1][0]:,}" in screen_text(app)  # in the border
+
+
+@pytest.mark.slow
+async def test_the_status_line_wraps_whole_at_80x24(harness: Harness) -> None:
+    """Done, the status line ran past 80 columns and lost its end ("done: raise steps to go on"): it wraps."""
+    app = harness.app(hidden=16, steps=300)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.status == "done", timeout=30, what="the run to finish")
+        await pilot.pause(0.3)
+        status = words_of(app, "#status")
+        assert status.startswith("done") and status.endswith("done: raise steps to go on"), status
+        assert "ETA" in status and "step 300/300" in status

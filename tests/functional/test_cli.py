@@ -11,7 +11,7 @@ import sys
 import pytest
 import torch
 from conftest import SMALL_WORDS, TRAINED_HIDDEN, TRAINED_STEPS, assert_cli_error, run_cli, write_words
-from helpers import COMMAND, fingerprint, strict_json, train_argv
+from helpers import COMMAND, ROOT, fingerprint, strict_json, train_argv
 
 from core.config import MAX_BATCH
 from core.model import MLP, MLPConfig
@@ -293,7 +293,7 @@ def test_bench_prints_both_loops_and_their_ratio(capsys, monkeypatch):
     """`mlp-tui bench`: steps/s of the lecture loop and of the trainer (on each kernel where numba is
     installed), and a ratio that is their quotient. Numbers only, no speed asserted (that is the bench's job)."""
     monkeypatch.delenv("MLP_TUI_KERNEL", raising=False)
-    code, out, err = run_cli(capsys, ["bench", "--steps", "1200"])
+    code, out, err = run_cli(capsys, ["bench", "--steps", "3000"])
     assert code == 0, err
     rates = {line.split("):")[0]: float(line.split("):")[1].split("steps/s")[0].replace(",", ""))
              for line in out.splitlines() if "steps/s" in line}
@@ -303,14 +303,14 @@ def test_bench_prints_both_loops_and_their_ratio(capsys, monkeypatch):
     ratio = float(re.search(r"^ratio: (\d+\.\d+)x", out, re.MULTILINE).group(1))
     assert ratio == pytest.approx(ours / ref, abs=0.02)
     monkeypatch.setenv("MLP_TUI_KERNEL", "torch")
-    code, out, _ = run_cli(capsys, ["bench", "--steps", "1200"])
+    code, out, _ = run_cli(capsys, ["bench", "--steps", "3000"])
     assert code == 0 and "mlp-tui trainer (fused, no per-step sync):" in out
     assert "the compiled step is off: MLP_TUI_KERNEL=torch" in out and "torch kernels, no extra" not in out
 
 
 @pytest.mark.slow
 def test_bench_preset_prints_the_matmul_floor_and_our_share(capsys):
-    code, out, err = run_cli(capsys, ["bench", "--preset", "tiny", "--steps", "1200"])
+    code, out, err = run_cli(capsys, ["bench", "--preset", "tiny", "--steps", "3000"])
     assert code == 0, err
     m = re.search(r"matmul floor: ([\d,]+) us per step .* our share of the floor: (\d+)%", out)
     assert m and int(m.group(1).replace(",", "")) > 0 and 0 < int(m.group(2)) <= 100
@@ -321,10 +321,21 @@ def test_bench_preset_prints_the_matmul_floor_and_our_share(capsys):
 @pytest.mark.slow
 def test_bench_of_an_ensemble_times_one_member(capsys):
     code, out, err = run_cli(capsys, ["bench", "--preset", "tiny", "--members", "2", "--n-embd", "4",
-                                      "--n-hidden", "200", "--steps", "300"])
+                                      "--n-hidden", "200", "--steps", "3000"])
     assert code == 0, err
     assert "an ensemble of 2 members: timing one (n_embd 2, n_hidden 100)" in out
     assert "3,481 parameters" in out  # the lecture's first model, as one member of tiny's shape
+
+
+@pytest.mark.parametrize("argv", [["bench"], ["bench", "--preset", "tiny"]])
+def test_bench_refuses_too_few_steps_for_a_ratio(capsys, argv):
+    """`bench --steps 10` printed a ratio of the trainer's start-up (0.4x where it is 5x): refused in one line."""
+    from tui.subcommands.bench import MIN_STEPS
+
+    for steps in ("10", str(MIN_STEPS - 1)):
+        code, out, err = run_cli(capsys, [*argv, "--steps", steps])
+        assert_cli_error(code, err, f"--steps {int(steps):,}", f"at least {MIN_STEPS:,}")
+        assert out == ""
 
 
 def test_an_unknown_kernel_choice_is_one_line(capsys, monkeypatch):
@@ -434,3 +445,89 @@ def test_a_closed_stderr_pipe_does_not_lose_the_run(tmp_path, words_file):
     assert r.returncode == 0
     info = json.loads((out / "run.json").read_text())
     assert info["status"] == "done" and info["step"] == 20000 and (out / "metrics.json").exists()
+
+
+# ---------------------------------------------------------------- the app needs a terminal
+def test_the_app_refuses_a_stdout_that_is_not_a_terminal(tmp_path, words_file):
+    """`mlp-tui | tail`: the app would draw out of sight and train unseen. One line, exit 2, pointing to train;
+    no training process is started (the command ends at once)."""
+    import os
+
+    primary, secondary = os.openpty()  # stdin a terminal, stdout a pipe
+    try:
+        r = subprocess.run([sys.executable, "-m", "tui.cli", "--data", str(words_file), "--hidden", "16"],
+                           stdin=secondary, capture_output=True, text=True, timeout=60, cwd=ROOT,
+                           env={**os.environ, "PYTHONPATH": str(ROOT), "TEXTUAL_DRIVER": ""})
+    finally:
+        os.close(primary)
+        os.close(secondary)
+    assert_cli_error(r.returncode, r.stderr, "stdout is not a terminal", "mlp-tui train")
+    assert r.stdout == ""
+
+
+@pytest.mark.parametrize("stream", ["stdin", "stdout"])
+def test_the_app_names_the_stream_that_is_not_a_terminal(capsys, monkeypatch, words_file, stream):
+    """`mlp-tui < /dev/null` as well: its keys would never arrive (q would not quit)."""
+    import io
+
+    import tui.app
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.delenv("TEXTUAL_DRIVER", raising=False)
+    other = "stdout" if stream == "stdin" else "stdin"
+    monkeypatch.setattr(sys, other, Terminal())
+    monkeypatch.setattr(sys, stream, io.StringIO())
+    monkeypatch.setattr(tui.app, "run_app", lambda *a, **k: pytest.fail("the app started"))
+    code, _, err = run_cli(capsys, ["--data", str(words_file)])
+    assert_cli_error(code, err, f"{stream} is not a terminal")
+
+
+def test_the_app_under_serve_runs_on_pipes(capsys, monkeypatch, words_file):
+    """textual-serve runs the app with stdin and stdout on pipes, by design, in the environment it builds: there
+    the app starts (tests/functional/test_serve.py sees it draw in a browser session)."""
+    app_service = pytest.importorskip("textual_serve.app_service")
+    import tui.app
+
+    async def nothing(*_: object) -> None:
+        return None
+
+    service = app_service.AppService("mlp-tui", write_bytes=nothing, write_str=nothing, close=nothing,
+                                     download_manager=None)
+    for key, value in service._build_environment().items():
+        monkeypatch.setenv(key, value)
+    started = []
+    monkeypatch.setattr(tui.app, "run_app", lambda values, **kw: started.append(values) or 0)
+    code, _, err = run_cli(capsys, ["--data", str(words_file), "--hidden", "16"])  # stdin, stdout: pytest's
+    assert code == 0, err
+    assert started and started[0]["n_hidden"] == 16
+
+
+def test_every_error_has_one_prefix(capsys, words_file):
+    """argparse's errors, a setting's and a file's: all `mlp-tui: error: `, the command named by its --help."""
+    code, _, err = run_cli(capsys, ["train", "--bogus"])
+    assert_cli_error(code, err, "unrecognized arguments: --bogus", "(see mlp-tui train --help)")
+    code, _, err = run_cli(capsys, ["sweep", "show"])
+    assert_cli_error(code, err, "(see mlp-tui sweep show --help)")
+    code, _, err = run_cli(capsys, ["train", "--data", str(words_file), "--lr", "\x1b[31m"])
+    assert_cli_error(code, err, "--lr", "\\x1b")  # argparse's message quotes the text: escaped too
+    code, _, err = run_cli(capsys, ["train", "--data", "nowhere.txt"])
+    assert_cli_error(code, err, "nowhere.txt")
+
+
+def test_run_json_and_metrics_json_tell_the_same_seconds(trained_run):
+    """A short run's training time: run.json said the steps' own time, metrics.json the wall time to the end of
+    the final evaluation and save (0.0 against 0.7 s for 5 steps). Both now write core.runs.writer.clocks, and
+    metrics.json's dev curve counts seconds as evals.jsonl does."""
+    from core.runs.folder import EVALS, read_info, read_metrics
+
+    _, run = trained_run
+    info, metrics = read_info(run), json.loads((run / "metrics.json").read_text())
+    for key in ("seconds", "wall"):
+        assert metrics[key] == info[key], key
+    assert read_metrics(run)["seconds"] == info["seconds"]
+    last = json.loads((run / EVALS).read_text().splitlines()[-1])
+    assert metrics["dev_curve"][-1][0] == last["seconds"]
+    assert metrics["dev_curve"][-1][1] == last["step"] == metrics["steps"]

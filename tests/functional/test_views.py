@@ -199,6 +199,10 @@ async def test_every_view_opens_from_the_palette_at_80x24(harness: Harness) -> N
             await pilot.press("enter")
             await until(pilot, lambda cls=cls: isinstance(app.screen, cls), what=cls.__name__)
             assert cls.TITLE in view_text(app).split("\n")[0]
+            region = app.screen.query_one(".view-title").content_region  # the hint wraps at 80 columns, never cut
+            rows = screen_text(app).split("\n")[region.y : region.bottom]
+            title = " ".join(" ".join(row[region.x : region.right] for row in rows).split())
+            assert title == " ".join(f"{cls.TITLE} {cls.HINT}".split()), title
             await pilot.press("escape")
             await until(pilot, lambda cls=cls: not isinstance(app.screen, cls), what="back")
 

@@ -1,4 +1,5 @@
-"""The loss plot: log10 training loss against step, an EMA-smoothed line, dev points, the decay step.
+"""The loss plot: log10 training loss against step, an EMA-smoothed line, dev points, the decay step, and on the
+built-in names the course's dev-loss landmarks (core.milestones) as faint labelled guides.
 
 The training process sends the curve already downsampled to about the plot's width in braille dots
 (ARCHITECTURE.md, "Measured": 200K points take 1.8 s to draw, 2K points 20-35 ms), and the plot redraws only when new
@@ -13,8 +14,12 @@ from rich.text import Text
 from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
+from core.milestones import Milestone
+
 LAST_N = 20_000  # the "last N steps" window
 OVERLAY_COLORS = ("magenta", "green", "yellow", "blue", "red")  # up to five other runs for comparison
+GUIDE_COLOR = 103  # the milestones' lines and labels: a faint slate, apart from the gray raw curve
+FRAME_ROWS = 6  # rows of the pane that are not the plot's canvas: borders, the frame, x ticks, x label
 
 
 def ema(values: list[float], alpha: float) -> list[float]:
@@ -59,6 +64,9 @@ class LossPlot(SafePlot):
         self.last_only = False
         self.dirty = True
         self.overlays: list[tuple[str, list[float], list[float]]] = []  # other runs: (label, steps, values)
+        self.milestones: tuple[Milestone, ...] = ()  # the landmarks of the loaded data (none off the names)
+        self.show_milestones = True  # the b key
+        self.guides: list[tuple[float, str]] = []  # what the last redraw drew: (log10 loss, label), top down
 
     def dots_wide(self) -> int:
         """Points worth sending for a curve: braille draws two dots per column, less the y axis's columns."""
@@ -77,6 +85,13 @@ class LossPlot(SafePlot):
         if (decay_at, total) != (self.decay_at, self.total):
             self.decay_at, self.total, self.dirty = decay_at, total, True
 
+    def set_milestones(self, milestones: tuple[Milestone, ...]) -> None:
+        if milestones != self.milestones:
+            self.milestones, self.dirty = milestones, True
+
+    def toggle_milestones(self) -> None:
+        self.show_milestones, self.dirty = not self.show_milestones, True
+
     def view_title(self) -> str:
         window = f"last {LAST_N:,} steps" if self.last_only else "all steps"
         return f"Loss (log10) · {window} · {'smoothed' if self.smooth else 'raw'}"
@@ -87,6 +102,7 @@ class LossPlot(SafePlot):
             return
         self.dirty = False
         self.border_title = self.view_title()
+        self.guides = []
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
@@ -96,10 +112,17 @@ class LossPlot(SafePlot):
             plt.title("waiting for the first steps…")
             self.refresh()
             return
+        self.draw_curves(plt, steps, vals)
+        self.refresh()
+
+    def draw_curves(self, plt, steps: list[float], vals: list[float]) -> None:
+        """The milestones first (the curves are drawn over them where they cross), then the overlays, the training
+        curve, the dev points and the decay step."""
         lo_step = steps[0]
         longest = max((o[1][-1] for o in self.overlays if o[1]), default=0) if not self.last_only else 0
         last_dev = max((st for st, _ in self.dev), default=0)
         hi_step = max(steps[-1], longest, last_dev, lo_step + 1)
+        series: list[tuple[list[float], list[float], dict]] = []  # (xs, ys, plot's keywords) in drawing order
         # Every labelled series must keep a point inside the x range: plotext's legend fails on one
         # whose points all fall outside (an IndexError that would take the app down).
         for (label, o_steps, o_vals), color in zip(self.overlays, OVERLAY_COLORS):
@@ -108,14 +131,18 @@ class LossPlot(SafePlot):
                 ys = [b for _, b in pts]
                 if self.smooth and len(ys) > 3:
                     ys = ema(ys, alpha=min(1.0, 8 / len(ys)))
-                plt.plot([a for a, _ in pts], ys, marker="braille", color=color, label=label[:18])
+                series.append(([a for a, _ in pts], ys, {"color": color, "label": label[:18]}))
         if self.smooth and len(vals) > 3:
-            plt.plot(steps, vals, marker="braille", color="gray")
-            plt.plot(steps, ema(vals, alpha=min(1.0, 8 / len(vals))), marker="braille", color="cyan",
-                     label="train (EMA)")
+            series.append((steps, vals, {"color": "gray"}))
+            series.append((steps, ema(vals, alpha=min(1.0, 8 / len(vals))), {"color": "cyan", "label": "train (EMA)"}))
         else:
-            plt.plot(steps, vals, marker="braille", color="cyan", label="train")
+            series.append((steps, vals, {"color": "cyan", "label": "train"}))
         dev = [(s, math.log10(v)) for s, v in self.dev if lo_step <= s <= hi_step and v > 0 and math.isfinite(v)]
+        drawn = [y for _, ys, _ in series for y in ys if math.isfinite(y)] + [v for _, v in dev]
+        if self.show_milestones and drawn:  # the y range the curves span: the guides keep inside it
+            self.draw_guides(plt, min(drawn), max(drawn), lo_step, hi_step)
+        for xs, ys, kw in series:
+            plt.plot(xs, ys, marker="braille", **kw)
         if dev:
             plt.scatter([s for s, _ in dev], [v for _, v in dev], marker="dot", color="orange", label="dev")
         if self.decay_at and lo_step <= self.decay_at <= max(steps[-1], self.total or 0):
@@ -123,4 +150,26 @@ class LossPlot(SafePlot):
         plt.xlim(lo_step, hi_step)
         ticks = [lo_step + (hi_step - lo_step) * i / 4 for i in range(5)]
         plt.xticks(ticks, [short_count(t) for t in ticks])
-        self.refresh()
+
+    def draw_guides(self, plt, lo: float, hi: float, x0: float, x1: float) -> None:
+        """The milestones inside [lo, hi] (they never widen the range), each a faint dotted line with its label at
+        its left end, where a falling curve leaves room. Landmarks closer than a text row share a line and a label;
+        labels name the lecture too when the plot is wide enough."""
+        rows = max(1, self.size.height - FRAME_ROWS)
+        row = (hi - lo) / rows if hi > lo else 0.0
+        groups: list[tuple[float, list[Milestone]]] = []
+        for m in sorted(self.milestones, key=lambda m: -m.dev):
+            if not lo <= m.log10 <= hi:
+                continue
+            if groups and groups[-1][0] - m.log10 < row:
+                groups[-1][1].append(m)
+            else:
+                groups.append((m.log10, [m]))
+        room = self.size.width - 12  # the canvas's columns, less the y axis
+        for y, members in groups:
+            label = " · ".join(m.label(wide=True) for m in members)
+            if len(label) > room // 2:
+                label = " · ".join(m.label(wide=False) for m in members)
+            plt.plot([x0, x1], [y, y], marker="braille", color=GUIDE_COLOR)
+            plt.text(f" {label} ", x0, y, color=GUIDE_COLOR, alignment="left")
+            self.guides.append((y, label))

@@ -6,7 +6,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from rich.console import Console, Group
 from rich.table import Table
+from rich.text import Text
 from textual.widgets import Static
 
 from core.engine.policy import TRAIN_SAMPLE_ROWS
@@ -46,9 +48,15 @@ class SplitLosses(Static):
 
     def clear(self) -> None:
         self.history, self.best, self.counts, self.initial = [], (math.inf, -1), None, None
+        self.border_subtitle = ""
         self.update("[dim]waiting for the first evaluation…[/]")
 
-    def table(self) -> Table:
+    def on_resize(self, event: Any) -> None:
+        if self.history:  # the notes are fitted to the pane's size
+            self.update(self.table())
+
+    def table(self) -> Group:
+        """The losses' table, then the notes under it that fit whole (fitted by fit_notes)."""
         step, now, coverage = self.history[-1]
         prev = self.history[-2][1] if len(self.history) > 1 else {}
         t = Table(box=None, pad_edge=False, expand=False, show_header=True, header_style="bold")
@@ -68,19 +76,43 @@ class SplitLosses(Static):
                 delta = ""
             label = "train*" if split == "train" and coverage == "sample" else split
             t.add_row(label, _fmt(v), delta, *([_fmt(c.losses.get(split))] if wide else []))
+        self.border_subtitle = f"at step {step:,}"
+        width, height = self.content_size.width, self.content_size.height
+        rows = height - 4 if height > 0 else 99  # the table's header and three rows; not laid out yet: all
+        shown = fit_notes(self.notes(coverage, wide), width or 80, rows, self.app.console)
+        return Group(t, *shown)
+
+    def notes(self, coverage: str, wide: bool) -> list[tuple[str, str]]:
+        """The notes under the table, most wanted first, each in full and short (markup)."""
         best, best_step = self.best
-        caption = f"at step {step:,}\n[b]best dev {_fmt(best)}[/]"
-        if best_step >= 0:
-            caption += f" @{best_step:,}"
+        at = f" @{best_step:,}" if best_step >= 0 else ""
+        out = [(f"[b]best dev {_fmt(best)}[/]{at}",) * 2]
         if coverage == "sample":
-            caption += f"\n[dim]* on a fixed {SAMPLE_ROWS}-row sample[/]"
-        if self.initial is not None and self.vocab_size > 1:
-            caption += (f"\n[dim]initial loss {self.initial:.1f} at step 0; a uniform guess is "
-                        f"{math.log(self.vocab_size):.2f}[/]")
+            out.append((f"[dim]* on a fixed {SAMPLE_ROWS}-row sample[/]", f"[dim]* on a {SAMPLE_ROWS}-row sample[/]"))
+        c = self.counts
         if c is not None:
             dev = "" if wide else f" dev {_fmt(c.losses.get('dev'))},"
-            caption += (f"\n[magenta]counts[/][dim]: {c.order}-gram, k {c.k:g},{dev} "
-                        f"{c.unseen_dev:.1%} of dev contexts unseen, {c.used:,} of {c.table:,} entries used[/]")
-        t.caption = caption
-        t.caption_justify = "left"
-        return t
+            out.append((f"[magenta]counts[/][dim]: {c.order}-gram, k {c.k:g},{dev} {c.unseen_dev:.1%} of dev contexts "
+                        f"unseen, {c.used:,} of {c.table:,} entries used[/]",
+                        f"[dim]{c.order}-gram[/] [magenta]counts[/]" + (f"[dim] dev {_fmt(c.losses.get('dev'))}[/]"
+                                                                        if not wide else f"[dim], k {c.k:g}[/]")))
+        if self.initial is not None and self.vocab_size > 1:
+            u = math.log(self.vocab_size)
+            out.append((f"[dim]initial loss {self.initial:.1f} at step 0; a uniform guess is {u:.2f}[/]",
+                        f"[dim]step 0: {self.initial:.1f}, uniform {u:.2f}[/]"))
+        return out
+
+
+def fit_notes(notes: list[tuple[str, str]], width: int, rows: int, console: Console) -> list[Text]:
+    """As many notes as fit whole in `rows` lines of `width` cells, most wanted first: all in full if they fit,
+    else each short, else the least wanted left out (never a note cut in half, as the table's caption was at
+    80x24)."""
+    def total(chosen: list[str]) -> int:
+        return sum(len(Text.from_markup(m).wrap(console, max(1, width))) for m in chosen)
+
+    chosen = [full for full, _ in notes]
+    if total(chosen) > rows:
+        chosen = [short for _, short in notes]
+        while chosen and total(chosen) > rows:
+            chosen.pop()
+    return [Text.from_markup(m) for m in chosen]

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
+from core import settings
 from core.sweeps.study import DB_NAME
 from tui.subcommands.argtypes import CommandLine, fail
 from tui.subcommands.options import add_runs_dir, add_training_options, resolve_settings
@@ -19,6 +22,22 @@ def add_parser(cl: CommandLine, commands: tuple[str, ...]) -> None:
                      f"{DB_NAME} in the runs folder; see mlp-tui sweep --help)")
 
 
+def not_a_terminal() -> str | None:
+    """Which of stdin and stdout is not a terminal, if one is not (None: both are, or the app is driven another
+    way). Piped (`mlp-tui | tail`) the app would draw out of sight, and its training process would train on
+    unseen; textual-serve runs it on pipes by design, having set TEXTUAL_DRIVER to its web driver."""
+    if os.environ.get("TEXTUAL_DRIVER"):
+        return None
+    for name in ("stdin", "stdout"):
+        stream = getattr(sys, name)
+        try:
+            if stream is None or not stream.isatty():
+                return name
+        except (ValueError, OSError):  # closed
+            return name
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         from tui.app import run_app
@@ -29,5 +48,12 @@ def run(args: argparse.Namespace) -> int:
 
         default_runs_dir()  # a $MLP_TUI_RUNS_DIR of ~nobody is one line now, not a traceback at the first save
     values = resolve_settings(args)
+    _, reason = settings.BY_NAME["data"].parse(str(values["data"]))
+    if reason:  # before the terminal: what the user typed wrong comes first
+        fail(f"--data {values['data']}: {reason}")  # fail() makes it safe to print
+    stream = not_a_terminal()
+    if stream:
+        fail(f"{stream} is not a terminal: the app needs one to draw on and read keys from; to train without it, "
+             f"use mlp-tui train (same flags)")
     values["preset"] = args.preset  # shown in the preset selector; not a setting itself
     return run_app(values, runs_dir=args.runs_dir, storage=args.storage)

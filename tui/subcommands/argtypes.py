@@ -12,11 +12,20 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 
+def error_line(message: str) -> str:
+    """Every error of the command line in one form, whichever command and whoever found it (argparse, a setting,
+    a file): `mlp-tui: error: ...`; control characters escaped, since a message may quote a file's text."""
+    from core.runs.files import safe_text
+
+    return f"mlp-tui: error: {safe_text(message)}"
+
+
 class Parser(argparse.ArgumentParser):
-    """Bad values end in one line on stderr and exit status 2 (argparse would print the usage too)."""
+    """Bad values end in one line on stderr and exit status 2 (argparse would print the usage too); the line
+    names the command through its --help."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, error_line(f"{message} (see {self.prog} --help)") + "\n")
 
 
 Run = Callable[[argparse.Namespace], int]  # what a command does with its parsed flags: the exit status
@@ -79,7 +88,5 @@ thread_count = number(int, lambda v: 1 <= v <= (os.cpu_count() or 1),
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    from core.runs.files import safe_text
-
-    print(f"mlp-tui: error: {safe_text(message)}", file=sys.stderr)  # a message may quote a file's text
+    print(error_line(message), file=sys.stderr)
     raise SystemExit(code)

@@ -6,8 +6,14 @@ from __future__ import annotations
 import argparse
 
 from core import settings
-from tui.subcommands.argtypes import CommandLine, thread_count
+from tui.subcommands.argtypes import CommandLine, fail, thread_count
 from tui.subcommands.options import add_training_options, resolve_settings
+
+# Fewer steps than this and the ratio measures the trainer's start-up (~12 ms: its first chunk), not its speed.
+# Measured on the lecture recipe (2 cores, load 4): the trainer ran 800 steps/s over 10 steps, 5,000 over 100,
+# 10,500 over 1,000, 11,700 over 3,000 and 11,900 over 10,000, while the lecture loop kept 2,300 from 10 steps on:
+# a ratio of 0.4x at 10 steps, 4.6x at 1,000 (12% low), 5.1x at 3,000 (within 3% of the longer runs').
+MIN_STEPS = 3_000
 
 
 def bench(args: argparse.Namespace, values: dict | None) -> int:
@@ -77,7 +83,7 @@ def add_parser(cl: CommandLine) -> None:
                "same recipe, same data, one process. With --preset or any model or training flag: that recipe "
                "written the plain PyTorch way (nn layers, autograd, torch.optim, loss.item() per step) against the "
                "trainer, and the step's matmul floor. --steps: steps for each loop (default here: 30,000 for the "
-               "lecture's loop, 3,000 for a recipe).")
+               f"lecture's loop, 3,000 for a recipe; at least {MIN_STEPS:,}, for a ratio that means something).")
     p.add_argument("--threads", type=thread_count, default=1, metavar="N", help="torch threads (default: 1)")
     if cl.wants_settings("bench"):
         add_training_options(p)
@@ -85,6 +91,9 @@ def add_parser(cl: CommandLine) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """The lecture's loop, or with --preset or any model or training flag (not --data, --steps) that recipe."""
+    if args.steps is not None and args.steps < MIN_STEPS:
+        fail(f"--steps {args.steps:,}: bench needs at least {MIN_STEPS:,}; over fewer steps the trainer's start-up "
+             f"outweighs its speed and the ratio means nothing (0.4x at 10 steps, 5x at {MIN_STEPS:,})")
     recipe = args.preset is not None or any(getattr(args, s.name, None) is not None for s in settings.SETTINGS
                                             if s.cli and s.name not in ("data", "steps"))
     return bench(args, resolve_settings(args) if recipe else None)

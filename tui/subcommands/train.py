@@ -85,7 +85,7 @@ def _train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str, dedupe: bo
     from core.engine.session import Session
     from core.engine.train import Trainer
     from core.runs.folder import default_runs_dir
-    from core.runs.writer import RunWriter
+    from core.runs.writer import RunWriter, clocks
 
     err = _console()
     tcfg.validate()
@@ -109,7 +109,7 @@ def _train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str, dedupe: bo
 
     def on_event(event: Any) -> None:
         if isinstance(event, P.Evaluated):
-            dev_curve.append([round(trainer.wall, 2), event.step, event.losses["dev"]])
+            dev_curve.append([clocks(trainer)["seconds"], event.step, event.losses["dev"]])  # as evals.jsonl
             progress.update(task, dev=event.losses["dev"])
         elif isinstance(event, P.Error) and not save_errors:  # a full disk: said once, training goes on
             save_errors.append(event.message)
@@ -127,7 +127,7 @@ def _train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str, dedupe: bo
     _train_until_stopped(session, progress, task, stopper)
     train_wall = time.perf_counter() - t0
     session.finish(Status.INTERRUPTED if stopper.signal is not None else Status.STOPPED)
-    return _finish(args, Ending(session, writer, out, err, stopper.name, t0, train_wall, dev_curve, save_errors,
+    return _finish(args, Ending(session, writer, out, err, stopper.name, train_wall, dev_curve, save_errors,
                                 dedupe))
 
 
@@ -185,7 +185,6 @@ class Ending:
     out: Path  # the run folder
     err: Any  # the console of the progress bar (stderr)
     signame: str | None  # the signal that stopped training (SIGINT, SIGTERM, SIGHUP), or None
-    t0: float  # time.perf_counter() when training started
     train_wall: float  # seconds in the training loop
     dev_curve: list  # [seconds, step, dev loss] at each evaluation
     save_errors: list[str]  # why the run folder stopped taking writes (a full disk), if it did
@@ -196,7 +195,6 @@ def _finish(args: argparse.Namespace, end: Ending) -> int:
     """Rescue the weights if the disk refused them, write metrics.json, report; the exit status."""
     session, writer, out, signame, save_errors = end.session, end.writer, end.out, end.signame, end.save_errors
     trainer = session.trainer
-    seconds = time.perf_counter() - end.t0
     say = _Say(end.err)
     if session.message:
         say.line(session.message)
@@ -212,7 +210,7 @@ def _finish(args: argparse.Namespace, end: Ending) -> int:
         saved = rescue(trainer, out.name, end.dedupe)
         writer.mark("unsaved", rescued_to=None if saved is None else str(saved))
     losses = session.kept_losses
-    metrics = _metrics(args, end, status, seconds)
+    metrics = _metrics(args, end, status)
     wrote = [saved] if saved is not None else []
     try:
         (out / METRICS).write_text(json.dumps(json_safe(metrics), indent=2) + "\n")
@@ -238,16 +236,17 @@ def _finish(args: argparse.Namespace, end: Ending) -> int:
     return 1 if status == Status.DIVERGED else 0
 
 
-def _metrics(args: argparse.Namespace, end: Ending, status: str, seconds: float) -> dict[str, Any]:
+def _metrics(args: argparse.Namespace, end: Ending, status: str) -> dict[str, Any]:
     """metrics.json: the losses of the saved weights, the speed, the settings, the dev curve."""
     from core.runs.checkpoint import dataset_ref
+    from core.runs.writer import clocks
 
     session, train_wall, dedupe = end.session, end.train_wall, end.dedupe
     trainer, tcfg = session.trainer, session.trainer.config
     losses, final = session.kept_losses, session.final_losses
     metrics = {
         "steps": trainer.step,
-        "seconds": round(seconds, 3),
+        **clocks(trainer),  # as run.json says them
         "steps_per_second": round(trainer.step / train_wall, 1) if train_wall else 0.0,  # wall time
         "params": trainer.model.num_params(),
         "train_loss": losses["train"],  # of the saved weights (see "kept")
