@@ -117,7 +117,10 @@ class TrainerProcess:
             self.commands.put(P.Quit())
         except (ValueError, OSError):
             pass
-        self.process.join(timeout)
+        deadline = time.monotonic() + timeout
+        while self.process.is_alive() and time.monotonic() < deadline:
+            self.poll()  # read and drop: a trainer waiting for room on the bounded queue then sees the Quit
+            self.process.join(0.02)
         if self.process.is_alive():
             self.process.kill()
             self.process.join(0.5)

@@ -52,7 +52,11 @@ def test_serve_refuses_a_session_past_max_sessions_and_saves_on_ctrl_c(tmp_path,
                     seen += msg.data
             async with http.get(base + "/") as r:
                 busy, page = r.status, await r.text()
-            await asyncio.sleep(4)  # a few seconds of training, then the tab closes: its app saves the run
+            while b"running" not in seen and time.monotonic() < deadline:  # the status pane: training has begun
+                msg = await ws.receive(timeout=60)
+                if msg.type == aiohttp.WSMsgType.BINARY:
+                    seen += msg.data
+            await asyncio.sleep(2)  # a few seconds of training, then the tab closes: its app saves the run
             await ws.close()
             for _ in range(100):
                 async with http.get(base + "/") as r:
