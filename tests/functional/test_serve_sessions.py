@@ -269,3 +269,29 @@ def test_kill_9_of_serve_leaves_no_session_behind(tmp_path, words_file):
         for x in alive(procs):
             os.kill(x, signal.SIGKILL)
         stop_serve(p)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_serve_stopped_by_a_signal_saves_every_session(tmp_path, words_file, sig):
+    p, port = start_serve(tmp_path, words_file, "--max-sessions", "2")
+    clients: list[RawClient] = []
+    procs: set[int] = set()
+    try:
+        clients = [RawClient(port, "width=100&height=30") for _ in range(2)]
+        for c in clients:
+            c.read_until(b"running", 90)
+        procs = descendants(p.pid)
+        for _ in range(4):
+            for c in clients:
+                c.read_until(b"\xff\xfe", 0.5)
+        p.send_signal(sig)
+        err = p.communicate(timeout=30)[1]
+        assert p.returncode == 0 and "Traceback" not in err, err[-2000:]
+        assert not wait_gone(procs, 5)
+        assert len(saved_runs(tmp_path)) == 2
+    finally:
+        for c in clients:
+            c.drop()
+        for x in alive(procs):
+            os.kill(x, signal.SIGKILL)
+        stop_serve(p)
