@@ -99,7 +99,6 @@ def test_a_ui_that_stops_reading_does_not_make_the_training_process_grow(tmp_pat
     import queue
 
     from core.link.pump import OUT_QUEUE_SIZE, Pump
-    from core.link.transport import TrainerProcess, TrainerThread
 
     out: queue.Queue = queue.Queue(OUT_QUEUE_SIZE)
     w = Pump(out)
@@ -116,7 +115,4 @@ def test_a_ui_that_stops_reading_does_not_make_the_training_process_grow(tmp_pat
     assert ending == [] and out.qsize() == OUT_QUEUE_SIZE
     w.give_up = lambda: True
     w.close_run()  # saves, though its events cannot be sent
-    assert list((tmp_path / "runs").glob("*/model.pt"))
-    assert TrainerThread().results.maxsize == OUT_QUEUE_SIZE
-    proc = TrainerProcess()
-    assert proc.results._maxsize == OUT_QUEUE_SIZE  # multiprocessing's bound (no public name for it)
+    assert list((tmp_path / "runs").glob("*/model.pt"))  # (the transports' queues: tests/functional/test_link.py)
