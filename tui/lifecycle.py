@@ -23,6 +23,18 @@ class Lifecycle:
         if threading.current_thread() is not threading.main_thread():
             return
         on_event_loop(asyncio.get_running_loop(), self._on_stop_signal, ("SIGTERM", "SIGHUP"))
+        if self.is_web:  # under `mlp-tui serve`: a server killed (kill -9) leaves nobody to quit us
+            import os
+
+            self._server_pid = os.getppid()
+            self.set_interval(1.0, self._check_server)
+
+    def _check_server(self) -> None:
+        """The server that started this app has gone (it was our parent): save the run and end, as SIGHUP does."""
+        import os
+
+        if os.getppid() != self._server_pid:
+            self._on_stop_signal("SIGHUP")
 
     def _on_stop_signal(self, name: str) -> None:
         import os

@@ -8,6 +8,7 @@ thread) is core.link.transport.
 
 from __future__ import annotations
 
+import queue
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from core.status import Status
 
 FRAME_INTERVAL = 0.1  # seconds between frames (snapshot and plot series) sent to the UI
 VIEW_INTERVALS = {"embeddings": 0.5, "health": 1.0}  # seconds between updates of an open view
+OUT_QUEUE_SIZE = 64  # events not yet read by the UI, at most (core.link.transport makes its queues this size)
+DROPPABLE = (P.Frame, P.Embeddings, P.HealthReport)  # superseded by the next one: dropped when the UI lags
 NEEDS_MODEL = (P.Pause, P.Resume, P.Apply, P.SampleNow, P.EvaluateNow, P.Save, P.FindLR, P.ScoreText, P.DatasetInfo)
 
 
@@ -58,6 +61,7 @@ class Pump:
         self._counts: Any = None  # the counting baseline of _counts_key's data (core.probes.ngram)
         self._counts_key: tuple | None = None
         self._dispatcher = P.Dispatcher(self._handlers())
+        self.give_up: Any = lambda: False  # True once the process is ending (a stop signal, the UI gone)
 
     @property
     def trainer(self) -> Any:
@@ -73,8 +77,22 @@ class Pump:
         return self.session is not None and self.session.running
 
     def send(self, event: Any) -> None:
-        """An event of core.link.protocol to the UI."""
-        self.out.put(event)
+        """An event of core.link.protocol to the UI, on a bounded queue: a UI that stops reading (blocked on a
+        browser that has gone) must not make this process grow. Frames and views are dropped while the queue
+        is full (the next one supersedes them); other events wait for room until `give_up()`."""
+        if isinstance(event, DROPPABLE):
+            try:
+                self.out.put_nowait(event)
+            except queue.Full:
+                pass
+            return
+        while True:
+            try:
+                self.out.put(event, timeout=0.2)
+                return
+            except queue.Full:
+                if self.give_up():
+                    return
 
     # ---- commands ----
     def reset(self, data: str, model: dict, train: dict, paused: bool = False, runs_dir: str | None = None,

@@ -41,6 +41,7 @@ def training_main(cmd_q: Any, out_q: Any) -> None:
     stop = StopSignals(("SIGTERM", "SIGHUP"), ignore=("SIGINT",)).install()
     w = pump.Pump(out_q)  # looked up at start, so that a test can record the pumps
     parent = mp.parent_process()  # None when the training process is a thread
+    w.give_up = lambda: stop.signal is not None or (parent is not None and not parent.is_alive())
     last_check = time.monotonic()
     try:
         while stop.signal is None:
@@ -73,6 +74,8 @@ def training_main(cmd_q: Any, out_q: Any) -> None:
             pass
         if parent is not None:  # a process of its own: the run is saved, so skip torch's slow teardown
             try:  # (~0.5 s, which made quitting wait for the kill timeout) once what was sent has gone out
+                if w.give_up():  # a UI that is gone or stuck reads nothing more: do not wait for it
+                    out_q.cancel_join_thread()
                 out_q.close()
                 out_q.join_thread()
             finally:
@@ -85,7 +88,7 @@ class TrainerProcess:
     def __init__(self) -> None:
         ctx = mp.get_context("spawn")
         self.commands = ctx.Queue()
-        self.results = ctx.Queue()
+        self.results = ctx.Queue(pump.OUT_QUEUE_SIZE)  # bounded: see Pump.send
         self.process = ctx.Process(target=training_main, args=(self.commands, self.results), daemon=True,
                                    name="mlp-tui-trainer")
 
@@ -114,7 +117,10 @@ class TrainerProcess:
             self.commands.put(P.Quit())
         except (ValueError, OSError):
             pass
-        self.process.join(timeout)
+        deadline = time.monotonic() + timeout
+        while self.process.is_alive() and time.monotonic() < deadline:
+            self.poll()  # read and drop: a trainer waiting for room on the bounded queue then sees the Quit
+            self.process.join(0.02)
         if self.process.is_alive():
             self.process.kill()
             self.process.join(0.5)
@@ -137,7 +143,7 @@ class TrainerThread:
 
     def __init__(self) -> None:
         self.commands: queue.Queue = queue.Queue()
-        self.results: queue.Queue = queue.Queue()
+        self.results: queue.Queue = queue.Queue(pump.OUT_QUEUE_SIZE)
         self.process = TrainingThread(target=training_main, args=(self.commands, self.results), daemon=True,
                                       name="mlp-tui-trainer")
 

@@ -52,7 +52,11 @@ def test_serve_refuses_a_session_past_max_sessions_and_saves_on_ctrl_c(tmp_path,
                     seen += msg.data
             async with http.get(base + "/") as r:
                 busy, page = r.status, await r.text()
-            await asyncio.sleep(4)  # a few seconds of training, then the tab closes: its app saves the run
+            while b"running" not in seen and time.monotonic() < deadline:  # the status pane: training has begun
+                msg = await ws.receive(timeout=60)
+                if msg.type == aiohttp.WSMsgType.BINARY:
+                    seen += msg.data
+            await asyncio.sleep(2)  # a few seconds of training, then the tab closes: its app saves the run
             await ws.close()
             for _ in range(100):
                 async with http.get(base + "/") as r:
@@ -86,3 +90,23 @@ def test_serve_errors_are_one_line(capsys):
     assert_cli_error(code, err, "no such file")
     code, _, err = run_cli(capsys, ["serve", "--config", "/nonexistent/recipe.toml"])
     assert_cli_error(code, err, "no such file")
+
+
+def test_serve_host_errors_name_the_host_and_urls_bracket_ipv6(capsys):
+    """A host that does not resolve, or is not this machine's, is the host's fault, not the port's; an empty
+    one is refused (asyncio would take it as every address); an IPv6 address is printed in brackets."""
+    from tui.subcommands.webaddr import banner, is_loopback
+
+    for host, says in [("nosuch.invalid", "no such address or name"), ("192.0.2.1", "not an address of this machine"),
+                       ("", "is not a host"), ("a b", "is not a host"), ("\x1b[31m", "is not a host")]:
+        code, _, err = run_cli(capsys, ["serve", "--host", host, "--port", "8000"])
+        line = assert_cli_error(code, err, "--host", says)
+        assert "--port" not in line and "\x1b" not in line
+    for url in ("ftp://x", "http://", "http://h:0", "http://h/?q=1", "not a url"):
+        code, _, err = run_cli(capsys, ["serve", "--public-url", url])
+        assert_cli_error(code, err, "--public-url")
+    for host, url in [("::", "http://[::1]:8000"), ("::1", "http://[::1]:8000"), ("0.0.0.0", "http://127.0.0.1:8000")]:
+        line = banner(host, 8000, 2, None)
+        assert url in line and ":::" not in line and "http://0.0.0.0" not in line
+    assert is_loopback("localhost") and is_loopback("::1") and not is_loopback("0.0.0.0")
+    assert not is_loopback("nosuch.invalid")

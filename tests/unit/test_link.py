@@ -91,3 +91,28 @@ def test_continuing_a_run_never_writes_through_a_symlinked_run_file(trained_run,
     msgs = [out.get_nowait() for _ in range(out.qsize())]
     assert any(isinstance(m, P.Error) and "is a link or a pipe" in m.message for m in msgs), msgs
     assert victim.read_text() == "IMPORTANT " * 1000
+
+
+def test_a_ui_that_stops_reading_does_not_make_the_training_process_grow(tmp_path):
+    """A UI blocked on a browser that has gone reads nothing: frames are dropped at the queue's bound, and the
+    other events give up once the process is ending (a stop signal, the UI gone), instead of piling up."""
+    import queue
+
+    from core.link.pump import OUT_QUEUE_SIZE, Pump
+
+    out: queue.Queue = queue.Queue(OUT_QUEUE_SIZE)
+    w = Pump(out)
+    w.runs_dir = str(tmp_path / "runs")
+    words = write_words(tmp_path / "w.txt", SMALL_WORDS)
+    w.reset(str(words), {"block_size": 3, "n_embd": 4, "n_hidden": 16, "init": "kaiming"}, {"steps": 10**6})
+    w.tick()  # a chunk trained, so there is a run to save
+    for _ in range(3 * OUT_QUEUE_SIZE):
+        w.frame(force=True)
+    assert out.qsize() == OUT_QUEUE_SIZE  # full, not grown
+    ending = [False, False, True]  # the second wait finds the process ending: the event is given up
+    w.give_up = lambda: ending.pop(0)
+    w.send(P.Error("nobody reads this"))
+    assert ending == [] and out.qsize() == OUT_QUEUE_SIZE
+    w.give_up = lambda: True
+    w.close_run()  # saves, though its events cannot be sent
+    assert list((tmp_path / "runs").glob("*/model.pt"))  # (the transports' queues: tests/functional/test_link.py)
