@@ -11,8 +11,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from textual import events
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.widget import Widget
 from textual.widgets import Footer, Input, Select, Static
 
 from core import settings
@@ -90,6 +92,39 @@ class MLPApp(TrainingEvents, CompareRuns, Lifecycle, App[None]):
         from core.runs.files import safe_text
 
         super().notify(safe_text(message), title=safe_text(title), severity=severity, timeout=timeout, markup=False)
+
+    # ---- leaving: once quitting has begun, nothing acts on screens that are being torn down ----
+    @property
+    def leaving(self) -> bool:
+        """True once quitting has begun (q, a signal, a confirmed dialog) or the app has stopped running."""
+        return self._quitting or not self.is_running
+
+    async def on_event(self, event: events.Event) -> None:
+        """Keys and clicks reach nothing while the app is leaving: q then o, typed within a second, opened a
+        view on a quitting app, which crashed on its missing table."""
+        if isinstance(event, events.InputEvent) and self.leaving:
+            return
+        await super().on_event(event)
+
+    async def run_action(self, action: Any, default_namespace: Any = None, namespaces: Any = None) -> bool:
+        """Every action, however it comes (a key, the palette, a click, a view's binding), is refused while the
+        app is leaving."""
+        if self.leaving:
+            return False
+        return await super().run_action(action, default_namespace, namespaces)
+
+    def call_from_thread(self, callback: Any, *args: Any, **kwargs: Any) -> Any:
+        """A worker's result is dropped (None) when the app is leaving or the screen or widget it is for has
+        gone: a view closed while its thread read the disk must not be drawn into."""
+        if self.leaving:
+            return None  # (the loop may stop before it would run the callback: the worker would wait forever)
+
+        def if_alive() -> Any:
+            target = getattr(callback, "__self__", None)
+            gone = isinstance(target, Widget) and not (target.is_attached and target.is_running)
+            return None if self.leaving or gone else callback(*args, **kwargs)
+
+        return super().call_from_thread(if_alive)
 
     @property
     def main_screen(self) -> Any:
@@ -225,7 +260,7 @@ class MLPApp(TrainingEvents, CompareRuns, Lifecycle, App[None]):
         trained = self.snapshot["step"] if self.snapshot else 0
 
         def go(yes: bool | None) -> None:
-            if not yes:
+            if not yes or self.leaving:  # (no training process may start on an app that is leaving)
                 return
             if self.proc is None:
                 self.start_training_with(good)
@@ -270,7 +305,7 @@ class MLPApp(TrainingEvents, CompareRuns, Lifecycle, App[None]):
     async def action_view(self, view_id: str) -> None:
         """Open an inspection view (one at a time); the training process feeds it while it is open. Not while
         the app is quitting: a view mounted then finds its widgets gone (q then t, typed fast, crashed)."""
-        if self._quitting or view_id not in VIEWS:
+        if self.leaving or view_id not in VIEWS:
             return
         if isinstance(self.screen, ViewScreen):
             if self.screen.view_id == view_id:
@@ -301,6 +336,8 @@ class MLPApp(TrainingEvents, CompareRuns, Lifecycle, App[None]):
 
     def load_run(self, path: str) -> None:
         """Continue a saved run (the current one is already on disk: runs save as they go)."""
+        if self.leaving:
+            return
         if self.proc is None:
             self.notify("the training process is not running; press r first", severity="error")
             return

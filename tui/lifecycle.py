@@ -61,6 +61,8 @@ class Lifecycle:
 
     async def action_quit(self) -> None:
         trained = self.snapshot["step"] if self.snapshot else 0
+        if self.screen.id == "quit-question":  # ctrl+c again while it is asked: one question is enough
+            return
         if self.run_path is None and trained > 0 and self.proc is not None:
             def answer(yes: bool | None) -> None:
                 if yes:
@@ -68,7 +70,7 @@ class Lifecycle:
                     self.exit()
 
             self.push_screen(ConfirmScreen(f"This run ({trained:,} steps) could not be saved to the runs folder. "
-                                           f"Quit and lose it?"), answer)
+                                           f"Quit and lose it?", id="quit-question"), answer)
             return
         self.shutdown()
         self.exit()

@@ -85,8 +85,8 @@ class HelpScreen(ModalScreen[None]):
 class ConfirmScreen(ModalScreen[bool]):
     BINDINGS = [Binding("y", "answer(True)", "yes"), Binding("n,escape", "answer(False)", "no")]
 
-    def __init__(self, question: str) -> None:
-        super().__init__()
+    def __init__(self, question: str, id: str | None = None) -> None:
+        super().__init__(id=id)
         self.question = question
 
     def compose(self) -> ComposeResult:
