@@ -160,7 +160,14 @@ class MLPApp(TrainingEvents, CompareRuns, Lifecycle, App[None]):
         self._poll_timers = [self.set_interval(POLL_INTERVAL, self.poll),
                              self.set_interval(PLOT_INTERVAL, self.plot_tick)]
         self._catch_signals()
+        self.app_resume_signal.subscribe(self, self.redraw_all)
         self.call_after_refresh(self.start_training)  # the first frame first, torch later
+
+    def redraw_all(self, _: Any = None) -> None:
+        """Every cell drawn again: after a suspend (SIGTSTP, then SIGCONT from the shell) the terminal is blank,
+        and only the panes that changed were redrawn, so the controls stayed empty until something forced it."""
+        for screen in self.screen_stack:
+            screen.refresh(repaint=True, layout=True)
 
     # ---- the training process ----
     def start_training(self) -> None:

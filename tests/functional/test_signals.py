@@ -236,3 +236,45 @@ def test_ctrl_c_again_while_saving_still_saves(tmp_path):
     assert p.returncode == 130 and "Traceback" not in err, err
     info = _assert_saved_and_released_status(out, "interrupted")
     assert (out / "metrics.json").exists() and info["step"] >= 2000
+
+
+def _stopped(app: PtyApp, timeout: float) -> bool:
+    """True once the app's process is stopped (job control), as a shell's `jobs` would show it."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        pid, status = os.waitpid(app.pid, os.WNOHANG | os.WUNTRACED)
+        if pid and os.WIFSTOPPED(status):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("to_group", [False, True], ids=["kill-pid", "kill-group"])
+def test_a_suspended_app_comes_back_whole(app_env, to_group):
+    """SIGTSTP then SIGCONT (a shell's job control: the whole group, or `kill` of the app alone): the terminal
+    is blank when the app comes back, so every pane is drawn again, not only those that changed (the controls
+    stayed empty)."""
+    words, runs, env = app_env
+    app = PtyApp([*COMMAND, "--data", str(words)], env)
+    send = os.killpg if to_group else os.kill
+    try:
+        run = _trained_run(runs)
+        time.sleep(1.0)  # the controls are drawn and will not change by themselves
+        send(app.pid, signal.SIGTSTP)
+        assert _stopped(app, 10), "the app did not stop on SIGTSTP"
+        time.sleep(0.3)
+        mark = len(app.output)
+        send(app.pid, signal.SIGCONT)
+        end = time.monotonic() + 10
+        while time.monotonic() < end and b"learn rate" not in bytes(app.output[mark:]):
+            time.sleep(0.1)
+        after = bytes(app.output[mark:])
+        assert b"\x1b[?1049h" in after  # back on the alternate screen
+        for label in (b"learn rate", b"beta1", b"Controls", b"pause/resume"):  # the controls and the footer
+            assert label in after, label
+        os.kill(app.pid, signal.SIGTERM)
+        assert app.wait(10) is not None
+        _assert_saved_and_released(run)
+    finally:
+        app.kill()
