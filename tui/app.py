@@ -171,7 +171,12 @@ class MLPApp(TrainingEvents, CompareRuns, Lifecycle, App[None]):
 
     # ---- the training process ----
     def start_training(self) -> None:
+        """Start the training process, once: r typed before the first frame's call got here already started it
+        (two would train, and the first be left running), and none starts on an app that is leaving."""
         from core.link.transport import TrainerProcess
+
+        if self.proc is not None or self.leaving:
+            return
 
         # Textual replaces sys.stderr/stdout; multiprocessing needs the real ones (ARCHITECTURE.md, "Measured").
         with contextlib.redirect_stderr(sys.__stderr__), contextlib.redirect_stdout(sys.__stdout__):

@@ -134,3 +134,19 @@ async def test_keys_during_a_reset_and_a_load(harness: Harness) -> None:
         await pilot.press("d", "escape", "f", "escape", "space", "o", "escape", "t", "escape", "x", "escape")
         await until(pilot, lambda: app.run_path == first and app.status != "loading", what="the loaded run")
         assert app.is_running and app._exception is None
+
+
+@pytest.mark.slow
+async def test_r_typed_before_the_training_process_starts_starts_one(harness: Harness) -> None:
+    """The first frame schedules the training process's start; r typed before it runs starts one too, and the
+    scheduled start then started a second, leaving the first training with no one to stop it."""
+    app = harness.app(hidden=32)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.proc is not None, what="the training process")
+        app.proc.close()
+        app.proc = None  # as before the scheduled start has run
+        await app.run_action("reset")
+        app.start_training()  # the scheduled start, arriving second
+        await running(pilot, harness, min_step=10)
+        started = [b for b in harness.backends if b.process.is_alive()]
+        assert len(started) == 1 and app.proc is started[0]
