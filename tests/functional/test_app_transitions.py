@@ -150,3 +150,34 @@ async def test_r_typed_before_the_training_process_starts_starts_one(harness: Ha
         await running(pilot, harness, min_step=10)
         started = [b for b in harness.backends if b.process.is_alive()]
         assert len(started) == 1 and app.proc is started[0]
+
+
+@pytest.mark.slow
+async def test_a_screen_closes_once_however_often_it_is_answered(harness: Harness) -> None:
+    """enter enter on a run: the second row selection, queued before the first closed the runs view, dismissed
+    again and popped the main screen (ScreenStackError, the app gone). Also a dialog answered twice (y and a
+    click) and a view's esc twice: each closes once, its answer taken once."""
+    from tui.views.runs import RunsView
+
+    app = harness.app(hidden=32)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await running(pilot, harness, min_step=50)
+        await pause_app(pilot)
+        first = app.run_path
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the reset question")
+        dialog = app.screen
+        dialog.action_answer(True)
+        dialog.action_answer(True)  # (a click on Yes, queued behind the y)
+        await until(pilot, lambda: app.run_path not in (None, first) and app.status != "loading",
+                    what="the fresh model")
+        assert len(harness.pumps) == 1 and len(app.screen_stack) == 1  # one reset, the main screen kept
+        await pilot.press("o")
+        await until(pilot, lambda: isinstance(app.screen, RunsView), what="the runs view")
+        rows = [str(r.path) for r in app.screen.runs]
+        app.screen.query_one("DataTable").move_cursor(row=rows.index(first))
+        await pilot.press("enter", "enter", "enter")
+        await until(pilot, lambda: app.run_path == first and app.status != "loading", what="the loaded run")
+        await pilot.press("d", "escape", "escape", "escape")
+        await pilot.pause(0.2)
+        assert app.is_running and app._exception is None and len(app.screen_stack) == 1
