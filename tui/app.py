@@ -144,7 +144,10 @@ class MLPApp(TrainingEvents, CompareRuns, Lifecycle, App[None]):
         yield Footer()
 
     def on_resize(self, event: Any) -> None:
-        """Below MIN_SIZE the panes would be cut to pieces: hide them and say so instead."""
+        """Below MIN_SIZE the panes would be cut to pieces: hide them and say so instead. Not while leaving: a
+        resize (SIGWINCH) while the app quits finds its screens going or gone."""
+        if self.leaving or not self.screen_stack:
+            return
         w, h = event.size.width, event.size.height
         small = w < MIN_SIZE[0] or h < MIN_SIZE[1]
         screen = self.main_screen

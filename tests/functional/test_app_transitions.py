@@ -181,3 +181,17 @@ async def test_a_screen_closes_once_however_often_it_is_answered(harness: Harnes
         await pilot.press("d", "escape", "escape", "escape")
         await pilot.pause(0.2)
         assert app.is_running and app._exception is None and len(app.screen_stack) == 1
+
+
+@pytest.mark.slow
+async def test_a_resize_while_quitting_or_after_is_ignored(harness: Harness) -> None:
+    """SIGWINCH (a terminal resized) during the exit: the resize handler found the screens gone (IndexError)."""
+    from textual import events
+    from textual.geometry import Size
+
+    app = harness.app(hidden=32)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await running(pilot, harness, min_step=10)
+        await pilot.press("q")
+    app.on_resize(events.Resize(Size(50, 10), Size(50, 10)))  # arriving after the screens were taken down
+    assert app.return_code == 0
