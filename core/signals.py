@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -56,17 +57,14 @@ class StopSignals:
                  on_signal: Callable[[int], None] | None = None, grace: float | None = None) -> None:
         self.names, self.ignore, self.on_signal, self.grace = names, ignore, on_signal, grace
         self._signal: int | None = None
-        self._noticed = False
-        self._watchdog: threading.Timer | None = None
+        self._arrived, self._noticed = threading.Event(), threading.Event()
         self._old: dict[int, Any] = {}
 
     @property
     def signal(self) -> int | None:
         """The first stop signal, or None. Reading it is the loop noticing: the grace watchdog stands down."""
-        if self._signal is not None and not self._noticed:
-            self._noticed = True
-            if self._watchdog is not None:
-                self._watchdog.cancel()
+        if self._signal is not None:
+            self._noticed.set()
         return self._signal
 
     @property
@@ -77,17 +75,26 @@ class StopSignals:
     def _handle(self, signum: int, frame: Any) -> None:
         if self._signal is None:
             self._signal = signum
-            if self.grace is not None:
-                self._watchdog = threading.Timer(self.grace, self._overdue)
-                self._watchdog.daemon = True
-                self._watchdog.start()
+            self._arrived.set()  # (the watchdog's thread was started at install: none is started in a handler)
         if self.on_signal is not None:
             self.on_signal(signum)
+
+    def _watch(self) -> None:
+        """Wait `grace` seconds of the process running for the loop to notice. Time stopped (SIGTSTP, then fg)
+        does not count: a long gap between two short waits is a stop, not a block."""
+        self._arrived.wait()
+        waited = 0.0
+        while waited < (self.grace or 0.0):
+            t = time.monotonic()
+            if self._noticed.wait(0.25):
+                return
+            waited += min(time.monotonic() - t, 0.5)
+        self._overdue()
 
     def _overdue(self) -> None:
         """The watchdog: the loop did not notice the signal in time, so its main thread is stuck. End now, with a
         line saying why (what was saved before stays; the kernel drops the run's lock)."""
-        if self._noticed or self._signal is None:
+        if self._noticed.is_set() or self._signal is None:
             return
         name = signal.Signals(self._signal).name
         line = (f"mlp-tui: stopped on {name} without a last save: the process was blocked for {self.grace:g} s "
@@ -105,11 +112,13 @@ class StopSignals:
             self._old.setdefault(s, signal.signal(s, self._handle))
         for s in available(self.ignore):
             self._old.setdefault(s, signal.signal(s, signal.SIG_IGN))
+        if self.grace is not None:
+            threading.Thread(target=self._watch, name="stop-watchdog", daemon=True).start()
         return self
 
     def restore(self) -> None:
-        if self._watchdog is not None:
-            self._watchdog.cancel()
+        self._noticed.set()  # (a watchdog still waiting stands down)
+        self._arrived.set()
         for s, old in self._old.items():
             signal.signal(s, old)
         self._old.clear()

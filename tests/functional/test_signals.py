@@ -360,3 +360,30 @@ def test_a_stop_signal_ends_a_train_whose_main_thread_is_blocked(tmp_path, sig):
     assert BLOCKED_GRACE - 0.5 < took < BLOCKED_GRACE + 5, took
     assert "Traceback" not in err and f"stopped on {sig} without a last save" in err, err
     assert len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.slow
+def test_time_stopped_is_not_counted_as_blocked(tmp_path):
+    """SIGTERM, then SIGSTOP before the loop has read it, then SIGCONT after longer than the grace: the train
+    was stopped, not blocked, so it saves as usual instead of ending without its last save."""
+    from core.signals import BLOCKED_GRACE
+
+    words = write_words(tmp_path / "words.txt", SMALL_WORDS)
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    p = subprocess.Popen([*COMMAND, "train", "--data", str(words), "--steps", "100000000", "--out", str(out),
+                          "--quiet"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        end = time.monotonic() + 90
+        while time.monotonic() < end and len(read_losses(out)) < 2000:
+            time.sleep(0.1)
+        os.kill(p.pid, signal.SIGTERM)
+        time.sleep(0.01)  # the handler has run; the loop reads the signal after its chunk (0.1 s)
+        os.kill(p.pid, signal.SIGSTOP)
+        time.sleep(BLOCKED_GRACE + 2)
+        os.kill(p.pid, signal.SIGCONT)
+        _, err = p.communicate(timeout=30)
+    finally:
+        p.kill()
+    assert p.returncode == 143 and "without a last save" not in err, err
+    _assert_saved_and_released_status(out, "interrupted")
