@@ -11,10 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from textual import events
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widget import Widget
 from textual.widgets import Footer, Input, Select, Static
 
 from core import settings
@@ -92,39 +90,6 @@ class MLPApp(TrainingEvents, CompareRuns, Lifecycle, App[None]):
         from core.runs.files import safe_text
 
         super().notify(safe_text(message), title=safe_text(title), severity=severity, timeout=timeout, markup=False)
-
-    # ---- leaving: once quitting has begun, nothing acts on screens that are being torn down ----
-    @property
-    def leaving(self) -> bool:
-        """True once quitting has begun (q, a signal, a confirmed dialog) or the app has stopped running."""
-        return self._quitting or not self.is_running
-
-    async def on_event(self, event: events.Event) -> None:
-        """Keys and clicks reach nothing while the app is leaving: q then o, typed within a second, opened a
-        view on a quitting app, which crashed on its missing table."""
-        if isinstance(event, events.InputEvent) and self.leaving:
-            return
-        await super().on_event(event)
-
-    async def run_action(self, action: Any, default_namespace: Any = None, namespaces: Any = None) -> bool:
-        """Every action, however it comes (a key, the palette, a click, a view's binding), is refused while the
-        app is leaving."""
-        if self.leaving:
-            return False
-        return await super().run_action(action, default_namespace, namespaces)
-
-    def call_from_thread(self, callback: Any, *args: Any, **kwargs: Any) -> Any:
-        """A worker's result is dropped (None) when the app is leaving or the screen or widget it is for has
-        gone: a view closed while its thread read the disk must not be drawn into."""
-        if self.leaving:
-            return None  # (the loop may stop before it would run the callback: the worker would wait forever)
-
-        def if_alive() -> Any:
-            target = getattr(callback, "__self__", None)
-            gone = isinstance(target, Widget) and not (target.is_attached and target.is_running)
-            return None if self.leaving or gone else callback(*args, **kwargs)
-
-        return super().call_from_thread(if_alive)
 
     @property
     def main_screen(self) -> Any:
