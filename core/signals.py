@@ -2,8 +2,11 @@
 
 A stop signal (Ctrl+C's SIGINT, SIGTERM, SIGHUP from a closed terminal) never interrupts a step: it is
 recorded, and the loop that owns the process checks `StopSignals.signal` between chunks, saves what it
-has and ends. Handlers can only be installed from the main thread; elsewhere (the training process run
-as a thread, for bench/app_speed.py) `StopSignals` records nothing and leaves the process's handlers alone.
+has and ends. A loop that never gets there (its main thread blocked in a read that does not return: a
+FIFO where a file was expected) would leave the process deaf to every signal: with `grace`, a signal the
+loop has not read within that many seconds ends the process there and then. Handlers can only be installed
+from the main thread; elsewhere (the training process run as a thread, for bench/app_speed.py)
+`StopSignals` records nothing and leaves the process's handlers alone.
 """
 
 from __future__ import annotations
@@ -11,12 +14,14 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 # The signals that mean "stop and keep the work": SIGHUP does not exist on Windows.
 STOP_NAMES = ("SIGINT", "SIGTERM", "SIGHUP")
+BLOCKED_GRACE = 5.0  # seconds a loop has to notice a stop signal before the process ends without it (`train`)
 
 
 def available(names: tuple[str, ...]) -> list[signal.Signals]:
@@ -49,10 +54,18 @@ class StopSignals:
     that has gone must not be written to)."""
 
     def __init__(self, names: tuple[str, ...] = STOP_NAMES, ignore: tuple[str, ...] = (),
-                 on_signal: Callable[[int], None] | None = None) -> None:
-        self.names, self.ignore, self.on_signal = names, ignore, on_signal
-        self.signal: int | None = None
+                 on_signal: Callable[[int], None] | None = None, grace: float | None = None) -> None:
+        self.names, self.ignore, self.on_signal, self.grace = names, ignore, on_signal, grace
+        self._signal: int | None = None
+        self._arrived, self._noticed = threading.Event(), threading.Event()
         self._old: dict[int, Any] = {}
+
+    @property
+    def signal(self) -> int | None:
+        """The first stop signal, or None. Reading it is the loop noticing: the grace watchdog stands down."""
+        if self._signal is not None:
+            self._noticed.set()
+        return self._signal
 
     @property
     def name(self) -> str | None:
@@ -60,10 +73,37 @@ class StopSignals:
         return None if self.signal is None else signal.Signals(self.signal).name
 
     def _handle(self, signum: int, frame: Any) -> None:
-        if self.signal is None:
-            self.signal = signum
+        if self._signal is None:
+            self._signal = signum
+            self._arrived.set()  # (the watchdog's thread was started at install: none is started in a handler)
         if self.on_signal is not None:
             self.on_signal(signum)
+
+    def _watch(self) -> None:
+        """Wait `grace` seconds of the process running for the loop to notice. Time stopped (SIGTSTP, then fg)
+        does not count: a long gap between two short waits is a stop, not a block."""
+        self._arrived.wait()
+        waited = 0.0
+        while waited < (self.grace or 0.0):
+            t = time.monotonic()
+            if self._noticed.wait(0.25):
+                return
+            waited += min(time.monotonic() - t, 0.5)
+        self._overdue()
+
+    def _overdue(self) -> None:
+        """The watchdog: the loop did not notice the signal in time, so its main thread is stuck. End now, with a
+        line saying why (what was saved before stays; the kernel drops the run's lock)."""
+        if self._noticed.is_set() or self._signal is None:
+            return
+        name = signal.Signals(self._signal).name
+        line = (f"mlp-tui: stopped on {name} without a last save: the process was blocked for {self.grace:g} s "
+                f"(a read that does not return, such as a pipe where a file should be)\n")
+        try:
+            os.write(2, line.encode("ascii", "replace"))
+        except OSError:
+            pass
+        os._exit(exit_status(self._signal))
 
     def install(self) -> StopSignals:
         if threading.current_thread() is not threading.main_thread():
@@ -72,9 +112,13 @@ class StopSignals:
             self._old.setdefault(s, signal.signal(s, self._handle))
         for s in available(self.ignore):
             self._old.setdefault(s, signal.signal(s, signal.SIG_IGN))
+        if self.grace is not None:
+            threading.Thread(target=self._watch, name="stop-watchdog", daemon=True).start()
         return self
 
     def restore(self) -> None:
+        self._noticed.set()  # (a watchdog still waiting stands down)
+        self._arrived.set()
         for s, old in self._old.items():
             signal.signal(s, old)
         self._old.clear()

@@ -109,7 +109,10 @@ class MLPApp(TrainingEvents, CompareRuns, Lifecycle, App[None]):
         yield Footer()
 
     def on_resize(self, event: Any) -> None:
-        """Below MIN_SIZE the panes would be cut to pieces: hide them and say so instead."""
+        """Below MIN_SIZE the panes would be cut to pieces: hide them and say so instead. Not while leaving: a
+        resize (SIGWINCH) while the app quits finds its screens going or gone."""
+        if self.leaving or not self.screen_stack:
+            return
         w, h = event.size.width, event.size.height
         small = w < MIN_SIZE[0] or h < MIN_SIZE[1]
         screen = self.main_screen
@@ -125,11 +128,23 @@ class MLPApp(TrainingEvents, CompareRuns, Lifecycle, App[None]):
         self._poll_timers = [self.set_interval(POLL_INTERVAL, self.poll),
                              self.set_interval(PLOT_INTERVAL, self.plot_tick)]
         self._catch_signals()
+        self.app_resume_signal.subscribe(self, self.redraw_all)
         self.call_after_refresh(self.start_training)  # the first frame first, torch later
+
+    def redraw_all(self, _: Any = None) -> None:
+        """Every cell drawn again: after a suspend (SIGTSTP, then SIGCONT from the shell) the terminal is blank,
+        and only the panes that changed were redrawn, so the controls stayed empty until something forced it."""
+        for screen in self.screen_stack:
+            screen.refresh(repaint=True, layout=True)
 
     # ---- the training process ----
     def start_training(self) -> None:
+        """Start the training process, once: r typed before the first frame's call got here already started it
+        (two would train, and the first be left running), and none starts on an app that is leaving."""
         from core.link.transport import TrainerProcess
+
+        if self.proc is not None or self.leaving:
+            return
 
         # Textual replaces sys.stderr/stdout; multiprocessing needs the real ones (ARCHITECTURE.md, "Measured").
         with contextlib.redirect_stderr(sys.__stderr__), contextlib.redirect_stdout(sys.__stdout__):
@@ -225,7 +240,7 @@ class MLPApp(TrainingEvents, CompareRuns, Lifecycle, App[None]):
         trained = self.snapshot["step"] if self.snapshot else 0
 
         def go(yes: bool | None) -> None:
-            if not yes:
+            if not yes or self.leaving:  # (no training process may start on an app that is leaving)
                 return
             if self.proc is None:
                 self.start_training_with(good)
@@ -278,7 +293,7 @@ class MLPApp(TrainingEvents, CompareRuns, Lifecycle, App[None]):
     async def action_view(self, view_id: str) -> None:
         """Open an inspection view (one at a time); the training process feeds it while it is open. Not while
         the app is quitting: a view mounted then finds its widgets gone (q then t, typed fast, crashed)."""
-        if self._quitting or view_id not in VIEWS:
+        if self.leaving or view_id not in VIEWS:
             return
         if isinstance(self.screen, ViewScreen):
             if self.screen.view_id == view_id:
@@ -310,6 +325,8 @@ class MLPApp(TrainingEvents, CompareRuns, Lifecycle, App[None]):
 
     def load_run(self, path: str) -> None:
         """Continue a saved run (the current one is already on disk: runs save as they go)."""
+        if self.leaving:
+            return
         if self.proc is None:
             self.notify("the training process is not running; press r first", severity="error")
             return

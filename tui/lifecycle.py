@@ -1,16 +1,54 @@
-"""How the app ends and what it keeps: SIGTERM and SIGHUP, quitting, stopping the training process, and
-screenshots. A mixin of MLPApp (tui/app.py)."""
+"""How the app ends and what it keeps: SIGTERM and SIGHUP, quitting, stopping the training process, nothing
+acting on screens while they are torn down (keys, actions, workers' answers), and screenshots. A mixin of
+MLPApp (tui/app.py)."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
+
+from textual import events
+from textual.widget import Widget
 
 from tui.screens import ConfirmScreen
 
 
 class Lifecycle:
     """Quit paths that save the run, whatever ends the app; screenshots for slides."""
+
+    # ---- leaving: once quitting has begun, nothing acts on screens that are being torn down ----
+    @property
+    def leaving(self) -> bool:
+        """True once quitting has begun (q, a signal, a confirmed dialog) or the app has stopped running."""
+        return self._quitting or not self.is_running
+
+    async def on_event(self, event: events.Event) -> None:
+        """Keys and clicks reach nothing while the app is leaving: q then o, typed within a second, opened a
+        view on a quitting app, which crashed on its missing table."""
+        if isinstance(event, events.InputEvent) and self.leaving:
+            return
+        await super().on_event(event)
+
+    async def run_action(self, action: Any, default_namespace: Any = None, namespaces: Any = None) -> bool:
+        """Every action, however it comes (a key, the palette, a click, a view's binding), is refused while the
+        app is leaving."""
+        if self.leaving:
+            return False
+        return await super().run_action(action, default_namespace, namespaces)
+
+    def call_from_thread(self, callback: Any, *args: Any, **kwargs: Any) -> Any:
+        """A worker's result is dropped (None) when the app is leaving or the screen or widget it is for has
+        gone: a view closed while its thread read the disk must not be drawn into."""
+        if self.leaving:
+            return None  # (the loop may stop before it would run the callback: the worker would wait forever)
+
+        def if_alive() -> Any:
+            target = getattr(callback, "__self__", None)
+            gone = isinstance(target, Widget) and not (target.is_attached and target.is_running)
+            return None if self.leaving or gone else callback(*args, **kwargs)
+
+        return super().call_from_thread(if_alive)
 
     def _catch_signals(self) -> None:
         """SIGTERM and SIGHUP (a closed terminal, an SSH drop) quit as q does: the run is saved and the terminal
@@ -73,6 +111,8 @@ class Lifecycle:
 
     async def action_quit(self) -> None:
         trained = self.snapshot["step"] if self.snapshot else 0
+        if self.screen.id == "quit-question":  # ctrl+c again while it is asked: one question is enough
+            return
         if self.run_path is None and trained > 0 and self.proc is not None:
             def answer(yes: bool | None) -> None:
                 if yes:
@@ -80,7 +120,7 @@ class Lifecycle:
                     self.exit()
 
             self.push_screen(ConfirmScreen(f"This run ({trained:,} steps) could not be saved to the runs folder. "
-                                           f"Quit and lose it?"), answer)
+                                           f"Quit and lose it?", id="quit-question"), answer)
             return
         self.shutdown()
         self.exit()

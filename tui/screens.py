@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Group
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.await_complete import AwaitComplete
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Static
 
 from core import settings
@@ -70,7 +73,21 @@ def help_content() -> Group:
     )
 
 
-class HelpScreen(ModalScreen[None]):
+class DismissOnce(Screen):
+    """A screen whose dismiss acts once, and only while it is the screen on top. A second enter (or y, or a
+    click) queued before the first closed it popped the screen beneath instead (the main screen: a crash, seen
+    with enter enter on a run in the runs view) and ran the answer's callback twice."""
+
+    closing = False
+
+    def dismiss(self, result: Any = None) -> AwaitComplete:
+        if self.closing or not self.is_attached or self.app.screen is not self:
+            return AwaitComplete()
+        self.closing = True
+        return super().dismiss(result)
+
+
+class HelpScreen(DismissOnce, ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "close")]
 
     def compose(self) -> ComposeResult:
@@ -82,11 +99,11 @@ class HelpScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
-class ConfirmScreen(ModalScreen[bool]):
+class ConfirmScreen(DismissOnce, ModalScreen[bool]):
     BINDINGS = [Binding("y", "answer(True)", "yes"), Binding("n,escape", "answer(False)", "no")]
 
-    def __init__(self, question: str) -> None:
-        super().__init__()
+    def __init__(self, question: str, id: str | None = None) -> None:
+        super().__init__(id=id)
         self.question = question
 
     def compose(self) -> ComposeResult:

@@ -16,6 +16,8 @@ is a rational approximation (see jitsteps.tanh) and sums run in another order.
 from __future__ import annotations
 
 import os
+import stat
+import tempfile
 from typing import Any
 
 import torch
@@ -25,10 +27,11 @@ from core.kernels.base import Kernel, Lrs, Rows, stack_masks, stack_rows
 from core.kernels.lecture import FusedGeneral
 from core.model import MLP
 
-__all__ = ["JitGeneral", "JitSGD", "available", "failure", "make", "why_not"]
+__all__ = ["JitGeneral", "JitSGD", "available", "cache_note", "failure", "guard_cache", "make", "why_not"]
 
 _compiled: Any = None  # (step, tanh, numpy) once core.kernels.jitsteps is imported
 _why_not = ""  # why numba is not used, for `mlp-tui bench`
+_cache_notes: list[str] = []  # cache folders refused (guard_cache), for the curious
 
 
 def available() -> bool:
@@ -92,15 +95,85 @@ def _build() -> Any:
         except RuntimeError as e:  # numba found nowhere to cache (a read-only install, no writable home)
             if "cannot cache" not in str(e):
                 raise
-            import tempfile
-
             import numba
 
             numba_config: Any = numba.config  # its settings are made at run time: a checker sees none
-            numba_config.CACHE_DIR = os.path.join(tempfile.gettempdir(), f"mlp-tui-numba-{os.getuid()}")
+            numba_config.CACHE_DIR = private_cache_dir() or ""
             import core.kernels.jitsteps as jitsteps
+        for step in (jitsteps.steps, jitsteps.general_steps):
+            note = guard_cache(step)
+            if note:
+                _cache_notes.append(note)
         _compiled = (jitsteps.steps, jitsteps.tanh, jitsteps.np, jitsteps.general_steps)
     return _compiled
+
+
+def cache_note() -> str:
+    """Why a cache folder of numba's was passed over (guard_cache), or empty."""
+    return "; ".join(_cache_notes)
+
+
+def not_files(folder: str, prefix: str) -> list[str]:
+    """The entries of `folder` named `prefix`* that are not regular files (links followed). numba opens its
+    index and data files with a plain open(): a FIFO there blocks it for ever (and a stop signal with it), a
+    device reads without end."""
+    try:
+        names = sorted(n for n in os.listdir(folder) if n.startswith(prefix))
+    except FileNotFoundError:
+        return []
+    except OSError:
+        return [folder]
+    bad = []
+    for name in names:
+        try:
+            regular = stat.S_ISREG(os.stat(os.path.join(folder, name)).st_mode)
+        except FileNotFoundError:
+            regular = True  # a dangling link: numba finds no file there, compiles and writes a new one
+        except OSError:
+            regular = False  # a loop of links, a folder it cannot search
+        if not regular:
+            bad.append(name)
+    return bad
+
+
+def private_cache_dir() -> str | None:
+    """A cache folder of this user's own in the temp folder: made private, refused if someone else owns it or
+    may write to it (numba loads pickles from it)."""
+    path = os.path.join(tempfile.gettempdir(), f"mlp-tui-numba-{os.getuid()}")
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        st = os.lstat(path)
+    except OSError:
+        return None
+    mine = stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o022
+    return path if mine else None
+
+
+def guard_cache(dispatcher: Any) -> str:
+    """Check a `cache=True` numba function's cache folder before numba reads it; if it holds something that is
+    not a file, cache in private_cache_dir() instead (checked too), else not at all. A note saying so, or ''."""
+    from numba.core import caching
+
+    cache: Any = getattr(dispatcher, "_cache", None)
+    files = getattr(cache, "_cache_file", None)
+    if cache is None or files is None:
+        return ""
+    prefix = files._index_name[: -len(".nbi")]
+    bad = not_files(cache.cache_path, prefix)
+    if not bad:
+        return ""
+    note = f"numba's cache folder {cache.cache_path} holds {', '.join(bad)}, not files"
+    import numba
+
+    numba_config: Any = numba.config
+    numba_config.CACHE_DIR = private_cache_dir() or ""
+    if numba_config.CACHE_DIR:
+        dispatcher.enable_caching()  # a new cache, in CACHE_DIR
+        moved = dispatcher._cache
+        if not not_files(moved.cache_path, prefix):
+            return f"{note}; caching in {moved.cache_path} instead"
+    dispatcher._cache = caching.NullCache()
+    return f"{note}; compiling afresh, without a cache"
 
 
 def _check(xs: torch.Tensor, ys: torch.Tensor, logp: torch.Tensor, B: int, BT: int,

@@ -236,3 +236,154 @@ def test_ctrl_c_again_while_saving_still_saves(tmp_path):
     assert p.returncode == 130 and "Traceback" not in err, err
     info = _assert_saved_and_released_status(out, "interrupted")
     assert (out / "metrics.json").exists() and info["step"] >= 2000
+
+
+def _stopped(app: PtyApp, timeout: float) -> bool:
+    """True once the app's process is stopped (job control), as a shell's `jobs` would show it."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        pid, status = os.waitpid(app.pid, os.WNOHANG | os.WUNTRACED)
+        if pid and os.WIFSTOPPED(status):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("to_group", [False, True], ids=["kill-pid", "kill-group"])
+def test_a_suspended_app_comes_back_whole(app_env, to_group):
+    """SIGTSTP then SIGCONT (a shell's job control: the whole group, or `kill` of the app alone): the terminal
+    is blank when the app comes back, so every pane is drawn again, not only those that changed (the controls
+    stayed empty)."""
+    words, runs, env = app_env
+    app = PtyApp([*COMMAND, "--data", str(words)], env)
+    send = os.killpg if to_group else os.kill
+    try:
+        run = _trained_run(runs)
+        time.sleep(1.0)  # the controls are drawn and will not change by themselves
+        send(app.pid, signal.SIGTSTP)
+        assert _stopped(app, 10), "the app did not stop on SIGTSTP"
+        time.sleep(0.3)
+        mark = len(app.output)
+        send(app.pid, signal.SIGCONT)
+        end = time.monotonic() + 10
+        while time.monotonic() < end and b"learn rate" not in bytes(app.output[mark:]):
+            time.sleep(0.1)
+        after = bytes(app.output[mark:])
+        assert b"\x1b[?1049h" in after  # back on the alternate screen
+        for label in (b"learn rate", b"beta1", b"Controls", b"pause/resume"):  # the controls and the footer
+            assert label in after, label
+        os.kill(app.pid, signal.SIGTERM)
+        assert app.wait(10) is not None
+        _assert_saved_and_released(run)
+    finally:
+        app.kill()
+
+
+def _fifo_in_numbas_cache(tmp_path: Path) -> dict[str, str]:
+    """An environment whose numba cache folder (NUMBA_CACHE_DIR) holds a FIFO where the compiled step's index
+    goes: numba's open() of it blocks until a writer comes, which none does."""
+    pytest.importorskip("numba")
+    from numba.core.caching import UserProvidedCacheLocator
+
+    import core.kernels.jitsteps as jitsteps
+
+    folder = tmp_path / "numba-cache" / UserProvidedCacheLocator.get_suitable_cache_subpath(jitsteps.__file__)
+    folder.mkdir(parents=True)
+    for step in (jitsteps.steps, jitsteps.general_steps):
+        os.mkfifo(folder / step._cache._cache_file._index_name)
+    (tmp_path / "tmp").mkdir()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+           "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache"), "TMPDIR": str(tmp_path / "tmp")}
+    env.pop("MLP_TUI_KERNEL", None)
+    return env
+
+
+@pytest.mark.slow
+def test_train_is_not_held_by_a_fifo_in_numbas_cache(tmp_path):
+    """The FIFO is seen before numba opens it, and the compiled step is cached in a private folder instead."""
+    env = _fifo_in_numbas_cache(tmp_path)
+    words = write_words(tmp_path / "words.txt", SMALL_WORDS)
+    p = subprocess.Popen([*COMMAND, "train", "--data", str(words), "--steps", "300", "--out", str(tmp_path / "run"),
+                          "--quiet"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _, err = p.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        raise AssertionError("train hung on the FIFO in numba's cache folder") from None
+    assert p.returncode == 0, err
+    assert read_info(tmp_path / "run")["step"] == 300
+    assert any((tmp_path / "tmp").glob("mlp-tui-numba-*/**/*.nbi"))  # cached where it could be
+    assert all(f.is_fifo() for f in (tmp_path / "numba-cache").glob("*/*.nbi"))  # the FIFOs left as they were
+
+
+def _blocked_in_open(pid: int, timeout: float) -> bool:
+    """True once the process waits in open() of a FIFO for a writer (Linux's name for that wait)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            if Path(f"/proc/{pid}/wchan").read_text() in ("wait_for_partner", "fifo_open"):
+                return True
+        except OSError:
+            pytest.skip("no /proc/PID/wchan here")
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_a_stop_signal_ends_a_train_whose_main_thread_is_blocked(tmp_path, sig):
+    """Whatever blocks the main thread (here the FIFO, with the cache check switched off), a stop signal ends
+    `train` within the grace: one line on stderr, no traceback, the usual exit status."""
+    from core.signals import BLOCKED_GRACE, exit_status
+
+    env = _fifo_in_numbas_cache(tmp_path)
+    words = write_words(tmp_path / "words.txt", SMALL_WORDS)
+    unguarded = ("import sys, core.kernels.jit as jit; jit.guard_cache = lambda d: ''; from tui.cli import main; "
+                 "sys.exit(main())")
+    p = subprocess.Popen([sys.executable, "-c", unguarded, "train", "--data", str(words), "--steps", "300",
+                          "--out", str(tmp_path / "run"), "--quiet"], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        assert _blocked_in_open(p.pid, 90), "train did not reach numba's cache"
+        t0 = time.monotonic()
+        p.send_signal(getattr(signal, sig))
+        try:
+            _, err = p.communicate(timeout=BLOCKED_GRACE + 10)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"{sig} did not end a blocked train") from None
+        took = time.monotonic() - t0
+    finally:
+        p.kill()
+    assert p.returncode == exit_status(sig), err
+    assert BLOCKED_GRACE - 0.5 < took < BLOCKED_GRACE + 5, took
+    assert "Traceback" not in err and f"stopped on {sig} without a last save" in err, err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.slow
+def test_time_stopped_is_not_counted_as_blocked(tmp_path):
+    """SIGTERM, then SIGSTOP before the loop has read it, then SIGCONT after longer than the grace: the train
+    was stopped, not blocked, so it saves as usual instead of ending without its last save."""
+    from core.signals import BLOCKED_GRACE
+
+    words = write_words(tmp_path / "words.txt", SMALL_WORDS)
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    p = subprocess.Popen([*COMMAND, "train", "--data", str(words), "--steps", "100000000", "--out", str(out),
+                          "--quiet"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        end = time.monotonic() + 90
+        while time.monotonic() < end and len(read_losses(out)) < 2000:
+            time.sleep(0.1)
+        os.kill(p.pid, signal.SIGTERM)
+        time.sleep(0.01)  # the handler has run; the loop reads the signal after its chunk (0.1 s)
+        os.kill(p.pid, signal.SIGSTOP)
+        time.sleep(BLOCKED_GRACE + 2)
+        os.kill(p.pid, signal.SIGCONT)
+        _, err = p.communicate(timeout=30)
+    finally:
+        p.kill()
+    assert p.returncode == 143 and "without a last save" not in err, err
+    _assert_saved_and_released_status(out, "interrupted")

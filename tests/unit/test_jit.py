@@ -243,3 +243,115 @@ def test_wrong_shapes_are_refused_before_the_compiled_code(names_data):
     assert all(torch.equal(p, q) for p, q in zip((*a.parameters(), *b.parameters()), before))  # nothing written
     kg.run(X, Y, good, 0.1, torch.ones(3, 4, 16))  # the right shapes still run
     assert torch.isfinite(good).all()
+
+
+# ---- numba's cache folder: nothing in it may block a read (a FIFO made `train` hang, deaf to SIGTERM) ----
+_CACHED = """import numba
+
+
+@numba.njit(cache=True)
+def double(x):
+    return 2 * x
+"""
+
+
+def _cached_function(folder, name: str):
+    """A fresh module with a `cache=True` numba function, its cache in folder/__pycache__ (numba's in-tree cache)."""
+    import importlib.util
+
+    (folder / f"{name}.py").write_text(_CACHED)
+    spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.double
+
+
+def _call_or_unblock(fn, index) -> object:
+    """fn(21) in a thread; if it blocks on the FIFO at `index` (the bug), open the FIFO's other end so that the
+    thread ends, and fail."""
+    import os
+    import threading
+
+    out: dict = {}
+    thread = threading.Thread(target=lambda: out.update(result=fn(21)), daemon=True)
+    thread.start()
+    thread.join(60)
+    if thread.is_alive():
+        fd = os.open(index, os.O_WRONLY | os.O_NONBLOCK)
+        os.close(fd)
+        thread.join(10)
+        pytest.fail("numba blocked reading its cache")
+    return out.get("result")
+
+
+@pytest.fixture
+def private_tmp(tmp_path, monkeypatch):
+    """The temp folder (where private_cache_dir goes) inside the test's folder; numba's CACHE_DIR put back after."""
+    import tempfile
+
+    import numba
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(numba.config, "CACHE_DIR", numba.config.CACHE_DIR)
+    return tmp_path / "tmp"
+
+
+@pytest.mark.parametrize("hostile", ["fifo", "link-to-fifo", "device", "link-loop"])
+def test_a_cache_folder_holding_no_file_is_passed_over(tmp_path, private_tmp, hostile):
+    import os
+    import stat
+    from pathlib import Path
+
+    src = tmp_path / "src"
+    src.mkdir()
+    fn = _cached_function(src, f"cached_{hostile.replace('-', '_')}")
+    index = Path(fn._cache._cache_file._index_path)
+    assert index.parent == src / "__pycache__"
+    if hostile == "fifo":
+        os.mkfifo(index)
+    elif hostile == "link-to-fifo":
+        os.mkfifo(tmp_path / "pipe")
+        index.symlink_to(tmp_path / "pipe")
+    elif hostile == "device":
+        index.symlink_to("/dev/zero")
+    else:
+        index.symlink_to(index)
+    note = jit.guard_cache(fn)
+    assert index.name in note and "not files" in note and str(private_tmp) in note
+    assert Path(fn._cache.cache_path).is_relative_to(private_tmp)
+    assert _call_or_unblock(fn, index) == 42
+    assert not stat.S_ISREG(os.lstat(index).st_mode) or index.is_symlink()  # what was there is left alone
+    assert any(Path(fn._cache.cache_path).glob("*.nbi"))  # cached in the private folder instead
+
+
+def test_a_sound_cache_folder_is_kept(tmp_path, private_tmp):
+    fn = _cached_function(tmp_path, "cached_sound")
+    where = fn._cache.cache_path
+    assert jit.guard_cache(fn) == "" and fn._cache.cache_path == where
+    assert fn(21) == 42
+
+
+def test_a_private_cache_folder_others_may_write_is_refused(private_tmp):
+    import os
+
+    folder = jit.private_cache_dir()
+    assert folder is not None and oct(os.stat(folder).st_mode & 0o777) == "0o700"
+    os.chmod(folder, 0o777)
+    assert jit.private_cache_dir() is None
+
+
+def test_no_cache_at_all_when_the_private_folder_is_refused_too(tmp_path, private_tmp):
+    import os
+    from pathlib import Path
+
+    from numba.core.caching import NullCache
+
+    folder = jit.private_cache_dir()
+    os.chmod(folder, 0o777)
+    fn = _cached_function(tmp_path, "cached_nowhere")
+    index = Path(fn._cache._cache_file._index_path)
+    os.mkfifo(index)
+    assert "without a cache" in jit.guard_cache(fn)
+    assert isinstance(fn._cache, NullCache)
+    assert _call_or_unblock(fn, index) == 42

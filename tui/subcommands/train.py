@@ -21,7 +21,7 @@ from typing import Any
 from core.link import protocol as P
 from core.runs.files import safe_text
 from core.runs.folder import METRICS, RUN_FILES, json_safe
-from core.signals import StopSignals, detach_on_hangup, exit_status
+from core.signals import BLOCKED_GRACE, StopSignals, detach_on_hangup, exit_status
 from core.status import Status
 from tui.subcommands.argtypes import CommandLine, path_arg, thread_count
 from tui.subcommands.options import add_runs_dir, add_training_options, resolve_settings
@@ -50,7 +50,7 @@ class _Stopper(StopSignals):
     the output goes to /dev/null (the terminal is gone: writes to it would fail)."""
 
     def __init__(self) -> None:
-        super().__init__(on_signal=detach_on_hangup)
+        super().__init__(on_signal=detach_on_hangup, grace=BLOCKED_GRACE)  # blocked: ends all the same
 
 
 def rescue(trainer: Any, name: str, dedupe: bool) -> Path | None:

@@ -11,8 +11,10 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from tui.screens import DismissOnce
 
-class ViewScreen(Screen[None]):
+
+class ViewScreen(DismissOnce, Screen[None]):
     """One inspection view; `view_id` names it, and the data it shows (what the training process sends)."""
 
     view_id = ""
