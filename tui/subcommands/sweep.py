@@ -59,9 +59,9 @@ def cmd_sweep(args: argparse.Namespace, values: dict) -> int:
     with storage_errors(url):
         study = create_study(args.study, url, args.seed, args.heartbeat)
         _check_choices(study, space, args.study)
-        base = _base(values, space)
+        base = base_settings(values, space)
         check_resume(study, base, args.preset, budget)
-        seed = _join(study, args.seed, base, space, args.preset, budget)
+        seed = join_study(study, args.seed, base, space, args.preset, budget)
     deadline = time.time() + 60 * args.sweep_minutes if args.sweep_minutes else None
     job = WorkerJob(args.study, url, base, space, budget, args.trials, deadline,
                     None if args.runs_dir is None else str(args.runs_dir), args.heartbeat, seed)
@@ -179,7 +179,7 @@ def _check_choices(study: Any, space: dict, name: str) -> None:
                                   f"keeps its choices (give them in that order, or start a new --study)")
 
 
-def _base(values: dict, space: dict) -> dict:
+def base_settings(values: dict, space: dict) -> dict:
     """The settings the sweep does not tune; a data file made absolute, so that show and its recipe work
     from anywhere."""
     from core.data import BUILTIN, resolve_dataset
@@ -190,7 +190,7 @@ def _base(values: dict, space: dict) -> dict:
     return base
 
 
-def _join(study: Any, seed: int | None, base: dict, space: dict, preset: str | None, budget: Any) -> int | None:
+def join_study(study: Any, seed: int | None, base: dict, space: dict, preset: str | None, budget: Any) -> int | None:
     """Take this process's slot in the study and record the settings it was made with (once); the seed of
     the sampler."""
     from core.sweeps.study import record_made
