@@ -164,3 +164,31 @@ def test_a_resumed_study_with_other_data_preset_or_budget_is_one_line(capsys, wo
     after = load_study("r", url).user_attrs
     assert after["base"] == stored["base"] and after["made"] == stored["made"]
     assert json.loads(after["base"])["data"] == str(words_file.resolve())
+
+
+def test_a_word_list_no_trial_could_load_is_one_line_before_any_worker(capsys, tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("anna\nb.b\ncara\n")
+    code, _, err = run_cli(capsys, sweep_argv(bad, tmp_path / "runs", "--study", "s"))
+    assert_cli_error(code, err, "line 2", "start/end token")
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow
+async def test_the_sweeps_view_hides_passwords(harness):
+    from apphelpers import until
+    from textual.widgets import Static
+
+    from tui.views.sweeps import SweepsView
+
+    app = harness.app(hidden=32)
+    app.storage = "postgresql://bob:p@ss@127.0.0.1:1/db?sslmode=disable&password=hunter2"
+    said: list[str] = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("t")
+        await until(pilot, lambda: isinstance(app.screen, SweepsView), what="the sweeps view")
+        status = app.screen.query_one(".view-status", Static)
+        await until(pilot, lambda: said.append(str(status.render())) or "cannot read" in said[-1], timeout=20,
+                    what="the storage's error")
+    text = " ".join(said)
+    assert "127.0.0.1" in text and "p@ss" not in text and "hunter2" not in text and "***" in text

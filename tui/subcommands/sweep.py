@@ -49,6 +49,9 @@ def cmd_sweep(args: argparse.Namespace, values: dict) -> int:
     _, reason = settings.BY_NAME["data"].parse(str(values["data"]))  # before any study or worker: one line
     if reason:
         raise ConfigError(f"--data {safe_text(str(values['data']))}: {reason}")
+    from core.data import read_words
+
+    read_words(values["data"])  # a list no trial could load is one line here, not a failed trial per worker
     if args.trial_steps is None and args.trial_minutes is None:
         args.trial_steps = 50_000
     if args.trials is None and args.sweep_minutes is None:
