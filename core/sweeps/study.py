@@ -18,25 +18,31 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from core import settings
 from core.errors import ConfigError, MLPTuiError
+from core.runs.files import safe_text
 from core.status import Status
+from core.sweeps.reap import INTERRUPTED, reap
+from core.sweeps.storage import (
+    DB_NAME,
+    HEARTBEAT,
+    SweepError,
+    hide_password,
+    open_storage,
+    shown,
+    storage_errors,
+    storage_url,
+)
 
+# (their home is core.sweeps.storage; the app and older callers import them from here)
+__all__ = ["DB_NAME", "HEARTBEAT", "SweepError", "hide_password", "open_storage", "storage_url"]
 DEFAULT_SPACE = ("lr", "n_hidden", "n_embd", "block_size", "batch_size", "init")
-HEARTBEAT = 10  # seconds between a worker's heartbeats; a trial silent for 3 of them is stale
 REPORTS = 10  # dev-loss reports per trial (steps budget): the pruner compares trials at the same steps
 REPORT_STEPS = 5_000  # ... every this many steps under a time budget
-DB_NAME = "sweeps.db"
-
-
-class SweepError(MLPTuiError):
-    """A sweep cannot start or a study cannot be read (said in one line)."""
 
 
 @dataclass(frozen=True)
@@ -74,14 +80,17 @@ def parse_space(spec: str | None) -> dict[str, Param]:
         raise ConfigError("--space: no settings given")
     out: dict[str, Param] = {}
     for item in items:
-        key, _, rng = item.partition("=")
+        key, eq, rng = item.partition("=")
         name = settings.canonical(key.strip())
         s = settings.BY_NAME.get(name)
         if s is None:
             raise ConfigError(f"--space: unknown setting {key.strip()!r}; tunable: {', '.join(tunable())}")
         if s.tune is None:
             raise ConfigError(f"--space: {name} is not tuned by sweeps; tunable: {', '.join(tunable())}")
-        out[name] = _param(s, rng.strip()) if rng else _default_param(s)
+        if eq and not rng.strip():
+            raise ConfigError(f"--space {key.strip()}=: no range after '=' (give LO:HI, LO:HI:log or a|b, or leave "
+                              f"out '=' for the default range {_default_param(s).describe()})")
+        out[name] = _param(s, rng.strip()) if eq else _default_param(s)
     return out
 
 
@@ -119,64 +128,6 @@ def _param(s: settings.Setting, rng: str) -> Param:
     return Param(s.name, "int" if s.value_type == "int" else "float", lo, hi, log)
 
 
-# ---- storage ----
-def storage_url(root: Path) -> str:
-    """The default storage of the studies of a runs folder: an SQLite file in it."""
-    return f"sqlite:///{root / DB_NAME}"
-
-
-def default_storage(runs_dir: str | os.PathLike[str] | None) -> str:
-    """storage_url of `runs_dir` (else of the default runs folder), which is made if missing."""
-    from core.runs.folder import default_runs_dir
-
-    root = Path(runs_dir).expanduser() if runs_dir is not None else default_runs_dir()
-    root.mkdir(parents=True, exist_ok=True)
-    return storage_url(root)
-
-
-def open_storage(url: str, heartbeat: int = HEARTBEAT) -> Any:
-    """An Optuna storage with heartbeats for URL: an SQLAlchemy URL, or journal:PATH for a journal file."""
-    import warnings
-
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.ERROR)  # a failed or skipped trial is told in our own words
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # heartbeats: stable enough
-    if url.startswith("journal:"):
-        from optuna.storages.journal import JournalFileBackend
-
-        try:  # (a journal has no heartbeats: a killed worker's trial stays running; see the README)
-            return optuna.storages.JournalStorage(JournalFileBackend(url[len("journal:"):]))
-        except OSError as e:
-            raise SweepError(f"--storage {url}: cannot open the journal ({e.strerror or e})") from None
-    kwargs: dict[str, Any] = {}
-    if url.startswith("postgresql://") and _has("psycopg") and not _has("psycopg2"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]  # SQLAlchemy's default driver is psycopg2
-    if url.startswith("sqlite"):
-        kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}  # workers take turns writing the file
-    try:
-        return optuna.storages.RDBStorage(
-            url, heartbeat_interval=heartbeat, grace_period=3 * heartbeat, **kwargs)
-    except ImportError as e:  # a driver that is not installed (psycopg for postgresql://)
-        raise SweepError(f"--storage {hide_password(url)}: {e}; see the README's sweeps section") from None
-    except Exception as e:  # noqa: BLE001 - SQLAlchemy's errors for a bad URL or a server that is not there
-        raise SweepError(f"--storage {hide_password(url)}: cannot open it ({type(e).__name__}: "
-                         f"{str(e).splitlines()[0][:200]})") from None
-
-
-def _has(module: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(module) is not None
-
-
-def hide_password(url: str) -> str:
-    """A storage URL fit to print: a password in it becomes ***."""
-    import re
-
-    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
-
-
 def search(seed: int | None, budget: Budget | None = None) -> tuple[Any, Any]:
     """The sampler and the pruner: TPE, and the median pruner. A trial whose dev loss at a step is worse
     than the median of earlier trials at the same step stops, once 4 trials have finished and from the
@@ -194,40 +145,50 @@ def load_study(name: str, url: str, heartbeat: int = HEARTBEAT, seed: int | None
     """The study, with its stale trials (workers killed mid-trial) marked failed."""
     import optuna
 
-    storage = open_storage(url, heartbeat)
+    storage = open_storage(url, heartbeat, reading=True)
     sampler, pruner = search(seed, budget)
-    try:
-        study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
-    except KeyError:
-        raise SweepError(f"no study named {name!r} in {hide_password(url)}") from None
-    made_with = study.user_attrs.get("heartbeat")
-    if isinstance(made_with, int) and made_with != heartbeat:  # the grace period is the sweep's, not ours
-        return load_study(name, url, made_with, seed, budget)
-    if isinstance(storage, optuna.storages.RDBStorage):
-        optuna.storages.fail_stale_trials(study)  # a killed worker's trial: failed once its grace is over
+    with storage_errors(url):
+        try:
+            study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
+        except KeyError:
+            raise SweepError(f"no study named {safe_text(repr(name))} in {shown(url)}") from None
+        made_with = study.user_attrs.get("heartbeat")
+        if isinstance(made_with, int) and made_with != heartbeat:  # the grace period is the sweep's, not ours
+            return load_study(name, url, made_with, seed, budget)
+        tidy(study)
     return study
 
 
+def tidy(study: Any) -> None:
+    """Mark interrupted the trials whose worker is dead: at once on this machine (reap), else once their
+    heartbeats' grace is over."""
+    import optuna
+
+    reap(study)
+    optuna.storages.fail_stale_trials(study)  # (nothing for a journal: it has no heartbeats)
+
+
 # ---- counting trials ----
-def counts(trials: list[Any]) -> dict[str, int]:
-    """Trials by state; skipped ones (a broken rule) and interrupted ones (a signal, a killed worker) apart,
-    since they do not count against the budget."""
+def trial_state(t: Any) -> str:
+    """A trial's state as every listing names it: skipped (a broken rule) and interrupted (a signal, a dead
+    worker) apart from failed, since they do not count against the budget and a resume runs them again."""
     from optuna.trial import TrialState
 
+    if t.user_attrs.get("skipped"):
+        return "skipped"
+    if t.state == TrialState.FAIL and t.user_attrs.get("error") in (None, INTERRUPTED):
+        return "interrupted"
+    return {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned", TrialState.FAIL: "failed",
+            TrialState.RUNNING: "running", TrialState.WAITING: "waiting"}.get(t.state, t.state.name.lower())
+
+
+def counts(trials: list[Any]) -> dict[str, int]:
+    """Trials by trial_state."""
     out = {"complete": 0, "pruned": 0, "failed": 0, "running": 0, "skipped": 0, "interrupted": 0}
     for t in trials:
-        if t.user_attrs.get("skipped"):
-            out["skipped"] += 1
-        elif t.state == TrialState.FAIL and t.user_attrs.get("error") in (None, "interrupted"):
-            out["interrupted"] += 1  # Ctrl+C, or a worker killed: a resume runs it again
-        elif t.state == TrialState.COMPLETE:
-            out["complete"] += 1
-        elif t.state == TrialState.PRUNED:
-            out["pruned"] += 1
-        elif t.state == TrialState.FAIL:
-            out["failed"] += 1
-        elif t.state == TrialState.RUNNING:
-            out["running"] += 1
+        state = trial_state(t)
+        if state in out:
+            out[state] += 1
     return out
 
 
@@ -246,6 +207,10 @@ class Skip(Exception):
 
 class Interrupted(Exception):
     """The worker was told to stop (Ctrl+C, SIGTERM) in the middle of a trial."""
+
+
+class Unsaved(MLPTuiError):
+    """The trial's run folder could not be written (a full disk, a read-only one): the worker stops."""
 
 
 @dataclass
@@ -276,10 +241,8 @@ def run_trial(trial: Any, values: dict[str, Any], budget: Budget, runs_dir: Any,
     import optuna
 
     from core.config import configs
-    from core.data import Dataset, resolve_dataset
-    from core.engine.session import Session
+    from core.data import Dataset
     from core.engine.train import Trainer
-    from core.runs.writer import RunWriter
 
     trial.set_user_attr("values", json.dumps(values))  # what it trained, in full: show and recipes use it
     broken = settings.broken_rules(values)
@@ -294,11 +257,7 @@ def run_trial(trial: Any, values: dict[str, Any], budget: Budget, runs_dir: Any,
         trainer = Trainer(data_cache[key], mcfg, tcfg)
     except ConfigError as e:  # e.g. a model too large for memory
         raise Skip(str(e)) from None
-    stem = f"{resolve_dataset(values['data']).stem}-{study}-trial{trial.number}"
-    writer = RunWriter(None, trainer, origin="sweep", root=runs_dir, stem=stem, dedupe=bool(values.get("dedupe")),
-                       tags={"study": study, "trial": trial.number})
-    session = Session(trainer, writer)
-    writer.open()
+    session, writer, errors = _open_run(trainer, values, runs_dir, study, trial.number)
     trial.set_user_attr("run", str(writer.path))
     session.resume()
     every = budget.report_every()
@@ -323,6 +282,10 @@ def run_trial(trial: Any, values: dict[str, Any], budget: Budget, runs_dir: Any,
         session.finish(Status.DONE)
     finally:
         session.close(Status.STOPPED)
+        if trainer.step > 0 and writer.saved_step != trainer.step:  # the disk refused it
+            trial.set_user_attr("steps", trainer.step)
+            said = next((m for m in errors if "cannot save" in m), "its run could not be saved")
+            raise Unsaved(said.partition("; this run is no longer")[0])
     trial.set_user_attr("steps", trainer.step)
     trial.set_user_attr("test", session.final_losses.get("test"))
     trial.set_user_attr("train", session.final_losses.get("train"))
@@ -332,16 +295,38 @@ def run_trial(trial: Any, values: dict[str, Any], budget: Budget, runs_dir: Any,
     return best
 
 
+def _open_run(trainer: Any, values: dict[str, Any], runs_dir: Any, study: str, number: int) -> tuple[Any, Any, list]:
+    """A trial's run folder and its Session: (session, writer, the save errors it reports). Unsaved if the
+    runs folder takes no writes."""
+    from core.data import resolve_dataset
+    from core.engine.session import Session
+    from core.link.protocol import Error
+    from core.runs.writer import RunWriter
+
+    stem = f"{resolve_dataset(values['data']).stem}-{study}-trial{number}"
+    writer = RunWriter(None, trainer, origin="sweep", root=runs_dir, stem=stem, dedupe=bool(values.get("dedupe")),
+                       tags={"study": study, "trial": number})
+    errors: list[str] = []
+    session = Session(trainer, writer, emit=lambda e: errors.append(e.message) if isinstance(e, Error) else None)
+    try:
+        writer.open()
+    except MLPTuiError as e:  # RunError: the runs folder takes no writes
+        raise Unsaved(str(e)) from None
+    return session, writer, errors
+
+
 def create_study(name: str, url: str, seed: int | None, heartbeat: int = HEARTBEAT) -> Any:
     """Create the study, or load it to resume (same name, same storage)."""
     import optuna
 
     storage = open_storage(url, heartbeat)
     sampler, pruner = search(seed)
-    study = optuna.create_study(study_name=name, storage=storage, direction="minimize", sampler=sampler,
-                                pruner=pruner, load_if_exists=True)
-    study.set_user_attr("heartbeat", heartbeat)
-    optuna.storages.fail_stale_trials(study)
+    with storage_errors(url):
+        study = optuna.create_study(study_name=name, storage=storage, direction="minimize", sampler=sampler,
+                                    pruner=pruner, load_if_exists=True)
+        if "heartbeat" not in study.user_attrs:  # the study's grace period: set once, kept on a resume
+            study.set_user_attr("heartbeat", heartbeat)
+        tidy(study)
     return study
 
 
@@ -371,3 +356,34 @@ def best_command(trial: Any, base: Mapping[str, Any]) -> str:
         else:
             parts += [s.flag, repr(v) if isinstance(v, float) else str(v)]
     return shlex.join(parts)
+
+
+def check_resume(study: Any, base: Mapping[str, Any], preset: str | None, budget: Budget) -> None:
+    """A resumed study trains as it was made: the same data, preset, budget and fixed settings (the seed
+    aside), else its leaderboard would rank unlike trials. A mismatch is one ConfigError naming both values."""
+    had_base = study.user_attrs.get("base")
+    if had_base is None:
+        return  # a new study (or one that never recorded its settings)
+    old = json.loads(had_base)
+    made = study.user_attrs.get("made", {})
+    name = study.study_name
+    wanted = {"--preset": (made.get("preset", preset), preset),
+              "--trial-steps": (made.get("trial_steps", budget.steps), budget.steps),
+              "--trial-minutes": (made.get("trial_minutes", budget.minutes), budget.minutes)}
+    for key in sorted(set(old) | set(base), key=lambda k: (k != "data", k)):
+        if key != "seed" and key in settings.BY_NAME and old.get(key) != base.get(key):
+            wanted[settings.BY_NAME[key].flag or key] = (old.get(key), base.get(key))
+    for flag, (was, now) in wanted.items():
+        if was != now:
+            def show(v: Any) -> str:
+                return "(none)" if v is None else safe_text(settings.fmt(v) if not isinstance(v, str) else v)
+            raise ConfigError(f"{flag} {show(now)}: study {safe_text(name)} was made with {flag} {show(was)}; a "
+                              f"resumed study keeps its settings (give the same, or start a new study: "
+                              f"--study {safe_text(name)}-2)")
+
+
+def record_made(study: Any, base: Mapping[str, Any], preset: str | None, budget: Budget) -> None:
+    """The settings a study was made with, written once: a resume never overwrites them."""
+    if "base" not in study.user_attrs:
+        study.set_user_attr("made", {"preset": preset, "trial_steps": budget.steps, "trial_minutes": budget.minutes})
+        study.set_user_attr("base", json.dumps(base))

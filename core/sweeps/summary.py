@@ -8,17 +8,24 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from typing import Any
 
-from core.sweeps.study import counts, leaderboard, load_study, open_storage, trained_values
+from core.sweeps.storage import open_storage, sqlite_file, storage_errors
+from core.sweeps.study import counts, leaderboard, load_study, trained_values
 
 
 def studies(url: str) -> list[dict[str, Any]]:
     """Every study in the storage: name, trials, best dev loss (None before a trial completes)."""
     import optuna
 
+    path = sqlite_file(url)
+    if path is not None and not os.path.lexists(path):
+        return []  # no sweep has run here yet: nothing to read (and nothing to make)
     out = []
-    for s in optuna.get_all_study_summaries(open_storage(url), include_best_trial=True):
+    with storage_errors(url):
+        found = optuna.get_all_study_summaries(open_storage(url, reading=True), include_best_trial=True)
+    for s in found:
         best = s.best_trial.value if s.best_trial is not None else None
         out.append({"name": s.study_name, "trials": s.n_trials, "best": best,
                     "started": s.datetime_start.strftime("%Y-%m-%d %H:%M") if s.datetime_start else ""})
@@ -29,7 +36,8 @@ def detail(name: str, url: str, top: int = 10) -> dict[str, Any]:
     """One study: its counts, leaderboard, the best dev loss so far against the trial number, the
     parameters' importances (or why there are none yet), and the best trial's settings in full."""
     study = load_study(name, url)
-    trials = study.get_trials(deepcopy=False)
+    with storage_errors(url):
+        trials = study.get_trials(deepcopy=False)
     board = leaderboard(trials, top)
     history, best = [], math.inf
     for t in sorted(trials, key=lambda t: t.number):

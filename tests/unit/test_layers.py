@@ -15,7 +15,8 @@ UI_PACKAGES = ("textual", "rich", "plotext", "textual_plotext", "tui")
 TORCH_FREE = ("core.settings", "core.link.protocol", "core.config", "core.data", "core.runs.folder",
               "core.runs.listing", "core.runs.files", "core.runs.lock", "core.errors", "core.runs.atomic",
               "core.recipe", "core.sizes", "core.status", "core.signals", "core.engine.policy", "core.probes.exercises",
-              "core.sweeps.study", "core.sweeps.summary", "core.sweeps.workers", "core.milestones")
+              "core.sweeps.study", "core.sweeps.summary", "core.sweeps.workers", "core.sweeps.storage",
+              "core.sweeps.reap", "core.milestones")
 
 
 def is_cli(name: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 
 from tui.subcommands.argtypes import CommandLine
@@ -17,11 +18,15 @@ def add_parser(cl: CommandLine) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from core.errors import MLPTuiError
     from core.runs.files import safe_text as t
     from core.runs.folder import default_runs_dir
     from core.runs.listing import list_runs
 
     root = args.runs_dir or default_runs_dir()  # --runs-dir is read by argtypes.path_arg
+    found = next((p for p in (root, *root.parents) if os.path.lexists(p)), None)
+    if found is not None and not found.is_dir():  # a file is not an empty runs folder: say so, as train does
+        raise MLPTuiError(f"--runs-dir {t(root)}: not a folder" + (f" ({t(found)} is a file)" if found != root else ""))
     runs = list_runs(root)
     if args.study is not None:
         runs = sorted((r for r in runs if r.study == args.study), key=lambda r: r.trial)

@@ -23,61 +23,76 @@ from core.signals import StopSignals, exit_status
 from core.sweeps.study import DB_NAME
 from tui.subcommands.argtypes import CommandLine, number, path_arg
 from tui.subcommands.options import add_runs_dir, add_training_options, resolve_settings
+from tui.subcommands.sweep_report import fmt, print_finished, summary, table
 
 
-def _storage(args: argparse.Namespace) -> str:
-    from core.sweeps.study import default_storage
+def _storage(args: argparse.Namespace, writing: bool) -> str:
+    """--storage, else sweeps.db in the runs folder (made when `writing`); one line for a folder that is a file,
+    under a file or read-only, as `train` says it."""
+    from core.sweeps.storage import default_storage, runs_root
 
-    return args.storage or default_storage(args.runs_dir)
+    if args.storage is None:
+        return default_storage(args.runs_dir, writing)
+    if writing:
+        runs_root(args.runs_dir, writing)  # the trials' run folders go there whatever the storage
+    return str(args.storage)
 
 
 def cmd_sweep(args: argparse.Namespace, values: dict) -> int:
     from core.errors import ConfigError
-    from core.sweeps.study import Budget, create_study, parse_space
-    from core.sweeps.workers import WorkerJob, run_workers
+    from core.sweeps.storage import storage_errors
+    from core.sweeps.study import Budget, check_resume, create_study, parse_space
+    from core.sweeps.workers import WorkerJob, check_workers, run_workers
 
     space = parse_space(args.space)
     _, reason = settings.BY_NAME["data"].parse(str(values["data"]))  # before any study or worker: one line
     if reason:
         raise ConfigError(f"--data {safe_text(str(values['data']))}: {reason}")
+    from core.data import read_words
+
+    read_words(values["data"])  # a list no trial could load is one line here, not a failed trial per worker
     if args.trial_steps is None and args.trial_minutes is None:
         args.trial_steps = 50_000
     if args.trials is None and args.sweep_minutes is None:
         raise ConfigError("give --trials N (the study's total) or --sweep-minutes M, or both")
     budget = Budget(args.trial_steps, args.trial_minutes)
-    url = _storage(args)
-    study = create_study(args.study, url, args.seed, args.heartbeat)
-    _check_choices(study, space, args.study)
-    seed, base = _join(study, args.seed, values, space)
-    workers = args.workers or os.cpu_count() or 1
+    workers = check_workers(args.workers)
+    url = _storage(args, writing=True)
+    with storage_errors(url):
+        study = create_study(args.study, url, args.seed, args.heartbeat)
+        _check_choices(study, space, args.study)
+        base = base_settings(values, space)
+        check_resume(study, base, args.preset, budget)
+        seed = join_study(study, args.seed, base, space, args.preset, budget)
     deadline = time.time() + 60 * args.sweep_minutes if args.sweep_minutes else None
     job = WorkerJob(args.study, url, base, space, budget, args.trials, deadline,
                     None if args.runs_dir is None else str(args.runs_dir), args.heartbeat, seed)
     what = f"{args.trials} trials" if args.trials else f"{args.sweep_minutes:g} minutes"
     per = f"{budget.steps:,} steps" if budget.steps else f"{budget.minutes:g} minutes"
-    print(f"study {args.study} in {_safe_url(url)}: {what}, {per} each, {workers} workers; tuning "
+    print(f"study {safe_text(args.study)} in {_safe_url(url)}: {what}, {per} each, {workers} workers; tuning "
           f"{'; '.join(p.describe() for p in space.values())}", file=sys.stderr, flush=True)
     with StopSignals(("SIGINT", "SIGTERM")) as stop:
         # The workers start with Ctrl+C ignored (an ignored signal stays so across exec) until they have their
         # own handlers; a Ctrl+C meanwhile still reaches this process, which passes it on.
         with stop.ignoring("SIGINT"):
-            procs = run_workers(job, workers)
-        lost = _watch(args, procs, stop, job)
+            procs, reasons = run_workers(job, workers)
+        with storage_errors(url):
+            lost = _watch(args, procs, stop, job, reasons)
     if stop.signal is not None:
         return exit_status(stop.signal)
     return 1 if lost else 0
 
 
 def _safe_url(url: str) -> str:
-    from core.sweeps.study import hide_password
+    from core.sweeps.storage import shown
 
-    return safe_text(hide_password(url))
+    return shown(url)
 
 
-def _watch(args: argparse.Namespace, procs: list, stop: StopSignals, job: Any) -> bool:
+def _watch(args: argparse.Namespace, procs: list, stop: StopSignals, job: Any, reasons: Any) -> bool:
     """Draw the study until the workers are done; on a signal, pass it on and wait for them. True if a worker
-    ended badly."""
-    from core.sweeps.study import load_study
+    ended badly (why is said in one line, and its trial is marked interrupted at once: its worker is gone)."""
+    from core.sweeps.study import load_study, tidy
 
     study = load_study(args.study, job.storage, job.heartbeat)
     live = sys.stdout.isatty()
@@ -99,28 +114,57 @@ def _watch(args: argparse.Namespace, procs: list, stop: StopSignals, job: Any) -
                 told = True
             trials = study.get_trials(deepcopy=False)
             if display is not None:
-                display.update(_table(study.study_name, trials, started, job))
+                display.update(table(study.study_name, trials, started, job))
             else:
-                seen = _print_finished(trials, seen)
+                seen = print_finished(trials, seen)
             for p in procs:
                 p.join(timeout=1.0 / max(1, len(procs)))
     finally:
-        trials = study.get_trials(deepcopy=False)
-        if display is not None:
-            display.update(_table(study.study_name, trials, started, job))
-            display.stop()
-        else:
-            _print_finished(trials, seen)
         for p in procs:
             p.join()
+        why = _reasons(reasons)
+        try:
+            tidy(study)  # the trials of workers that died are interrupted, and counted so below
+        except Exception:  # noqa: BLE001 - the storage takes no writes: the workers said why
+            if not why:
+                raise
+        trials = study.get_trials(deepcopy=False)
+        if display is not None:
+            display.update(table(study.study_name, trials, started, job))
+            display.stop()
+        else:
+            print_finished(trials, seen)
+    return _report(procs, why, trials, stop)
+
+
+def _reasons(queue: Any) -> list[str]:
+    """The workers' one-line reasons for stopping early, each once."""
+    out: list[str] = []
+    while not queue.empty():
+        text = queue.get()
+        if text not in out:
+            out.append(text)
+    return out
+
+
+def _report(procs: list, why: list[str], trials: list, stop: StopSignals) -> bool:
+    """The summary, and why the sweep stopped early if it did; True if a worker ended badly."""
+    from core.sweeps.study import counts
+
     lost = [p for p in procs if p.exitcode not in (0, None)]
-    if lost and stop.signal is None:
+    end = summary(trials)
+    if why:
+        running = counts(trials)["running"]
+        left = (f" ({running} trial{'s' * (running != 1)} left marked running, as the storage could not be "
+                f"written: a resume marks them interrupted and runs them again)") if running else ""
+        print(f"{end}; the sweep stopped: {'; '.join(safe_text(w) for w in why)}{left}", file=sys.stderr)
+    elif lost and stop.signal is None:
         codes = ", ".join(str(p.exitcode) for p in lost)
-        print(f"{len(lost)} worker{'s' * (len(lost) > 1)} stopped unexpectedly (exit {codes}); a trial left "
-              f"running is marked failed once {3 * job.heartbeat} s have passed without its heartbeat and the study "
-              f"is touched again (mlp-tui sweep show, or a resumed sweep, which runs it again)", file=sys.stderr)
-    print(_summary(trials), file=sys.stderr)
-    return bool(lost)
+        print(f"{end}; {len(lost)} worker{'s' * (len(lost) > 1)} stopped unexpectedly (exit {codes}): their "
+              f"trials are marked interrupted, and a resumed sweep runs them again", file=sys.stderr)
+    else:
+        print(end, file=sys.stderr)
+    return bool(lost or why)
 
 
 def _check_choices(study: Any, space: dict, name: str) -> None:
@@ -137,91 +181,48 @@ def _check_choices(study: Any, space: dict, name: str) -> None:
                                   f"keeps its choices (give them in that order, or start a new --study)")
 
 
-def _join(study: Any, seed: int | None, values: dict, space: dict) -> tuple[int | None, dict]:
-    """Take this process's slot in the study and record the settings it does not tune: (sampler seed, base)."""
+def base_settings(values: dict, space: dict) -> dict:
+    """The settings the sweep does not tune; a data file made absolute, so that show and its recipe work
+    from anywhere."""
+    from core.data import BUILTIN, resolve_dataset
+
+    base = {k: v for k, v in values.items() if k not in space}
+    if base.get("data") not in BUILTIN:
+        base["data"] = str(resolve_dataset(base["data"]).resolve())
+    return base
+
+
+def join_study(study: Any, seed: int | None, base: dict, space: dict, preset: str | None, budget: Any) -> int | None:
+    """Take this process's slot in the study and record the settings it was made with (once); the seed of
+    the sampler."""
+    from core.sweeps.study import record_made
+
     # Each sweep process on the study (another machine's, a resume) takes the next slot; its worker i seeds
     # its sampler with seed + 1000 * slot + i, or two processes given the same --seed would draw the same values.
     slot = sum(1 for k in study.user_attrs if k.startswith("process-"))
     study.set_user_attr(f"process-{slot}", {"pid": os.getpid(), "started": time.time()})
-    base = {k: v for k, v in values.items() if k not in space}
-    from core.data import BUILTIN, resolve_dataset
-
-    if base.get("data") not in BUILTIN:  # a file: absolute, so that show and its recipe work from anywhere
-        base["data"] = str(resolve_dataset(base["data"]).resolve())
-    study.set_user_attr("base", json.dumps(base))
+    record_made(study, base, preset, budget)
     study.set_user_attr("space", [p.describe() for p in space.values()])
-    return (None if seed is None else seed + 1000 * slot), base
+    return None if seed is None else seed + 1000 * slot
 
 
-def _print_finished(trials: list, seen: set[int]) -> set[int]:
-    """Plain text for a pipe or a file: one line per trial as it finishes."""
-    from optuna.trial import TrialState
+def _reading(command: Any) -> Any:
+    """`sweep show` and `sweep export`: the storage is only read (never made), and its failures are one line."""
+    def run(args: argparse.Namespace) -> int:
+        from core.sweeps.storage import storage_errors
 
-    for t in trials:
-        if t.number in seen or t.state == TrialState.RUNNING or t.state == TrialState.WAITING:
-            continue
-        seen.add(t.number)
-        print(_trial_line(t), flush=True)
-    return seen
-
-
-def _trial_line(t: Any) -> str:
-    state = "skipped" if t.user_attrs.get("skipped") else t.state.name.lower()
-    last = t.intermediate_values[max(t.intermediate_values)] if t.intermediate_values else None
-    shown = t.value if t.state.name == "COMPLETE" else last  # a pruned trial: its last reported dev loss
-    value = f"{shown:.4f}" if shown is not None and math.isfinite(shown) else "-"
-    params = " ".join(f"{k}={_fmt(v)}" for k, v in t.params.items())
-    steps = t.user_attrs.get("steps")
-    note = t.user_attrs.get("skipped") or t.user_attrs.get("error") or ""
-    return (f"trial {t.number:>4}  {state:<9} dev {value:>7}  steps {steps if steps is not None else '-':>8}  "
-            f"{params}{'  (' + safe_text(note, 120) + ')' if note else ''}")
+        url = _storage(args, writing=False)
+        with storage_errors(url):
+            return int(command(args, url))
+    run.__doc__ = command.__doc__
+    return run
 
 
-def _fmt(v: Any) -> str:
-    return f"{v:.3g}" if isinstance(v, float) else str(v)
-
-
-def _summary(trials: list) -> str:
-    from core.sweeps.study import counts, leaderboard
-
-    c = counts(trials)
-    top = leaderboard(trials, 1)
-    best = f"best dev {top[0].value:.4f} (trial {top[0].number})" if top else "no trial complete yet"
-    return (f"{c['complete']} complete, {c['pruned']} pruned, {c['failed']} failed, {c['skipped']} skipped, "
-            f"{c['interrupted']} interrupted"
-            f"{', ' + str(c['running']) + ' running' if c['running'] else ''}; {best}")
-
-
-def _table(name: str, trials: list, started: float, job: Any) -> Any:
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
-
-    from core.sweeps.study import counts, leaderboard
-
-    c = counts(trials)
-    done = c["complete"] + c["pruned"] + c["failed"]
-    elapsed = time.time() - started
-    if job.total:
-        eta = elapsed / done * max(0, job.total - done) if done else math.nan
-    else:
-        eta = max(0.0, job.deadline - time.time()) if job.deadline else math.nan
-    t = Table(title=f"study {safe_text(name)}: leaderboard", title_justify="left")
-    for col in ("trial", "dev", "steps", "state", "settings"):
-        t.add_column(col, justify="right" if col in ("trial", "dev", "steps") else "left")
-    for tr in leaderboard(trials, 10):
-        t.add_row(str(tr.number), f"{tr.value:.4f}", f"{tr.user_attrs.get('steps', 0):,}", "complete",
-                  " ".join(f"{k}={_fmt(v)}" for k, v in tr.params.items()))
-    eta_text = "-" if not math.isfinite(eta) else time.strftime("%H:%M:%S", time.gmtime(eta))
-    status = Text(f"{_summary(trials)} · {time.strftime('%H:%M:%S', time.gmtime(elapsed))} elapsed · "
-                  f"ETA {eta_text}")
-    return Group(t, status)
-
-
-def cmd_sweep_show(args: argparse.Namespace) -> int:
+def _show(args: argparse.Namespace, url: str) -> int:
+    """A study's leaderboard, its best settings as a command line or a recipe, its importances."""
     from core.sweeps.study import SweepError, best_command, counts, leaderboard, load_study
 
-    study = load_study(args.study, _storage(args))
+    study = load_study(args.study, url)
     trials = study.get_trials(deepcopy=False)
     c = counts(trials)
     top = leaderboard(trials, args.top)
@@ -240,7 +241,7 @@ def cmd_sweep_show(args: argparse.Namespace) -> int:
         test = t.user_attrs.get("test")
         test_text = f"{test:.4f}" if isinstance(test, (int, float)) and math.isfinite(test) else "-"
         print_(f"{t.number:>5} {t.value:7.4f} {test_text:>7} {t.user_attrs.get('steps', 0):>9,}  "
-              + " ".join(f"{k}={_fmt(v)}" for k, v in t.params.items()))
+              + " ".join(f"{k}={fmt(v)}" for k, v in t.params.items()))
     best = top[0]
     base = json.loads(study.user_attrs.get("base", "{}"))
     if args.recipe:
@@ -267,11 +268,12 @@ def cmd_sweep_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_sweep_export(args: argparse.Namespace) -> int:
+def _export(args: argparse.Namespace, url: str) -> int:
+    """A study's trials as CSV, every state named as the summary counts it."""
     from core.runs.files import output_file
-    from core.sweeps.study import load_study
+    from core.sweeps.study import load_study, trial_state
 
-    study = load_study(args.study, _storage(args))
+    study = load_study(args.study, url)
     trials = study.get_trials(deepcopy=False)
     names = sorted({k for t in trials for k in t.params})
     header = ["trial", "state", "dev", "test", "steps", *names, "seconds", "run", "note"]
@@ -280,11 +282,12 @@ def cmd_sweep_export(args: argparse.Namespace) -> int:
         w = csv.writer(f)
         w.writerow(header)
         for t in trials:
-            state = "skipped" if t.user_attrs.get("skipped") else t.state.name.lower()
+            state = trial_state(t)
             seconds = t.duration.total_seconds() if t.duration is not None else ""
             w.writerow([t.number, state, "" if t.value is None else t.value, t.user_attrs.get("test", ""),
                         t.user_attrs.get("steps", ""), *(t.params.get(n, "") for n in names), seconds,
-                        t.user_attrs.get("run", ""), t.user_attrs.get("skipped") or t.user_attrs.get("error", "")])
+                        t.user_attrs.get("run", ""), t.user_attrs.get("skipped") or t.user_attrs.get("note")
+                        or t.user_attrs.get("error", "")])
 
     if args.out is None:
         write(sys.stdout)
@@ -295,10 +298,30 @@ def cmd_sweep_export(args: argparse.Namespace) -> int:
     return 0
 
 
+cmd_sweep_show = _reading(_show)
+cmd_sweep_export = _reading(_export)
+
+
+def study_name(text: str) -> str:
+    """A study's name: it is part of every trial's run folder name, so no slash, no control character, not
+    empty, at most 100 characters."""
+    import unicodedata
+
+    if not text.strip():
+        raise argparse.ArgumentTypeError("a study needs a name (not empty)")
+    if "/" in text or "\\" in text or text in (".", "..") or any(unicodedata.category(c)[0] == "C" for c in text):
+        raise argparse.ArgumentTypeError(f"{safe_text(repr(text))}: a study's name is part of its trials' folder "
+                                         f"names: no slash, no control characters")
+    if len(text) > 100:
+        raise argparse.ArgumentTypeError("a study's name is at most 100 characters")
+    return text
+
+
 def add_sweep_options(p: argparse.ArgumentParser) -> None:
     from tui.subcommands.argtypes import positive_int as _positive_int
 
-    p.add_argument("--study", required=True, metavar="NAME", help="the study's name (an existing one is resumed)")
+    p.add_argument("--study", required=True, metavar="NAME", type=study_name,
+                   help="the study's name (an existing one is resumed)")
     p.add_argument("--storage", default=None, metavar="URL",
                    help="where the study lives: an SQLAlchemy URL (sqlite:///file.db, postgresql://user@host/db, "
                         f"mysql://...) or journal:FILE (default: {DB_NAME} in the runs folder)")
@@ -315,8 +338,9 @@ def add_sweep_options(p: argparse.ArgumentParser) -> None:
                    help="steps per trial (default: 50,000 unless --trial-minutes)")
     p.add_argument("--trial-minutes", type=number(float, lambda v: 0 < v <= 10**4, "above 0"), default=None,
                    metavar="M", help="minutes per trial instead of steps")
-    p.add_argument("--workers", type=_positive_int, default=None, metavar="N",
-                   help="local worker processes, one torch thread each (default: the number of cores)")
+    p.add_argument("--workers", type=number(int, lambda v: 1 <= v <= 256, "from 1 to 256"), default=None,
+                   metavar="N", help="local worker processes, one torch thread each, each about 400 MB (default: "
+                                     "the number of cores, as many as memory holds)")
     p.add_argument("--heartbeat", type=number(int, lambda v: 1 <= v <= 3600, "from 1 to 3600"), default=10,
                    metavar="S", help="seconds between a worker's heartbeats; a trial silent for 3 of them is "
                                      "marked failed when the study is next touched")
@@ -334,13 +358,13 @@ def add_parser(cl: CommandLine) -> None:
     add_runs_dir(sweep)
     show = cl.add("sweep show", cmd_sweep_show, description="A study's leaderboard, its best settings as a command "
                   "line, and the parameters' importances.")
-    show.add_argument("study", metavar="STUDY", help="the study's name")
+    show.add_argument("study", metavar="STUDY", type=study_name, help="the study's name")
     show.add_argument("--top", type=number(int, lambda v: 1 <= v <= 1000, "from 1 to 1000"), default=10,
                       metavar="N", help="trials in the leaderboard (default: 10)")
     show.add_argument("--recipe", action="store_true", help="print the best trial's settings as a TOML recipe "
                       "instead (for mlp-tui train --config)")
     export = cl.add("sweep export", cmd_sweep_export, description="A study's trials as CSV.")
-    export.add_argument("study", metavar="STUDY", help="the study's name")
+    export.add_argument("study", metavar="STUDY", type=study_name, help="the study's name")
     export.add_argument("-o", "--out", type=path_arg, default=None, metavar="FILE", help="write here (default: stdout)")
     for p in (show, export):
         p.add_argument("--storage", default=None, metavar="URL", help="the study's storage (default: "

@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
 from core.runs.files import safe_text
+from core.sweeps.storage import hide_password, shown
 from tui.views import ViewScreen
 
 REFRESH = 3.0  # seconds between reads of the storage
@@ -66,7 +67,7 @@ class SweepsView(ViewScreen):
         self.query_one("#studies", DataTable).add_columns("study", "trials", "best dev", "started")
         self.query_one("#board", DataTable).add_columns("trial", "dev", "test", "steps", "settings")
         self.query_one("#studies", DataTable).focus()
-        self.set_status(f"reading {safe_text(self.url)}…")
+        self.set_status(f"reading {shown(self.url)}…")
         self.read()
         self.set_interval(REFRESH, self.read)
 
@@ -82,14 +83,11 @@ class SweepsView(ViewScreen):
         try:
             found = studies(self.url)
             more = detail(self.study, self.url) if self.study else None
-        except (MLPTuiError, OSError) as e:
-            self.app.call_from_thread(self.set_status, Text(f"cannot read the sweeps: {safe_text(str(e))}",
-                                                            style="red"))
-            return
-        except Exception as e:  # noqa: BLE001 - a storage Optuna cannot open (a bad URL, a server away)
-            self.app.call_from_thread(self.set_status, Text(f"cannot read the sweeps: {type(e).__name__}: "
-                                                            f"{safe_text(str(e).splitlines()[0] if str(e) else '')}",
-                                                            style="red"))
+        except Exception as e:  # noqa: BLE001 - a storage Optuna cannot open (a bad URL, a server away, damaged)
+            text = str(e) if isinstance(e, (MLPTuiError, OSError)) else \
+                f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            self.app.call_from_thread(self.set_status, Text(f"cannot read the sweeps: "
+                                                            f"{safe_text(hide_password(text, self.url))}", style="red"))
             return
         self.app.call_from_thread(self.show_data, found, more)
 
@@ -106,10 +104,10 @@ class SweepsView(ViewScreen):
         if found:
             table.move_cursor(row=min(max(row, 0), len(found) - 1))
         if not found:
-            self.set_status(f"no studies in {safe_text(self.url)}; start one with mlp-tui sweep --study NAME …")
+            self.set_status(f"no studies in {shown(self.url)}; start one with mlp-tui sweep --study NAME …")
             return
         if self.study is None:
-            self.set_status(f"{len(found)} stud{'ies' if len(found) != 1 else 'y'} in {safe_text(self.url)}; "
+            self.set_status(f"{len(found)} stud{'ies' if len(found) != 1 else 'y'} in {shown(self.url)}; "
                             f"enter opens one")
         if more is not None:
             self.show_detail(more)
