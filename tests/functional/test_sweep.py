@@ -102,7 +102,7 @@ def _base(words: Path) -> dict:
 def test_a_killed_worker_leaves_its_trial_failed_and_the_study_resumes(capsys, words_file, tmp_path):
     runs = tmp_path / "runs"
     argv = [*COMMAND, *sweep_argv(words_file, runs, "--study", "k", "--trials", "2", "--workers", "1",
-                                  "--trial-steps", "100000000", "--heartbeat", "1", "--space", "lr=0.01:0.1:log")]
+                                  "--trial-minutes", "0.1", "--heartbeat", "1", "--space", "lr=0.01:0.1:log")]
     p = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     url = f"sqlite:///{runs / 'sweeps.db'}"
     deadline = time.monotonic() + 60
@@ -125,8 +125,8 @@ def test_a_killed_worker_leaves_its_trial_failed_and_the_study_resumes(capsys, w
     assert code == 0 and "1 interrupted" in out and "0 running" in out
     assert load_study("k", url).get_trials()[0].state.name == "FAIL"  # failed in the storage, never running
     code, _, err = run_cli(capsys, sweep_argv(words_file, runs, "--study", "k", "--trials", "2", "--workers", "1",
-                                              "--trial-steps", "200", "--heartbeat", "1", "--space",
-                                              "lr=0.01:0.1:log"))
+                                              "--trial-minutes", "0.1", "--heartbeat", "1", "--space",
+                                              "lr=0.01:0.1:log"))  # (a resumed study keeps its budget)
     assert code == 0, err
     states = sorted(t.state.name for t in load_study("k", url).get_trials())
     assert states == ["COMPLETE", "COMPLETE", "FAIL"]  # the interrupted trial did not use up the budget
