@@ -41,7 +41,7 @@ def _commands(root, run, words) -> list[tuple[list[str], int, str]]:
         (["recipe", str(run)], 0, "pr"),
         (["export", str(run)], 0, "step"),
         (["ngram", "--data", str(words), "--order", "2"], 0, "dev"),
-        (["sweep", "show", "zoë…", "--runs-dir", str(root)], 2, "no study named 'zoe..."),
+        (["sweep", "show", "zoë…", "--storage", f"sqlite:///{root}/zoë·sweeps.db"], 2, "zoe-sweeps.db does not exist"),
         (["train", "--data", str(words.parent / "noël.txt"), "--steps", "1"], 2, "noe"),
         (["recipe", str(root / "ränn")], 2, "rann"),
         (["sample", "--checkpoint", str(run), "--prefix", "ψ"], 2, "error"),
