@@ -37,6 +37,8 @@ def small_disk(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="issue 20 item 2, open: with sweeps.db on the full disk the storage cannot "
+                   "record the trials' end, so the summary still counts them as running")
 def test_a_full_disk_stops_the_sweep_in_one_line_with_its_trials_marked(small_disk, words_file):
     runs = small_disk / "runs"
     runs.mkdir()
