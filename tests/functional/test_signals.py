@@ -18,12 +18,10 @@ from pathlib import Path
 
 import pytest
 from conftest import SMALL_WORDS, write_words
+from helpers import COMMAND
 
 from core.runs.folder import read_info, read_losses
 from core.runs.lock import holder
-
-MLP_TUI = Path(sys.executable).parent / "mlp-tui"
-COMMAND = [str(MLP_TUI)] if MLP_TUI.exists() else [sys.executable, "-m", "tui.cli"]
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork") or sys.platform == "win32", reason="needs a pty")
 
@@ -103,6 +101,19 @@ def app_env(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
     return words, runs, env
 
 
+def _wait_released(run: Path, seconds: float = 5) -> None:
+    """Wait until no process holds the run's lock (or the time is up: the caller asserts)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and holder(run) is not None:
+        time.sleep(0.05)
+
+
+def _runs_line(run: Path, env: dict[str, str]) -> str:
+    """The run's line in `mlp-tui runs`."""
+    out = subprocess.run([*COMMAND, "runs"], env=env, capture_output=True, text=True, timeout=60)
+    return next(x for x in out.stdout.splitlines() if run.name in x)
+
+
 def _assert_saved_and_released(run: Path) -> dict:
     info = read_info(run)
     assert info["status"] == "stopped", info["status"]
@@ -149,12 +160,9 @@ def test_sighup_to_the_process_group_saves_the_run(app_env):
         os.killpg(app.pid, signal.SIGHUP)
         os.close(app.fd)
         assert app.wait(10) is not None, "the app did not end on SIGHUP"
-        end = time.monotonic() + 5  # the training process saves on its own SIGHUP, beside the app
-        while time.monotonic() < end and holder(run) is not None:
-            time.sleep(0.05)
+        _wait_released(run)  # the training process saves on its own SIGHUP, beside the app
         _assert_saved_and_released(run)
-        out = subprocess.run([*COMMAND, "runs"], env=env, capture_output=True, text=True, timeout=60)
-        line = next(x for x in out.stdout.splitlines() if run.name in x)
+        line = _runs_line(run, env)
         assert line.rstrip().endswith("stopped"), line
     finally:
         app.kill()
@@ -170,12 +178,9 @@ def test_a_killed_app_leaves_no_live_run(app_env):
         assert holder(run) is not None  # live while it trains
         os.killpg(app.pid, signal.SIGKILL)
         app.wait(10)
-        end = time.monotonic() + 5
-        while time.monotonic() < end and holder(run) is not None:
-            time.sleep(0.05)
+        _wait_released(run)
         assert holder(run) is None
-        out = subprocess.run([*COMMAND, "runs"], env=env, capture_output=True, text=True, timeout=60)
-        line = next(x for x in out.stdout.splitlines() if run.name in x)
+        line = _runs_line(run, env)
         assert line.rstrip().endswith("interrupted") and "running" not in line, line
     finally:
         app.kill()
