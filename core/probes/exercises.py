@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-LECTURE_DEV = 2.17  # makemore part 2's final dev loss
-LECTURE_DATA = "names"  # the lecture's data: only runs on it count, split by line or with dedupe
+from core.milestones import MILESTONES, NAMES
+
+LECTURE_DEV = MILESTONES[0].dev  # makemore part 2's final dev loss
+LECTURE_DATA = NAMES  # the lecture's data: only runs on it count, split by line or with dedupe
 NEAR_UNIFORM = 0.1  # nats from ln(vocab) that count as "near"
 
 
