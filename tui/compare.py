@@ -41,20 +41,23 @@ class CompareRuns:
     def _read_overlays(self, overlays: dict[str, str], width: int) -> None:
         from core.runs.folder import RunError, downsample, read_losses
 
-        curves, errors = [], []
+        curves, errors = [], {}
         for path, label in overlays.items():
             try:
                 steps, vals = downsample(read_losses(path), width)
             except RunError as e:
-                errors.append(str(e))
+                errors[path] = str(e)
                 continue
             curves.append((label, steps, vals))
         self.call_from_thread(self._show_overlays, curves, errors)
 
-    def _show_overlays(self, curves: list, errors: list[str]) -> None:
+    def _show_overlays(self, curves: list, errors: dict[str, str]) -> None:
+        """Plot what was read; an unreadable run leaves the comparison, so its error is told once, not on
+        every later redraw."""
         if self._quitting or not self.is_running:
             return
         self.main_screen.query_one(LossPlot).set_overlays(curves)
-        for message in errors:
+        for path, message in errors.items():
+            self.overlays.pop(path, None)
             self.notify(message, severity="error")
 

@@ -224,3 +224,22 @@ async def test_a_preset_from_the_command_line_shows_in_the_selector(harness: Har
         app.query_one("#preset").value = "lecture"  # a real choice fills the form
         await until(pilot, lambda: app.query_one("#f-block_size").value == "3", what="the lecture's context")
         await until(pilot, lambda: harness.trainer.config.lr == 0.1, what="the lecture's lr, applied live")
+
+
+@pytest.mark.slow
+async def test_an_unreadable_compared_run_is_told_once_and_leaves_the_comparison(harness: Harness, tmp_path) -> None:
+    """Its losses file cannot be read: one error, and the run is no longer compared, so a later redraw of
+    the overlays (another run compared) does not repeat the error."""
+    broken = tmp_path / "broken"
+    (broken / "losses.f32").mkdir(parents=True)  # a folder where the file should be
+    app = harness.app(hidden=32)
+    async with app.run_test(size=(120, 36), notifications=True) as pilot:
+        await running(pilot, harness, min_step=50)
+        assert app.toggle_compare(str(broken)) is True
+        await until(pilot, lambda: not app.compared_runs(), what="the unreadable run to leave the comparison")
+        errors = [n for n in app._notifications if n.severity == "error"]
+        assert len(errors) == 1 and "losses" in errors[0].message, [n.message for n in errors]
+        await pause_app(pilot)
+        app.toggle_compare(app.run_path)
+        await until(pilot, lambda: bool(app.query_one("LossPlot").overlays), what="the live run's overlay")
+        assert len([n for n in app._notifications if n.severity == "error"]) == 1
