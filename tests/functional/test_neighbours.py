@@ -67,3 +67,26 @@ def test_a_missing_or_damaged_checkpoint_is_one_line(capsys, tmp_path):
     bad.write_bytes(b"not a checkpoint")
     code, _, err = run_cli(capsys, ["neighbours", "--checkpoint", str(bad), "a"])
     assert_cli_error(code, err, "model.pt")
+
+
+def test_an_ensemble_uses_its_members_tables_side_by_side(capsys, tmp_path):
+    """An ensemble stores one C with each member's table side by side: a token's row is their concatenation, and
+    the listing is the cosine over that whole row."""
+    import torch
+    from conftest import SMALL_WORDS, write_words
+
+    from core.probes.neighbours import nearest
+
+    words = write_words(tmp_path / "words.txt", SMALL_WORDS)
+    code, _, err = run_cli(capsys, ["train", "--data", str(words), "--steps", "200", "--members", "2", "--emb-dim",
+                                    "6", "--runs-dir", str(tmp_path / "runs"), "--quiet"])
+    assert code == 0, err
+    (run,) = (tmp_path / "runs").iterdir()
+    ckpt = torch.load(run / "model.pt", weights_only=True)
+    C = ckpt["model"]["C"]  # (V, 6): n_embd is the ensemble's, 3 columns per member
+    assert ckpt["model_config"]["members"] == 2 and C.shape[1] == 6
+    code, out, _ = run_cli(capsys, ["neighbours", "--checkpoint", str(run), "m", "-k", "4"])
+    assert code == 0
+    vocab = ckpt["vocab"]
+    want = [repr(vocab[i]) for i, _ in nearest(C.double().numpy(), vocab.index("m"), 4)]
+    assert [t for t, _ in rows(out)] == want
