@@ -4,6 +4,10 @@ Sentences come from templates whose slots name a class; each slot takes a word o
 weights (so some words are frequent, as in text). A model that learns the classes generalises to word sequences
 it never saw; a counting model only knows the sequences it saw. Token ids: 0 is the line end `</s>`, then the
 template words, then the class words. `planted_model` trains a small MLP on it through the project's Trainer.
+
+A second corpus, `planted_pairs`, plants two attributes in one class of nouns, kind and gender (king and queen
+share a kind and its verb, king and man share a gender and its pronoun), so that analogies have an answer:
+king - man + woman is queen.
 """
 
 from __future__ import annotations
@@ -71,8 +75,32 @@ def windows(stream: np.ndarray, block: int):
     return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(stream[block:].copy())
 
 
-@functools.lru_cache(maxsize=1)
-def planted_model(block: int = 3, steps: int = 3000):
+PAIRS = (("king", "queen", "ruled"), ("man", "woman", "worked"), ("boy", "girl", "played"), ("prince", "princess",
+         "rode"), ("father", "mother", "cooked"), ("brother", "sister", "ran"), ("uncle", "aunt", "visited"),
+         ("lord", "lady", "hunted"))
+
+
+def planted_pairs(sentences: int = 4000, seed: int = 0) -> Planted:
+    """Sentences "the [old|young] NOUN VERB and PRONOUN smiled|left": the verb follows the noun's kind, the pronoun
+    its gender. Classes: "male" and "female" nouns, and "kind:<verb>" for each pair."""
+    itos = ("</s>", "the", "and", "he", "she", "smiled", "left", "old", "young", *(w for p in PAIRS for w in p))
+    stoi = {w: i for i, w in enumerate(itos)}
+    rng = np.random.default_rng(seed)
+    out: list[int] = []
+    for _ in range(sentences):
+        kind, g = PAIRS[rng.integers(len(PAIRS))], int(rng.integers(2))
+        adjective = [("old", "young")[rng.integers(2)]] if rng.random() < 0.5 else []
+        words = ["the", *adjective, kind[g], kind[2], "and", ("he", "she")[g], ("smiled", "left")[rng.integers(2)]]
+        out += [stoi[w] for w in words] + [0]
+    stream = np.array(out, dtype=np.int64)
+    a, b = int(0.8 * len(stream)), int(0.9 * len(stream))
+    classes = {"male": tuple(stoi[p[0]] for p in PAIRS), "female": tuple(stoi[p[1]] for p in PAIRS)}
+    classes |= {f"kind:{p[2]}": (stoi[p[0]], stoi[p[1]]) for p in PAIRS}
+    return Planted(itos=itos, splits={"train": stream[:a], "dev": stream[a:b], "test": stream[b:]}, classes=classes)
+
+
+@functools.lru_cache(maxsize=2)
+def planted_model(corpus_name: str = "classes", block: int = 3, steps: int = 3000):
     """(corpus, a trained MLP) on the planted corpus: the project's Trainer on token ids, one small model (about a
     second). Weight decay pulls the rows of interchangeable words together: without it they keep much of their
     random start (at 0.1, a word's 6 nearest held 1.4 of its class on average; at 0.3, all 6)."""
@@ -80,7 +108,7 @@ def planted_model(block: int = 3, steps: int = 3000):
     from core.data import SPLITS, Dataset, Vocab
     from core.engine.train import Trainer
 
-    corpus = planted_corpus()
+    corpus = planted_pairs() if corpus_name == "pairs" else planted_corpus()
     X, Y = {}, {}
     for s in SPLITS:
         X[s], Y[s] = windows(corpus.splits[s], block)

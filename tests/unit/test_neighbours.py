@@ -52,3 +52,24 @@ def test_planted_classes_land_together():
                          ("barn", "field", "goat", "animal")):
         (top, _), = analogy(C, ix(a), ix(b), ix(c), k=1)
         assert class_of.get(top) == cls, (a, b, c, corpus.itos[top])
+
+
+@pytest.mark.slow  # trains a small model (about 1 s, several under load)
+def test_planted_analogies_answer_the_other_pair():
+    """Nouns with a kind (its verb) and a gender (its pronoun): for every two kinds, x2 - x1 + y1 gives y2
+    (king - man + woman: queen; prince - king + queen: princess), in both genders' direction."""
+    from planted import PAIRS, planted_model
+
+    corpus, model = planted_model("pairs")
+    C = model.C.detach().double().numpy()  # (V, n_embd)
+    ix, right, asked = corpus.itos.index, 0, 0
+    for m1, f1, _ in PAIRS:
+        for m2, f2, _ in PAIRS:
+            if m1 == m2:
+                continue
+            for a, b, c, want in ((m2, m1, f1, f2), (f2, f1, m1, m2)):  # king - man + woman; queen - woman + man
+                (top, _), = analogy(C, ix(a), ix(b), ix(c), k=1)
+                right, asked = right + (corpus.itos[top] == want), asked + 1
+    assert right >= 0.9 * asked, (right, asked)
+    (top, _), = analogy(C, ix("king"), ix("man"), ix("woman"), k=1)
+    assert corpus.itos[top] == "queen"
