@@ -2,9 +2,9 @@
 
 Each command is a module of tui/subcommands/ that adds its parser to a CommandLine (tui/subcommands/argtypes.py)
 with the function it runs: train, sample, eval (evaluate.py), bench, runs, export, sweep (with sweep show and
-sweep export), ngram, recipe, serve, and the app's own flags (app_command.py). The flags several commands share
-(one per setting of the registry, --config, --preset, --runs-dir) are in tui/subcommands/options.py. This
-module builds the parsers, picks the command and turns errors into one line and an exit status.
+sweep export), ngram, neighbours, recipe, serve, and the app's own flags (app_command.py). The flags several
+commands share (one per setting of the registry, --config, --preset, --runs-dir) are in tui/subcommands/options.py.
+This module builds the parsers, picks the command and turns errors into one line and an exit status.
 
 torch is imported only inside the commands, so `mlp-tui --help` and the app's first frame are quick.
 """
@@ -22,6 +22,7 @@ from tui.subcommands import (
     bench,
     evaluate,
     export,
+    neighbours,
     ngram,
     recipe,
     runs,
@@ -34,9 +35,9 @@ from tui.subcommands.argtypes import CommandLine, fail
 from tui.subcommands.options import resolve_settings  # noqa: F401  (imported from here by tests and tools)
 from tui.subcommands.options import setting_type as _setting  # noqa: F401  (tests parse as a flag does)
 
-COMMANDS = ("train", "sample", "eval", "bench", "runs", "export", "sweep", "ngram", "recipe", "serve")
+COMMANDS = ("train", "sample", "eval", "bench", "runs", "export", "sweep", "ngram", "neighbours", "recipe", "serve")
 DEFAULTS = {k: v for k, v in settings.DEFAULTS.items() if settings.BY_NAME[k].cli and k != "data"}
-MODULES = (train, sample, evaluate, bench, runs, export, sweep, ngram, recipe, serve)  # in COMMANDS' order
+MODULES = (train, sample, evaluate, bench, runs, export, sweep, ngram, neighbours, recipe, serve)  # in COMMANDS' order
 
 
 def build_parsers(only: str | None = None) -> dict[str, argparse.ArgumentParser]:
