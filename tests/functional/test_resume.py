@@ -150,8 +150,8 @@ def test_a_bad_run_is_one_line_each(capsys, tmp_path, trained_run):
 
 def test_a_run_being_trained_is_refused(capsys, run_copy):
     _, run = run_copy
-    holder = "import sys, time\nfrom core.runs.lock import RunLock\nlock = RunLock(sys.argv[1])\nprint(1, flush=True)\n" \
-             "time.sleep(600)\n"
+    holder = ("import sys, time\nfrom core.runs.lock import RunLock\nlock = RunLock(sys.argv[1])\n"
+              "print(1, flush=True)\ntime.sleep(600)\n")
     p = subprocess.Popen([sys.executable, "-c", holder, str(run)], stdout=subprocess.PIPE,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:

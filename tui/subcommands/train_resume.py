@@ -92,6 +92,7 @@ def continue_run(args: argparse.Namespace) -> Start:
     except MLPTuiError as e:  # missing, not a run, damaged, locked, its data gone: named, and the run if not
         raise MLPTuiError(f"--resume {e}" if str(e).startswith(where) else f"--resume {where}: {e}") from None
     trainer = opened.trainer
+    args.preset = _preset_of(path)  # metrics.json is rewritten at the end: it keeps the preset the run began with
     if changes:
         trainer.update_config(**changes)  # as the app's Apply does (Session.apply): validated, one line if not
     if trainer.finished:
@@ -112,3 +113,14 @@ def continue_run(args: argparse.Namespace) -> Start:
         evals = []
     return Start(trainer, writer, path, trainer.data.dedupe,
                  [f"{step}{' with ' + applied if applied else ''}: {run_line(trainer)}"], evals)
+
+
+def _preset_of(path: Path) -> str | None:
+    """The preset an earlier metrics.json of the run names, if one does."""
+    from core.runs.folder import read_metrics
+
+    try:
+        preset = read_metrics(path).get("preset")
+    except MLPTuiError:
+        return None
+    return preset if isinstance(preset, str) and preset in settings.PRESETS else None
