@@ -233,3 +233,16 @@ def _app_refuses(run: Path) -> None:
             errors.append(m.message)
     assert errors == [f"cannot load the run: {run}: interrupted before its first checkpoint: there are no weights "
                       f"to continue"], errors
+
+
+def test_a_sweep_trial_started_afresh_stays_its_trial(capsys, run_copy):
+    from helpers import patch_info
+
+    _, run = run_copy
+    (run / "model.pt").unlink()
+    patch_info(run, status="running", step=0, study="s1", trial=3)
+    code, err = resume(capsys, run)
+    assert code == 0, err
+    assert "training it afresh" in err.splitlines()[0]
+    info = json.loads((run / "run.json").read_text())
+    assert (info["study"], info["trial"], info["step"], info["status"]) == ("s1", 3, 200, "done")

@@ -98,8 +98,9 @@ def continue_run(args: argparse.Namespace) -> Start:
     if trainer.finished:
         raise MLPTuiError(f"--resume {where}: the run is at its end already, step {trainer.step:,} of "
                           f"{trainer.total_steps:,}; give a larger --steps (or --minutes) to go on")
+    tags = {k: opened.info[k] for k in ("study", "trial") if k in opened.info}  # a sweep's trial stays one
     writer = RunWriter(path, trainer, origin=str(opened.info.get("origin", "cli")), resume=True,
-                       fresh=opened.fresh, dedupe=trainer.data.dedupe)
+                       fresh=opened.fresh, dedupe=trainer.data.dedupe, tags=tags)
     if opened.fresh:
         first = (f"{where}: interrupted before its first checkpoint, so there are no weights to continue: "
                  f"training it afresh on its own settings, in the same folder (its files are rewritten)")
