@@ -203,22 +203,11 @@ class Pump:
         self.send(P.Saved(str(path), self.trainer.step))
 
     def load(self, path: str) -> None:
-        """Continue a saved run: its weights, optimiser state, history and run directory."""
-        import torch
-
-        from core.data import Dataset
+        """Continue a saved run: its weights, optimiser state, history and run directory (core.runs.resume, the
+        path `mlp-tui train --resume` takes too)."""
         from core.errors import MLPTuiError
-        from core.runs.checkpoint import load_checkpoint, resume_trainer
-        from core.runs.folder import (
-            RunError,
-            checkpoint_path,
-            locked_message,
-            read_evals,
-            read_info,
-            read_losses,
-            read_samples,
-        )
-        from core.runs.lock import holder
+        from core.runs.folder import read_evals, read_samples
+        from core.runs.resume import open_run
 
         w = self.writer
         if w is not None and w.path is not None and Path(path).resolve() == w.path.resolve():
@@ -227,27 +216,15 @@ class Pump:
             return
         self.send(P.Loading(f"loading {path}"))
         try:
-            pid = holder(path)
-            if pid is not None:
-                raise RunError(locked_message(Path(path), pid))
-            info = read_info(path)
-            ckpt = load_checkpoint(checkpoint_path(path))
-            data = Dataset.load(ckpt.dataset, ckpt.model_config.block_size, ckpt.split_seed, dedupe=ckpt.dedupe)
-            trainer = resume_trainer(ckpt, data)
+            opened = open_run(path)
         except (MLPTuiError, MemoryError) as e:
             self.send(P.Error(f"cannot load the run: {e or 'not enough memory'}"))
             if self.trainer is not None:
                 self.frame(force=True)
             return
+        trainer, info, d = opened.trainer, opened.info, opened.trainer.data
         self.close_run()
-        self.data, self.data_key = data, (ckpt.dataset, ckpt.model_config.block_size, _mtime(ckpt.dataset),
-                                          ckpt.dedupe)
-        try:  # the curve and the evaluations are a bonus: a damaged history file costs only them
-            losses = read_losses(path, max_steps=trainer.step)
-            if len(losses):
-                trainer.history.append(torch.tensor(losses.tolist()).nan_to_num_(nan=0.0, posinf=3.0, neginf=-3.0))
-        except MLPTuiError:
-            pass
+        self.data, self.data_key = d, (d.source, d.block_size, _mtime(d.source), d.dedupe)
         evals = [(e["step"], e.get("dev")) for e in _or_empty(read_evals, path) if e["step"] <= trainer.step]
         samples = [e for e in _or_empty(read_samples, path) if e["step"] <= trainer.step]
         self.start(trainer, self._writer_for(trainer, str(path)),

@@ -12,9 +12,26 @@ from pathlib import Path
 from typing import Any
 
 from core.runs.files import safe_text, user_path
-from core.runs.folder import LOSSES, RUN_FILE, RunError, decode_losses, default_runs_dir, read_evals, read_info
+from core.runs.folder import (
+    CHECKPOINT,
+    LOSSES,
+    RUN_FILE,
+    RunError,
+    decode_losses,
+    default_runs_dir,
+    read_evals,
+    read_info,
+)
 from core.runs.lock import holder
 from core.status import Status
+
+NO_CHECKPOINT = "interrupted before its first checkpoint"  # the reason a list gives for a run without weights
+
+
+def never_saved(info: dict[str, Any], path: Path) -> bool:
+    """Whether a run's process ended before its first checkpoint (a kill -9 in its first seconds): run.json still
+    says it was going on, and there is no model.pt. Only for a run that no process holds now (core.runs.lock)."""
+    return info["status"] in (Status.RUNNING, Status.PAUSED, Status.IDLE) and not os.path.lexists(path / CHECKPOINT)
 
 
 @dataclass(frozen=True)
@@ -31,10 +48,16 @@ class RunSummary:
     pid: int | None = None  # the process training it now (0: unknown pid), None if nobody is
     study: str = ""  # a sweep's trial: its study and trial number
     trial: int = -1
+    reason: str = ""  # more than the status says: NO_CHECKPOINT for a run killed before its first checkpoint
 
     @property
     def live(self) -> bool:
         return self.pid is not None
+
+    @property
+    def status_text(self) -> str:
+        """The status as a list shows it: with its reason, if it has one."""
+        return self.reason or self.status
 
 
 def summarize(path: Path) -> RunSummary:
@@ -61,6 +84,7 @@ def summarize(path: Path) -> RunSummary:
         arch += " · dedupe"
     best = info.get("best_dev_loss")
     status = info["status"]
+    reason = NO_CHECKPOINT if pid is None and never_saved(info, path) else ""
     if pid is None and status in (Status.RUNNING, Status.PAUSED, Status.IDLE):
         status = Status.INTERRUPTED  # its process is gone (killed, or the machine went down): never "running"
     return RunSummary(
@@ -75,6 +99,7 @@ def summarize(path: Path) -> RunSummary:
         pid=pid,
         study=info.get("study", ""),
         trial=info.get("trial", -1),
+        reason=reason,
     )
 
 

@@ -26,6 +26,7 @@ from core.runs.folder import (
     FLUSH_EVERY,
     FORMAT,
     LOSSES,
+    METRICS,
     RUN_FILE,
     RUN_FILES,
     SAMPLES,
@@ -56,17 +57,19 @@ class RunWriter:
 
     A new run's folder is made at the first write that has a trained step behind it (or at `open()`),
     in `root` as <stem>-<date-time> unless `path` is given; until then evaluations and samples wait in
-    memory, so a model that never trains leaves nothing behind. A resumed run is locked at once.
+    memory, so a model that never trains leaves nothing behind. A resumed run is locked at once; so is a `fresh`
+    one, a run killed before its first checkpoint that starts again in its folder, whose files are rewritten.
     """
 
     def __init__(self, path: str | os.PathLike[str] | None, trainer: Any, origin: str = "cli",
                  resume: bool = False, root: str | os.PathLike[str] | None = None, stem: str = "run",
-                 dedupe: bool = False, tags: dict[str, Any] | None = None):
+                 dedupe: bool = False, tags: dict[str, Any] | None = None, fresh: bool = False):
         self.path = user_path(path) if path is not None else None
         self.root, self.stem = root, stem
         self.trainer = trainer
         self.origin = origin
-        self.resume = resume
+        self.resume = resume or fresh
+        self.fresh = fresh
         self.dedupe = dedupe
         self.tags = dict(tags or {})  # extra run.json fields: a sweep's {"study": name, "trial": number}
         self.opened = False
@@ -76,10 +79,10 @@ class RunWriter:
         self._lock: RunLock | None = None
         self._had: set[str] = set(RUN_FILES)  # files there before we opened the folder: never ours to remove
         self._pending: list[tuple[str, str]] = []  # (file, line) written before the folder existed
-        self.saved_step = trainer.step if resume else -1
+        self.saved_step = trainer.step if resume and not fresh else -1
         self.last_flush = self.last_checkpoint = time.monotonic()
         self.status: Any = None  # () -> the run's status for run.json (a Session's); else the trainer's
-        if resume:
+        if self.resume:
             self.open()
 
     @property
@@ -127,11 +130,11 @@ class RunWriter:
             self._lock = RunLock(path)
         except RunLocked as e:
             raise RunError(locked_message(path, e.pid)) from None
-        self.info = (read_info(path) if self.resume else None) or self._new_info()
+        self.info = (read_info(path) if self.resume and not self.fresh else None) or self._new_info()
         self.info.update(status=Status.RUNNING, step=tr.step, pid=os.getpid())
         _atomic_json(path / RUN_FILE, self.info)
         if self.resume:
-            self._truncate_to(tr.step)
+            self._truncate_to(-1 if self.fresh else tr.step)  # fresh: nothing of the earlier start is kept
             self._remove_temp_files()
         files: list[IO[Any]] = []
         try:
@@ -171,11 +174,13 @@ class RunWriter:
 
     def _truncate_to(self, steps: int) -> None:
         """A resumed run continues from its checkpoint: drop the losses, evaluations and samples logged
-        after it (training that a kill threw away), so the files tell one timeline."""
-        f = self.folder / LOSSES
-        if is_plain_file(f) and f.stat().st_size > 4 * steps:
+        after it (training that a kill threw away), so the files tell one timeline; -1 keeps nothing."""
+        f, keep = self.folder / LOSSES, 4 * max(0, steps)
+        if is_plain_file(f) and f.stat().st_size > keep:
             with open(f, "r+b") as fh:
-                fh.truncate(4 * steps)
+                fh.truncate(keep)
+        if steps < 0 and is_plain_file(self.folder / METRICS):
+            (self.folder / METRICS).unlink()
         for name, read in ((EVALS, read_evals), (SAMPLES, read_samples)):
             path = self.folder / name
             if is_plain_file(path):

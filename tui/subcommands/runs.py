@@ -44,5 +44,5 @@ def run(args: argparse.Namespace) -> int:
             continue
         dev = f"{r.best_dev:.4f}" if math.isfinite(r.best_dev) else "-"
         print(f"{t(r.path.name):<34} {t(r.dataset[:14]):<14} {r.arch:<32} {r.params:>9,} {r.step:>10,} {dev:>8}  "
-              f"{t(r.created.replace('T', ' ')):<19} {live or r.status}")
+              f"{t(r.created.replace('T', ' ')):<19} {live or r.status_text}")
     return 0

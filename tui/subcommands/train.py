@@ -25,6 +25,7 @@ from core.signals import BLOCKED_GRACE, StopSignals, detach_on_hangup, exit_stat
 from core.status import Status
 from tui.subcommands.argtypes import CommandLine, path_arg, thread_count
 from tui.subcommands.options import add_runs_dir, add_training_options, resolve_settings
+from tui.subcommands.train_resume import Start, run_line
 
 
 def _console() -> Any:
@@ -74,37 +75,53 @@ def train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str = "names", d
     """`mlp-tui train`, with Ctrl+C, SIGTERM and SIGHUP caught from the first moment: a signal before the
     first step ends it with no run kept; one later saves what was trained."""
     with _Stopper() as stopper:
-        return _train(args, mcfg, tcfg, data, dedupe, stopper)
+        return _session(args, _new_run(args, mcfg, tcfg, data, dedupe), stopper)
 
 
-def _train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str, dedupe: bool, stopper: _Stopper) -> int:
-    import torch
+def resume(args: argparse.Namespace) -> int:
+    """`mlp-tui train --resume RUN`: the run continued as the app continues it (tui/subcommands/train_resume.py),
+    then trained, saved and reported as a new one is."""
+    from tui.subcommands.train_resume import continue_run
 
+    with _Stopper() as stopper:
+        return _session(args, continue_run(args), stopper)
+
+
+def _new_run(args: argparse.Namespace, mcfg: Any, tcfg: Any, source: str, dedupe: bool) -> Start:
+    """A new Trainer on these settings, and its run folder, made now (to fail before training if it cannot be)."""
     import core  # noqa: F401  (quiets torch's NumPy warning)
     from core.data import Dataset, resolve_dataset
-    from core.engine.session import Session
     from core.engine.train import Trainer
     from core.runs.folder import default_runs_dir
-    from core.runs.writer import RunWriter, clocks
+    from core.runs.writer import RunWriter
 
-    err = _console()
     tcfg.validate()
-    source = data
     data = Dataset.load(source, mcfg.block_size, dedupe=dedupe)
     trainer = Trainer(data, mcfg, tcfg)
     writer = RunWriter(_new_folder(args.out), trainer, origin="cli", root=args.runs_dir or default_runs_dir(),
                        stem=resolve_dataset(source).stem, dedupe=dedupe)
     out = writer.open()  # fail now, before training, if the folder cannot be made
-    length = f"{tcfg.minutes:g} minutes" if tcfg.minutes else f"{tcfg.steps:,} steps"
-    _Say(err).line(f"{safe_text(data.source)}: {len(data.words):,} words, {len(data.vocab)} characters; "
-                   f"{trainer.model.num_params():,} parameters; {tcfg.optimizer}, {length} -> {safe_text(out)}")
+    return Start(trainer, writer, out, dedupe, [f"{run_line(trainer)} -> {safe_text(out)}"])
+
+
+def _session(args: argparse.Namespace, start: Start, stopper: _Stopper) -> int:
+    """Train a Start's Trainer in a Session until it ends or a signal comes; save and report."""
+    import torch
+
+    from core.engine.session import Session
+    from core.runs.writer import clocks
+
+    err = _console()
+    trainer, mcfg = start.trainer, start.trainer.model_config
+    for line in start.lines:
+        _Say(err).line(line)
     if trainer.kernel.name != "numba":
         from core.kernels import jit
 
         if jit.failure():  # installed and wanted, yet broken: say why this run is slower than it should be
             _Say(err).line(f"note: {safe_text(jit.failure())}; training on the torch kernels instead")
     progress, task = _progress_bar(err, trainer, args.quiet)
-    dev_curve: list[list[float]] = []  # [seconds, step, dev loss] at each evaluation
+    dev_curve: list[list[float]] = list(start.dev_curve)  # [seconds, step, dev loss] at each evaluation
     save_errors: list[str] = []
 
     def on_event(event: Any) -> None:
@@ -116,19 +133,19 @@ def _train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str, dedupe: bo
             _Say(err).line(f"warning: {event.message}; training goes on, and the weights will be saved at the end "
                            f"where there is room")
 
-    session = Session(trainer, writer, emit=on_event)
+    session = Session(trainer, start.writer, emit=on_event)
     session.evaluate(full=True)  # the loss before the first step, as the app shows it
     session.resume()
     if args.threads is None:  # one model: one thread is faster and stable (ARCHITECTURE.md, "Measured");
         args.threads = min(mcfg.members, os.cpu_count() or 1)  # an ensemble: a core per member
     trainer.threads = args.threads
     torch.set_num_threads(1 if mcfg.members > 1 else args.threads)  # an ensemble's threads are its members'
-    t0 = time.perf_counter()
+    first, t0 = trainer.step, time.perf_counter()
     _train_until_stopped(session, progress, task, stopper)
     train_wall = time.perf_counter() - t0
     session.finish(Status.INTERRUPTED if stopper.signal is not None else Status.STOPPED)
-    return _finish(args, Ending(session, writer, out, err, stopper.name, train_wall, dev_curve, save_errors,
-                                dedupe))
+    return _finish(args, Ending(session, start.writer, start.out, err, stopper.name, train_wall, dev_curve,
+                                save_errors, start.dedupe, trainer.step - first))
 
 
 def _new_folder(out: Path | None) -> Path | None:
@@ -189,6 +206,7 @@ class Ending:
     dev_curve: list  # [seconds, step, dev loss] at each evaluation
     save_errors: list[str]  # why the run folder stopped taking writes (a full disk), if it did
     dedupe: bool
+    trained: int  # steps trained by this process (a continued run's earlier ones are not in train_wall)
 
 
 def _finish(args: argparse.Namespace, end: Ending) -> int:
@@ -247,7 +265,7 @@ def _metrics(args: argparse.Namespace, end: Ending, status: str) -> dict[str, An
     metrics = {
         "steps": trainer.step,
         **clocks(trainer),  # as run.json says them
-        "steps_per_second": round(trainer.step / train_wall, 1) if train_wall else 0.0,  # wall time
+        "steps_per_second": round(end.trained / train_wall, 1) if train_wall else 0.0,  # wall time
         "params": trainer.model.num_params(),
         "train_loss": losses["train"],  # of the saved weights (see "kept")
         "dev_loss": losses["dev"],
@@ -287,6 +305,10 @@ def add_parser(cl: CommandLine) -> None:
     p.add_argument("--out", type=path_arg, default=None, metavar="DIR",
                    help="the run directory: model.pt, metrics.json, run.json, the loss history, evaluations "
                         "and samples (default: a new <dataset>-<date-time> folder in --runs-dir)")
+    p.add_argument("--resume", type=path_arg, default=None, metavar="RUN",
+                   help="continue this run (a folder, or a run's name in --runs-dir) where it stopped, exactly as an "
+                        "unstopped run would have gone on; only live settings may come with it (--steps, --lr, "
+                        "the schedule, ...). A run killed before its first checkpoint starts afresh in its folder")
     add_runs_dir(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--threads", type=thread_count, default=None, metavar="N",
@@ -299,6 +321,8 @@ def run(args: argparse.Namespace) -> int:
     """The settings from the flags, a recipe and a preset; then train on them."""
     from core.config import configs
 
+    if getattr(args, "resume", None) is not None:
+        return resume(args)
     values = resolve_settings(args)
     mcfg, tcfg = configs(values)
     return train(args, mcfg, tcfg, data=values["data"], dedupe=bool(values["dedupe"]))

@@ -31,7 +31,7 @@ def status_cell(r: RunSummary, current: str | None) -> Text:
         return Text(f"live {r.pid}" if r.pid else "live", style="bold green")
     if str(r.path) == current:
         return Text("this one", style="bold")
-    return Text(r.status, style=RUN_STATUS_STYLE.get(r.status, ""))
+    return Text(r.status_text, style=RUN_STATUS_STYLE.get(r.status, ""))
 
 
 class RunsView(ViewScreen):
