@@ -244,7 +244,8 @@ def _vocab(itos: Any, size: int, damaged: Any, options: TextOptions) -> Vocab:
     if options.tokens == "words":
         if itos[:2] != [LINE_END, UNK] or not all(isinstance(t, str) for t in itos) or len(set(itos)) != len(itos):
             raise damaged(f"the vocabulary is not {LINE_END}, {UNK} and distinct words")
-        problem = next(((t, p) for t in itos[2:] if (p := check_problem(t))), None)
+        problem = next(((t, p) for t in itos[2:] if (p := check_problem(t) or (
+            "control characters" if any(map(is_refused, t)) else None))), None)
         if problem:
             raise damaged(f"the vocabulary holds {problem[1]} ({safe_text(repr(problem[0]), 40)})")
         return Vocab(tuple(itos), "words")
