@@ -219,6 +219,8 @@ class TrainConfig:
             return base if self.schedule != "step" or progress < self.decay_at / self.steps else base * self.lr_decay
         if self.schedule == "constant":
             return self.lr
+        if self.schedule == "inverse":  # Bengio et al. 2003: lr_t = lr / (1 + r t), r = lr_decay (theirs 1e-8)
+            return self.lr / (1 + self.lr_decay * step)
         if self.schedule == "step":
             return self.lr * self.lr_decay if progress >= self.decay_at / self.steps else self.lr
         # cosine from lr down to lr * lr_decay over the steps after warm-up

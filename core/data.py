@@ -9,19 +9,31 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.errors import ConfigError, DataError
 from core.runs.files import PathError, is_refused, safe_text, user_path
 from core.sizes import format_size
+from core.tokens import (  # noqa: F401  (Vocab and build_examples re-exported)
+    DEDUPE_TEXT,
+    TextOptions,
+    Vocab,
+    build_examples,
+    line_examples,
+    line_ids,
+    looks_like_text,
+    normalise,
+    stream_examples,
+    word_vocab,
+)
 
 if TYPE_CHECKING:  # torch is imported where tensors are made, so the app can read files without it
     import torch
 
 BOUNDARY = "."
-BUILTIN = ("names", "surnames")
+BUILTIN = ("names", "surnames", "kjv")  # kjv: running text (the King James Bible), for --format text
 SPLITS = ("train", "dev", "test")
 SPLIT_SEED = 42  # fixed, so dev/test stay the same words whatever the training seed
 # Bounds that keep a hostile file from exhausting memory: the file is read whole, and every character
@@ -127,11 +139,11 @@ def _check_path_text(path: Path) -> None:
                         "rename or move the file")
 
 
-def read_words(spec: str | os.PathLike[str], boundary: str = BOUNDARY) -> list[str]:
-    """Read one item per line; raise DataError with a one-line reason for anything unusable.
+def read_lines(spec: str | os.PathLike[str]) -> tuple[Path, str, list[str]]:
+    """The file's path, its text and its lines (as an editor shows them), NFC; DataError for an unusable file.
 
-    Text is normalised to NFC, so an accented letter is one character whether the file has it composed
-    (é) or decomposed (e + U+0301), as editors on different systems write it.
+    NFC, so an accented letter is one character whether the file has it composed (é) or decomposed
+    (e + U+0301), as editors on different systems write it.
     """
     path = resolve_dataset(spec)
     if not path.exists():
@@ -156,16 +168,23 @@ def read_words(spec: str | os.PathLike[str], boundary: str = BOUNDARY) -> list[s
     lines = (text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text).split("\n")
     if lines and lines[-1] == "":
         lines.pop()
+    return path, text, lines
+
+
+def read_words(spec: str | os.PathLike[str], boundary: str | None = BOUNDARY) -> list[str]:
+    """Read one item per line; raise DataError with a one-line reason for anything unusable (a boundary of None:
+    no character is reserved, as for words, whose line end is a token of its own)."""
+    path, text, lines = read_lines(spec)
     words = [w.strip() for w in lines]
     words = [w for w in words if w]
     if not words:
         raise DataError(f"{path}: has no words (it is empty or only blank lines)")
-    if boundary in text:
+    if boundary is not None and boundary in text:
         for i, line in enumerate(lines, 1):
             if boundary in line:
-                raise DataError(
-                    f"{path}: line {i} contains '{boundary}', which is the start/end token; remove it"
-                )
+                hint = "; if it is running text, give --format text" if looks_like_text(words) else ""
+                raise DataError(f"{path}: line {i} contains '{boundary}', which is the start/end token; remove "
+                                f"it{hint}")
     bad: set[str] = set()
     if not text.isascii() or _ASCII_CONTROL.search(text):  # quick for the common ASCII list; else one pass in C
         bad = {c for c in set(text) if is_refused(c)} - {"\n", "\r"}
@@ -177,95 +196,19 @@ def read_words(spec: str | os.PathLike[str], boundary: str = BOUNDARY) -> list[s
     return words
 
 
-@dataclass(frozen=True)
-class Vocab:
-    """Characters and their indices; index 0 is the boundary token."""
-
-    itos: tuple[str, ...]
-
-    @classmethod
-    def from_words(cls, words: list[str], boundary: str = BOUNDARY) -> Vocab:
-        return cls((boundary, *sorted(set("".join(words)))))
-
-    @property
-    def stoi(self) -> dict[str, int]:
-        return {c: i for i, c in enumerate(self.itos)}
-
-    def __len__(self) -> int:
-        return len(self.itos)
-
-    def encode(self, word: str) -> list[int]:
-        stoi = self.stoi
-        return [stoi[c] for c in word]
-
-    def decode(self, ix: list[int]) -> str:
-        return "".join(self.itos[i] for i in ix)
+def split_lines(lines: list[str]) -> dict[str, list[str]]:
+    """Running text's split, by position over its lines: the first 80% train, the next 10% dev, the last 10% test
+    (contiguous, so no sentence is cut between splits except at the two borders)."""
+    n1, n2 = int(0.8 * len(lines)), int(0.9 * len(lines))
+    return {"train": lines[:n1], "dev": lines[n1:n2], "test": lines[n2:]}
 
 
-def _code_points(text: str) -> torch.Tensor:
-    """The code point of every character of a non-empty text, (len(text),) int32, without a Python loop."""
-    import torch
-
-    return torch.frombuffer(bytearray(text.encode("utf-32-le")), dtype=torch.int32)
-
-
-def _separator(stoi: dict[str, int]) -> str:
-    """A character the vocabulary lacks, to join the words with: a line break, as no word has one."""
-    for c in ("\n", "\x00"):
-        if c not in stoi:
-            return c
-    return next(chr(c) for c in range(0xE000, 0x110000) if chr(c) not in stoi)  # private use, no surrogates
-
-
-def build_examples(words: list[str], vocab: Vocab, block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """All (context, target) pairs of the words, in the lecture's order, without a Python loop per character.
-
-    The words are laid out in one sequence, each after `block_size` boundary tokens (the first of which
-    ends the word before), with one boundary token at the very end. The targets are every character and
-    the boundary after each word; a target's context is the block_size tokens before it, one row of a
-    strided view of the sequence, so no (n_examples, block_size) index tensor is built. Characters are
-    looked up by code point in a table, and word boundaries found as separators in the joined text: the
-    per-character Python loop took seconds for a few million words. Raises KeyError for a character
-    that is not in the vocabulary.
-    """
-    import torch
-
-    if not words:
-        return torch.zeros((0, block_size), dtype=torch.long), torch.zeros(0, dtype=torch.long)
-    stoi = vocab.stoi
-    sep = _separator(stoi)
-    text = sep.join(words)
-    n = len(words)
-    if not text:  # only empty words: each is one example, its end after block_size boundaries
-        return torch.zeros((n, block_size), dtype=torch.long), torch.zeros(n, dtype=torch.long)
-    codes = _code_points(text)  # (L,) L = total characters + n - 1 separators
-    L = len(codes)
-    table = torch.full((max(int(codes.max()), ord(sep)) + 1,), -1, dtype=torch.long)  # at most 1.1M entries
-    known = [(ord(c), i) for c, i in stoi.items() if ord(c) < len(table)]
-    table[torch.tensor([k for k, _ in known], dtype=torch.long)] = torch.tensor([i for _, i in known], dtype=torch.long)
-    table[ord(sep)] = 0  # a separator is the boundary token that ends the word before it
-    ix = table[codes]  # (L,) vocabulary index of each character, 0 at separators
-    is_sep = codes == ord(sep)
-    del codes
-    if bool((ix < 0).any()) or int(is_sep.sum()) != n - 1:
-        bad = [c for c in text if c not in stoi and c != sep] or [sep]  # a word with the separator in it
-        raise KeyError(bad[0])
-    # Position in the sequence: word i's characters come after (i + 1) * block_size boundary tokens.
-    # In the joined text they come after i separators, so they move by (block_size - 1) * i + block_size;
-    # the separator that ends word i moves the same way and lands on the boundary that ends the word.
-    pos = torch.zeros(L, dtype=torch.long)
-    torch.cumsum(is_sep[:-1], 0, out=pos[1:])  # (L,) separators before each position: its word
-    del is_sep
-    pos.mul_(block_size - 1).add_(torch.arange(L)).add_(block_size)
-    end = L + (block_size - 1) * (n - 1) + block_size  # the boundary that ends the last word
-    seq = torch.zeros(end + 1, dtype=torch.long)  # boundary tokens everywhere ...
-    seq[pos] = ix  # ... but the characters
-    targets = torch.cat([pos, torch.tensor([end])])  # (n_examples,) increasing: the lecture's order
-    del pos
-    Y = torch.cat([ix, torch.zeros(1, dtype=torch.long)])  # (n_examples,)
-    del ix
-    X = seq.unfold(0, block_size, 1)[targets.sub_(block_size)]  # (n_examples, block_size)
-    return X, Y
+def _refuse_characters(path: Path, lines: list[str]) -> None:
+    """A line holding a control or invisible format character (is_refused), named by its number."""
+    if refused_character("".join(lines)) is not None:
+        i, c = next((i, c) for i, line in enumerate(lines, 1) if (c := refused_character(line)) is not None)
+        raise DataError(f"{path}: line {i} contains {describe_character(c)}; running text may hold no control or "
+                        "invisible format characters")
 
 
 def split_words(words: list[str], seed: int) -> dict[str, list[str]]:
@@ -293,14 +236,20 @@ class Dataset:
     Y: dict[str, torch.Tensor]  # split -> (n,) long
     dedupe: bool = False  # split by distinct word (each duplicate line dropped) rather than by line
     lines: int = 0  # lines in the file before deduplication
+    options: TextOptions = field(default_factory=TextOptions)  # format, tokens, min_count, lower
+    chars: dict[str, int] = field(default_factory=dict)  # split -> characters of its normalised text, line ends too
+    unk: dict[str, int] = field(default_factory=dict)  # split -> targets that are <unk> (word models)
 
     @classmethod
     def load(cls, spec: str | os.PathLike[str], block_size: int, seed: int = SPLIT_SEED,
-             dedupe: bool = False) -> Dataset:
+             dedupe: bool = False, options: TextOptions | None = None) -> Dataset:
         """Read, split and build examples. By default every line is a word, as in the lecture, so a word
-        that is in the file twice can be in two splits; with `dedupe` each distinct word is kept once."""
+        that is in the file twice can be in two splits; with `dedupe` each distinct word is kept once.
+        `options` (core.tokens.TextOptions) reads running text or words; the default is the lecture's data."""
         if not isinstance(block_size, int) or isinstance(block_size, bool) or block_size < 1:
             raise ConfigError(f"block_size must be a positive integer, got {block_size!r}")
+        if options is not None and not options.plain:
+            return cls.load_tokens(spec, block_size, seed, dedupe, options)
         words = read_words(spec)
         lines = len(words)
         if dedupe:
@@ -322,7 +271,68 @@ class Dataset:
         X, Y = {}, {}
         for name in SPLITS:
             X[name], Y[name] = build_examples(parts[name], vocab, block_size)
-        return cls(str(spec), words, vocab, block_size, seed, parts, X, Y, dedupe, lines)
+        chars = {name: sum(map(len, parts[name])) + len(parts[name]) for name in SPLITS}
+        return cls(str(spec), words, vocab, block_size, seed, parts, X, Y, dedupe, lines, chars=chars)
+
+    @classmethod
+    def load_tokens(cls, spec: str | os.PathLike[str], block_size: int, seed: int, dedupe: bool,
+                    options: TextOptions) -> Dataset:
+        """Running text (split by position: the first 80% of lines train, the next 10% dev, the rest test), or a
+        word list of words or of lowered characters (the seeded split by line). See core.tokens."""
+        if dedupe and options.text:
+            raise ConfigError(DEDUPE_TEXT, ("dedupe", "format"))
+        words = options.tokens == "words"
+        path, text, raw = read_lines(spec)
+        if words and " " not in text and "\t" not in text:
+            raise DataError(f"{path}: has no spaces, so --tokens words would make each line one word; use "
+                            "--tokens chars")
+        del text
+        if options.text:
+            items = [normalise(line, options.lower) for line in raw]
+            _refuse_characters(path, items)
+            parts = split_lines(items)
+        else:
+            items = [normalise(w, options.lower) if words else w.lower() for w in read_words(spec, None if words
+                                                                                             else BOUNDARY)]
+            parts = split_words(list(dict.fromkeys(items)) if dedupe else items, seed)
+        if not parts["train"]:
+            raise DataError(f"{path}: too few lines to make a training split (it has {len(items)}; 80% of the lines "
+                            "train and the rest are held out)")
+        need = example_bytes(sum(map(len, items)) + len(items), block_size)  # characters: at least the tokens
+        if need > MAX_EXAMPLE_BYTES:
+            raise DataError(f"{path}: {len(items):,} lines need {format_size(need)} of memory at block size "
+                            f"{block_size:,} (the limit is {format_size(MAX_EXAMPLE_BYTES)}); use a smaller file")
+        boundary = options.boundary(BOUNDARY)
+        itos = (word_vocab(parts["train"], options.min_count, str(path)) if words
+                else (boundary, *sorted(set("".join(items)))))
+        vocab = Vocab(itos, options.tokens)
+        X, Y = {}, {}
+        for name in SPLITS:
+            per_line = line_ids(parts[name], itos, options.tokens)
+            X[name], Y[name] = (stream_examples if options.text else line_examples)(per_line, block_size)
+        chars = {name: sum(map(len, parts[name])) + len(parts[name]) for name in SPLITS}
+        unk = {name: int((Y[name] == 1).sum()) if words else 0 for name in SPLITS}
+        kept = sum(parts.values(), []) if dedupe else items
+        return cls(str(spec), kept, vocab, block_size, seed, parts, X, Y, dedupe,
+                   len(raw) if options.text else len(items), options, chars, unk)
+
+    def describe(self) -> str:
+        """A few words for `train`'s first line: "32,469 words, 27 characters", "31,102 lines, 944,810 tokens of
+        5,546 words (<unk> 1.3% of train)"."""
+        if self.options.plain:
+            return f"{len(self.words):,} words, {len(self.vocab)} characters"
+        tokens = sum(len(y) for y in self.Y.values())
+        kind = f"{len(self.vocab):,} words" if self.options.tokens == "words" else f"{len(self.vocab)} characters"
+        unk = (f" (<unk> {self.unk['train'] / max(1, len(self.Y['train'])):.1%} of train, min count "
+               f"{self.options.min_count})" if self.options.tokens == "words" else "")
+        what = "running text" if self.options.text else "a word list"
+        return f"{what}, {self.lines:,} lines, {tokens:,} tokens of {kind}{unk}"
+
+    def text_hint(self) -> str | None:
+        """The one-line suggestion for a word list that looks like running text (long lines, many spaces)."""
+        if self.options.format == "lines" and looks_like_text(self.words):
+            return f"{self.source} looks like running text (long lines, many spaces); --format text reads it so"
+        return None
 
     @property
     def train_set(self) -> set[str]:

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import ConfigError
+from core.presets import PRESET_NOTES, PRESETS  # noqa: F401  (re-exported: the presets are settings' values)
+from core.tokens import DEDUPE_TEXT, FORMATS, TOKEN_KINDS
 
 MAX_BATCH = 1 << 16
 GROUPS = ("data", "model", "optimisation", "schedule", "sampling")
@@ -145,14 +147,22 @@ def _parse_data(text: str) -> tuple[Any, str | None]:
 INITS = ("lecture", "kaiming", "zero")
 ARCHS = ("flat", "hier")
 OPTIMIZERS = ("sgd", "adamw")
-SCHEDULES = ("step", "cosine", "constant")
+SCHEDULES = ("step", "cosine", "constant", "inverse")
 
 # The registry. Order is the form's order and the flags' order in --help.
 SETTINGS: tuple[Setting, ...] = (
     Setting("data", "data", "names", "data", "data", "dataset", "a text file with one word per line, or a built-in "
-            "dataset: names, surnames", metavar="PATH"),
+            "dataset: names, surnames, kjv (running text: use --format text)", metavar="PATH"),
     Setting("dedupe", "bool", False, "data", "data", "dedupe", "split by distinct word, so that no word is in two "
             "splits (off: by line, as the lecture, so a name listed twice can be in train and in dev)"),
+    Setting("format", "choice", "lines", "data", "data", "format", "lines: a word list, one item per line, split at "
+            "random; text: running text, lines kept, a line end a token, split by position (80/10/10 of the lines)",
+            choices=FORMATS, metavar="FORMAT"),
+    Setting("tokens", "choice", "chars", "data", "data", "tokens", "what the model predicts: characters, or words "
+            "and punctuation (one rule: core.tokens.WORD_RE)", choices=TOKEN_KINDS, metavar="KIND"),
+    Setting("min_count", "int", 4, "data", "data", "min count", "words: a word seen fewer times than this in the "
+            "training split becomes <unk>", 1, 10**9),
+    Setting("lower", "bool", False, "data", "data", "lower", "fold the text to lower case before it is modelled"),
     Setting("block_size", "int", 3, "model", "model", "context", "characters of context the model sees", 1, 256,
             tune=Tune(2, 16, "int")),
     Setting("n_embd", "int", 10, "model", "model", "embedding", "size of each character's embedding vector", 1, 4096,
@@ -200,10 +210,12 @@ SETTINGS: tuple[Setting, ...] = (
             "this before each update, as torch.nn.utils.clip_grad_norm_ (0: off)", 0, 1e6, live=True,
             tune=Tune(0.1, 10.0, "log"), metavar="NORM"),
     Setting("schedule", "choice", "step", "schedule", "train", "schedule", "learning-rate schedule: step "
-            "(x lr_decay at decay_at), cosine (from lr down to lr x lr_decay), constant", choices=SCHEDULES,
+            "(x lr_decay at decay_at), cosine (from lr down to lr x lr_decay), constant, inverse (lr / (1 + lr_decay "
+            "x step), Bengio et al.'s)", choices=SCHEDULES,
             live=True, tune=Tune(choices=SCHEDULES)),
     Setting("lr_decay", "float", 0.1, "schedule", "train", "decay x", "step: multiply the learning rate by this at "
-            "decay_at; cosine: end at lr x this", 0, 100, lo_open=True, live=True, tune=Tune(0.001, 0.5, "log"),
+            "decay_at; cosine: end at lr x this; inverse: the decay per step", 0, 100,
+            lo_open=True, live=True, tune=Tune(0.001, 0.5, "log"),
             metavar="F"),
     Setting("decay_at", "int", 100_000, "schedule", "train", "decay at", "step of the step schedule's decay", 0,
             10**12, live=True, metavar="STEP"),
@@ -284,6 +296,7 @@ RULES: tuple[Rule, ...] = (
     Rule(("layers", "arch"), lambda v: "the hier arch has log2(context) levels of its own; layers is for the flat "
          "arch (use 1)" if v.get("arch") == "hier" and (v.get("layers") or 1) > 1 else None),
     Rule(("members", "n_embd", "n_hidden"), lambda v: _uneven_members(v)),
+    Rule(("dedupe", "format"), lambda v: DEDUPE_TEXT if v.get("dedupe") and v.get("format") == "text" else None),
     Rule(("members", "arch", "layers", "batchnorm", "direct", "bn_out"), lambda v: "members are for the lecture's "
          "layout: flat, one hidden layer, no batch norm (of the hidden layer or the logits), no direct connections"
          if (v.get("members") or 1) > 1 and (v.get("arch") != "flat" or (v.get("layers") or 1) > 1
@@ -297,43 +310,7 @@ def broken_rules(values: Mapping[str, Any]) -> list[tuple[Rule, str]]:
             if all(n in values for n in rule.names) and (message := rule.check(values))]
 
 
-# ---- presets: data, in registry names ----
-PRESETS: dict[str, dict[str, Any]] = {
-    "lecture": {},
-    "kaiming": {"init": "kaiming"},
-    # makemore part 3: five hidden layers of 100, each Linear (no bias) -> batch norm -> tanh, batch-normed logits
-    "part3": {"layers": 5, "n_hidden": 100, "batchnorm": True, "bn_out": True, "init": "kaiming",
-              "decay_at": 150_000},
-    # makemore part 5: the hierarchical model (76,579 parameters on 27 characters)
-    "wavenet": {"arch": "hier", "block_size": 8, "n_embd": 24, "n_hidden": 128, "batchnorm": True,
-                "init": "kaiming", "decay_at": 150_000},
-    # the seed of the lecture: 2-dimensional embeddings, drawn as raw coordinates in the embedding map
-    "tiny": {"block_size": 3, "n_embd": 2, "n_hidden": 100},
-    # four copies of `single` (emb 24, hidden 512 each) trained side by side, a core for two: an ensemble
-    "best": {
-        "block_size": 12, "n_embd": 96, "n_hidden": 2048, "members": 4, "init": "kaiming",
-        "batch_size": 32, "optimizer": "adamw", "lr": 1.4e-3, "lr_decay": 0.01, "weight_decay": 0.01,
-        "dropout": 0.1, "schedule": "cosine", "warmup": 500, "keep_best": True,
-    },
-    "single": {
-        "block_size": 12, "n_embd": 24, "n_hidden": 512, "init": "kaiming",
-        "batch_size": 32, "optimizer": "adamw", "lr": 1.4e-3, "lr_decay": 0.01, "weight_decay": 0.01,
-        "dropout": 0.2, "schedule": "cosine", "warmup": 500, "keep_best": True,
-    },
-}
-
-
-PRESET_NOTES: dict[str, str] = {
-    "lecture": "the defaults: makemore part 2's model and recipe",
-    "kaiming": "lecture + kaiming init",
-    "part3": "makemore part 3: 5 hidden layers of 100 with batch norm, batch-normed logits",
-    "wavenet": "makemore part 5: the hierarchical model, block 8, emb 24, hidden 128, batch norm",
-    "tiny": "the lecture's first model: block 3, 2-dimensional embeddings, hidden 100 (3,481 parameters)",
-    "best": "the best 5-minute recipe found on 2 cores: 4 members of `single` averaged (an ensemble as one MLP)",
-    "single": "the best single MLP in 5 minutes on one core (block 12, emb 24, hidden 512, AdamW, dropout, cosine)",
-}
-
-
+# ---- presets: data, in registry names, in core.presets ----
 def resolve(given: Mapping[str, Any], preset: str | None = None) -> dict[str, Any]:
     """Every setting's value: given (not None) wins over the preset, which wins over the default.
 

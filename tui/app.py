@@ -170,7 +170,8 @@ class MLPApp(TrainingEvents, CompareRuns, Lifecycle, App[None]):
         self.main_screen.query_one(LossPlot).set_curve([], [])
         self.main_screen.query_one(LossPlot).set_dev([])
         self.send(P.Reset(data=v["data"], model=model, train=train, paused=paused,
-                          runs_dir=None if self.runs_dir is None else str(self.runs_dir), dedupe=bool(v.get("dedupe"))))
+                          runs_dir=None if self.runs_dir is None else str(self.runs_dir), dedupe=bool(v.get("dedupe")),
+                          text={k: v[k] for k in ("format", "tokens", "min_count", "lower") if k in v}))
 
     def send_view(self) -> None:
         plot = self.main_screen.query_one(LossPlot)

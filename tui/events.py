@@ -61,13 +61,15 @@ class TrainingEvents:
             elif isinstance(screen, ScoringView) and screen.query_one(Input).value.strip():
                 self.send(P.ScoreText(screen.query_one(Input).value.strip()))
         controls = self.main_screen.query_one(ControlsPane)
-        controls.set_vocab(len(info["vocab"]))
-        self.main_screen.query_one(SplitLosses).set_vocab(len(info["vocab"]))
+        size = info.get("vocab_size") or len(info["vocab"])
+        controls.set_vocab(size)
+        self.main_screen.query_one(SplitLosses).set_vocab(size)
         self.main_screen.query_one(LossPlot).set_milestones(milestones_for(info["dataset"]))
         run = info.get("run")
         if run:  # a loaded run: its settings become the form's, its evaluations the dev points
             m, t = info["model"], info["train"]
             values = {**self.values, "data": info["dataset"], "dedupe": info.get("dedupe", False),
+                      **(info.get("text") or {}),
                       **settings.values_for("model", m), **settings.values_for("train", t)}
             self.values = values
             controls.set_form(values)
@@ -80,8 +82,10 @@ class TrainingEvents:
             else:
                 self.notify(f"continuing {Path(run['path']).name} from step {info['step']:,}; space resumes "
                             f"training", title="run loaded", timeout=6)
+        words = (info.get("text") or {}).get("tokens") == "words"
+        lines = "lines" if (info.get("text") or {}).get("format") == "text" else "words"
         self.sub_title = (
-            f"{info['dataset']}: {info['words']:,} words, {len(info['vocab'])} characters, "
+            f"{info['dataset']}: {info['words']:,} {lines}, {size:,} {'words' if words else 'characters'}, "
             f"{info['params']:,} parameters"
         )
 

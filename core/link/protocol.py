@@ -1,7 +1,7 @@
 """The protocol between the app and its training process: one frozen dataclass per message.
 
 Commands go from the app to the training process, between two chunks of steps:
-  Reset(data, model, train, paused, runs_dir, dedupe)  a fresh model with these settings
+  Reset(data, model, train, paused, runs_dir, dedupe, text)  a fresh model with these settings
   Load(path)                                            continue a saved run
   Apply(changes)                                        live settings of the running model
   Pause(), Resume(), SampleNow(), EvaluateNow(), Save()
@@ -98,6 +98,7 @@ class Reset:
     paused: bool = False
     runs_dir: str | None = None
     dedupe: bool = False
+    text: dict | None = None  # format, tokens, min_count, lower (core.tokens.TextOptions); None: the defaults
 
 
 @dataclass(frozen=True)
@@ -196,6 +197,8 @@ class Ready:
     step: int
     dedupe: bool = False
     run: dict | None = None  # a loaded run: path, created, evals [(step, dev)], finished
+    text: dict | None = None  # the data's format, tokens, min_count, lower (core.tokens.TextOptions)
+    vocab_size: int = 0  # len(vocab) of characters; a word model's vocab is its words joined by spaces
 
 
 @dataclass(frozen=True)

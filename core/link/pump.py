@@ -96,11 +96,12 @@ class Pump:
 
     # ---- commands ----
     def reset(self, data: str, model: dict, train: dict, paused: bool = False, runs_dir: str | None = None,
-              dedupe: bool = False) -> None:
+              dedupe: bool = False, text: dict | None = None) -> None:
         from core.data import Dataset
         from core.engine.train import TrainConfig, Trainer
         from core.errors import MLPTuiError
         from core.model import MLPConfig
+        from core.tokens import TextOptions
 
         if runs_dir is not None:
             self.runs_dir = runs_dir
@@ -108,9 +109,10 @@ class Pump:
         try:
             tcfg = TrainConfig(**train)
             tcfg.validate()
-            key = (data, model["block_size"], _mtime(data), dedupe)  # an edited word file is read again
+            options = TextOptions.from_values(text or {})
+            key = (data, model["block_size"], _mtime(data), dedupe, options)  # an edited word file is read again
             if self.data_key != key:
-                self.data = Dataset.load(data, model["block_size"], dedupe=dedupe)
+                self.data = Dataset.load(data, model["block_size"], dedupe=dedupe, options=options)
                 self.data_key = key
             trainer = Trainer(self.data, MLPConfig(**model), tcfg)
         except MLPTuiError as e:
@@ -142,7 +144,9 @@ class Pump:
         self.session = Session(trainer, writer, emit=self.send, n_samples=self.n_samples,
                                temperature=self.temperature)
         d = trainer.data
-        self.send(P.Ready(dataset=d.source, words=len(d.words), vocab="".join(d.vocab.itos),
+        vocab = " ".join(d.vocab.itos) if d.vocab.tokens == "words" else "".join(d.vocab.itos)
+        self.send(P.Ready(dataset=d.source, words=len(d.words), vocab=vocab, vocab_size=len(d.vocab),
+                          text=d.options.to_dict(),
                           examples={s: len(d.Y[s]) for s in d.Y}, params=trainer.model.num_params(),
                           model=trainer.model_config.to_dict(), train=trainer.config.to_dict(), step=trainer.step,
                           dedupe=d.dedupe, run=run))
@@ -157,7 +161,7 @@ class Pump:
         """The n-gram baseline at this context, once per dataset and block size (~0.1-0.2 s on names)."""
         from core.probes.ngram import count_model
 
-        key = (data.source, data.block_size, data.dedupe, len(data.words))
+        key = (data.source, data.block_size, data.dedupe, len(data.words), data.options)
         if self._counts_key != key:
             try:
                 self._counts = count_model(data)
@@ -224,7 +228,7 @@ class Pump:
             return
         trainer, info, d = opened.trainer, opened.info, opened.trainer.data
         self.close_run()
-        self.data, self.data_key = d, (d.source, d.block_size, _mtime(d.source), d.dedupe)
+        self.data, self.data_key = d, (d.source, d.block_size, _mtime(d.source), d.dedupe, d.options)
         evals = [(e["step"], e.get("dev")) for e in _or_empty(read_evals, path) if e["step"] <= trainer.step]
         samples = [e for e in _or_empty(read_samples, path) if e["step"] <= trainer.step]
         self.start(trainer, self._writer_for(trainer, str(path)),
@@ -266,7 +270,7 @@ class Pump:
 
     # each command's handler; the ones in NEEDS_MODEL run only with a model
     def _reset(self, c: P.Reset) -> None:
-        self.reset(c.data, c.model, c.train, c.paused, c.runs_dir, c.dedupe)
+        self.reset(c.data, c.model, c.train, c.paused, c.runs_dir, c.dedupe, c.text)
 
     def _view(self, c: P.View) -> None:
         self.plot_width, self.plot_last = max(10, int(c.width)), c.last

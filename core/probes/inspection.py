@@ -274,4 +274,5 @@ def dataset_stats(data: Dataset, top: int = 12) -> dict:
         "longest": max(data.words, key=len) if n else "",
         "common": chars.most_common(top),
         "total_chars": sum(chars.values()),
+        "hint": data.text_hint(),  # a word list that looks like running text: suggest --format text
     }

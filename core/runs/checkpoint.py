@@ -8,7 +8,7 @@ import pickle
 import warnings
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from core.model import MLP, MLPConfig
 from core.runs.atomic import write_atomic
 from core.runs.files import has_unsafe, is_refused, safe_text
 from core.sizes import format_size
+from core.tokens import LINE_END, TEXT_END, UNK, TextOptions, check_problem
 
 FORMAT = "mlp-tui-checkpoint"
 VERSION = 1
@@ -56,6 +57,7 @@ def save_checkpoint(trainer: Trainer, path: str | os.PathLike[str], dedupe: bool
         "dataset": dataset_ref(trainer.data.source),
         "split_seed": trainer.data.seed,
         "dedupe": bool(dedupe),  # the split is by distinct word: eval, sample --mark and resume redo it so
+        "data": trainer.data.options.to_dict(),  # format, tokens, min_count, lower: none in older checkpoints
     }
     return write_atomic(path, lambda f: torch.save(ckpt, f))
 
@@ -75,6 +77,7 @@ class Checkpoint:
     wall: float = 0.0
     elapsed: float = 0.0
     dedupe: bool = False
+    options: TextOptions = field(default_factory=TextOptions)  # an older checkpoint's: lines of characters
 
 
 def _config(cls: type, d: Any, path: Path) -> Any:
@@ -100,7 +103,8 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
 
     mcfg = _config(MLPConfig, ckpt.get("model_config"), path)
     tcfg = _config(TrainConfig, ckpt.get("train_config"), path)
-    vocab = _vocab(ckpt.get("vocab"), mcfg.vocab_size, damaged)
+    options = _options(ckpt, damaged)
+    vocab = _vocab(ckpt.get("vocab"), mcfg.vocab_size, damaged, options)
     model = MLP(mcfg)
     _check_tensors(ckpt.get("model"), model.state_dict(), "weights", damaged)
     model.load_state_dict(ckpt["model"])
@@ -142,7 +146,23 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         wall=_seconds(ckpt.get("wall")),
         elapsed=_seconds(ckpt.get("elapsed")),
         dedupe=dedupe,
+        options=options,
     )
+
+
+def _options(ckpt: dict, damaged: Callable[[str], CheckpointError]) -> TextOptions:
+    """format, tokens, min_count and lower, each checked by the registry; absent (older checkpoints): the defaults."""
+    from core import settings
+
+    given = ckpt.get("data", {})
+    if not isinstance(given, dict) or set(given) - set(TextOptions().to_dict()):
+        raise damaged("the data settings are not format, tokens, min_count and lower")
+    values = {k: given[k] for k in TextOptions().to_dict() if k in given}
+    for name, value in values.items():
+        reason = settings.BY_NAME[name].check(value)
+        if reason:
+            raise damaged(f"{name} {reason}")
+    return TextOptions.from_values(values)
 
 
 def _read(path: Path, where: str) -> dict:
@@ -216,15 +236,25 @@ def _count(v: Any, lo: int, hi: int = 2**62) -> int:
     return v
 
 
-def _vocab(itos: Any, size: int, damaged: Any) -> Vocab:
-    """The checkpoint's characters, held to the data loader's rules: this text is printed in sampled names."""
+def _vocab(itos: Any, size: int, damaged: Any, options: TextOptions) -> Vocab:
+    """The checkpoint's tokens, held to the data loader's rules: this text is printed in samples. Characters: distinct
+    single characters after the boundary; words: `</s>`, `<unk>`, then distinct tokens of the word rule."""
     if not isinstance(itos, list) or len(itos) != size:
-        raise damaged("vocabulary does not match the model")
+        raise damaged("the vocabulary does not match the model")
+    if options.tokens == "words":
+        if itos[:2] != [LINE_END, UNK] or not all(isinstance(t, str) for t in itos) or len(set(itos)) != len(itos):
+            raise damaged(f"the vocabulary is not {LINE_END}, {UNK} and distinct words")
+        problem = next(((t, p) for t in itos[2:] if (p := check_problem(t) or (
+            "control characters" if any(map(is_refused, t)) else None))), None)
+        if problem:
+            raise damaged(f"the vocabulary holds {problem[1]} ({safe_text(repr(problem[0]), 40)})")
+        return Vocab(tuple(itos), "words")
     if not all(isinstance(c, str) and len(c) == 1 for c in itos) or len(set(itos)) != len(itos):
         raise damaged("the vocabulary is not a list of distinct characters")
-    if itos[0] != BOUNDARY or BOUNDARY in itos[1:]:
-        raise damaged(f"the vocabulary does not start with the boundary token {BOUNDARY!r}")
-    bad = [c for c in itos[1:] if is_refused(c)]  # the word-list loader's rule: what it refuses
+    boundary = options.boundary(BOUNDARY)
+    if itos[0] != boundary or boundary in itos[1:]:
+        raise damaged(f"the vocabulary does not start with the boundary token {boundary!r}")
+    bad = [c for c in itos[1:] if is_refused(c) or (c == TEXT_END)]  # the loaders' rule: what they refuse
     if bad:
         raise damaged(f"the vocabulary holds control characters ({safe_text(''.join(bad[:5]))})")
     return Vocab(tuple(itos))
@@ -277,7 +307,7 @@ def resume_trainer(ckpt: Checkpoint, data: Dataset) -> Trainer:
     """A Trainer that continues a checkpointed run on `data` (which must have the same vocabulary)."""
     if tuple(data.vocab.itos) != tuple(ckpt.vocab.itos):
         raise CheckpointError(
-            f"the checkpoint's vocabulary ({len(ckpt.vocab)} characters) differs from {safe_text(data.source)}'s "
+            f"the checkpoint's vocabulary ({len(ckpt.vocab)} tokens) differs from {safe_text(data.source)}'s "
             f"({len(data.vocab)}); it was trained on {safe_text(ckpt.dataset)}"
         )
     if data.block_size != ckpt.model_config.block_size:

@@ -1,9 +1,12 @@
 """Run directories: every training run, in the app or on the command line, kept as it goes.
 
 A run directory holds:
-  run.json       what the run is (dataset, dedupe, configs, parameters, created; a sweep's trial also its
-                 study and trial number) and where it got to (step, best dev loss, status, updated),
-                 rewritten atomically at each checkpoint; its status is one of core.status.RUN_FOLDER;
+  run.json       what the run is (dataset, dedupe, data, configs, parameters, created; a sweep's trial also
+                 its study and trial number) and where it got to (step, best dev loss, status, updated),
+                 rewritten atomically at each checkpoint; its status is one of core.status.RUN_FOLDER.
+                 "data" (format, tokens, min_count, lower: core.tokens.TextOptions) came with words on running
+                 text (issue 22), in run.json and model.pt alike; a run without it is a word list of characters
+                 (lines + chars), as every run made before;
   model.pt       the latest checkpoint (atomic: temp file + rename, so a kill leaves the previous one);
   losses.f32     log10 of every step's training loss, little-endian float32, appended;
   evals.jsonl    one line per evaluation: step, seconds of training, split losses;
@@ -158,6 +161,17 @@ def _text(v: Any, limit: int = 4096) -> str:
     return v
 
 
+def _data_options(v: Any) -> dict:
+    """run.json's "data": format, tokens, min_count and lower, each valid for its setting (older runs have none)."""
+    from core import settings
+
+    if not isinstance(v, dict) or set(v) - {"format", "tokens", "min_count", "lower"}:
+        raise ValueError
+    if any(settings.BY_NAME[k].check(x) for k, x in v.items()):
+        raise ValueError
+    return v
+
+
 # run.json: field -> (check, required). Each check returns the typed value or raises ValueError.
 _INFO_FIELDS: dict[str, tuple[Any, bool]] = {
     "created": (lambda v: _text(v, 64), True),
@@ -165,6 +179,7 @@ _INFO_FIELDS: dict[str, tuple[Any, bool]] = {
     "origin": (lambda v: _text(v, 32), False),
     "dataset": (_text, True),
     "dedupe": (_bool, False),
+    "data": (lambda v: _data_options(v), False),
     "words": (lambda v: _int(v), False),
     "vocab_size": (lambda v: _int(v, 1, 1 << 21), False),
     "params": (lambda v: _int(v), False),

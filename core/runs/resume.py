@@ -25,6 +25,7 @@ from core.runs.files import safe_text, user_path
 from core.runs.folder import CHECKPOINT, RunError, locked_message, read_info, read_losses
 from core.runs.listing import NO_CHECKPOINT, never_saved
 from core.runs.lock import holder
+from core.tokens import TextOptions
 
 
 @dataclass
@@ -62,7 +63,8 @@ def open_run(path: str | os.PathLike[str], fresh: bool = False) -> OpenedRun:
             raise RunError(f"{safe_text(path)}: {NO_CHECKPOINT}: there are no weights to continue")
         return OpenedRun(path, _fresh_trainer(info, path), info, None)
     ckpt = load_checkpoint(path / CHECKPOINT)
-    data = Dataset.load(ckpt.dataset, ckpt.model_config.block_size, ckpt.split_seed, dedupe=ckpt.dedupe)
+    data = Dataset.load(ckpt.dataset, ckpt.model_config.block_size, ckpt.split_seed, dedupe=ckpt.dedupe,
+                        options=ckpt.options)
     trainer = resume_trainer(ckpt, data)
     try:  # the curve is a bonus: a damaged losses.f32 costs only the plot's past
         losses = read_losses(path, max_steps=trainer.step)
@@ -82,5 +84,6 @@ def _fresh_trainer(info: dict[str, Any], path: Path) -> Trainer:
 
     mcfg: MLPConfig = config(MLPConfig, info["model"])
     tcfg: TrainConfig = config(TrainConfig, info["train"])
-    data = Dataset.load(info["dataset"], mcfg.block_size, dedupe=bool(info.get("dedupe", False)))
+    data = Dataset.load(info["dataset"], mcfg.block_size, dedupe=bool(info.get("dedupe", False)),
+                        options=TextOptions.from_values(info.get("data") or {}))
     return Trainer(data, mcfg, tcfg)

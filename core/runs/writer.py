@@ -158,6 +158,7 @@ class RunWriter:
             "origin": self.origin,
             "dataset": dataset_ref(tr.data.source),
             "dedupe": self.dedupe,
+            "data": tr.data.options.to_dict(),  # format, tokens, min_count, lower (older runs: lines of characters)
             "words": len(tr.data.words),
             "vocab_size": len(tr.data.vocab),
             "params": tr.model.num_params(),

@@ -235,13 +235,25 @@ def trial_values(base: Mapping[str, Any], suggested: Mapping[str, Any], budget: 
     return values
 
 
+def _cached_data(values: dict[str, Any], block_size: int, data_cache: dict) -> Any:
+    """The trial's dataset, read once while the trials share its file, split and tokens."""
+    from core.data import Dataset
+    from core.tokens import TextOptions
+
+    options = TextOptions.from_values(values)
+    key = (values["data"], block_size, bool(values.get("dedupe")), options)
+    if key not in data_cache:
+        data_cache.clear()
+        data_cache[key] = Dataset.load(values["data"], block_size, dedupe=bool(values.get("dedupe")), options=options)
+    return data_cache[key]
+
+
 def run_trial(trial: Any, values: dict[str, Any], budget: Budget, runs_dir: Any, study: str,
               stopping: Callable[[], bool], data_cache: dict) -> float:
     """Train one trial's settings into a run folder; its best dev loss. Raises Skip, Interrupted, TrialPruned."""
     import optuna
 
     from core.config import configs
-    from core.data import Dataset
     from core.engine.train import Trainer
 
     trial.set_user_attr("values", json.dumps(values))  # what it trained, in full: show and recipes use it
@@ -250,11 +262,7 @@ def run_trial(trial: Any, values: dict[str, Any], budget: Budget, runs_dir: Any,
         raise Skip(broken[0][1])
     try:
         mcfg, tcfg = configs(values)
-        key = (values["data"], mcfg.block_size, bool(values.get("dedupe")))
-        if key not in data_cache:
-            data_cache.clear()
-            data_cache[key] = Dataset.load(values["data"], mcfg.block_size, dedupe=bool(values.get("dedupe")))
-        trainer = Trainer(data_cache[key], mcfg, tcfg)
+        trainer = Trainer(_cached_data(values, mcfg.block_size, data_cache), mcfg, tcfg)
     except ConfigError as e:  # e.g. a model too large for memory
         raise Skip(str(e)) from None
     session, writer, errors = _open_run(trainer, values, runs_dir, study, trial.number)

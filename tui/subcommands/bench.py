@@ -53,6 +53,7 @@ def _bench_recipe(args: argparse.Namespace, values: dict) -> int:
     from core.config import configs
     from core.data import Dataset
     from core.probes.bench import bench_preset
+    from core.tokens import TextOptions
 
     mcfg, tcfg = configs(values)
     members = mcfg.members
@@ -61,7 +62,8 @@ def _bench_recipe(args: argparse.Namespace, values: dict) -> int:
         print(f"an ensemble of {members} members: timing one (n_embd {mcfg.n_embd}, n_hidden {mcfg.n_hidden}); "
               f"`train` runs them side by side, a core each", flush=True)
     steps = args.steps or 3_000
-    data = Dataset.load(values["data"], mcfg.block_size, dedupe=bool(values.get("dedupe")))
+    data = Dataset.load(values["data"], mcfg.block_size, dedupe=bool(values.get("dedupe")),
+                        options=TextOptions.from_values(values))
     what = f"--preset {args.preset}" if args.preset else "this recipe"
     r = bench_preset(data, mcfg, tcfg, steps, args.threads)
     tail = min(1000, steps)

@@ -22,11 +22,13 @@ def load_data_for(ckpt: Any, override: str | None) -> Any:
     """The checkpoint's dataset (or `override`), split as it was for training."""
     from core.data import Dataset
 
-    return Dataset.load(override or ckpt.dataset, ckpt.model_config.block_size, ckpt.split_seed, dedupe=ckpt.dedupe)
+    return Dataset.load(override or ckpt.dataset, ckpt.model_config.block_size, ckpt.split_seed, dedupe=ckpt.dedupe,
+                        options=ckpt.options)
 
 
 def run(args: argparse.Namespace) -> int:
     from core.data import SPLITS
+    from core.measures import split_measures
     from core.model import split_loss
     from core.runs.checkpoint import load_checkpoint
     from core.runs.files import safe_text
@@ -36,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
     data = load_data_for(ckpt, args.data)
     if tuple(data.vocab.itos) != tuple(ckpt.vocab.itos):
         extra = sorted(set(data.vocab.itos) - set(ckpt.vocab.itos))
+        if extra and ckpt.options.tokens == "words":
+            fail(f"{data.source} has another vocabulary of words (a word model reads only its own text's split)")
         if extra:
             fail(f"{data.source} has characters the model never saw: {''.join(extra)[:40]!r}")
         fail(f"{data.source} has a different vocabulary from the model's ({len(data.vocab)} vs {len(ckpt.vocab)})")
@@ -44,9 +48,11 @@ def run(args: argparse.Namespace) -> int:
         "checkpoint": safe_text(args.checkpoint),
         "dataset": safe_text(data.source),
         "dedupe": data.dedupe,
+        "data": data.options.to_dict(),
         "step": ckpt.step,
         "params": ckpt.model.num_params(),
         **{f"{s}_loss": v for s, v in out.items()},
+        "measures": split_measures(data, out),  # perplexity per split; running text: bpc, and <unk> rate for words
     }
     print(json.dumps(json_safe(report), indent=2))
     return 0

@@ -20,7 +20,8 @@ def run(args: argparse.Namespace) -> int:
     from core.runs.folder import read_info
 
     info = read_info(args.run)
-    values = {"data": info["dataset"], "dedupe": info.get("dedupe", False), **info["model"], **info["train"]}
+    values = {"data": info["dataset"], "dedupe": info.get("dedupe", False), **info.get("data", {}), **info["model"],
+              **info["train"]}
     values.pop("vocab_size", None)
     name = safe_text(args.run.name)
     note = f"mlp-tui recipe of {name} (created {info['created']}, step {info['step']:,})"

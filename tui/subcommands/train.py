@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from core.link import protocol as P
+from core.measures import measures_line, split_measures
 from core.runs.files import safe_text
 from core.runs.folder import METRICS, RUN_FILES, json_safe
 from core.signals import BLOCKED_GRACE, StopSignals, detach_on_hangup, exit_status
@@ -71,11 +72,12 @@ def rescue(trainer: Any, name: str, dedupe: bool) -> Path | None:
     return None
 
 
-def train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str = "names", dedupe: bool = False) -> int:
+def train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str = "names", dedupe: bool = False,
+          options: Any = None) -> int:
     """`mlp-tui train`, with Ctrl+C, SIGTERM and SIGHUP caught from the first moment: a signal before the
-    first step ends it with no run kept; one later saves what was trained."""
+    first step ends it with no run kept; one later saves what was trained. `options`: core.tokens.TextOptions."""
     with _Stopper() as stopper:
-        return _session(args, _new_run(args, mcfg, tcfg, data, dedupe), stopper)
+        return _session(args, _new_run(args, mcfg, tcfg, data, dedupe, options), stopper)
 
 
 def resume(args: argparse.Namespace) -> int:
@@ -87,7 +89,8 @@ def resume(args: argparse.Namespace) -> int:
         return _session(args, continue_run(args), stopper)
 
 
-def _new_run(args: argparse.Namespace, mcfg: Any, tcfg: Any, source: str, dedupe: bool) -> Start:
+def _new_run(args: argparse.Namespace, mcfg: Any, tcfg: Any, source: str, dedupe: bool,
+             options: Any = None) -> Start:
     """A new Trainer on these settings, and its run folder, made now (to fail before training if it cannot be)."""
     import core  # noqa: F401  (quiets torch's NumPy warning)
     from core.data import Dataset, resolve_dataset
@@ -96,12 +99,13 @@ def _new_run(args: argparse.Namespace, mcfg: Any, tcfg: Any, source: str, dedupe
     from core.runs.writer import RunWriter
 
     tcfg.validate()
-    data = Dataset.load(source, mcfg.block_size, dedupe=dedupe)
+    data = Dataset.load(source, mcfg.block_size, dedupe=dedupe, options=options)
     trainer = Trainer(data, mcfg, tcfg)
     writer = RunWriter(_new_folder(args.out), trainer, origin="cli", root=args.runs_dir or default_runs_dir(),
                        stem=resolve_dataset(source).stem, dedupe=dedupe)
     out = writer.open()  # fail now, before training, if the folder cannot be made
-    return Start(trainer, writer, out, dedupe, [f"{run_line(trainer)} -> {safe_text(out)}"])
+    hint = [f"note: {safe_text(data.text_hint())}"] if data.text_hint() else []
+    return Start(trainer, writer, out, dedupe, [f"{run_line(trainer)} -> {safe_text(out)}", *hint])
 
 
 def _session(args: argparse.Namespace, start: Start, stopper: _Stopper) -> int:
@@ -242,6 +246,8 @@ def _finish(args: argparse.Namespace, end: Ending) -> int:
         best = "  (no dev split to evaluate)"
     say.line(f"train {losses['train']:.4f}  dev {losses['dev']:.4f}  test {losses['test']:.4f}{best}  "
              f"({metrics['steps_per_second']:,.0f} steps/s)  wrote {' and '.join(safe_text(p) for p in wrote)}")
+    if trainer.data.options.text or trainer.data.options.tokens != "chars":
+        say.line(measures_line(metrics["measures"], trainer.data.options.lower))
     if save_errors:
         where = (f"the weights were saved to {safe_text(saved)} instead (mlp-tui sample --checkpoint takes it)"
                  if saved is not None else "the weights could not be saved anywhere")
@@ -277,6 +283,8 @@ def _metrics(args: argparse.Namespace, end: Ending, status: str) -> dict[str, An
         "status": status,
         "dataset": dataset_ref(trainer.data.source),
         "dedupe": dedupe,
+        "data": trainer.data.options.to_dict(),
+        "measures": split_measures(trainer.data, losses),  # perplexity; running text: bpc, <unk> rate (words)
         "preset": args.preset,
         "threads": args.threads,
         "config": {"model": trainer.model_config.to_dict(), "train": tcfg.to_dict()},
@@ -319,10 +327,14 @@ def add_parser(cl: CommandLine) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """The settings from the flags, a recipe and a preset; then train on them."""
+    from core import settings
     from core.config import configs
+    from core.tokens import TextOptions
 
     if getattr(args, "resume", None) is not None:
         return resume(args)
     values = resolve_settings(args)
+    settings.validate(values, ())  # the rules across settings, data's included (--dedupe with --format text)
     mcfg, tcfg = configs(values)
-    return train(args, mcfg, tcfg, data=values["data"], dedupe=bool(values["dedupe"]))
+    return train(args, mcfg, tcfg, data=values["data"], dedupe=bool(values["dedupe"]),
+                 options=TextOptions.from_values(values))

@@ -41,7 +41,7 @@ def run_line(trainer: Any) -> str:
     """What is trained: the data, the model's size, the optimiser and the length."""
     d, cfg = trainer.data, trainer.config
     length = f"{cfg.minutes:g} minutes" if cfg.minutes else f"{cfg.steps:,} steps"
-    return (f"{safe_text(d.source)}: {len(d.words):,} words, {len(d.vocab)} characters; "
+    return (f"{safe_text(d.source)}: {d.describe()}; "
             f"{trainer.model.num_params():,} parameters; {cfg.optimizer}, {length}")
 
 

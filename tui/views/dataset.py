@@ -14,6 +14,8 @@ from tui.views import ViewScreen
 def render_stats(st: dict, width: int) -> Text:
     out = Text()
     out.append(f"{safe_text(st['source'])}\n", style="bold")
+    if st.get("hint"):
+        out.append(f"{safe_text(st['hint'])}\n", style="yellow")
     out.append(f"{st['words']:,} words ({st['unique_words']:,} different), {st['total_chars']:,} characters, "
                f"mean length {st['mean_length']:.2f}, longest {st['longest'][:40]!r} ({len(st['longest'])})\n")
     dup, lines = st.get("duplicate_lines", 0), st.get("lines", st["words"])

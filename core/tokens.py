@@ -1,0 +1,270 @@
+"""What a dataset's file is and what its tokens are: the format (a word list or running text), the kind of token
+(characters or words; one table, TOKENIZERS, maps a kind to its tokenizer, so a third kind such as `bpe` is one
+more entry), the one word rule, and how a vocabulary of words is chosen.
+
+Running text (`--format text`) is normalised once, line by line: NFC (as every file read), folded to lower case
+with `--lower`, then cut by WORD_RE into words and punctuation and joined back with single spaces. That turns runs
+of spaces and tabs into one space, drops spaces at either end and sets punctuation apart ("Hi, you." becomes
+"Hi , you ."), so the normalised line is exactly its word tokens joined by single spaces: the tokenization is
+reversible (`<unk>` aside), and a character model and a word model of one file read the same characters, which
+bits per character counts. Lines are kept; a line end is a token (`</s>` for words, the newline for characters).
+
+Torch-free apart from the functions that build tensors (torch imported inside them).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from core.errors import DataError
+
+if TYPE_CHECKING:
+    import torch
+
+FORMATS = ("lines", "text")
+TOKEN_KINDS = ("chars", "words")
+LINE_END = "</s>"  # a word model's line end (and the padding before the first line)
+UNK = "<unk>"  # every word seen fewer than min_count times in the training split
+TEXT_END = "\n"  # a character model's line end on running text (on a word list: core.data.BOUNDARY)
+# The word rule: a run of letters, digits or underscores (with apostrophes inside, as in don't or LORD's), or any
+# one other character that is not a space. Every non-space character falls in exactly one token.
+WORD_RE = re.compile(r"\w+(?:['\u2019]\w+)*|[^\w\s]")
+DEDUPE_TEXT = "--dedupe splits a word list by distinct word; running text (--format text) is split by position"
+MAX_TOKEN_CHARS = 200  # a longer "word" in a checkpoint's vocabulary is damage, not text
+
+
+@dataclass(frozen=True)
+class Tokenizer:
+    """A kind of token: how a normalised line splits into tokens and joins back."""
+
+    kind: str
+    split: Callable[[str], list[str]]
+    joiner: str  # between tokens when a line is written back
+
+
+def _words(line: str) -> list[str]:
+    return line.split(" ") if line else []  # a normalised line: its tokens are separated by single spaces
+
+
+TOKENIZERS: dict[str, Tokenizer] = {
+    "chars": Tokenizer("chars", list, ""),
+    "words": Tokenizer("words", _words, " "),
+}
+
+
+@dataclass(frozen=True)
+class TextOptions:
+    """The data settings beyond the file: format, tokens, min_count, lower (their registry names)."""
+
+    format: str = "lines"
+    tokens: str = "chars"
+    min_count: int = 4
+    lower: bool = False
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> TextOptions:
+        """From settings values (a run.json or checkpoint without them is a word list of characters)."""
+        d = cls()
+        return cls(str(values.get("format") or d.format), str(values.get("tokens") or d.tokens),
+                   int(values.get("min_count") or d.min_count), bool(values.get("lower", d.lower)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": self.format, "tokens": self.tokens, "min_count": self.min_count, "lower": self.lower}
+
+    @property
+    def plain(self) -> bool:
+        """The lecture's data: a word list of characters, read exactly as before these settings existed."""
+        return self.format == "lines" and self.tokens == "chars" and not self.lower
+
+    @property
+    def text(self) -> bool:
+        return self.format == "text"
+
+    def boundary(self, word_list_boundary: str) -> str:
+        """Index 0 of the vocabulary: a line's end, and the padding before a line (lines) or the text (text)."""
+        if self.tokens == "words":
+            return LINE_END
+        return TEXT_END if self.text else word_list_boundary
+
+    def label(self) -> str:
+        """A few words for lists: "text · words ≥4 · lower"."""
+        words = f" ≥{self.min_count}" if self.tokens == "words" else ""
+        return f"{self.format} · {self.tokens}{words}" + (" · lower" if self.lower else "")
+
+
+@dataclass(frozen=True)
+class Vocab:
+    """Tokens and their indices; index 0 is the boundary token (a word list's `.`, a line end of running text).
+
+    `tokens` is the kind (core.tokens.TOKENIZERS): characters by default, or words (then index 1 is `<unk>`)."""
+
+    itos: tuple[str, ...]
+    tokens: str = "chars"
+
+    @classmethod
+    def from_words(cls, words: list[str], boundary: str = ".") -> Vocab:
+        return cls((boundary, *sorted(set("".join(words)))))
+
+    @functools.cached_property
+    def stoi(self) -> dict[str, int]:
+        return {c: i for i, c in enumerate(self.itos)}
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def encode(self, word: str) -> list[int]:
+        """A text's token indices (KeyError for a character outside the vocabulary; words unknown are <unk>)."""
+        stoi = self.stoi
+        if self.tokens == "chars":
+            return [stoi[c] for c in word]
+        return [stoi.get(t, 1) for t in TOKENIZERS[self.tokens].split(word)]
+
+    def decode(self, ix: list[int]) -> str:
+        return TOKENIZERS[self.tokens].joiner.join(self.itos[i] for i in ix)
+
+
+def normalise(line: str, lower: bool = False) -> str:
+    """A line of running text as it is modelled (see the module's docstring); the text is already NFC."""
+    return " ".join(WORD_RE.findall(line.lower() if lower else line))
+
+
+def check_problem(token: str) -> str | None:
+    """Why a string is not one word token (WORD_RE's), or None: the checkpoint's check of a vocabulary."""
+    if not token or len(token) > MAX_TOKEN_CHARS:
+        return "an empty or overlong token"
+    if WORD_RE.fullmatch(token) is None:
+        return "a token the word rule would not make"
+    return None
+
+
+def word_vocab(train_lines: list[str], min_count: int, where: str) -> tuple[str, ...]:
+    """`</s>`, `<unk>`, then the words seen at least min_count times in the training lines, most frequent first
+    (ties in code-point order), so an embedding map or an adaptive softmax can take the first N as the common ones."""
+    counts = Counter(t for line in train_lines for t in _words(line))
+    kept = sorted((w for w, n in counts.items() if n >= min_count), key=lambda w: (-counts[w], w))
+    if not kept:
+        top = max(counts.values(), default=0)
+        raise DataError(f"{where}: --min-count {min_count:,} leaves only {UNK}: no word of the training split is seen "
+                        f"{min_count:,} times (the most frequent, {top:,}); lower --min-count")
+    return (LINE_END, UNK, *kept)
+
+
+def looks_like_text(lines: list[str]) -> bool:
+    """Whether a word list looks like running text (long lines with many spaces), to suggest `--format text`."""
+    sample = lines[:2000]
+    if not sample:
+        return False
+    spaces = sum(line.count(" ") for line in sample) / len(sample)
+    length = sum(map(len, sample)) / len(sample)
+    return spaces >= 4 and length >= 30
+
+
+def line_ids(lines: list[str], itos: tuple[str, ...], kind: str) -> list[list[int]]:
+    """Each line's tokens as vocabulary indices (without its line end); unknown words are `<unk>`."""
+    stoi = {t: i for i, t in enumerate(itos)}
+    split = TOKENIZERS[kind].split
+    unk = stoi.get(UNK, -1)
+    return [[stoi.get(t, unk) for t in split(line)] for line in lines]
+
+
+def stream_examples(per_line: list[list[int]], block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(context, target) pairs of running text, one token stream: every token and line end (index 0) is a target,
+    its context the block_size tokens before it, sliding across line ends; the first contexts are padded with
+    line ends."""
+    import torch
+
+    ids: list[int] = []
+    for line in per_line:
+        ids += line
+        ids.append(0)
+    Y = torch.tensor(ids, dtype=torch.long)  # (n,)
+    seq = torch.cat([torch.zeros(block_size, dtype=torch.long), Y])  # (n + block_size,)
+    X = seq.unfold(0, block_size, 1)[: len(ids)].contiguous()  # (n, block_size)
+    return X, Y
+
+
+def line_examples(per_line: list[list[int]], block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(context, target) pairs of a word list of tokens: each line's contexts start from line ends, as the
+    lecture's names start from dots, and its line end is the last target."""
+    import torch
+
+    X: list[list[int]] = []
+    Y: list[int] = []
+    for line in per_line:
+        ctx = [0] * block_size
+        for t in (*line, 0):
+            X.append(ctx)
+            Y.append(t)
+            ctx = [*ctx[1:], t]
+    return torch.tensor(X, dtype=torch.long).view(-1, block_size), torch.tensor(Y, dtype=torch.long)  # (n, T), (n,)
+
+
+def _code_points(text: str) -> torch.Tensor:
+    """The code point of every character of a non-empty text, (len(text),) int32, without a Python loop."""
+    import torch
+
+    return torch.frombuffer(bytearray(text.encode("utf-32-le")), dtype=torch.int32)
+
+
+def _separator(stoi: dict[str, int]) -> str:
+    """A character the vocabulary lacks, to join the words with: a line break, as no word has one."""
+    for c in ("\n", "\x00"):
+        if c not in stoi:
+            return c
+    return next(chr(c) for c in range(0xE000, 0x110000) if chr(c) not in stoi)  # private use, no surrogates
+
+
+def build_examples(words: list[str], vocab: Vocab, block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """All (context, target) pairs of the words, in the lecture's order, without a Python loop per character.
+
+    The words are laid out in one sequence, each after `block_size` boundary tokens (the first of which
+    ends the word before), with one boundary token at the very end. The targets are every character and
+    the boundary after each word; a target's context is the block_size tokens before it, one row of a
+    strided view of the sequence, so no (n_examples, block_size) index tensor is built. Characters are
+    looked up by code point in a table, and word boundaries found as separators in the joined text: the
+    per-character Python loop took seconds for a few million words. Raises KeyError for a character
+    that is not in the vocabulary.
+    """
+    import torch
+
+    if not words:
+        return torch.zeros((0, block_size), dtype=torch.long), torch.zeros(0, dtype=torch.long)
+    stoi = vocab.stoi
+    sep = _separator(stoi)
+    text = sep.join(words)
+    n = len(words)
+    if not text:  # only empty words: each is one example, its end after block_size boundaries
+        return torch.zeros((n, block_size), dtype=torch.long), torch.zeros(n, dtype=torch.long)
+    codes = _code_points(text)  # (L,) L = total characters + n - 1 separators
+    L = len(codes)
+    table = torch.full((max(int(codes.max()), ord(sep)) + 1,), -1, dtype=torch.long)  # at most 1.1M entries
+    known = [(ord(c), i) for c, i in stoi.items() if ord(c) < len(table)]
+    table[torch.tensor([k for k, _ in known], dtype=torch.long)] = torch.tensor([i for _, i in known], dtype=torch.long)
+    table[ord(sep)] = 0  # a separator is the boundary token that ends the word before it
+    ix = table[codes]  # (L,) vocabulary index of each character, 0 at separators
+    is_sep = codes == ord(sep)
+    del codes
+    if bool((ix < 0).any()) or int(is_sep.sum()) != n - 1:
+        bad = [c for c in text if c not in stoi and c != sep] or [sep]  # a word with the separator in it
+        raise KeyError(bad[0])
+    # Position in the sequence: word i's characters come after (i + 1) * block_size boundary tokens.
+    # In the joined text they come after i separators, so they move by (block_size - 1) * i + block_size;
+    # the separator that ends word i moves the same way and lands on the boundary that ends the word.
+    pos = torch.zeros(L, dtype=torch.long)
+    torch.cumsum(is_sep[:-1], 0, out=pos[1:])  # (L,) separators before each position: its word
+    del is_sep
+    pos.mul_(block_size - 1).add_(torch.arange(L)).add_(block_size)
+    end = L + (block_size - 1) * (n - 1) + block_size  # the boundary that ends the last word
+    seq = torch.zeros(end + 1, dtype=torch.long)  # boundary tokens everywhere ...
+    seq[pos] = ix  # ... but the characters
+    targets = torch.cat([pos, torch.tensor([end])])  # (n_examples,) increasing: the lecture's order
+    del pos
+    Y = torch.cat([ix, torch.zeros(1, dtype=torch.long)])  # (n_examples,)
+    del ix
+    X = seq.unfold(0, block_size, 1)[targets.sub_(block_size)]  # (n_examples, block_size)
+    return X, Y
