@@ -248,10 +248,11 @@ class Pump:
                 trainer.history.append(torch.tensor(losses.tolist()).nan_to_num_(nan=0.0, posinf=3.0, neginf=-3.0))
         except MLPTuiError:
             pass
-        evals = [(e["step"], e.get("dev")) for e in _or_empty(read_evals, path) if e["step"] <= trainer.step]
+        rows = [e for e in _or_empty(read_evals, path) if e["step"] <= trainer.step]
+        evals, train_evals = ([(e["step"], e.get(s)) for e in rows] for s in ("dev", "train"))  # an ensemble plots both
         samples = [e for e in _or_empty(read_samples, path) if e["step"] <= trainer.step]
         self.start(trainer, self._writer_for(trainer, str(path)),
-                   run={"path": str(path), "created": info.get("created"), "evals": evals,
+                   run={"path": str(path), "created": info.get("created"), "evals": evals, "train_evals": train_evals,
                         "finished": trainer.finished})
         if samples:
             words = self.session.train_words()

@@ -272,3 +272,33 @@ def test_an_ensemble_checkpoint_of_version_1_still_loads(names_data, tmp_path):
     assert tr.run() and tr.step == 400
     assert split_loss(tr.model, names_data.X["dev"], names_data.Y["dev"]) == pytest.approx(2.6179287981788866,
                                                                                            abs=1e-6)
+
+
+def test_the_split_losses_of_an_ensemble_are_all_the_ensembles(names_data):
+    """The Session evaluates train (its fixed sample, here) and dev with the same model, the ensemble: its averaged
+    logits, computed here from the members apart. The members' mean loss (the plot's line) is another footing."""
+    import torch.nn.functional as F
+
+    from core.engine.policy import TRAIN_SAMPLE_ROWS
+    from core.engine.session import Session
+    from core.link import protocol as P
+    from core.probes.ensemble import members_of
+
+    tr = Trainer(names_data, MLPConfig(n_embd=8, n_hidden=32, members=2, init="kaiming"),
+                 TrainConfig(steps=300, optimizer="adamw", lr=3e-3))
+    assert tr.run()
+    events: list = []
+    session = Session(tr, emit=events.append)
+    session.train_full_cost = 1e9  # over the budget: the train split's fixed sample, as between full passes
+    session.evaluate(full=False)
+    (ev,) = [e for e in events if isinstance(e, P.Evaluated)]
+    assert ev.train_coverage == "sample"
+    members = members_of(tr.model)
+    with torch.no_grad():
+        for split, rows in (("train", TRAIN_SAMPLE_ROWS), ("dev", None)):
+            X, Y = names_data.X[split][:rows], names_data.Y[split][:rows]
+            logits = torch.stack([m(X)[0] for m in members])  # (members, rows, vocab)
+            ensemble = F.cross_entropy(logits.mean(0), Y).item()
+            mean = sum(F.cross_entropy(lg, Y).item() for lg in logits) / len(members)
+            assert ev.losses[split] == pytest.approx(ensemble, abs=1e-5), split
+            assert ev.losses[split] < mean - 1e-3, split  # the members' mean is worse: another model's loss
