@@ -88,7 +88,7 @@ def _dense_members(ckpt: dict, model: MLP, damaged: Callable[[str], CheckpointEr
     """Version 2's ensemble: its members' blocks of W1 (and of its moments) checked, then merged back in place."""
     mc = model.config
     K, T, E, H = mc.members, mc.block_size, mc.n_embd // mc.members, mc.n_hidden // mc.members
-    blocks = {"W1": torch.empty(K, T, E, H)}  # (K, T, E, H): the shape _check_tensors wants
+    blocks = {"W1": torch.empty(K, T, E, H, device="meta")}  # (K, T, E, H): only its shape is read
     weights = ckpt.get("model")
     if isinstance(weights, dict):
         _check_tensors({"W1": weights.get("W1")}, blocks, "weights", damaged)
