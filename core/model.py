@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from core.config import MLPConfig
 
-__all__ = ["MLP", "MLPConfig", "fold", "split_loss", "unfold"]
+__all__ = ["MLP", "MLPConfig", "dense_w1", "fold", "member_w1", "split_loss", "unfold"]
 
 BN_EPS = 1e-5
 BN_MOMENTUM = 0.01  # running statistics follow the last ~100 batches (the lecture uses 0.001)
@@ -215,3 +215,20 @@ def unfold(merged: list[torch.Tensor], members: list[list[torch.Tensor]], T: int
         m[2].copy_(b1)
         torch.mul(W2, float(K**power), out=m[3])
         m[4].copy_(merged[4] if member_b2 is None else member_b2[k])
+
+
+def member_w1(W1: torch.Tensor, K: int, T: int) -> torch.Tensor:
+    """The members' own blocks of an ensemble's merged W1 (T*K*E, K*H), as a new tensor (K, T, E, H): 1/K of
+    W1, which is all a checkpoint needs (the blocks between members are zero)."""
+    E, H = W1.shape[0] // (T * K), W1.shape[1] // K
+    W1v = W1.reshape(T, K, E, K, H)  # (position, member, its embedding, member, its hidden unit)
+    return torch.stack([W1v[:, k, :, k, :] for k in range(K)])  # (K, T, E, H)
+
+
+def dense_w1(blocks: torch.Tensor) -> torch.Tensor:
+    """The inverse of member_w1: the merged W1 (T*K*E, K*H) of the members' blocks (K, T, E, H), zero between."""
+    K, T, E, H = blocks.shape
+    W1 = blocks.new_zeros(T, K, E, K, H)  # (position, member, its embedding, member, its hidden unit)
+    for k in range(K):
+        W1[:, k, :, k, :] = blocks[k]
+    return W1.view(T * K * E, K * H)

@@ -77,6 +77,7 @@ class MLPApp(TrainingEvents, CompareRuns, Lifecycle, App[None]):
         self.status = Status.LOADING
         self.info: dict | None = None
         self.dev_points: list[tuple[int, float]] = []
+        self.train_points: list[tuple[int, float]] = []  # the evaluated train losses (an ensemble's plot shows them)
         self.last_error = ""
         self.frames = 0
         self._plot_width = 0
@@ -165,7 +166,7 @@ class MLPApp(TrainingEvents, CompareRuns, Lifecycle, App[None]):
         self.status = Status.LOADING
         self.snapshot = None
         self._awaiting_ready = True
-        self.dev_points = []
+        self.dev_points, self.train_points = [], []
         self.main_screen.query_one(SplitLosses).clear()
         self.main_screen.query_one(LossPlot).set_curve([], [])
         self.main_screen.query_one(LossPlot).set_dev([])

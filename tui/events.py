@@ -63,8 +63,9 @@ class TrainingEvents:
         controls = self.main_screen.query_one(ControlsPane)
         size = info.get("vocab_size") or len(info["vocab"])
         controls.set_vocab(size)
-        self.main_screen.query_one(SplitLosses).set_vocab(size)
+        self.main_screen.query_one(SplitLosses).set_vocab(size, info["model"].get("members", 1))
         self.main_screen.query_one(LossPlot).set_milestones(milestones_for(info["dataset"]))
+        self.main_screen.query_one(LossPlot).set_members(info["model"].get("members", 1))
         run = info.get("run")
         if run:  # a loaded run: its settings become the form's, its evaluations the dev points
             m, t = info["model"], info["train"]
@@ -75,7 +76,8 @@ class TrainingEvents:
             controls.set_form(values)
             controls.set_applied(values)
             self.dev_points = [(s, d) for s, d in run.get("evals", []) if d is not None]
-            self.main_screen.query_one(LossPlot).set_dev(self.dev_points)
+            self.train_points = [(s, t) for s, t in run.get("train_evals", []) if t is not None]
+            self.main_screen.query_one(LossPlot).set_dev(self.dev_points, self.train_points)
             if run.get("finished"):
                 self.notify(f"{Path(run['path']).name} is done at step {info['step']:,}; raise steps (or minutes) "
                             f"to train it further, then press space", title="run loaded", timeout=8)
@@ -120,7 +122,8 @@ class TrainingEvents:
                          best_dev_step: int) -> None:
         self.main_screen.query_one(SplitLosses).add(step, losses, train_coverage, best_dev, best_dev_step)
         self.dev_points.append((step, losses["dev"]))
-        self.main_screen.query_one(LossPlot).set_dev(self.dev_points)
+        self.train_points.append((step, losses["train"]))
+        self.main_screen.query_one(LossPlot).set_dev(self.dev_points, self.train_points)
 
     def on_training_samples(self, step: int, names: list) -> None:
         self.main_screen.query_one(SamplesPane).add(step, names)

@@ -87,6 +87,9 @@ class Health:
     loss: float
     # one row per hidden layer, as part 3's plots: (layer, mean, std, saturated share, dead units, units)
     per_layer: list[tuple[int, float, float, float, int, int]] = field(default_factory=list)
+    # an ensemble's (core.probes.ensemble): the figures above are its members' mean, and one row per member
+    # (member, batch loss, saturated share, dead units, units); empty for a single model
+    members: list[tuple[int, float, float, int, int]] = field(default_factory=list)
 
 
 # ---- commands: app -> training process ----

@@ -14,6 +14,7 @@ HEALTH_ROWS = 512  # fixed training rows the health view measures on
 
 def view_event(view: str, tr: Any) -> Any:
     """The update of an open live view ("embeddings" or "health") of Trainer `tr`; None for another view."""
+    from core.probes.ensemble import members_health
     from core.probes.inspection import embedding_map, health
 
     if view == "embeddings":
@@ -21,7 +22,8 @@ def view_event(view: str, tr: Any) -> Any:
     if view == "health":
         X, Y = tr.data.X["train"][:HEALTH_ROWS], tr.data.Y["train"][:HEALTH_ROWS]
         adam = tr.optimizer_state() or None  # AdamW's moments: the update it would take
-        h = health(tr.model, X, Y, tr.lr, tr.step, adam=adam, betas=(tr.config.beta1, tr.config.beta2))
+        measure = members_health if tr.model_config.members > 1 else health  # an ensemble: its members, not W1's
+        h = measure(tr.model, X, Y, tr.lr, tr.step, adam=adam, betas=(tr.config.beta1, tr.config.beta2))
         return P.HealthReport(tr.config.optimizer, h)
     return None
 

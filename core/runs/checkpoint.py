@@ -17,14 +17,17 @@ import torch
 from core.data import BOUNDARY, BUILTIN, SPLIT_SEED, Dataset, Vocab
 from core.engine.train import TrainConfig, Trainer
 from core.errors import CheckpointError, ConfigError
-from core.model import MLP, MLPConfig
+from core.model import MLP, MLPConfig, dense_w1, member_w1
 from core.runs.atomic import write_atomic
 from core.runs.files import has_unsafe, is_refused, safe_text
 from core.sizes import format_size
 from core.tokens import LINE_END, TEXT_END, UNK, TextOptions, check_problem
 
 FORMAT = "mlp-tui-checkpoint"
-VERSION = 1
+# 2: an ensemble's W1 and its AdamW moments hold the members' blocks (K, block_size, n_embd/K, n_hidden/K), not the
+# merged W1 with its zero blocks between members. Only ensembles are written as 2, so any mlp-tui reads the others.
+VERSION = 2
+READS = (1, 2)  # version 1: every model dense, ensembles included (still read)
 # 200M parameters (config.MAX_PARAMS) are 800 MB, and AdamW keeps two more copies: 4 GiB is beyond any of ours.
 MAX_CHECKPOINT_BYTES = 4 << 30
 
@@ -40,12 +43,16 @@ def save_checkpoint(trainer: Trainer, path: str | os.PathLike[str], dedupe: bool
         dedupe = getattr(trainer.data, "dedupe", False)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    weights, state = trainer.model.state_dict(), trainer.optimizer_state()
+    members = trainer.model_config.members > 1
+    if members:
+        weights, state = members_only(trainer.model, weights, state)
     ckpt = {
         "format": FORMAT,
-        "version": VERSION,
-        "model": trainer.model.state_dict(),
+        "version": VERSION if members else 1,
+        "model": weights,
         "optimizer": {"name": trainer.config.optimizer, "lr_override": trainer.lr_override,
-                      "rng": trainer.rng_state(), "state": trainer.optimizer_state()},
+                      "rng": trainer.rng_state(), "state": state},
         "model_config": trainer.model_config.to_dict(),
         "train_config": trainer.config.to_dict(),
         "step": trainer.step,
@@ -60,6 +67,44 @@ def save_checkpoint(trainer: Trainer, path: str | os.PathLike[str], dedupe: bool
         "data": trainer.data.options.to_dict(),  # format, tokens, min_count, lower: none in older checkpoints
     }
     return write_atomic(path, lambda f: torch.save(ckpt, f))
+
+
+def _w1_index(model: MLP) -> int:
+    """W1's place in the model's parameters, and so in the optimizer state's lists of moments."""
+    return [name for name, _ in model.named_parameters()].index("W1")
+
+
+def members_only(model: MLP, weights: dict, state: dict) -> tuple[dict, dict]:
+    """An ensemble's weights and AdamW state as version 2 keeps them: W1 and its moments as the members' blocks
+    (new tensors, 1/K of the merged ones; torch.save would write a view's whole storage)."""
+    K, T = model.config.members, model.config.block_size
+    weights = {**weights, "W1": member_w1(weights["W1"], K, T)}
+    if state:
+        i = _w1_index(model)
+        state = {**state, **{key: [member_w1(t, K, T) if j == i else t for j, t in enumerate(state[key])]
+                             for key in ("exp_avg", "exp_avg_sq")}}
+    return weights, state
+
+
+def _dense_members(ckpt: dict, model: MLP, damaged: Callable[[str], CheckpointError]) -> None:
+    """Version 2's ensemble: its members' blocks of W1 (and of its moments) checked, then merged back in place."""
+    mc = model.config
+    K, T, E, H = mc.members, mc.block_size, mc.n_embd // mc.members, mc.n_hidden // mc.members
+    blocks = {"W1": torch.empty(K, T, E, H, device="meta")}  # (K, T, E, H): only its shape is read
+    weights = ckpt.get("model")
+    if isinstance(weights, dict):
+        _check_tensors({"W1": weights.get("W1")}, blocks, "weights", damaged)
+        ckpt["model"] = {**weights, "W1": dense_w1(weights["W1"])}
+    optimizer = ckpt.get("optimizer")
+    state = optimizer.get("state") if isinstance(optimizer, dict) else None
+    if not isinstance(state, dict) or not state:
+        return
+    i = _w1_index(model)
+    for key in ("exp_avg", "exp_avg_sq"):
+        got = state.get(key)
+        if isinstance(got, list) and len(got) > i:
+            _check_tensors({"W1": got[i]}, blocks, f"optimizer {key}", damaged)
+            state[key] = [dense_w1(t) if j == i else t for j, t in enumerate(got)]
 
 
 @dataclass
@@ -106,6 +151,8 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     options = _options(ckpt, damaged)
     vocab = _vocab(ckpt.get("vocab"), mcfg.vocab_size, damaged, options)
     model = MLP(mcfg)
+    if ckpt["version"] >= 2 and mcfg.members > 1:
+        _dense_members(ckpt, model, damaged)
     _check_tensors(ckpt.get("model"), model.state_dict(), "weights", damaged)
     model.load_state_dict(ckpt["model"])
     if model.config.members > 1:  # an ensemble's layout (core.kernels.members): what its members imply must hold
@@ -195,9 +242,10 @@ def _read(path: Path, where: str) -> dict:
         raise CheckpointError(f"{where}: not a readable checkpoint (the file is damaged or of another kind)") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{where}: not an mlp-tui checkpoint")
-    if ckpt.get("version") != VERSION:
-        raise CheckpointError(f"{where}: checkpoint format version {safe_text(repr(ckpt.get('version')), 20)}; "
-                              f"this mlp-tui reads version {VERSION}")
+    version = ckpt.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version not in READS:
+        raise CheckpointError(f"{where}: checkpoint format version {safe_text(repr(version), 20)}; "
+                              f"this mlp-tui reads versions {' and '.join(map(str, READS))}")
     return ckpt
 
 

@@ -7,7 +7,11 @@ A run directory holds:
                  "data" (format, tokens, min_count, lower: core.tokens.TextOptions) came with words on running
                  text (issue 22), in run.json and model.pt alike; a run without it is a word list of characters
                  (lines + chars), as every run made before;
-  model.pt       the latest checkpoint (atomic: temp file + rename, so a kill leaves the previous one);
+  model.pt       the latest checkpoint (atomic: temp file + rename, so a kill leaves the previous one), in
+                 core.runs.checkpoint's format: version 1 for a single model; an ensemble's (members > 1) is
+                 version 2, which stores W1 and its AdamW moments as the members' blocks (members, block_size,
+                 n_embd/members, n_hidden/members), not the merged W1 with its zero blocks (`--preset best`:
+                 7.8 MB, against 29 MB as version 1); ensembles written as version 1 still load;
   losses.f32     log10 of every step's training loss, little-endian float32, appended;
   evals.jsonl    one line per evaluation: step, seconds of training, split losses;
   samples.jsonl  one line per batch of sampled names;

@@ -407,3 +407,24 @@ async def test_the_status_line_wraps_whole_at_80x24(harness: Harness) -> None:
         status = words_of(app, "#status")
         assert status.startswith("done") and status.endswith("done: raise steps to go on"), status
         assert "ETA" in status and "step 300/300" in status
+
+
+@pytest.mark.slow
+async def test_an_ensembles_split_losses_and_plot_are_on_one_footing(harness: Harness) -> None:
+    """An ensemble's train, dev and test are its averaged logits' (the split pane says so); the plot labels its line
+    the members' mean and draws the evaluated train losses beside dev, both the ensemble's."""
+    app = harness.app(hidden=32, members=2)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await running(pilot, harness, min_step=50)
+        await pause_app(pilot)
+        splits, plot = app.query_one(SplitLosses), app.query_one(LossPlot)
+        await until(pilot, lambda: splits.history[-1][0] == harness.trainer.step, what="the evaluation at pause")
+        await pilot.pause(0.3)
+        step, losses, _ = splits.history[-1]
+        assert "all three: ensemble of 2" in text_of(app, "#splits")
+        assert plot.members == 2 and plot.train_evals[-1] == (step, losses["train"]) and plot.dev[-1] == (
+            step, losses["dev"])
+        plot.redraw()
+        await pilot.pause(0.3)
+        text = screen_text(app)
+        assert "train: members' mean" in text and "train: ensemble" in text and "dev: ensemble" in text, text

@@ -26,7 +26,7 @@ BAD_CHECKPOINTS = [
      "not a readable checkpoint (the file is damaged or of another kind)"),
     ("text-file", lambda src, d: write_words(d / "names.pt", SMALL_WORDS), "not a readable checkpoint"),
     ("version-99", lambda src, d: rewritten(src, d / "v99.pt", version=99),
-     "checkpoint format version 99; this mlp-tui reads version 1"),
+     "checkpoint format version 99; this mlp-tui reads versions 1 and 2"),
     ("other-format", lambda src, d: rewritten(src, d / "fmt.pt", format="nanogpt"), "not an mlp-tui checkpoint"),
     ("a-tensor", lambda src, d: torch.save(torch.zeros(3), d / "tensor.pt") or d / "tensor.pt",
      "not an mlp-tui checkpoint"),

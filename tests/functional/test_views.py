@@ -120,6 +120,23 @@ async def test_health_view_shows_saturation_and_ratios(harness: Harness) -> None
 
 
 @pytest.mark.slow
+async def test_the_health_view_of_an_ensemble_says_it_reads_the_members(harness: Harness) -> None:
+    """An ensemble's report is its members' (core.probes.ensemble), labelled so, with a column per member."""
+    app = harness.app(hidden=32, members=2)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await running(pilot, harness)
+        await pilot.press("h")
+        await until(pilot, lambda: isinstance(app.screen, HealthView) and getattr(app.screen, "last", None),
+                    what="the health data")
+        last, text = app.screen.last, view_text(app)
+        assert "(the members' mean)" in text and "reads the 2 members" in text, text
+        assert "all members' hidden activations" in text and "copies of its 2 members" in text, text
+        losses = re.search(r"batch loss\s+(\d\.\d{4})\s+(\d\.\d{4})", text)
+        assert losses and [float(v) for v in losses.groups()] == [round(m[1], 4) for m in last["members"]]
+        assert last["n_hidden"] == 32 and [m[4] for m in last["members"]] == [16, 16]
+
+
+@pytest.mark.slow
 async def test_dataset_view_describes_the_file(harness: Harness) -> None:
     app = harness.app(hidden=32)
     async with app.run_test(size=(100, 30)) as pilot:

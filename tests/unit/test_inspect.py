@@ -141,3 +141,29 @@ def test_dataset_stats(small_data):
     assert st["common"][0][0] == "a"  # the commonest letter in these names
     assert st["total_chars"] == sum(len(w) for w in SMALL_WORDS)
     assert st["mean_length"] == pytest.approx(st["total_chars"] / len(SMALL_WORDS))
+
+
+def test_the_health_of_an_ensemble_reads_its_members_as_training_holds_them(names_data):
+    """Each member's figures are those of the model its kernel trains (its weights, its own loss, its AdamW
+    moments), the report their mean; the merged MLP's reading is off (W2 holds each member's over K, so its
+    update/data ratio reads log10(K) too high, and its gradient is the averaged logits' loss's)."""
+    from statistics import fmean
+
+    from core.probes.ensemble import members_health
+
+    tr = Trainer(names_data, MLPConfig(n_embd=16, n_hidden=64, members=4, init="kaiming"),
+                 TrainConfig(steps=200, optimizer="adamw", lr=3e-3))
+    assert tr.run()
+    X, Y = names_data.X["train"][:256], names_data.Y["train"][:256]
+    got = members_health(tr.model, X, Y, tr.lr, tr.step, adam=tr.optimizer_state())
+    held = [health(m, X, Y, tr.lr, tr.step, adam=k.state_dict()) for m, k in zip(tr.kernel.models, tr.kernel.kernels)]
+    assert [row[1] for row in got.members] == pytest.approx([h.loss for h in held], abs=1e-6)
+    assert [(row[0], row[3], row[4]) for row in got.members] == [(k + 1, h.dead, 16) for k, h in enumerate(held)]
+    assert got.n_hidden == 64 and sum(got.hist_counts) == 256 * 64 and got.loss == pytest.approx(
+        fmean(h.loss for h in held), abs=1e-6)
+    for name in ("C", "W1", "b1", "W2", "b2"):
+        assert got.update_ratio[name] == pytest.approx(fmean(h.update_ratio[name] for h in held), abs=1e-4), name
+        assert got.grad_ratio[name] == pytest.approx(fmean(h.grad_ratio[name] for h in held), abs=1e-4), name
+    merged = health(tr.model, X, Y, tr.lr, tr.step, adam=tr.optimizer_state())
+    assert merged.update_ratio["W2"] - got.update_ratio["W2"] == pytest.approx(math.log10(4), abs=0.1)
+    assert merged.members == [] and len(got.members) == 4

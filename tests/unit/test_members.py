@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+from pathlib import Path
+
 import pytest
 import torch
+from conftest import SMALL_WORDS, write_words
 
 from core.config import MLPConfig, TrainConfig
+from core.data import Dataset
 from core.engine.train import Trainer
 from core.kernels import make_kernel
 from core.kernels.members import MembersKernel, fold, unfold
-from core.model import MLP
+from core.model import MLP, split_loss
+from core.probes.sample import sample
 from core.runs.checkpoint import load_checkpoint, resume_trainer, save_checkpoint
+
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "ensemble-run"  # written by the code before version 2
 
 
 def members_model(K: int = 2, seed: int = 0, **kw) -> MLP:
@@ -165,17 +174,22 @@ def test_fold_and_unfold_are_inverse():
 
 
 def test_a_damaged_ensemble_checkpoint_is_refused_by_name(names_data, tmp_path):
+    """Version 2 keeps the members' blocks of W1; a version 1 file (dense) whose W1 joins members is refused, as is
+    a version 2 file whose W1 is not the blocks, or whose b2 is not the members' mean."""
     from core.errors import CheckpointError
+    from core.model import dense_w1
 
     tr = Trainer(names_data, MLPConfig(n_embd=8, n_hidden=32, members=2), TrainConfig(steps=50, lr=0.1))
     assert tr.run()
     save_checkpoint(tr, tmp_path / "m.pt")
     ck = torch.load(tmp_path / "m.pt", weights_only=False)
-    for key, change, fragment in (("W1", lambda t: t.fill_(0.3), "joins one member's embeddings"),
-                                  ("member_b2", lambda t: t.add_(5.0), "b2 is not the mean")):
-        bad = {**ck, "model": {k: v.clone() for k, v in ck["model"].items()}}
-        change(bad["model"][key])
-        torch.save(bad, tmp_path / "bad.pt")
+    assert ck["version"] == 2 and ck["model"]["W1"].shape == (2, 3, 4, 16)  # (members, block, n_embd/2, n_hidden/2)
+    joined = dense_w1(ck["model"]["W1"]).fill_(0.3)
+    for version, key, value, fragment in (
+            (1, "W1", joined, "joins one member's embeddings"),
+            (2, "W1", joined, "W1 has shape 24x32, the model's settings need 2x3x4x16"),
+            (2, "member_b2", ck["model"]["member_b2"] + 5.0, "b2 is not the mean")):
+        torch.save({**ck, "version": version, "model": {**ck["model"], key: value}}, tmp_path / "bad.pt")
         with pytest.raises(CheckpointError, match=fragment):
             load_checkpoint(tmp_path / "bad.pt")
 
@@ -208,3 +222,83 @@ def test_a_member_that_fails_leaves_the_next_chunk_to_start_from_the_model(monke
     monkeypatch.undo()
     ens.run(xs, ys + ens.row_offset, torch.empty(5, 4), 0.0)  # lr 0: the members start again from the model
     assert all(torch.equal(p, q) for p, q in zip(model.parameters(), before))
+
+
+def test_an_ensemble_checkpoint_holds_its_members_blocks_only(tmp_path):
+    """`--preset best`'s model (4 members) under AdamW: version 2 stores W1 and its two moments as the members'
+    blocks, a quarter of the dense ones, so the file is under a third of the dense weights and moments (29 MB
+    before, 7.8 MB now), and it loads back to the same weights and moments."""
+    from core import settings
+
+    data = Dataset.load(write_words(tmp_path / "w.txt", SMALL_WORDS), 12)
+    vals = settings.resolve({"steps": 3}, "best")
+    mcfg = MLPConfig(vocab_size=len(data.vocab), **settings.values_for("model", vals))
+    tr = Trainer(data, mcfg, TrainConfig(**settings.values_for("train", vals)))
+    assert tr.run()
+    path = save_checkpoint(tr, tmp_path / "m.pt")
+    dense = 4 * 3 * sum(p.numel() for p in tr.model.parameters())  # float32 weights and AdamW's two moments
+    assert path.stat().st_size <= dense / 3
+    raw = torch.load(path, weights_only=True)
+    assert raw["version"] == 2 and raw["model"]["W1"].shape == (4, 12, 24, 512)
+    assert [t.shape for t in raw["optimizer"]["state"]["exp_avg"]][1] == (4, 12, 24, 512)
+    ck = load_checkpoint(path)
+    assert all(torch.equal(p, q) for p, q in zip(ck.model.state_dict().values(), tr.model.state_dict().values()))
+    state = tr.optimizer_state()
+    for key in ("exp_avg", "exp_avg_sq"):
+        assert all(torch.equal(p, q) for p, q in zip(ck.optimizer["state"][key], state[key]))
+
+
+def test_an_ensemble_checkpoint_of_version_1_still_loads(names_data, tmp_path):
+    """tests/fixtures/ensemble-run was written by the code before members-only checkpoints (version 1: the dense W1,
+    2 members, AdamW, dropout, 300 steps). It loads to the losses that code measured, samples the names it sampled,
+    resumes as it did, and saved again (version 2) it loads to the same weights."""
+    raw = torch.load(FIXTURE / "model.pt", weights_only=True)
+    assert raw["version"] == 1 and raw["model"]["W1"].shape == (24, 32)
+    metrics = json.loads((FIXTURE / "metrics.json").read_text())
+    ck = load_checkpoint(FIXTURE / "model.pt")
+    assert ck.step == 300 and ck.model_config.members == 2
+    for s in ("train", "dev", "test"):
+        assert split_loss(ck.model, names_data.X[s], names_data.Y[s]) == pytest.approx(metrics[f"{s}_loss"], abs=1e-6)
+    words = [x.text for x in sample(ck.model, ck.vocab, 6, torch.Generator().manual_seed(7))]
+    assert words == ["miloi", "akmmprz", "ldnrae", "c", "oii", "aniaay"]  # as the code before sampled them
+    save_checkpoint(resume_trainer(ck, names_data), tmp_path / "again.pt")
+    again = load_checkpoint(tmp_path / "again.pt")
+    assert torch.load(tmp_path / "again.pt", weights_only=True)["version"] == 2
+    assert all(torch.equal(p, q) for p, q in zip(again.model.state_dict().values(), ck.model.state_dict().values()))
+    for key in ("exp_avg", "exp_avg_sq"):
+        assert all(torch.equal(p, q) for p, q in zip(again.optimizer["state"][key], ck.optimizer["state"][key]))
+    ck.train_config = replace(ck.train_config, steps=400)
+    tr = resume_trainer(ck, names_data)
+    assert tr.run() and tr.step == 400
+    assert split_loss(tr.model, names_data.X["dev"], names_data.Y["dev"]) == pytest.approx(2.6179287981788866,
+                                                                                           abs=1e-6)
+
+
+def test_the_split_losses_of_an_ensemble_are_all_the_ensembles(names_data):
+    """The Session evaluates train (its fixed sample, here) and dev with the same model, the ensemble: its averaged
+    logits, computed here from the members apart. The members' mean loss (the plot's line) is another footing."""
+    import torch.nn.functional as F
+
+    from core.engine.policy import TRAIN_SAMPLE_ROWS
+    from core.engine.session import Session
+    from core.link import protocol as P
+    from core.probes.ensemble import members_of
+
+    tr = Trainer(names_data, MLPConfig(n_embd=8, n_hidden=32, members=2, init="kaiming"),
+                 TrainConfig(steps=300, optimizer="adamw", lr=3e-3))
+    assert tr.run()
+    events: list = []
+    session = Session(tr, emit=events.append)
+    session.train_full_cost = 1e9  # over the budget: the train split's fixed sample, as between full passes
+    session.evaluate(full=False)
+    (ev,) = [e for e in events if isinstance(e, P.Evaluated)]
+    assert ev.train_coverage == "sample"
+    members = members_of(tr.model)
+    with torch.no_grad():
+        for split, rows in (("train", TRAIN_SAMPLE_ROWS), ("dev", None)):
+            X, Y = names_data.X[split][:rows], names_data.Y[split][:rows]
+            logits = torch.stack([m(X)[0] for m in members])  # (members, rows, vocab)
+            ensemble = F.cross_entropy(logits.mean(0), Y).item()
+            mean = sum(F.cross_entropy(lg, Y).item() for lg in logits) / len(members)
+            assert ev.losses[split] == pytest.approx(ensemble, abs=1e-5), split
+            assert ev.losses[split] < mean - 1e-3, split  # the members' mean is worse: another model's loss

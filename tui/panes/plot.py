@@ -1,6 +1,10 @@
 """The loss plot: log10 training loss against step, an EMA-smoothed line, dev points, the decay step, and on the
 built-in names the course's dev-loss landmarks (core.milestones) as faint labelled guides.
 
+An ensemble's line is its members' mean training loss (each on its own batch, with dropout), while its evaluations
+are the ensemble's (averaged logits): the plot labels the line so and draws the evaluated train loss as points
+beside dev, so that train and dev are compared on one footing.
+
 The training process sends the curve already downsampled to about the plot's width in braille dots
 (ARCHITECTURE.md, "Measured": 200K points take 1.8 s to draw, 2K points 20-35 ms), and the plot redraws only when new
 data has arrived, at most a few times a second.
@@ -58,6 +62,8 @@ class LossPlot(SafePlot):
         self.steps: list[float] = []
         self.vals: list[float] = []
         self.dev: list[tuple[int, float]] = []
+        self.train_evals: list[tuple[int, float]] = []  # the evaluated train losses, drawn for an ensemble
+        self.members = 1  # an ensemble's (core.kernels.members): the line is its members' mean
         self.decay_at: int | None = None
         self.total: int | None = None
         self.smooth = True
@@ -78,8 +84,13 @@ class LossPlot(SafePlot):
     def set_overlays(self, overlays: list[tuple[str, list[float], list[float]]]) -> None:
         self.overlays, self.dirty = overlays, True
 
-    def set_dev(self, dev: list[tuple[int, float]]) -> None:
-        self.dev, self.dirty = dev, True
+    def set_dev(self, dev: list[tuple[int, float]], train: list[tuple[int, float]] | None = None) -> None:
+        """The evaluations' dev losses, and their train losses (drawn for an ensemble)."""
+        self.dev, self.train_evals, self.dirty = dev, train or [], True
+
+    def set_members(self, members: int) -> None:
+        if members != self.members:
+            self.members, self.dirty = members, True
 
     def set_marks(self, decay_at: int | None, total: int | None) -> None:
         if (decay_at, total) != (self.decay_at, self.total):
@@ -132,24 +143,37 @@ class LossPlot(SafePlot):
                 if self.smooth and len(ys) > 3:
                     ys = ema(ys, alpha=min(1.0, 8 / len(ys)))
                 series.append(([a for a, _ in pts], ys, {"color": color, "label": label[:18]}))
+        ens = self.members > 1
+        line = "train: members' mean" if ens else "train"
         if self.smooth and len(vals) > 3:
             series.append((steps, vals, {"color": "gray"}))
-            series.append((steps, ema(vals, alpha=min(1.0, 8 / len(vals))), {"color": "cyan", "label": "train (EMA)"}))
+            smoothed = ema(vals, alpha=min(1.0, 8 / len(vals)))
+            series.append((steps, smoothed, {"color": "cyan", "label": f"{line} (EMA)"}))
         else:
-            series.append((steps, vals, {"color": "cyan", "label": "train"}))
-        dev = [(s, math.log10(v)) for s, v in self.dev if lo_step <= s <= hi_step and v > 0 and math.isfinite(v)]
-        drawn = [y for _, ys, _ in series for y in ys if math.isfinite(y)] + [v for _, v in dev]
+            series.append((steps, vals, {"color": "cyan", "label": line}))
+        dev = self.points(self.dev, lo_step, hi_step)
+        evals = self.points(self.train_evals, lo_step, hi_step) if ens else []
+        drawn = [y for _, ys, _ in series for y in ys if math.isfinite(y)] + [v for _, v in dev + evals]
         if self.show_milestones and drawn:  # the y range the curves span: the guides keep inside it
             self.draw_guides(plt, min(drawn), max(drawn), lo_step, hi_step)
         for xs, ys, kw in series:
             plt.plot(xs, ys, marker="braille", **kw)
+        if evals:  # an ensemble's train loss as its dev loss is measured: the averaged logits
+            plt.scatter([s for s, _ in evals], [v for _, v in evals], marker="dot", color="cyan+",
+                        label="train: ensemble")
         if dev:
-            plt.scatter([s for s, _ in dev], [v for _, v in dev], marker="dot", color="orange", label="dev")
+            plt.scatter([s for s, _ in dev], [v for _, v in dev], marker="dot", color="orange",
+                        label="dev: ensemble" if ens else "dev")
         if self.decay_at and lo_step <= self.decay_at <= max(steps[-1], self.total or 0):
             plt.vline(self.decay_at, "red")
         plt.xlim(lo_step, hi_step)
         ticks = [lo_step + (hi_step - lo_step) * i / 4 for i in range(5)]
         plt.xticks(ticks, [short_count(t) for t in ticks])
+
+    @staticmethod
+    def points(losses: list[tuple[int, float]], lo_step: float, hi_step: float) -> list[tuple[int, float]]:
+        """Evaluated losses inside the x range, as (step, log10 loss)."""
+        return [(s, math.log10(v)) for s, v in losses if lo_step <= s <= hi_step and v > 0 and math.isfinite(v)]
 
     def draw_guides(self, plt, lo: float, hi: float, x0: float, x1: float) -> None:
         """The milestones inside [lo, hi] (they never widen the range), each a faint dotted line with its label at

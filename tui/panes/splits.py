@@ -30,9 +30,10 @@ class SplitLosses(Static):
         self.counts: Any = None  # core.link.protocol.Counts of the loaded data
         self.vocab_size = 0
         self.initial: float | None = None  # the train loss at step 0 (the lecture's exercise E02)
+        self.members = 1  # an ensemble's (core.kernels.members): every split's loss is its averaged logits'
 
-    def set_vocab(self, vocab_size: int) -> None:
-        self.vocab_size = vocab_size
+    def set_vocab(self, vocab_size: int, members: int = 1) -> None:
+        self.vocab_size, self.members = vocab_size, members
 
     def set_counts(self, counts: Any) -> None:
         self.counts = counts
@@ -87,6 +88,9 @@ class SplitLosses(Static):
         best, best_step = self.best
         at = f" @{best_step:,}" if best_step >= 0 else ""
         out = [(f"[b]best dev {_fmt(best)}[/]{at}",) * 2]
+        if self.members > 1:  # train, dev and test are one model's: the plot's line is the members' mean
+            out.append((f"[dim]all three: the ensemble of {self.members} (averaged logits); the plot's line: "
+                        f"its members' mean[/]", f"[dim]all three: ensemble of {self.members}[/]"))
         if coverage == "sample":
             out.append((f"[dim]* on a fixed {SAMPLE_ROWS}-row sample[/]", f"[dim]* on a {SAMPLE_ROWS}-row sample[/]"))
         c = self.counts
