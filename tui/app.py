@@ -38,6 +38,7 @@ from tui.views.embeddings import EmbeddingsView
 from tui.views.exercises import ExercisesView
 from tui.views.health import HealthView
 from tui.views.lrfind import LRFindView
+from tui.views.neighbours import NeighboursView
 from tui.views.runs import RunsView
 from tui.views.scoring import ScoringView
 from tui.views.sweeps import SweepsView
@@ -48,6 +49,7 @@ VIEWS: dict[str, type[ViewScreen]] = {
     "embeddings": EmbeddingsView, "lr_find": LRFindView, "score": ScoringView, "health": HealthView,
     "dataset": DatasetView, "runs": RunsView, "sweeps": SweepsView,
     "exercises": ExercisesView,
+    "neighbours": NeighboursView,
 }
 MIN_SIZE = (60, 18)  # below this the panes cannot show their content: a notice instead
 LIVE_VIEWS = ("embeddings", "health")

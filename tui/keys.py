@@ -52,6 +52,8 @@ KEYS: tuple[Key, ...] = (
         "View: learning-rate finder"),
     Key("n", "view('score')", "score", "view: score a name, complete a prefix",
         "View: score a name, complete a prefix"),
+    Key("k", "view('neighbours')", "neighbours", "view: a token's nearest neighbours by cosine of the embeddings, "
+        "and analogies a - b + c", "View: nearest neighbours of a token, analogies"),
     Key("h", "view('health')", "health", "view: network health (saturation, gradient and update sizes)",
         "View: network health (saturation, gradients, updates)"),
     Key("o", "view('runs')", "runs", "view: runs (enter continues one, c compares its loss curve)",

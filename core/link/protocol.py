@@ -11,6 +11,7 @@ Commands go from the app to the training process, between two chunks of steps:
   FindLR(fresh)           the lr finder, from a fresh model or a copy of the current weights
   ScoreText(text)         the score view's text
   DatasetInfo()           the dataset view's statistics
+  FindNeighbours(tokens, k)  the neighbours view's token (one) or analogy a - b + c (three)
   Quit()                  save the run and stop
 Events come back, at most ~10 frames a second and a few others between chunks:
   Loading(what)           a new model or a saved run is being made
@@ -22,6 +23,7 @@ Events come back, at most ~10 frames a second and a few others between chunks:
   Counts(order, k, losses, unseen_dev, used, table)  the counting baseline, for the split pane
   Error(message)          one line; the process goes on
   Fatal(message)          the training process failed and stops
+  Neighbours(tokens, step, found, vocab_size, error)  FindNeighbours' answer: the top k only, never the table
   Embeddings, HealthReport, LRFound, Scored, DatasetStats  the views' results (VIEW_OF says whose)
 Both sides dispatch by type (`Dispatcher`): an unknown message raises where MLP_TUI_STRICT_PROTOCOL is
 set (the tests set it) and is logged and ignored elsewhere. Torch-free, so the app imports it freely.
@@ -179,7 +181,7 @@ class Quit:
 
 
 # Only the latest of these counts: a burst (a paste into the score field, a held key) is handled once.
-LATEST_ONLY = (ScoreText, View, Watch, Temperature, DatasetInfo, FindLR, EvaluateNow, SampleNow, Save)
+LATEST_ONLY: tuple[type, ...] = (ScoreText, View, Watch, Temperature, DatasetInfo, FindLR, EvaluateNow, SampleNow, Save)
 
 
 # ---- events: training process -> app ----
@@ -342,3 +344,30 @@ class Dispatcher:
             log.warning("ignored an unknown message: %r", type(message))
             return None
         return handler(message)
+
+
+# ---- the nearest-neighbours view (issue 22): its request and its answer ----
+@dataclass(frozen=True)
+class FindNeighbours:
+    """The k tokens nearest `tokens[0]` by cosine of the embeddings, or, given three, nearest
+    tokens[0] - tokens[1] + tokens[2] (an analogy). Tokens are the vocabulary's strings: characters or words."""
+
+    tokens: tuple[str, ...]
+    k: int = 10
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """FindNeighbours' answer, computed in the training process: only the top k (token, cosine similarity),
+    best first. The embedding table stays there: at |V| 16K it is megabytes, the answer a few hundred bytes."""
+
+    tokens: tuple[str, ...]
+    step: int = 0
+    found: list = field(default_factory=list)  # (token, similarity), best first
+    vocab_size: int = 0
+    error: str | None = None  # one line (a token not in the vocabulary, no model yet), shown in the view
+
+
+MAX_NEIGHBOURS = 100  # the most a FindNeighbours may ask for: the answer stays small
+LATEST_ONLY = (*LATEST_ONLY, FindNeighbours)  # a burst of keystrokes is answered once
+VIEW_OF[Neighbours] = "neighbours"

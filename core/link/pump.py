@@ -323,6 +323,7 @@ class Pump:
             P.Resume: self._resume, P.Apply: self._apply, P.SampleNow: lambda c: self.session.sample(),
             P.EvaluateNow: self._evaluate_now, P.Save: lambda c: self.save(), P.DatasetInfo: self._dataset,
             P.FindLR: lambda c: self.lr_find(fresh=bool(c.fresh)), P.ScoreText: lambda c: self.score(str(c.text)),
+            P.FindNeighbours: lambda c: self.send(viewdata.neighbours(self.trainer, c.tokens, c.k)),
         }
 
     # ---- views ----

@@ -1,6 +1,7 @@
 """What the app's views ask the training process for, computed from the current model: the embedding map,
-the health report, the lr finder's sweep, a name's score and the dataset's statistics, each as the event
-of core.link.protocol that carries it. The pump (core.link.pump) decides when; this module says what."""
+the health report, the lr finder's sweep, a name's score, the dataset's statistics and a token's nearest
+neighbours, each as the event of core.link.protocol that carries it. The pump (core.link.pump) decides when;
+this module says what."""
 
 from __future__ import annotations
 
@@ -70,3 +71,28 @@ def dataset_stats(data: Any) -> P.DatasetStats:
     from core.probes.inspection import dataset_stats as stats
 
     return P.DatasetStats(stats(data))
+
+
+def neighbours(tr: Any, tokens: tuple[str, ...], k: int) -> P.Neighbours:
+    """The neighbours view's answer from Trainer `tr` (None: no model yet): the k tokens nearest one token, or
+    nearest a - b + c for three, by cosine of the rows of C (an ensemble's: its members' tables side by side,
+    as `mlp-tui neighbours` compares them). A token the vocabulary lacks is a one-line error, not a failure."""
+    from core.probes.neighbours import analogy, nearest
+
+    tokens = tuple(str(t) for t in tokens)
+    if tr is None:
+        return P.Neighbours(tokens, error="there is no model yet")
+    itos = tr.data.vocab.itos
+    if len(tokens) not in (1, 3):
+        return P.Neighbours(tokens, tr.step, vocab_size=len(itos), error="give one token, or three for a - b + c")
+    ids = []
+    for t in tokens:  # a scan per token: a dict of 16K words per question took longer than the answer
+        try:
+            ids.append(itos.index(t))
+        except ValueError:
+            return P.Neighbours(tokens, tr.step, vocab_size=len(itos),
+                                error=f"{t!r} is not in the model's vocabulary ({len(itos):,} tokens)")
+    C = tr.model.C.detach().numpy()  # (V, n_embd) float32, read in place: nothing trains until this returns
+    k = max(1, min(int(k), P.MAX_NEIGHBOURS))
+    found = nearest(C, ids[0], k) if len(ids) == 1 else analogy(C, ids[0], ids[1], ids[2], k)
+    return P.Neighbours(tokens, tr.step, [(itos[i], sim) for i, sim in found], len(itos))

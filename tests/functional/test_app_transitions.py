@@ -19,7 +19,7 @@ from tui.screens import ConfirmScreen
 from tui.views import ViewScreen
 
 # every key of the main screen and the views' own keys, and the ones a dialog or a field answers to
-KEYS = ["o", "t", "d", "v", "f", "n", "h", "x", "question_mark", "ctrl+p", "r", "space", "s", "e", "m", "w", "g",
+KEYS = ["o", "t", "d", "v", "f", "n", "k", "h", "x", "question_mark", "ctrl+p", "r", "space", "s", "e", "m", "w", "g",
         "ctrl+s", "escape", "enter", "y", "c", "a", "l", "tab", "q"]
 
 
