@@ -15,6 +15,7 @@ from core.runs.files import safe_text, user_path
 from core.runs.folder import LOSSES, RUN_FILE, RunError, decode_losses, default_runs_dir, read_evals, read_info
 from core.runs.lock import holder
 from core.status import Status
+from core.tokens import TextOptions
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,9 @@ def summarize(path: Path) -> RunSummary:
         arch += f" · {members} members"
     if info.get("dedupe"):
         arch += " · dedupe"
+    options = TextOptions.from_values(info.get("data") or {})
+    if not options.plain:  # words or running text: "text · words ≥4"
+        arch += " · " + options.label()
     best = info.get("best_dev_loss")
     status = info["status"]
     if pid is None and status in (Status.RUNNING, Status.PAUSED, Status.IDLE):
