@@ -101,8 +101,9 @@ class SplitLosses(Static):
         out = [(f"[b]best dev {_fmt(best)}[/]{at}",) * 2]
         if self.held == "sample":  # a large split's sample (core.engine.policy): its size depends on the vocabulary
             out.append(("[dim]* on a fixed sample spread over the split (best dev too)[/]", "[dim]* a fixed sample[/]"))
-        elif coverage == "sample":
-            out.append((f"[dim]* on a fixed {SAMPLE_ROWS}-row sample[/]", f"[dim]* on a {SAMPLE_ROWS}-row sample[/]"))
+        elif coverage == "sample":  # a large train split's sample is smaller (core.engine.policy)
+            out.append((f"[dim]* on a fixed sample of up to {SAMPLE_ROWS} rows[/]",
+                        f"[dim]* on a ≤{SAMPLE_ROWS}-row sample[/]"))
         c = self.counts
         if c is not None:
             dev = "" if wide else f" dev {_fmt(c.losses.get('dev'))},"
