@@ -49,6 +49,8 @@ def test_a_word_model_of_running_text_is_trained_measured_and_evaluated(capsys, 
     assert code == 0, err
     report = json.loads(stdout)
     assert report["dev_loss"] == pytest.approx(metrics["dev_loss"]) and report["measures"]["dev"] == pytest.approx(dev)
+    code, stdout, _ = run_cli(capsys, ["runs", "--runs-dir", str(tmp_path)])
+    assert code == 0 and "· text · words ≥2" in stdout  # the runs list names the data settings
     code, stdout, _ = run_cli(capsys, ["recipe", str(out)])
     assert code == 0 and 'format = "text"' in stdout and 'tokens = "words"' in stdout and "min_count = 2" in stdout
 
