@@ -145,7 +145,8 @@ def check_problem(token: str) -> str | None:
 def word_vocab(train_lines: list[str], min_count: int, where: str) -> tuple[str, ...]:
     """`</s>`, `<unk>`, then the words seen at least min_count times in the training lines, most frequent first
     (ties in code-point order), so an embedding map or an adaptive softmax can take the first N as the common ones."""
-    counts = Counter(t for line in train_lines for t in _words(line))
+    joined = " ".join(line for line in train_lines if line)  # one split in C, not one per line
+    counts = Counter(joined.split(" ") if joined else [])
     kept = sorted((w for w, n in counts.items() if n >= min_count), key=lambda w: (-counts[w], w))
     if not kept:
         top = max(counts.values(), default=0)

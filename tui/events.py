@@ -119,8 +119,9 @@ class TrainingEvents:
             plot.set_marks(self.info["train"]["decay_at"], snapshot["total_steps"])
 
     def on_training_eval(self, step: int, losses: dict, train_coverage: str, best_dev: float,
-                         best_dev_step: int) -> None:
-        self.main_screen.query_one(SplitLosses).add(step, losses, train_coverage, best_dev, best_dev_step)
+                         best_dev_step: int, held_coverage: str = "full") -> None:
+        self.main_screen.query_one(SplitLosses).add(step, losses, train_coverage, best_dev, best_dev_step,
+                                                    held_coverage)
         self.dev_points.append((step, losses["dev"]))
         self.train_points.append((step, losses["train"]))
         self.main_screen.query_one(LossPlot).set_dev(self.dev_points, self.train_points)

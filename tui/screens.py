@@ -48,7 +48,9 @@ def _split_losses() -> str:
     """When the split losses are evaluated, from the Session's policy (core.engine.policy)."""
     return (f"[b]Split losses[/]  dev and test over their whole splits every ~{EVAL_INTERVAL:g} s of training; "
             f"train in full when the {EVAL_BUDGET:.0%} evaluation budget allows, otherwise on a fixed "
-            f"{SAMPLE_ROWS}-row sample (marked train*). All three in full at pause and at the end.")
+            f"{SAMPLE_ROWS}-row sample (marked train*). All three in full at pause and at the end. Words of "
+            f"running text make large splits: there dev and test are on fixed samples between those (dev*, test*), "
+            f"the best dev loss is the sample's, and train is always a sample.")
 
 
 def _table(rows: list[tuple[str, str]]) -> Table:

@@ -29,6 +29,8 @@ from core.engine.policy import (
     EVAL_INTERVAL,
     EVAL_MAX_INTERVAL,
     EVAL_SHARE,
+    LARGE_SAMPLE_MIN,
+    LARGE_SPLIT_WORK,
     SAMPLE_INTERVAL,
     TRAIN_SAMPLE_ROWS,
 )
@@ -61,6 +63,12 @@ class Session:
         self.kept_losses: dict[str, float] = {}  # ... and of the weights kept (the best ones with keep_best)
         d = trainer.data
         self._train_sample = (d.X["train"][:TRAIN_SAMPLE_ROWS], d.Y["train"][:TRAIN_SAMPLE_ROWS])
+        self.large = {s: len(d.Y[s]) * len(d.vocab) > LARGE_SPLIT_WORK for s in d.Y}  # see core.engine.policy
+        rows = large_sample_rows(len(d.vocab))
+        self._samples = {s: _spread(d.X[s], d.Y[s], rows) for s in ("dev", "test") if self.large[s]}
+        if self.large["train"] or not d.options.plain:  # running text in order: the first rows are one book
+            self._train_sample = _spread(d.X["train"], d.Y["train"], rows if self.large["train"] else
+                                         TRAIN_SAMPLE_ROWS)
         self._train_words: set[str] | None = None
         if writer is not None:
             writer.status = lambda: self.status  # run.json says what the session is doing
@@ -152,8 +160,11 @@ class Session:
         self.emit(P.Done(self.trainer.step, message, self.kept))
 
     def _wrap_up(self) -> None:
-        """All splits of the last weights; then, with keep_best, the best dev loss's weights put back."""
+        """All splits of the last weights; then, with keep_best, the best dev loss's weights put back. Where the
+        best is kept by a sample's measure, the last weights are measured by it too, so they can be the best."""
         tr = self.trainer
+        if self._samples and (not tr.evals or tr.evals[-1][0] != tr.step):
+            self.evaluate(full=False, scheduled=True)
         self.final_losses = self.kept_losses = self.evaluate(full=True)
         if tr.config.keep_best and tr.best_dev_step not in (-1, tr.step) and tr.restore_best():
             self.kept = "best"
@@ -178,9 +189,11 @@ class Session:
 
         tr = self.trainer
         t0, cpu0 = time.perf_counter(), time.process_time()
-        losses = {s: split_loss(tr.model, tr.data.X[s], tr.data.Y[s]) for s in ("dev", "test")}
+        held = "sample" if scheduled and self._samples else "full"  # dev and test: their samples if large
+        losses = {s: split_loss(tr.model, *(self._samples[s] if held == "sample" and s in self._samples
+                                            else (tr.data.X[s], tr.data.Y[s]))) for s in ("dev", "test")}
         budget_ok = self.eval_time + self.train_full_cost <= EVAL_BUDGET * max(tr.elapsed, 1e-9)
-        if full or budget_ok:
+        if (full or budget_ok) and not self.large["train"]:
             t1 = time.perf_counter()
             losses["train"] = split_loss(tr.model, tr.data.X["train"], tr.data.Y["train"])
             self.train_full_cost = time.perf_counter() - t1
@@ -188,7 +201,7 @@ class Session:
         else:
             losses["train"] = split_loss(tr.model, *self._train_sample)
             coverage = "sample"
-        tr.record_eval(losses)
+        tr.record_eval(losses, best=scheduled or not self.large["dev"])  # the best is of the scheduled measure
         self._logged(lambda w: w.log_eval(tr.step, losses, tr.elapsed))
         if scheduled:
             spent = time.perf_counter() - t0
@@ -199,7 +212,7 @@ class Session:
             self.eval_cost = max(0.0, time.process_time() - cpu0 - full_pass)
             tr.wall += spent
             self.last_eval_at = tr.elapsed
-        self.emit(P.Evaluated(tr.step, losses, coverage, tr.best_dev, tr.best_dev_step))
+        self.emit(P.Evaluated(tr.step, losses, coverage, tr.best_dev, tr.best_dev_step, held))
         return losses
 
     def train_words(self) -> set[str]:
@@ -266,3 +279,19 @@ class Session:
         except RunError as e:
             self.emit(P.Error(str(e)))
 
+
+def large_sample_rows(vocab_size: int) -> int:
+    """Rows of a large split's fixed sample: LARGE_SPLIT_WORK over the vocabulary (a scheduled evaluation of
+    three samples then costs what three splits of names do), at least LARGE_SAMPLE_MIN, at most TRAIN_SAMPLE_ROWS."""
+    return max(LARGE_SAMPLE_MIN, min(TRAIN_SAMPLE_ROWS, LARGE_SPLIT_WORK // 5 // max(1, vocab_size)))
+
+
+def _spread(X: Any, Y: Any, rows: int) -> tuple[Any, Any]:
+    """A fixed sample of `rows` rows spread evenly over a split (all of it if smaller)."""
+    import torch
+
+    n = len(Y)
+    if n <= rows:
+        return X, Y
+    ix = torch.linspace(0, n - 1, rows).long()  # (rows,)
+    return X[ix], Y[ix]

@@ -355,11 +355,12 @@ class Trainer:
         self.record_eval(out)
         return out
 
-    def record_eval(self, losses: dict[str, float]) -> None:
-        """Keep an evaluation of the current weights; a new best dev loss keeps a copy of them."""
+    def record_eval(self, losses: dict[str, float], best: bool = True) -> None:
+        """Keep an evaluation of the current weights; a new best dev loss keeps a copy of them (unless `best` is
+        False: a measure other than the one the best is kept by, as a full pass where scheduled ones sample)."""
         self.evals.append((self.step, losses))
         dev = losses.get("dev", math.nan)
-        if math.isfinite(dev) and dev < self.best_dev:
+        if best and math.isfinite(dev) and dev < self.best_dev:
             self.best_dev, self.best_dev_step = dev, self.step
             self._best_state = [t.clone() for t in self._tensors()]
         self.publish()

@@ -24,6 +24,7 @@ from core.runs.folder import (
 )
 from core.runs.lock import holder
 from core.status import Status
+from core.tokens import TextOptions
 
 NO_CHECKPOINT = "interrupted before its first checkpoint"  # the reason a list gives for a run without weights
 
@@ -82,6 +83,9 @@ def summarize(path: Path) -> RunSummary:
         arch += f" · {members} members"
     if info.get("dedupe"):
         arch += " · dedupe"
+    options = TextOptions.from_values(info.get("data") or {})
+    if not options.plain:  # words or running text: "text · words ≥4"
+        arch += " · " + options.label()
     best = info.get("best_dev_loss")
     status = info["status"]
     reason = NO_CHECKPOINT if pid is None and never_saved(info, path) else ""

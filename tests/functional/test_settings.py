@@ -104,17 +104,23 @@ def test_every_rule_runs_on_the_command_line_in_the_form_and_in_the_trainer(rule
     names the settings. (`--bn-out --batch-size 1` used to train to NaN: the Trainer ran its own copy of the
     batch-norm rule, which missed bn_out.)"""
     from core.data import Dataset
+    from core.tokens import TextOptions
     from tui.panes.fields import check_form, format_value
 
     values = _breaking(rule)
     message = rule.check(values)
-    # the Trainer, given the two configs
+    # the Trainer, given the two configs; a rule of the data settings (--dedupe with --format text): the loader
     mcfg, tcfg = settings_configs(values)
-    data = Dataset.load(words_file, values["block_size"])
+    data_rule = all(settings.BY_NAME[n].target == "data" for n in rule.names)
+    data = None if data_rule else Dataset.load(words_file, values["block_size"])
     with pytest.raises(ConfigError) as refused:
         from core.engine.train import Trainer
 
-        Trainer(data, mcfg, tcfg)
+        if data is None:
+            Dataset.load(words_file, values["block_size"], dedupe=values["dedupe"],
+                         options=TextOptions.from_values(values))
+        else:
+            Trainer(data, mcfg, tcfg)
     assert str(refused.value) == message and refused.value.names == rule.names
     # the command line
     code, out, err = run_cli(capsys, ["train", "--data", str(words_file), *_flags(values), "--steps", "5",

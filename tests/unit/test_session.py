@@ -78,3 +78,37 @@ def test_a_slow_evaluation_is_scheduled_less_often(small_data, monkeypatch):
     assert s.eval_cost >= 0.3 and s.eval_interval == pytest.approx(s.eval_cost / 0.05)
     assert len(scheduled) == 1  # at 2 s, then not before 8 s (at a fixed 2 s: 3 in 7 s)
     assert s.eval_time <= 0.05 * tr.elapsed + s.eval_cost + 0.05
+
+
+def test_a_large_split_is_evaluated_on_a_fixed_sample_between_full_passes(tmp_path, monkeypatch):
+    """Words of running text: scheduled evaluations take dev and test on fixed samples (labelled), the best dev is
+    the sample's alone, the train split is never in full; at the start and the end dev and test are in full."""
+    from conftest import small_trainer
+
+    import core.engine.session
+    from core.data import Dataset
+    from core.link import protocol as P
+    from core.model import split_loss
+    from core.tokens import TextOptions
+
+    path = tmp_path / "t.txt"
+    path.write_text("".join(f"the {w} sat on a mat .\n" for w in ("cat", "dog", "hen", "fox") * 300))
+    data = Dataset.load(path, 3, options=TextOptions("text", "words", 1))
+    monkeypatch.setattr(core.engine.session, "LARGE_SPLIT_WORK", 100)  # every split is large
+    monkeypatch.setattr(core.engine.session, "LARGE_SAMPLE_MIN", 50)
+    monkeypatch.setattr(core.engine.session, "EVAL_INTERVAL", 0.0)  # a scheduled evaluation after every chunk
+    events: list = []
+    tr = small_trainer(data, steps=300, keep_best=True)
+    s = Session(tr, emit=lambda e: events.append(e) if isinstance(e, P.Evaluated) else None)
+    rows = core.engine.session.large_sample_rows(len(data.vocab))
+    assert rows == 50 < len(data.Y["dev"]) and s.large == {"train": True, "dev": True, "test": True}
+    s.evaluate(full=True)
+    s.resume()
+    while s.step():
+        pass
+    first, scheduled, last = events[0], [e for e in events[1:-1] if e.held_coverage == "sample"], events[-1]
+    assert first.held_coverage == "full"
+    assert scheduled and all(e.train_coverage == "sample" for e in events)  # the large train split: never in full
+    assert last.held_coverage == "full"
+    assert tr.best_dev == min(e.losses["dev"] for e in scheduled)  # the best is of the sampled measure alone
+    assert s.kept_losses["dev"] == pytest.approx(split_loss(tr.model, data.X["dev"], data.Y["dev"]))

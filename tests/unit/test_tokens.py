@@ -127,6 +127,12 @@ def test_a_word_list_that_looks_like_running_text_is_suggested_text(tmp_path):
     assert looks_like_text(prose) and not looks_like_text(["emma", "olivia"])
     data = Dataset.load(write(tmp_path / "t.txt", prose), 3)
     assert "--format text" in (data.text_hint() or "")
+    from core.probes.inspection import dataset_stats
+    from tui.views.dataset import render_stats
+
+    stats = dataset_stats(data)
+    assert stats["hint"] == data.text_hint() and data.text_hint() in render_stats(stats, 80).plain  # the view says it
+    assert dataset_stats(Dataset.load(tmp_path / "t.txt", 3, options=TEXT))["hint"] is None  # read as text: no hint
     with pytest.raises(DataError) as e:  # a period is the names' boundary: the refusal suggests the format
         Dataset.load(write(tmp_path / "p.txt", [p + "." for p in prose]), 3)
     assert_one_line(e, "contains '.'", "if it is running text, give --format text")

@@ -149,8 +149,9 @@ class ControlsPane(VerticalScroll):
 
         if name not in PRESETS:
             return
-        values = resolve({"data": self.text_of("data") or None}, name)
-        self.set_form({k: v for k, v in values.items() if k != "data"})
+        own = "data" in PRESETS[name]  # bengio trains on its own text (kjv); the others keep the form's dataset
+        values = resolve({} if own else {"data": self.text_of("data") or None}, name)
+        self.set_form({k: v for k, v in values.items() if k != "data" or own})
         for f in FIELDS:
             if f.live and f.key in values:
                 self.apply_live(f.key)

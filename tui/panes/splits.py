@@ -20,12 +20,17 @@ def _fmt(x: float | None) -> str:
     return "—" if x is None or not math.isfinite(x) else f"{x:.4f}"
 
 
+def _perplexity(x: float | None) -> str:
+    return "—" if x is None or not math.isfinite(x) or x > 700 else f"{math.exp(x):,.1f}"
+
+
 class SplitLosses(Static):
     BORDER_TITLE = "Split losses"
 
     def __init__(self, **kwargs) -> None:
         super().__init__("[dim]waiting for the first evaluation…[/]", **kwargs)
         self.history: list[tuple[int, dict[str, float], str]] = []  # (step, losses, train coverage)
+        self.held = "full"  # the latest evaluation's dev and test: "full", or "sample" (a large split's)
         self.best: tuple[float, int] = (math.inf, -1)
         self.counts: Any = None  # core.link.protocol.Counts of the loaded data
         self.vocab_size = 0
@@ -40,7 +45,9 @@ class SplitLosses(Static):
         if self.history:
             self.update(self.table())
 
-    def add(self, step: int, losses: dict[str, float], train_coverage: str, best_dev: float, best_step: int) -> None:
+    def add(self, step: int, losses: dict[str, float], train_coverage: str, best_dev: float, best_step: int,
+            held_coverage: str = "full") -> None:
+        self.held = held_coverage
         if not self.history and step == 0:
             self.initial = losses.get("train")
         self.history.append((step, losses, train_coverage))
@@ -68,6 +75,9 @@ class SplitLosses(Static):
         wide = c is not None and self.content_size.width >= 31
         if wide:
             t.add_column("counts", justify="right", style="magenta")
+        ppl = self.content_size.width >= (40 if wide else 31)  # perplexity per token, exp(loss), if it fits
+        if ppl:
+            t.add_column("ppl", justify="right", style="cyan")
         for split in ("train", "dev", "test"):
             v, p = now.get(split), prev.get(split)
             if v is not None and p is not None and math.isfinite(v) and math.isfinite(p):
@@ -75,8 +85,10 @@ class SplitLosses(Static):
                 delta = f"[{'green' if d < 0 else 'red'}]{d:+.3f}[/]"
             else:
                 delta = ""
-            label = "train*" if split == "train" and coverage == "sample" else split
-            t.add_row(label, _fmt(v), delta, *([_fmt(c.losses.get(split))] if wide else []))
+            sampled = coverage == "sample" if split == "train" else self.held == "sample"
+            label = f"{split}*" if sampled else split
+            t.add_row(label, _fmt(v), delta, *([_fmt(c.losses.get(split))] if wide else []),
+                      *([_perplexity(v)] if ppl else []))
         self.border_subtitle = f"at step {step:,}"
         width, height = self.content_size.width, self.content_size.height
         rows = height - 4 if height > 0 else 99  # the table's header and three rows; not laid out yet: all
@@ -91,8 +103,11 @@ class SplitLosses(Static):
         if self.members > 1:  # train, dev and test are one model's: the plot's line is the members' mean
             out.append((f"[dim]all three: the ensemble of {self.members} (averaged logits); the plot's line: "
                         f"its members' mean[/]", f"[dim]all three: ensemble of {self.members}[/]"))
-        if coverage == "sample":
-            out.append((f"[dim]* on a fixed {SAMPLE_ROWS}-row sample[/]", f"[dim]* on a {SAMPLE_ROWS}-row sample[/]"))
+        if self.held == "sample":  # a large split's sample (core.engine.policy): its size depends on the vocabulary
+            out.append(("[dim]* on a fixed sample spread over the split (best dev too)[/]", "[dim]* a fixed sample[/]"))
+        elif coverage == "sample":  # a large train split's sample is smaller (core.engine.policy)
+            out.append((f"[dim]* on a fixed sample of up to {SAMPLE_ROWS} rows[/]",
+                        f"[dim]* on a ≤{SAMPLE_ROWS}-row sample[/]"))
         c = self.counts
         if c is not None:
             dev = "" if wide else f" dev {_fmt(c.losses.get('dev'))},"
@@ -104,6 +119,9 @@ class SplitLosses(Static):
             u = math.log(self.vocab_size)
             out.append((f"[dim]initial loss {self.initial:.1f} at step 0; a uniform guess is {u:.2f}[/]",
                         f"[dim]step 0: {self.initial:.1f}, uniform {u:.2f}[/]"))
+        if self.history:  # perplexity per token, exp(loss): the least wanted note, as the column shows it when wide
+            dev = _perplexity(self.history[-1][1].get("dev"))
+            out.append((f"[dim]perplexity per token: dev {dev}, best {_perplexity(best)}[/]", f"[dim]ppl dev {dev}[/]"))
         return out
 
 

@@ -48,9 +48,12 @@ def cmd_sweep(args: argparse.Namespace, values: dict) -> int:
     _, reason = settings.BY_NAME["data"].parse(str(values["data"]))  # before any study or worker: one line
     if reason:
         raise ConfigError(f"--data {safe_text(str(values['data']))}: {reason}")
-    from core.data import read_words
+    from core.data import BOUNDARY, read_lines, read_words
 
-    read_words(values["data"])  # a list no trial could load is one line here, not a failed trial per worker
+    if values.get("format") == "text":  # running text: any readable UTF-8 file; its tokens are checked per trial
+        read_lines(values["data"])
+    else:  # a list no trial could load is one line here, not a failed trial per worker
+        read_words(values["data"], BOUNDARY if values.get("tokens", "chars") == "chars" else None)
     if args.trial_steps is None and args.trial_minutes is None:
         args.trial_steps = 50_000
     if args.trials is None and args.sweep_minutes is None:

@@ -1,0 +1,112 @@
+"""Words on running text through the command line and the app: a tiny text trained as words, its measures in
+metrics.json and eval, its run folder; an old run evaluated as lines of characters; the refusals in one line; and
+every view opened on a word model without a crash (reading words is later work: a smoke check)."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+from apphelpers import Harness, running, screen_text, until
+from conftest import assert_cli_error, run_cli
+
+from core.runs.checkpoint import load_checkpoint
+from core.runs.folder import read_info
+from core.tokens import normalise
+
+OLD_RUN = Path(__file__).parents[1] / "fixtures" / "old-run-chars"
+LINES = ["The cat sat on the mat.", "The dog sat on the cat!", "A cat, a dog: the end.", "Is the cat on the mat?"]
+
+
+def text_file(tmp_path: Path, repeat: int = 10) -> Path:
+    path = tmp_path / "story.txt"
+    path.write_text("\n".join(LINES * repeat) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_word_model_of_running_text_is_trained_measured_and_evaluated(capsys, tmp_path):
+    out = tmp_path / "run"
+    data = text_file(tmp_path)
+    code, _, err = run_cli(capsys, ["train", "--data", str(data), "--format", "text", "--tokens", "words",
+                                    "--min-count", "2", "--n-hidden", "16", "--steps", "200", "--out", str(out),
+                                    "--quiet"])
+    assert code == 0, err
+    assert "running text, 40 lines" in err and "perplexity train" in err and "a lower bound: <unk>" in err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data"] == {"format": "text", "tokens": "words", "min_count": 2, "lower": False}
+    dev = metrics["measures"]["dev"]
+    assert dev["perplexity"] == pytest.approx(math.exp(metrics["dev_loss"]))
+    chars = sum(len(normalise(line)) + 1 for line in LINES)  # the dev split is the 4 lines once
+    tokens = sum(len(normalise(line).split(" ")) + 1 for line in LINES)
+    assert dev["bpc"] == pytest.approx(metrics["dev_loss"] * tokens / chars / math.log(2))
+    assert dev["unk_rate"] == 0.0
+    assert read_info(out)["data"] == metrics["data"]
+    assert load_checkpoint(out / "model.pt").vocab.tokens == "words"
+    code, stdout, err = run_cli(capsys, ["eval", "--checkpoint", str(out)])
+    assert code == 0, err
+    report = json.loads(stdout)
+    assert report["dev_loss"] == pytest.approx(metrics["dev_loss"]) and report["measures"]["dev"] == pytest.approx(dev)
+    code, stdout, _ = run_cli(capsys, ["runs", "--runs-dir", str(tmp_path)])
+    assert code == 0 and "· text · words ≥2" in stdout  # the runs list names the data settings
+    code, stdout, _ = run_cli(capsys, ["recipe", str(out)])
+    assert code == 0 and 'format = "text"' in stdout and 'tokens = "words"' in stdout and "min_count = 2" in stdout
+
+
+def test_an_old_run_is_evaluated_as_lines_of_characters(capsys, tmp_path):
+    run = tmp_path / "old"
+    shutil.copytree(OLD_RUN, run)
+    code, stdout, err = run_cli(capsys, ["eval", "--checkpoint", str(run)])
+    assert code == 0, err
+    report = json.loads(stdout)
+    assert report["data"] == {"format": "lines", "tokens": "chars", "min_count": 4, "lower": False}
+    assert report["dev_loss"] == pytest.approx(3.38467119803389, abs=1e-6)  # as metrics.json said when it was made
+    assert "bpc" not in report["measures"]["dev"]  # bits per character are for running text
+
+
+@pytest.mark.parametrize(("flags", "fragments"), [
+    (["--data", "names", "--tokens", "words"], ["names.txt", "has no spaces", "--tokens chars"]),
+    (["--format", "text", "--tokens", "words", "--min-count", "1000"], ["--min-count 1,000 leaves only <unk>"]),
+    (["--format", "text", "--dedupe"], ["--dedupe", "--format text"]),
+    (["--format", "prose"], ["--format", "prose"]),
+])
+def test_refusals_are_one_line(capsys, tmp_path, flags, fragments):
+    data = ["--data", str(text_file(tmp_path))] if "--data" not in flags else []
+    code, _, err = run_cli(capsys, ["train", *data, *flags, "--steps", "5", "--out", str(tmp_path / "r"), "--quiet"])
+    assert_cli_error(code, err, *fragments)
+    assert not (tmp_path / "r").exists()
+
+
+def test_train_suggests_text_for_a_word_list_that_looks_like_it(capsys, tmp_path):
+    path = tmp_path / "prose.txt"
+    path.write_text("it was the best of times and the worst of times for all of them\n" * 20, encoding="utf-8")
+    code, _, err = run_cli(capsys, ["train", "--data", str(path), "--steps", "5", "--out", str(tmp_path / "r"),
+                                    "--quiet"])
+    assert code == 0, err
+    hints = [line for line in err.splitlines() if "--format text" in line]
+    assert len(hints) == 1 and "looks like running text" in hints[0]
+
+
+@pytest.mark.slow
+async def test_every_view_opens_on_a_word_model(harness: Harness, tmp_path) -> None:
+    from tui.views.dataset import DatasetView
+
+    harness.data = text_file(tmp_path, 20)
+    app = harness.app(hidden=16, format="text", tokens="words", min_count=2)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await running(pilot, harness)
+        assert harness.trainer.data.vocab.tokens == "words"
+        await until(pilot, lambda: "perplexity per token: dev" in screen_text(app), what="the perplexity")
+        await pilot.press("s", "e")  # sample and evaluate now
+        for key in ("v", "f", "n", "h", "o", "d"):  # embeddings, lr finder, scoring, health, runs, dataset
+            await pilot.press(key)
+            await pilot.pause(1.0)
+            assert app.status not in ("crashed", "error"), key
+            if key == "d":
+                await until(pilot, lambda: isinstance(app.screen, DatasetView) and "40 words" not in screen_text(app)
+                            and "80 words" in screen_text(app), what="the dataset view")
+            await pilot.press("escape")
+            await pilot.pause(0.3)
+        assert app.status not in ("crashed", "error") and harness.trainer.step > 0
