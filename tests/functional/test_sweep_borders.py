@@ -132,6 +132,48 @@ def test_a_locked_sweeps_db_is_said_at_once(capsys, tmp_path, monkeypatch):
     assert code == 2 and len(lines) == 2 and "locked" in lines[1] and "Traceback" not in err
 
 
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")  # (the trials made by hand below)
+def test_a_study_on_a_disk_that_takes_no_writes_is_still_read(capsys, tmp_path):
+    """sweeps.db on a disk that became full or read-only, holding a trial whose worker was killed: reading it
+    marks nothing, so sweep show, sweep export and the app's view show it (the trial interrupted, never
+    running), where they stopped at "read-only" before. Nor does Optuna's "too few trials" warning reach the
+    terminal as a file path and a line of its code."""
+    import socket
+    import warnings
+
+    import optuna
+
+    from core.sweeps.summary import detail
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.system(f"mount -t tmpfs -o size=2m tmpfs {disk} 2>/dev/null") != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        made = tmp_path / "made.db"
+        study = create_study("d", f"sqlite:///{made}", seed=0)
+        lr = {"lr": optuna.distributions.FloatDistribution(1e-4, 1, log=True)}
+        study.tell(study.ask(lr), 2.5)
+        t = study.ask(lr)
+        t.set_user_attr("worker", {"host": socket.gethostname(), "pid": 2**22 + 12345, "started": "1"})
+        (disk / "sweeps.db").write_bytes(made.read_bytes())
+        assert os.system(f"mount -o remount,ro {disk}") == 0
+        url = f"sqlite:///{disk / 'sweeps.db'}"
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a warning that escapes fails the command
+            code, out, err = run_cli(capsys, ["sweep", "show", "d", "--runs-dir", str(disk)])
+            assert code == 0 and err == "", err
+            first = out.splitlines()[0]
+            assert "1 complete" in first and "1 interrupted" in first and "running" not in first
+            assert "parameter importances: not yet (The number of trials is too small" in out
+            code, out, err = run_cli(capsys, ["sweep", "export", "d", "--runs-dir", str(disk)])
+            assert code == 0 and out.splitlines()[2].startswith("1,interrupted,") and "is gone" in out, out + err
+            d = detail("d", url)
+        assert d["counts"]["interrupted"] == 1 and d["counts"]["running"] == 0 and "too small" in d["importances_note"]
+    finally:
+        os.system(f"umount -l {disk}")
+
+
 @pytest.mark.parametrize(("flag", "fragment"), [("--study=", "not empty"), ("--study= ", "not empty"),
                                                 ("--study=a/b", "no slash"), ("--study=a\x1bb", "control"),
                                                 ("--study=..", "no slash"), ("--workers=100000", "from 1 to 256")])

@@ -14,6 +14,7 @@ from core.errors import ConfigError
 from core.sweeps.reap import worker_gone, worker_id
 from core.sweeps.storage import cause, hide_password, in_memory, sqlite_file
 from core.sweeps.study import Budget, check_resume, parse_space, record_made, trial_state
+from core.sweeps.trials import counts, counts_text, trial_note, unrecorded
 
 
 @pytest.mark.parametrize(("url", "secret"), [
@@ -75,6 +76,22 @@ def test_one_trial_state_for_every_listing():
     assert trial_state(fake("FAIL", error="not saved: disk full")) == "failed"
     assert trial_state(fake("FAIL", skipped="power of two")) == "skipped"
     assert trial_state(fake("COMPLETE")) == "complete" and trial_state(fake("RUNNING")) == "running"
+
+
+def test_a_trial_held_running_by_a_dead_worker_counts_as_interrupted_everywhere():
+    """The storage may never be told of the worker's end (sweeps.db on a full disk): every listing still
+    counts the trial as what it is, from its recorded worker."""
+    dead = {**worker_id(), "pid": 2**22 + 12345}
+    gone, alive = fake("RUNNING", worker=dead), fake("RUNNING", worker=worker_id())
+    elsewhere = fake("RUNNING", worker={**dead, "host": socket.gethostname() + "-elsewhere"})
+    assert trial_state(gone) == "interrupted" and unrecorded(gone)
+    assert trial_state(alive) == "running" and not unrecorded(alive)
+    assert trial_state(elsewhere) == "running"  # another machine's worker: its heartbeats tell
+    assert trial_note(gone) == f"its worker (pid {dead['pid']}) is gone" and trial_note(alive) == ""
+    c = counts([gone, alive, elsewhere, fake("COMPLETE")])
+    assert (c["interrupted"], c["running"], c["complete"]) == (1, 2, 1)
+    assert counts_text(c) == "1 complete, 0 pruned, 0 failed, 0 skipped, 1 interrupted, 2 running"
+    assert counts_text(counts([gone])) == "0 complete, 0 pruned, 0 failed, 0 skipped, 1 interrupted"
 
 
 def test_a_worker_is_known_dead_by_pid_or_by_a_reused_pid():
