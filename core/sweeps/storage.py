@@ -25,7 +25,29 @@ SQLITE_WAIT = 60  # seconds a command waits for a locked SQLite file before it g
 
 # scheme://user:password@host: the password runs to the last @ of the word, as SQLAlchemy reads it
 _USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/\s]*):(?P<pw>\S*)@(?P<tail>[^@\s]*)")
-_PARAM = re.compile(r"(?P<head>[?&;](?:password|passwd|pwd|pass)=)(?P<pw>[^&;\s'\"]*)", re.IGNORECASE)
+# ... and of the whole URL, when the text is the URL itself: a password may hold spaces there
+_URL_USERINFO = re.compile(r"\s*[A-Za-z][A-Za-z0-9+.\-]*://[^:/\s]*:(?P<pw>.*)@[^@]*$", re.DOTALL)
+# a parameter whose name ends in password, passwd, pwd or pass (password=, sslpassword=, PWD= in an ODBC
+# string), its separators plain or percent-encoded (odbc_connect=...%3BPWD%3Dsecret), its value maybe quoted
+_SEP, _EQ, _END = r"(?:[?&;]|%3B|%26)", r"(?:=|%3D)", r"(?:%3B|%26)"
+_PARAM = re.compile(rf"(?P<head>{_SEP}[A-Za-z0-9_.\-]*?(?:password|passwd|pwd|pass){_EQ})"
+                    rf"(?P<pw>\"[^\"]*\"|'[^']*'|(?:(?!{_END})[^&;\s'\"])*)", re.IGNORECASE)
+
+
+def _secrets(url: str) -> set[str]:
+    """The passwords of `url` as a message may repeat them: as written, percent-decoded, unquoted."""
+    from urllib.parse import unquote
+
+    found = [m.group("pw") for m in _USERINFO.finditer(url)] + [m.group("pw") for m in _PARAM.finditer(url)]
+    whole = _URL_USERINFO.match(url)
+    if whole is not None:
+        found.append(whole.group("pw"))
+    out: set[str] = set()
+    for pw in found:
+        for form in (pw, unquote(pw), pw.strip("'\""), unquote(pw).strip("'\"")):
+            if len(form) >= 3 and form != "***":
+                out.add(form)
+    return out
 
 
 class SweepError(MLPTuiError):
@@ -35,18 +57,17 @@ class SweepError(MLPTuiError):
 def hide_password(text: str, url: str | None = None) -> str:
     """`text` (a URL, or a message that may quote one) fit to print: every password in a URL's user part or in
     a password= parameter becomes ***, and so does any password of `url` that `text` repeats on its own."""
-    secrets = [m.group("pw") for m in _USERINFO.finditer(url or "")] + [m.group("pw") for m in
-                                                                        _PARAM.finditer(url or "")]
-    out = _USERINFO.sub(lambda m: f"{m.group('head')}:***@{m.group('tail')}", text)
-    out = _PARAM.sub(lambda m: f"{m.group('head')}***", out)
-    for secret in sorted({s for s in secrets if len(s) >= 3 and s != "***"}, key=len, reverse=True):
+    secrets = _secrets(url or text)  # (text alone: a URL itself, maybe)
+    out = text
+    for secret in sorted(secrets, key=len, reverse=True):  # first: a password with spaces, as it is given
         out = out.replace(secret, "***")
-    return out
+    out = _USERINFO.sub(lambda m: f"{m.group('head')}:***@{m.group('tail')}", out)
+    return _PARAM.sub(lambda m: f"{m.group('head')}***", out)
 
 
 def shown(url: str) -> str:
     """A storage URL as every message prints it: password hidden, control characters escaped."""
-    return safe_text(hide_password(url))
+    return safe_text(hide_password(url, url))
 
 
 def storage_url(root: Path) -> str:

@@ -12,7 +12,7 @@ import pytest
 
 from core.errors import ConfigError
 from core.sweeps.reap import worker_gone, worker_id
-from core.sweeps.storage import cause, hide_password, in_memory, sqlite_file
+from core.sweeps.storage import cause, hide_password, in_memory, shown, sqlite_file
 from core.sweeps.study import Budget, check_resume, parse_space, record_made, trial_state
 from core.sweeps.trials import counts, counts_text, trial_note, unrecorded
 
@@ -24,6 +24,11 @@ from core.sweeps.trials import counts, counts_text, trial_note, unrecorded
     ("postgresql://bob@db.example/sweeps?sslmode=require&PASSWORD=hunter2&x=1", "hunter2"),
     ("mysql+pymysql://me@corp:pa:ss@host/db", "pa:ss"),  # '@' in the user, ':' in the password
     ("postgresql://bob:a/b?c@host/db", "a/b?c"),  # as SQLAlchemy reads it: up to the last '@'
+    ("postgresql://bob:hunter 2@db.example/sweeps", "hunter 2"),  # a space (quoted in the shell)
+    ("postgresql://bob@db.example/sweeps?password=\"hun ter\"&x=1", "hun ter"),  # a quoted value
+    ("postgresql://bob:pw1@db.example/sweeps?sslpassword=keypass", "keypass"),  # the client key's passphrase
+    ("mssql+pyodbc://@host/db?odbc_connect=DRIVER%3D%7BX%7D%3BUID%3Dbob%3BPWD%3Dhunter2%3BA%3D1", "hunter2"),
+    ("mssql+pyodbc://@host/db?odbc_connect=DRIVER={X};UID=bob;PWD=hunter2;", "hunter2"),  # ODBC, unencoded
 ])
 def test_hide_password_hides_every_form_of_password(url, secret):
     shown = hide_password(url)
@@ -62,6 +67,13 @@ def test_cause_names_a_full_disk_and_a_damaged_file_from_the_chain():
     assert "disk is full" in cause(chained(sqlite3.OperationalError("database or disk is full")))
     assert "damaged" in cause(chained(sqlite3.DatabaseError("database disk image is malformed")))
     assert cause(ValueError("nothing of the storage")) is None
+
+
+def test_a_message_repeating_a_password_in_another_form_hides_it():
+    """A driver's message may quote the password decoded (%68 is h) or as the URL gave it, spaces and all."""
+    assert hide_password("auth failed: 'hunter2'", "postgresql://bob:%68unter2@h/db") == "auth failed: '***'"
+    assert "hunter 2" not in hide_password("no: hunter 2", "postgresql://bob:hunter 2@h/db")
+    assert shown("sqlite:////tmp/pass/sweeps.db") == "sqlite:////tmp/pass/sweeps.db"  # a folder named pass
 
 
 def fake(state: str, **attrs) -> SimpleNamespace:
