@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -336,15 +336,23 @@ def best_command(trial: Any, base: Mapping[str, Any]) -> str:
     return shlex.join(parts)
 
 
-def check_resume(study: Any, base: Mapping[str, Any], preset: str | None, budget: Budget) -> None:
-    """A resumed study trains as it was made: the same data, preset, budget and fixed settings (the seed
-    aside), else its leaderboard would rank unlike trials. A mismatch is one ConfigError naming both values."""
+def check_resume(study: Any, base: Mapping[str, Any], preset: str | None, budget: Budget,
+                 tuned: Iterable[str] | None = None) -> None:
+    """A resumed study trains as it was made: the same tuned settings (their ranges may change), data, preset,
+    budget and fixed settings (the seed aside), else its leaderboard would rank unlike trials. A mismatch is
+    one ConfigError naming both values."""
     had_base = study.user_attrs.get("base")
     if had_base is None:
         return  # a new study (or one that never recorded its settings)
     old = json.loads(had_base)
     made = study.user_attrs.get("made", {})
     name = study.study_name
+    was_tuned = [str(d).split(" ", 1)[0] for d in study.user_attrs.get("space", [])]  # ("lr 0.0001..1 log")
+    if tuned is not None and was_tuned and set(was_tuned) != set(tuned):
+        raise ConfigError(f"--space {safe_text(','.join(tuned))}: study {safe_text(name)} tunes "
+                          f"{safe_text(','.join(was_tuned))}; a resumed study tunes the same settings (give --space "
+                          f"{safe_text(','.join(was_tuned))}, their ranges may change, or start a new study: "
+                          f"--study {safe_text(name)}-2)")
     wanted = {"--preset": (made.get("preset", preset), preset),
               "--trial-steps": (made.get("trial_steps", budget.steps), budget.steps),
               "--trial-minutes": (made.get("trial_minutes", budget.minutes), budget.minutes)}

@@ -209,3 +209,22 @@ def test_resuming_with_other_choices_is_one_line(capsys, words_file, tmp_path):
     code, _, err = run_cli(capsys, sweep_argv(words_file, runs, "--study", "c", "--trials", "2", "--workers", "1",
                                               "--trial-steps", "100", "--space", "init=kaiming|lecture"))
     assert_cli_error(code, err, "keeps its choices", "init=lecture|kaiming")
+
+
+@pytest.mark.slow
+def test_resuming_with_another_scale_or_other_settings_is_one_line(capsys, words_file, tmp_path):
+    """A log range resumed as a linear one ended each worker in a traceback at its first suggestion (Optuna:
+    "Cannot set different log configuration"); another --space was refused as a fixed setting gone missing."""
+    runs = tmp_path / "runs"
+    code, _, err = run_cli(capsys, sweep_argv(words_file, runs, "--study", "c", "--trials", "1", "--workers", "1",
+                                              "--trial-steps", "100", "--space", "lr"))  # (lr: log by default)
+    assert code == 0, err
+    for space, fragments in (("lr=0.01:0.5", ("--space lr", "on a log scale, not linear", "lr=LO:HI:log")),
+                             ("lr=0.01:0.5:linear", ("on a log scale, not linear",)),
+                             ("n_embd", ("--space n_embd: study c tunes lr", "give --space lr", "--study c-2"))):
+        code, _, err = run_cli(capsys, sweep_argv(words_file, runs, "--study", "c", "--trials", "2", "--workers",
+                                                  "1", "--trial-steps", "100", "--space", space))
+        assert_cli_error(code, err, *fragments)
+    code, _, err = run_cli(capsys, sweep_argv(words_file, runs, "--study", "c", "--trials", "2", "--workers", "1",
+                                              "--trial-steps", "100", "--space", "lr=0.01:0.5:log"))
+    assert code == 0 and "2 complete" in err, err  # a narrower range on the same scale: fine

@@ -163,3 +163,15 @@ def test_a_resumed_study_refuses_other_settings_and_keeps_its_own(change, flag, 
     record_made(study, new, change.get("preset"), Budget(change.get("steps", 1000)))
     assert study.user_attrs == stored and json.loads(stored["base"]) == base  # never overwritten
     check_resume(study, {**base, "seed": 7}, None, Budget(1000))  # another --seed is another draw: fine
+
+
+def test_a_resumed_study_tunes_the_same_settings():
+    """Another --space was refused as a fixed setting gone missing ("--lr 0.1: ... made with --lr (none)")."""
+    study = Study()
+    record_made(study, {"data": "names", "n_hidden": 64}, None, Budget(1000))
+    study.set_user_attr("space", ["lr 0.0001..1 log"])
+    with pytest.raises(ConfigError) as e:
+        check_resume(study, {"data": "names", "lr": 0.1}, None, Budget(1000), ["n_hidden"])
+    assert str(e.value).startswith("--space n_hidden: study s tunes lr; a resumed study tunes the same settings")
+    assert "--study s-2" in str(e.value)
+    check_resume(study, {"data": "names", "n_hidden": 64}, None, Budget(1000), ["lr"])  # (another range: fine)

@@ -62,7 +62,7 @@ def cmd_sweep(args: argparse.Namespace, values: dict) -> int:
         study = create_study(args.study, url, args.seed, args.heartbeat)
         _check_choices(study, space, args.study)
         base = base_settings(values, space)
-        check_resume(study, base, args.preset, budget)
+        check_resume(study, base, args.preset, budget, list(space))
         seed = join_study(study, args.seed, base, space, args.preset, budget)
     deadline = time.time() + 60 * args.sweep_minutes if args.sweep_minutes else None
     job = WorkerJob(args.study, url, base, space, budget, args.trials, deadline,
@@ -169,17 +169,26 @@ def _report(procs: list, why: list[str], trials: list, stop: StopSignals) -> boo
 
 
 def _check_choices(study: Any, space: dict, name: str) -> None:
-    """A resumed study's categories keep their choices: Optuna cannot change them within a study."""
+    """A resumed study's categories keep their choices, and its ranges their scale (log or linear): Optuna
+    cannot change either within a study, and a worker would end in a traceback at its first suggestion."""
     from core.errors import ConfigError
 
-    for t in study.get_trials(deepcopy=False):  # Optuna cannot change a category's choices within a study
+    for t in study.get_trials(deepcopy=False):
         for setting, dist in t.distributions.items():
             p = space.get(setting)
+            if p is None:
+                continue
             had = tuple(getattr(dist, "choices", ()))
-            if p is not None and p.value_type == "choice" and had and had != tuple(p.choices):
+            if p.value_type == "choice" and had and had != tuple(p.choices):
                 shown = "|".join(settings.fmt(c) for c in had)
                 raise ConfigError(f"--space {setting}: study {name} has tried {setting}={shown}; a resumed study "
                                   f"keeps its choices (give them in that order, or start a new --study)")
+            was_log = getattr(dist, "log", None)
+            if p.value_type != "choice" and was_log is not None and bool(was_log) != p.log:
+                scale, other = ("log", "linear") if was_log else ("linear", "log")
+                raise ConfigError(f"--space {setting}: study {name} has tried {setting} on a {scale} scale, not "
+                                  f"{other}; a resumed study keeps each range's scale (give {setting}=LO:HI:{scale}, "
+                                  f"or start a new --study)")
 
 
 def base_settings(values: dict, space: dict) -> dict:
