@@ -31,6 +31,21 @@ def test_an_in_memory_store_is_refused_by_every_command(capsys, words_file, tmp_
         assert_cli_error(code, err, "in memory cannot be shared")
 
 
+def test_a_missing_database_driver_says_what_to_install(capsys, words_file, tmp_path):
+    """Issue 20's message: a postgresql:// storage without its driver said only Optuna's 'Please install
+    appropriate one'; now which package, in one line, the password hidden, from every command."""
+    import importlib.util
+
+    if importlib.util.find_spec("psycopg") or importlib.util.find_spec("psycopg2"):
+        pytest.skip("a PostgreSQL driver is installed here")
+    url = "postgresql://bob:hunter2@127.0.0.1:1/sweeps"
+    for argv in (["sweep", "show", "s", "--storage", url], ["sweep", "export", "s", "--storage", url],
+                 sweep_argv(words_file, tmp_path / "runs", "--study", "s", "--storage", url)):
+        code, _, err = run_cli(capsys, argv)
+        assert_cli_error(code, err, "pip install 'mlp-tui[postgres]'", "bob:***@127.0.0.1")
+        assert "hunter2" not in err
+
+
 def _runs_dirs(tmp_path: Path) -> list[tuple[Path, str]]:
     afile = tmp_path / "afile"
     afile.write_text("x")
