@@ -103,13 +103,10 @@ def check_url(url: str, reading: bool) -> None:
         raise SweepError(f"no sweeps at {shown(url)}: {safe_text(path)} {what} (mlp-tui sweep makes it)")
 
 
-def wait_note(url: str, out: Any = None) -> None:
-    """Say at once when an SQLite file is locked by another process, before the wait of up to SQLITE_WAIT s."""
+def _locked(path: Path) -> bool:
+    """Whether another process holds the SQLite file locked (probed for at most 0.2 s)."""
     import sqlite3
 
-    path = sqlite_file(url)
-    if path is None or not path.is_file():
-        return
     try:
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=0.2)
         try:
@@ -117,11 +114,29 @@ def wait_note(url: str, out: Any = None) -> None:
         finally:
             con.close()
     except sqlite3.OperationalError as e:
-        if "locked" in str(e) or "busy" in str(e):
-            print(f"waiting for {safe_text(path)}: another process holds it locked (a sweep writing to it?); "
-                  f"giving up after {SQLITE_WAIT} s", file=out or sys.stderr, flush=True)
+        return "locked" in str(e) or "busy" in str(e)
     except sqlite3.Error:
-        return  # damaged or not a database: opening it says so
+        return False  # damaged or not a database: opening it says so
+    return False
+
+
+def wait_note(url: str, out: Any = None) -> None:
+    """Say at once when an SQLite file is locked by another process, then wait up to SQLITE_WAIT s for it here,
+    in short probes: SQLite's own wait is one call into C, through which Ctrl+C went unheard for the whole
+    60 s. Still locked then: a one-line SweepError."""
+    import time
+
+    path = sqlite_file(url)
+    if path is None or not path.is_file() or not _locked(path):
+        return
+    print(f"waiting for {safe_text(path)}: another process holds it locked (a sweep writing to it?); "
+          f"giving up after {SQLITE_WAIT} s", file=out or sys.stderr, flush=True)
+    deadline = time.monotonic() + SQLITE_WAIT
+    while time.monotonic() < deadline:
+        time.sleep(0.1)  # (a signal is handled here at once)
+        if not _locked(path):
+            return
+    raise SweepError(f"--storage {shown(url)}: another process kept it locked for over {SQLITE_WAIT} s")
 
 
 def open_storage(url: str, heartbeat: int = HEARTBEAT, reading: bool = False) -> Any:

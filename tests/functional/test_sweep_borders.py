@@ -189,6 +189,38 @@ def test_a_study_on_a_disk_that_takes_no_writes_is_still_read(capsys, tmp_path):
         os.system(f"umount -l {disk}")
 
 
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_ctrl_c_while_waiting_for_a_locked_sweeps_db_ends_at_once(tmp_path):
+    """The wait for a locked file was SQLite's, one call into C: Ctrl+C took effect only after its 60 s."""
+    import signal
+    import subprocess
+    import time
+
+    from helpers import COMMAND
+
+    db = tmp_path / "sweeps.db"
+    _study_db(db, trials=2)
+    holder = sqlite3.connect(db)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        p = subprocess.Popen([*COMMAND, "sweep", "show", "d", "--runs-dir", str(tmp_path)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        assert p.stderr is not None
+        first = p.stderr.readline()  # (at its end if the command ended without a word)
+        assert first.startswith(f"waiting for {db}"), first
+        time.sleep(6)  # well into the wait (past the imports that follow the note, seconds on a loaded machine)
+        p.send_signal(signal.SIGINT)
+        start = time.monotonic()
+        _, err = p.communicate(timeout=70)
+        took = time.monotonic() - start
+    finally:
+        holder.rollback()
+        holder.close()
+    assert p.returncode == 130 and took < 5, (p.returncode, took, err)
+    assert err.strip() == "interrupted"  # (Ctrl+C: the command's own word, no traceback)
+
+
 @pytest.mark.parametrize(("flag", "fragment"), [("--study=", "not empty"), ("--study= ", "not empty"),
                                                 ("--study=a/b", "no slash"), ("--study=a\x1bb", "control"),
                                                 ("--study=..", "no slash"), ("--workers=100000", "from 1 to 256")])
