@@ -223,6 +223,7 @@ def test_ctrl_c_while_waiting_for_a_locked_sweeps_db_ends_at_once(tmp_path):
 
 @pytest.mark.parametrize(("flag", "fragment"), [("--study=", "not empty"), ("--study= ", "not empty"),
                                                 ("--study=a/b", "no slash"), ("--study=a\x1bb", "control"),
+                                                ("--study=a\u2028b", "control"), ("--study=a\u2029b", "control"),
                                                 ("--study=..", "no slash"), ("--workers=100000", "from 1 to 256")])
 def test_odd_study_names_and_worker_counts_are_refused(capsys, words_file, tmp_path, flag, fragment):
     argv = sweep_argv(words_file, tmp_path / "runs")

@@ -309,13 +309,17 @@ cmd_sweep_export = _reading(_export)
 
 
 def study_name(text: str) -> str:
-    """A study's name: it is part of every trial's run folder name, so no slash, no control character, not
-    empty, at most 100 characters."""
+    """A study's name: it is part of every trial's run folder name, so no slash, no control character (the one
+    rule, core.runs.files.is_refused, and no other format, private or unassigned one), not empty, at most 100
+    characters."""
     import unicodedata
+
+    from core.runs.files import is_refused
 
     if not text.strip():
         raise argparse.ArgumentTypeError("a study needs a name (not empty)")
-    if "/" in text or "\\" in text or text in (".", "..") or any(unicodedata.category(c)[0] == "C" for c in text):
+    if "/" in text or "\\" in text or text in (".", "..") or any(
+            is_refused(c) or unicodedata.category(c)[0] == "C" for c in text):  # (U+2028 is Zl: it passed)
         raise argparse.ArgumentTypeError(f"{safe_text(repr(text))}: a study's name is part of its trials' folder "
                                          f"names: no slash, no control characters")
     if len(text) > 100:
