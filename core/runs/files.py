@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import io
 import os
 import re
 import stat
@@ -17,7 +18,7 @@ import tempfile
 import unicodedata
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from core.errors import MLPTuiError
 from core.sizes import format_size
@@ -113,13 +114,59 @@ def _lookalike(e: UnicodeError) -> tuple[str, int]:
 codecs.register_error(REPLACE, _lookalike)
 
 
+class WholeWrites(io.RawIOBase):
+    """A file descriptor whose every write goes through to the end, or raises. The kernel may take only part
+    of a write (a disk filling up); Python's buffered writer then drops the rest of a large write without a
+    word (CPython 3.11: `sys.stdout.write("x" * 36000)` onto a disk with 4 KB left writes 4 KB and exits 0),
+    so `mlp-tui sample -n 5000 > file` made a short file and said nothing. Here the next write raises ENOSPC,
+    which the command line says in one line."""
+
+    def __init__(self, fd: int, name: str) -> None:
+        super().__init__()
+        self.fd, self.name = fd, name
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def isatty(self) -> bool:
+        return os.isatty(self.fd)
+
+    def write(self, b: Any) -> int:
+        view = memoryview(b).cast("B")
+        done = 0
+        while done < len(view):
+            done += os.write(self.fd, view[done:])
+        return done
+
+
+def _whole(stream: Any, name: str) -> Any:
+    """The process's own stream `stream` rebuilt on WholeWrites, with the same encoding and buffering."""
+    stream.flush()
+    fd = stream.fileno()
+    raw = WholeWrites(fd, name)
+    buffered = io.BufferedWriter(raw)
+    return io.TextIOWrapper(buffered, encoding=stream.encoding, errors=REPLACE, newline=None,
+                            line_buffering=stream.line_buffering, write_through=stream.write_through)
+
+
 def tolerant_streams() -> None:
     """Make stdout and stderr write what their encoding cannot hold as a look-alike (or ?) instead of raising
     UnicodeEncodeError: the one writer every command prints through, so `·`, `ë` or a run's name never crash a
-    command on an ASCII or latin-1 terminal, error lines included."""
+    command on an ASCII or latin-1 terminal, error lines included. The process's own streams (not a test's
+    capture) also write each write whole, or fail (WholeWrites)."""
     import sys
 
-    for stream in (sys.stdout, sys.stderr):
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is getattr(sys, f"__{name}__") and isinstance(stream, io.TextIOWrapper):
+            try:
+                setattr(sys, name, _whole(stream, f"<{name}>"))
+                continue
+            except (ValueError, OSError, AttributeError):  # closed, or not on a file descriptor
+                pass
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             try:

@@ -25,7 +25,29 @@ SQLITE_WAIT = 60  # seconds a command waits for a locked SQLite file before it g
 
 # scheme://user:password@host: the password runs to the last @ of the word, as SQLAlchemy reads it
 _USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/\s]*):(?P<pw>\S*)@(?P<tail>[^@\s]*)")
-_PARAM = re.compile(r"(?P<head>[?&;](?:password|passwd|pwd|pass)=)(?P<pw>[^&;\s'\"]*)", re.IGNORECASE)
+# ... and of the whole URL, when the text is the URL itself: a password may hold spaces there
+_URL_USERINFO = re.compile(r"\s*[A-Za-z][A-Za-z0-9+.\-]*://[^:/\s]*:(?P<pw>.*)@[^@]*$", re.DOTALL)
+# a parameter whose name ends in password, passwd, pwd or pass (password=, sslpassword=, PWD= in an ODBC
+# string), its separators plain or percent-encoded (odbc_connect=...%3BPWD%3Dsecret), its value maybe quoted
+_SEP, _EQ, _END = r"(?:[?&;]|%3B|%26)", r"(?:=|%3D)", r"(?:%3B|%26)"
+_PARAM = re.compile(rf"(?P<head>{_SEP}[A-Za-z0-9_.\-]*?(?:password|passwd|pwd|pass){_EQ})"
+                    rf"(?P<pw>\"[^\"]*\"|'[^']*'|(?:(?!{_END})[^&;\s'\"])*)", re.IGNORECASE)
+
+
+def _secrets(url: str) -> set[str]:
+    """The passwords of `url` as a message may repeat them: as written, percent-decoded, unquoted."""
+    from urllib.parse import unquote
+
+    found = [m.group("pw") for m in _USERINFO.finditer(url)] + [m.group("pw") for m in _PARAM.finditer(url)]
+    whole = _URL_USERINFO.match(url)
+    if whole is not None:
+        found.append(whole.group("pw"))
+    out: set[str] = set()
+    for pw in found:
+        for form in (pw, unquote(pw), pw.strip("'\""), unquote(pw).strip("'\"")):
+            if len(form) >= 3 and form != "***":
+                out.add(form)
+    return out
 
 
 class SweepError(MLPTuiError):
@@ -35,18 +57,17 @@ class SweepError(MLPTuiError):
 def hide_password(text: str, url: str | None = None) -> str:
     """`text` (a URL, or a message that may quote one) fit to print: every password in a URL's user part or in
     a password= parameter becomes ***, and so does any password of `url` that `text` repeats on its own."""
-    secrets = [m.group("pw") for m in _USERINFO.finditer(url or "")] + [m.group("pw") for m in
-                                                                        _PARAM.finditer(url or "")]
-    out = _USERINFO.sub(lambda m: f"{m.group('head')}:***@{m.group('tail')}", text)
-    out = _PARAM.sub(lambda m: f"{m.group('head')}***", out)
-    for secret in sorted({s for s in secrets if len(s) >= 3 and s != "***"}, key=len, reverse=True):
+    secrets = _secrets(url or text)  # (text alone: a URL itself, maybe)
+    out = text
+    for secret in sorted(secrets, key=len, reverse=True):  # first: a password with spaces, as it is given
         out = out.replace(secret, "***")
-    return out
+    out = _USERINFO.sub(lambda m: f"{m.group('head')}:***@{m.group('tail')}", out)
+    return _PARAM.sub(lambda m: f"{m.group('head')}***", out)
 
 
 def shown(url: str) -> str:
     """A storage URL as every message prints it: password hidden, control characters escaped."""
-    return safe_text(hide_password(url))
+    return safe_text(hide_password(url, url))
 
 
 def storage_url(root: Path) -> str:
@@ -82,13 +103,10 @@ def check_url(url: str, reading: bool) -> None:
         raise SweepError(f"no sweeps at {shown(url)}: {safe_text(path)} {what} (mlp-tui sweep makes it)")
 
 
-def wait_note(url: str, out: Any = None) -> None:
-    """Say at once when an SQLite file is locked by another process, before the wait of up to SQLITE_WAIT s."""
+def _locked(path: Path) -> bool:
+    """Whether another process holds the SQLite file locked (probed for at most 0.2 s)."""
     import sqlite3
 
-    path = sqlite_file(url)
-    if path is None or not path.is_file():
-        return
     try:
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=0.2)
         try:
@@ -96,11 +114,29 @@ def wait_note(url: str, out: Any = None) -> None:
         finally:
             con.close()
     except sqlite3.OperationalError as e:
-        if "locked" in str(e) or "busy" in str(e):
-            print(f"waiting for {safe_text(path)}: another process holds it locked (a sweep writing to it?); "
-                  f"giving up after {SQLITE_WAIT} s", file=out or sys.stderr, flush=True)
+        return "locked" in str(e) or "busy" in str(e)
     except sqlite3.Error:
-        return  # damaged or not a database: opening it says so
+        return False  # damaged or not a database: opening it says so
+    return False
+
+
+def wait_note(url: str, out: Any = None) -> None:
+    """Say at once when an SQLite file is locked by another process, then wait up to SQLITE_WAIT s for it here,
+    in short probes: SQLite's own wait is one call into C, through which Ctrl+C went unheard for the whole
+    60 s. Still locked then: a one-line SweepError."""
+    import time
+
+    path = sqlite_file(url)
+    if path is None or not path.is_file() or not _locked(path):
+        return
+    print(f"waiting for {safe_text(path)}: another process holds it locked (a sweep writing to it?); "
+          f"giving up after {SQLITE_WAIT} s", file=out or sys.stderr, flush=True)
+    deadline = time.monotonic() + SQLITE_WAIT
+    while time.monotonic() < deadline:
+        time.sleep(0.1)  # (a signal is handled here at once)
+        if not _locked(path):
+            return
+    raise SweepError(f"--storage {shown(url)}: another process kept it locked for over {SQLITE_WAIT} s")
 
 
 def open_storage(url: str, heartbeat: int = HEARTBEAT, reading: bool = False) -> Any:

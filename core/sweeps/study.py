@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,20 +26,24 @@ from core import settings
 from core.errors import ConfigError, MLPTuiError
 from core.runs.files import safe_text
 from core.status import Status
-from core.sweeps.reap import INTERRUPTED, reap
+from core.sweeps.reap import reap
 from core.sweeps.storage import (
     DB_NAME,
     HEARTBEAT,
     SweepError,
+    cause,
     hide_password,
     open_storage,
     shown,
     storage_errors,
     storage_url,
 )
+from core.sweeps.trials import counts, counts_text, leaderboard, trial_note, trial_state, unrecorded
 
 # (their home is core.sweeps.storage; the app and older callers import them from here)
-__all__ = ["DB_NAME", "HEARTBEAT", "SweepError", "hide_password", "open_storage", "storage_url"]
+# (and core.sweeps.trials's counting)
+__all__ = ["DB_NAME", "HEARTBEAT", "SweepError", "hide_password", "open_storage", "storage_url", "counts",
+           "counts_text", "leaderboard", "trial_note", "trial_state", "unrecorded"]
 DEFAULT_SPACE = ("lr", "n_hidden", "n_embd", "block_size", "batch_size", "init")
 REPORTS = 10  # dev-loss reports per trial (steps budget): the pruner compares trials at the same steps
 REPORT_STEPS = 5_000  # ... every this many steps under a time budget
@@ -164,40 +168,14 @@ def tidy(study: Any) -> None:
     heartbeats' grace is over."""
     import optuna
 
-    reap(study)
-    optuna.storages.fail_stale_trials(study)  # (nothing for a journal: it has no heartbeats)
-
-
-# ---- counting trials ----
-def trial_state(t: Any) -> str:
-    """A trial's state as every listing names it: skipped (a broken rule) and interrupted (a signal, a dead
-    worker) apart from failed, since they do not count against the budget and a resume runs them again."""
-    from optuna.trial import TrialState
-
-    if t.user_attrs.get("skipped"):
-        return "skipped"
-    if t.state == TrialState.FAIL and t.user_attrs.get("error") in (None, INTERRUPTED):
-        return "interrupted"
-    return {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned", TrialState.FAIL: "failed",
-            TrialState.RUNNING: "running", TrialState.WAITING: "waiting"}.get(t.state, t.state.name.lower())
-
-
-def counts(trials: list[Any]) -> dict[str, int]:
-    """Trials by trial_state."""
-    out = {"complete": 0, "pruned": 0, "failed": 0, "running": 0, "skipped": 0, "interrupted": 0}
-    for t in trials:
-        state = trial_state(t)
-        if state in out:
-            out[state] += 1
-    return out
-
-
-def leaderboard(trials: list[Any], top: int = 10) -> list[Any]:
-    """The complete trials, best dev loss first."""
-    from optuna.trial import TrialState
-
-    done = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value)]
-    return sorted(done, key=lambda t: t.value)[:top]
+    try:
+        reap(study)
+        optuna.storages.fail_stale_trials(study)  # (nothing for a journal: it has no heartbeats)
+    except Exception as e:  # noqa: BLE001 - a storage that takes no writes (a full disk, a read-only file)
+        if cause(e) is None:
+            raise
+        # Reading goes on: trial_state counts a dead worker's trial as interrupted all the same; a writer
+        # (a worker, the sweep command) meets the failure at its own next write and says it in one line.
 
 
 # ---- one trial ----
@@ -366,15 +344,23 @@ def best_command(trial: Any, base: Mapping[str, Any]) -> str:
     return shlex.join(parts)
 
 
-def check_resume(study: Any, base: Mapping[str, Any], preset: str | None, budget: Budget) -> None:
-    """A resumed study trains as it was made: the same data, preset, budget and fixed settings (the seed
-    aside), else its leaderboard would rank unlike trials. A mismatch is one ConfigError naming both values."""
+def check_resume(study: Any, base: Mapping[str, Any], preset: str | None, budget: Budget,
+                 tuned: Iterable[str] | None = None) -> None:
+    """A resumed study trains as it was made: the same tuned settings (their ranges may change), data, preset,
+    budget and fixed settings (the seed aside), else its leaderboard would rank unlike trials. A mismatch is
+    one ConfigError naming both values."""
     had_base = study.user_attrs.get("base")
     if had_base is None:
         return  # a new study (or one that never recorded its settings)
     old = json.loads(had_base)
     made = study.user_attrs.get("made", {})
     name = study.study_name
+    was_tuned = [str(d).split(" ", 1)[0] for d in study.user_attrs.get("space", [])]  # ("lr 0.0001..1 log")
+    if tuned is not None and was_tuned and set(was_tuned) != set(tuned):
+        raise ConfigError(f"--space {safe_text(','.join(tuned))}: study {safe_text(name)} tunes "
+                          f"{safe_text(','.join(was_tuned))}; a resumed study tunes the same settings (give --space "
+                          f"{safe_text(','.join(was_tuned))}, their ranges may change, or start a new study: "
+                          f"--study {safe_text(name)}-2)")
     wanted = {"--preset": (made.get("preset", preset), preset),
               "--trial-steps": (made.get("trial_steps", budget.steps), budget.steps),
               "--trial-minutes": (made.get("trial_minutes", budget.minutes), budget.minutes)}

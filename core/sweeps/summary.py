@@ -44,13 +44,7 @@ def detail(name: str, url: str, top: int = 10) -> dict[str, Any]:
         if t.state.name == "COMPLETE" and t.value is not None and math.isfinite(t.value):
             best = min(best, t.value)
             history.append((t.number, best))
-    try:
-        import optuna
-
-        importances = dict(optuna.importance.get_param_importances(study))
-        why = ""
-    except Exception as e:  # noqa: BLE001 - too few complete trials, or no variation yet
-        importances, why = {}, str(e).splitlines()[0] if str(e) else type(e).__name__
+    found, why = importances(study)
     base = json.loads(study.user_attrs.get("base", "{}"))
     best_values = None
     if board:
@@ -62,7 +56,27 @@ def detail(name: str, url: str, top: int = 10) -> dict[str, Any]:
                          "steps": t.user_attrs.get("steps", 0), "params": dict(t.params),
                          "run": t.user_attrs.get("run")} for t in board],
         "history": history,
-        "importances": importances,
+        "importances": found,
         "importances_note": why,
         "best_values": best_values,
     }
+
+
+def importances(study: Any) -> tuple[dict[str, float], str]:
+    """The tuned settings' importances, or none and why not yet (too few complete trials, no variation).
+    Optuna says "too few" by a warning, which would land on the terminal as a file path and a line of
+    its code: it is caught and becomes the reason instead."""
+    import warnings
+
+    import optuna
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            found = dict(optuna.importance.get_param_importances(study))
+    except Exception as e:  # noqa: BLE001 - too few complete trials, or no variation yet
+        return {}, str(e).splitlines()[0] if str(e) else type(e).__name__
+    said = [str(w.message).splitlines()[0] for w in caught if issubclass(w.category, UserWarning) and str(w.message)]
+    if said:  # ("... too small to compute importances. Parameter importances will be equal.")
+        return {}, said[0].split(". ")[0].rstrip(".")
+    return found, ""

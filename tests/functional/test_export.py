@@ -88,6 +88,27 @@ def test_a_closed_pipe_ends_quietly_and_a_full_device_in_one_line(trained_run):
         assert_cli_error(r.returncode, r.stderr, "cannot write the output", "No space left on device")
 
 
+@pytest.mark.slow
+def test_stdout_on_a_disk_that_fills_is_one_line_not_a_short_file(trained_run, tmp_path):
+    """/dev/full refuses every write; a disk with a little room left takes the first part of a large write,
+    and Python dropped the rest without a word: `sample -n 5000 > file` and `export RUN > file` exited 0
+    with the first 4 KB. Each command printing much at once is tried, stdout a file on a nearly full disk."""
+    _, run = trained_run
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.system(f"mount -t tmpfs -o size=64k tmpfs {disk} 2>/dev/null") != 0:
+        pytest.skip("cannot mount a tmpfs here (not root)")
+    try:
+        (disk / "filler").write_bytes(bytes(60 * 1024))  # a page or so left
+        for argv in (["sample", "--checkpoint", str(run), "-n", "5000", "--seed", "1"], ["export", str(run)]):
+            with open(disk / "out.txt", "w") as out:
+                r = subprocess.run([*COMMAND, *argv], stdout=out, stderr=subprocess.PIPE, text=True, timeout=120)
+            assert_cli_error(r.returncode, r.stderr, "cannot write the output", "No space left on device")
+            (disk / "out.txt").unlink()
+    finally:
+        os.system(f"umount -l {disk}")
+
+
 def test_export_refuses_a_stdout_that_is_a_file_of_the_run(trained_run, tmp_path):
     _, src = trained_run
     run = copy_run(src, tmp_path / "r")

@@ -154,9 +154,28 @@ class RawClient:
             self.buf += chunk
         return self.buf
 
+    def alive_until(self, needle: bytes, seconds: float) -> bytes:
+        """read_until, as a tab that is there: it says something every second. The server's heartbeat (15 s)
+        would otherwise close a client that never answers its pings, while an app still starts on a loaded
+        machine: the test would then see the server end a session it closed itself, not a tab that went."""
+        deadline = time.monotonic() + seconds
+        while needle not in self.buf and time.monotonic() < deadline:
+            self.send_text('["focus", null]')
+            self.read_until(needle, 1)
+        return self.buf
+
     def drop(self) -> None:
         """Gone without a word: unread data in the buffer makes the close a reset."""
         self.sock.close()
+
+
+def all_alive_until(clients: list[RawClient], needle: bytes, seconds: float) -> None:
+    """alive_until for several tabs at once (one that waited its turn in silence would be closed)."""
+    deadline = time.monotonic() + seconds
+    while any(needle not in c.buf for c in clients) and time.monotonic() < deadline:
+        for c in clients:
+            c.alive_until(needle, 0.5)
+    assert all(needle in c.buf for c in clients), f"{needle!r} not seen in every tab"
 
 
 def test_a_page_fetched_by_another_host_points_at_that_host(tmp_path, words_file):
@@ -220,11 +239,13 @@ def saved_runs(tmp_path: Path) -> list[dict]:
 
 
 def test_a_tab_that_stops_reading_then_goes_leaves_nothing_running_and_its_run_saved(tmp_path, words_file):
+    """Fails before 022d57b (textual-serve's own AppService): once the tab goes, the server stops reading the
+    app's output, and the app stays blocked writing a frame, its trainer beside it, for good."""
     p, port = start_serve(tmp_path, words_file, "--max-sessions", "1")
     try:
         c = RawClient(port, "width=500&height=200")
+        c.alive_until(b"running", 120)  # (a live tab: see alive_until)
         procs = wait_for_session(p.pid)
-        c.read_until(b"running", 90)
         app = next(x for x in procs if cmdline(x).startswith(f"{sys.executable} -m tui.cli"))
         end = time.monotonic() + 60  # reads nothing while making the app redraw the whole screen: the server's
         while "pipe_write" not in wchan(app) and time.monotonic() < end:  # sends block, the app's pipe fills
@@ -232,7 +253,7 @@ def test_a_tab_that_stops_reading_then_goes_leaves_nothing_running_and_its_run_s
                 c.send_text(json.dumps(["resize", {"width": w, "height": 200}]))
             time.sleep(0.05)
         assert "pipe_write" in wchan(app)  # the app is blocked writing a frame, its trainer lagging
-        time.sleep(2)
+        time.sleep(2)  # (well within the heartbeat: the tab, not the server, ends the connection)
         c.drop()
         left = wait_gone(procs, 15)
         assert not left, [cmdline(x) for x in left]
@@ -243,21 +264,18 @@ def test_a_tab_that_stops_reading_then_goes_leaves_nothing_running_and_its_run_s
 
 
 def test_kill_9_of_serve_leaves_no_session_behind(tmp_path, words_file):
+    """Fails before 022d57b: the apps of a server killed outright, and their trainers, ran on."""
     p, port = start_serve(tmp_path, words_file, "--max-sessions", "2")
     clients: list[RawClient] = []
     procs: set[int] = set()
     try:
         clients = [RawClient(port, "width=100&height=30") for _ in range(2)]
-        deadline = time.monotonic() + 90
-        while len([x for x in descendants(p.pid) if "multiprocessing.spawn" in cmdline(x)]) < 2:
-            assert time.monotonic() < deadline, "two sessions did not start"
-            time.sleep(0.2)
-        for c in clients:
-            c.read_until(b"running", 90)  # the status pane: training
+        all_alive_until(clients, b"running", 120)  # the status pane: training (live tabs: no session ends)
+        assert len([x for x in descendants(p.pid) if "multiprocessing.spawn" in cmdline(x)]) == 2
         procs |= descendants(p.pid)
-        for _ in range(4):  # some training, the tabs reading
+        for _ in range(2):  # some training, the tabs reading
             for c in clients:
-                c.read_until(b"\xff\xfe", 0.5)
+                c.alive_until(b"\xff\xfe", 1)
         p.kill()
         p.wait()
         left = wait_gone(procs, 15)
@@ -278,12 +296,11 @@ def test_serve_stopped_by_a_signal_saves_every_session(tmp_path, words_file, sig
     procs: set[int] = set()
     try:
         clients = [RawClient(port, "width=100&height=30") for _ in range(2)]
-        for c in clients:
-            c.read_until(b"running", 90)
+        all_alive_until(clients, b"running", 120)
         procs = descendants(p.pid)
-        for _ in range(4):
+        for _ in range(2):
             for c in clients:
-                c.read_until(b"\xff\xfe", 0.5)
+                c.alive_until(b"\xff\xfe", 1)
         p.send_signal(sig)
         err = p.communicate(timeout=30)[1]
         assert p.returncode == 0 and "Traceback" not in err, err[-2000:]

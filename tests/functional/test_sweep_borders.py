@@ -31,6 +31,21 @@ def test_an_in_memory_store_is_refused_by_every_command(capsys, words_file, tmp_
         assert_cli_error(code, err, "in memory cannot be shared")
 
 
+def test_a_missing_database_driver_says_what_to_install(capsys, words_file, tmp_path):
+    """Issue 20's message: a postgresql:// storage without its driver said only Optuna's 'Please install
+    appropriate one'; now which package, in one line, the password hidden, from every command."""
+    import importlib.util
+
+    if importlib.util.find_spec("psycopg") or importlib.util.find_spec("psycopg2"):
+        pytest.skip("a PostgreSQL driver is installed here")
+    url = "postgresql://bob:hunter2@127.0.0.1:1/sweeps"
+    for argv in (["sweep", "show", "s", "--storage", url], ["sweep", "export", "s", "--storage", url],
+                 sweep_argv(words_file, tmp_path / "runs", "--study", "s", "--storage", url)):
+        code, _, err = run_cli(capsys, argv)
+        assert_cli_error(code, err, "pip install 'mlp-tui[postgres]'", "bob:***@127.0.0.1")
+        assert "hunter2" not in err
+
+
 def _runs_dirs(tmp_path: Path) -> list[tuple[Path, str]]:
     afile = tmp_path / "afile"
     afile.write_text("x")
@@ -132,8 +147,83 @@ def test_a_locked_sweeps_db_is_said_at_once(capsys, tmp_path, monkeypatch):
     assert code == 2 and len(lines) == 2 and "locked" in lines[1] and "Traceback" not in err
 
 
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")  # (the trials made by hand below)
+def test_a_study_on_a_disk_that_takes_no_writes_is_still_read(capsys, tmp_path):
+    """sweeps.db on a disk that became full or read-only, holding a trial whose worker was killed: reading it
+    marks nothing, so sweep show, sweep export and the app's view show it (the trial interrupted, never
+    running), where they stopped at "read-only" before. Nor does Optuna's "too few trials" warning reach the
+    terminal as a file path and a line of its code."""
+    import socket
+    import warnings
+
+    import optuna
+
+    from core.sweeps.summary import detail
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.system(f"mount -t tmpfs -o size=2m tmpfs {disk} 2>/dev/null") != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        made = tmp_path / "made.db"
+        study = create_study("d", f"sqlite:///{made}", seed=0)
+        lr = {"lr": optuna.distributions.FloatDistribution(1e-4, 1, log=True)}
+        study.tell(study.ask(lr), 2.5)
+        t = study.ask(lr)
+        t.set_user_attr("worker", {"host": socket.gethostname(), "pid": 2**22 + 12345, "started": "1"})
+        (disk / "sweeps.db").write_bytes(made.read_bytes())
+        assert os.system(f"mount -o remount,ro {disk}") == 0
+        url = f"sqlite:///{disk / 'sweeps.db'}"
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a warning that escapes fails the command
+            code, out, err = run_cli(capsys, ["sweep", "show", "d", "--runs-dir", str(disk)])
+            assert code == 0 and err == "", err
+            first = out.splitlines()[0]
+            assert "1 complete" in first and "1 interrupted" in first and "running" not in first
+            assert "parameter importances: not yet (The number of trials is too small" in out
+            code, out, err = run_cli(capsys, ["sweep", "export", "d", "--runs-dir", str(disk)])
+            assert code == 0 and out.splitlines()[2].startswith("1,interrupted,") and "is gone" in out, out + err
+            d = detail("d", url)
+        assert d["counts"]["interrupted"] == 1 and d["counts"]["running"] == 0 and "too small" in d["importances_note"]
+    finally:
+        os.system(f"umount -l {disk}")
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_ctrl_c_while_waiting_for_a_locked_sweeps_db_ends_at_once(tmp_path):
+    """The wait for a locked file was SQLite's, one call into C: Ctrl+C took effect only after its 60 s."""
+    import signal
+    import subprocess
+    import time
+
+    from helpers import COMMAND
+
+    db = tmp_path / "sweeps.db"
+    _study_db(db, trials=2)
+    holder = sqlite3.connect(db)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        p = subprocess.Popen([*COMMAND, "sweep", "show", "d", "--runs-dir", str(tmp_path)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        assert p.stderr is not None
+        first = p.stderr.readline()  # (at its end if the command ended without a word)
+        assert first.startswith(f"waiting for {db}"), first
+        time.sleep(6)  # well into the wait (past the imports that follow the note, seconds on a loaded machine)
+        p.send_signal(signal.SIGINT)
+        start = time.monotonic()
+        _, err = p.communicate(timeout=70)
+        took = time.monotonic() - start
+    finally:
+        holder.rollback()
+        holder.close()
+    assert p.returncode == 130 and took < 5, (p.returncode, took, err)
+    assert err.strip() == "interrupted"  # (Ctrl+C: the command's own word, no traceback)
+
+
 @pytest.mark.parametrize(("flag", "fragment"), [("--study=", "not empty"), ("--study= ", "not empty"),
                                                 ("--study=a/b", "no slash"), ("--study=a\x1bb", "control"),
+                                                ("--study=a\u2028b", "control"), ("--study=a\u2029b", "control"),
                                                 ("--study=..", "no slash"), ("--workers=100000", "from 1 to 256")])
 def test_odd_study_names_and_worker_counts_are_refused(capsys, words_file, tmp_path, flag, fragment):
     argv = sweep_argv(words_file, tmp_path / "runs")

@@ -12,8 +12,9 @@ import pytest
 
 from core.errors import ConfigError
 from core.sweeps.reap import worker_gone, worker_id
-from core.sweeps.storage import cause, hide_password, in_memory, sqlite_file
+from core.sweeps.storage import cause, hide_password, in_memory, shown, sqlite_file
 from core.sweeps.study import Budget, check_resume, parse_space, record_made, trial_state
+from core.sweeps.trials import counts, counts_text, trial_note, unrecorded
 
 
 @pytest.mark.parametrize(("url", "secret"), [
@@ -23,6 +24,11 @@ from core.sweeps.study import Budget, check_resume, parse_space, record_made, tr
     ("postgresql://bob@db.example/sweeps?sslmode=require&PASSWORD=hunter2&x=1", "hunter2"),
     ("mysql+pymysql://me@corp:pa:ss@host/db", "pa:ss"),  # '@' in the user, ':' in the password
     ("postgresql://bob:a/b?c@host/db", "a/b?c"),  # as SQLAlchemy reads it: up to the last '@'
+    ("postgresql://bob:hunter 2@db.example/sweeps", "hunter 2"),  # a space (quoted in the shell)
+    ("postgresql://bob@db.example/sweeps?password=\"hun ter\"&x=1", "hun ter"),  # a quoted value
+    ("postgresql://bob:pw1@db.example/sweeps?sslpassword=keypass", "keypass"),  # the client key's passphrase
+    ("mssql+pyodbc://@host/db?odbc_connect=DRIVER%3D%7BX%7D%3BUID%3Dbob%3BPWD%3Dhunter2%3BA%3D1", "hunter2"),
+    ("mssql+pyodbc://@host/db?odbc_connect=DRIVER={X};UID=bob;PWD=hunter2;", "hunter2"),  # ODBC, unencoded
 ])
 def test_hide_password_hides_every_form_of_password(url, secret):
     shown = hide_password(url)
@@ -63,6 +69,13 @@ def test_cause_names_a_full_disk_and_a_damaged_file_from_the_chain():
     assert cause(ValueError("nothing of the storage")) is None
 
 
+def test_a_message_repeating_a_password_in_another_form_hides_it():
+    """A driver's message may quote the password decoded (%68 is h) or as the URL gave it, spaces and all."""
+    assert hide_password("auth failed: 'hunter2'", "postgresql://bob:%68unter2@h/db") == "auth failed: '***'"
+    assert "hunter 2" not in hide_password("no: hunter 2", "postgresql://bob:hunter 2@h/db")
+    assert shown("sqlite:////tmp/pass/sweeps.db") == "sqlite:////tmp/pass/sweeps.db"  # a folder named pass
+
+
 def fake(state: str, **attrs) -> SimpleNamespace:
     from optuna.trial import TrialState
 
@@ -75,6 +88,22 @@ def test_one_trial_state_for_every_listing():
     assert trial_state(fake("FAIL", error="not saved: disk full")) == "failed"
     assert trial_state(fake("FAIL", skipped="power of two")) == "skipped"
     assert trial_state(fake("COMPLETE")) == "complete" and trial_state(fake("RUNNING")) == "running"
+
+
+def test_a_trial_held_running_by_a_dead_worker_counts_as_interrupted_everywhere():
+    """The storage may never be told of the worker's end (sweeps.db on a full disk): every listing still
+    counts the trial as what it is, from its recorded worker."""
+    dead = {**worker_id(), "pid": 2**22 + 12345}
+    gone, alive = fake("RUNNING", worker=dead), fake("RUNNING", worker=worker_id())
+    elsewhere = fake("RUNNING", worker={**dead, "host": socket.gethostname() + "-elsewhere"})
+    assert trial_state(gone) == "interrupted" and unrecorded(gone)
+    assert trial_state(alive) == "running" and not unrecorded(alive)
+    assert trial_state(elsewhere) == "running"  # another machine's worker: its heartbeats tell
+    assert trial_note(gone) == f"its worker (pid {dead['pid']}) is gone" and trial_note(alive) == ""
+    c = counts([gone, alive, elsewhere, fake("COMPLETE")])
+    assert (c["interrupted"], c["running"], c["complete"]) == (1, 2, 1)
+    assert counts_text(c) == "1 complete, 0 pruned, 0 failed, 0 skipped, 1 interrupted, 2 running"
+    assert counts_text(counts([gone])) == "0 complete, 0 pruned, 0 failed, 0 skipped, 1 interrupted"
 
 
 def test_a_worker_is_known_dead_by_pid_or_by_a_reused_pid():
@@ -134,3 +163,15 @@ def test_a_resumed_study_refuses_other_settings_and_keeps_its_own(change, flag, 
     record_made(study, new, change.get("preset"), Budget(change.get("steps", 1000)))
     assert study.user_attrs == stored and json.loads(stored["base"]) == base  # never overwritten
     check_resume(study, {**base, "seed": 7}, None, Budget(1000))  # another --seed is another draw: fine
+
+
+def test_a_resumed_study_tunes_the_same_settings():
+    """Another --space was refused as a fixed setting gone missing ("--lr 0.1: ... made with --lr (none)")."""
+    study = Study()
+    record_made(study, {"data": "names", "n_hidden": 64}, None, Budget(1000))
+    study.set_user_attr("space", ["lr 0.0001..1 log"])
+    with pytest.raises(ConfigError) as e:
+        check_resume(study, {"data": "names", "lr": 0.1}, None, Budget(1000), ["n_hidden"])
+    assert str(e.value).startswith("--space n_hidden: study s tunes lr; a resumed study tunes the same settings")
+    assert "--study s-2" in str(e.value)
+    check_resume(study, {"data": "names", "n_hidden": 64}, None, Budget(1000), ["lr"])  # (another range: fine)

@@ -65,7 +65,7 @@ def cmd_sweep(args: argparse.Namespace, values: dict) -> int:
         study = create_study(args.study, url, args.seed, args.heartbeat)
         _check_choices(study, space, args.study)
         base = base_settings(values, space)
-        check_resume(study, base, args.preset, budget)
+        check_resume(study, base, args.preset, budget, list(space))
         seed = join_study(study, args.seed, base, space, args.preset, budget)
     deadline = time.time() + 60 * args.sweep_minutes if args.sweep_minutes else None
     job = WorkerJob(args.study, url, base, space, budget, args.trials, deadline,
@@ -152,14 +152,15 @@ def _reasons(queue: Any) -> list[str]:
 
 def _report(procs: list, why: list[str], trials: list, stop: StopSignals) -> bool:
     """The summary, and why the sweep stopped early if it did; True if a worker ended badly."""
-    from core.sweeps.study import counts
+    from core.sweeps.study import unrecorded
 
     lost = [p for p in procs if p.exitcode not in (0, None)]
     end = summary(trials)
     if why:
-        running = counts(trials)["running"]
-        left = (f" ({running} trial{'s' * (running != 1)} left marked running, as the storage could not be "
-                f"written: a resume marks them interrupted and runs them again)") if running else ""
+        n = sum(1 for t in trials if unrecorded(t))
+        left = (f" ({n} interrupted trial{'s' * (n != 1)} still held as running by the storage, which took no "
+                f"writes: a resume marks {'them' if n != 1 else 'it'} interrupted and runs "
+                f"{'them' if n != 1 else 'it'} again)") if n else ""
         print(f"{end}; the sweep stopped: {'; '.join(safe_text(w) for w in why)}{left}", file=sys.stderr)
     elif lost and stop.signal is None:
         codes = ", ".join(str(p.exitcode) for p in lost)
@@ -171,17 +172,26 @@ def _report(procs: list, why: list[str], trials: list, stop: StopSignals) -> boo
 
 
 def _check_choices(study: Any, space: dict, name: str) -> None:
-    """A resumed study's categories keep their choices: Optuna cannot change them within a study."""
+    """A resumed study's categories keep their choices, and its ranges their scale (log or linear): Optuna
+    cannot change either within a study, and a worker would end in a traceback at its first suggestion."""
     from core.errors import ConfigError
 
-    for t in study.get_trials(deepcopy=False):  # Optuna cannot change a category's choices within a study
+    for t in study.get_trials(deepcopy=False):
         for setting, dist in t.distributions.items():
             p = space.get(setting)
+            if p is None:
+                continue
             had = tuple(getattr(dist, "choices", ()))
-            if p is not None and p.value_type == "choice" and had and had != tuple(p.choices):
+            if p.value_type == "choice" and had and had != tuple(p.choices):
                 shown = "|".join(settings.fmt(c) for c in had)
                 raise ConfigError(f"--space {setting}: study {name} has tried {setting}={shown}; a resumed study "
                                   f"keeps its choices (give them in that order, or start a new --study)")
+            was_log = getattr(dist, "log", None)
+            if p.value_type != "choice" and was_log is not None and bool(was_log) != p.log:
+                scale, other = ("log", "linear") if was_log else ("linear", "log")
+                raise ConfigError(f"--space {setting}: study {name} has tried {setting} on a {scale} scale, not "
+                                  f"{other}; a resumed study keeps each range's scale (give {setting}=LO:HI:{scale}, "
+                                  f"or start a new --study)")
 
 
 def base_settings(values: dict, space: dict) -> dict:
@@ -223,17 +233,15 @@ def _reading(command: Any) -> Any:
 
 def _show(args: argparse.Namespace, url: str) -> int:
     """A study's leaderboard, its best settings as a command line or a recipe, its importances."""
-    from core.sweeps.study import SweepError, best_command, counts, leaderboard, load_study
+    from core.sweeps.study import SweepError, best_command, counts, counts_text, leaderboard, load_study
 
     study = load_study(args.study, url)
     trials = study.get_trials(deepcopy=False)
-    c = counts(trials)
     top = leaderboard(trials, args.top)
     if args.recipe and not top:
         raise SweepError(f"study {args.study}: no trial has completed yet, so there is no best recipe")
     print_ = (lambda *a, **k: None) if args.recipe else print
-    print_(f"study {safe_text(args.study)}: {len(trials)} trials ({c['complete']} complete, {c['pruned']} pruned, "
-          f"{c['failed']} failed, {c['interrupted']} interrupted, {c['skipped']} skipped, {c['running']} running)")
+    print_(f"study {safe_text(args.study)}: {len(trials)} trials ({counts_text(counts(trials))})")
     for line in study.user_attrs.get("space", []):
         print_(f"  tuned: {safe_text(line)}")
     if not top:
@@ -258,15 +266,14 @@ def _show(args: argparse.Namespace, url: str) -> int:
     print(f"\nbest: trial {best.number}, dev {best.value:.4f}; its settings:\n  {best_command(best, base)}")
     if best.user_attrs.get("run"):
         print(f"  its run: {safe_text(best.user_attrs['run'])}")
-    try:
-        import optuna
+    from core.sweeps.summary import importances
 
-        importances = optuna.importance.get_param_importances(study)
-    except Exception as e:  # noqa: BLE001 - too few trials, or all with the same values
-        print(f"\nparameter importances: not yet ({safe_text(str(e).splitlines()[0] if str(e) else type(e).__name__)})")
+    found, why = importances(study)
+    if not found:
+        print(f"\nparameter importances: not yet ({safe_text(why or 'no trial varies a tuned setting')})")
         return 0
-    print("\nparameter importances (Optuna's fANOVA):")
-    for k, v in importances.items():
+    print("\nparameter importances (Optuna's PED-ANOVA):")
+    for k, v in found.items():
         print(f"  {k:<12} {v:5.2f}  {'#' * round(v * 40)}")
     return 0
 
@@ -274,7 +281,7 @@ def _show(args: argparse.Namespace, url: str) -> int:
 def _export(args: argparse.Namespace, url: str) -> int:
     """A study's trials as CSV, every state named as the summary counts it."""
     from core.runs.files import output_file
-    from core.sweeps.study import load_study, trial_state
+    from core.sweeps.study import load_study, trial_note, trial_state
 
     study = load_study(args.study, url)
     trials = study.get_trials(deepcopy=False)
@@ -289,8 +296,7 @@ def _export(args: argparse.Namespace, url: str) -> int:
             seconds = t.duration.total_seconds() if t.duration is not None else ""
             w.writerow([t.number, state, "" if t.value is None else t.value, t.user_attrs.get("test", ""),
                         t.user_attrs.get("steps", ""), *(t.params.get(n, "") for n in names), seconds,
-                        t.user_attrs.get("run", ""), t.user_attrs.get("skipped") or t.user_attrs.get("note")
-                        or t.user_attrs.get("error", "")])
+                        t.user_attrs.get("run", ""), trial_note(t)])
 
     if args.out is None:
         write(sys.stdout)
@@ -306,13 +312,17 @@ cmd_sweep_export = _reading(_export)
 
 
 def study_name(text: str) -> str:
-    """A study's name: it is part of every trial's run folder name, so no slash, no control character, not
-    empty, at most 100 characters."""
+    """A study's name: it is part of every trial's run folder name, so no slash, no control character (the one
+    rule, core.runs.files.is_refused, and no other format, private or unassigned one), not empty, at most 100
+    characters."""
     import unicodedata
+
+    from core.runs.files import is_refused
 
     if not text.strip():
         raise argparse.ArgumentTypeError("a study needs a name (not empty)")
-    if "/" in text or "\\" in text or text in (".", "..") or any(unicodedata.category(c)[0] == "C" for c in text):
+    if "/" in text or "\\" in text or text in (".", "..") or any(
+            is_refused(c) or unicodedata.category(c)[0] == "C" for c in text):  # (U+2028 is Zl: it passed)
         raise argparse.ArgumentTypeError(f"{safe_text(repr(text))}: a study's name is part of its trials' folder "
                                          f"names: no slash, no control characters")
     if len(text) > 100:

@@ -12,10 +12,10 @@ from core.runs.files import safe_text
 
 def print_finished(trials: list, seen: set[int]) -> set[int]:
     """Plain text for a pipe or a file: one line per trial as it finishes."""
-    from optuna.trial import TrialState
+    from core.sweeps.study import trial_state
 
-    for t in trials:
-        if t.number in seen or t.state == TrialState.RUNNING or t.state == TrialState.WAITING:
+    for t in trials:  # (a trial whose worker died is finished, interrupted, even if the storage says running)
+        if t.number in seen or trial_state(t) in ("running", "waiting"):
             continue
         seen.add(t.number)
         print(trial_line(t), flush=True)
@@ -24,7 +24,7 @@ def print_finished(trials: list, seen: set[int]) -> set[int]:
 
 def trial_line(t: Any) -> str:
     """One trial: state (as counted), dev loss, steps, settings, and why it was skipped or failed."""
-    from core.sweeps.study import trial_state
+    from core.sweeps.study import trial_note, trial_state
 
     state = trial_state(t)
     last = t.intermediate_values[max(t.intermediate_values)] if t.intermediate_values else None
@@ -32,7 +32,7 @@ def trial_line(t: Any) -> str:
     value = f"{shown:.4f}" if shown is not None and math.isfinite(shown) else "-"
     params = " ".join(f"{k}={fmt(v)}" for k, v in t.params.items())
     steps = t.user_attrs.get("steps")
-    note = t.user_attrs.get("skipped") or t.user_attrs.get("note") or t.user_attrs.get("error") or ""
+    note = trial_note(t)
     note = "" if note == "interrupted" else note  # the state says it
     return (f"trial {t.number:>4}  {state:<11} dev {value:>7}  steps {steps if steps is not None else '-':>8}  "
             f"{params}{'  (' + safe_text(note, 120) + ')' if note else ''}")
@@ -44,14 +44,11 @@ def fmt(v: Any) -> str:
 
 def summary(trials: list) -> str:
     """The study's counts and best trial, one line."""
-    from core.sweeps.study import counts, leaderboard
+    from core.sweeps.study import counts, counts_text, leaderboard
 
-    c = counts(trials)
     top = leaderboard(trials, 1)
     best = f"best dev {top[0].value:.4f} (trial {top[0].number})" if top else "no trial complete yet"
-    return (f"{c['complete']} complete, {c['pruned']} pruned, {c['failed']} failed, {c['skipped']} skipped, "
-            f"{c['interrupted']} interrupted"
-            f"{', ' + str(c['running']) + ' running' if c['running'] else ''}; {best}")
+    return f"{counts_text(counts(trials))}; {best}"
 
 
 def table(name: str, trials: list, started: float, job: Any) -> Any:

@@ -21,6 +21,7 @@ from textual_plotext import PlotextPlot
 
 from core.runs.files import safe_text
 from core.sweeps.storage import hide_password, shown
+from core.sweeps.trials import counts_text
 from tui.views import ViewScreen
 
 REFRESH = 3.0  # seconds between reads of the storage
@@ -122,8 +123,7 @@ class SweepsView(ViewScreen):
                           f"{test:.4f}" if isinstance(test, (int, float)) and math.isfinite(test) else "-",
                           f"{t['steps']:,}", " ".join(f"{k}={_fmt(v)}" for k, v in t["params"].items()))
         c = d["counts"]
-        self.set_status(f"study {safe_text(d['name'])}: {c['complete']} complete, {c['pruned']} pruned, "
-                        f"{c['failed']} failed, {c['skipped']} skipped, {c['running']} running"
+        self.set_status(f"study {safe_text(d['name'])}: {counts_text(c)}"
                         + (f" · best dev {d['leaderboard'][0]['dev']:.4f}, trial {d['leaderboard'][0]['number']}"
                            if d["leaderboard"] else ""))
         imp = self.query_one("#sweeps-importances", Static)
