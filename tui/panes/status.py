@@ -1,4 +1,4 @@
-"""The status line: step / total, speed, learning rate, time, ETA and the run's status."""
+"""The status line: step / total, speed and the cores it trains on, learning rate, time, ETA and the run's status."""
 
 from __future__ import annotations
 
@@ -28,8 +28,10 @@ class StatusLine(Static):
             return
         step, total, sps = snap["step"], snap["total_steps"], snap["steps_per_second"]
         eta = (total - step) / sps if sps > 0 and status == Status.RUNNING else math.nan
+        cores = snap.get("cores", 1)
+        on = f"on {cores} core{'s' * (cores != 1)}"
         self.update(
-            f"[{style} b]{status}[/] │ step [b]{step:,}[/]/{total:,} │ {sps:,.0f}/s │ "
+            f"[{style} b]{status}[/] │ step [b]{step:,}[/]/{total:,} │ {sps:,.0f}/s {on} │ "
             f"lr {snap['lr']:.3g} │ {hms(wall)} │ ETA {hms(eta)}"
             + (" │ [dim]done: raise steps to go on[/]" if status == Status.DONE else "")
         )

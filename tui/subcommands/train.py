@@ -82,6 +82,7 @@ def _train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str, dedupe: bo
 
     import core  # noqa: F401  (quiets torch's NumPy warning)
     from core.data import Dataset, resolve_dataset
+    from core.engine.policy import training_cores
     from core.engine.session import Session
     from core.engine.train import Trainer
     from core.runs.folder import default_runs_dir
@@ -120,7 +121,7 @@ def _train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str, dedupe: bo
     session.evaluate(full=True)  # the loss before the first step, as the app shows it
     session.resume()
     if args.threads is None:  # one model: one thread is faster and stable (ARCHITECTURE.md, "Measured");
-        args.threads = min(mcfg.members, os.cpu_count() or 1)  # an ensemble: a core per member
+        args.threads = training_cores(mcfg.members, os.cpu_count() or 1)  # an ensemble: a core per member
     trainer.threads = args.threads
     torch.set_num_threads(1 if mcfg.members > 1 else args.threads)  # an ensemble's threads are its members'
     t0 = time.perf_counter()
