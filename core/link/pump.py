@@ -52,6 +52,7 @@ class Pump:
         self.data: Any = None  # core.data.Dataset of the current model, kept for a reset on the same data
         self.data_key: tuple | None = None
         self.temperature = 1.0
+        self.counts_due = False  # the counting baseline is still to be sent (after the first chunk)
         self.cores = 1  # the cores this process may use (P.Cores: the app's say); an ensemble's members use them
         self.n_samples = 8
         self.plot_width = 200
@@ -122,9 +123,9 @@ class Pump:
             self._reset_failed("not enough memory for this model; make it smaller")
             return
         self.close_run()
-        self.start(trainer, self._writer_for(trainer, None))
-        self.session.evaluate(full=True)
-        self.session.sample()
+        self.start(trainer, self._writer_for(trainer, None), later=not paused)
+        self.session.first_evaluation()
+        self.session.sample()  # the untrained model's names, at step 0
         if self.watch:
             self.views(force=True)
         if not paused:
@@ -137,8 +138,9 @@ class Pump:
         if self.trainer is not None:
             self.frame(force=True)
 
-    def start(self, trainer: Any, writer: Any, run: dict | None = None) -> None:
-        """Make `trainer` the current one, in a Session of its own, and tell the UI what it is."""
+    def start(self, trainer: Any, writer: Any, run: dict | None = None, later: bool = False) -> None:
+        """Make `trainer` the current one, in a Session of its own, and tell the UI what it is; `later`: the
+        counting baseline after the first chunk (it can take ~0.2 s, and training comes first)."""
         from core.engine.session import Session
 
         trainer.threads = training_cores(trainer.model_config.members, self.cores)
@@ -154,7 +156,9 @@ class Pump:
             self.send(P.RunFolder(None))
         elif w.opened:
             self.send(P.RunFolder(str(w.path), w.saved_step))
-        self.counts(d)
+        self.counts_due = later
+        if not later:
+            self.counts(d)
 
     def counts(self, data: Any) -> None:
         """The n-gram baseline at this context, once per dataset and block size (~0.1-0.2 s on names)."""
@@ -384,6 +388,9 @@ class Pump:
         se = self.session
         if se.running:
             se.step()
+            if self.counts_due:
+                self.counts_due = False
+                self.counts(self.trainer.data)
             if not se.running:
                 self.frame(force=True)
                 return

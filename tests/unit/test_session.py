@@ -78,3 +78,34 @@ def test_a_slow_evaluation_is_scheduled_less_often(small_data, monkeypatch):
     assert s.eval_cost >= 0.3 and s.eval_interval == pytest.approx(s.eval_cost / 0.05)
     assert len(scheduled) == 1  # at 2 s, then not before 8 s (at a fixed 2 s: 3 in 7 s)
     assert s.eval_time <= 0.05 * tr.elapsed + s.eval_cost + 0.05
+
+
+def test_the_first_evaluation_reads_the_train_sample_and_the_full_split_comes_within_the_budget(small_data,
+                                                                                                monkeypatch):
+    """Training starts at once: before the first step, train is read on its sample (the `best` ensemble's full
+    split took ~5 s); the full pass waits until it fits in EVAL_BUDGET of the training time, its cost estimated
+    from the sample's until one is timed. dev and test are always in full."""
+    from conftest import small_trainer
+
+    import core.engine.session
+    from core.link import protocol as P
+    from core.model import split_loss
+
+    monkeypatch.setattr(core.engine.session, "TRAIN_SAMPLE_ROWS", 40)  # the small split is then 2-3 of its samples
+    tr = small_trainer(small_data, steps=10**9)
+    events: list = []
+    s = Session(tr, emit=events.append)
+    X, Y = small_data.X["train"], small_data.Y["train"]
+    assert len(Y) > 40
+    losses = s.first_evaluation()
+    first = [e for e in events if isinstance(e, P.Evaluated)]
+    assert [e.train_coverage for e in first] == ["sample"]
+    assert losses["train"] == split_loss(tr.model, X[:40], Y[:40])
+    assert losses["dev"] == split_loss(tr.model, small_data.X["dev"], small_data.Y["dev"])
+    assert s.train_full_cost is not None and s.train_full_cost > 0  # estimated: the sample's time, scaled
+    s.train_full_cost = 1.0  # a full pass of a second, say: it fits in 5% of 20 s of training, not of 10
+    tr.elapsed = 10.0
+    assert s.evaluate(full=False, scheduled=True) and events[-1].train_coverage == "sample"
+    tr.elapsed = 40.0
+    losses = s.evaluate(full=False, scheduled=True)
+    assert events[-1].train_coverage == "full" and losses["train"] == split_loss(tr.model, X, Y)

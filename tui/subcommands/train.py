@@ -118,7 +118,7 @@ def _train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str, dedupe: bo
                            f"where there is room")
 
     session = Session(trainer, writer, emit=on_event)
-    session.evaluate(full=True)  # the loss before the first step, as the app shows it
+    session.first_evaluation()  # the loss before the first step, as the app shows it
     session.resume()
     if args.threads is None:  # one model: one thread is faster and stable (ARCHITECTURE.md, "Measured");
         args.threads = training_cores(mcfg.members, os.cpu_count() or 1)  # an ensemble: a core per member
