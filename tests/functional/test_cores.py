@@ -56,6 +56,7 @@ async def test_a_single_model_shows_one_core_in_a_lone_app(harness: Harness, mon
         await running(pilot, harness, min_step=50)
         await until(pilot, lambda: "core" in text_of(app, "#status"), what="the cores in the status line")
         assert cores_shown(app) == 1 and "on 1 core │" in text_of(app, "#status")
+        assert app.query_one("#status").size.height == 1  # at 80 columns the lr gives way (it is in the form)
 
 
 @pytest.mark.slow
