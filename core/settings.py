@@ -188,8 +188,8 @@ SETTINGS: tuple[Setting, ...] = (
             "part 3's last layer (its gain starts at 0.1, so the first predictions are unsure)"),
     Setting("members", "int", 1, "model", "model", "members", "an ensemble that is one MLP: the embedding and the "
             "hidden layer split into this many (a power of two) independent MLPs, trained side by side, their "
-            "logits averaged; n_embd and n_hidden are the totals (`train` gives each member a core, up to the "
-            "cores here)", 1, 16),
+            "logits averaged; n_embd and n_hidden are the totals (`train` and the app in a terminal give each "
+            "member a core, up to the cores here; served or in a sweep, one core)", 1, 16),
     Setting("batch_size", "int", 32, "optimisation", "train", "batch", "examples per step", 1, MAX_BATCH,
             tune=Tune(16, 512, "log-int")),
     Setting("optimizer", "choice", "sgd", "optimisation", "train", "optimizer", "plain SGD, as in the lecture, or "

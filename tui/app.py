@@ -21,6 +21,7 @@ from core.status import Status
 from core.sweeps.study import storage_url
 from tui.compare import CompareRuns
 from tui.events import TrainingEvents
+from tui.hosting import core_budget
 from tui.keys import bindings
 from tui.lifecycle import Lifecycle
 from tui.messages import LiveChange, PendingChanged
@@ -74,6 +75,7 @@ class MLPApp(TrainingEvents, CompareRuns, Lifecycle, App[None]):
         # every setting's value (a partial dict gets the registry's defaults; old spellings are accepted)
         self.values = {**settings.DEFAULTS, **{settings.canonical(k): v for k, v in values.items()}}
         self.backend_factory = backend_factory
+        self.cores = core_budget()  # the training process's cores: all in a terminal, one served (tui/hosting.py)
         self.proc: Any = None
         self.snapshot: dict | None = None
         self.status = Status.LOADING
@@ -154,6 +156,7 @@ class MLPApp(TrainingEvents, CompareRuns, Lifecycle, App[None]):
             self.proc = (self.backend_factory or TrainerProcess)()
             self.proc.start()
         self.send_view()
+        self.send(P.Cores(self.cores))
         self.send(P.Temperature(self.values["temperature"]))
         self.send_reset(self.values)
 

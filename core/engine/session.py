@@ -5,7 +5,9 @@ the policy that used to differ between the two front ends:
 - evaluation: dev and test in full every EVAL_INTERVAL seconds of training (longer for a model whose
   evaluation would take more than EVAL_SHARE of the training time), the train split in full
   when that fits in EVAL_BUDGET of the training time, else on a fixed sample (scheduled evaluations);
-  all three in full at the start, at a pause, on request and at the end (unscheduled);
+  at the start dev and test in full and train on the sample, so that training starts at once (the `best`
+  ensemble's full train split took ~5 s), the full pass coming when the budget allows; all three in full
+  at a pause, on request and at the end (unscheduled);
 - samples every SAMPLE_INTERVAL seconds (fixed seed, so you watch the same draws improve);
 - saving: the writer flushes every second and checkpoints every few seconds; a full disk stops the
   saving, never the training;
@@ -53,7 +55,8 @@ class Session:
         self.status = Status.DONE if trainer.finished else Status.PAUSED
         self.message = ""
         self.eval_time = 0.0  # seconds spent on scheduled evaluations
-        self.train_full_cost = 0.2  # seconds for a full pass over the train split, re-measured each time
+        # seconds for a full pass over the train split, re-measured each time; until one, estimated from the sample's
+        self.train_full_cost: float | None = None
         self.last_eval_at = trainer.elapsed  # training seconds at the last scheduled evaluation
         self.eval_cost = 0.0  # seconds the last scheduled evaluation took
         self.last_sample = 0.0
@@ -180,8 +183,16 @@ class Session:
         self.close(status)
 
     # ---- the policy's parts ----
-    def evaluate(self, full: bool, scheduled: bool = False) -> dict[str, float]:
-        """dev and test in full; train in full if `full` or the budget allows, else on the fixed sample.
+    def first_evaluation(self) -> dict[str, float]:
+        """The losses before the first step (of a new model, or a run continued): train on its sample, the full
+        pass later within the budget, so that training starts at once (core.engine.policy: EVAL_BUDGET). Large
+        dev and test splits (words of running text) are read on their samples, as scheduled evaluations read them:
+        their full pass took minutes at |V| in the thousands."""
+        return self.evaluate(full=False, first=True)
+
+    def evaluate(self, full: bool, scheduled: bool = False, first: bool = False) -> dict[str, float]:
+        """dev and test in full (large ones on their samples when scheduled or `first`); train in full if `full`
+        or the budget allows, else on the fixed sample.
 
         Scheduled evaluations count against the budget and the time budget of --minutes (they spend
         wall time); the ones at start, pause, end and on request cost no training time."""
@@ -189,26 +200,30 @@ class Session:
 
         tr = self.trainer
         t0, cpu0 = time.perf_counter(), time.process_time()
-        held = "sample" if scheduled and self._samples else "full"  # dev and test: their samples if large
+        sampled = scheduled or first
+        held = "sample" if sampled and self._samples else "full"  # dev and test: their samples if large
         losses = {s: split_loss(tr.model, *(self._samples[s] if held == "sample" and s in self._samples
                                             else (tr.data.X[s], tr.data.Y[s]))) for s in ("dev", "test")}
-        budget_ok = self.eval_time + self.train_full_cost <= EVAL_BUDGET * max(tr.elapsed, 1e-9)
+        cost = self.train_full_cost
+        budget_ok = cost is not None and self.eval_time + cost <= EVAL_BUDGET * max(tr.elapsed, 1e-9)
+        t1 = time.perf_counter()
         if (full or budget_ok) and not self.large["train"]:
-            t1 = time.perf_counter()
             losses["train"] = split_loss(tr.model, tr.data.X["train"], tr.data.Y["train"])
             self.train_full_cost = time.perf_counter() - t1
             coverage = "full"
         else:
             losses["train"] = split_loss(tr.model, *self._train_sample)
+            if cost is None:  # not timed yet: the sample's time, scaled to the split
+                self.train_full_cost = (time.perf_counter() - t1) * len(tr.data.Y["train"]) / len(self._train_sample[1])
             coverage = "sample"
-        tr.record_eval(losses, best=scheduled or not self.large["dev"])  # the best is of the scheduled measure
+        tr.record_eval(losses, best=sampled or not self.large["dev"])  # the best is of the scheduled measure
         self._logged(lambda w: w.log_eval(tr.step, losses, tr.elapsed))
         if scheduled:
             spent = time.perf_counter() - t0
             self.eval_time += spent
             # CPU time, not wall: a stall (swap, Ctrl+Z, a suspended laptop) must not space out the next ones;
             # the full train pass has a budget of its own
-            full_pass = self.train_full_cost if coverage == "full" else 0.0
+            full_pass = (self.train_full_cost or 0.0) if coverage == "full" else 0.0
             self.eval_cost = max(0.0, time.process_time() - cpu0 - full_pass)
             tr.wall += spent
             self.last_eval_at = tr.elapsed

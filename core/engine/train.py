@@ -88,6 +88,11 @@ class Trainer:
         """The kernel that runs the steps (its name says which: "numba" or "torch"); it may change with the recipe."""
         return self._kernel
 
+    @property
+    def cores(self) -> int:
+        """The cores the steps run on: an ensemble's, its kernel's member threads; one model's, torch's `threads`."""
+        return self._kernel.cores if self.model_config.members > 1 else self.threads
+
     def _tensors(self) -> list[torch.Tensor]:
         """Weights and batch-norm running statistics: what a rollback or the best-dev copy must keep."""
         return [p.detach() for p in self.model.parameters()] + list(self.model.buffers())
@@ -368,12 +373,10 @@ class Trainer:
     def _make_snapshot(self) -> Snapshot:
         last = self.evals[-1] if self.evals else (-1, {})
         return Snapshot(
-            step=self.step,
-            total_steps=self.total_steps,
-            lr=self.lr,
+            step=self.step, total_steps=self.total_steps, lr=self.lr,
             status=Status.DIVERGED if self.diverged else Status.DONE if self.finished else Status.IDLE,
             elapsed=self.elapsed,
-            steps_per_second=self._sps,
+            steps_per_second=self._sps, cores=self.cores,
             last_loss=self._last_loss,
             split_losses=dict(last[1]),
             eval_step=last[0],

@@ -35,6 +35,12 @@ class Kernel(ABC):
     threads: int = 1  # threads run() may use of its own (an ensemble's members); the Trainer sets it per chunk
     row_offset: torch.Tensor  # (B,) flat index of each row's first logit: the Trainer adds it to the targets
 
+    @property
+    def cores(self) -> int:
+        """The cores run() keeps busy with threads of its own (an ensemble's members); 1: the caller's thread, with
+        torch's threads (which the Trainer sets)."""
+        return 1
+
     @abstractmethod
     def run(self, xs: Rows, ys: Rows, logp: torch.Tensor, lrs: Lrs, masks: Rows | None = None) -> None:
         """Steps over inputs xs (n, B*block_size) and flat targets ys (n, B), targets + row_offset; the log

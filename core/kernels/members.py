@@ -105,6 +105,11 @@ class MembersKernel(Kernel):
             kernel.load_state_dict({**mine, "step": state["step"]})
 
     # ---- training ----
+    @property
+    def cores(self) -> int:
+        """The members' threads: one each up to `threads` when compiled (numba drops the GIL); torch holds it: one."""
+        return min(self.K, self.threads) if self.name == "numba" else 1
+
     def _seen(self) -> list[int]:
         """The in-place write counters of the model's tensors: a change means someone else wrote them."""
         return [p._version for p in self.merged] + [self.member_b2._version]
@@ -133,7 +138,7 @@ class MembersKernel(Kernel):
                 jobs.append((kernel, (xk, yk, lk, lrs, mk)))
             else:
                 jobs.append((kernel, (xk.unbind(0), yk.unbind(0), lk, lrs, None if mk is None else mk.unbind(0))))
-        threads = min(self.K, self.threads) if self.name == "numba" else 1  # numba drops the GIL; torch holds it
+        threads = self.cores
         try:
             if threads > 1:
                 if self._pool is None or self._pool_threads != threads:

@@ -8,6 +8,7 @@ Commands go from the app to the training process, between two chunks of steps:
   View(width, last)       the plot's width in points, and its window (the last N steps, or all)
   Watch(views)            the open views that update while training ("embeddings", "health")
   Temperature(value)      for sampled names
+  Cores(count)            the cores the training process may use (the app decides: tui.hosting)
   FindLR(fresh)           the lr finder, from a fresh model or a copy of the current weights
   ScoreText(text)         the score view's text
   DatasetInfo()           the dataset view's statistics
@@ -58,6 +59,7 @@ class Snapshot:
     best_dev: float = math.inf
     best_dev_step: int = -1
     message: str = ""
+    cores: int = 1  # cores the steps run on (core.engine.train.Trainer.cores)
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,11 @@ class Temperature:
 
 
 @dataclass(frozen=True)
+class Cores:
+    count: int
+
+
+@dataclass(frozen=True)
 class FindLR:
     fresh: bool = True
 
@@ -181,7 +188,8 @@ class Quit:
 
 
 # Only the latest of these counts: a burst (a paste into the score field, a held key) is handled once.
-LATEST_ONLY: tuple[type, ...] = (ScoreText, View, Watch, Temperature, DatasetInfo, FindLR, EvaluateNow, SampleNow, Save)
+LATEST_ONLY: tuple[type, ...] = (ScoreText, View, Watch, Temperature, Cores, DatasetInfo, FindLR, EvaluateNow,
+                                 SampleNow, Save)
 
 
 # ---- events: training process -> app ----

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from core.engine.policy import training_cores
 from core.link import protocol as P
 from core.link import viewdata
 from core.status import Status
@@ -51,6 +52,8 @@ class Pump:
         self.data: Any = None  # core.data.Dataset of the current model, kept for a reset on the same data
         self.data_key: tuple | None = None
         self.temperature = 1.0
+        self.counts_due = False  # the counting baseline is still to be sent (after the first chunk)
+        self.cores = 1  # the cores this process may use (P.Cores: the app's say); an ensemble's members use them
         self.n_samples = 8
         self.plot_width = 200
         self.plot_last: int | None = None  # only the last N steps, or all
@@ -122,9 +125,9 @@ class Pump:
             self._reset_failed("not enough memory for this model; make it smaller")
             return
         self.close_run()
-        self.start(trainer, self._writer_for(trainer, None))
-        self.session.evaluate(full=True)
-        self.session.sample()
+        self.start(trainer, self._writer_for(trainer, None), later=not paused)
+        self.session.first_evaluation()
+        self.session.sample()  # the untrained model's names, at step 0
         if self.watch:
             self.views(force=True)
         if not paused:
@@ -137,10 +140,12 @@ class Pump:
         if self.trainer is not None:
             self.frame(force=True)
 
-    def start(self, trainer: Any, writer: Any, run: dict | None = None) -> None:
-        """Make `trainer` the current one, in a Session of its own, and tell the UI what it is."""
+    def start(self, trainer: Any, writer: Any, run: dict | None = None, later: bool = False) -> None:
+        """Make `trainer` the current one, in a Session of its own, and tell the UI what it is; `later`: the
+        counting baseline after the first chunk (it can take ~0.2 s, and training comes first)."""
         from core.engine.session import Session
 
+        trainer.threads = training_cores(trainer.model_config.members, self.cores)
         self.session = Session(trainer, writer, emit=self.send, n_samples=self.n_samples,
                                temperature=self.temperature)
         d = trainer.data
@@ -155,7 +160,9 @@ class Pump:
             self.send(P.RunFolder(None))
         elif w.opened:
             self.send(P.RunFolder(str(w.path), w.saved_step))
-        self.counts(d)
+        self.counts_due = later
+        if not later:
+            self.counts(d)
 
     def counts(self, data: Any) -> None:
         """The n-gram baseline at this context, once per dataset and block size (~0.1-0.2 s on names)."""
@@ -282,6 +289,11 @@ class Pump:
         if self.session is not None:
             self.session.temperature = self.temperature
 
+    def _cores(self, c: P.Cores) -> None:
+        self.cores = max(1, int(c.count))
+        if self.trainer is not None:
+            self.trainer.threads = training_cores(self.trainer.model_config.members, self.cores)
+
     def _watch(self, c: P.Watch) -> None:
         self.watch, self.last_view = set(c.views), {}
         if self.session is not None:
@@ -319,7 +331,7 @@ class Pump:
     def _handlers(self) -> dict[type, Any]:
         return {
             P.Reset: self._reset, P.Load: lambda c: self.load(str(c.path)), P.View: self._view,
-            P.Temperature: self._temperature, P.Watch: self._watch, P.Pause: self._pause,
+            P.Temperature: self._temperature, P.Cores: self._cores, P.Watch: self._watch, P.Pause: self._pause,
             P.Resume: self._resume, P.Apply: self._apply, P.SampleNow: lambda c: self.session.sample(),
             P.EvaluateNow: self._evaluate_now, P.Save: lambda c: self.save(), P.DatasetInfo: self._dataset,
             P.FindLR: lambda c: self.lr_find(fresh=bool(c.fresh)), P.ScoreText: lambda c: self.score(str(c.text)),
@@ -359,6 +371,9 @@ class Pump:
         se = self.session
         if se.running:
             se.step()
+            if self.counts_due:
+                self.counts_due = False
+                self.counts(self.trainer.data)
             if not se.running:
                 self.frame(force=True)
                 return

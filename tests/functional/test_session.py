@@ -15,13 +15,16 @@ from core.runs.folder import read_info, read_losses
 
 
 @pytest.mark.slow
-async def test_the_app_and_the_cli_train_the_same_losses_bit_for_bit(harness: Harness, capsys, tmp_path) -> None:
+@pytest.mark.parametrize("members", [1, 2])  # an ensemble's members train on a core each in both (test_cores.py)
+async def test_the_app_and_the_cli_train_the_same_losses_bit_for_bit(harness: Harness, capsys, tmp_path,
+                                                                     members: int) -> None:
     out = tmp_path / "cli-run"
     settings = ["--n-hidden", "32", "--steps", "3000", "--seed", "7", "--optimizer", "adamw", "--lr", "0.01",
-                "--dropout", "0.1", "--schedule", "cosine"]
+                "--dropout", "0.1", "--schedule", "cosine", "--members", str(members), "--n-embd", "8"]
     code, _, err = run_cli(capsys, ["train", "--data", str(harness.data), *settings, "--out", str(out), "--quiet"])
     assert code == 0, err
-    app = harness.app(n_hidden=32, steps=3000, seed=7, optimizer="adamw", lr=0.01, dropout=0.1, schedule="cosine")
+    app = harness.app(n_hidden=32, steps=3000, seed=7, optimizer="adamw", lr=0.01, dropout=0.1, schedule="cosine",
+                      members=members, n_embd=8)
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: app.status == "done", timeout=60, what="the app's run to finish")
         run = Path(app.run_path)

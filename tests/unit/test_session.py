@@ -112,3 +112,63 @@ def test_a_large_split_is_evaluated_on_a_fixed_sample_between_full_passes(tmp_pa
     assert last.held_coverage == "full"
     assert tr.best_dev == min(e.losses["dev"] for e in scheduled)  # the best is of the sampled measure alone
     assert s.kept_losses["dev"] == pytest.approx(split_loss(tr.model, data.X["dev"], data.Y["dev"]))
+
+
+def test_the_first_evaluation_reads_the_train_sample_and_the_full_split_comes_within_the_budget(small_data,
+                                                                                                monkeypatch):
+    """Training starts at once: before the first step, train is read on its sample (the `best` ensemble's full
+    split took ~5 s); the full pass waits until it fits in EVAL_BUDGET of the training time, its cost estimated
+    from the sample's until one is timed. dev and test are always in full."""
+    from conftest import small_trainer
+
+    import core.engine.session
+    from core.link import protocol as P
+    from core.model import split_loss
+
+    monkeypatch.setattr(core.engine.session, "TRAIN_SAMPLE_ROWS", 40)  # the small split is then 2-3 of its samples
+    tr = small_trainer(small_data, steps=10**9)
+    events: list = []
+    s = Session(tr, emit=events.append)
+    X, Y = small_data.X["train"], small_data.Y["train"]
+    assert len(Y) > 40
+    losses = s.first_evaluation()
+    first = [e for e in events if isinstance(e, P.Evaluated)]
+    assert [e.train_coverage for e in first] == ["sample"]
+    assert losses["train"] == split_loss(tr.model, X[:40], Y[:40])
+    assert losses["dev"] == split_loss(tr.model, small_data.X["dev"], small_data.Y["dev"])
+    assert s.train_full_cost is not None and s.train_full_cost > 0  # estimated: the sample's time, scaled
+    s.train_full_cost = 1.0  # a full pass of a second, say: it fits in 5% of 20 s of training, not of 10
+    tr.elapsed = 10.0
+    assert s.evaluate(full=False, scheduled=True) and events[-1].train_coverage == "sample"
+    tr.elapsed = 40.0
+    losses = s.evaluate(full=False, scheduled=True)
+    assert events[-1].train_coverage == "full" and losses["train"] == split_loss(tr.model, X, Y)
+
+
+def test_the_first_evaluation_of_large_splits_reads_their_samples(tmp_path, monkeypatch):
+    """Words of running text start at once too: before the first step a large dev and test are read on their
+    fixed samples, as the scheduled evaluations read them (their full pass took minutes at --preset bengio), and
+    that first measure may set the best dev, being the scheduled one."""
+    from conftest import small_trainer
+
+    import core.engine.session
+    from core.data import Dataset
+    from core.link import protocol as P
+    from core.model import split_loss
+    from core.tokens import TextOptions
+
+    path = tmp_path / "t.txt"
+    path.write_text("".join(f"the {w} sat on a mat .\n" for w in ("cat", "dog", "hen", "fox") * 300))
+    data = Dataset.load(path, 3, options=TextOptions("text", "words", 1))
+    monkeypatch.setattr(core.engine.session, "LARGE_SPLIT_WORK", 100)  # every split is large
+    monkeypatch.setattr(core.engine.session, "LARGE_SAMPLE_MIN", 50)
+    events: list = []
+    tr = small_trainer(data, steps=10)
+    s = Session(tr, emit=lambda e: events.append(e) if isinstance(e, P.Evaluated) else None)
+    losses = s.first_evaluation()
+    assert events[-1].held_coverage == "sample" and events[-1].train_coverage == "sample"
+    X, Y = s._samples["dev"]
+    assert len(Y) == 50 < len(data.Y["dev"]) and losses["dev"] == split_loss(tr.model, X, Y)
+    assert tr.best_dev == losses["dev"]
+    s.evaluate(full=True)  # a pause or the end: in full, and not the best's measure
+    assert events[-1].held_coverage == "full" and tr.best_dev == losses["dev"]

@@ -1,9 +1,10 @@
-"""The status line: step / total, speed, learning rate, time, ETA and the run's status."""
+"""The status line: step / total, speed and the cores it trains on, learning rate, time, ETA and the run's status."""
 
 from __future__ import annotations
 
 import math
 
+from rich.text import Text
 from textual.widgets import Static
 
 from core.status import Status
@@ -28,8 +29,11 @@ class StatusLine(Static):
             return
         step, total, sps = snap["step"], snap["total_steps"], snap["steps_per_second"]
         eta = (total - step) / sps if sps > 0 and status == Status.RUNNING else math.nan
-        self.update(
-            f"[{style} b]{status}[/] │ step [b]{step:,}[/]/{total:,} │ {sps:,.0f}/s │ "
-            f"lr {snap['lr']:.3g} │ {hms(wall)} │ ETA {hms(eta)}"
-            + (" │ [dim]done: raise steps to go on[/]" if status == Status.DONE else "")
-        )
+        cores = snap.get("cores", 1)
+        parts = [f"[{style} b]{status}[/]", f"step [b]{step:,}[/]/{total:,}",
+                 f"{sps:,.0f}/s on {cores} core{'s' * (cores != 1)}", f"lr {snap['lr']:.3g}", hms(wall),
+                 f"ETA {hms(eta)}"] + (["[dim]done: raise steps to go on[/]"] if status == Status.DONE else [])
+        width = self.content_size.width
+        if width and Text.from_markup(" │ ".join(parts)).cell_len > width:
+            del parts[3]  # at 80 columns: the learning rate is in the form too, and the rest keeps to one line
+        self.update(" │ ".join(parts))

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from core import settings
 from core.sweeps.study import DB_NAME
+from tui.hosting import served
 from tui.subcommands.argtypes import CommandLine, fail
 from tui.subcommands.options import add_runs_dir, add_training_options, resolve_settings
 
@@ -26,7 +26,7 @@ def not_a_terminal() -> str | None:
     """Which of stdin and stdout is not a terminal, if one is not (None: both are, or the app is driven another
     way). Piped (`mlp-tui | tail`) the app would draw out of sight, and its training process would train on
     unseen; textual-serve runs it on pipes by design, having set TEXTUAL_DRIVER to its web driver."""
-    if os.environ.get("TEXTUAL_DRIVER"):
+    if served():
         return None
     for name in ("stdin", "stdout"):
         stream = getattr(sys, name)

@@ -112,6 +112,7 @@ def _session(args: argparse.Namespace, start: Start, stopper: _Stopper) -> int:
     """Train a Start's Trainer in a Session until it ends or a signal comes; save and report."""
     import torch
 
+    from core.engine.policy import training_cores
     from core.engine.session import Session
     from core.runs.writer import clocks
 
@@ -138,10 +139,10 @@ def _session(args: argparse.Namespace, start: Start, stopper: _Stopper) -> int:
                            f"where there is room")
 
     session = Session(trainer, start.writer, emit=on_event)
-    session.evaluate(full=True)  # the loss before the first step, as the app shows it
+    session.first_evaluation()  # the loss before the first step, as the app shows it
     session.resume()
     if args.threads is None:  # one model: one thread is faster and stable (ARCHITECTURE.md, "Measured");
-        args.threads = min(mcfg.members, os.cpu_count() or 1)  # an ensemble: a core per member
+        args.threads = training_cores(mcfg.members, os.cpu_count() or 1)  # an ensemble: a core per member
     trainer.threads = args.threads
     torch.set_num_threads(1 if mcfg.members > 1 else args.threads)  # an ensemble's threads are its members'
     first, t0 = trainer.step, time.perf_counter()
