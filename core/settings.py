@@ -320,6 +320,13 @@ PRESETS: dict[str, dict[str, Any]] = {
         "batch_size": 32, "optimizer": "adamw", "lr": 1.4e-3, "lr_decay": 0.01, "weight_decay": 0.01,
         "dropout": 0.2, "schedule": "cosine", "warmup": 500, "keep_best": True,
     },
+    # Bengio et al. 2003's MLP1 on words: context 4, m 60, h 50, direct connections (the `words` branch adds
+    # format text, tokens words and its corpus; until then `bench --preset bengio` times a synthetic stand-in)
+    "bengio": {
+        "block_size": 4, "n_embd": 60, "n_hidden": 50, "direct": True, "init": "kaiming",
+        "batch_size": 256, "optimizer": "adamw", "lr": 2e-3, "lr_decay": 0.01, "weight_decay": 0.1,
+        "dropout": 0.3, "schedule": "cosine",
+    },
 }
 
 
@@ -331,6 +338,7 @@ PRESET_NOTES: dict[str, str] = {
     "tiny": "the lecture's first model: block 3, 2-dimensional embeddings, hidden 100 (3,481 parameters)",
     "best": "the best 5-minute recipe found on 2 cores: 4 members of `single` averaged (an ensemble as one MLP)",
     "single": "the best single MLP in 5 minutes on one core (block 12, emb 24, hidden 512, AdamW, dropout, cosine)",
+    "bengio": "Bengio et al.'s MLP1 on words: context 4, emb 60, hidden 50, direct connections, AdamW, dropout, cosine",
 }
 
 

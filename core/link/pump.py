@@ -138,7 +138,10 @@ class Pump:
     def start(self, trainer: Any, writer: Any, run: dict | None = None) -> None:
         """Make `trainer` the current one, in a Session of its own, and tell the UI what it is."""
         from core.engine.session import Session
+        from core.kernels.threads import lone_run_threads
 
+        if trainer.model_config.members == 1:  # an ensemble keeps one thread here: the UI's process needs a core
+            trainer.threads = lone_run_threads(trainer.model_config, trainer.config.batch_size)
         self.session = Session(trainer, writer, emit=self.send, n_samples=self.n_samples,
                                temperature=self.temperature)
         d = trainer.data

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, cast
@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from core.data import Dataset
 from core.engine.train import TrainConfig, Trainer
+from core.kernels.wide import WIDE_VOCAB
 from core.model import MLP, MLPConfig
 
 
@@ -182,9 +183,24 @@ def plain_loop(data: Dataset, model_config: MLPConfig, config: TrainConfig, step
     return steps / dt, sum(tail) / len(tail)
 
 
-def matmul_floor(model_config: MLPConfig, batch_size: int, reps: int = 2000) -> float:
+def _per_call(once: Callable[[], None], reps: int, seconds: float) -> float:
+    """Seconds per call of once(): warmed up, then `reps` calls or as many as fit in `seconds` (at least 3)."""
+    warm = time.perf_counter()
+    for i in range(50):
+        once()
+        if i >= 1 and time.perf_counter() - warm > seconds / 10:
+            break
+    t0, n = time.perf_counter(), 0
+    while n < reps and (n < 3 or time.perf_counter() - t0 < seconds):
+        once()
+        n += 1
+    return (time.perf_counter() - t0) / n
+
+
+def matmul_floor(model_config: MLPConfig, batch_size: int, reps: int = 2000, seconds: float = 3.0) -> float:
     """Seconds per step of the step's matrix multiplies alone (each layer's forward, its weights' gradient and
-    its input's gradient; the direct connections' too), on preallocated buffers: what no kernel can beat."""
+    its input's gradient; the direct connections' too), on preallocated buffers: what no kernel can beat.
+    `reps` steps, or as many as fit in `seconds` (a word model's step takes a tenth of a second)."""
     B = batch_size
     work = []
     for layer in model_config.plan():
@@ -202,12 +218,33 @@ def matmul_floor(model_config: MLPConfig, batch_size: int, reps: int = 2000) -> 
             torch.mm(x.t(), y, out=gW)  # the weights' gradient (y stands in for the gradient: same shape)
             torch.mm(y, W.t(), out=dx)  # the input's gradient
 
-    for _ in range(50):
-        once()
-    t0 = time.perf_counter()
-    for _ in range(reps):
-        once()
-    return (time.perf_counter() - t0) / reps
+    return _per_call(once, reps, seconds)
+
+
+def wide_matmul_floor(model_config: MLPConfig, batch_size: int, library: str, seconds: float = 3.0) -> float:
+    """matmul_floor for the layout of core.kernels.wide: the hidden layers' products by torch, and the output side
+    as one (B, K) @ (K, V) product each way (the output weights, direct connections and bias as one matrix), by
+    `library` ("openblas" or "torch", core.kernels.blas)."""
+    from core.kernels.blas import Gemm
+
+    B, plan = batch_size, model_config.plan()
+    out, V = plan[-1], model_config.vocab_size
+    K = out.fan_in + 1 + (model_config.block_size * model_config.n_embd if model_config.direct else 0)
+    gemm = Gemm(library)
+    gemm.set_threads(torch.get_num_threads())  # as many as torch's, which bench_preset set
+    x, W, y, gW, dx = torch.randn(B, K), torch.randn(K, V), torch.empty(B, V), torch.empty(K, V), torch.empty(B, K)
+    calls = [gemm.product(x, W, y), gemm.product(x.t(), y, gW), gemm.product(y, W.t(), dx)]
+    for layer in plan[:-1]:
+        n = B * layer.rows
+        h, Wh, yh = torch.randn(n, layer.fan_in), torch.randn(layer.fan_in, layer.width), torch.empty(n, layer.width)
+        gWh, dh = torch.empty(layer.fan_in, layer.width), torch.empty(n, layer.fan_in)
+        calls += [Gemm("torch").product(*abc) for abc in ((h, Wh, yh), (h.t(), yh, gWh), (yh, Wh.t(), dh))]
+
+    def once() -> None:
+        for call in calls:
+            call()
+
+    return _per_call(once, 2000, seconds)
 
 
 def compiled_matmul_floor(model_config: MLPConfig, batch_size: int, reps: int = 2000) -> float:
@@ -240,7 +277,8 @@ class PresetBench:
     plain_loss: float
     trainer_loss: float
     floor_seconds: float  # per step
-    kernel: str = "torch"  # the trainer's kernel: "numba" (core.kernels.jit) or "torch"
+    kernel: str = "torch"  # the trainer's kernel: "numba" (core.kernels.jit), "openblas" (core.kernels.wide) or "torch"
+    source: str = ""  # the data's
 
     @property
     def ratio(self) -> float:
@@ -270,5 +308,8 @@ def bench_preset(data: Dataset, model_config: MLPConfig, config: TrainConfig, st
     kernel = trainer.kernel.name
     if kernel == "numba":  # its matmuls skip torch's dispatch: the floor is the faster of the two ways
         floor = min(floor, compiled_matmul_floor(model_config, config.batch_size))
+    if model_config.vocab_size >= WIDE_VOCAB and not model_config.bn_out:  # core.kernels.wide's layout: the
+        # output side as one matrix; the floor is the fastest of every way to multiply the step's matrices
+        floor = min(floor, *(wide_matmul_floor(model_config, config.batch_size, lib) for lib in ("openblas", "torch")))
     return PresetBench(steps, threads, model_config.num_params(), plain_sps, trainer.step / dt, plain_loss,
-                       trainer_loss, floor, kernel)
+                       trainer_loss, floor, kernel, data.source)

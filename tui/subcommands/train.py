@@ -78,12 +78,11 @@ def train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str = "names", d
 
 
 def _train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str, dedupe: bool, stopper: _Stopper) -> int:
-    import torch
-
     import core  # noqa: F401  (quiets torch's NumPy warning)
     from core.data import Dataset, resolve_dataset
     from core.engine.session import Session
     from core.engine.train import Trainer
+    from core.kernels.threads import lone_run_threads
     from core.runs.folder import default_runs_dir
     from core.runs.writer import RunWriter, clocks
 
@@ -119,10 +118,9 @@ def _train(args: argparse.Namespace, mcfg: Any, tcfg: Any, data: str, dedupe: bo
     session = Session(trainer, writer, emit=on_event)
     session.evaluate(full=True)  # the loss before the first step, as the app shows it
     session.resume()
-    if args.threads is None:  # one model: one thread is faster and stable (ARCHITECTURE.md, "Measured");
-        args.threads = min(mcfg.members, os.cpu_count() or 1)  # an ensemble: a core per member
-    trainer.threads = args.threads
-    torch.set_num_threads(1 if mcfg.members > 1 else args.threads)  # an ensemble's threads are its members'
+    if args.threads is None:  # a lone run: core.kernels.threads' rule (one for a small model, a core per member
+        args.threads = lone_run_threads(trainer.model_config, tcfg.batch_size)  # of an ensemble, two for a big step)
+    trainer.threads = args.threads  # the Trainer sets torch's threads from it (an ensemble's are its members')
     t0 = time.perf_counter()
     _train_until_stopped(session, progress, task, stopper)
     train_wall = time.perf_counter() - t0
@@ -290,9 +288,10 @@ def add_parser(cl: CommandLine) -> None:
     add_runs_dir(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--threads", type=thread_count, default=None, metavar="N",
-                   help="threads for training (default: 1, or one per member of an ensemble up to the cores "
-                        "here; on 2 cores, 2 torch threads ran one model of --preset best at 0.6-1.1x one "
-                        "thread, and the compiled step of the fast extra runs one model on one thread)")
+                   help="threads for training (default: 1 for a small model, one per member of an ensemble up "
+                        "to the cores here, 2 for a model whose step multiplies big matrices, such as a word "
+                        "model's output side, when a second core is free; on 2 cores, 2 torch threads ran one "
+                        "model of --preset best at 0.6-1.1x one thread)")
 
 
 def run(args: argparse.Namespace) -> int:
