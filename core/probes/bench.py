@@ -152,35 +152,53 @@ class PlainModel(torch.nn.Module):
         return logits
 
 
+class PlainLoop:
+    """The plain PyTorch loop: nn layers, autograd, torch.optim (AdamW or SGD), nn.Dropout, clip_grad_norm_ if
+    clipping, and loss.item() every step; run(n) goes on for n more steps (bench_preset interleaves it)."""
+
+    def __init__(self, data: Dataset, model_config: MLPConfig, config: TrainConfig) -> None:
+        torch.manual_seed(config.seed)
+        self.model = PlainModel(model_config, config.dropout)
+        self.params = list(self.model.parameters())
+        if config.optimizer == "adamw":
+            self.opt: torch.optim.Optimizer = torch.optim.AdamW(
+                self.params, lr=config.lr, betas=(config.beta1, config.beta2), weight_decay=config.weight_decay)
+        else:
+            self.opt = torch.optim.SGD(self.params, lr=config.lr, weight_decay=config.weight_decay)
+        self.g = torch.Generator().manual_seed(config.seed)
+        self.data, self.config = data, config
+        self.lossi: list[float] = []
+        self.seconds = 0.0
+
+    def run(self, steps: int) -> None:
+        cfg, model, opt = self.config, self.model, self.opt
+        Xtr, Ytr = self.data.X["train"], self.data.Y["train"]
+        t0 = time.perf_counter()
+        for i in range(len(self.lossi), len(self.lossi) + steps):
+            ix = torch.randint(0, Xtr.shape[0], (cfg.batch_size,), generator=self.g)
+            loss = F.cross_entropy(model(Xtr[ix]), Ytr[ix])
+            for group in opt.param_groups:
+                group["lr"] = cfg.lr_at(i)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)
+            opt.step()
+            self.lossi.append(loss.item())
+        self.seconds += time.perf_counter() - t0
+
+    @property
+    def tail_loss(self) -> float:
+        """The mean loss of the last 1,000 steps."""
+        tail = self.lossi[-1000:]
+        return sum(tail) / len(tail)
+
+
 def plain_loop(data: Dataset, model_config: MLPConfig, config: TrainConfig, steps: int) -> tuple[float, float]:
-    """The plain PyTorch loop: nn layers, autograd, torch.optim (AdamW or SGD), nn.Dropout, clip_grad_norm_
-    if clipping, and loss.item() every step. Returns (steps per second, mean loss of the last 1,000 steps)."""
-    torch.manual_seed(config.seed)
-    model = PlainModel(model_config, config.dropout)
-    params = list(model.parameters())
-    if config.optimizer == "adamw":
-        opt: torch.optim.Optimizer = torch.optim.AdamW(params, lr=config.lr, betas=(config.beta1, config.beta2),
-                                                       weight_decay=config.weight_decay)
-    else:
-        opt = torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay)
-    g = torch.Generator().manual_seed(config.seed)
-    Xtr, Ytr = data.X["train"], data.Y["train"]
-    lossi = []
-    t0 = time.perf_counter()
-    for i in range(steps):
-        ix = torch.randint(0, Xtr.shape[0], (config.batch_size,), generator=g)
-        loss = F.cross_entropy(model(Xtr[ix]), Ytr[ix])
-        for group in opt.param_groups:
-            group["lr"] = config.lr_at(i)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if config.grad_clip:
-            torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
-        opt.step()
-        lossi.append(loss.item())
-    dt = time.perf_counter() - t0
-    tail = lossi[-1000:]
-    return steps / dt, sum(tail) / len(tail)
+    """PlainLoop for `steps` steps: (steps per second, mean loss of the last 1,000 steps)."""
+    loop = PlainLoop(data, model_config, config)
+    loop.run(steps)
+    return steps / loop.seconds, loop.tail_loss
 
 
 def _per_call(once: Callable[[], None], reps: int, seconds: float) -> float:
@@ -290,26 +308,42 @@ class PresetBench:
         return self.floor_seconds * self.trainer_sps
 
 
+ROUNDS = 3  # bench_preset alternates the plain loop, the trainer and the floor this many times
+
+
+def step_floor(model_config: MLPConfig, batch_size: int, kernel: str, seconds: float) -> float:
+    """The fastest way to do the step's matmuls alone: torch's per layer; for the compiled step numba's too (its
+    tiny matmuls skip torch's dispatch); for core.kernels.wide's layout (the output side as one matrix), that
+    layout on OpenBLAS or torch."""
+    floor = matmul_floor(model_config, batch_size, seconds=seconds)
+    if kernel == "numba":
+        floor = min(floor, compiled_matmul_floor(model_config, batch_size))
+    if model_config.vocab_size >= WIDE_VOCAB and not model_config.bn_out:
+        floor = min(floor, *(wide_matmul_floor(model_config, batch_size, lib, seconds)
+                             for lib in ("openblas", "torch")))
+    return floor
+
+
 def bench_preset(data: Dataset, model_config: MLPConfig, config: TrainConfig, steps: int,
                  threads: int = 1) -> PresetBench:
-    """The plain PyTorch loop, the trainer and the matmul floor: same data, steps and thread count."""
+    """The plain PyTorch loop, the trainer and the matmul floor: same data, steps and thread count. The three take
+    turns, ROUNDS times, so that a machine whose load changes (other jobs) weighs on each alike; the floor is the
+    mean of its rounds'."""
     torch.set_num_threads(threads)
     model_config = replace(model_config, vocab_size=len(data.vocab), block_size=data.block_size)
     config = scaled(config, steps, minutes=None, patience=0)
-    plain_sps, plain_loss = plain_loop(data, model_config, config, steps)
+    plain = PlainLoop(data, model_config, config)
     trainer = Trainer(data, model_config, config)
     trainer.threads = threads
-    t0 = time.perf_counter()
-    trainer.run(steps)
-    dt = time.perf_counter() - t0
+    trainer_seconds, floors = 0.0, []
+    for r in range(ROUNDS):
+        n = steps * (r + 1) // ROUNDS - steps * r // ROUNDS
+        plain.run(n)
+        t0 = time.perf_counter()
+        trainer.run(n)
+        trainer_seconds += time.perf_counter() - t0
+        floors.append(step_floor(model_config, config.batch_size, trainer.kernel.name, 1.0))
     _, vals = trainer.history.series()
     trainer_loss = (10 ** vals[-1000:]).mean().item()
-    floor = matmul_floor(model_config, config.batch_size)
-    kernel = trainer.kernel.name
-    if kernel == "numba":  # its matmuls skip torch's dispatch: the floor is the faster of the two ways
-        floor = min(floor, compiled_matmul_floor(model_config, config.batch_size))
-    if model_config.vocab_size >= WIDE_VOCAB and not model_config.bn_out:  # core.kernels.wide's layout: the
-        # output side as one matrix; the floor is the fastest of every way to multiply the step's matrices
-        floor = min(floor, *(wide_matmul_floor(model_config, config.batch_size, lib) for lib in ("openblas", "torch")))
-    return PresetBench(steps, threads, model_config.num_params(), plain_sps, trainer.step / dt, plain_loss,
-                       trainer_loss, floor, kernel, data.source)
+    return PresetBench(steps, threads, model_config.num_params(), steps / plain.seconds, trainer.step / trainer_seconds,
+                       plain.tail_loss, trainer_loss, sum(floors) / len(floors), trainer.kernel.name, data.source)

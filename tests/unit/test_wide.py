@@ -139,6 +139,7 @@ def test_one_rule_gives_the_threads_of_a_lone_run(monkeypatch):
     assert threads.lone_run_threads(bengio, 256, load=0.0) == 1
 
 
+@pytest.mark.slow
 def test_a_zipf_stream_trains_on_the_wide_kernel_with_no_per_step_allocation():
     """A Trainer on core.probes.zipf's stand-in gets the wide kernel, learns, and keeps the kernel's buffers (the
     model's output side stays the kernel's one matrix)."""
@@ -161,3 +162,21 @@ def test_a_zipf_stream_trains_on_the_wide_kernel_with_no_per_step_allocation():
     assert [t.data_ptr() for t in (kernel.dl, kernel.lp, kernel.xcat, kernel.gWout, kernel.Wout)] == buffers
     assert trainer.model.Wd.data_ptr() == kernel.Wout.data_ptr()
     assert trainer.evaluate(("train",))["train"] < start - 0.5  # it learns the unigram distribution
+
+
+@pytest.mark.slow
+def test_an_ensemble_of_word_models_trains_its_members_on_wide_kernels():
+    """A member's wide kernel makes its output side views of one matrix: the ensemble writes the members' weights
+    through those views, and its merged model learns."""
+    from core.engine.train import Trainer
+    from core.kernels.members import MembersKernel
+    from core.probes.zipf import zipf_dataset
+
+    data = zipf_dataset(3, vocab_size=WIDE_VOCAB, tokens=20_000)
+    cfg = TrainConfig(batch_size=32, optimizer="adamw", lr=1e-2, steps=40)
+    trainer = Trainer(data, MLPConfig(n_embd=8, n_hidden=16, members=2, init="kaiming"), cfg)
+    kernel = trainer.kernel
+    assert type(kernel) is MembersKernel and all(type(k) is WideOut for k in kernel.kernels)
+    start = trainer.evaluate(("train",))["train"]
+    assert trainer.run()
+    assert trainer.evaluate(("train",))["train"] < start - 0.5
