@@ -2,9 +2,10 @@
 per call. Every one is a core.kernels.base.Kernel; make_kernel picks the fastest for a model and recipe:
 
 - an ensemble (`members` > 1): MembersKernel (core.kernels.members), one of the kernels below per member;
+- a vocabulary of WIDE_VOCAB tokens or more (words), any layout whose logits are not batch-normed: WideOut
+  (core.kernels.wide: the output side as one matrix, its products on OpenBLAS);
 - a layout past the lecture's (layers, hier, batch-normed logits, direct connections): FusedDeep
-  (core.kernels.general), or from a vocabulary of WIDE_VOCAB on (words), unless the logits are batch-normed,
-  WideOut (core.kernels.wide: the output side as one matrix, its products on OpenBLAS);
+  (core.kernels.general);
 - the lecture's layout without batch norm, with numba installed and not switched off (MLP_TUI_KERNEL=torch):
   the compiled steps of core.kernels.jit, JitSGD for plain SGD (the recipe's fast_path: no dropout, weight
   decay or clipping), else JitGeneral;
