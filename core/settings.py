@@ -311,6 +311,8 @@ def broken_rules(values: Mapping[str, Any]) -> list[tuple[Rule, str]]:
 
 
 # ---- presets: data, in registry names, in core.presets ----
+
+
 def resolve(given: Mapping[str, Any], preset: str | None = None) -> dict[str, Any]:
     """Every setting's value: given (not None) wins over the preset, which wins over the default.
 

@@ -16,5 +16,5 @@ def served() -> bool:
 
 def core_budget() -> int:
     """The cores the app's training process may use: one when served, else the cores here (an ensemble's
-    members then train a core each, up to these: core.engine.policy.training_cores)."""
+    members then train a core each, up to these: core.kernels.threads.training_threads)."""
     return 1 if served() else os.cpu_count() or 1

@@ -18,11 +18,3 @@ TRAIN_SAMPLE_ROWS = 20_000  # fixed subset of the train split used between full 
 LARGE_SPLIT_WORK = 20_000_000
 LARGE_SAMPLE_MIN = 2_000  # a large split's sample: LARGE_SPLIT_WORK / 5 / vocabulary rows, at least these
 SAMPLE_INTERVAL = 3.0  # seconds between batches of sampled names
-
-
-def training_cores(members: int, budget: int) -> int:
-    """The cores a model trains on, given the cores its process may use (`budget`): an ensemble's members a core
-    each, up to the budget; a single model one (one thread is faster for its small ops: ARCHITECTURE.md,
-    "Measured"). The budget is the cores here for `mlp-tui train` and a lone app in a terminal, one for an app
-    served to a browser tab and for a sweep's worker (each of those runs beside others, a core each)."""
-    return max(1, min(members, budget))

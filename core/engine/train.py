@@ -253,7 +253,9 @@ class Trainer:
         for b, p in zip(self._backup, self._tensors()):
             b.copy_(p)
         t0 = time.perf_counter()
-        kernel.threads = self.threads  # an ensemble's members, a thread each up to this
+        kernel.threads = self.threads  # an ensemble's members, a thread each up to this; a wide kernel's BLAS
+        if torch.get_num_threads() != (want := 1 if self.model_config.members > 1 else self.threads):
+            torch.set_num_threads(want)  # an ensemble's threads are its members' (torch's would spin beside them)
         masks: Rows | None = None
         if kernel.general and self.config.dropout > 0:  # (n, B, H), or (n, every layer's units) for a deep model
             drawn = dropout_masks(self._mask_gen, (n, *kernel.mask_shape), self.config.dropout)
@@ -334,9 +336,6 @@ class Trainer:
             target = 2**62 if steps is None else self.step + steps
         else:
             target = self.config.steps if steps is None else min(self.config.steps, self.step + steps)
-        # Small ops: one thread is faster and stable (ARCHITECTURE.md, "Measured"); a wide model may gain from two.
-        # An ensemble's threads are its members' (torch's own threads would spin beside them).
-        torch.set_num_threads(1 if self.model_config.members > 1 else self.threads)
         while not self._done(target):
             if not self.train_chunk(target):
                 return False

@@ -27,7 +27,8 @@ class Kernel(ABC):
     The class attributes are the defaults of a plain torch SGD kernel; a kernel that differs says so.
     """
 
-    name: str = "torch"  # "numba": compiled steps (core.kernels.jit); "torch": torch calls (the Trainer reports it)
+    name: str = "torch"  # "numba": compiled steps (core.kernels.jit); "torch": torch calls; "openblas": torch calls
+    # with the big products on numpy's OpenBLAS (core.kernels.wide). The Trainer reports it.
     stacked: bool = False  # run() takes a chunk as (n, ...) tensors; otherwise as tuples of rows, one per step
     general: bool = False  # real gradients: AdamW, weight decay, clipping, dropout, and an optimiser state;
     # otherwise plain SGD, which the Trainer swaps for a general kernel when the recipe needs one

@@ -17,10 +17,10 @@ from core.kernels.base import Lrs, Rows
 from core.kernels.optimizer import GeneralKernel
 from core.model import BN_EPS, BN_MOMENTUM, MLP
 
-__all__ = ["FusedDeep"]
+__all__ = ["FusedDeep", "LayerBuffers"]
 
 
-class _Buffers:
+class LayerBuffers:
     """One Linear layer's working memory for a batch: its rows are batch x layer.rows."""
 
     def __init__(self, model: MLP, layer: Layer, B: int, grads: dict[str, torch.Tensor]) -> None:
@@ -61,7 +61,7 @@ class FusedDeep(GeneralKernel):
         self.grads = [torch.zeros_like(p) for p in self.params]
         grads = dict(zip(self.names, self.grads))
         self.C, self.gC = model.C.detach(), grads["C"]
-        self.layers = [_Buffers(model, layer, B, grads) for layer in mc.plan()]
+        self.layers = [LayerBuffers(model, layer, B, grads) for layer in mc.plan()]
         self.hidden, self.out = self.layers[:-1], self.layers[-1]
         self.emb = torch.empty(B * T, E)  # (B*block_size, n_embd)
         self.embv = self.emb.view(B, T * E)  # (B, block_size*n_embd)
@@ -129,7 +129,7 @@ class FusedDeep(GeneralKernel):
             self.gC.index_add_(0, xi, self.demb)  # (V, E)
             self._update(lr, adamw, wd)
 
-    def _linear(self, buf: _Buffers, x: torch.Tensor) -> torch.Tensor:
+    def _linear(self, buf: LayerBuffers, x: torch.Tensor) -> torch.Tensor:
         """buf.h = x @ W (+ b), batch-normed if the layer is; x is (n, fan_in).
 
         Batch norm is torch's own native op, with the running statistics updated inside it: one call where
@@ -145,7 +145,7 @@ class FusedDeep(GeneralKernel):
                                 BN_EPS, out=(buf.h, buf.mean, buf.invstd))
         return buf.h
 
-    def _forward(self, buf: _Buffers, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    def _forward(self, buf: LayerBuffers, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         """One hidden layer: Linear (+ batch norm), tanh, dropout; returns what the next layer reads."""
         buf.x = x  # (n, fan_in), for the weights' gradient
         h = self._linear(buf, x)
@@ -157,7 +157,7 @@ class FusedDeep(GeneralKernel):
         return buf.hd
 
     @staticmethod
-    def _backward(buf: _Buffers, below: torch.Tensor) -> None:
+    def _backward(buf: LayerBuffers, below: torch.Tensor) -> None:
         """From the gradient at the pre-activations (buf.dh): the weights' gradients, and into `below` (the
         gradient buffer of the layer underneath, or of the embeddings) the input's, before W moves."""
         torch.mm(buf.x.t(), buf.dh, out=buf.gW)  # (fan_in, width)
@@ -166,7 +166,7 @@ class FusedDeep(GeneralKernel):
         torch.mm(buf.dh, buf.WT, out=below.view(buf.n, buf.layer.fan_in))  # (n, fan_in)
 
     @staticmethod
-    def _bn_backward(buf: _Buffers) -> None:
+    def _bn_backward(buf: LayerBuffers) -> None:
         """buf.dh (at the normalised output) becomes the gradient at the pre-activations, and the gain's and
         bias's gradients are filled: torch's native backward, into buf.hh, then swapped into place."""
         torch.ops.aten.native_batch_norm_backward.out(

@@ -48,9 +48,9 @@ class MembersKernel(Kernel):
         self.merged = [p.detach() for p in model.parameters()]  # C, W1, b1, W2, b2
         self.member_b2 = model.member_b2  # (K, V)
         self.models = [MLP(mc.member(), torch.Generator()) for _ in range(self.K)]  # overwritten below
+        self.kernels = [make_kernel(m, config) for m in self.models]  # first: a wide kernel re-homes the weights
         self.weights = [[p.detach() for p in m.parameters()] for m in self.models]
         unfold(self.merged, self.weights, self.T, self.member_b2)
-        self.kernels = [make_kernel(m, config) for m in self.models]
         first = self.kernels[0]
         self.general = first.general
         self.name = first.name

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from core.engine.policy import training_cores
+from core.kernels.threads import training_threads
 from core.link import protocol as P
 from core.link import viewdata
 from core.status import Status
@@ -145,7 +145,7 @@ class Pump:
         counting baseline after the first chunk (it can take ~0.2 s, and training comes first)."""
         from core.engine.session import Session
 
-        trainer.threads = training_cores(trainer.model_config.members, self.cores)
+        trainer.threads = training_threads(trainer.model_config, trainer.config.batch_size, self.cores)
         self.session = Session(trainer, writer, emit=self.send, n_samples=self.n_samples,
                                temperature=self.temperature)
         d = trainer.data
@@ -292,7 +292,8 @@ class Pump:
     def _cores(self, c: P.Cores) -> None:
         self.cores = max(1, int(c.count))
         if self.trainer is not None:
-            self.trainer.threads = training_cores(self.trainer.model_config.members, self.cores)
+            self.trainer.threads = training_threads(self.trainer.model_config, self.trainer.config.batch_size,
+                                                    self.cores)
 
     def _watch(self, c: P.Watch) -> None:
         self.watch, self.last_view = set(c.views), {}

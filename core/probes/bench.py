@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, cast
@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from core.data import Dataset
 from core.engine.train import TrainConfig, Trainer
+from core.kernels.wide import WIDE_VOCAB
 from core.model import MLP, MLPConfig
 
 
@@ -151,40 +152,73 @@ class PlainModel(torch.nn.Module):
         return logits
 
 
+class PlainLoop:
+    """The plain PyTorch loop: nn layers, autograd, torch.optim (AdamW or SGD), nn.Dropout, clip_grad_norm_ if
+    clipping, and loss.item() every step; run(n) goes on for n more steps (bench_preset interleaves it)."""
+
+    def __init__(self, data: Dataset, model_config: MLPConfig, config: TrainConfig) -> None:
+        torch.manual_seed(config.seed)
+        self.model = PlainModel(model_config, config.dropout)
+        self.params = list(self.model.parameters())
+        if config.optimizer == "adamw":
+            self.opt: torch.optim.Optimizer = torch.optim.AdamW(
+                self.params, lr=config.lr, betas=(config.beta1, config.beta2), weight_decay=config.weight_decay)
+        else:
+            self.opt = torch.optim.SGD(self.params, lr=config.lr, weight_decay=config.weight_decay)
+        self.g = torch.Generator().manual_seed(config.seed)
+        self.data, self.config = data, config
+        self.lossi: list[float] = []
+        self.seconds = 0.0
+
+    def run(self, steps: int) -> None:
+        cfg, model, opt = self.config, self.model, self.opt
+        Xtr, Ytr = self.data.X["train"], self.data.Y["train"]
+        t0 = time.perf_counter()
+        for i in range(len(self.lossi), len(self.lossi) + steps):
+            ix = torch.randint(0, Xtr.shape[0], (cfg.batch_size,), generator=self.g)
+            loss = F.cross_entropy(model(Xtr[ix]), Ytr[ix])
+            for group in opt.param_groups:
+                group["lr"] = cfg.lr_at(i)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)
+            opt.step()
+            self.lossi.append(loss.item())
+        self.seconds += time.perf_counter() - t0
+
+    @property
+    def tail_loss(self) -> float:
+        """The mean loss of the last 1,000 steps."""
+        tail = self.lossi[-1000:]
+        return sum(tail) / len(tail)
+
+
 def plain_loop(data: Dataset, model_config: MLPConfig, config: TrainConfig, steps: int) -> tuple[float, float]:
-    """The plain PyTorch loop: nn layers, autograd, torch.optim (AdamW or SGD), nn.Dropout, clip_grad_norm_
-    if clipping, and loss.item() every step. Returns (steps per second, mean loss of the last 1,000 steps)."""
-    torch.manual_seed(config.seed)
-    model = PlainModel(model_config, config.dropout)
-    params = list(model.parameters())
-    if config.optimizer == "adamw":
-        opt: torch.optim.Optimizer = torch.optim.AdamW(params, lr=config.lr, betas=(config.beta1, config.beta2),
-                                                       weight_decay=config.weight_decay)
-    else:
-        opt = torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay)
-    g = torch.Generator().manual_seed(config.seed)
-    Xtr, Ytr = data.X["train"], data.Y["train"]
-    lossi = []
-    t0 = time.perf_counter()
-    for i in range(steps):
-        ix = torch.randint(0, Xtr.shape[0], (config.batch_size,), generator=g)
-        loss = F.cross_entropy(model(Xtr[ix]), Ytr[ix])
-        for group in opt.param_groups:
-            group["lr"] = config.lr_at(i)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if config.grad_clip:
-            torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
-        opt.step()
-        lossi.append(loss.item())
-    dt = time.perf_counter() - t0
-    tail = lossi[-1000:]
-    return steps / dt, sum(tail) / len(tail)
+    """PlainLoop for `steps` steps: (steps per second, mean loss of the last 1,000 steps)."""
+    loop = PlainLoop(data, model_config, config)
+    loop.run(steps)
+    return steps / loop.seconds, loop.tail_loss
 
 
-def matmul_floor(model_config: MLPConfig, batch_size: int, reps: int = 2000) -> float:
+def _per_call(once: Callable[[], None], reps: int, seconds: float) -> float:
+    """Seconds per call of once(): warmed up, then `reps` calls or as many as fit in `seconds` (at least 3)."""
+    warm = time.perf_counter()
+    for i in range(50):
+        once()
+        if i >= 1 and time.perf_counter() - warm > seconds / 10:
+            break
+    t0, n = time.perf_counter(), 0
+    while n < reps and (n < 3 or time.perf_counter() - t0 < seconds):
+        once()
+        n += 1
+    return (time.perf_counter() - t0) / n
+
+
+def matmul_floor(model_config: MLPConfig, batch_size: int, reps: int = 2000, seconds: float = 3.0) -> float:
     """Seconds per step of the step's matrix multiplies alone (each layer's forward, its weights' gradient and
-    its input's gradient; the direct connections' too), on preallocated buffers: what no kernel can beat."""
+    its input's gradient; the direct connections' too), on preallocated buffers: what no kernel can beat.
+    `reps` steps, or as many as fit in `seconds` (a word model's step takes a tenth of a second)."""
     B = batch_size
     work = []
     for layer in model_config.plan():
@@ -202,12 +236,33 @@ def matmul_floor(model_config: MLPConfig, batch_size: int, reps: int = 2000) -> 
             torch.mm(x.t(), y, out=gW)  # the weights' gradient (y stands in for the gradient: same shape)
             torch.mm(y, W.t(), out=dx)  # the input's gradient
 
-    for _ in range(50):
-        once()
-    t0 = time.perf_counter()
-    for _ in range(reps):
-        once()
-    return (time.perf_counter() - t0) / reps
+    return _per_call(once, reps, seconds)
+
+
+def wide_matmul_floor(model_config: MLPConfig, batch_size: int, library: str, seconds: float = 3.0) -> float:
+    """matmul_floor for the layout of core.kernels.wide: the hidden layers' products by torch, and the output side
+    as one (B, K) @ (K, V) product each way (the output weights, direct connections and bias as one matrix), by
+    `library` ("openblas" or "torch", core.kernels.blas)."""
+    from core.kernels.blas import Gemm
+
+    B, plan = batch_size, model_config.plan()
+    out, V = plan[-1], model_config.vocab_size
+    K = out.fan_in + 1 + (model_config.block_size * model_config.n_embd if model_config.direct else 0)
+    gemm = Gemm(library)
+    gemm.set_threads(torch.get_num_threads())  # as many as torch's, which bench_preset set
+    x, W, y, gW, dx = torch.randn(B, K), torch.randn(K, V), torch.empty(B, V), torch.empty(K, V), torch.empty(B, K)
+    calls = [gemm.product(x, W, y), gemm.product(x.t(), y, gW), gemm.product(y, W.t(), dx)]
+    for layer in plan[:-1]:
+        n = B * layer.rows
+        h, Wh, yh = torch.randn(n, layer.fan_in), torch.randn(layer.fan_in, layer.width), torch.empty(n, layer.width)
+        gWh, dh = torch.empty(layer.fan_in, layer.width), torch.empty(n, layer.fan_in)
+        calls += [Gemm("torch").product(*abc) for abc in ((h, Wh, yh), (h.t(), yh, gWh), (yh, Wh.t(), dh))]
+
+    def once() -> None:
+        for call in calls:
+            call()
+
+    return _per_call(once, 2000, seconds)
 
 
 def compiled_matmul_floor(model_config: MLPConfig, batch_size: int, reps: int = 2000) -> float:
@@ -240,7 +295,8 @@ class PresetBench:
     plain_loss: float
     trainer_loss: float
     floor_seconds: float  # per step
-    kernel: str = "torch"  # the trainer's kernel: "numba" (core.kernels.jit) or "torch"
+    kernel: str = "torch"  # the trainer's kernel: "numba" (core.kernels.jit), "openblas" (core.kernels.wide) or "torch"
+    source: str = ""  # the data's
 
     @property
     def ratio(self) -> float:
@@ -252,23 +308,42 @@ class PresetBench:
         return self.floor_seconds * self.trainer_sps
 
 
+ROUNDS = 3  # bench_preset alternates the plain loop, the trainer and the floor this many times
+
+
+def step_floor(model_config: MLPConfig, batch_size: int, kernel: str, seconds: float) -> float:
+    """The fastest way to do the step's matmuls alone: torch's per layer; for the compiled step numba's too (its
+    tiny matmuls skip torch's dispatch); for core.kernels.wide's layout (the output side as one matrix), that
+    layout on OpenBLAS or torch."""
+    floor = matmul_floor(model_config, batch_size, seconds=seconds)
+    if kernel == "numba":
+        floor = min(floor, compiled_matmul_floor(model_config, batch_size))
+    if model_config.vocab_size >= WIDE_VOCAB and not model_config.bn_out:
+        floor = min(floor, *(wide_matmul_floor(model_config, batch_size, lib, seconds)
+                             for lib in ("openblas", "torch")))
+    return floor
+
+
 def bench_preset(data: Dataset, model_config: MLPConfig, config: TrainConfig, steps: int,
                  threads: int = 1) -> PresetBench:
-    """The plain PyTorch loop, the trainer and the matmul floor: same data, steps and thread count."""
+    """The plain PyTorch loop, the trainer and the matmul floor: same data, steps and thread count. The three take
+    turns, ROUNDS times, so that a machine whose load changes (other jobs) weighs on each alike; the floor is the
+    mean of its rounds'."""
     torch.set_num_threads(threads)
     model_config = replace(model_config, vocab_size=len(data.vocab), block_size=data.block_size)
     config = scaled(config, steps, minutes=None, patience=0)
-    plain_sps, plain_loss = plain_loop(data, model_config, config, steps)
+    plain = PlainLoop(data, model_config, config)
     trainer = Trainer(data, model_config, config)
     trainer.threads = threads
-    t0 = time.perf_counter()
-    trainer.run(steps)
-    dt = time.perf_counter() - t0
+    trainer_seconds, floors = 0.0, []
+    for r in range(ROUNDS):
+        n = steps * (r + 1) // ROUNDS - steps * r // ROUNDS
+        plain.run(n)
+        t0 = time.perf_counter()
+        trainer.run(n)
+        trainer_seconds += time.perf_counter() - t0
+        floors.append(step_floor(model_config, config.batch_size, trainer.kernel.name, 1.0))
     _, vals = trainer.history.series()
     trainer_loss = (10 ** vals[-1000:]).mean().item()
-    floor = matmul_floor(model_config, config.batch_size)
-    kernel = trainer.kernel.name
-    if kernel == "numba":  # its matmuls skip torch's dispatch: the floor is the faster of the two ways
-        floor = min(floor, compiled_matmul_floor(model_config, config.batch_size))
-    return PresetBench(steps, threads, model_config.num_params(), plain_sps, trainer.step / dt, plain_loss,
-                       trainer_loss, floor, kernel)
+    return PresetBench(steps, threads, model_config.num_params(), steps / plain.seconds, trainer.step / trainer_seconds,
+                       plain.tail_loss, trainer_loss, sum(floors) / len(floors), trainer.kernel.name, data.source)

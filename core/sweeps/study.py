@@ -232,8 +232,8 @@ def run_trial(trial: Any, values: dict[str, Any], budget: Budget, runs_dir: Any,
     import optuna
 
     from core.config import configs
-    from core.engine.policy import training_cores
     from core.engine.train import Trainer
+    from core.kernels.threads import training_threads
 
     trial.set_user_attr("values", json.dumps(values))  # what it trained, in full: show and recipes use it
     broken = settings.broken_rules(values)
@@ -244,7 +244,7 @@ def run_trial(trial: Any, values: dict[str, Any], budget: Budget, runs_dir: Any,
         trainer = Trainer(_cached_data(values, mcfg.block_size, data_cache), mcfg, tcfg)
     except ConfigError as e:  # e.g. a model too large for memory
         raise Skip(str(e)) from None
-    trainer.threads = training_cores(mcfg.members, 1)  # a worker per core: an ensemble's members share its one
+    trainer.threads = training_threads(mcfg, tcfg.batch_size, 1)  # a worker per core: an ensemble's members share it
     session, writer, errors = _open_run(trainer, values, runs_dir, study, trial.number)
     trial.set_user_attr("run", str(writer.path))
     session.resume()

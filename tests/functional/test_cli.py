@@ -531,3 +531,33 @@ def test_run_json_and_metrics_json_tell_the_same_seconds(trained_run):
     last = json.loads((run / EVALS).read_text().splitlines()[-1])
     assert metrics["dev_curve"][-1][0] == last["seconds"]
     assert metrics["dev_curve"][-1][1] == last["step"] == metrics["steps"]
+
+
+@pytest.mark.slow
+def test_bench_of_the_bengio_preset_times_the_wide_kernel_on_its_corpus(capsys, monkeypatch):
+    """`bench --preset bengio`: on the built-in kjv as words, the trainer on the wide kernel, the plain loop, the
+    ratio and the share of the floor (steps cut down for the test)."""
+    from tui.subcommands import bench
+
+    monkeypatch.setattr(bench, "SMALL_STEP_MACS", 1)  # the minimum falls to MIN_BIG_STEPS
+    code, out, err = run_cli(capsys, ["bench", "--preset", "bengio", "--steps", str(bench.MIN_BIG_STEPS),
+                                      "--threads", "1"])
+    assert code == 0, err
+    assert re.match(r"--preset bengio on kjv: [\d,]+ parameters, batch 256, adamw, 20 steps each, 1 thread\n", out), out
+    rates = re.findall(r"^(plain PyTorch|mlp-tui trainer \((?:wide kernel, OpenBLAS|torch kernels)\)).*?"
+                       r"(\d+\.\d\d) steps/s", out, re.MULTILINE)
+    assert [who for who, _ in rates][0] == "plain PyTorch" and len(rates) == 2
+    plain, ours = (float(rate) for _, rate in rates)
+    assert float(re.search(r"^ratio: (\d+\.\d+)x", out, re.MULTILINE).group(1)) == pytest.approx(ours / plain,
+                                                                                                 abs=0.02)
+    m = re.search(r"matmul floor: ([\d,]+) us per step .* our share of the floor: (\d+)%", out)
+    assert m and int(m.group(1).replace(",", "")) > 1000 and 0 < int(m.group(2)) <= 100
+
+
+def test_bench_of_a_big_step_needs_fewer_steps_yet_some(capsys):
+    from tui.subcommands.bench import min_steps
+
+    assert min_steps(1_000) == 3_000 and min_steps(10**12) == 20
+    code, out, err = run_cli(capsys, ["bench", "--preset", "bengio", "--steps", "10"])
+    assert_cli_error(code, err, "--steps 10", f"at least {min_steps(256 * 290 * 16_383 + 256 * 240 * 50):,}")
+    assert out == ""

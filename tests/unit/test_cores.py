@@ -1,15 +1,19 @@
-"""The cores a model trains on: decided once for the app (tui.hosting), capped by its members (core.engine.policy)."""
+"""The cores a model trains on: the budget decided once for the app (tui.hosting), then core.kernels.threads' one
+rule: capped by an ensemble's members, one for a small single model."""
 from __future__ import annotations
 
 import os
 
-from core.engine.policy import training_cores
+from core.config import MLPConfig
+from core.kernels import threads
 from tui.hosting import core_budget, served
 
 
-def test_an_ensemble_gets_a_core_per_member_up_to_the_budget_and_one_model_one():
-    assert [training_cores(4, b) for b in (1, 2, 3, 4, 8)] == [1, 2, 3, 4, 4]
-    assert training_cores(1, 8) == 1 and training_cores(3, 0) == 1
+def test_an_ensemble_gets_a_core_per_member_up_to_the_budget_and_one_model_one(monkeypatch):
+    monkeypatch.setattr(threads, "cores", lambda: 8)
+    four = MLPConfig(n_embd=8, n_hidden=256, members=4)
+    assert [threads.training_threads(four, 32, b) for b in (1, 2, 3, 4, 8)] == [1, 2, 3, 4, 4]
+    assert threads.training_threads(MLPConfig(), 32, 8) == 1 and threads.training_threads(four, 32, 0) == 1
 
 
 def test_a_served_app_keeps_to_one_core_and_a_lone_one_may_use_them_all(monkeypatch):

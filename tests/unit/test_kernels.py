@@ -15,6 +15,8 @@ from core.kernels.general import FusedDeep
 from core.kernels.jit import JitGeneral, JitSGD
 from core.kernels.lecture import FusedGeneral, FusedSGD
 from core.kernels.members import MembersKernel
+from core.kernels.wide import WIDE_VOCAB, WideOut
+from core.probes.zipf import zipf_dataset
 
 # (model settings, recipe, MLP_TUI_KERNEL, the class make_kernel picks for them)
 CASES = [
@@ -27,6 +29,8 @@ CASES = [
     ({}, {"optimizer": "adamw", "dropout": 0.1}, "", JitGeneral),
     ({"members": 2, "n_embd": 8, "n_hidden": 16}, {}, "", MembersKernel),
     ({"members": 2, "n_embd": 8, "n_hidden": 16}, {"optimizer": "adamw"}, "torch", MembersKernel),
+    ({"direct": True, "words": True}, {"optimizer": "adamw"}, "", WideOut),  # words: a vocabulary of WIDE_VOCAB
+    ({"words": True}, {}, "torch", WideOut),
 ]
 
 
@@ -51,16 +55,18 @@ def test_each_kernel_keeps_the_contract_and_the_trainer_names_it(small_data, mon
     if env == "" and cls in (JitSGD, JitGeneral) and not jit.available():
         pytest.skip(f"numba: {jit.why_not()}")
     monkeypatch.setenv("MLP_TUI_KERNEL", env)
+    model_kw = dict(model_kw)
+    data = zipf_dataset(3, WIDE_VOCAB, 5_000) if model_kw.pop("words", False) else small_data
     mc = MLPConfig(**{"n_embd": 4, "n_hidden": 32, "init": "kaiming", **model_kw})
-    tr = Trainer(small_data, mc, TrainConfig(**{"steps": 100_000, "batch_size": 8, **train_kw}))
+    tr = Trainer(data, mc, TrainConfig(**{"steps": 100_000, "batch_size": 8, **train_kw}))
     kernel = tr.kernel
     assert type(kernel) is cls and isinstance(kernel, Kernel)
     assert type(make_kernel(tr.model, tr.config)) is cls  # the Trainer runs what make_kernel picks
     compiled = cls in (JitSGD, JitGeneral) or (cls is MembersKernel and env == "" and jit.available())
-    assert kernel.name == ("numba" if compiled else "torch")
+    assert kernel.name == ("numba" if compiled else "openblas" if cls is WideOut else "torch")
     assert isinstance(kernel.stacked, bool) and isinstance(kernel.general, bool)
     assert kernel.row_offset.shape == (8,)
-    assert kernel.general == (not tr.config.fast_path or cls in (FusedGeneral, FusedDeep))
+    assert kernel.general == (not tr.config.fast_path or cls in (FusedGeneral, FusedDeep, WideOut))
     assert bool(kernel.mask_shape) == kernel.general  # a general kernel takes dropout masks
     state = kernel.state_dict()
     assert bool(state) == kernel.general  # plain SGD keeps no optimiser state

@@ -14,6 +14,15 @@ from tui.subcommands.options import add_training_options, resolve_settings
 # 10,500 over 1,000, 11,700 over 3,000 and 11,900 over 10,000, while the lecture loop kept 2,300 from 10 steps on:
 # a ratio of 0.4x at 10 steps, 4.6x at 1,000 (12% low), 5.1x at 3,000 (within 3% of the longer runs').
 MIN_STEPS = 3_000
+# A word model's step takes a tenth of a second, where the start-up stays ~12 ms: its minimum is scaled down by
+# its step's multiply-adds against this (core.kernels.threads.step_macs), to at least MIN_BIG_STEPS.
+SMALL_STEP_MACS = 20_000_000
+MIN_BIG_STEPS = 20
+
+
+def min_steps(macs: int) -> int:
+    """The fewest steps whose ratio means something, for a step of `macs` multiply-adds (MIN_STEPS for small)."""
+    return max(MIN_BIG_STEPS, min(MIN_STEPS, MIN_STEPS * SMALL_STEP_MACS // max(1, macs)))
 
 
 def bench(args: argparse.Namespace, values: dict | None) -> int:
@@ -50,8 +59,11 @@ def bench(args: argparse.Namespace, values: dict | None) -> int:
 
 
 def _bench_recipe(args: argparse.Namespace, values: dict) -> int:
+    from dataclasses import replace
+
     from core.config import configs
     from core.data import Dataset
+    from core.kernels.threads import step_macs, training_threads
     from core.probes.bench import bench_preset
     from core.tokens import TextOptions
 
@@ -61,18 +73,25 @@ def _bench_recipe(args: argparse.Namespace, values: dict) -> int:
         mcfg = mcfg.member()
         print(f"an ensemble of {members} members: timing one (n_embd {mcfg.n_embd}, n_hidden {mcfg.n_hidden}); "
               f"`train` runs them side by side, a core each", flush=True)
-    steps = args.steps or 3_000
     data = Dataset.load(values["data"], mcfg.block_size, dedupe=bool(values.get("dedupe")),
                         options=TextOptions.from_values(values))
+    mcfg = replace(mcfg, vocab_size=len(data.vocab))
+    least = min_steps(step_macs(mcfg, tcfg.batch_size))
+    if args.steps is not None and args.steps < least:
+        fail(f"--steps {args.steps:,}: bench needs at least {least:,} steps of this recipe; over fewer the trainer's "
+             f"start-up outweighs its speed and the ratio means nothing")
+    steps = args.steps or min(3_000, 3 * least)
+    threads = args.threads or training_threads(mcfg, tcfg.batch_size)
     what = f"--preset {args.preset}" if args.preset else "this recipe"
-    r = bench_preset(data, mcfg, tcfg, steps, args.threads)
+    print(f"{what} on {data.source}: {mcfg.num_params():,} parameters, batch {tcfg.batch_size}, {tcfg.optimizer}, "
+          f"{steps:,} steps each, {threads} thread{'s' * (threads != 1)}", flush=True)
+    r = bench_preset(data, mcfg, tcfg, steps, threads)
     tail = min(1000, steps)
-    print(f"{what} on {data.source}: {r.params:,} parameters, batch {tcfg.batch_size}, {tcfg.optimizer}, "
-          f"{steps:,} steps each, {r.threads} torch thread{'s' * (r.threads != 1)}", flush=True)
-    print(f"plain PyTorch (nn, autograd, torch.optim, .item()): {r.plain_sps:>9,.0f} steps/s  "
+    print(f"plain PyTorch (nn, autograd, torch.optim, .item()): {_rate(r.plain_sps):>9} steps/s  "
           f"(loss over the last {tail:,} steps {r.plain_loss:.3f})")
-    label = "mlp-tui trainer (" + ("numba step" if r.kernel == "numba" else "torch kernels") + "):"
-    print(f"{label:<52}{r.trainer_sps:>9,.0f} steps/s  "
+    label = "mlp-tui trainer (" + {"numba": "numba step", "openblas": "wide kernel, OpenBLAS"}.get(
+        r.kernel, "torch kernels") + "):"
+    print(f"{label:<52}{_rate(r.trainer_sps):>9} steps/s  "
           f"(loss over the last {tail:,} steps {r.trainer_loss:.3f})")
     print(f"ratio: {r.ratio:.2f}x")
     print(f"matmul floor: {r.floor_seconds * 1e6:,.0f} us per step ({1 / r.floor_seconds:,.0f} steps/s if a step "
@@ -80,22 +99,30 @@ def _bench_recipe(args: argparse.Namespace, values: dict) -> int:
     return 0
 
 
+def _rate(steps_per_second: float) -> str:
+    """Steps per second as the bench prints them: whole numbers, or two decimals for a word model's few."""
+    return f"{steps_per_second:,.0f}" if steps_per_second >= 100 else f"{steps_per_second:.2f}"
+
+
 def add_parser(cl: CommandLine) -> None:
     p = cl.add("bench", run, description="Steps per second of the lecture's training loop and of mlp-tui's trainer, "
                "same recipe, same data, one process. With --preset or any model or training flag: that recipe "
                "written the plain PyTorch way (nn layers, autograd, torch.optim, loss.item() per step) against the "
                "trainer, and the step's matmul floor. --steps: steps for each loop (default here: 30,000 for the "
-               f"lecture's loop, 3,000 for a recipe; at least {MIN_STEPS:,}, for a ratio that means something).")
-    p.add_argument("--threads", type=thread_count, default=1, metavar="N", help="torch threads (default: 1)")
+               f"lecture's loop, 3,000 for a recipe, fewer for a big step; at least {MIN_STEPS:,}, or for a big step "
+               f"as many as take about as long, for a ratio that means something).")
+    p.add_argument("--threads", type=thread_count, default=None, metavar="N",
+                   help="torch threads (default: the lecture's loop 1; a recipe as `train` would run it alone: 1 for a "
+                        "small model, 2 for a big step when a second core is free)")
     if cl.wants_settings("bench"):
         add_training_options(p)
 
 
 def run(args: argparse.Namespace) -> int:
     """The lecture's loop, or with --preset or any model or training flag (not --data, --steps) that recipe."""
-    if args.steps is not None and args.steps < MIN_STEPS:
-        fail(f"--steps {args.steps:,}: bench needs at least {MIN_STEPS:,}; over fewer steps the trainer's start-up "
-             f"outweighs its speed and the ratio means nothing (0.4x at 10 steps, 5x at {MIN_STEPS:,})")
     recipe = args.preset is not None or any(getattr(args, s.name, None) is not None for s in settings.SETTINGS
                                             if s.cli and s.name not in ("data", "steps"))
+    if not recipe and args.steps is not None and args.steps < MIN_STEPS:  # a recipe's minimum depends on its step
+        fail(f"--steps {args.steps:,}: bench needs at least {MIN_STEPS:,}; over fewer steps the trainer's start-up "
+             f"outweighs its speed and the ratio means nothing (0.4x at 10 steps, 5x at {MIN_STEPS:,})")
     return bench(args, resolve_settings(args) if recipe else None)

@@ -110,10 +110,9 @@ def _new_run(args: argparse.Namespace, mcfg: Any, tcfg: Any, source: str, dedupe
 
 def _session(args: argparse.Namespace, start: Start, stopper: _Stopper) -> int:
     """Train a Start's Trainer in a Session until it ends or a signal comes; save and report."""
-    import torch
 
-    from core.engine.policy import training_cores
     from core.engine.session import Session
+    from core.kernels.threads import training_threads
     from core.runs.writer import clocks
 
     err = _console()
@@ -141,10 +140,9 @@ def _session(args: argparse.Namespace, start: Start, stopper: _Stopper) -> int:
     session = Session(trainer, start.writer, emit=on_event)
     session.first_evaluation()  # the loss before the first step, as the app shows it
     session.resume()
-    if args.threads is None:  # one model: one thread is faster and stable (ARCHITECTURE.md, "Measured");
-        args.threads = training_cores(mcfg.members, os.cpu_count() or 1)  # an ensemble: a core per member
-    trainer.threads = args.threads
-    torch.set_num_threads(1 if mcfg.members > 1 else args.threads)  # an ensemble's threads are its members'
+    if args.threads is None:  # core.kernels.threads' rule: one for a small model, a core per member of an
+        args.threads = training_threads(mcfg, trainer.config.batch_size)  # ensemble, two for a big step
+    trainer.threads = args.threads  # the Trainer sets torch's threads from it (an ensemble's are its members')
     first, t0 = trainer.step, time.perf_counter()
     _train_until_stopped(session, progress, task, stopper)
     train_wall = time.perf_counter() - t0
@@ -321,9 +319,10 @@ def add_parser(cl: CommandLine) -> None:
     add_runs_dir(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--threads", type=thread_count, default=None, metavar="N",
-                   help="threads for training (default: 1, or one per member of an ensemble up to the cores "
-                        "here; on 2 cores, 2 torch threads ran one model of --preset best at 0.6-1.1x one "
-                        "thread, and the compiled step of the fast extra runs one model on one thread)")
+                   help="threads for training (default: 1 for a small model, one per member of an ensemble up "
+                        "to the cores here, 2 for a model whose step multiplies big matrices, such as a word "
+                        "model's output side, when a second core is free; on 2 cores, 2 torch threads ran one "
+                        "model of --preset best at 0.6-1.1x one thread)")
 
 
 def run(args: argparse.Namespace) -> int:
