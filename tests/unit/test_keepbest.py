@@ -178,3 +178,24 @@ def test_going_on_after_keep_bests_ending_starts_from_the_last_weights(small_dat
     drive(s)
     assert tr.step == straight.step == 320 and tr.last_state is not None and straight.last_state is not None
     assert same(tr.last_state, straight.last_state)  # both ended keeping their best; the last weights are one
+
+
+def test_a_damaged_record_or_a_lost_last_pt_is_said_in_one_line(small_data, tmp_path):
+    """A checkpoint whose session record is not a count and a kind of weights is damaged (one line); a run that
+    ended keeping its best weights and lost last.pt goes on from the best ones, and says so."""
+    from core.errors import MLPTuiError
+
+    run(trainer(small_data), tmp_path / "run", stop=STOP)
+    last = weights(open_run(tmp_path / "run").trainer)  # with last.pt: the last weights, model.pt's set aside
+    (tmp_path / "run" / LAST).unlink()
+    opened = open_run(tmp_path / "run")
+    assert opened.note == "its last weights (last.pt) are missing or do not match: it goes on from the best ones, " \
+                          "kept at its end"
+    assert opened.trainer.best_state is None and not same(weights(opened.trainer), last)  # model.pt's: the best
+    ckpt = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
+    ckpt["session"] = {"stale": -1, "kept": "best"}
+    torch.save(ckpt, tmp_path / "run" / "model.pt")
+    with pytest.raises(MLPTuiError) as e:
+        open_run(tmp_path / "run")
+    assert str(e.value) == (f"{tmp_path / 'run' / 'model.pt'}: damaged checkpoint (its session is "
+                            f"{{'stale': -1, 'kept': 'best'}})")
