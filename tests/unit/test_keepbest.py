@@ -199,3 +199,24 @@ def test_a_damaged_record_or_a_lost_last_pt_is_said_in_one_line(small_data, tmp_
         open_run(tmp_path / "run")
     assert str(e.value) == (f"{tmp_path / 'run' / 'model.pt'}: damaged checkpoint (its session is "
                             f"{{'stale': -1, 'kept': 'best'}})")
+
+
+def test_the_apps_continue_has_the_best_weights_and_one_point_at_its_step(small_data, tmp_path):
+    """The app's Load takes the same path: keep_best's weights back, and the plot's evaluations cut to one at the
+    step it goes on from (read after the writer cut the file)."""
+    import queue
+
+    from core.link import protocol as P
+    from core.link.pump import Pump
+
+    run(trainer(small_data), tmp_path / "run", stop=STOP)
+    last = weights(open_run(tmp_path / "run").trainer)  # what `train --resume` goes on from
+    out: queue.Queue = queue.Queue()
+    pump = Pump(out)
+    pump.load(str(tmp_path / "run"))
+    msgs = [out.get_nowait() for _ in range(out.qsize())]
+    (ready,) = [m for m in msgs if isinstance(m, P.Ready)]
+    assert [step for step, _ in ready.run["evals"]].count(STOP) == 1
+    assert pump.trainer.best_dev_step == 32 and pump.trainer.best_state is not None
+    assert same(weights(pump.trainer), last)  # on from the last weights, not model.pt's best ones
+    pump.close_run()
