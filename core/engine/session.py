@@ -60,7 +60,6 @@ class Session:
         self.last_eval_at = trainer.elapsed  # training seconds at the last scheduled evaluation
         self.eval_cost = 0.0  # seconds the last scheduled evaluation took
         self.last_sample = 0.0
-        self.stale = 0  # scheduled evaluations since the dev loss last improved
         self.kept = "last"  # which weights the end of the run left in the model: "last" or "best"
         self.final_losses: dict[str, float] = {}  # all splits of the last weights, at the end
         self.kept_losses: dict[str, float] = {}  # ... and of the weights kept (the best ones with keep_best)
@@ -81,6 +80,16 @@ class Session:
     def running(self) -> bool:
         return self.status == Status.RUNNING
 
+    @property
+    def stale(self) -> int:
+        """Scheduled evaluations since the dev loss last improved: the Trainer's, so a checkpoint keeps it and
+        patience stops a continued run where it would have stopped the unstopped one."""
+        return int(self.trainer.stale)
+
+    @stale.setter
+    def stale(self, n: int) -> None:
+        self.trainer.stale = n
+
     def snapshot(self) -> Any:
         """The trainer's snapshot with the session's status and message (what a UI draws)."""
         snap = self.trainer.publish()
@@ -94,6 +103,8 @@ class Session:
             self.status = Status.DONE
             return False
         self.status, self.message = Status.RUNNING, ""
+        if self.kept == "best" and self.trainer.restore_last():  # keep_best's ending undone: on from the last steps
+            self.kept = "last"
         return True
 
     def pause(self) -> None:

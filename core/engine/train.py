@@ -20,6 +20,7 @@ from core import settings
 from core.config import TrainConfig, validate_configs
 from core.data import SPLITS, Dataset
 from core.engine.history import LossHistory
+from core.engine.kept import KeptWeights
 from core.errors import ConfigError
 from core.kernels import Kernel, make_kernel
 from core.kernels.base import Rows
@@ -31,7 +32,7 @@ from core.status import Status
 POOL_ROWS = 1 << 17  # training-row indices drawn per call to randint (in whole batches)
 
 
-class Trainer:
+class Trainer(KeptWeights):
     """Trains an MLP on a Dataset, one chunk of steps per call: a synchronous engine.
 
     Whoever drives it (a core.engine.session.Session, or a notebook through run()) decides when to train,
@@ -69,7 +70,9 @@ class Trainer:
         self._mask_gen = torch.Generator().manual_seed(train_config.seed + 2)  # dropout masks
         self.wall = 0.0  # wall seconds spent in run(), pauses excluded: the clock of a time budget
         self.threads = 1  # torch threads while training; for an ensemble, threads for its members
-        self._best_state: list[torch.Tensor] | None = None  # weights at the best dev loss
+        self.best_state: list[torch.Tensor] | None = None  # weights at the best dev loss (core.engine.kept)
+        self.last_state: list[torch.Tensor] | None = None  # the last weights, while restore_best has put those in
+        self.stale = 0  # scheduled evaluations since the dev loss last improved (the Session's patience; checkpointed)
         self._pool = torch.empty(0, train_config.batch_size, dtype=torch.long)
         self._pool_pos = 0
         self._pool_gen_state = self._gen.get_state()
@@ -294,9 +297,7 @@ class Trainer:
 
     def _rollback(self, losses: torch.Tensor, limit: float, lr: float) -> None:
         """Put back the weights from the start of the chunk, pause, and say what happened."""
-        with torch.no_grad():
-            for b, p in zip(self._backup, self._tensors()):
-                p.copy_(b)
+        self._put(self._backup)
         bad_steps = (~torch.isfinite(losses)) | (losses > limit)
         first = int(bad_steps.nonzero()[0]) if bool(bad_steps.any()) else len(losses) - 1
         worst = losses[first].item()
@@ -342,15 +343,6 @@ class Trainer:
         self.publish()
         return True
 
-    def restore_best(self) -> bool:
-        """Put back the weights that had the best dev loss (if any evaluation saw one)."""
-        if self._best_state is None:
-            return False
-        with torch.no_grad():
-            for p, b in zip(self._tensors(), self._best_state):
-                p.copy_(b)
-        return True
-
     @torch.no_grad()
     def evaluate(self, splits: tuple[str, ...] = SPLITS) -> dict[str, float]:
         """Mean loss over each whole split; remembers the best dev loss."""
@@ -366,7 +358,7 @@ class Trainer:
         dev = losses.get("dev", math.nan)
         if best and math.isfinite(dev) and dev < self.best_dev:
             self.best_dev, self.best_dev_step = dev, self.step
-            self._best_state = [t.clone() for t in self._tensors()]
+            self.best_state = [t.clone() for t in self._tensors()]
         self.publish()
 
     def _make_snapshot(self) -> Snapshot:

@@ -236,10 +236,11 @@ class Pump:
         trainer, info, d = opened.trainer, opened.info, opened.trainer.data
         self.close_run()
         self.data, self.data_key = d, (d.source, d.block_size, _mtime(d.source), d.dedupe, d.options)
+        writer = self._writer_for(trainer, str(path))  # first: it cuts the files back to the checkpoint's step
         rows = [e for e in _or_empty(read_evals, path) if e["step"] <= trainer.step]
         evals, train_evals = ([(e["step"], e.get(s)) for e in rows] for s in ("dev", "train"))  # an ensemble plots both
         samples = [e for e in _or_empty(read_samples, path) if e["step"] <= trainer.step]
-        self.start(trainer, self._writer_for(trainer, str(path)),
+        self.start(trainer, writer,
                    run={"path": str(path), "created": info.get("created"), "evals": evals, "train_evals": train_evals,
                         "finished": trainer.finished})
         if samples:

@@ -60,6 +60,8 @@ def save_checkpoint(trainer: Trainer, path: str | os.PathLike[str], dedupe: bool
         "elapsed": trainer.elapsed,
         "best_dev_loss": trainer.best_dev,
         "best_dev_step": trainer.best_dev_step,
+        # patience's count, and which weights "model" holds: "best" after keep_best's ending (the last: RUN/last.pt)
+        "session": {"stale": trainer.stale, "kept": "last" if trainer.last_state is None else "best"},
         "vocab": list(trainer.data.vocab.itos),
         "dataset": dataset_ref(trainer.data.source),
         "split_seed": trainer.data.seed,
@@ -93,7 +95,7 @@ def _dense_members(ckpt: dict, model: MLP, damaged: Callable[[str], CheckpointEr
     blocks = {"W1": torch.empty(K, T, E, H, device="meta")}  # (K, T, E, H): only its shape is read
     weights = ckpt.get("model")
     if isinstance(weights, dict):
-        _check_tensors({"W1": weights.get("W1")}, blocks, "weights", damaged)
+        check_tensors({"W1": weights.get("W1")}, blocks, "weights", damaged)
         ckpt["model"] = {**weights, "W1": dense_w1(weights["W1"])}
     optimizer = ckpt.get("optimizer")
     state = optimizer.get("state") if isinstance(optimizer, dict) else None
@@ -103,7 +105,7 @@ def _dense_members(ckpt: dict, model: MLP, damaged: Callable[[str], CheckpointEr
     for key in ("exp_avg", "exp_avg_sq"):
         got = state.get(key)
         if isinstance(got, list) and len(got) > i:
-            _check_tensors({"W1": got[i]}, blocks, f"optimizer {key}", damaged)
+            check_tensors({"W1": got[i]}, blocks, f"optimizer {key}", damaged)
             state[key] = [dense_w1(t) if j == i else t for j, t in enumerate(got)]
 
 
@@ -123,6 +125,7 @@ class Checkpoint:
     elapsed: float = 0.0
     dedupe: bool = False
     options: TextOptions = field(default_factory=TextOptions)  # an older checkpoint's: lines of characters
+    session: dict[str, Any] = field(default_factory=dict)  # patience's count, the weights kept (core.runs.kept)
 
 
 def _config(cls: type, d: Any, path: Path) -> Any:
@@ -153,7 +156,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     model = MLP(mcfg)
     if ckpt["version"] >= 2 and mcfg.members > 1:
         _dense_members(ckpt, model, damaged)
-    _check_tensors(ckpt.get("model"), model.state_dict(), "weights", damaged)
+    check_tensors(ckpt.get("model"), model.state_dict(), "weights", damaged)
     model.load_state_dict(ckpt["model"])
     if model.config.members > 1:  # an ensemble's layout (core.kernels.members): what its members imply must hold
         problem = _members_problem(model)
@@ -194,6 +197,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         elapsed=_seconds(ckpt.get("elapsed")),
         dedupe=dedupe,
         options=options,
+        session=ckpt["session"] if isinstance(ckpt.get("session"), dict) else {},  # core.runs.kept checks it
     )
 
 
@@ -261,7 +265,7 @@ def _check_optimizer_state(state: Any, model: MLP, damaged: Callable[[str], Chec
         got = state.get(key)
         if not isinstance(got, list) or len(got) != len(params):
             raise damaged(f"optimizer state: {key}")
-        _check_tensors(dict(enumerate(got)), {i: p.detach() for i, p in enumerate(params)}, f"optimizer {key}",
+        check_tensors(dict(enumerate(got)), {i: p.detach() for i, p in enumerate(params)}, f"optimizer {key}",
                        damaged)
     own = state.get("member_b2")
     if own is not None:  # core.kernels.members: each member's moments of its b2, (members, vocab) each
@@ -270,7 +274,7 @@ def _check_optimizer_state(state: Any, model: MLP, damaged: Callable[[str], Chec
         b2 = model.get_buffer("member_b2")
         if not isinstance(own, dict):
             raise damaged("optimizer state: member_b2 is not a table of moments")
-        _check_tensors({k: own.get(k) for k in ("exp_avg", "exp_avg_sq")}, {"exp_avg": b2, "exp_avg_sq": b2},
+        check_tensors({k: own.get(k) for k in ("exp_avg", "exp_avg_sq")}, {"exp_avg": b2, "exp_avg_sq": b2},
                        "optimizer member_b2", damaged)
         if bool((own["exp_avg_sq"] < 0).any()):
             raise damaged("optimizer state: member_b2's exp_avg_sq holds negative values")
@@ -322,7 +326,7 @@ def _members_problem(model: MLP) -> str:
     return ""
 
 
-def _check_tensors(got: Any, want: dict, what: str, damaged: Any) -> None:
+def check_tensors(got: Any, want: dict, what: str, damaged: Any) -> None:
     """Every expected tensor present, of the expected shape and a float type, and finite; named if not."""
     if not isinstance(got, dict):
         raise damaged(f"no {what}")

@@ -11,9 +11,18 @@ A run directory holds:
                  core.runs.checkpoint's format: version 1 for a single model; an ensemble's (members > 1) is
                  version 2, which stores W1 and its AdamW moments as the members' blocks (members, block_size,
                  n_embd/members, n_hidden/members), not the merged W1 with its zero blocks (`--preset best`:
-                 7.8 MB, against 29 MB as version 1); ensembles written as version 1 still load;
+                 7.8 MB, against 29 MB as version 1); ensembles written as version 1 still load. It also keeps
+                 patience's count and which weights it holds ("session": {"stale", "kept": last or best});
+  best.pt        keep_best only: the weights of the best dev loss (core.runs.kept: weights and batch-norm statistics,
+                 an ensemble's W1 as members' blocks), with their step and dev loss; written (atomically, before
+                 model.pt) by a checkpoint only when the best changed since the last one, so that a continued run
+                 keeps them at its end as the unstopped run would;
+  last.pt        while model.pt holds the best weights that keep_best put back at the run's end: the last ones, from
+                 which a continued run goes on; removed by the first checkpoint that holds the last weights again.
+                 A run without these (made before them) continues too, and keeps its last weights at the end;
   losses.f32     log10 of every step's training loss, little-endian float32, appended;
-  evals.jsonl    one line per evaluation: step, seconds of training, split losses;
+  evals.jsonl    one line per evaluation: step, seconds of training, split losses; a continued run keeps one line
+                 at the step it goes on from (the first there, of the weights it goes on from);
   samples.jsonl  one line per batch of sampled names;
   metrics.json   `mlp-tui train` only: its summary at the end, with the same "status" (files written
                  before the rename say "state"; read_metrics reads both, as "status");
@@ -53,7 +62,8 @@ LOSSES = "losses.f32"
 EVALS = "evals.jsonl"
 SAMPLES = "samples.jsonl"
 METRICS = "metrics.json"
-RUN_FILES = (RUN_FILE, CHECKPOINT, LOSSES, EVALS, SAMPLES, METRICS, LOCK)
+BEST, LAST = "best.pt", "last.pt"  # keep_best's weights beside model.pt (core.runs.kept)
+RUN_FILES = (RUN_FILE, CHECKPOINT, LOSSES, EVALS, SAMPLES, METRICS, BEST, LAST, LOCK)
 FORMAT = "mlp-tui-run"
 VERSION = 1
 FLUSH_EVERY = 1.0  # seconds between flushes of the append-only files

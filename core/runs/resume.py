@@ -3,8 +3,9 @@
 The app's training process (core.link.pump, "continue" in the runs view) and `mlp-tui train --resume RUN`
 both come here, so they continue a run alike: the checkpoint's weights, optimiser state, batch and dropout
 streams, schedule and clocks (core.runs.checkpoint.resume_trainer), on the dataset split the run was trained
-on, with its loss history. A run killed before its first checkpoint has settings but no weights; with
-`fresh` it starts again from them, from step 0, in the same folder (the writer then rewrites its files).
+on, with its loss history, patience's count and keep_best's weights (core.runs.kept). A run killed before its
+first checkpoint has settings but no weights; with `fresh` it starts again from them, from step 0, in the same
+folder (the writer then rewrites its files).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from core.errors import MLPTuiError
 from core.runs.checkpoint import Checkpoint, load_checkpoint, resume_trainer
 from core.runs.files import safe_text, user_path
 from core.runs.folder import CHECKPOINT, RunError, locked_message, read_info, read_losses
+from core.runs.kept import restore_kept
 from core.runs.listing import NO_CHECKPOINT, never_saved
 from core.runs.lock import holder
 from core.tokens import TextOptions
@@ -37,6 +39,7 @@ class OpenedRun:
     trainer: Trainer
     info: dict[str, Any]
     checkpoint: Checkpoint | None
+    note: str = ""  # what keep_best lacks to go on as the unstopped run would (core.runs.kept), if anything
 
     @property
     def fresh(self) -> bool:
@@ -66,13 +69,14 @@ def open_run(path: str | os.PathLike[str], fresh: bool = False) -> OpenedRun:
     data = Dataset.load(ckpt.dataset, ckpt.model_config.block_size, ckpt.split_seed, dedupe=ckpt.dedupe,
                         options=ckpt.options)
     trainer = resume_trainer(ckpt, data)
+    note = restore_kept(path, ckpt, trainer)  # keep_best's weights: the best ones, and the last after its ending
     try:  # the curve is a bonus: a damaged losses.f32 costs only the plot's past
         losses = read_losses(path, max_steps=trainer.step)
         if len(losses):
             trainer.history.append(torch.tensor(losses.tolist()).nan_to_num_(nan=0.0, posinf=3.0, neginf=-3.0))
     except MLPTuiError:
         pass
-    return OpenedRun(path, trainer, info, ckpt)
+    return OpenedRun(path, trainer, info, ckpt, note)
 
 
 def _fresh_trainer(info: dict[str, Any], path: Path) -> Trainer:

@@ -41,6 +41,7 @@ from core.runs.folder import (
     read_info,
     read_samples,
 )
+from core.runs.kept import KeptFiles
 from core.runs.lock import RunLock, RunLocked
 from core.status import RUN_FOLDER, Status
 
@@ -82,6 +83,8 @@ class RunWriter:
         self.saved_step = trainer.step if resume and not fresh else -1
         self.last_flush = self.last_checkpoint = time.monotonic()
         self.status: Any = None  # () -> the run's status for run.json (a Session's); else the trainer's
+        self.kept = KeptFiles(trainer)  # best.pt and last.pt, beside model.pt
+        self._evaluated_at = -1  # a continued run's step, if evals.jsonl has its evaluation there already
         if self.resume:
             self.open()
 
@@ -186,6 +189,9 @@ class RunWriter:
             path = self.folder / name
             if is_plain_file(path):
                 kept = [r for r in read(self.folder) if r["step"] <= steps]
+                if name == EVALS and kept and kept[-1]["step"] == steps:  # one line there: the first, of the weights
+                    kept = [r for r in kept if r["step"] < steps] + [next(r for r in kept if r["step"] == steps)]
+                    self._evaluated_at = steps  # it goes on from (the end's others: keep_best's, or repeats)
                 text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept)
                 write_atomic(path, partial(_write_all, text=text), binary=False)
 
@@ -222,6 +228,9 @@ class RunWriter:
             self._pending.append((name, line))
 
     def log_eval(self, step: int, losses: dict[str, float], seconds: float) -> None:
+        if step == self._evaluated_at:  # a continued run's first evaluation: its line is there from before the stop
+            self._evaluated_at = -1
+            return
         self._log_line(EVALS, json.dumps(json_safe({"step": step, "seconds": round(seconds, 3), **losses})) + "\n")
 
     def log_samples(self, step: int, names: list[tuple[str, bool]]) -> None:
@@ -255,7 +264,7 @@ class RunWriter:
         self.open()
         self.flush()
         try:
-            save_checkpoint(tr, self.folder / CHECKPOINT, dedupe=self.dedupe)
+            self.kept.save(tr, self.folder, partial(save_checkpoint, tr, self.folder / CHECKPOINT, dedupe=self.dedupe))
         except OSError as e:
             raise RunError(f"{safe_text(self.path)}: cannot save the run ({e.strerror or e})") from None
         self._update_info(status or (self.status() if self.status else tr.snapshot().status))

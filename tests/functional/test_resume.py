@@ -246,3 +246,32 @@ def test_a_sweep_trial_started_afresh_stays_its_trial(capsys, run_copy):
     assert "training it afresh" in err.splitlines()[0]
     info = json.loads((run / "run.json").read_text())
     assert (info["study"], info["trial"], info["step"], info["status"]) == ("s1", 3, 200, "done")
+
+
+def test_a_resumed_keep_best_run_ends_as_an_unstopped_one_with_one_evaluation_at_its_step(capsys, tmp_path):
+    """With keep_best and patience (the best and single presets'): the same losses and weights as one 600-step run,
+    and evals.jsonl has one line at step 250, where the run went on (the unit tests, tests/unit/test_keepbest.py,
+    put the best dev loss before the stop; here the evaluations come when the clock says)."""
+    words = write_words(tmp_path / "words.txt", SMALL_WORDS)
+    flags = [*PLAIN, "--keep-best", "--patience", "1000"]
+    straight = train(capsys, words, tmp_path / "straight", *flags, "--steps", "600")
+    train(capsys, words, tmp_path / "stopped", *flags, "--steps", "250")
+    code, err = resume(capsys, tmp_path / "stopped", "--steps", "600")
+    assert code == 0, err
+    resumed = json.loads((tmp_path / "stopped" / "metrics.json").read_text())
+    assert [resumed[k] for k in (*LOSSES, "kept")] == [straight[k] for k in (*LOSSES, "kept")]
+    assert same_weights(tmp_path / "stopped", tmp_path / "straight")
+    steps = [json.loads(line)["step"] for line in (tmp_path / "stopped" / "evals.jsonl").read_text().splitlines()]
+    assert steps.count(250) == 1 and steps[0] == 0 and steps[-1] == 600
+
+
+def test_an_ensembles_progress_bar_names_its_training_loss(capsys, tmp_path, monkeypatch):
+    """The bar's training loss of an ensemble is its members' mean, beside the ensemble's dev: said so."""
+    monkeypatch.setenv("COLUMNS", "200")
+    words = write_words(tmp_path / "words.txt", SMALL_WORDS)
+    for flags, label in (([], " loss "), (["--members", "2", "--n-embd", "4", "--hidden", "16"], " members' mean ")):
+        code, _, err = run_cli(capsys, ["train", "--data", str(words), "--out", str(tmp_path / label.strip()),
+                                        "--steps", "50", *flags])
+        assert code == 0, err
+        bar = next(line for line in err.splitlines() if line.startswith("training "))
+        assert label in bar and " dev " in bar and ("members' mean" in bar) == ("members" in label)

@@ -167,12 +167,15 @@ def _new_folder(out: Path | None) -> Path | None:
 
 
 def _progress_bar(err: Any, trainer: Any, quiet: bool) -> tuple[Any, Any]:
-    """A Rich progress bar on stderr (off with --quiet) and its task: steps, speed, loss, dev, lr, time left."""
+    """A Rich progress bar on stderr (off with --quiet) and its task: steps, speed, loss, dev, lr, time left.
+    An ensemble's training loss is its members' mean (each on its own batch), its dev the ensemble's: labelled
+    so, as the app's plot does."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    loss = "members' mean" if trainer.model_config.members > 1 else "loss"
     progress = Progress(
         TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[sps]:>7,.0f} steps/s"), TextColumn("loss {task.fields[loss]:.4f}"),
+        TextColumn("{task.fields[sps]:>7,.0f} steps/s"), TextColumn(loss + " {task.fields[loss]:.4f}"),
         TextColumn("dev {task.fields[dev]:.4f}"), TextColumn("lr {task.fields[lr]:.3g}"), TimeRemainingColumn(),
         console=err, disable=quiet, transient=False,
     )

@@ -112,8 +112,9 @@ def continue_run(args: argparse.Namespace) -> Start:
                  if e["step"] <= trainer.step and e.get("dev") is not None]
     except MLPTuiError:
         evals = []
+    note = [f"note: {opened.note}"] if opened.note else []
     return Start(trainer, writer, path, trainer.data.dedupe,
-                 [f"{step}{' with ' + applied if applied else ''}: {run_line(trainer)}"], evals)
+                 [f"{step}{' with ' + applied if applied else ''}: {run_line(trainer)}", *note], evals)
 
 
 def _preset_of(path: Path) -> str | None:
