@@ -48,9 +48,12 @@ def cmd_sweep(args: argparse.Namespace, values: dict) -> int:
     _, reason = settings.BY_NAME["data"].parse(str(values["data"]))  # before any study or worker: one line
     if reason:
         raise ConfigError(f"--data {safe_text(str(values['data']))}: {reason}")
-    from core.data import read_words
+    from core.data import BOUNDARY, read_lines, read_words
 
-    read_words(values["data"])  # a list no trial could load is one line here, not a failed trial per worker
+    if values.get("format") == "text":  # running text: any readable UTF-8 file; its tokens are checked per trial
+        read_lines(values["data"])
+    else:  # a list no trial could load is one line here, not a failed trial per worker
+        read_words(values["data"], BOUNDARY if values.get("tokens", "chars") == "chars" else None)
     if args.trial_steps is None and args.trial_minutes is None:
         args.trial_steps = 50_000
     if args.trials is None and args.sweep_minutes is None:
@@ -220,6 +223,8 @@ def _reading(command: Any) -> Any:
 
 def _show(args: argparse.Namespace, url: str) -> int:
     """A study's leaderboard, its best settings as a command line or a recipe, its importances."""
+    from core.measures import perplexity
+    from core.runs.listing import perplexity_text
     from core.sweeps.study import SweepError, best_command, counts, leaderboard, load_study
 
     study = load_study(args.study, url)
@@ -236,11 +241,12 @@ def _show(args: argparse.Namespace, url: str) -> int:
     if not top:
         print("no trial has completed yet")
         return 0
-    print_(f"\n{'trial':>5} {'dev':>7} {'test':>7} {'steps':>9}  settings")
+    print_(f"\n{'trial':>5} {'dev':>7} {'dev ppl':>9} {'test':>7} {'steps':>9}  settings")
     for t in top:
         test = t.user_attrs.get("test")
         test_text = f"{test:.4f}" if isinstance(test, (int, float)) and math.isfinite(test) else "-"
-        print_(f"{t.number:>5} {t.value:7.4f} {test_text:>7} {t.user_attrs.get('steps', 0):>9,}  "
+        print_(f"{t.number:>5} {t.value:7.4f} {perplexity_text(perplexity(t.value)):>9} {test_text:>7} "
+               f"{t.user_attrs.get('steps', 0):>9,}  "
               + " ".join(f"{k}={fmt(v)}" for k, v in t.params.items()))
     best = top[0]
     base = json.loads(study.user_attrs.get("base", "{}"))
@@ -252,7 +258,8 @@ def _show(args: argparse.Namespace, url: str) -> int:
         sys.stdout.write(recipe_text(values, f"mlp-tui sweep show {args.study} --recipe: trial {best.number}, "
                                              f"dev {best.value:.4f}"))
         return 0
-    print(f"\nbest: trial {best.number}, dev {best.value:.4f}; its settings:\n  {best_command(best, base)}")
+    print(f"\nbest: trial {best.number}, dev {best.value:.4f} (perplexity {perplexity_text(perplexity(best.value))}); "
+          f"its settings:\n  {best_command(best, base)}")
     if best.user_attrs.get("run"):
         print(f"  its run: {safe_text(best.user_attrs['run'])}")
     try:
