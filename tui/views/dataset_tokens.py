@@ -66,7 +66,7 @@ def render_token_stats(st: dict, width: int) -> Text:
     out.append_text(split_table(st))
     out.append(f"\ntokens per line (train): mean {st['mean_tokens']:.1f}, median {st['median_tokens']:g}, longest "
                f"{st['longest_tokens']:,}\n", style="dim")
-    longest = truncate_cells(safe_text(st["longest"]), width - 10)
+    longest = truncate_cells(safe_text(st["longest"]), width - 12)
     out.append(f"  longest: {longest}\n", style="dim")
     bins = st["length_bins"]
     most = max((n for _, _, n in bins), default=1) or 1
