@@ -50,7 +50,7 @@ def split_table(st: dict) -> Text:
 
 def render_token_stats(st: dict, width: int) -> Text:
     """The statistics of a dataset of tokens, `width` cells wide."""
-    width = max(40, width - 4)
+    width = max(40, width - 6)  # the border, padding and scroll bar
     out = Text()
     out.append(f"{safe_text(st['source'])}", style="bold")
     o = st["options"]
@@ -66,7 +66,7 @@ def render_token_stats(st: dict, width: int) -> Text:
     out.append_text(split_table(st))
     out.append(f"\ntokens per line (train): mean {st['mean_tokens']:.1f}, median {st['median_tokens']:g}, longest "
                f"{st['longest_tokens']:,}\n", style="dim")
-    longest = truncate_cells(safe_text(st["longest"]), width - 12)
+    longest = truncate_cells(safe_text(st["longest"]), width - 11)
     out.append(f"  longest: {longest}\n", style="dim")
     bins = st["length_bins"]
     most = max((n for _, _, n in bins), default=1) or 1
