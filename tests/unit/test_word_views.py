@@ -84,7 +84,7 @@ def test_token_statistics_of_running_text(words):
     assert st["common"][:3] == [("</s>", pytest.approx(8 / 25)), ("the", pytest.approx(6 / 25)),
                                 ("cat", pytest.approx(4 / 25))]
     text = render_stats(st, 80).plain
-    assert "running text of words (min count 1)" in text and "6 words seen at least 1 times in train, of its 6" in text
+    assert "running text of words (min count 1)" in text and "6 words seen at least once in train, of its 6" in text
     assert "33.33%" in text  # dev's <unk> rate: 1 of 3 tokens
     assert "most frequent words" in text and "word lengths" not in text
 

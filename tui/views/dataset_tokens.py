@@ -28,8 +28,9 @@ def vocabulary_line(st: dict) -> str:
     o = st["options"]
     if o["tokens"] == "words":
         words = st["vocab_size"] - 2
+        times = "once" if o["min_count"] == 1 else f"{o['min_count']:,} times"
         return (f"vocabulary: {st['vocab_size']:,} tokens: </s> (a line end), <unk> and {words:,} words seen at least "
-                f"{o['min_count']:,} times in train, of its {st['train_types']:,} distinct words\n")
+                f"{times} in train, of its {st['train_types']:,} distinct words\n")
     return f"vocabulary: {st['vocab_size']} characters (the line end \\n one of them)\n"
 
 
