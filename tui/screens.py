@@ -21,8 +21,8 @@ from tui.keys import KEYS
 from tui.panes.splits import SAMPLE_ROWS
 
 INTRO = """\
-[b]mlp-tui[/] trains a character-level MLP language model (Bengio et al. 2003, makemore part 2) while you \
-watch: loss plot, split losses, sampled names."""
+[b]mlp-tui[/] trains an MLP language model of characters or words (Bengio et al. 2003, makemore part 2) while \
+you watch: loss plot, split losses, samples."""
 
 
 def _words(names: list[str]) -> str:

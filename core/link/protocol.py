@@ -64,10 +64,15 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class EmbeddingMap:
+    """Where tokens sit. A character model: every character (`chars`, one per point). A word model: `labels`, the
+    most frequent tokens of the training split (most frequent first), one per point, of `vocab_size` in all."""
+
     chars: str
-    points: list[tuple[float, float]]  # one (x, y) per character
+    points: list[tuple[float, float]]  # one (x, y) per character (or per label)
     explained: float  # share of the variance the two axes hold (1.0 when n_embd <= 2)
     axes: str  # "dims" (the raw first two dimensions) or "pca"
+    labels: list[str] = field(default_factory=list)  # a word model's tokens drawn (chars is then "")
+    vocab_size: int = 0  # tokens in the vocabulary (a word model's map shows only the most frequent)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ def view_event(view: str, tr: Any) -> Any:
     from core.probes.inspection import embedding_map, health
 
     if view == "embeddings":
-        return P.Embeddings(tr.step, embedding_map(tr.model, tr.data.vocab))
+        return P.Embeddings(tr.step, embedding_map(tr.model, tr.data.vocab, tr.data.Y["train"]))
     if view == "health":
         X, Y = tr.data.X["train"][:HEALTH_ROWS], tr.data.Y["train"][:HEALTH_ROWS]
         adam = tr.optimizer_state() or None  # AdamW's moments: the update it would take

@@ -40,16 +40,40 @@ def pca2(X: torch.Tensor) -> tuple[torch.Tensor, float]:
     return proj.float(), share
 
 
-def embedding_map(model: MLP, vocab: Vocab) -> EmbeddingMap:
-    """Where each character sits: its first two embedding dimensions, or the top two principal components."""
+MAP_TOKENS = 300  # a word model's map: the most frequent tokens sent; the view labels as many of them as fit
+
+
+def frequent_tokens(vocab_size: int, targets: torch.Tensor, top: int = MAP_TOKENS) -> list[int]:
+    """The `top` token indices most frequent among `targets` (the training split's), most frequent first (ties
+    by index, which for words is the vocabulary's own order by count)."""
+    counts = torch.bincount(targets, minlength=vocab_size)  # (vocab,)
+    order = torch.sort(counts, descending=True, stable=True).indices  # (vocab,) stable: ties keep index order
+    return order[:top].tolist()
+
+
+def embedding_map(model: MLP, vocab: Vocab, targets: torch.Tensor | None = None, top: int = MAP_TOKENS
+                  ) -> EmbeddingMap:
+    """Where each character sits: its first two embedding dimensions, or the top two principal components.
+
+    A word model's map (tokens other than characters) shows only the `top` tokens most frequent in `targets`,
+    the training split's: thousands of labels do not fit a terminal, and a rare word's row has hardly moved from
+    its initialisation. The principal components are those of the rows shown, so the noise of the rare rows does
+    not set the axes."""
     C = model.C.detach()  # (vocab, n_embd)
+    words = vocab.tokens != "chars"
+    ids = frequent_tokens(len(vocab), targets, top) if words and targets is not None else list(range(len(vocab)))
+    if words:
+        C = C[ids]  # (shown, n_embd)
     if C.shape[1] <= 2:
         pts = torch.cat([C, torch.zeros(len(C), 2 - C.shape[1])], 1) if C.shape[1] < 2 else C
         share, axes = 1.0, "dims"
     else:
         pts, share = pca2(C)
         axes = "pca"
-    return EmbeddingMap("".join(vocab.itos), [(float(x), float(y)) for x, y in pts.tolist()], share, axes)
+    points = [(float(x), float(y)) for x, y in pts.tolist()]
+    if words:
+        return EmbeddingMap("", points, share, axes, [vocab.itos[i] for i in ids], len(vocab))
+    return EmbeddingMap("".join(vocab.itos), points, share, axes, vocab_size=len(vocab))
 
 
 def vowel_spread(C: torch.Tensor, vocab: Vocab) -> tuple[float, float]:
@@ -248,8 +272,14 @@ def _log10_ratio(a: float, b: float) -> float:
 
 # ---- the dataset ----
 def dataset_stats(data: Dataset, top: int = 12) -> dict:
-    """What the loaded file holds: words, vocabulary, examples per split, lengths, common characters."""
+    """What the loaded file holds: words, vocabulary, examples per split, lengths, common characters. Running
+    text or words are described by their tokens instead (core.probes.textstats)."""
     from collections import Counter
+
+    if data.options.text or data.options.tokens != "chars":
+        from core.probes.textstats import token_stats
+
+        return token_stats(data)
 
     lengths = Counter(len(w) for w in data.words)
     chars = Counter("".join(data.words))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.measures import perplexity
 from core.runs.files import safe_text, user_path
 from core.runs.folder import (
     CHECKPOINT,
@@ -21,6 +22,7 @@ from core.runs.folder import (
     default_runs_dir,
     read_evals,
     read_info,
+    read_metrics,
 )
 from core.runs.lock import holder
 from core.status import Status
@@ -50,6 +52,12 @@ class RunSummary:
     study: str = ""  # a sweep's trial: its study and trial number
     trial: int = -1
     reason: str = ""  # more than the status says: NO_CHECKPOINT for a run killed before its first checkpoint
+    bpc: float = math.nan  # running text: the best dev loss in bits per character, where metrics.json tells
+
+    @property
+    def perplexity(self) -> float:
+        """The best dev loss as a perplexity per token (nan if there is none)."""
+        return perplexity(self.best_dev) if math.isfinite(self.best_dev) else math.nan
 
     @property
     def live(self) -> bool:
@@ -59,6 +67,31 @@ class RunSummary:
     def status_text(self) -> str:
         """The status as a list shows it: with its reason, if it has one."""
         return self.reason or self.status
+
+
+def perplexity_text(value: float) -> str:
+    """A perplexity for a list: 7.06, 271.1, 12,345 (and "-" for none, "inf" for overflow)."""
+    if math.isnan(value):
+        return "-"
+    if math.isinf(value) or value >= 1e9:
+        return "inf" if math.isinf(value) else f"{value:.2g}"
+    return f"{value:.2f}" if value < 100 else (f"{value:.1f}" if value < 10_000 else f"{value:,.0f}")
+
+
+def best_dev_bpc(path: Path, best: float) -> float:
+    """The best dev loss of a run of running text in bits per character: the dev split's bits per nat (its tokens
+    over its characters, over ln 2) is the ratio of metrics.json's dev bpc to its dev loss, the same split at
+    another step. nan where there is no metrics.json (a run of the app, one still training) or it lacks them."""
+    try:
+        m = read_metrics(path)
+    except RunError:
+        return math.nan
+    measures = m.get("measures")
+    dev = measures.get("dev") if isinstance(measures, dict) else None
+    bpc, loss = (dev.get("bpc"), m.get("dev_loss")) if isinstance(dev, dict) else (None, None)
+    ok = all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+             for v in (bpc, loss, best))
+    return best * bpc / loss if ok else math.nan  # type: ignore[operator]
 
 
 def summarize(path: Path) -> RunSummary:
@@ -104,6 +137,8 @@ def summarize(path: Path) -> RunSummary:
         study=info.get("study", ""),
         trial=info.get("trial", -1),
         reason=reason,
+        bpc=best_dev_bpc(path, best) if (info.get("data") or {}).get("format") == "text" and best is not None
+        else math.nan,
     )
 
 

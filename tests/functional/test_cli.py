@@ -559,5 +559,7 @@ def test_bench_of_a_big_step_needs_fewer_steps_yet_some(capsys):
 
     assert min_steps(1_000) == 3_000 and min_steps(10**12) == 20
     code, out, err = run_cli(capsys, ["bench", "--preset", "bengio", "--steps", "10"])
-    assert_cli_error(code, err, "--steps 10", f"at least {min_steps(256 * 290 * 16_383 + 256 * 240 * 50):,}")
+    assert_cli_error(code, err, "--steps 10", "at least")
+    least = int(re.search(r"at least ([\d,]+) steps", err).group(1).replace(",", ""))
+    assert 10 < least < 3_000  # fewer than a small model's, as a step of the kjv's words is big
     assert out == ""

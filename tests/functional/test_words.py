@@ -105,8 +105,8 @@ async def test_every_view_opens_on_a_word_model(harness: Harness, tmp_path) -> N
             await pilot.pause(1.0)
             assert app.status not in ("crashed", "error"), key
             if key == "d":
-                await until(pilot, lambda: isinstance(app.screen, DatasetView) and "40 words" not in screen_text(app)
-                            and "80 words" in screen_text(app), what="the dataset view")
+                await until(pilot, lambda: isinstance(app.screen, DatasetView)
+                            and "running text of words" in screen_text(app), what="the dataset view")
             await pilot.press("escape")
             await pilot.pause(0.3)
         assert app.status not in ("crashed", "error") and harness.trainer.step > 0

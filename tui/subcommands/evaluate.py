@@ -11,7 +11,8 @@ from tui.subcommands.argtypes import CommandLine, fail, path_arg
 
 
 def add_parser(cl: CommandLine) -> None:
-    p = cl.add("eval", run, description="Split losses of a saved model, as JSON on stdout.")
+    p = cl.add("eval", run, description="Split losses of a saved model, with each split's perplexity per token "
+               "(running text: bits per character too), as JSON on stdout.")
     p.add_argument("--checkpoint", type=path_arg, required=True, metavar="PATH",
                    help="a run directory or a model.pt written by mlp-tui")
     p.add_argument("--data", default=None, metavar="PATH",

@@ -233,6 +233,8 @@ def _reading(command: Any) -> Any:
 
 def _show(args: argparse.Namespace, url: str) -> int:
     """A study's leaderboard, its best settings as a command line or a recipe, its importances."""
+    from core.measures import perplexity
+    from core.runs.listing import perplexity_text
     from core.sweeps.study import SweepError, best_command, counts, counts_text, leaderboard, load_study
 
     study = load_study(args.study, url)
@@ -247,11 +249,12 @@ def _show(args: argparse.Namespace, url: str) -> int:
     if not top:
         print("no trial has completed yet")
         return 0
-    print_(f"\n{'trial':>5} {'dev':>7} {'test':>7} {'steps':>9}  settings")
+    print_(f"\n{'trial':>5} {'dev':>7} {'dev ppl':>9} {'test':>7} {'steps':>9}  settings")
     for t in top:
         test = t.user_attrs.get("test")
         test_text = f"{test:.4f}" if isinstance(test, (int, float)) and math.isfinite(test) else "-"
-        print_(f"{t.number:>5} {t.value:7.4f} {test_text:>7} {t.user_attrs.get('steps', 0):>9,}  "
+        print_(f"{t.number:>5} {t.value:7.4f} {perplexity_text(perplexity(t.value)):>9} {test_text:>7} "
+               f"{t.user_attrs.get('steps', 0):>9,}  "
               + " ".join(f"{k}={fmt(v)}" for k, v in t.params.items()))
     best = top[0]
     base = json.loads(study.user_attrs.get("base", "{}"))
@@ -263,7 +266,8 @@ def _show(args: argparse.Namespace, url: str) -> int:
         sys.stdout.write(recipe_text(values, f"mlp-tui sweep show {args.study} --recipe: trial {best.number}, "
                                              f"dev {best.value:.4f}"))
         return 0
-    print(f"\nbest: trial {best.number}, dev {best.value:.4f}; its settings:\n  {best_command(best, base)}")
+    print(f"\nbest: trial {best.number}, dev {best.value:.4f} (perplexity {perplexity_text(perplexity(best.value))}); "
+          f"its settings:\n  {best_command(best, base)}")
     if best.user_attrs.get("run"):
         print(f"  its run: {safe_text(best.user_attrs['run'])}")
     from core.sweeps.summary import importances

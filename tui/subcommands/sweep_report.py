@@ -7,7 +7,9 @@ import math
 import time
 from typing import Any
 
+from core.measures import perplexity
 from core.runs.files import safe_text
+from core.runs.listing import perplexity_text
 
 
 def print_finished(trials: list, seen: set[int]) -> set[int]:
@@ -34,7 +36,9 @@ def trial_line(t: Any) -> str:
     steps = t.user_attrs.get("steps")
     note = trial_note(t)
     note = "" if note == "interrupted" else note  # the state says it
-    return (f"trial {t.number:>4}  {state:<11} dev {value:>7}  steps {steps if steps is not None else '-':>8}  "
+    ppl = perplexity_text(perplexity(shown)) if shown is not None and math.isfinite(shown) else "-"
+    return (f"trial {t.number:>4}  {state:<11} dev {value:>7}  ppl {ppl:>7}  "
+            f"steps {steps if steps is not None else '-':>8}  "
             f"{params}{'  (' + safe_text(note, 120) + ')' if note else ''}")
 
 
@@ -67,10 +71,11 @@ def table(name: str, trials: list, started: float, job: Any) -> Any:
     else:
         eta = max(0.0, job.deadline - time.time()) if job.deadline else math.nan
     t = Table(title=f"study {safe_text(name)}: leaderboard", title_justify="left")
-    for col in ("trial", "dev", "steps", "state", "settings"):
-        t.add_column(col, justify="right" if col in ("trial", "dev", "steps") else "left")
+    for col in ("trial", "dev", "dev ppl", "steps", "state", "settings"):
+        t.add_column(col, justify="left" if col in ("state", "settings") else "right")
     for tr in leaderboard(trials, 10):
-        t.add_row(str(tr.number), f"{tr.value:.4f}", f"{tr.user_attrs.get('steps', 0):,}", "complete",
+        t.add_row(str(tr.number), f"{tr.value:.4f}", perplexity_text(perplexity(tr.value)),
+                  f"{tr.user_attrs.get('steps', 0):,}", "complete",
                   " ".join(f"{k}={fmt(v)}" for k, v in tr.params.items()))
     eta_text = "-" if not math.isfinite(eta) else time.strftime("%H:%M:%S", time.gmtime(eta))
     status = Text(f"{summary(trials)} · {time.strftime('%H:%M:%S', time.gmtime(elapsed))} elapsed · "

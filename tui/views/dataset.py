@@ -12,6 +12,10 @@ from tui.views import ViewScreen
 
 
 def render_stats(st: dict, width: int) -> Text:
+    if st.get("kind") == "tokens":  # running text or words: core.probes.textstats
+        from tui.views.dataset_tokens import render_token_stats
+
+        return render_token_stats(st, width)
     out = Text()
     out.append(f"{safe_text(st['source'])}\n", style="bold")
     if st.get("hint"):
@@ -52,7 +56,7 @@ def render_stats(st: dict, width: int) -> Text:
 class DatasetView(ViewScreen):
     view_id = "dataset"
     TITLE = "Dataset"
-    HINT = "the loaded word list · esc: back"
+    HINT = "the loaded data · esc: back"
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="dataset-scroll"):

@@ -17,6 +17,7 @@ from textual.widgets import Static
 from core.config import VOWELS
 from tui.cells import REPLACEMENT, visible
 from tui.views import ViewScreen
+from tui.views.embeddings_words import word_grid
 
 NEAR = sorted(((dr, dc) for dr in range(-4, 5) for dc in range(-12, 13)),
               key=lambda d: (abs(d[0]) * 4 + abs(d[1]), abs(d[0]), -d[1] if d[1] < 0 else d[1]))
@@ -96,19 +97,25 @@ def grid_text(chars: str, points: list[tuple[float, float]], width: int, height:
 
 
 class EmbeddingCanvas(Static):
-    """The characters on a grid the size of the widget."""
+    """The characters (or a word model's frequent words) on a grid the size of the widget."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__("[dim]waiting for the model…[/]", **kwargs)
         self.chars = ""
+        self.labels: list[str] = []
         self.points: list[tuple[float, float]] = []
+        self.drawn = 0  # labels the last grid drew (a word model's)
 
-    def set_points(self, chars: str, points: list[tuple[float, float]]) -> None:
-        self.chars, self.points = chars, points
+    def set_points(self, chars: str, points: list[tuple[float, float]], labels: list[str] | None = None) -> None:
+        self.chars, self.points, self.labels = chars, points, list(labels or [])
         self.refresh()
 
     def render_grid(self) -> Text:
-        return grid_text(self.chars, self.points, max(10, self.size.width), max(4, self.size.height))
+        width, height = max(10, self.size.width), max(4, self.size.height)
+        if self.labels:
+            text, self.drawn = word_grid(self.labels, self.points, width, height)
+            return text
+        return grid_text(self.chars, self.points, width, height)
 
     def render(self) -> Any:
         """The grid for the size the widget has now: a status line that wraps (and shrinks the canvas by a row)
@@ -120,14 +127,30 @@ class EmbeddingsView(ViewScreen):
     view_id = "embeddings"
     TITLE = "Embedding map"
     HINT = "each character where its embedding puts it · vowels orange, '.' magenta · esc: back"
+    WORD_HINT = "the most frequent words where their embeddings put them · </s> <unk> magenta · esc: back"
 
-    def compose_body(self) -> ComposeResult:
-        yield EmbeddingCanvas(id="emb-canvas")
+    def on_mount(self) -> None:
+        info = getattr(self.app, "info", None) or {}
+        if (info.get("text") or {}).get("tokens", "chars") != "chars":  # a word model: say so before the map comes
+            self.set_words_title()
 
-    def show(self, step: int, chars: str, points: list, explained: float, axes: str, **_) -> None:
-        self.query_one(EmbeddingCanvas).set_points(chars, [tuple(p) for p in points])
+    def set_words_title(self) -> None:
+        self.query_one(".view-title", Static).update(f"[b]{self.TITLE}[/]  [dim]{self.WORD_HINT}[/]")
+
+    def show(self, step: int, chars: str, points: list, explained: float, axes: str, labels: list | None = None,
+             vocab_size: int = 0, **_) -> None:
+        canvas = self.query_one(EmbeddingCanvas)
+        if labels:
+            self.set_words_title()
+        canvas.set_points(chars, [tuple(p) for p in points], labels)
         if axes == "dims":
             what = "the two embedding dimensions"
         else:
             what = f"top two principal components: {explained:.0%} of the variance"
+        if labels:  # a word model: the principal components are those of the words sent, the most frequent
+            what = (f"the {len(labels):,} most frequent of {vocab_size:,} tokens in train, as many as fit · "
+                    + ("the two embedding dimensions" if axes == "dims" else f"PCA: {explained:.0%} of their variance"))
         self.set_status(f"step {step:,} · {what} · updates twice a second while training")
+
+    def compose_body(self) -> ComposeResult:
+        yield EmbeddingCanvas(id="emb-canvas")

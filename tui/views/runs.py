@@ -16,7 +16,7 @@ from textual.widgets import DataTable
 
 from core.runs.files import safe_text
 from core.runs.folder import RunError, locked_message
-from core.runs.listing import RunSummary, list_runs
+from core.runs.listing import RunSummary, list_runs, perplexity_text
 from core.status import Status
 from tui.views import ViewScreen
 
@@ -53,7 +53,8 @@ class RunsView(ViewScreen):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         # the numbers first: at 80 columns the later ones scroll off to the right
-        table.add_columns(" ", "run", "best dev", "steps", "status", "params", "architecture", "dataset", "date")
+        table.add_columns(" ", "run", "best dev", "dev ppl", "bpc", "steps", "status", "params", "architecture",
+                          "dataset", "date")
         self.refresh_runs()
         table.focus()
 
@@ -71,11 +72,13 @@ class RunsView(ViewScreen):
             mark = "▶" if str(r.path) == self.current else ("●" if str(r.path) in compared else " ")
             name = Text(safe_text(r.path.name, 40))
             if r.error:
-                table.add_row(mark, name, "-", "", Text("damaged", style="red"),
+                table.add_row(mark, name, "-", "", "", "", Text("damaged", style="red"),
                               Text(safe_text(r.error.split(": ", 1)[-1], 60)), "", "", "", key=str(r.path))
                 continue
             dev = f"{r.best_dev:.4f}" if math.isfinite(r.best_dev) else "-"
-            table.add_row(mark, name, dev, f"{r.step:,}", status_cell(r, self.current), f"{r.params:,}", r.arch,
+            bpc = f"{r.bpc:.3f}" if math.isfinite(r.bpc) else "-"
+            table.add_row(mark, name, dev, perplexity_text(r.perplexity), bpc, f"{r.step:,}",
+                          status_cell(r, self.current), f"{r.params:,}", r.arch,
                           Text(safe_text(r.dataset, 30)), r.created.replace("T", " ")[:16], key=str(r.path))
         n = len(self.runs)
         root = safe_text(self.root)

@@ -19,7 +19,9 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
+from core.measures import perplexity
 from core.runs.files import safe_text
+from core.runs.listing import perplexity_text
 from core.sweeps.storage import hide_password, shown
 from core.sweeps.trials import counts_text
 from tui.views import ViewScreen
@@ -66,7 +68,7 @@ class SweepsView(ViewScreen):
 
     def on_mount(self) -> None:
         self.query_one("#studies", DataTable).add_columns("study", "trials", "best dev", "started")
-        self.query_one("#board", DataTable).add_columns("trial", "dev", "test", "steps", "settings")
+        self.query_one("#board", DataTable).add_columns("trial", "dev", "dev ppl", "test", "steps", "settings")
         self.query_one("#studies", DataTable).focus()
         self.set_status(f"reading {shown(self.url)}…")
         self.read()
@@ -119,7 +121,7 @@ class SweepsView(ViewScreen):
         board.clear()
         for t in d["leaderboard"]:
             test = t["test"]
-            board.add_row(str(t["number"]), f"{t['dev']:.4f}",
+            board.add_row(str(t["number"]), f"{t['dev']:.4f}", perplexity_text(perplexity(t["dev"])),
                           f"{test:.4f}" if isinstance(test, (int, float)) and math.isfinite(test) else "-",
                           f"{t['steps']:,}", " ".join(f"{k}={_fmt(v)}" for k, v in t["params"].items()))
         c = d["counts"]
