@@ -31,3 +31,58 @@ async def test_the_split_pane_shows_the_counts_and_the_initial_loss(harness) -> 
         m = count_model(harness.trainer.data)
         assert f"{m.losses['dev']:.4f}" in text and f"{m.order}-gram" in text
         assert f"a uniform guess is {math.log(27):.2f}" in text
+
+
+def tiny_text(tmp_path):
+    """A small running text: 200 lines of a few words each, some rare (they become <unk> at --min-count 4)."""
+    import random
+
+    rng = random.Random(0)
+    nouns, verbs = ["cat", "dog", "bird", "fish"], ["sees", "likes", "eats"]
+    lines = [" ".join([rng.choice(nouns), rng.choice(verbs), "the", rng.choice(nouns)]) + " ." for _ in range(200)]
+    lines[5] += " zebra"  # seen once in train: <unk>
+    path = tmp_path / "tiny.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_ngram_words_prints_kneser_ney_per_split(capsys, tmp_path):
+    import numpy as np
+
+    from core.data import Dataset
+    from core.probes import kneser_ney
+    from core.tokens import TextOptions
+
+    path = tiny_text(tmp_path)
+    code, out, err = run_cli(capsys, ["ngram", "--data", str(path), "--format", "text", "--tokens", "words",
+                                      "--order", "3", "--min-count", "4"])
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["order"] == 3 and d["vocab_size"] == 2 + 4 + 3 + 2 and d["build_seconds"] >= 0  # </s> <unk> words
+    data = Dataset.load(str(path), 2, options=TextOptions("text", "words", 4))
+    model = kneser_ney.build(data.Y["train"].numpy(), len(data.vocab), 3)
+    dev = data.Y["dev"].numpy()
+    want = model.perplexity(np.concatenate([[0, 0], dev]), start=2)  # the dev stream after two line ends
+    m = d["measures"]["dev"]
+    assert m["perplexity"] == pytest.approx(want, rel=1e-9) and 1 < m["perplexity"] < 11
+    bits = math.log(want) * len(dev) / math.log(2)
+    assert m["bpc"] == pytest.approx(bits / data.chars["dev"], rel=1e-9)
+    assert d["measures"]["train"]["unk_rate"] == pytest.approx(1 / len(data.Y["train"]))
+    assert "lower bound" in d["bpc_note"] and set(d["measures"]) == {"train", "dev", "test"}
+
+
+def test_ngram_words_refusals(capsys, tmp_path):
+    from conftest import assert_cli_error
+
+    path = str(tiny_text(tmp_path))
+    words = ["ngram", "--data", path, "--tokens", "words"]
+    assert_cli_error(*run_cli(capsys, [*words, "--format", "text", "--order", "6"])[::2], "from 2 to 5", "6")
+    assert_cli_error(*run_cli(capsys, [*words, "--format", "text", "--order", "1"])[::2], "--order")
+    assert_cli_error(*run_cli(capsys, [*words, "--order", "3"])[::2], "--format text")
+    assert_cli_error(*run_cli(capsys, [*words, "--format", "text", "--k", "1"])[::2], "--k")
+
+
+def test_ngram_chars_of_running_text_keep_add_k(capsys, tmp_path):
+    code, out, _ = run_cli(capsys, ["ngram", "--data", str(tiny_text(tmp_path)), "--format", "text", "--order", "3"])
+    d = json.loads(out)
+    assert code == 0 and d["order"] == 3 and "k" in d and d["losses"]["dev"] < math.log(d["table_entries"] ** (1 / 3))
