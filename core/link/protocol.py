@@ -20,6 +20,8 @@ Events come back, at most ~10 frames a second and a few others between chunks:
   Evaluated(step, losses, train_coverage, best_dev, best_dev_step)  train_coverage: "full" or "sample"
   Samples(step, names), Diverged(message, step), Done(step, message, kept), Saved(path, step)
   Counts(order, k, losses, unseen_dev, used, table)  the counting baseline, for the split pane
+  KneserNey(order, kind, losses, measures, seconds, nbytes, lower)  a word model's n-gram baseline, for the split pane
+  Mixed(step, weight, perplexity, mlp, ngram, bpc)  the paper's mixture of the MLP and KneserNey (full evaluations)
   Error(message)          one line; the process goes on
   Fatal(message)          the training process failed and stops
   Embeddings, HealthReport, LRFound, Scored, DatasetStats  the views' results (VIEW_OF says whose)
@@ -304,6 +306,33 @@ class Counts:
     unseen_dev: float
     used: int
     table: int
+
+
+@dataclass(frozen=True)
+class KneserNey:
+    """A word model's n-gram baseline: interpolated modified Kneser-Ney at the model's context (core.probes.knbaseline),
+    built once per dataset, for the split pane."""
+
+    order: int
+    kind: str  # the token kind its perplexities are per ("words")
+    losses: dict  # split -> mean negative log-likelihood per token (nats)
+    measures: dict  # split -> perplexity, bpc, unk_rate (core.measures)
+    seconds: float  # to build
+    nbytes: int
+    lower: bool = False  # the text measured is the lowered one
+
+
+@dataclass(frozen=True)
+class Mixed:
+    """The paper's mixture at a full evaluation: w p_mlp + (1 - w) p_kn, w fitted on dev; dev and test perplexities
+    of the mixture, the MLP and Kneser-Ney, and the mixture's bits per character."""
+
+    step: int
+    weight: float
+    perplexity: dict
+    mlp: dict
+    ngram: dict
+    bpc: dict
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import math
 
 import pytest
 from conftest import run_cli
+from textdata import tiny_text
 
 from core.probes.ngram import count_model
 
@@ -31,19 +32,6 @@ async def test_the_split_pane_shows_the_counts_and_the_initial_loss(harness) -> 
         m = count_model(harness.trainer.data)
         assert f"{m.losses['dev']:.4f}" in text and f"{m.order}-gram" in text
         assert f"a uniform guess is {math.log(27):.2f}" in text
-
-
-def tiny_text(tmp_path):
-    """A small running text: 200 lines of a few words each, some rare (they become <unk> at --min-count 4)."""
-    import random
-
-    rng = random.Random(0)
-    nouns, verbs = ["cat", "dog", "bird", "fish"], ["sees", "likes", "eats"]
-    lines = [" ".join([rng.choice(nouns), rng.choice(verbs), "the", rng.choice(nouns)]) + " ." for _ in range(200)]
-    lines[5] += " zebra"  # seen once in train: <unk>
-    path = tmp_path / "tiny.txt"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
 
 
 def test_ngram_words_prints_kneser_ney_per_split(capsys, tmp_path):
@@ -86,3 +74,27 @@ def test_ngram_chars_of_running_text_keep_add_k(capsys, tmp_path):
     code, out, _ = run_cli(capsys, ["ngram", "--data", str(tiny_text(tmp_path)), "--format", "text", "--order", "3"])
     d = json.loads(out)
     assert code == 0 and d["order"] == 3 and "k" in d and d["losses"]["dev"] < math.log(d["table_entries"] ** (1 / 3))
+
+
+@pytest.mark.slow  # trains a tiny word model (a few seconds under load)
+def test_eval_of_a_word_model_gives_kneser_ney_and_the_mixture(capsys, tmp_path):
+    run = tmp_path / "run"
+    path = str(tiny_text(tmp_path))
+    code, _, err = run_cli(capsys, ["train", "--data", path, "--format", "text", "--tokens", "words", "--block-size",
+                                    "2", "--n-embd", "8", "--n-hidden", "16", "--steps", "300", "--out", str(run)])
+    assert code == 0, err
+    code, out, err = run_cli(capsys, ["eval", "--checkpoint", str(run)])
+    assert code == 0, err
+    d = json.loads(out)
+    kn, mix = d["kneser_ney"], d["mixture"]
+    assert kn["order"] == 3 and set(kn["measures"]) == {"train", "dev", "test"} and "lower bound" in kn["bpc_note"]
+    assert 0 <= mix["weight"] <= 1
+    assert mix["ngram_perplexity"]["dev"] == pytest.approx(kn["measures"]["dev"]["perplexity"])
+    assert mix["mlp_perplexity"]["dev"] == pytest.approx(d["measures"]["dev"]["perplexity"], rel=1e-5)
+    assert mix["perplexity"]["dev"] <= min(mix["mlp_perplexity"]["dev"], mix["ngram_perplexity"]["dev"]) + 1e-9
+    assert set(mix["perplexity"]) == {"dev", "test"} and mix["bpc"]["dev"] > 0
+
+
+def test_eval_of_a_character_model_has_no_kneser_ney(capsys, trained_run):
+    code, out, _ = run_cli(capsys, ["eval", "--checkpoint", str(trained_run[1])])
+    assert code == 0 and "kneser_ney" not in json.loads(out) and "mixture" not in json.loads(out)

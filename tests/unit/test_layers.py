@@ -16,8 +16,8 @@ TORCH_FREE = ("core.settings", "core.link.protocol", "core.config", "core.data",
               "core.runs.listing", "core.runs.files", "core.runs.lock", "core.errors", "core.runs.atomic",
               "core.recipe", "core.sizes", "core.status", "core.signals", "core.engine.policy", "core.probes.exercises",
               "core.sweeps.study", "core.sweeps.summary", "core.sweeps.workers", "core.sweeps.storage",
-              "core.sweeps.reap", "core.milestones", "core.probes.kneser_ney",
-              "core.probes.mixture", "core.probes.knbaseline", "core.probes.neighbours", "core.tokens", "core.measures", "core.presets")
+              "core.sweeps.reap", "core.milestones", "core.probes.kneser_ney", "core.probes.knbaseline",
+              "core.probes.mixture", "core.probes.neighbours", "core.tokens", "core.measures", "core.presets")
 
 
 def is_cli(name: str) -> bool:

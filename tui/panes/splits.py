@@ -1,5 +1,6 @@
 """Split losses: train / dev / test over their whole splits, the best dev so far, the change; beside them
-the counting baseline at the same context (core.probes.ngram), and the first loss against a uniform guess."""
+the n-gram baseline at the same context (counts for characters, Kneser-Ney and the paper's mixture for words:
+tui.panes.baseline), and the first loss against a uniform guess."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from core.engine.policy import TRAIN_SAMPLE_ROWS
+from tui.panes import baseline
 
 SAMPLE_ROWS = f"{TRAIN_SAMPLE_ROWS / 1000:g}K"  # the size of the train split's fixed sample, as the panes say it
 
@@ -27,7 +29,8 @@ class SplitLosses(Static):
         super().__init__("[dim]waiting for the first evaluation…[/]", **kwargs)
         self.history: list[tuple[int, dict[str, float], str]] = []  # (step, losses, train coverage)
         self.best: tuple[float, int] = (math.inf, -1)
-        self.counts: Any = None  # core.link.protocol.Counts of the loaded data
+        self.counts: Any = None  # core.link.protocol.Counts (or KneserNey, a word model's) of the loaded data
+        self.mixture: Any = None  # core.link.protocol.Mixed: the MLP mixed with KneserNey at the last full evaluation
         self.vocab_size = 0
         self.initial: float | None = None  # the train loss at step 0 (the lecture's exercise E02)
         self.members = 1  # an ensemble's (core.kernels.members): every split's loss is its averaged logits'
@@ -40,6 +43,11 @@ class SplitLosses(Static):
         if self.history:
             self.update(self.table())
 
+    def set_mixture(self, mixed: Any) -> None:
+        self.mixture = mixed
+        if self.history:
+            self.update(self.table())
+
     def add(self, step: int, losses: dict[str, float], train_coverage: str, best_dev: float, best_step: int) -> None:
         if not self.history and step == 0:
             self.initial = losses.get("train")
@@ -48,7 +56,7 @@ class SplitLosses(Static):
         self.update(self.table())
 
     def clear(self) -> None:
-        self.history, self.best, self.counts, self.initial = [], (math.inf, -1), None, None
+        self.history, self.best, self.counts, self.initial, self.mixture = [], (math.inf, -1), None, None, None
         self.border_subtitle = ""
         self.update("[dim]waiting for the first evaluation…[/]")
 
@@ -67,7 +75,10 @@ class SplitLosses(Static):
         c = self.counts
         wide = c is not None and self.content_size.width >= 31
         if wide:
-            t.add_column("counts", justify="right", style="magenta")
+            t.add_column(baseline.column(c), justify="right", style="magenta")
+        mix = wide and baseline.is_kn(c) and self.content_size.width >= 40  # the mixture's dev and test, if it fits
+        if mix:
+            t.add_column("mix", justify="right", style="yellow")
         for split in ("train", "dev", "test"):
             v, p = now.get(split), prev.get(split)
             if v is not None and p is not None and math.isfinite(v) and math.isfinite(p):
@@ -76,7 +87,8 @@ class SplitLosses(Static):
             else:
                 delta = ""
             label = "train*" if split == "train" and coverage == "sample" else split
-            t.add_row(label, _fmt(v), delta, *([_fmt(c.losses.get(split))] if wide else []))
+            t.add_row(label, _fmt(v), delta, *([_fmt(c.losses.get(split))] if wide else []),
+                      *([baseline.mixture_cell(self.mixture, split)] if mix else []))
         self.border_subtitle = f"at step {step:,}"
         width, height = self.content_size.width, self.content_size.height
         rows = height - 4 if height > 0 else 99  # the table's header and three rows; not laid out yet: all
@@ -95,11 +107,9 @@ class SplitLosses(Static):
             out.append((f"[dim]* on a fixed {SAMPLE_ROWS}-row sample[/]", f"[dim]* on a {SAMPLE_ROWS}-row sample[/]"))
         c = self.counts
         if c is not None:
-            dev = "" if wide else f" dev {_fmt(c.losses.get('dev'))},"
-            out.append((f"[magenta]counts[/][dim]: {c.order}-gram, k {c.k:g},{dev} {c.unseen_dev:.1%} of dev contexts "
-                        f"unseen, {c.used:,} of {c.table:,} entries used[/]",
-                        f"[dim]{c.order}-gram[/] [magenta]counts[/]" + (f"[dim] dev {_fmt(c.losses.get('dev'))}[/]"
-                                                                        if not wide else f"[dim], k {c.k:g}[/]")))
+            out.append(baseline.baseline_note(c, wide))
+            if baseline.is_kn(c):
+                out.append(baseline.mixture_note(self.mixture, c.kind))
         if self.initial is not None and self.vocab_size > 1:
             u = math.log(self.vocab_size)
             out.append((f"[dim]initial loss {self.initial:.1f} at step 0; a uniform guess is {u:.2f}[/]",

@@ -67,11 +67,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def kn_report(data: Any, order: int) -> dict[str, Any]:
-    """Kneser-Ney of `order` on data's train stream, as the JSON of ngram (and eval) report it."""
+def kn_report(data: Any, order: int, built: Any = None) -> dict[str, Any]:
+    """Kneser-Ney of `order` on data's train stream (or the one `built`), as ngram and eval report it."""
     from core.probes.knbaseline import build_baseline
 
-    out = build_baseline(data, order).as_dict()
+    out = (built or build_baseline(data, order)).as_dict()
     if data.options.tokens == "words":
         out["bpc_note"] = LOWER_BOUND + ("; lowered with --lower" if data.options.lower else "")
     return out
