@@ -17,7 +17,7 @@ def token_probs(model: Any, X: torch.Tensor, Y: torch.Tensor, batch: int = 8192)
     out = np.empty(len(Y), dtype=np.float64)
     for i in range(0, len(Y), batch):
         logits, _ = model(X[i : i + batch])  # (b, V)
-        lp = torch.log_softmax(logits.double(), dim=-1)  # (b, V) float64: the mixture's small probabilities kept
-        out[i : i + len(lp)] = lp.gather(1, Y[i : i + batch, None]).squeeze(1).exp().numpy()  # (b,)
+        lp = torch.log_softmax(logits, dim=-1)  # (b, V) float32, as split_loss's cross-entropy
+        out[i : i + len(lp)] = lp.gather(1, Y[i : i + batch, None]).squeeze(1).double().exp().numpy()  # (b,) float64
     model.train(was_training)
     return out
