@@ -34,7 +34,7 @@ def add_parser(cl: CommandLine) -> None:
     p.add_argument(*s.flags, dest="min_count", type=setting_type("min_count"), default=s.default, metavar="N",
                    help=f"{s.help} (default: {s.default})")
     p.add_argument("--lower", action="store_true", help=settings.BY_NAME["lower"].help)
-    p.add_argument("--order", type=number(int, lambda v: lo <= v <= hi, f"from {lo} to {hi}"), default=None,
+    p.add_argument("--order", type=number(int, lambda v: lo <= v <= hi, f"from {lo} to {hi}"), default=default,
                    metavar="N", help=f"n: the next token given the previous n-1 (default: {default}, the lecture's "
                                      f"block size {BLOCK.default} + 1; words: {KN_ORDERS[0]} to {KN_ORDERS[1]})")
     p.add_argument("--k", type=number(float, lambda v: 0 < v <= 1e6, "a number above 0"), default=None,
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
 
     options = TextOptions(args.format, args.tokens, int(args.min_count), bool(args.lower))
     data_spec = args.data or ("kjv" if options.text else "names")
-    order = args.order if args.order is not None else BLOCK.default + 1
+    order = args.order
     if options.tokens == "words":
         if not options.text:
             fail("Kneser-Ney is the baseline of running text: give --format text with --tokens words (a word list "
