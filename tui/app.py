@@ -122,7 +122,8 @@ class MLPApp(TrainingEvents, CompareRuns, Lifecycle, App[None]):
         small = w < MIN_SIZE[0] or h < MIN_SIZE[1]
         screen = self.main_screen
         screen.set_class(small, "-too-small")
-        screen.query_one(SplitLosses).styles.width = 36 if w >= 110 else 28  # the counts column wants room
+        # the counts column wants room, and a word model's KN and mix columns more
+        screen.query_one(SplitLosses).styles.width = 44 if w >= 150 else 36 if w >= 110 else 28
         if small:
             screen.query_one("#too-small", Static).update(
                 f"terminal too small ({w}x{h})\nmlp-tui needs at least {MIN_SIZE[0]}x{MIN_SIZE[1]}\n"

@@ -40,6 +40,8 @@ class TrainingEvents:
                 P.Evaluated: fields_of(self.on_training_eval), P.Samples: fields_of(self.on_training_samples),
                 P.Diverged: fields_of(self.on_training_diverged), P.Done: fields_of(self.on_training_done),
                 P.Counts: lambda e: self.main_screen.query_one(SplitLosses).set_counts(e),
+                P.KneserNey: lambda e: self.main_screen.query_one(SplitLosses).set_counts(e),
+                P.Mixed: lambda e: self.main_screen.query_one(SplitLosses).set_mixture(e),
                 **{t: (lambda e, v=v: self._to_view(v, P.view_payload(e))) for t, v in P.VIEW_OF.items()},
             })
         return self._dispatcher

@@ -72,6 +72,7 @@ class Session:
             self._train_sample = _spread(d.X["train"], d.Y["train"], rows if self.large["train"] else
                                          TRAIN_SAMPLE_ROWS)
         self._train_words: set[str] | None = None
+        self.on_full: Callable[[], None] | None = None  # called after each full evaluation (the app's mixture)
         if writer is not None:
             writer.status = lambda: self.status  # run.json says what the session is doing
 
@@ -239,6 +240,8 @@ class Session:
             tr.wall += spent
             self.last_eval_at = tr.elapsed
         self.emit(P.Evaluated(tr.step, losses, coverage, tr.best_dev, tr.best_dev_step, held))
+        if full and self.on_full is not None:
+            self.on_full()
         return losses
 
     def train_words(self) -> set[str]:

@@ -22,6 +22,8 @@ Events come back, at most ~10 frames a second and a few others between chunks:
   Evaluated(step, losses, train_coverage, best_dev, best_dev_step, held_coverage)  "full" or "sample" each
   Samples(step, names), Diverged(message, step), Done(step, message, kept), Saved(path, step)
   Counts(order, k, losses, unseen_dev, used, table)  the counting baseline, for the split pane
+  KneserNey(order, kind, losses, measures, seconds, nbytes, lower)  a word model's n-gram baseline, for the split pane
+  Mixed(step, weight, perplexity, mlp, ngram, bpc)  the paper's mixture of the MLP and KneserNey (full evaluations)
   Error(message)          one line; the process goes on
   Fatal(message)          the training process failed and stops
   Neighbours(tokens, step, found, vocab_size, error)  FindNeighbours' answer: the top k only, never the table
@@ -38,6 +40,9 @@ import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+
+# the split pane's baselines, events kept in a module of their own and read here as P.Counts, P.KneserNey, P.Mixed
+from core.link.baselines_events import Counts, KneserNey, Mixed  # noqa: F401
 
 log = logging.getLogger("mlp-tui.protocol")
 
@@ -308,18 +313,6 @@ class Scored:
     positions: list = field(default_factory=list)
     completions: list = field(default_factory=list)
     in_train: bool = False
-
-
-@dataclass(frozen=True)
-class Counts:
-    """The counting baseline of the loaded data at the model's context (core.probes.ngram), for the split pane."""
-
-    order: int
-    k: float
-    losses: dict
-    unseen_dev: float
-    used: int
-    table: int
 
 
 @dataclass(frozen=True)

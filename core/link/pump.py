@@ -16,6 +16,7 @@ from typing import Any
 from core.kernels.threads import training_threads
 from core.link import protocol as P
 from core.link import viewdata
+from core.link.baselines import Baselines
 from core.status import Status
 
 FRAME_INTERVAL = 0.1  # seconds between frames (snapshot and plot series) sent to the UI
@@ -61,8 +62,7 @@ class Pump:
         self.watch: set[str] = set()  # open views that update while training (embeddings, health)
         self.last_view: dict[str, float] = {}
         self.runs_dir: str | None = None
-        self._counts: Any = None  # the counting baseline of _counts_key's data (core.probes.ngram)
-        self._counts_key: tuple | None = None
+        self.baselines = Baselines(self.send, _mtime)  # the split pane's n-gram (and a word model's mixture)
         self._dispatcher = P.Dispatcher(self._handlers())
         self.give_up: Any = lambda: False  # True once the process is ending (a stop signal, the UI gone)
 
@@ -165,19 +165,8 @@ class Pump:
             self.counts(d)
 
     def counts(self, data: Any) -> None:
-        """The n-gram baseline at this context, once per dataset and block size (~0.1-0.2 s on names)."""
-        from core.probes.ngram import count_model
-
-        key = (data.source, data.block_size, data.dedupe, len(data.words), data.options)
-        if self._counts_key != key:
-            try:
-                self._counts = count_model(data)
-            except (MemoryError, RuntimeError) as e:  # a huge vocabulary at a long context
-                self.send(P.Error(f"no counting baseline: {e}"))
-                return
-            self._counts_key = key
-        c = self._counts
-        self.send(P.Counts(c.order, c.k, c.losses, c.unseen_dev, c.used, c.table))
+        """The n-gram baseline of this data at the model's context (core.link.baselines), once per dataset."""
+        self.baselines.show(data, self.session)
 
     # ---- the run directory ----
     def _writer_for(self, trainer: Any, path: str | None) -> Any:

@@ -17,6 +17,7 @@ TORCH_FREE = ("core.settings", "core.link.protocol", "core.config", "core.data",
               "core.recipe", "core.sizes", "core.status", "core.signals", "core.engine.policy", "core.probes.exercises",
               "core.sweeps.study", "core.sweeps.summary", "core.sweeps.workers", "core.sweeps.storage",
               "core.sweeps.reap", "core.sweeps.trials", "core.milestones", "core.probes.kneser_ney",
+              "core.probes.knbaseline", "core.link.baselines_events",
               "core.probes.mixture", "core.probes.neighbours", "core.tokens", "core.measures", "core.presets")
 
 

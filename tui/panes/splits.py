@@ -1,5 +1,6 @@
 """Split losses: train / dev / test over their whole splits, the best dev so far, the change; beside them
-the counting baseline at the same context (core.probes.ngram), and the first loss against a uniform guess."""
+the n-gram baseline at the same context (counts for characters, Kneser-Ney and the paper's mixture for words:
+tui.panes.baseline), and the first loss against a uniform guess."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from core.engine.policy import TRAIN_SAMPLE_ROWS
+from tui.panes import baseline
 
 SAMPLE_ROWS = f"{TRAIN_SAMPLE_ROWS / 1000:g}K"  # the size of the train split's fixed sample, as the panes say it
 
@@ -32,7 +34,8 @@ class SplitLosses(Static):
         self.history: list[tuple[int, dict[str, float], str]] = []  # (step, losses, train coverage)
         self.held = "full"  # the latest evaluation's dev and test: "full", or "sample" (a large split's)
         self.best: tuple[float, int] = (math.inf, -1)
-        self.counts: Any = None  # core.link.protocol.Counts of the loaded data
+        self.counts: Any = None  # core.link.protocol.Counts (or KneserNey, a word model's) of the loaded data
+        self.mixture: Any = None  # core.link.protocol.Mixed: the MLP mixed with KneserNey at the last full evaluation
         self.vocab_size = 0
         self.initial: float | None = None  # the train loss at step 0 (the lecture's exercise E02)
         self.members = 1  # an ensemble's (core.kernels.members): every split's loss is its averaged logits'
@@ -42,6 +45,11 @@ class SplitLosses(Static):
 
     def set_counts(self, counts: Any) -> None:
         self.counts = counts
+        if self.history:
+            self.update(self.table())
+
+    def set_mixture(self, mixed: Any) -> None:
+        self.mixture = mixed
         if self.history:
             self.update(self.table())
 
@@ -55,7 +63,7 @@ class SplitLosses(Static):
         self.update(self.table())
 
     def clear(self) -> None:
-        self.history, self.best, self.counts, self.initial = [], (math.inf, -1), None, None
+        self.history, self.best, self.counts, self.initial, self.mixture = [], (math.inf, -1), None, None, None
         self.border_subtitle = ""
         self.update("[dim]waiting for the first evaluation…[/]")
 
@@ -74,8 +82,11 @@ class SplitLosses(Static):
         c = self.counts
         wide = c is not None and self.content_size.width >= 31
         if wide:
-            t.add_column("counts", justify="right", style="magenta")
-        ppl = self.content_size.width >= (40 if wide else 31)  # perplexity per token, exp(loss), if it fits
+            t.add_column(baseline.column(c), justify="right", style="magenta")
+        mix = wide and baseline.is_kn(c) and self.content_size.width >= 40  # the mixture's dev and test, if it fits
+        if mix:
+            t.add_column("mix", justify="right", style="yellow")
+        ppl = self.content_size.width >= (52 if mix else 40 if wide else 31)  # perplexity per token, if it fits
         if ppl:
             t.add_column("ppl", justify="right", style="cyan")
         for split in ("train", "dev", "test"):
@@ -88,6 +99,7 @@ class SplitLosses(Static):
             sampled = coverage == "sample" if split == "train" else self.held == "sample"
             label = f"{split}*" if sampled else split
             t.add_row(label, _fmt(v), delta, *([_fmt(c.losses.get(split))] if wide else []),
+                      *([baseline.mixture_cell(self.mixture, split)] if mix else []),
                       *([_perplexity(v)] if ppl else []))
         self.border_subtitle = f"at step {step:,}"
         width, height = self.content_size.width, self.content_size.height
@@ -100,6 +112,11 @@ class SplitLosses(Static):
         best, best_step = self.best
         at = f" @{best_step:,}" if best_step >= 0 else ""
         out = [(f"[b]best dev {_fmt(best)}[/]{at}",) * 2]
+        c = self.counts  # the baseline beside the MLP, and a word model's mixture with it: the pane's point
+        if c is not None:
+            out.append(baseline.baseline_note(c, wide))
+            if baseline.is_kn(c):
+                out.append(baseline.mixture_note(self.mixture, c.kind))
         if self.members > 1:  # train, dev and test are one model's: the plot's line is the members' mean
             out.append((f"[dim]all three: the ensemble of {self.members} (averaged logits); the plot's line: "
                         f"its members' mean[/]", f"[dim]all three: ensemble of {self.members}[/]"))
@@ -108,13 +125,6 @@ class SplitLosses(Static):
         elif coverage == "sample":  # a large train split's sample is smaller (core.engine.policy)
             out.append((f"[dim]* on a fixed sample of up to {SAMPLE_ROWS} rows[/]",
                         f"[dim]* on a ≤{SAMPLE_ROWS}-row sample[/]"))
-        c = self.counts
-        if c is not None:
-            dev = "" if wide else f" dev {_fmt(c.losses.get('dev'))},"
-            out.append((f"[magenta]counts[/][dim]: {c.order}-gram, k {c.k:g},{dev} {c.unseen_dev:.1%} of dev contexts "
-                        f"unseen, {c.used:,} of {c.table:,} entries used[/]",
-                        f"[dim]{c.order}-gram[/] [magenta]counts[/]" + (f"[dim] dev {_fmt(c.losses.get('dev'))}[/]"
-                                                                        if not wide else f"[dim], k {c.k:g}[/]")))
         if self.initial is not None and self.vocab_size > 1:
             u = math.log(self.vocab_size)
             out.append((f"[dim]initial loss {self.initial:.1f} at step 0; a uniform guess is {u:.2f}[/]",

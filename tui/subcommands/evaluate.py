@@ -27,6 +27,22 @@ def load_data_for(ckpt: Any, override: str | None) -> Any:
                         options=ckpt.options)
 
 
+def baselines(model: Any, data: Any) -> dict[str, Any]:
+    """A word model of running text: Kneser-Ney of the order matching its context, and the paper's mixture with it
+    (the weight fitted on dev); about a second to build on kjv, and one more pass over dev and test."""
+    from core.probes import knbaseline
+    from core.probes.tokenprobs import token_probs
+    from tui.subcommands.ngram import kn_report
+
+    if not knbaseline.applies(data) or not len(data.Y["dev"]):
+        return {}
+    order = knbaseline.matching_order(data.block_size)
+    b = knbaseline.build_baseline(data, order)
+    p = {s: token_probs(model, data.X[s], data.Y[s]) for s in knbaseline.HELD if s in b.probs}
+    report = kn_report(data, order, b)
+    return {"kneser_ney": report, "mixture": knbaseline.mix(b, p, data).as_dict()}
+
+
 def run(args: argparse.Namespace) -> int:
     from core.data import SPLITS
     from core.measures import split_measures
@@ -54,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         "params": ckpt.model.num_params(),
         **{f"{s}_loss": v for s, v in out.items()},
         "measures": split_measures(data, out),  # perplexity per split; running text: bpc, and <unk> rate for words
+        **baselines(ckpt.model, data),
     }
     print(json.dumps(json_safe(report), indent=2))
     return 0
