@@ -52,6 +52,7 @@ class Pump:
         self.data_key: tuple | None = None
         self.temperature = 1.0
         self.n_samples = 8
+        self.prompt = ""  # the samples pane's prompt, made again for each new model's vocabulary
         self.plot_width = 200
         self.plot_last: int | None = None  # only the last N steps, or all
         self.last_frame = 0.0
@@ -143,6 +144,11 @@ class Pump:
 
         self.session = Session(trainer, writer, emit=self.send, n_samples=self.n_samples,
                                temperature=self.temperature)
+        if self.prompt:  # said again only if this model cannot read it
+            made = viewdata.prompt_set(self.session, self.prompt)
+            if made.error:
+                self.prompt = ""
+                self.send(made)
         d = trainer.data
         vocab = " ".join(d.vocab.itos) if d.vocab.tokens == "words" else "".join(d.vocab.itos)
         self.send(P.Ready(dataset=d.source, words=len(d.words), vocab=vocab, vocab_size=len(d.vocab),
@@ -313,6 +319,12 @@ class Pump:
         self.session.evaluate(full=True)
         self.frame(force=True)
 
+    def _prompt(self, c: P.Prompt) -> None:
+        self.prompt = str(c.text)[: P.MAX_PROMPT_CHARS]
+        if self.session is not None:
+            self.send(viewdata.prompt_set(self.session, self.prompt))
+            self.session.sample()
+
     def _dataset(self, c: P.DatasetInfo) -> None:
         self.send(viewdata.dataset_stats(self.data))
 
@@ -323,6 +335,7 @@ class Pump:
             P.Resume: self._resume, P.Apply: self._apply, P.SampleNow: lambda c: self.session.sample(),
             P.EvaluateNow: self._evaluate_now, P.Save: lambda c: self.save(), P.DatasetInfo: self._dataset,
             P.FindLR: lambda c: self.lr_find(fresh=bool(c.fresh)), P.ScoreText: lambda c: self.score(str(c.text)),
+            P.Prompt: self._prompt,
         }
 
     # ---- views ----
