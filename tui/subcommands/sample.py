@@ -13,7 +13,7 @@ from tui.subcommands.argtypes import CommandLine, fail, number, path_arg
 
 MAX_SAMPLES = 10**9  # streamed: memory stays at one batch, but a billion lines is ~10 GB of output
 TEMPERATURE = settings.BY_NAME["temperature"]
-MAX_PREFIX = 1000  # characters of --prefix (a name's start, or a prompt of running text)
+MAX_PREFIX = 200  # characters of --prefix (a name's start, or a prompt of running text)
 
 
 def add_parser(cl: CommandLine) -> None:
