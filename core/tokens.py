@@ -133,6 +133,39 @@ def normalise(line: str, lower: bool = False) -> str:
     return " ".join(WORD_RE.findall(line.lower() if lower else line))
 
 
+@dataclass(frozen=True)
+class Prompt:
+    """Text a sample continues, as the model reads it: its token ids, and the words that became `<unk>`."""
+
+    ids: list[int]
+    unknown: list[str]
+
+    def note(self) -> str | None:
+        """One line on the words the vocabulary lacks, or None."""
+        if not self.unknown:
+            return None
+        shown = ", ".join(repr(w) for w in self.unknown[:5]) + (", ..." if len(self.unknown) > 5 else "")
+        n = len(self.unknown)
+        return f"{n} word{'s' if n > 1 else ''} of the prompt not in the vocabulary, read as {UNK}: {shown}"
+
+
+def encode_prompt(text: str, vocab: Vocab, lower: bool = False) -> Prompt:
+    """A prompt of running text: normalised and split by the model's own rule (words it lacks become `<unk>`).
+    ValueError, in one line, for a prompt that is empty once normalised or has characters a character model lacks."""
+    line = normalise(" ".join(text.split()), lower)  # line breaks in a pasted prompt are spaces
+    if not line:
+        raise ValueError("the prompt is empty: give some text for the samples to continue")
+    stoi = vocab.stoi
+    if vocab.tokens == "chars":
+        bad = sorted({c for c in line if c not in stoi or c == vocab.itos[0]})
+        if bad:
+            raise ValueError(f"the prompt has characters the model does not know: {''.join(bad)!r}")
+        return Prompt([stoi[c] for c in line], [])
+    tokens = TOKENIZERS[vocab.tokens].split(line)
+    unknown = list(dict.fromkeys(t for t in tokens if t not in stoi))  # (the rule never makes </s> or <unk>)
+    return Prompt([stoi.get(t, stoi[UNK]) for t in tokens], unknown)
+
+
 def check_problem(token: str) -> str | None:
     """Why a string is not one word token (WORD_RE's), or None: the checkpoint's check of a vocabulary."""
     if not token or len(token) > MAX_TOKEN_CHARS:

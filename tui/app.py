@@ -271,6 +271,16 @@ class MLPApp(TrainingEvents, CompareRuns, Lifecycle, App[None]):
     def action_sample_now(self) -> None:
         self.send(P.SampleNow())
 
+    def action_focus_prompt(self) -> None:
+        """Into the samples pane's prompt field (running text only: names are sampled from nothing)."""
+        pane = self.main_screen.query_one(SamplesPane)
+        if self.screen is not self.main_screen:
+            return
+        if not pane.text_mode:
+            self.notify("the prompt is for running text (--format text); names are sampled from nothing", timeout=4)
+            return
+        pane.query_one("#prompt", Input).focus()
+
     def action_evaluate_now(self) -> None:
         self.send(P.EvaluateNow())
 

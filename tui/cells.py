@@ -71,3 +71,37 @@ def visible(char: str) -> str:
         if cell_len(shown) == 1:
             return shown
     return REPLACEMENT
+
+
+def wrap_cells(text: str, width: int) -> list[tuple[int, int]]:
+    """`text` wrapped to rows of at most `width` cells, as (start, end) spans of it: rows break at spaces (the
+    spaces dropped), and only a word wider than a whole row is cut, between whole characters."""
+    width = max(1, width)
+    rows: list[tuple[int, int]] = []
+    start, n = 0, len(text)
+    while start < n:
+        while start < n and text[start] == " ":
+            start += 1
+        if start >= n:
+            break
+        end, used = start, 0
+        while end < n and used + cell_len(text[end]) <= width:
+            used += cell_len(text[end])
+            end += 1
+        if end == start:  # a wide character in a one-cell row: it takes the row alone (every row takes one)
+            end += 1
+            while end < n and not _boundary(text, end):
+                end += 1
+        if end < n and text[end] != " ":  # the row ends inside a word: break at the last space, if any
+            space = text.rfind(" ", start, end)
+            if space > start:
+                end = space
+            else:  # one word wider than the row: cut it, never before a zero-width mark
+                while end > start + 1 and not _boundary(text, end):
+                    end -= 1
+        trimmed = end
+        while trimmed > start and text[trimmed - 1] == " ":
+            trimmed -= 1
+        rows.append((start, trimmed))
+        start = end
+    return rows

@@ -38,6 +38,7 @@ class TrainingEvents:
                 P.Error: fields_of(self.on_training_error), P.Fatal: fields_of(self.on_training_fatal),
                 P.Frame: lambda e: self.on_training_frame(asdict(e.snapshot), e.plot_steps, e.plot_vals),
                 P.Evaluated: fields_of(self.on_training_eval), P.Samples: fields_of(self.on_training_samples),
+                P.PromptSet: fields_of(self.on_training_prompt),
                 P.Diverged: fields_of(self.on_training_diverged), P.Done: fields_of(self.on_training_done),
                 P.Counts: lambda e: self.main_screen.query_one(SplitLosses).set_counts(e),
                 P.KneserNey: lambda e: self.main_screen.query_one(SplitLosses).set_counts(e),
@@ -60,8 +61,10 @@ class TrainingEvents:
         for screen in self.screen_stack:  # a view opened before there was a model asks again
             if isinstance(screen, ViewScreen) and screen.view_id in ("lr_find", "dataset"):
                 self.send(P.FindLR() if screen.view_id == "lr_find" else P.DatasetInfo())
-            elif isinstance(screen, ScoringView) and screen.query_one(Input).value.strip():
-                self.send(P.ScoreText(screen.query_one(Input).value.strip()))
+            elif isinstance(screen, ScoringView):
+                screen.set_text_mode((info.get("text") or {}).get("format") == "text")
+                if screen.query_one(Input).value.strip():
+                    self.send(P.ScoreText(screen.query_one(Input).value.strip()))
         controls = self.main_screen.query_one(ControlsPane)
         size = info.get("vocab_size") or len(info["vocab"])
         controls.set_vocab(size)
@@ -86,6 +89,7 @@ class TrainingEvents:
             else:
                 self.notify(f"continuing {Path(run['path']).name} from step {info['step']:,}; space resumes "
                             f"training", title="run loaded", timeout=6)
+        self.main_screen.query_one(SamplesPane).set_text_mode((info.get("text") or {}).get("format") == "text")
         words = (info.get("text") or {}).get("tokens") == "words"
         lines = "lines" if (info.get("text") or {}).get("format") == "text" else "words"
         self.sub_title = (
@@ -128,8 +132,19 @@ class TrainingEvents:
         self.train_points.append((step, losses["train"]))
         self.main_screen.query_one(LossPlot).set_dev(self.dev_points, self.train_points)
 
-    def on_training_samples(self, step: int, names: list) -> None:
-        self.main_screen.query_one(SamplesPane).add(step, names)
+    def on_training_samples(self, step: int, names: list, prompt: str = "", cut: tuple = ()) -> None:
+        self.main_screen.query_one(SamplesPane).add(step, names, prompt, cut)
+
+    def on_training_prompt(self, text: str, shown: str, note: str | None, error: str | None) -> None:
+        """What the training process made of the prompt: its tokens, the words it read as <unk>, or a refusal."""
+        if error:
+            self.main_screen.query_one("#prompt", Input).value = ""
+            self.notify(f"{error}; the samples start a fresh line", title="prompt", severity="warning", timeout=8)
+        elif not shown:
+            self.notify("prompt cleared: the samples start a fresh line", title="prompt", timeout=3)
+        else:
+            self.notify(f"the samples continue {shown!r}" + (f" ({note})" if note else ""), title="prompt",
+                        timeout=6)
 
     def _to_view(self, view_id: str, payload: dict) -> None:
         for screen in self.screen_stack:

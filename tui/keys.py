@@ -39,6 +39,8 @@ KEYS: tuple[Key, ...] = (
     Key("r", "reset", "reset", "reset: a fresh model with the controls' values",
         "Reset: fresh model with the controls' values"),
     Key("s", "sample_now", "sample", "sample a batch of names now", "Sample names now"),
+    Key("p", "focus_prompt", "prompt", "samples: type a prompt (running text), enter: the next samples continue it; "
+        "empty clears it", "Samples: type a prompt for the next samples to continue", show=False),
     Key("e", "evaluate_now", "evaluate", "evaluate all three splits now", "Evaluate all splits now"),
     Key("m", "toggle_smoothing", "smooth", "plot: toggle EMA smoothing", "Plot: toggle smoothing", show=False),
     Key("w", "toggle_window", "window", f"plot: all steps / last {LAST_N:,} steps",

@@ -60,6 +60,7 @@ class Session:
         self.last_eval_at = trainer.elapsed  # training seconds at the last scheduled evaluation
         self.eval_cost = 0.0  # seconds the last scheduled evaluation took
         self.last_sample = 0.0
+        self.prompt: list[int] = []  # token ids the samples continue (the app's prompt field), [] for none
         self.kept = "last"  # which weights the end of the run left in the model: "last" or "best"
         self.final_losses: dict[str, float] = {}  # all splits of the last weights, at the end
         self.kept_losses: dict[str, float] = {}  # ... and of the weights kept (the best ones with keep_best)
@@ -252,20 +253,22 @@ class Session:
     def sample(self) -> list[tuple[str, bool]]:
         import torch
 
-        from core.probes.sample import MAX_NAME_LEN, sample
+        from core.probes.sample import max_tokens, sample
 
         tr = self.trainer
         self.last_sample = time.monotonic()
         g = torch.Generator().manual_seed(SAMPLE_SEED)
-        try:
-            names = sample(tr.model, tr.data.vocab, self.n_samples, g, self.temperature, max_len=MAX_NAME_LEN,
-                           train_words=self.train_words())
+        try:  # names as the lecture's; lines of running text up to a pane's cap, continuing the prompt if any
+            names = sample(tr.model, tr.data.vocab, self.n_samples, g, self.temperature,
+                           max_len=max_tokens(tr.data.options, pane=True), train_words=self.train_words(),
+                           prompt=self.prompt or None, running=tr.data.options.text)
         except ValueError as e:  # SampleError: non-finite outputs; the trainer's rollback should prevent them
             self.emit(P.Error(f"cannot sample: {e}"))
             return []
         pairs = [(s.text, s.in_train) for s in names]
         self._logged(lambda w: w.log_samples(tr.step, pairs))
-        self.emit(P.Samples(tr.step, pairs))
+        cut = tuple(i for i, s in enumerate(names) if s.truncated)
+        self.emit(P.Samples(tr.step, pairs, tr.data.vocab.decode(self.prompt), cut))
         return pairs
 
     def save(self, force: bool = False) -> None:

@@ -11,6 +11,7 @@ Commands go from the app to the training process, between two chunks of steps:
   Cores(count)            the cores the training process may use (the app decides: tui.hosting)
   FindLR(fresh)           the lr finder, from a fresh model or a copy of the current weights
   ScoreText(text)         the score view's text
+  Prompt(text)            the samples pane's prompt (running text): the next samples continue it; "" clears it
   DatasetInfo()           the dataset view's statistics
   FindNeighbours(tokens, k)  the neighbours view's token (one) or analogy a - b + c (three)
   Quit()                  save the run and stop
@@ -20,7 +21,8 @@ Events come back, at most ~10 frames a second and a few others between chunks:
   RunFolder(path, saved_step)  where the run is kept (path None: not saved)
   Frame(snapshot, plot_steps, plot_vals)  a Snapshot (its status is a core.status.Status) and the curve
   Evaluated(step, losses, train_coverage, best_dev, best_dev_step, held_coverage)  "full" or "sample" each
-  Samples(step, names), Diverged(message, step), Done(step, message, kept), Saved(path, step)
+  Samples(step, names, prompt, cut), Diverged(message, step), Done(step, message, kept), Saved(path, step)
+  PromptSet(text, shown, note, error)  the prompt as the model reads it (its tokens), or why it was refused
   Counts(order, k, losses, unseen_dev, used, table)  the counting baseline, for the split pane
   KneserNey(order, kind, losses, measures, seconds, nbytes, lower)  a word model's n-gram baseline, for the split pane
   Mixed(step, weight, perplexity, mlp, ngram, bpc)  the paper's mixture of the MLP and KneserNey (full evaluations)
@@ -185,6 +187,15 @@ class ScoreText:
 
 
 MAX_SCORE_CHARS = 64  # names are rarely over 20 characters
+MAX_SENTENCE_CHARS = 400  # a sentence of running text to score (a verse of the King James Bible: up to ~550)
+
+
+@dataclass(frozen=True)
+class Prompt:
+    text: str  # at most MAX_PROMPT_CHARS; "" (or only spaces) clears the prompt
+
+
+MAX_PROMPT_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -198,8 +209,8 @@ class Quit:
 
 
 # Only the latest of these counts: a burst (a paste into the score field, a held key) is handled once.
-LATEST_ONLY: tuple[type, ...] = (ScoreText, View, Watch, Temperature, Cores, DatasetInfo, FindLR, EvaluateNow,
-                                 SampleNow, Save)
+LATEST_ONLY: tuple[type, ...] = (ScoreText, Prompt, View, Watch, Temperature, Cores, DatasetInfo, FindLR,
+                                 EvaluateNow, SampleNow, Save)
 
 
 # ---- events: training process -> app ----
@@ -250,7 +261,17 @@ class Evaluated:
 @dataclass(frozen=True)
 class Samples:
     step: int
-    names: list  # (name, in the training split)
+    names: list  # (name, in the training split); for running text, (line, in the training split)
+    prompt: str = ""  # the prompt every sample starts with, as the model reads it ("": none)
+    cut: tuple = ()  # indices of the samples cut at the length cap (core.probes.sample.max_tokens)
+
+
+@dataclass(frozen=True)
+class PromptSet:
+    text: str  # as typed
+    shown: str = ""  # its tokens, joined as the model's samples are ("": no prompt)
+    note: str | None = None  # the words read as <unk>, in one line
+    error: str | None = None  # why it was refused (the samples start afresh)
 
 
 @dataclass(frozen=True)
@@ -310,9 +331,17 @@ class Scored:
     step: int = 0
     nll: float = 0.0
     mean_nll: float = 0.0
-    positions: list = field(default_factory=list)
+    positions: list = field(default_factory=list)  # names: (context, char, p, alternatives)
     completions: list = field(default_factory=list)
     in_train: bool = False
+    # running text (kind "text"): positions are (token, p, alternatives, read as <unk>), the line end last;
+    # completions are lines the model goes on with after the sentence
+    kind: str = "name"
+    line: str = ""  # the sentence normalised, as the model reads it
+    perplexity: float = 0.0
+    bpc: float = 0.0  # bits per character of the normalised sentence and its line end
+    chars: int = 0
+    unknown: int = 0  # tokens read as <unk>
 
 
 @dataclass(frozen=True)
@@ -353,27 +382,8 @@ class Dispatcher:
         return handler(message)
 
 
-# ---- the nearest-neighbours view (issue 22): its request and its answer ----
-@dataclass(frozen=True)
-class FindNeighbours:
-    """The k tokens nearest `tokens[0]` by cosine of the embeddings, or, given three, nearest
-    tokens[0] - tokens[1] + tokens[2] (an analogy). Tokens are the vocabulary's strings: characters or words."""
-
-    tokens: tuple[str, ...]
-    k: int = 10
-
-
-@dataclass(frozen=True)
-class Neighbours:
-    """FindNeighbours' answer, computed in the training process: only the top k (token, cosine similarity),
-    best first. The embedding table stays there: at |V| 16K it is megabytes, the answer a few hundred bytes."""
-
-    tokens: tuple[str, ...]
-    step: int = 0
-    found: list = field(default_factory=list)  # (token, similarity), best first
-    vocab_size: int = 0
-    error: str | None = None  # one line (a token not in the vocabulary, no model yet), shown in the view
-
+# the nearest-neighbours view's request and answer, in a module of their own, read here as P.FindNeighbours
+from core.link.neighbours_messages import FindNeighbours, Neighbours  # noqa: E402
 
 MAX_NEIGHBOURS = 100  # the most a FindNeighbours may ask for: the answer stays small
 LATEST_ONLY = (*LATEST_ONLY, FindNeighbours)  # a burst of keystrokes is answered once

@@ -56,6 +56,7 @@ class Pump:
         self.counts_due = False  # the counting baseline is still to be sent (after the first chunk)
         self.cores = 1  # the cores this process may use (P.Cores: the app's say); an ensemble's members use them
         self.n_samples = 8
+        self.prompt = ""  # the samples pane's prompt, made again for each new model's vocabulary
         self.plot_width = 200
         self.plot_last: int | None = None  # only the last N steps, or all
         self.last_frame = 0.0
@@ -148,6 +149,11 @@ class Pump:
         trainer.threads = training_threads(trainer.model_config, trainer.config.batch_size, self.cores)
         self.session = Session(trainer, writer, emit=self.send, n_samples=self.n_samples,
                                temperature=self.temperature)
+        if self.prompt:  # said again only if this model cannot read it
+            made = viewdata.prompt_set(self.session, self.prompt)
+            if made.error:
+                self.prompt = ""
+                self.send(made)
         d = trainer.data
         vocab = " ".join(d.vocab.itos) if d.vocab.tokens == "words" else "".join(d.vocab.itos)
         self.send(P.Ready(dataset=d.source, words=len(d.words), vocab=vocab, vocab_size=len(d.vocab),
@@ -316,6 +322,12 @@ class Pump:
         self.session.evaluate(full=True)
         self.frame(force=True)
 
+    def _prompt(self, c: P.Prompt) -> None:
+        self.prompt = str(c.text)[: P.MAX_PROMPT_CHARS]
+        if self.session is not None:
+            self.send(viewdata.prompt_set(self.session, self.prompt))
+            self.session.sample()
+
     def _dataset(self, c: P.DatasetInfo) -> None:
         self.send(viewdata.dataset_stats(self.data))
 
@@ -327,6 +339,7 @@ class Pump:
             P.EvaluateNow: self._evaluate_now, P.Save: lambda c: self.save(), P.DatasetInfo: self._dataset,
             P.FindLR: lambda c: self.lr_find(fresh=bool(c.fresh)), P.ScoreText: lambda c: self.score(str(c.text)),
             P.FindNeighbours: lambda c: self.send(viewdata.neighbours(self.trainer, c.tokens, c.k)),
+            P.Prompt: self._prompt,
         }
 
     # ---- views ----

@@ -52,6 +52,8 @@ def scored(session: Any, text: str, temperature: float) -> P.Scored:
     from core.probes.sample import MAX_NAME_LEN, sample
 
     tr = session.trainer
+    if tr.data.options.text:
+        return scored_line(session, text, temperature)
     if len(text) > P.MAX_SCORE_CHARS:  # a paste of a page: the UI caps it too
         return P.Scored(text, error=f"at most {P.MAX_SCORE_CHARS} characters can be scored")
     try:
@@ -64,6 +66,51 @@ def scored(session: Any, text: str, temperature: float) -> P.Scored:
     return P.Scored(text, step=tr.step, nll=s.nll, mean_nll=s.mean_nll,
                     positions=[(p.context, p.char, p.prob, p.alternatives) for p in s.positions],
                     completions=[(x.text, x.in_train) for x in more], in_train=text in words)
+
+
+def scored_line(session: Any, text: str, temperature: float) -> P.Scored:
+    """A sentence of running text scored token by token (core.probes.linescore), with three lines the model goes on
+    with after it (the samples' seed, a pane's length cap)."""
+    import torch
+
+    from core.engine.session import SAMPLE_SEED
+    from core.probes.inspection import ScoreError
+    from core.probes.linescore import score_line
+    from core.probes.sample import max_tokens, sample
+
+    tr = session.trainer
+    if len(text) > P.MAX_SENTENCE_CHARS:
+        return P.Scored(text, error=f"at most {P.MAX_SENTENCE_CHARS} characters can be scored")
+    try:
+        s = score_line(tr.model, tr.data.vocab, text, tr.data.options.lower)
+    except ScoreError as e:
+        return P.Scored(text, error=str(e))
+    g = torch.Generator().manual_seed(SAMPLE_SEED)
+    more = sample(tr.model, tr.data.vocab, 3, g, temperature, max_len=max_tokens(tr.data.options, pane=True),
+                  prompt=s.ids, running=True)
+    return P.Scored(text, step=tr.step, nll=s.nll, mean_nll=s.nll / len(s.positions), kind="text", line=s.line,
+                    positions=[(p.token, p.prob, p.alternatives, p.unk) for p in s.positions],
+                    completions=[(x.text, False) for x in more], in_train=s.line in session.train_words(),
+                    perplexity=s.perplexity, bpc=s.bpc, chars=s.chars, unknown=s.unknown)
+
+
+def prompt_set(session: Any, text: str) -> P.PromptSet:
+    """Make `text` the prompt the session's samples continue (core.tokens.encode_prompt: the model's own rule,
+    unknown words as <unk>), or clear it (empty text, or a refusal); what was made of it, for the app to show."""
+    from core.tokens import encode_prompt
+
+    data = session.trainer.data
+    session.prompt = []
+    if not text.strip():
+        return P.PromptSet(text)
+    if data.options.plain:
+        return P.PromptSet(text, error="a prompt is for running text (--format text); names start from nothing")
+    try:
+        prompt = encode_prompt(text, data.vocab, data.options.lower)
+    except ValueError as e:
+        return P.PromptSet(text, error=str(e))
+    session.prompt = prompt.ids
+    return P.PromptSet(text, data.vocab.decode(prompt.ids), prompt.note())
 
 
 def dataset_stats(data: Any) -> P.DatasetStats:

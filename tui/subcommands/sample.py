@@ -1,16 +1,19 @@
-"""`mlp-tui sample`: words from a saved model, one per line, streamed in batches (a progress bar on a terminal)."""
+"""`mlp-tui sample`: words (or lines of running text) from a saved model, one per line, streamed in batches (a
+progress bar on a terminal). On a model of running text `--prefix` is a prompt the lines continue."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from typing import Any
 
 from core import settings
 from tui.subcommands.argtypes import CommandLine, fail, number, path_arg
 
 MAX_SAMPLES = 10**9  # streamed: memory stays at one batch, but a billion lines is ~10 GB of output
 TEMPERATURE = settings.BY_NAME["temperature"]
+MAX_PREFIX = 200  # characters of --prefix (a name's start, or a prompt of running text)
 
 
 def add_parser(cl: CommandLine) -> None:
@@ -27,8 +30,10 @@ def add_parser(cl: CommandLine) -> None:
                         f"character ({settings.fmt(TEMPERATURE.lo)} to {settings.fmt(TEMPERATURE.hi)})")
     p.add_argument("--seed", type=setting_type("seed"), default=None, metavar="N",
                    help="seed for reproducible samples (default: random)")
-    p.add_argument("--prefix", default="", metavar="TEXT", type=number(str, lambda v: len(v) <= 200,
-                   "at most 200 characters"), help="start every word with TEXT")
+    p.add_argument("--prefix", default=None, metavar="TEXT", type=number(str, lambda v: len(v) <= MAX_PREFIX,
+                   f"at most {MAX_PREFIX:,} characters"),
+                   help="start every word with TEXT; on a model of running text (--format text), a prompt the lines "
+                        "continue, read by the model's own rule (words it lacks become <unk>)")
     p.add_argument("--mark", action="store_true",
                    help="mark words that are already in the training split with a '*'")
 
@@ -37,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from core.errors import DataError
-    from core.probes.sample import SampleError, sample_batches
+    from core.probes.sample import SampleError, max_tokens, sample_batches
     from core.runs.checkpoint import load_checkpoint
     from core.runs.files import safe_text
     from core.runs.folder import checkpoint_path
@@ -45,9 +50,7 @@ def run(args: argparse.Namespace) -> int:
 
     ckpt = load_checkpoint(checkpoint_path(args.checkpoint))
     g = torch.Generator().manual_seed(args.seed) if args.seed is not None else None
-    bad = [c for c in args.prefix if c not in ckpt.vocab.stoi or c == ckpt.vocab.itos[0]]
-    if bad:
-        fail(f"--prefix has characters the model does not know: {''.join(sorted(set(bad)))!r}")
+    prefix, prompt = _start(args.prefix, ckpt)
     train_words: set[str] = set()
     if args.mark:
         try:
@@ -56,8 +59,8 @@ def run(args: argparse.Namespace) -> int:
             fail(f"--mark needs the training data: {e}")
     bar = _Bar(args.n, "sampling")
     try:
-        for batch in sample_batches(ckpt.model, ckpt.vocab, args.n, g, args.temperature, train_words=train_words,
-                                    prefix=args.prefix):
+        for batch in sample_batches(ckpt.model, ckpt.vocab, args.n, g, args.temperature,
+                                    max_tokens(ckpt.options), train_words, prefix, prompt, ckpt.options.text):
             sys.stdout.write("".join(safe_text(s.text) + (" *" if s.in_train else "") + "\n" for s in batch))
             bar.advance(len(batch))
     except SampleError as e:
@@ -65,6 +68,30 @@ def run(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     return 0
+
+
+def _start(text: str | None, ckpt: Any) -> tuple[str, list[int] | None]:
+    """--prefix as the sampler takes it: a name's first characters (prefix), or on a model of running text or
+    of words a prompt of token ids; words the vocabulary lacks are said in one line on stderr."""
+    from core.runs.files import safe_text
+    from core.tokens import encode_prompt
+
+    vocab, options = ckpt.vocab, ckpt.options
+    if options.tokens == "chars" and not options.text:  # a word list of characters: the lecture's names
+        bad = [c for c in text or "" if c not in vocab.stoi or c == vocab.itos[0]]
+        if bad:
+            fail(f"--prefix has characters the model does not know: {''.join(sorted(set(bad)))!r}")
+        return text or "", None
+    if text is None:
+        return "", None
+    try:
+        prompt = encode_prompt(text, vocab, options.lower)
+    except ValueError as e:
+        fail(f"--prefix: {e}")
+    note = prompt.note()
+    if note:
+        print(f"mlp-tui: note: --prefix: {safe_text(note)}", file=sys.stderr)
+    return "", prompt.ids
 
 
 class _Bar:

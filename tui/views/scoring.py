@@ -1,4 +1,6 @@
-"""Name scoring: how likely the model finds each next character of a word you type, and completions.
+"""Name scoring: how likely the model finds each next character of a word you type, and completions; for a model
+of running text, a sentence scored token by token (probability, surprise in bits, the likeliest alternatives,
+`<unk>` marked), its perplexity and bits per character, and lines the model goes on with.
 
 The probabilities come from the model as it is now in the training process (evaluation mode); the
 completions are names sampled with the typed text as their start.
@@ -6,6 +8,9 @@ completions are names sampled with the typed text as their start.
 
 from __future__ import annotations
 
+import math
+
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -53,6 +58,50 @@ def render_score(text: str, positions: list, nll: float, mean_nll: float, comple
     return out
 
 
+TOKEN = 14  # cells of the token column of a sentence
+
+
+def render_line_score(text: str, positions: list, perplexity: float, bpc: float, unknown: int, completions: list,
+                      in_train: bool, compact: bool = False) -> Text:
+    """A sentence's score table: one row per token and the line end, `<unk>` marked in reverse red."""
+    out = Text()
+    out.append(f"{text!r}: ", style="bold")
+    lower = f" (a lower bound: {unknown} <unk>)" if unknown else ""
+    where = "a line of the training split" if in_train else "not a line of the training split"
+    ppl = f"{perplexity:,.2f}" if perplexity < 1e4 else f"{perplexity:,.0f}"
+    out.append(f"{len(positions) - 1} tokens and the line end · perplexity {ppl} · {bpc:.3f} bits per "
+               f"character{lower} · {where}\n\n")
+    out.append(f" {pad_cells('token', TOKEN)}  p(token)   bits  " + ("" if compact else " " * (BAR + 1))
+               + "likeliest instead\n", style="dim")
+    for r, (token, prob, alts, unk) in enumerate(positions):
+        end = r == len(positions) - 1
+        shown = "end" if end else visible(token) if len(token) == 1 else token
+        style = "green" if prob >= 0.1 else ("yellow" if prob >= 0.01 else "red")
+        out.append(" ")
+        if unk:
+            name = truncate_cells(shown, TOKEN - 6)
+            out.append(name, style="bold")
+            out.append(" <unk>", style="reverse red")
+            out.append(" " * (TOKEN - cell_len(name) - 6))
+        else:
+            out.append(pad_cells(truncate_cells(shown, TOKEN), TOKEN))
+        bits = -math.log2(prob) if prob > 0 else math.inf
+        out.append(f"  {prob:8.4f} {bits:6.2f}  ", style=style)
+        if not compact:
+            out.append(prob_bar(prob) + " ", style=style)
+        out.append("  ".join(f"{_token(c)} {p:.2f}" for c, p in alts) + "\n", style="dim")
+    if completions:
+        out.append("\nthe model goes on:\n", style="bold")
+        for line, _ in completions:
+            out.append(f" {line}\n")
+    return out
+
+
+def _token(token: str) -> str:
+    """An alternative as the table shows it: the line end as 'end'."""
+    return "end" if token in ("</s>", "\n") else visible(token) if len(token) == 1 else token
+
+
 class ScoringView(ViewScreen):
     view_id = "score"
     TITLE = "Score a name"
@@ -64,10 +113,23 @@ class ScoringView(ViewScreen):
             yield Static("", id="score-out")
 
     def on_mount(self) -> None:
+        self.text_mode = False
+        self.set_text_mode(((getattr(self.app, "info", None) or {}).get("text") or {}).get("format") == "text")
         self.query_one(Input).focus()
         self.last: dict | None = None
         self._timer: Timer | None = None
         self.sent = 0  # score requests sent (a paste of 2,000 characters is one, not 2,000)
+
+    def set_text_mode(self, text: bool) -> None:
+        """A model of running text scores sentences (a longer field, another title); names, names."""
+        if text and not self.text_mode:
+            self.query_one(".view-title", Static).update(
+                "[b]Score a sentence[/]  [dim]type a sentence: each token's probability and surprise, the likeliest "
+                "alternatives, perplexity, bits per character · esc: back[/]")
+            field = self.query_one(Input)
+            field.max_length = P.MAX_SENTENCE_CHARS
+            field.placeholder = "type a sentence, e.g. And God said, Let there be light"
+        self.text_mode = text
 
     def on_input_changed(self, event: Input.Changed) -> None:
         """Ask for a score once typing pauses: only the latest text matters (the training process coalesces too)."""
@@ -95,6 +157,12 @@ class ScoringView(ViewScreen):
             return
         self.last = {"text": text, **payload}
         compact = self.size.width < 90
+        if payload.get("kind") == "text":
+            self.set_text_mode(True)
+            out.update(render_line_score(text, payload["positions"], payload["perplexity"], payload["bpc"],
+                                         payload["unknown"], payload["completions"], payload["in_train"], compact))
+            self.set_status(f"the model at step {payload['step']:,}")
+            return
         out.update(render_score(text, payload["positions"], payload["nll"], payload["mean_nll"],
                                 payload["completions"], payload["in_train"], compact))
         self.set_status(f"the model at step {payload['step']:,}")
