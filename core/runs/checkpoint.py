@@ -358,9 +358,15 @@ def _seconds(x: Any) -> float:
 def resume_trainer(ckpt: Checkpoint, data: Dataset) -> Trainer:
     """A Trainer that continues a checkpointed run on `data` (which must have the same vocabulary)."""
     if tuple(data.vocab.itos) != tuple(ckpt.vocab.itos):
+        have, got = tuple(ckpt.vocab.itos), tuple(data.vocab.itos)
+        how = f"{len(got)}"
+        if len(got) == len(have):  # same size: name the first token that differs, or the message reads "18 ... (18)"
+            i = next(i for i, (a, b) in enumerate(zip(have, got)) if a != b)
+            how += (f" too, but token {i} is {safe_text(repr(got[i]), 30)}, not {safe_text(repr(have[i]), 30)}: "
+                    "the file has changed")
         raise CheckpointError(
-            f"the checkpoint's vocabulary ({len(ckpt.vocab)} tokens) differs from {safe_text(data.source)}'s "
-            f"({len(data.vocab)}); it was trained on {safe_text(ckpt.dataset)}"
+            f"the checkpoint's vocabulary ({len(have)} tokens) differs from {safe_text(data.source)}'s "
+            f"({how}); it was trained on {safe_text(ckpt.dataset)}"
         )
     if data.block_size != ckpt.model_config.block_size:
         raise CheckpointError(
