@@ -90,3 +90,16 @@ def test_an_ensemble_uses_its_members_tables_side_by_side(capsys, tmp_path):
     vocab = ckpt["vocab"]
     want = [repr(vocab[i]) for i, _ in nearest(C.double().numpy(), vocab.index("m"), 4)]
     assert [t for t, _ in rows(out)] == want
+
+
+def test_an_analogy_that_leaves_no_token_to_answer_with_is_one_line(capsys, tmp_path):
+    """A model of two tokens ('.' and 'a'): an analogy over both leaves nothing to list, said in one line rather
+    than a heading with no rows and exit 0."""
+    words = tmp_path / "aa.txt"
+    words.write_text("a\naa\n" * 10, encoding="utf-8")
+    code, _, err = run_cli(capsys, ["train", "--data", str(words), "--steps", "20", "--out", str(tmp_path / "two"),
+                                    "--quiet"])
+    assert code == 0, err
+    code, out, err = run_cli(capsys, ["neighbours", "--checkpoint", str(tmp_path / "two"), "--analogy", "a", ".", "a"])
+    assert_cli_error(code, err, "2 tokens", "leaves none")
+    assert out == ""

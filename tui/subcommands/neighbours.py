@@ -47,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
         found = analogy(C, *ids, k=args.k)
         a, b, c = (safe_text(repr(t)) for t in asked)
         head = f"nearest to {a} - {b} + {c}"
+    if not found:  # every token is one asked about (a model of 2 or 3 tokens): nothing is left to answer with
+        fail(f"the model has {len(itos):,} tokens and the question leaves none to answer with")
     width = max((len(safe_text(repr(itos[i]))) for i, _ in found), default=0)
     lines = [f"{head} (cosine similarity of the embeddings, {len(itos):,} tokens):"]
     lines += [f"{rank:>4}  {safe_text(repr(itos[i])):<{width}}  {sim:+.3f}" for rank, (i, sim) in enumerate(found, 1)]
