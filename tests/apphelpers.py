@@ -134,6 +134,12 @@ def words_of(app: MLPApp, selector: str) -> str:
     return " ".join(text_of(app, selector).split())
 
 
+def params_of(app: MLPApp) -> str:
+    """The form's summary under its fields (the parameter count, or what to fix), as words. The form of every
+    setting is taller than a 40-row terminal, so the summary may be scrolled out of view: read what it says."""
+    return " ".join(str(app.query_one("#params").render()).split())
+
+
 def toasts(app: MLPApp) -> list[str]:
     """The notifications on screen, each as one line of text (needs run_test(notifications=True))."""
     out = []

@@ -13,6 +13,7 @@ import pytest
 from apphelpers import (
     Harness,
     params,
+    params_of,
     pause_app,
     running,
     screen_text,
@@ -71,7 +72,7 @@ async def test_invalid_values_show_their_reason_and_are_not_applied(harness: Har
         await type_into(pilot, "n_hidden", "0", then="escape")
         await pilot.pause()
         assert "must be >= 1" in text_of(app, "#err-n_hidden")
-        assert "fix the fields above" in words_of(app, "#params")
+        assert "fix the fields above" in params_of(app)
         await pilot.press("r")  # refused: no new model with a bad field
         await until(pilot, lambda: any("fix these first" in t for t in toasts(app)), what="the refusal")
         assert any("hidden (must be >= 1)" in t for t in toasts(app))
@@ -108,13 +109,13 @@ async def test_reset_with_a_new_block_size_rebuilds_the_model(harness: Harness) 
         await running(pilot, harness)
         vocab = len(app.info["vocab"])
         assert vocab == 27
-        assert "11,897 parameters" in text_of(app, "#params")
+        assert "11,897 parameters" in params_of(app)
         assert harness.trainer.model.num_params() == params(27, 3) == 11_897
         old = harness.trainer
 
         await type_into(pilot, "block_size", "5", then="escape")
         expected = params(vocab, 5)
-        assert f"{expected:,} parameters" in text_of(app, "#params")  # the count follows the form
+        assert f"{expected:,} parameters" in params_of(app)  # the count follows the form
         assert "context" in text_of(app, "#pending") and "press r" in text_of(app, "#pending")
         assert harness.trainer is old  # nothing applied yet
 
@@ -127,7 +128,7 @@ async def test_reset_with_a_new_block_size_rebuilds_the_model(harness: Harness) 
         new = harness.trainer
         assert new.model_config.block_size == 5 and new.data.block_size == 5
         assert new.model.num_params() == expected
-        assert f"{expected:,} parameters" in text_of(app, "#params")
+        assert f"{expected:,} parameters" in params_of(app)
         assert f"{expected:,} parameters" in app.sub_title
         assert text_of(app, "#pending").strip() == ""
 

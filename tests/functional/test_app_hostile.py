@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from apphelpers import Harness, pause_app, running, screen_text, text_of, toasts, type_into, until
+from apphelpers import Harness, params_of, pause_app, running, screen_text, text_of, toasts, type_into, until
 
 from core.runs.folder import read_info
 from tui.views.runs import RunsView
@@ -62,7 +62,7 @@ async def test_an_absurd_model_is_refused_before_allocation(harness: Harness) ->
         await type_into(pilot, "n_hidden", "100000", then="escape")
         await type_into(pilot, "n_embd", "4096", then="escape")
         await pilot.pause(0.1)
-        assert "too large" in text_of(app, "#params") and "GiB" in text_of(app, "#params")  # as you type
+        assert "too large" in params_of(app) and "GiB" in params_of(app)  # as you type
         await pilot.press("r")
         await until(pilot, lambda: any("parameters" in t and "GiB" in t for t in toasts(app)),
                     what="the size in the refusal")

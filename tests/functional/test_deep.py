@@ -10,7 +10,7 @@ from core.config import MLPConfig
 
 @pytest.mark.slow
 async def test_a_deep_model_in_the_app_health_lr_finder_and_the_form(harness) -> None:
-    from apphelpers import running, text_of, toasts, type_into, until, words_of
+    from apphelpers import params_of, running, toasts, type_into, until, words_of
 
     from tui.views.health import HealthView
     from tui.views.lrfind import LRFindView
@@ -19,7 +19,7 @@ async def test_a_deep_model_in_the_app_health_lr_finder_and_the_form(harness) ->
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await running(pilot, harness, min_step=200)
         want = MLPConfig(vocab_size=27, layers=3, n_hidden=24, batchnorm=True).num_params()
-        assert f"{want:,} parameters" in text_of(app, "#params") and harness.trainer.model.num_params() == want
+        assert f"{want:,} parameters" in params_of(app) and harness.trainer.model.num_params() == want
         await pilot.press("h")
         await until(pilot, lambda: isinstance(app.screen, HealthView) and getattr(app.screen, "last", None),
                     what="the health data")
@@ -37,7 +37,7 @@ async def test_a_deep_model_in_the_app_health_lr_finder_and_the_form(harness) ->
         app.query_one("#f-arch").value = "hier"
         await pilot.pause(0.2)
         assert "power of two" in words_of(app, "#row-block_size") + " " + words_of(app, "#err-block_size")
-        assert "fix the fields above" in str(app.query_one("#params").render())  # (scrolled out of view here)
+        assert "fix the fields above" in params_of(app)  # (scrolled out of view here)
         await pilot.press("r")
         await until(pilot, lambda: any("power of two" in t for t in toasts(app)), what="the reset refused")
 
@@ -53,7 +53,7 @@ def test_hier_with_a_context_that_is_not_a_power_of_two_is_one_line(capsys, word
 
 @pytest.mark.slow
 async def test_an_on_off_field_flips_with_enter_and_waits_for_a_reset(harness) -> None:
-    from apphelpers import running, until, words_of
+    from apphelpers import params_of, running, until, words_of
 
     from tui.panes.toggle import Toggle
 
@@ -67,7 +67,7 @@ async def test_an_on_off_field_flips_with_enter_and_waits_for_a_reset(harness) -
         assert field.value is True and harness.pump.session.running  # enter flipped it; space did not pause
         await until(pilot, lambda: "direct" in words_of(app, "#pending"), what="the needs-a-fresh-model note")
         want = MLPConfig(vocab_size=27, n_hidden=32, direct=True).num_params()
-        await until(pilot, lambda: f"{want:,} parameters" in str(app.query_one("#params").render()),
+        await until(pilot, lambda: f"{want:,} parameters" in params_of(app),
                     what="the count with direct connections")
         await pilot.press("space")  # a flip back with space, as a checkbox
         assert field.value is False
