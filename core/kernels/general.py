@@ -93,10 +93,7 @@ class FusedDeep(GeneralKernel):
         out = self.out
         for xi, yi, li, lr, mask in zip(xs, ys, logp.unbind(0), lrs, step_masks):
             parts = mask.split(self.mask_sizes) if mask is not None else (None,) * len(self.hidden)
-            torch.index_select(self.C, 0, xi, out=self.emb)  # (B*T, E)
-            x = self.emb
-            for buf, m in zip(self.hidden, parts):
-                x = self._forward(buf, x.view(buf.n, buf.layer.fan_in), m)  # (B*rows, H)
+            x = self._hidden_forward(xi, parts)
             out.x = x.view(out.n, out.layer.fan_in)  # (B, H)
             logits = self._linear(out, out.x)  # (B, V)
             if self.direct:
@@ -114,20 +111,33 @@ class FusedDeep(GeneralKernel):
                 self._bn_backward(out)
             below = self.hidden[-1].dh if self.hidden else self.demb
             self._backward(out, below)
-            for i in range(len(self.hidden) - 1, -1, -1):
-                buf, part = self.hidden[i], parts[i]
-                if part is not None:
-                    buf.dh.view(-1).mul_(part)  # through dropout
-                torch.mul(buf.h, buf.h, out=buf.hh)
-                buf.dh.addcmul_(buf.dh, buf.hh, value=-1)  # through tanh: * (1 - h^2)
-                if buf.layer.bn:
-                    self._bn_backward(buf)
-                self._backward(buf, self.hidden[i - 1].dh if i > 0 else self.demb)
+            self._hidden_backward(parts)
             if self.direct:
                 self.dembv.add_(self.ddirect)
             self.gC.zero_()
             self.gC.index_add_(0, xi, self.demb)  # (V, E)
             self._update(lr, adamw, wd)
+
+    def _hidden_forward(self, xi: torch.Tensor, parts: tuple) -> torch.Tensor:
+        """The embeddings of the step's inputs xi (B*block_size,) through every hidden layer (parts: each one's
+        dropout mask, or None); returns the last one's output, what the output side reads."""
+        torch.index_select(self.C, 0, xi, out=self.emb)  # (B*T, E)
+        x = self.emb
+        for buf, m in zip(self.hidden, parts):
+            x = self._forward(buf, x.view(buf.n, buf.layer.fan_in), m)  # (B*rows, H)
+        return x
+
+    def _hidden_backward(self, parts: tuple) -> None:
+        """From the gradient at the last hidden layer's output (its dh) down to the embeddings' (self.demb)."""
+        for i in range(len(self.hidden) - 1, -1, -1):
+            buf, part = self.hidden[i], parts[i]
+            if part is not None:
+                buf.dh.view(-1).mul_(part)  # through dropout
+            torch.mul(buf.h, buf.h, out=buf.hh)
+            buf.dh.addcmul_(buf.dh, buf.hh, value=-1)  # through tanh: * (1 - h^2)
+            if buf.layer.bn:
+                self._bn_backward(buf)
+            self._backward(buf, self.hidden[i - 1].dh if i > 0 else self.demb)
 
     def _linear(self, buf: LayerBuffers, x: torch.Tensor) -> torch.Tensor:
         """buf.h = x @ W (+ b), batch-normed if the layer is; x is (n, fan_in).

@@ -133,10 +133,7 @@ class WideOut(FusedDeep):
         inv_b, B, F = 1.0 / self.B, self.B, self.F
         for xi, yi, li, lr, mask in zip(xs, ys, logp.unbind(0), lrs, step_masks):
             parts = mask.split(self.mask_sizes) if mask is not None else (None,) * len(self.hidden)
-            torch.index_select(self.C, 0, xi, out=self.emb)  # (B*T, E)
-            x = self.emb
-            for buf, m in zip(self.hidden, parts):
-                x = self._forward(buf, x.view(buf.n, buf.layer.fan_in), m)  # (B*rows, H)
+            x = self._hidden_forward(xi, parts)
             self.x_hid.copy_(x.view(B, F))
             if self.TE:
                 self.x_emb.copy_(self.embv)
@@ -156,15 +153,3 @@ class WideOut(FusedDeep):
             self.gC.zero_()
             self.gC.index_add_(0, xi, self.demb)  # (V, E)
             self._update(lr, adamw, wd)
-
-    def _hidden_backward(self, parts: tuple) -> None:
-        """From the gradient at the last hidden layer's output down to the embeddings' (self.demb)."""
-        for i in range(len(self.hidden) - 1, -1, -1):
-            buf, part = self.hidden[i], parts[i]
-            if part is not None:
-                buf.dh.view(-1).mul_(part)  # through dropout
-            torch.mul(buf.h, buf.h, out=buf.hh)
-            buf.dh.addcmul_(buf.dh, buf.hh, value=-1)  # through tanh: * (1 - h^2)
-            if buf.layer.bn:
-                self._bn_backward(buf)
-            self._backward(buf, self.hidden[i - 1].dh if i > 0 else self.demb)
