@@ -60,24 +60,33 @@ class FusedDeep(GeneralKernel):
         self.params = [p.detach() for p in model.parameters()]
         self.grads = [torch.zeros_like(p) for p in self.params]
         grads = dict(zip(self.names, self.grads))
-        self.C, self.gC = model.C.detach(), grads["C"]
-        self.layers = [LayerBuffers(model, layer, B, grads) for layer in mc.plan()]
-        self.hidden, self.out = self.layers[:-1], self.layers[-1]
-        self.emb = torch.empty(B * T, E)  # (B*block_size, n_embd)
-        self.embv = self.emb.view(B, T * E)  # (B, block_size*n_embd)
-        self.demb = torch.empty(B * T, E)
-        self.dembv = self.demb.view(B, T * E)
+        plan = mc.plan()
+        self._hidden_side(model, plan, grads)
+        self.out = LayerBuffers(model, plan[-1], B, grads)
         self.direct = mc.direct
         if mc.direct:
             self.Wd, self.gWd = model.Wd.detach(), grads["Wd"]
             self.WdT, self.embT = self.Wd.t(), self.embv.t()
             self.ddirect = torch.empty(B, T * E)
+        self._optimizer_buffers()
+
+    def _hidden_side(self, model: MLP, plan: list[Layer], grads: dict[str, torch.Tensor]) -> None:
+        """What _hidden_forward and _hidden_backward work in, and the targets' side: the embedding table and its
+        gradient, the step's embeddings and theirs, each hidden layer's buffers (plan's all but the last), the
+        dropout masks' layout. Needs self.B and self.V."""
+        mc, B, V = model.config, self.B, self.V
+        T, E = mc.block_size, mc.n_embd
+        self.C, self.gC = model.C.detach(), grads["C"]
+        self.hidden = [LayerBuffers(model, layer, B, grads) for layer in plan[:-1]]
+        self.emb = torch.empty(B * T, E)  # (B*block_size, n_embd)
+        self.embv = self.emb.view(B, T * E)  # (B, block_size*n_embd)
+        self.demb = torch.empty(B * T, E)
+        self.dembv = self.demb.view(B, T * E)
         self.minus1 = torch.full((B,), -1.0)
         self.row_offset = torch.arange(B) * V  # flat index of each row's first logit
         # dropout: one mask per hidden layer and step, all drawn at once by the Trainer
         self.mask_sizes = [buf.n * buf.layer.width for buf in self.hidden]
         self.mask_shape = (sum(self.mask_sizes),)
-        self._optimizer_buffers()
 
     @torch.no_grad()
     def run(self, xs: Rows, ys: Rows, logp: torch.Tensor, lrs: Lrs, masks: Rows | None = None) -> None:

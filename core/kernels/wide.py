@@ -22,7 +22,7 @@ import torch
 from core.config import TrainConfig
 from core.kernels.base import Lrs, Rows
 from core.kernels.blas import Gemm
-from core.kernels.general import FusedDeep, LayerBuffers
+from core.kernels.general import FusedDeep
 from core.model import MLP
 
 __all__ = ["WIDE_VOCAB", "WideOut", "join_output", "output_names"]
@@ -85,12 +85,7 @@ class WideOut(FusedDeep):
         views = dict(zip(output_names(model), self._rows(self.gWout, model)))
         self.grads = [views[n] if n in views else torch.zeros_like(p) for n, p in zip(self.names, self.params)]
         grads = dict(zip(self.names, self.grads))
-        self.C, self.gC = model.C.detach(), grads["C"]
-        self.hidden = [LayerBuffers(model, layer, B, grads) for layer in plan[:-1]]
-        self.emb = torch.empty(B * T, E)  # (B*block_size, n_embd)
-        self.embv = self.emb.view(B, T * E)
-        self.demb = torch.empty(B * T, E)
-        self.dembv = self.demb.view(B, T * E)
+        self._hidden_side(model, plan, grads)
         self.xcat = torch.ones(B, K)  # (B, K) [embeddings | hidden | 1]: the last column stays 1
         self.xs = torch.empty(B, K)  # xcat / B
         self.dx = torch.empty(B, K)  # the inputs' gradients
@@ -99,10 +94,6 @@ class WideOut(FusedDeep):
         self.dx_emb, self.dx_hid = self.dx[:, :TE], self.dx[:, TE:TE + F]
         self.lp = torch.empty(B, V)  # (B, V) log-probabilities
         self.dl = torch.empty(B, V)  # (B, V) dlogits of the summed loss: softmax - one-hot
-        self.minus1 = torch.full((B,), -1.0)
-        self.row_offset = torch.arange(B) * V
-        self.mask_sizes = [buf.n * buf.layer.width for buf in self.hidden]
-        self.mask_shape = (sum(self.mask_sizes),)
         self.gemm = Gemm(library)
         self.name = self.gemm.name  # "openblas", or "torch" where numpy's OpenBLAS is not to be had
         self.logits = self.gemm.product(self.xcat, self.Wout, self.dl)  # the logits, into dl's memory
