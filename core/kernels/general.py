@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 from core.config import Layer, TrainConfig
-from core.kernels.base import Lrs, Rows
+from core.kernels.base import Lrs, Rows, step_lrs, step_masks
 from core.kernels.optimizer import GeneralKernel
 from core.model import BN_EPS, BN_MOMENTUM, MLP
 
@@ -95,12 +95,10 @@ class FusedDeep(GeneralKernel):
         masks[i] is step i's dropout masks, every hidden layer's one after the other (mask_shape)."""
         cfg = self.cfg
         adamw, wd = cfg.optimizer == "adamw", cfg.weight_decay
-        if isinstance(lrs, (int, float)):
-            lrs = [float(lrs)] * len(xs)
-        step_masks = (None,) * len(xs) if masks is None else masks
+        lrs, each_mask = step_lrs(lrs, len(xs)), step_masks(masks, len(xs))
         inv_b = 1.0 / self.B
         out = self.out
-        for xi, yi, li, lr, mask in zip(xs, ys, logp.unbind(0), lrs, step_masks):
+        for xi, yi, li, lr, mask in zip(xs, ys, logp.unbind(0), lrs, each_mask):
             parts = mask.split(self.mask_sizes) if mask is not None else (None,) * len(self.hidden)
             x = self._hidden_forward(xi, parts)
             out.x = x.view(out.n, out.layer.fan_in)  # (B, H)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 
 from core.config import TrainConfig
-from core.kernels.base import Lrs, Rows
+from core.kernels.base import Lrs, Rows, step_lrs, step_masks
 from core.kernels.blas import Gemm
 from core.kernels.general import FusedDeep
 from core.model import MLP
@@ -117,12 +117,10 @@ class WideOut(FusedDeep):
         """As FusedDeep.run: steps over xs[i] (B*block_size,), flat targets ys[i] (B,); log p(target) into logp[i]."""
         cfg = self.cfg
         adamw, wd = cfg.optimizer == "adamw", cfg.weight_decay
-        if isinstance(lrs, (int, float)):
-            lrs = [float(lrs)] * len(xs)
-        step_masks = (None,) * len(xs) if masks is None else masks
+        lrs, each_mask = step_lrs(lrs, len(xs)), step_masks(masks, len(xs))
         self.gemm.set_threads(self.threads)
         inv_b, B, F = 1.0 / self.B, self.B, self.F
-        for xi, yi, li, lr, mask in zip(xs, ys, logp.unbind(0), lrs, step_masks):
+        for xi, yi, li, lr, mask in zip(xs, ys, logp.unbind(0), lrs, each_mask):
             parts = mask.split(self.mask_sizes) if mask is not None else (None,) * len(self.hidden)
             x = self._hidden_forward(xi, parts)
             self.x_hid.copy_(x.view(B, F))
