@@ -119,10 +119,7 @@ class FusedDeep(GeneralKernel):
             below = self.hidden[-1].dh if self.hidden else self.demb
             self._backward(out, below)
             self._hidden_backward(parts)
-            if self.direct:
-                self.dembv.add_(self.ddirect)
-            self.gC.zero_()
-            self.gC.index_add_(0, xi, self.demb)  # (V, E)
+            self._table_grad(xi, self.ddirect if self.direct else None)
             self._update(lr, adamw, wd)
 
     def _hidden_forward(self, xi: torch.Tensor, parts: tuple) -> torch.Tensor:
@@ -145,6 +142,14 @@ class FusedDeep(GeneralKernel):
             if buf.layer.bn:
                 self._bn_backward(buf)
             self._backward(buf, self.hidden[i - 1].dh if i > 0 else self.demb)
+
+    def _table_grad(self, xi: torch.Tensor, direct: torch.Tensor | None) -> None:
+        """C's gradient: the step's embeddings' (self.demb, from _hidden_backward, plus `direct`, the direct
+        connections' (B, block_size*n_embd), if any), added up per row of C that xi read."""
+        if direct is not None:
+            self.dembv.add_(direct)
+        self.gC.zero_()
+        self.gC.index_add_(0, xi, self.demb)  # (V, E)
 
     def _linear(self, buf: LayerBuffers, x: torch.Tensor) -> torch.Tensor:
         """buf.h = x @ W (+ b), batch-normed if the layer is; x is (n, fan_in).

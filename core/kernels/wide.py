@@ -137,8 +137,5 @@ class WideOut(FusedDeep):
             self.dx.mul_(inv_b)
             self.hidden[-1].dh.view(B, F).copy_(self.dx_hid)
             self._hidden_backward(parts)
-            if self.TE:
-                self.dembv.add_(self.dx_emb)
-            self.gC.zero_()
-            self.gC.index_add_(0, xi, self.demb)  # (V, E)
+            self._table_grad(xi, self.dx_emb if self.TE else None)
             self._update(lr, adamw, wd)
