@@ -11,6 +11,8 @@ norm on the logits, and the paper's direct connections; core.config's plan() lis
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -19,7 +21,7 @@ import torch.nn.functional as F
 
 from core.config import EVAL_ROWS, MLPConfig
 
-__all__ = ["MLP", "MLPConfig", "dense_w1", "fold", "member_w1", "split_loss", "unfold"]
+__all__ = ["MLP", "MLPConfig", "dense_w1", "evaluating", "fold", "member_w1", "split_loss", "unfold"]
 
 BN_EPS = 1e-5
 BN_MOMENTUM = 0.01  # running statistics follow the last ~100 batches (the lecture uses 0.001)
@@ -167,19 +169,30 @@ def eval_rows(config: MLPConfig) -> int:
     return max(256, min(EVAL_ROWS, EVAL_CELLS // widest))
 
 
+@contextmanager
+def evaluating(model: nn.Module) -> Iterator[None]:
+    """The model in eval mode inside (batch norm reads its running statistics and never moves them, dropout is
+    off), and its training mode put back after, error or not: what every look at the model from outside the
+    training step needs."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
 @torch.no_grad()
 def split_loss(model: MLP, X: torch.Tensor, Y: torch.Tensor, batch: int | None = None) -> float:
     """Mean cross-entropy (nats) over a whole split, in chunks (eval_rows) to stay cache-friendly."""
     if len(Y) == 0:
         return float("nan")
     batch = batch or eval_rows(model.config)
-    was_training = model.training
-    model.eval()  # batch norm: running statistics, and evaluation never moves them
     total = 0.0
-    for i in range(0, len(Y), batch):
-        logits, _ = model(X[i : i + batch])
-        total += F.cross_entropy(logits, Y[i : i + batch], reduction="sum").item()
-    model.train(was_training)
+    with evaluating(model):  # batch norm: running statistics, and evaluation never moves them
+        for i in range(0, len(Y), batch):
+            logits, _ = model(X[i : i + batch])
+            total += F.cross_entropy(logits, Y[i : i + batch], reduction="sum").item()
     return total / len(Y)
 
 

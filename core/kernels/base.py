@@ -14,7 +14,7 @@ import torch
 if TYPE_CHECKING:
     from core.config import TrainConfig
 
-__all__ = ["Kernel", "Lrs", "Rows", "stack_masks", "stack_rows"]
+__all__ = ["Kernel", "Lrs", "Rows", "stack_masks", "stack_rows", "step_lrs", "step_masks"]
 
 # A chunk of n steps: one (n, ...) tensor for a stacked kernel, else a tuple of n rows, one per step.
 Rows = torch.Tensor | tuple[torch.Tensor, ...]
@@ -79,3 +79,13 @@ def stack_masks(masks: Rows | None) -> torch.Tensor | None:
     if masks is None or isinstance(masks, torch.Tensor):
         return masks
     return torch.stack(masks) if masks and masks[0] is not None else None
+
+
+def step_lrs(lrs: Lrs, n: int) -> list[float]:
+    """A chunk of n steps' learning rates, one per step (Lrs may be one rate for the whole chunk)."""
+    return [float(lrs)] * n if isinstance(lrs, (int, float)) else lrs
+
+
+def step_masks(masks: Rows | None, n: int) -> Rows | tuple[None, ...]:
+    """A chunk of n steps' dropout masks, one per step: None for each step when there are none."""
+    return (None,) * n if masks is None else masks

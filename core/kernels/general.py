@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 from core.config import Layer, TrainConfig
-from core.kernels.base import Lrs, Rows
+from core.kernels.base import Lrs, Rows, step_lrs, step_masks
 from core.kernels.optimizer import GeneralKernel
 from core.model import BN_EPS, BN_MOMENTUM, MLP
 
@@ -60,24 +60,33 @@ class FusedDeep(GeneralKernel):
         self.params = [p.detach() for p in model.parameters()]
         self.grads = [torch.zeros_like(p) for p in self.params]
         grads = dict(zip(self.names, self.grads))
-        self.C, self.gC = model.C.detach(), grads["C"]
-        self.layers = [LayerBuffers(model, layer, B, grads) for layer in mc.plan()]
-        self.hidden, self.out = self.layers[:-1], self.layers[-1]
-        self.emb = torch.empty(B * T, E)  # (B*block_size, n_embd)
-        self.embv = self.emb.view(B, T * E)  # (B, block_size*n_embd)
-        self.demb = torch.empty(B * T, E)
-        self.dembv = self.demb.view(B, T * E)
+        plan = mc.plan()
+        self._hidden_side(model, plan, grads)
+        self.out = LayerBuffers(model, plan[-1], B, grads)
         self.direct = mc.direct
         if mc.direct:
             self.Wd, self.gWd = model.Wd.detach(), grads["Wd"]
             self.WdT, self.embT = self.Wd.t(), self.embv.t()
             self.ddirect = torch.empty(B, T * E)
+        self._optimizer_buffers()
+
+    def _hidden_side(self, model: MLP, plan: list[Layer], grads: dict[str, torch.Tensor]) -> None:
+        """What _hidden_forward and _hidden_backward work in, and the targets' side: the embedding table and its
+        gradient, the step's embeddings and theirs, each hidden layer's buffers (plan's all but the last), the
+        dropout masks' layout. Needs self.B and self.V."""
+        mc, B, V = model.config, self.B, self.V
+        T, E = mc.block_size, mc.n_embd
+        self.C, self.gC = model.C.detach(), grads["C"]
+        self.hidden = [LayerBuffers(model, layer, B, grads) for layer in plan[:-1]]
+        self.emb = torch.empty(B * T, E)  # (B*block_size, n_embd)
+        self.embv = self.emb.view(B, T * E)  # (B, block_size*n_embd)
+        self.demb = torch.empty(B * T, E)
+        self.dembv = self.demb.view(B, T * E)
         self.minus1 = torch.full((B,), -1.0)
         self.row_offset = torch.arange(B) * V  # flat index of each row's first logit
         # dropout: one mask per hidden layer and step, all drawn at once by the Trainer
         self.mask_sizes = [buf.n * buf.layer.width for buf in self.hidden]
         self.mask_shape = (sum(self.mask_sizes),)
-        self._optimizer_buffers()
 
     @torch.no_grad()
     def run(self, xs: Rows, ys: Rows, logp: torch.Tensor, lrs: Lrs, masks: Rows | None = None) -> None:
@@ -86,17 +95,12 @@ class FusedDeep(GeneralKernel):
         masks[i] is step i's dropout masks, every hidden layer's one after the other (mask_shape)."""
         cfg = self.cfg
         adamw, wd = cfg.optimizer == "adamw", cfg.weight_decay
-        if isinstance(lrs, (int, float)):
-            lrs = [float(lrs)] * len(xs)
-        step_masks = (None,) * len(xs) if masks is None else masks
+        lrs, each_mask = step_lrs(lrs, len(xs)), step_masks(masks, len(xs))
         inv_b = 1.0 / self.B
         out = self.out
-        for xi, yi, li, lr, mask in zip(xs, ys, logp.unbind(0), lrs, step_masks):
+        for xi, yi, li, lr, mask in zip(xs, ys, logp.unbind(0), lrs, each_mask):
             parts = mask.split(self.mask_sizes) if mask is not None else (None,) * len(self.hidden)
-            torch.index_select(self.C, 0, xi, out=self.emb)  # (B*T, E)
-            x = self.emb
-            for buf, m in zip(self.hidden, parts):
-                x = self._forward(buf, x.view(buf.n, buf.layer.fan_in), m)  # (B*rows, H)
+            x = self._hidden_forward(xi, parts)
             out.x = x.view(out.n, out.layer.fan_in)  # (B, H)
             logits = self._linear(out, out.x)  # (B, V)
             if self.direct:
@@ -114,20 +118,38 @@ class FusedDeep(GeneralKernel):
                 self._bn_backward(out)
             below = self.hidden[-1].dh if self.hidden else self.demb
             self._backward(out, below)
-            for i in range(len(self.hidden) - 1, -1, -1):
-                buf, part = self.hidden[i], parts[i]
-                if part is not None:
-                    buf.dh.view(-1).mul_(part)  # through dropout
-                torch.mul(buf.h, buf.h, out=buf.hh)
-                buf.dh.addcmul_(buf.dh, buf.hh, value=-1)  # through tanh: * (1 - h^2)
-                if buf.layer.bn:
-                    self._bn_backward(buf)
-                self._backward(buf, self.hidden[i - 1].dh if i > 0 else self.demb)
-            if self.direct:
-                self.dembv.add_(self.ddirect)
-            self.gC.zero_()
-            self.gC.index_add_(0, xi, self.demb)  # (V, E)
+            self._hidden_backward(parts)
+            self._table_grad(xi, self.ddirect if self.direct else None)
             self._update(lr, adamw, wd)
+
+    def _hidden_forward(self, xi: torch.Tensor, parts: tuple) -> torch.Tensor:
+        """The embeddings of the step's inputs xi (B*block_size,) through every hidden layer (parts: each one's
+        dropout mask, or None); returns the last one's output, what the output side reads."""
+        torch.index_select(self.C, 0, xi, out=self.emb)  # (B*T, E)
+        x = self.emb
+        for buf, m in zip(self.hidden, parts):
+            x = self._forward(buf, x.view(buf.n, buf.layer.fan_in), m)  # (B*rows, H)
+        return x
+
+    def _hidden_backward(self, parts: tuple) -> None:
+        """From the gradient at the last hidden layer's output (its dh) down to the embeddings' (self.demb)."""
+        for i in range(len(self.hidden) - 1, -1, -1):
+            buf, part = self.hidden[i], parts[i]
+            if part is not None:
+                buf.dh.view(-1).mul_(part)  # through dropout
+            torch.mul(buf.h, buf.h, out=buf.hh)
+            buf.dh.addcmul_(buf.dh, buf.hh, value=-1)  # through tanh: * (1 - h^2)
+            if buf.layer.bn:
+                self._bn_backward(buf)
+            self._backward(buf, self.hidden[i - 1].dh if i > 0 else self.demb)
+
+    def _table_grad(self, xi: torch.Tensor, direct: torch.Tensor | None) -> None:
+        """C's gradient: the step's embeddings' (self.demb, from _hidden_backward, plus `direct`, the direct
+        connections' (B, block_size*n_embd), if any), added up per row of C that xi read."""
+        if direct is not None:
+            self.dembv.add_(direct)
+        self.gC.zero_()
+        self.gC.index_add_(0, xi, self.demb)  # (V, E)
 
     def _linear(self, buf: LayerBuffers, x: torch.Tensor) -> torch.Tensor:
         """buf.h = x @ W (+ b), batch-normed if the layer is; x is (n, fan_in).

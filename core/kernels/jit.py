@@ -191,6 +191,23 @@ def _check(xs: torch.Tensor, ys: torch.Tensor, logp: torch.Tensor, B: int, BT: i
         raise ValueError("logp must be contiguous: the compiled step writes it in place")
 
 
+class StepRates:
+    """A chunk's learning rates as the compiled steps read them: float32, one per step, in a buffer that grows to
+    the longest chunk seen (no allocation per chunk once it has)."""
+
+    def __init__(self, np: Any) -> None:
+        self._np = np
+        self._buffer = np.empty(0, np.float32)
+
+    def fill(self, lrs: Lrs, n: int) -> Any:
+        """The n steps' rates (one rate for all, or one per step), in the buffer."""
+        if len(self._buffer) < n:
+            self._buffer = self._np.empty(n, self._np.float32)
+        out = self._buffer[:n]
+        out[:] = lrs
+        return out
+
+
 class JitSGD(Kernel):
     """FusedSGD's plain SGD step, compiled.
 
@@ -213,22 +230,18 @@ class JitSGD(Kernel):
         f = np.float32
         self.buffers = [np.empty((B, T * E), f), np.empty((B, H), f), np.empty((B, V), f), np.empty((B, V), f),
                         np.empty((B, H), f), np.empty((B, T * E), f), np.empty((T * E, H), f), np.empty((H, V), f)]
-        self._steps, self._np = steps, np
-        self._lrs = np.empty(0, f)
+        self._steps = steps
+        self._lrs = StepRates(np)
         self.run(torch.empty(0, B * T, dtype=torch.long), torch.empty(0, B, dtype=torch.long),
                  torch.empty(0, B), 0.0)  # compile now (or load numba's cache), not inside the first timed chunk
 
     def run(self, xs: Rows, ys: Rows, logp: torch.Tensor, lrs: Lrs, masks: Rows | None = None) -> None:
         """Steps over xs (n, B*block_size) and flat targets ys (n, B) (or tuples of rows); log p(target) into logp."""
         self.no_masks(masks)
-        np = self._np
         xs, ys = stack_rows(xs), stack_rows(ys)
         _check(xs, ys, logp, self.B, self.BT)
         n = len(xs)
-        if len(self._lrs) < n:
-            self._lrs = np.empty(n, np.float32)
-        lr_arr = self._lrs[:n]
-        lr_arr[:] = lrs
+        lr_arr = self._lrs.fill(lrs, n)
         X = xs.contiguous().numpy()
         Y = ys.numpy() - self._offset  # (n, B) targets
         out = logp.numpy()
@@ -252,7 +265,6 @@ class JitGeneral(FusedGeneral):
         super().__init__(model, config)
         self.BT = config.batch_size * model.config.block_size  # the character indices of one step
         _, _, np, self._general = _build()
-        self._np = np
         view = [t.numpy() for t in self.params]
         self._arrays = (view + [t.numpy() for t in self.grads] + [t.numpy() for t in self.exp_avg]
                         + [t.numpy() for t in self.exp_avg_sq])  # C, W1, b1, W2, b2 for each of the four
@@ -262,21 +274,17 @@ class JitGeneral(FusedGeneral):
                       np.empty((B, V), f), np.empty((B, H), f), np.empty((B, TE), f)]
         self._no_masks = np.empty((0, B, H), f)
         self._hyper = np.empty(5, np.float64)
-        self._lrs = np.empty(0, f)
+        self._lrs = StepRates(np)
         self.run(torch.empty(0, B * model.config.block_size, dtype=torch.long), torch.empty(0, B, dtype=torch.long),
                  torch.empty(0, B), 0.0)  # compile (or load numba's cache) now, not in the first timed chunk
 
     def run(self, xs: Rows, ys: Rows, logp: torch.Tensor, lrs: Lrs, masks: Rows | None = None) -> None:
         """As FusedGeneral.run; xs (n, B*block_size), ys (n, B) flat targets and masks (n, B, H) may come
         stacked (the Trainer) or as tuples of rows (stacked here)."""
-        np = self._np
         xs, ys, masks = stack_rows(xs), stack_rows(ys), stack_masks(masks)
         _check(xs, ys, logp, self.B, self.BT, masks, self.hd.shape[1])
         n = len(xs)
-        if len(self._lrs) < n:
-            self._lrs = np.empty(n, np.float32)
-        lr_arr = self._lrs[:n]
-        lr_arr[:] = lrs
+        lr_arr = self._lrs.fill(lrs, n)
         cfg = self.cfg
         self._hyper[:] = (1.0 if cfg.optimizer == "adamw" else 0.0, cfg.weight_decay, cfg.beta1, cfg.beta2,
                           cfg.grad_clip)

@@ -13,7 +13,7 @@ import math
 import torch
 
 from core.config import TrainConfig
-from core.kernels.base import Kernel, Lrs, Rows
+from core.kernels.base import Kernel, Lrs, Rows, step_lrs, step_masks
 from core.kernels.optimizer import GeneralKernel
 from core.model import BN_EPS, BN_MOMENTUM, MLP
 
@@ -79,8 +79,7 @@ class FusedSGD(Kernel):
         emb, embv, embT, h, hT, hh, m1 = self.emb, self.embv, self.embT, self.h, self.hT, self.hh, self.m1
         logits, dl, dlT, dh, dhT = self.logits, self.dl, self.dlT, self.dh, self.dhT
         demb, demb_rows, ones, minus1 = self.demb, self.demb_rows, self.ones, self.minus1
-        if isinstance(lrs, (int, float)):
-            lrs = [float(lrs)] * len(xs)
+        lrs = step_lrs(lrs, len(xs))
         scale = -1.0 / self.B
         for xi, yi, li, lr in zip(xs, ys, logp.unbind(0), lrs):
             torch.index_select(C, 0, xi, out=emb)  # (B*T, E)
@@ -143,11 +142,9 @@ class FusedGeneral(GeneralKernel, FusedSGD):
         cfg = self.cfg
         adamw = cfg.optimizer == "adamw"
         wd = cfg.weight_decay
-        if isinstance(lrs, (int, float)):
-            lrs = [float(lrs)] * len(xs)
-        step_masks = (None,) * len(xs) if masks is None else masks
+        lrs, each_mask = step_lrs(lrs, len(xs)), step_masks(masks, len(xs))
         inv_b = 1.0 / self.B
-        for xi, yi, li, lr, mask in zip(xs, ys, logp.unbind(0), lrs, step_masks):
+        for xi, yi, li, lr, mask in zip(xs, ys, logp.unbind(0), lrs, each_mask):
             torch.index_select(C, 0, xi, out=emb)  # (B*T, E)
             if bn:
                 invstd = self._bn_forward()

@@ -20,9 +20,9 @@ from __future__ import annotations
 import torch
 
 from core.config import TrainConfig
-from core.kernels.base import Lrs, Rows
+from core.kernels.base import Lrs, Rows, step_lrs, step_masks
 from core.kernels.blas import Gemm
-from core.kernels.general import FusedDeep, LayerBuffers
+from core.kernels.general import FusedDeep
 from core.model import MLP
 
 __all__ = ["WIDE_VOCAB", "WideOut", "join_output", "output_names"]
@@ -85,12 +85,7 @@ class WideOut(FusedDeep):
         views = dict(zip(output_names(model), self._rows(self.gWout, model)))
         self.grads = [views[n] if n in views else torch.zeros_like(p) for n, p in zip(self.names, self.params)]
         grads = dict(zip(self.names, self.grads))
-        self.C, self.gC = model.C.detach(), grads["C"]
-        self.hidden = [LayerBuffers(model, layer, B, grads) for layer in plan[:-1]]
-        self.emb = torch.empty(B * T, E)  # (B*block_size, n_embd)
-        self.embv = self.emb.view(B, T * E)
-        self.demb = torch.empty(B * T, E)
-        self.dembv = self.demb.view(B, T * E)
+        self._hidden_side(model, plan, grads)
         self.xcat = torch.ones(B, K)  # (B, K) [embeddings | hidden | 1]: the last column stays 1
         self.xs = torch.empty(B, K)  # xcat / B
         self.dx = torch.empty(B, K)  # the inputs' gradients
@@ -99,10 +94,6 @@ class WideOut(FusedDeep):
         self.dx_emb, self.dx_hid = self.dx[:, :TE], self.dx[:, TE:TE + F]
         self.lp = torch.empty(B, V)  # (B, V) log-probabilities
         self.dl = torch.empty(B, V)  # (B, V) dlogits of the summed loss: softmax - one-hot
-        self.minus1 = torch.full((B,), -1.0)
-        self.row_offset = torch.arange(B) * V
-        self.mask_sizes = [buf.n * buf.layer.width for buf in self.hidden]
-        self.mask_shape = (sum(self.mask_sizes),)
         self.gemm = Gemm(library)
         self.name = self.gemm.name  # "openblas", or "torch" where numpy's OpenBLAS is not to be had
         self.logits = self.gemm.product(self.xcat, self.Wout, self.dl)  # the logits, into dl's memory
@@ -126,17 +117,12 @@ class WideOut(FusedDeep):
         """As FusedDeep.run: steps over xs[i] (B*block_size,), flat targets ys[i] (B,); log p(target) into logp[i]."""
         cfg = self.cfg
         adamw, wd = cfg.optimizer == "adamw", cfg.weight_decay
-        if isinstance(lrs, (int, float)):
-            lrs = [float(lrs)] * len(xs)
-        step_masks = (None,) * len(xs) if masks is None else masks
+        lrs, each_mask = step_lrs(lrs, len(xs)), step_masks(masks, len(xs))
         self.gemm.set_threads(self.threads)
         inv_b, B, F = 1.0 / self.B, self.B, self.F
-        for xi, yi, li, lr, mask in zip(xs, ys, logp.unbind(0), lrs, step_masks):
+        for xi, yi, li, lr, mask in zip(xs, ys, logp.unbind(0), lrs, each_mask):
             parts = mask.split(self.mask_sizes) if mask is not None else (None,) * len(self.hidden)
-            torch.index_select(self.C, 0, xi, out=self.emb)  # (B*T, E)
-            x = self.emb
-            for buf, m in zip(self.hidden, parts):
-                x = self._forward(buf, x.view(buf.n, buf.layer.fan_in), m)  # (B*rows, H)
+            x = self._hidden_forward(xi, parts)
             self.x_hid.copy_(x.view(B, F))
             if self.TE:
                 self.x_emb.copy_(self.embv)
@@ -151,20 +137,5 @@ class WideOut(FusedDeep):
             self.dx.mul_(inv_b)
             self.hidden[-1].dh.view(B, F).copy_(self.dx_hid)
             self._hidden_backward(parts)
-            if self.TE:
-                self.dembv.add_(self.dx_emb)
-            self.gC.zero_()
-            self.gC.index_add_(0, xi, self.demb)  # (V, E)
+            self._table_grad(xi, self.dx_emb if self.TE else None)
             self._update(lr, adamw, wd)
-
-    def _hidden_backward(self, parts: tuple) -> None:
-        """From the gradient at the last hidden layer's output down to the embeddings' (self.demb)."""
-        for i in range(len(self.hidden) - 1, -1, -1):
-            buf, part = self.hidden[i], parts[i]
-            if part is not None:
-                buf.dh.view(-1).mul_(part)  # through dropout
-            torch.mul(buf.h, buf.h, out=buf.hh)
-            buf.dh.addcmul_(buf.dh, buf.hh, value=-1)  # through tanh: * (1 - h^2)
-            if buf.layer.bn:
-                self._bn_backward(buf)
-            self._backward(buf, self.hidden[i - 1].dh if i > 0 else self.demb)

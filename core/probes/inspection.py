@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from core.config import SATURATED, VOWELS, TrainConfig
 from core.data import Dataset, Vocab
 from core.link.protocol import EmbeddingMap, Health, LRFind  # noqa: F401  (results the views show)
-from core.model import MLP
+from core.model import MLP, evaluating
 from core.settings import DEFAULTS
 
 __all__ = ["SATURATED", "VOWELS", "dataset_stats", "embedding_map", "health", "lr_find", "pca2", "score"]
@@ -186,10 +186,8 @@ def score(model: MLP, vocab: Vocab, text: str, top: int = 3) -> Score:
         ctx = ctx[1:] + [i]
     X = torch.tensor(rows, dtype=torch.long)  # (len+1, block_size)
     Y = torch.tensor(ids)  # (len+1,)
-    was = model.training
-    model.eval()
-    logits, _ = model(X)  # (len+1, vocab)
-    model.train(was)
+    with evaluating(model):
+        logits, _ = model(X)  # (len+1, vocab)
     logp = F.log_softmax(logits, 1)  # (len+1, vocab)
     lp = logp.gather(1, Y[:, None]).squeeze(1)  # (len+1,)
     k = min(top, logp.shape[1])

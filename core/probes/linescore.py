@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from core.data import Vocab
-from core.model import MLP
+from core.model import MLP, evaluating
 from core.probes.inspection import ScoreError
 from core.probes.sample import PANE_LINE_TOKENS, line_start
 from core.tokens import TOKENIZERS, encode_prompt, normalise
@@ -71,12 +71,8 @@ def score_line(model: MLP, vocab: Vocab, text: str, lower: bool = False, top: in
     seq = line_start(model, PANE_LINE_TOKENS[vocab.tokens]) + ids
     X = torch.tensor([seq[i : i + T] for i in range(len(ids))], dtype=torch.long)  # (n, block_size)
     Y = torch.tensor(ids, dtype=torch.long)  # (n,)
-    was = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         logits, _ = model(X)  # (n, vocab)
-    finally:
-        model.train(was)
     logp = F.log_softmax(logits.double(), 1)  # (n, vocab)
     lp = logp.gather(1, Y[:, None]).squeeze(1)  # (n,)
     tops = logp.topk(min(top, logp.shape[1]), 1)  # (n, top)

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from core.data import Vocab
 from core.errors import ConfigError
-from core.model import MLP
+from core.model import MLP, evaluating
 from core.settings import DEFAULTS
 from core.sizes import format_size
 from core.tokens import TextOptions
@@ -87,14 +87,10 @@ def sample(
         limit = format_size(MAX_BATCH_BYTES, unit="GiB", decimals=0)
         raise ConfigError(f"{n:,} samples at once would need {format_size(need, unit='GiB')} (the limit is {limit}); "
                           f"draw them in batches (sample_batches)")
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         start = vocab.encode(prefix) if prompt is None else list(prompt)
         ctx0 = line_start(model, max_len) if running else [0] * model.config.block_size
         return _draw(model, vocab, n, generator, temperature, max_len, train_words, start, ctx0)
-    finally:
-        model.train(was_training)
 
 
 def sample_batches(model: MLP, vocab: Vocab, n: int, generator: torch.Generator | None = None,
@@ -115,9 +111,7 @@ def line_start(model: MLP, max_len: int) -> list[int]:
     """The context a line of running text starts from: the end of a line the model writes greedily from the start
     of the text, and its line end. Contexts slide across line ends, so the training data has the text's start (all
     line ends) once, and a line that starts there is not like the lines of the text (nor is its score)."""
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         ctx = [0] * model.config.block_size
         for _ in range(max_len):
             logits, _ = model(torch.tensor([ctx], dtype=torch.long))  # (1, vocab)
@@ -126,8 +120,6 @@ def line_start(model: MLP, max_len: int) -> list[int]:
             if ix == 0:
                 return ctx
         return [*ctx[1:], 0]  # a line that never ended, ended here
-    finally:
-        model.train(was_training)
 
 
 def _draw(model: MLP, vocab: Vocab, n: int, generator: torch.Generator | None, temperature: float, max_len: int,

@@ -184,17 +184,31 @@ def _size(n: float) -> str:
     return format_size(n, largest="GiB", smallest="bytes")
 
 
-def read_regular(path: str | os.PathLike[str], limit: int) -> bytes:
-    """The bytes of a regular file of at most `limit` bytes; FileRefused otherwise, FileNotFoundError if absent.
+def open_regular(path: str | os.PathLike[str], follow: bool = True) -> tuple[int, os.stat_result]:
+    """A regular file opened for reading, as (its descriptor, its fstat), the caller to close it; FileRefused if it
+    is not a regular file, FileNotFoundError if absent (other OSErrors as os.open raises them).
 
     Opened without blocking, so a FIFO put where a run file belongs cannot hang the reader, and checked
-    with fstat on the open file, so nothing is swapped in between the check and the read.
+    with fstat on the open file, so nothing is swapped in between the check and the read. follow=False: a
+    symlink is refused too (O_NOFOLLOW, where there is one).
     """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags if follow else flags | getattr(os, "O_NOFOLLOW", 0))
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise FileRefused("is not a regular file (a device, a pipe or a folder?)")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st
+
+
+def read_regular(path: str | os.PathLike[str], limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes; FileRefused otherwise, FileNotFoundError if absent
+    (opened as open_regular opens it)."""
+    fd, st = open_regular(path)
+    try:
         if st.st_size > limit:
             raise FileRefused(f"is {_size(st.st_size)}, more than the {_size(limit)} it can be")
         with os.fdopen(fd, "rb", closefd=False) as f:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from core.measures import perplexity
-from core.runs.files import safe_text, user_path
+from core.runs.files import FileRefused, open_regular, safe_text, user_path
 from core.runs.folder import (
     CHECKPOINT,
     LOSSES,
@@ -161,18 +161,15 @@ def _pow10(v: float) -> float:
 
 def iter_losses(path: str | os.PathLike[str], block: int = 1 << 16) -> Any:
     """The log10 losses in blocks of `block` values, read as they are needed (a long run's file is large)."""
-    import stat as st
-
-    f = user_path(path) / LOSSES
     try:
-        fd = os.open(f, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+        fd, _ = open_regular(user_path(path) / LOSSES)
     except FileNotFoundError:
         return
+    except FileRefused:
+        raise RunError(f"{safe_text(path)}: damaged run ({LOSSES} is not a regular file)") from None
     except OSError as e:
         raise RunError(f"{safe_text(path)}: cannot read {LOSSES} ({e.strerror or e})") from None
     with open(fd, "rb", buffering=0) as fh:
-        if not st.S_ISREG(os.fstat(fh.fileno()).st_mode):
-            raise RunError(f"{safe_text(path)}: damaged run ({LOSSES} is not a regular file)")
         while True:
             data = fh.read(4 * block)
             if len(data) < 4:

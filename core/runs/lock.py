@@ -13,6 +13,8 @@ import stat
 from pathlib import Path
 from types import ModuleType
 
+from core.runs.files import FileRefused, open_regular
+
 fcntl: ModuleType | None
 try:
     import fcntl as posix_locks
@@ -75,19 +77,16 @@ def holder(folder: str | os.PathLike[str]) -> int | None:
     if fcntl is None:
         return None
     try:
-        fd = os.open(Path(folder) / LOCK, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-                     | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
+        fd, _ = open_regular(Path(folder) / LOCK, follow=False)
+    except (OSError, FileRefused):
         return None  # no lock file (never trained by this version, or a foreign thing): nobody holds it
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return _pid_in(fd) or 0
-        except OSError:
-            return None
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return _pid_in(fd) or 0
+    except OSError:
+        return None
+    else:
         fcntl.flock(fd, fcntl.LOCK_UN)
         return None
     finally:

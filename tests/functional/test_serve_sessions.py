@@ -13,6 +13,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -263,52 +265,46 @@ def test_a_tab_that_stops_reading_then_goes_leaves_nothing_running_and_its_run_s
     assert "Traceback" not in err, err[-2000:]
 
 
-def test_kill_9_of_serve_leaves_no_session_behind(tmp_path, words_file):
-    """Fails before 022d57b: the apps of a server killed outright, and their trainers, ran on."""
-    p, port = start_serve(tmp_path, words_file, "--max-sessions", "2")
+@contextmanager
+def two_training_tabs(tmp_path: Path, words: Path) -> Iterator[tuple[subprocess.Popen, set[int]]]:
+    """serve with two live tabs, both training and read a while: (the server, its processes once both trained:
+    the apps and their trainers). On the way out the tabs go, what is left of those processes is killed and the
+    server is stopped, whatever the test did to it."""
+    p, port = start_serve(tmp_path, words, "--max-sessions", "2")
     clients: list[RawClient] = []
     procs: set[int] = set()
     try:
         clients = [RawClient(port, "width=100&height=30") for _ in range(2)]
         all_alive_until(clients, b"running", 120)  # the status pane: training (live tabs: no session ends)
-        assert len([x for x in descendants(p.pid) if "multiprocessing.spawn" in cmdline(x)]) == 2
         procs |= descendants(p.pid)
         for _ in range(2):  # some training, the tabs reading
             for c in clients:
                 c.alive_until(b"\xff\xfe", 1)
+        yield p, procs
+    finally:
+        for c in clients:
+            c.drop()
+        for x in alive(procs):
+            os.kill(x, signal.SIGKILL)
+        stop_serve(p)
+
+
+def test_kill_9_of_serve_leaves_no_session_behind(tmp_path, words_file):
+    """Fails before 022d57b: the apps of a server killed outright, and their trainers, ran on."""
+    with two_training_tabs(tmp_path, words_file) as (p, procs):
+        assert len([x for x in procs if "multiprocessing.spawn" in cmdline(x)]) == 2
         p.kill()
         p.wait()
         left = wait_gone(procs, 15)
         assert not left, [cmdline(x) for x in left]
         assert len(saved_runs(tmp_path)) == 2
-    finally:
-        for c in clients:
-            c.drop()
-        for x in alive(procs):
-            os.kill(x, signal.SIGKILL)
-        stop_serve(p)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
 def test_serve_stopped_by_a_signal_saves_every_session(tmp_path, words_file, sig):
-    p, port = start_serve(tmp_path, words_file, "--max-sessions", "2")
-    clients: list[RawClient] = []
-    procs: set[int] = set()
-    try:
-        clients = [RawClient(port, "width=100&height=30") for _ in range(2)]
-        all_alive_until(clients, b"running", 120)
-        procs = descendants(p.pid)
-        for _ in range(2):
-            for c in clients:
-                c.alive_until(b"\xff\xfe", 1)
+    with two_training_tabs(tmp_path, words_file) as (p, procs):
         p.send_signal(sig)
         err = p.communicate(timeout=30)[1]
         assert p.returncode == 0 and "Traceback" not in err, err[-2000:]
         assert not wait_gone(procs, 5)
         assert len(saved_runs(tmp_path)) == 2
-    finally:
-        for c in clients:
-            c.drop()
-        for x in alive(procs):
-            os.kill(x, signal.SIGKILL)
-        stop_serve(p)

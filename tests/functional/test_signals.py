@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -94,12 +95,18 @@ def _trained_run(runs: Path, timeout: float = 90) -> Path:
 
 
 @pytest.fixture
-def app_env(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
+def training_app(tmp_path: Path) -> Iterator[tuple[PtyApp, Path, dict[str, str]]]:
+    """The app in a pty, training the small words, once its run has a checkpoint-worth of steps: (the app, its
+    run folder, its environment). Killed at the end, whatever the test did to it."""
     words = write_words(tmp_path / "words.txt", SMALL_WORDS)
     runs = tmp_path / "runs"
     env = {**os.environ, "MLP_TUI_RUNS_DIR": str(runs), "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30"}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
-    return words, runs, env
+    app = PtyApp([*COMMAND, "--data", str(words)], env)
+    try:
+        yield app, _trained_run(runs), env
+    finally:
+        app.kill()
 
 
 def _wait_released(run: Path, seconds: float = 5) -> None:
@@ -115,11 +122,18 @@ def _runs_line(run: Path, env: dict[str, str]) -> str:
     return next(x for x in out.stdout.splitlines() if run.name in x)
 
 
-def _assert_saved_and_released(run: Path) -> dict:
+def _assert_saved_and_released_status(run: Path, status: str) -> dict:
+    """The run ended with `status`, its losses up to its step (one timeline), and nobody trains it any more."""
     info = read_info(run)
-    assert info["status"] == "stopped", info["status"]
+    assert info["status"] == status, info["status"]
     assert len(read_losses(run)) == info["step"] > 0  # the history and the checkpoint tell one timeline
     assert holder(run) is None  # nobody trains it any more
+    return info
+
+
+def _assert_saved_and_released(run: Path) -> dict:
+    """An app's run stopped by a signal: saved as "stopped", its checkpoint at its last step."""
+    info = _assert_saved_and_released_status(run, "stopped")
     from core.runs.checkpoint import load_checkpoint
 
     assert load_checkpoint(run / "model.pt").step == info["step"]
@@ -127,79 +141,75 @@ def _assert_saved_and_released(run: Path) -> dict:
 
 
 @pytest.mark.slow
-def test_sigterm_saves_the_run_and_restores_the_terminal(app_env):
-    words, runs, env = app_env
-    app = PtyApp([*COMMAND, "--data", str(words)], env)
-    try:
-        run = _trained_run(runs)
-        time.sleep(0.5)
-        mark = len(app.output)
-        t0 = time.monotonic()
-        os.kill(app.pid, signal.SIGTERM)
-        status = app.wait(10)
-        took = time.monotonic() - t0
-        assert status is not None, "the app did not quit on SIGTERM"
-        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
-        assert took < 3.0, took  # q's shutdown: the training process saves within ~0.1 s, killed after 0.8 s
-        app.reader.join(2)
-        after = bytes(app.output[mark:])
-        assert b"\x1b[?1049l" in after  # left the alternate screen
-        assert b"\x1b[?25h" in after  # cursor shown again
-        assert b"\x1b[?1000l" in after or b"\x1b[?1003l" in after  # mouse tracking off
-        _assert_saved_and_released(run)
-    finally:
-        app.kill()
+def test_sigterm_saves_the_run_and_restores_the_terminal(training_app):
+    app, run, _ = training_app
+    time.sleep(0.5)
+    mark = len(app.output)
+    t0 = time.monotonic()
+    os.kill(app.pid, signal.SIGTERM)
+    status = app.wait(10)
+    took = time.monotonic() - t0
+    assert status is not None, "the app did not quit on SIGTERM"
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+    assert took < 3.0, took  # q's shutdown: the training process saves within ~0.1 s, killed after 0.8 s
+    app.reader.join(2)
+    after = bytes(app.output[mark:])
+    assert b"\x1b[?1049l" in after  # left the alternate screen
+    assert b"\x1b[?25h" in after  # cursor shown again
+    assert b"\x1b[?1000l" in after or b"\x1b[?1003l" in after  # mouse tracking off
+    _assert_saved_and_released(run)
 
 
 @pytest.mark.slow
-def test_sighup_to_the_process_group_saves_the_run(app_env):
+def test_sighup_to_the_process_group_saves_the_run(training_app):
     """What `tmux kill-session` and an SSH drop do: SIGHUP to everyone in the terminal, and the terminal goes."""
-    words, runs, env = app_env
-    app = PtyApp([*COMMAND, "--data", str(words)], env)
-    try:
-        run = _trained_run(runs)
-        os.killpg(app.pid, signal.SIGHUP)
-        os.close(app.fd)
-        assert app.wait(10) is not None, "the app did not end on SIGHUP"
-        _wait_released(run)  # the training process saves on its own SIGHUP, beside the app
-        _assert_saved_and_released(run)
-        line = _runs_line(run, env)
-        assert line.rstrip().endswith("stopped"), line
-    finally:
-        app.kill()
+    app, run, env = training_app
+    os.killpg(app.pid, signal.SIGHUP)
+    os.close(app.fd)
+    assert app.wait(10) is not None, "the app did not end on SIGHUP"
+    _wait_released(run)  # the training process saves on its own SIGHUP, beside the app
+    _assert_saved_and_released(run)
+    line = _runs_line(run, env)
+    assert line.rstrip().endswith("stopped"), line
 
 
 @pytest.mark.slow
-def test_a_killed_app_leaves_no_live_run(app_env):
+def test_a_killed_app_leaves_no_live_run(training_app):
     """kill -9 of everything: no last save, but the kernel drops the lock, so the run is not shown as training."""
-    words, runs, env = app_env
-    app = PtyApp([*COMMAND, "--data", str(words)], env)
-    try:
-        run = _trained_run(runs)
-        assert holder(run) is not None  # live while it trains
-        os.killpg(app.pid, signal.SIGKILL)
-        app.wait(10)
-        _wait_released(run)
-        assert holder(run) is None
-        line = _runs_line(run, env)
-        # killed before or after its first checkpoint (saved every 5 s): "interrupted", with the reason if before
-        assert re.search(r"interrupted( before its first checkpoint)?$", line.rstrip()) and "running" not in line, line
-    finally:
-        app.kill()
+    app, run, env = training_app
+    assert holder(run) is not None  # live while it trains
+    os.killpg(app.pid, signal.SIGKILL)
+    app.wait(10)
+    _wait_released(run)
+    assert holder(run) is None
+    line = _runs_line(run, env)
+    # killed before or after its first checkpoint (saved every 5 s): "interrupted", with the reason if before
+    assert re.search(r"interrupted( before its first checkpoint)?$", line.rstrip()) and "running" not in line, line
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
-def test_train_saves_on_a_stop_signal(tmp_path, sig):
+def _training(tmp_path: Path, *flags: str) -> tuple[subprocess.Popen, Path]:
+    """`mlp-tui train` of the small words (and flags) into tmp_path/run, once it has 2000 steps of losses on disk:
+    a run well under way for a signal to stop."""
     words = write_words(tmp_path / "words.txt", SMALL_WORDS)
     out = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    p = subprocess.Popen([*COMMAND, "train", "--data", str(words), "--steps", "100000000", "--out", str(out),
+    p = subprocess.Popen([*COMMAND, "train", "--data", str(words), "--steps", "100000000", *flags, "--out", str(out),
                           "--quiet"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         end = time.monotonic() + 90
         while time.monotonic() < end and len(read_losses(out)) < 2000:
             time.sleep(0.1)
+    except BaseException:
+        p.kill()
+        raise
+    return p, out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
+def test_train_saves_on_a_stop_signal(tmp_path, sig):
+    p, out = _training(tmp_path)
+    try:
         t0 = time.monotonic()
         p.send_signal(getattr(signal, sig))
         _, err = p.communicate(timeout=30)
@@ -213,27 +223,11 @@ def test_train_saves_on_a_stop_signal(tmp_path, sig):
     assert metrics["status"] == "interrupted" and metrics["steps"] == info["step"]
 
 
-def _assert_saved_and_released_status(run: Path, status: str) -> dict:
-    info = read_info(run)
-    assert info["status"] == status
-    assert len(read_losses(run)) == info["step"] > 0
-    assert holder(run) is None
-    return info
-
-
 @pytest.mark.slow
 def test_ctrl_c_again_while_saving_still_saves(tmp_path):
     """A second and third Ctrl+C while the run is being wrapped up do not cut the save short."""
-    words = write_words(tmp_path / "words.txt", SMALL_WORDS)
-    out = tmp_path / "run"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    p = subprocess.Popen([*COMMAND, "train", "--data", str(words), "--steps", "100000000", "--n-hidden", "400",
-                          "--out", str(out), "--quiet"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
+    p, out = _training(tmp_path, "--n-hidden", "400")
     try:
-        end = time.monotonic() + 90
-        while time.monotonic() < end and len(read_losses(out)) < 2000:
-            time.sleep(0.1)
         for _ in range(3):
             p.send_signal(signal.SIGINT)
             time.sleep(0.05)
@@ -258,33 +252,28 @@ def _stopped(app: PtyApp, timeout: float) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("to_group", [False, True], ids=["kill-pid", "kill-group"])
-def test_a_suspended_app_comes_back_whole(app_env, to_group):
+def test_a_suspended_app_comes_back_whole(training_app, to_group):
     """SIGTSTP then SIGCONT (a shell's job control: the whole group, or `kill` of the app alone): the terminal
     is blank when the app comes back, so every pane is drawn again, not only those that changed (the controls
     stayed empty)."""
-    words, runs, env = app_env
-    app = PtyApp([*COMMAND, "--data", str(words)], env)
+    app, run, _ = training_app
     send = os.killpg if to_group else os.kill
-    try:
-        run = _trained_run(runs)
-        time.sleep(1.0)  # the controls are drawn and will not change by themselves
-        send(app.pid, signal.SIGTSTP)
-        assert _stopped(app, 10), "the app did not stop on SIGTSTP"
-        time.sleep(0.3)
-        mark = len(app.output)
-        send(app.pid, signal.SIGCONT)
-        end = time.monotonic() + 10
-        while time.monotonic() < end and b"learn rate" not in bytes(app.output[mark:]):
-            time.sleep(0.1)
-        after = bytes(app.output[mark:])
-        assert b"\x1b[?1049h" in after  # back on the alternate screen
-        for label in (b"learn rate", b"beta1", b"Controls", b"pause/resume"):  # the controls and the footer
-            assert label in after, label
-        os.kill(app.pid, signal.SIGTERM)
-        assert app.wait(10) is not None
-        _assert_saved_and_released(run)
-    finally:
-        app.kill()
+    time.sleep(1.0)  # the controls are drawn and will not change by themselves
+    send(app.pid, signal.SIGTSTP)
+    assert _stopped(app, 10), "the app did not stop on SIGTSTP"
+    time.sleep(0.3)
+    mark = len(app.output)
+    send(app.pid, signal.SIGCONT)
+    end = time.monotonic() + 10
+    while time.monotonic() < end and b"learn rate" not in bytes(app.output[mark:]):
+        time.sleep(0.1)
+    after = bytes(app.output[mark:])
+    assert b"\x1b[?1049h" in after  # back on the alternate screen
+    for label in (b"learn rate", b"beta1", b"Controls", b"pause/resume"):  # the controls and the footer
+        assert label in after, label
+    os.kill(app.pid, signal.SIGTERM)
+    assert app.wait(10) is not None
+    _assert_saved_and_released(run)
 
 
 def _fifo_in_numbas_cache(tmp_path: Path) -> dict[str, str]:
@@ -375,15 +364,8 @@ def test_time_stopped_is_not_counted_as_blocked(tmp_path):
     was stopped, not blocked, so it saves as usual instead of ending without its last save."""
     from core.signals import BLOCKED_GRACE
 
-    words = write_words(tmp_path / "words.txt", SMALL_WORDS)
-    out = tmp_path / "run"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    p = subprocess.Popen([*COMMAND, "train", "--data", str(words), "--steps", "100000000", "--out", str(out),
-                          "--quiet"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p, out = _training(tmp_path)
     try:
-        end = time.monotonic() + 90
-        while time.monotonic() < end and len(read_losses(out)) < 2000:
-            time.sleep(0.1)
         os.kill(p.pid, signal.SIGTERM)
         time.sleep(0.01)  # the handler has run; the loop reads the signal after its chunk (0.1 s)
         os.kill(p.pid, signal.SIGSTOP)

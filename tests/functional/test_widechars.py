@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
+from panetext import rows
 from textual.app import App, ComposeResult
-from unit.test_widechars import rows
 
 from tui.views.embeddings import EmbeddingCanvas, grid_text
 

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from core.errors import ConfigError
-from core.model import MLP, MLPConfig, split_loss
+from core.model import MLP, MLPConfig, evaluating, split_loss
 
 
 @pytest.mark.parametrize(
@@ -129,3 +129,18 @@ def test_split_loss_is_mean_cross_entropy_in_chunks(small_data):
     assert split_loss(model, X, Y) == pytest.approx(ref, rel=1e-6)
     assert split_loss(model, X, Y, batch=7) == pytest.approx(ref, rel=1e-6)
     assert math.isnan(split_loss(model, X[:0], Y[:0]))
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_evaluating_puts_the_models_mode_back_even_on_an_error(training):
+    model = MLP(MLPConfig(vocab_size=5, block_size=2, n_embd=2, n_hidden=4, batchnorm=True))
+    model.train(training)
+    before = model.running_mean.clone()
+    with evaluating(model):
+        assert not model.training
+        model(torch.tensor([[1, 2], [3, 4]]))
+    assert torch.equal(model.running_mean, before)  # batch norm read its running statistics, never moved them
+    assert model.training == training
+    with pytest.raises(ValueError), evaluating(model):
+        raise ValueError
+    assert model.training == training

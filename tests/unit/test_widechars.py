@@ -9,11 +9,10 @@ from __future__ import annotations
 import random
 
 import pytest
+from panetext import SizedSamples, rows
 from rich.cells import cell_len
-from textual.geometry import Size
 
 from tui.cells import pad_cells, truncate_cells, visible
-from tui.panes.samples import SamplesPane
 from tui.views.embeddings import grid_text, place
 from tui.views.scoring import render_score
 
@@ -64,10 +63,6 @@ def test_zero_width_characters_are_made_visible() -> None:
 
 
 # ---- the embedding map ----
-def rows(text) -> list[str]:
-    return text.plain.split("\n")
-
-
 def test_grid_rows_are_exactly_the_width_with_wide_and_zero_width_characters() -> None:
     chars = ".ae" + "".join(WIDE) + "".join(ZERO)
     points = [(float(i % 5), float(i // 5)) for i in range(len(chars))]
@@ -117,24 +112,12 @@ def test_grid_of_random_crowded_points_keeps_every_row_at_the_width() -> None:
 
 
 # ---- the samples pane ----
-class SizedSamples(SamplesPane):
-    """A samples pane as if laid out `cols` cells wide."""
-
-    def __init__(self, cols: int) -> None:
-        super().__init__()
-        self.cols = cols
-
-    @property
-    def size(self) -> Size:
-        return Size(self.cols, 30)
-
-
 @pytest.mark.parametrize("cols", [0, 30, 60])
 def test_samples_marks_line_up_in_cells(cols: int) -> None:
     pane = SizedSamples(cols)
     pane.batches.appendleft((100, [(n, i % 2 == 0) for i, n in enumerate(NAMES)]))
     pane.batches.appendleft((200, [(n, i % 3 == 0) for i, n in enumerate(reversed(NAMES))]))
-    lines = [line for line in pane.render_batches().plain.split("\n") if line.startswith(" ")]
+    lines = [line for line in rows(pane.render_batches()) if line.startswith(" ")]
     assert len(lines) == 2 * len(NAMES)
     starts = set()
     for line in lines:

@@ -9,8 +9,8 @@ import queue
 import pytest
 import torch
 import torch.nn.functional as F
+from panetext import SizedSamples
 from rich.cells import cell_len
-from textual.geometry import Size
 from wordtext import word_trainer, write_text
 
 from core.link import protocol as P
@@ -20,7 +20,6 @@ from core.probes.linescore import score_line
 from core.probes.sample import PANE_LINE_TOKENS, line_start, max_tokens, sample
 from core.tokens import UNK, TextOptions, encode_prompt
 from tui.cells import wrap_cells
-from tui.panes.samples import SamplesPane
 
 
 @pytest.fixture(scope="module")
@@ -167,16 +166,6 @@ def test_wrapping_breaks_at_spaces_within_the_width(width):
     for w in words:
         if cell_len(w) <= width:  # a word that fits a row is never cut
             assert any(w in r.split(" ") for r in rows), (w, rows)
-
-
-class SizedSamples(SamplesPane):
-    def __init__(self, cols: int) -> None:
-        super().__init__()
-        self.cols = cols
-
-    @property
-    def size(self) -> Size:
-        return Size(self.cols, 30)
 
 
 @pytest.mark.parametrize("cols", [18, 60])

@@ -18,6 +18,7 @@ from core.config import VOWELS
 from tui.cells import REPLACEMENT, visible
 from tui.views import ViewScreen
 from tui.views.embeddings_words import word_grid
+from tui.views.mapgrid import blank_grid, grid_rows, scaler
 
 NEAR = sorted(((dr, dc) for dr in range(-4, 5) for dc in range(-12, 13)),
               key=lambda d: (abs(d[0]) * 4 + abs(d[1]), abs(d[0]), -d[1] if d[1] < 0 else d[1]))
@@ -34,14 +35,7 @@ def place(
     """
     if not points or width < 1 or height < 1:
         return {}, None
-    xs, ys = [p[0] for p in points], [p[1] for p in points]
-    x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
-    sx = (width - 1) / (x1 - x0) if x1 > x0 else 0.0
-    sy = (height - 1) / (y1 - y0) if y1 > y0 else 0.0
-
-    def cell(x: float, y: float) -> tuple[int, int]:
-        return (round((x - x0) * sx) if sx else width // 2, round((y1 - y) * sy) if sy else height // 2)  # y up
-
+    cell, origin = scaler(points, width, height)
     cells: dict[tuple[int, int], int] = {}
     taken: set[tuple[int, int]] = set()
     for i, (x, y) in enumerate(points):
@@ -56,8 +50,7 @@ def place(
                 cells[(c, r)] = i
                 taken.update(span)
                 break
-    oc, orow = cell(0.0, 0.0)
-    return cells, ((oc, orow) if 0 <= oc < width and 0 <= orow < height else None)
+    return cells, origin
 
 
 def glyph(char: str) -> str:
@@ -74,26 +67,13 @@ def grid_text(chars: str, points: list[tuple[float, float]], width: int, height:
     """
     glyphs = [glyph(chars[i]) for i in range(len(points))]
     cells, origin = place(points, width, height, [cell_len(g) for g in glyphs])
-    # (text, style) per cell; None for the cell under the right half of a wide character
-    grid: list[list[tuple[str, str] | None]] = [[(" ", "")] * width for _ in range(height)]
-    if origin is not None:  # faint axes through 0 (the mean, for principal components)
-        oc, orow = origin
-        grid[orow] = [("·", "dim")] * width
-        for r in range(height):
-            grid[r][oc] = ("·", "dim")
+    grid = blank_grid(width, height, origin)
     for (c, r), i in cells.items():
         ch, g = chars[i], glyphs[i]
         grid[r][c] = (g, "bold #ffaf00" if ch in VOWELS else ("bold magenta" if i == 0 else "bold cyan"))
         for k in range(1, cell_len(g)):
-            grid[r][c + k] = None
-    out = Text()
-    for r in range(height):
-        for cell in grid[r]:
-            if cell is not None:
-                out.append(cell[0], style=cell[1] or None)
-        if r < height - 1:
-            out.append("\n")
-    return out
+            grid[r][c + k] = None  # under the right half of a wide character
+    return grid_rows(grid)
 
 
 class EmbeddingCanvas(Static):

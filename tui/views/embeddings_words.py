@@ -13,6 +13,7 @@ from rich.cells import cell_len
 from rich.text import Text
 
 from tui.cells import truncate_cells, visible
+from tui.views.mapgrid import blank_grid, grid_rows, scaler
 
 DENSITY = 0.3  # the share of the grid's cells labels may cover
 MAX_LABEL = 14  # cells of the longest label drawn (a longer word is cut with an ellipsis)
@@ -36,14 +37,7 @@ def place_labels(points: list[tuple[float, float]], widths: list[int], width: in
     nearest free place (NEAR's order) with a blank cell either side of it on its row, or left out."""
     if not points or width < 1 or height < 1:
         return {}, None
-    xs, ys = [p[0] for p in points], [p[1] for p in points]
-    x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
-    sx = (width - 1) / (x1 - x0) if x1 > x0 else 0.0
-    sy = (height - 1) / (y1 - y0) if y1 > y0 else 0.0
-
-    def cell(x: float, y: float) -> tuple[int, int]:
-        return (round((x - x0) * sx) if sx else width // 2, round((y1 - y) * sy) if sy else height // 2)  # y up
-
+    cell, origin = scaler(points, width, height)
     budget = int(DENSITY * width * height)
     taken: set[tuple[int, int]] = set()
     out: dict[int, tuple[int, int]] = {}
@@ -61,8 +55,7 @@ def place_labels(points: list[tuple[float, float]], widths: list[int], width: in
             out[i] = (c, r)
             taken.update((k, r) for k in range(c, c + n))
             break
-    oc, orow = cell(0.0, 0.0)
-    return out, ((oc, orow) if 0 <= oc < width and 0 <= orow < height else None)
+    return out, origin
 
 
 def label_style(token: str, rank: int) -> str:
@@ -75,22 +68,10 @@ def word_grid(labels: list[str], points: list[tuple[float, float]], width: int, 
     """The map as `height` rows of exactly `width` cells, and how many labels it draws."""
     glyphs = [label_glyph(t) for t in labels[: len(points)]]
     starts, origin = place_labels(points, [cell_len(g) for g in glyphs], width, height)
-    grid: list[list[tuple[str, str] | None]] = [[(" ", "")] * width for _ in range(height)]
-    if origin is not None:  # faint axes through 0 (the mean, for principal components)
-        oc, orow = origin
-        grid[orow] = [("·", "dim")] * width
-        for r in range(height):
-            grid[r][oc] = ("·", "dim")
+    grid = blank_grid(width, height, origin)
     for i, (c, r) in starts.items():
         g = glyphs[i]
         grid[r][c] = (g, label_style(labels[i], i))
         for k in range(1, cell_len(g)):
             grid[r][c + k] = None  # covered by the label
-    out = Text()
-    for r in range(height):
-        for item in grid[r]:
-            if item is not None:
-                out.append(item[0], style=item[1] or None)
-        if r < height - 1:
-            out.append("\n")
-    return out, len(starts)
+    return grid_rows(grid), len(starts)
