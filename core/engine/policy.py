@@ -1,5 +1,5 @@
-"""The Session's evaluation and sampling policy, as constants (core.engine.session explains it), and the cores a
-model trains on.
+"""The Session's evaluation and sampling policy, as constants (core.engine.session explains it); the cores a model
+trains on are core.kernels.threads.training_threads's rule.
 
 Torch-free and import-free, so that the app's process can quote these numbers in its help text and
 panes without loading the engine (tests/unit/test_layers.py).
