@@ -151,17 +151,18 @@ class RunWriter:
 
     def _new_info(self) -> dict[str, Any]:
         """run.json of a new run: what it is (its progress is added at each checkpoint)."""
+        from core.measures import chars_per_token
         from core.runs.checkpoint import dataset_ref
 
         tr = self.trainer
         return {
-            "format": FORMAT,
-            "version": VERSION,
+            "format": FORMAT, "version": VERSION,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "origin": self.origin,
             "dataset": dataset_ref(tr.data.source),
             "dedupe": self.dedupe,
             "data": tr.data.options.to_dict(),  # format, tokens, min_count, lower (older runs: lines of characters)
+            "chars_per_token": chars_per_token(tr.data),  # split -> mean characters per token of running text ({})
             "words": len(tr.data.words),
             "vocab_size": len(tr.data.vocab),
             "params": tr.model.num_params(),

@@ -18,7 +18,7 @@ TORCH_FREE = ("core.settings", "core.link.protocol", "core.config", "core.data",
               "core.sweeps.study", "core.sweeps.summary", "core.sweeps.workers", "core.sweeps.storage",
               "core.sweeps.reap", "core.sweeps.trials", "core.milestones", "core.probes.kneser_ney",
               "core.probes.knbaseline", "core.link.baselines_events",
-              "core.link.neighbours_messages",
+              "core.link.neighbours_messages", "core.link.tokenizer_messages", "core.probes.tokenview",
               "core.probes.mixture", "core.probes.neighbours", "core.tokens", "core.measures", "core.presets")
 
 
