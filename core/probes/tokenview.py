@@ -9,6 +9,7 @@ reads. Torch-free: the data's tensors are only counted.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from core.measures import chars_per_token
@@ -18,6 +19,7 @@ LONGEST = 12  # longest tokens listed
 MERGES = 12  # first merges listed
 MAX_TEXT_CHARS = 500  # text to split: a long paste is cut here
 NOT_IN_VOCAB = -1  # the id of a character a character model has never seen
+MARKS = {" ": "␣", "\n": "↵", "\t": "⇥"}  # characters a token shows visibly (a space inside a token, a line end)
 
 
 def normalised(data: Any, text: str) -> str:
@@ -96,16 +98,48 @@ def tokenizer_summary(data: Any, longest: int = LONGEST, merges: int = MERGES) -
         special = {data.vocab.itos[0], UNK}  # the line end (or a word list's boundary) and <unk> are no spellings
         tokens = [t for t in data.vocab.itos if t not in special]
         long = sorted(tokens, key=lambda t: -len(t))[:longest]  # stable: frequent first among equals (words)
-    lines = data.split_words.get("train") or []
-    targets = len(data.Y["train"]) if "train" in data.Y else 0
+    lines = (getattr(data, "split_words", None) or {}).get("train") or []  # a checkpoint's vocabulary: no data
+    ys = getattr(data, "Y", None) or {}
+    targets = len(ys["train"]) if "train" in ys else 0
     words = word_count(lines)
-    ratio = chars_per_token(data).get("train")
-    chars = data.chars.get("train", 0)
+    ratio = chars_per_token(data).get("train") if ys else None
+    chars = (getattr(data, "chars", None) or {}).get("train", 0)
     return {
         "kind": kind, "format": o.format, "lower": o.lower, "size": size, "longest": long,
         "merges": [(str(a), str(b)) for a, b in first],
         "tokens_per_word": (targets - len(lines)) / words if words else None,
         "tokens_per_char": 1 / ratio if ratio else (targets / chars if chars else None),
-        "chars_per_token": ratio, "train_tokens": targets, "train_words": words, "unk": data.unk.get("train", 0),
-        "min_count": o.min_count if kind == "words" else None, "line": data_line(data),
+        "chars_per_token": ratio, "train_tokens": targets, "train_words": words,
+        "unk": (getattr(data, "unk", None) or {}).get("train", 0),
+        "min_count": o.min_count if kind == "words" else None, "line": data_line(data) if lines else "",
     }
+
+
+def shown_token(token: str) -> str:
+    """A token as a split shows it: spaces, tabs and line ends as visible marks (a BPE piece already marks the
+    space it starts with), any other invisible character by its escape."""
+    out = "".join(MARKS.get(c, c if c.isprintable() else repr(c)[1:-1]) for c in token)
+    return out or "''"
+
+
+def split_rows(tokens: list[tuple[str, int]], width: int, cells: Callable[[str], int] = len,
+               unknown: Callable[[str, int], bool] = lambda t, i: False) -> list[tuple[str, str]]:
+    """A split laid out as pairs of rows at most `width` cells wide: the tokens (shown_token; `*` after one that is
+    unknown), and under each its id, each column as wide as the wider of the two. `cells` measures text (a
+    terminal's cells: a CJK character takes two)."""
+    rows: list[tuple[str, str]] = []
+    top, bottom, used = "", "", 0
+    for token, ix in tokens:
+        shown = shown_token(token) + ("*" if unknown(token, ix) else "")
+        ident = str(ix) if ix != NOT_IN_VOCAB else "?"
+        w = max(cells(shown), len(ident))
+        if used and used + 1 + w > width:
+            rows.append((top.rstrip(), bottom.rstrip()))
+            top, bottom, used = "", "", 0
+        gap = " " if used else ""
+        top += gap + shown + " " * (w - cells(shown))
+        bottom += gap + ident + " " * (w - len(ident))
+        used += len(gap) + w
+    if used:
+        rows.append((top.rstrip(), bottom.rstrip()))
+    return rows
