@@ -17,6 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
+from core.measures import chars_per_token
 from core.runs.atomic import write_atomic
 from core.runs.files import safe_text, user_path
 from core.runs.folder import (
@@ -134,8 +135,8 @@ class RunWriter:
         except RunLocked as e:
             raise RunError(locked_message(path, e.pid)) from None
         self.info = (read_info(path) if self.resume and not self.fresh else None) or self._new_info()
-        self.info.update(status=Status.RUNNING, step=tr.step, pid=os.getpid())
-        _atomic_json(path / RUN_FILE, self.info)
+        self.info.update(status=Status.RUNNING, step=tr.step, pid=os.getpid(), chars_per_token=chars_per_token(tr.data))
+        _atomic_json(path / RUN_FILE, self.info)  # (a run older than chars_per_token gets it when it goes on)
         if self.resume:
             self._truncate_to(-1 if self.fresh else tr.step)  # fresh: nothing of the earlier start is kept
             self._remove_temp_files()
@@ -151,7 +152,6 @@ class RunWriter:
 
     def _new_info(self) -> dict[str, Any]:
         """run.json of a new run: what it is (its progress is added at each checkpoint)."""
-        from core.measures import chars_per_token
         from core.runs.checkpoint import dataset_ref
 
         tr = self.trainer
