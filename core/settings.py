@@ -159,7 +159,8 @@ SETTINGS: tuple[Setting, ...] = (
             "random; text: running text, lines kept, a line end a token, split by position (80/10/10 of the lines)",
             choices=FORMATS, metavar="FORMAT"),
     Setting("tokens", "choice", "chars", "data", "data", "tokens", "what the model predicts: characters, or words "
-            "and punctuation (one rule: core.tokens.WORD_RE)", choices=TOKEN_KINDS, metavar="KIND"),
+            "and punctuation (one rule: core.tokens.WORD_RE)", choices=TOKEN_KINDS, metavar="KIND",
+            tune=Tune(choices=TOKEN_KINDS)),  # a sweep across kinds of token ranks by dev bits per character
     Setting("min_count", "int", 4, "data", "data", "min count", "words: a word seen fewer times than this in the "
             "training split becomes <unk>", 1, 10**9),
     Setting("lower", "bool", False, "data", "data", "lower", "fold the text to lower case before it is modelled"),

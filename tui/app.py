@@ -43,6 +43,7 @@ from tui.views.neighbours import NeighboursView
 from tui.views.runs import RunsView
 from tui.views.scoring import ScoringView
 from tui.views.sweeps import SweepsView
+from tui.views.tokenizer import TokenizerView
 
 POLL_INTERVAL = 0.1  # text panes and status at ~10 Hz
 PLOT_INTERVAL = 0.25  # plot redraws at most 4 times a second
@@ -50,7 +51,7 @@ VIEWS: dict[str, type[ViewScreen]] = {
     "embeddings": EmbeddingsView, "lr_find": LRFindView, "score": ScoringView, "health": HealthView,
     "dataset": DatasetView, "runs": RunsView, "sweeps": SweepsView,
     "exercises": ExercisesView,
-    "neighbours": NeighboursView,
+    "neighbours": NeighboursView, "tokenizer": TokenizerView,
 }
 MIN_SIZE = (60, 18)  # below this the panes cannot show their content: a notice instead
 LIVE_VIEWS = ("embeddings", "health")

@@ -2,7 +2,7 @@
 
 Each command is a module of tui/subcommands/ that adds its parser to a CommandLine (tui/subcommands/argtypes.py)
 with the function it runs: train, sample, eval (evaluate.py), bench, runs, export, sweep (with sweep show and
-sweep export), ngram, neighbours, recipe, serve, and the app's own flags (app_command.py). The flags several
+sweep export), ngram, neighbours, tokens, recipe, serve, and the app's own flags (app_command.py). The flags several
 commands share (one per setting of the registry, --config, --preset, --runs-dir) are in tui/subcommands/options.py.
 This module builds the parsers, picks the command and turns errors into one line and an exit status.
 
@@ -29,15 +29,17 @@ from tui.subcommands import (
     sample,
     serve,
     sweep,
+    tokens,
     train,
 )
 from tui.subcommands.argtypes import CommandLine, fail
 from tui.subcommands.options import resolve_settings  # noqa: F401  (imported from here by tests and tools)
 from tui.subcommands.options import setting_type as _setting  # noqa: F401  (tests parse as a flag does)
 
-COMMANDS = ("train", "sample", "eval", "bench", "runs", "export", "sweep", "ngram", "neighbours", "recipe", "serve")
+COMMANDS = ("train", "sample", "eval", "bench", "runs", "export", "sweep", "ngram", "neighbours", "tokens", "recipe",
+            "serve")
 DEFAULTS = {k: v for k, v in settings.DEFAULTS.items() if settings.BY_NAME[k].cli and k != "data"}
-MODULES = (train, sample, evaluate, bench, runs, export, sweep, ngram, neighbours, recipe, serve)  # in COMMANDS' order
+MODULES = (train, sample, evaluate, bench, runs, export, sweep, ngram, neighbours, tokens, recipe, serve)  # as COMMANDS
 
 
 def build_parsers(only: str | None = None) -> dict[str, argparse.ArgumentParser]:

@@ -1,4 +1,6 @@
-"""Compared runs: other runs' loss curves drawn over the live one (a mixin of MLPApp, tui/app.py)."""
+"""Compared runs: other runs' loss curves drawn over the live one (a mixin of MLPApp, tui/app.py). Runs of different
+kinds of token are drawn in bits per character, each converted with its own characters per token (core.runs.overlay).
+"""
 
 from __future__ import annotations
 
@@ -39,24 +41,37 @@ class CompareRuns:
 
     @work(thread=True, exclusive=True, group="overlays")
     def _read_overlays(self, overlays: dict[str, str], width: int) -> None:
-        from core.runs.folder import RunError, downsample, read_losses
+        from core.runs.folder import RunError, downsample, read_info, read_losses
+        from core.runs.overlay import run_scale
 
         curves, errors = [], {}
         for path, label in overlays.items():
             try:
                 steps, vals = downsample(read_losses(path), width)
+                scale = run_scale(read_info(path))
             except RunError as e:
                 errors[path] = str(e)
                 continue
-            curves.append((label, steps, vals))
+            curves.append((label, steps, vals, scale))
         self.call_from_thread(self._show_overlays, curves, errors)
 
     def _show_overlays(self, curves: list, errors: dict[str, str]) -> None:
-        """Plot what was read; an unreadable run leaves the comparison, so its error is told once, not on
-        every later redraw."""
+        """Plot what was read, on one scale (losses, or bits per character across kinds of token); an unreadable
+        run leaves the comparison, so its error is told once, not on every later redraw."""
+        from core.runs.overlay import plan, scale_of, shifted
+
         if self._quitting or not self.is_running:
             return
-        self.main_screen.query_one(LossPlot).set_overlays(curves)
+        info = getattr(self, "info", None)
+        live = scale_of(info.get("text"), info.get("chars_per_token")) if info else None
+        p = plan(live, {label: scale for label, _, _, scale in curves})
+        plot = self.main_screen.query_one(LossPlot)
+        plot.set_scale(p.unit, p.live)
+        plot.set_overlays([(label, steps, shifted(vals, p.shifts[label])) for label, steps, vals, _ in curves
+                           if p.shifts.get(label) is not None])
+        if p.note and p.note != getattr(self, "overlay_note", ""):
+            self.notify(p.note, title="compared runs", severity="warning", timeout=10)
+        self.overlay_note = p.note
         for path, message in errors.items():
             self.overlays.pop(path, None)
             self.notify(message, severity="error")

@@ -90,6 +90,8 @@ class TrainingEvents:
                 self.notify(f"continuing {Path(run['path']).name} from step {info['step']:,}; space resumes "
                             f"training", title="run loaded", timeout=6)
         self.main_screen.query_one(SamplesPane).set_text_mode((info.get("text") or {}).get("format") == "text")
+        if self.overlays:  # another model: the compared runs' scale may change (bits per character across kinds)
+            self._draw_overlays()
         words = (info.get("text") or {}).get("tokens") == "words"
         lines = "lines" if (info.get("text") or {}).get("format") == "text" else "words"
         self.sub_title = (

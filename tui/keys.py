@@ -57,6 +57,8 @@ KEYS: tuple[Key, ...] = (
         "View: score a name, complete a prefix"),
     Key("k", "view('neighbours')", "neighbours", "view: a token's nearest neighbours by cosine of the embeddings, "
         "and analogies a - b + c", "View: nearest neighbours of a token, analogies"),
+    Key("z", "view('tokenizer')", "tokenizer", "view: the tokenizer (vocabulary size, longest tokens, first merges, "
+        "tokens per word and per character, a line split into tokens and ids)", "View: the tokenizer at work"),
     Key("h", "view('health')", "health", "view: network health (saturation, gradient and update sizes)",
         "View: network health (saturation, gradients, updates)"),
     Key("o", "view('runs')", "runs", "view: runs (enter continues one, c compares its loss curve)",

@@ -14,6 +14,7 @@ Commands go from the app to the training process, between two chunks of steps:
   Prompt(text)            the samples pane's prompt (running text): the next samples continue it; "" clears it
   DatasetInfo()           the dataset view's statistics
   FindNeighbours(tokens, k)  the neighbours view's token (one) or analogy a - b + c (three)
+  SplitTokens(text, summary)  the tokenizer view's text (or a line of the data) to split, and its summary
   Quit()                  save the run and stop
 Events come back, at most ~10 frames a second and a few others between chunks:
   Loading(what)           a new model or a saved run is being made
@@ -29,6 +30,7 @@ Events come back, at most ~10 frames a second and a few others between chunks:
   Error(message)          one line; the process goes on
   Fatal(message)          the training process failed and stops
   Neighbours(tokens, step, found, vocab_size, error)  FindNeighbours' answer: the top k only, never the table
+  TokensSplit(text, line, tokens, summary, error)  SplitTokens' answer
   Embeddings, HealthReport, LRFound, Scored, DatasetStats  the views' results (VIEW_OF says whose)
 Both sides dispatch by type (`Dispatcher`): an unknown message raises where MLP_TUI_STRICT_PROTOCOL is
 set (the tests set it) and is logged and ignored elsewhere. Torch-free, so the app imports it freely.
@@ -232,6 +234,7 @@ class Ready:
     dedupe: bool = False
     run: dict | None = None  # a loaded run: path, created, evals [(step, dev)], finished
     text: dict | None = None  # the data's format, tokens, min_count, lower (core.tokens.TextOptions)
+    chars_per_token: dict | None = None  # running text: split -> mean characters per token (core.measures)
     vocab_size: int = 0  # len(vocab) of characters; a word model's vocab is its words joined by spaces
 
 
@@ -388,3 +391,6 @@ from core.link.neighbours_messages import FindNeighbours, Neighbours  # noqa: E4
 MAX_NEIGHBOURS = 100  # the most a FindNeighbours may ask for: the answer stays small
 LATEST_ONLY = (*LATEST_ONLY, FindNeighbours)  # a burst of keystrokes is answered once
 VIEW_OF[Neighbours] = "neighbours"
+from core.link.tokenizer_messages import SplitTokens, TokensSplit  # noqa: E402  (the tokenizer view's, as P.X)
+
+LATEST_ONLY, VIEW_OF[TokensSplit] = (*LATEST_ONLY, SplitTokens), "tokenizer"

@@ -1,7 +1,7 @@
 """What the app's views ask the training process for, computed from the current model: the embedding map,
-the health report, the lr finder's sweep, a name's score, the dataset's statistics and a token's nearest
-neighbours, each as the event of core.link.protocol that carries it. The pump (core.link.pump) decides when;
-this module says what."""
+the health report, the lr finder's sweep, a name's score, the dataset's statistics, a token's nearest
+neighbours and the tokenizer at work, each as the event of core.link.protocol that carries it. The pump
+(core.link.pump) decides when; this module says what."""
 
 from __future__ import annotations
 
@@ -143,3 +143,21 @@ def neighbours(tr: Any, tokens: tuple[str, ...], k: int) -> P.Neighbours:
     k = max(1, min(int(k), P.MAX_NEIGHBOURS))
     found = nearest(C, ids[0], k) if len(ids) == 1 else analogy(C, ids[0], ids[1], ids[2], k)
     return P.Neighbours(tokens, tr.step, [(itos[i], sim) for i, sim in found], len(itos))
+
+
+def tokens_split(data: Any, ask: P.SplitTokens) -> P.TokensSplit:
+    """The tokenizer view's answer from the current data (None: no model yet): the text (or a line of the training
+    split) split into tokens and ids, <unk> marked, and what the tokenizer makes of the data when asked."""
+    from core.probes import tokenview as tv
+
+    text = str(ask.text)[: tv.MAX_TEXT_CHARS]
+    if data is None:
+        return P.TokensSplit(text, error="there is no model yet")
+    try:
+        line = text if text.strip() else tv.data_line(data)
+        pairs = tv.token_split(data, line)
+        summary = tv.tokenizer_summary(data) if ask.summary else None
+    except ValueError as e:  # a BPE dataset without its tokenizer
+        return P.TokensSplit(text, error=str(e))
+    return P.TokensSplit(text, tv.normalised(data, line), [(t, i, tv.is_unknown(data, t, i)) for t, i in pairs],
+                         summary)

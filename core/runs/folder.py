@@ -6,7 +6,9 @@ A run directory holds:
                  rewritten atomically at each checkpoint; its status is one of core.status.RUN_FOLDER.
                  "data" (format, tokens, min_count, lower: core.tokens.TextOptions) came with words on running
                  text (issue 22), in run.json and model.pt alike; a run without it is a word list of characters
-                 (lines + chars), as every run made before;
+                 (lines + chars), as every run made before. "chars_per_token" (split -> mean characters per
+                 token of running text, core.measures.chars_per_token; {} for a word list) came with issue 23:
+                 overlays of runs of different token kinds turn losses into bits per character with it;
   model.pt       the latest checkpoint (atomic: temp file + rename, so a kill leaves the previous one), in
                  core.runs.checkpoint's format: version 1 for a single model; an ensemble's (members > 1) is
                  version 2, which stores W1 and its AdamW moments as the members' blocks (members, block_size,

@@ -17,6 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
+from core.measures import chars_per_token
 from core.runs.atomic import write_atomic
 from core.runs.files import safe_text, user_path
 from core.runs.folder import (
@@ -134,8 +135,8 @@ class RunWriter:
         except RunLocked as e:
             raise RunError(locked_message(path, e.pid)) from None
         self.info = (read_info(path) if self.resume and not self.fresh else None) or self._new_info()
-        self.info.update(status=Status.RUNNING, step=tr.step, pid=os.getpid())
-        _atomic_json(path / RUN_FILE, self.info)
+        self.info.update(status=Status.RUNNING, step=tr.step, pid=os.getpid(), chars_per_token=chars_per_token(tr.data))
+        _atomic_json(path / RUN_FILE, self.info)  # (a run older than chars_per_token gets it when it goes on)
         if self.resume:
             self._truncate_to(-1 if self.fresh else tr.step)  # fresh: nothing of the earlier start is kept
             self._remove_temp_files()
@@ -155,13 +156,13 @@ class RunWriter:
 
         tr = self.trainer
         return {
-            "format": FORMAT,
-            "version": VERSION,
+            "format": FORMAT, "version": VERSION,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "origin": self.origin,
             "dataset": dataset_ref(tr.data.source),
             "dedupe": self.dedupe,
             "data": tr.data.options.to_dict(),  # format, tokens, min_count, lower (older runs: lines of characters)
+            "chars_per_token": chars_per_token(tr.data),  # split -> mean characters per token of running text ({})
             "words": len(tr.data.words),
             "vocab_size": len(tr.data.vocab),
             "params": tr.model.num_params(),

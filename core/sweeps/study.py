@@ -26,6 +26,7 @@ from core import settings
 from core.errors import ConfigError, MLPTuiError
 from core.runs.files import safe_text
 from core.status import Status
+from core.sweeps.objective import Objective, objective_for
 from core.sweeps.reap import reap
 from core.sweeps.storage import (
     DB_NAME,
@@ -247,6 +248,7 @@ def run_trial(trial: Any, values: dict[str, Any], budget: Budget, runs_dir: Any,
     trainer.threads = training_threads(mcfg, tcfg.batch_size, 1)  # a worker per core: an ensemble's members share it
     session, writer, errors = _open_run(trainer, values, runs_dir, study, trial.number)
     trial.set_user_attr("run", str(writer.path))
+    objective = Objective(trainer.data, trial)  # dev bits per character on running text, else the dev loss
     session.resume()
     every = budget.report_every()
     next_report = every
@@ -257,13 +259,13 @@ def run_trial(trial: Any, values: dict[str, Any], budget: Budget, runs_dir: Any,
                 raise Interrupted()
             session.step(until=next_report)
             if trainer.step >= next_report:
-                dev = session.evaluate(full=False)["dev"]
+                dev = objective(session.evaluate(full=False)["dev"])
                 trial.report(dev if math.isfinite(dev) else 1e9, trainer.step)
                 next_report += every
                 if trial.should_prune():
                     trial.set_user_attr("steps", trainer.step)
                     session.finish(Status.STOPPED)
-                    raise optuna.TrialPruned(f"dev {dev:.4f} at step {trainer.step:,}")
+                    raise optuna.TrialPruned(f"{objective.label} {dev:.4f} at step {trainer.step:,}")
         if session.status == Status.DIVERGED:
             session.finish(Status.DIVERGED)
             raise MLPTuiError(session.message)
@@ -275,12 +277,12 @@ def run_trial(trial: Any, values: dict[str, Any], budget: Budget, runs_dir: Any,
             said = next((m for m in errors if "cannot save" in m), "its run could not be saved")
             raise Unsaved(said.partition("; this run is no longer")[0])
     trial.set_user_attr("steps", trainer.step)
-    trial.set_user_attr("test", session.final_losses.get("test"))
-    trial.set_user_attr("train", session.final_losses.get("train"))
+    trial.set_user_attr("test", objective(session.final_losses.get("test"), "test"))  # as the value: bpc on text
+    trial.set_user_attr("train", objective(session.final_losses.get("train"), "train"))
     best = trainer.best_dev
     if not math.isfinite(best):
         raise MLPTuiError("no dev loss (the dataset has no dev split)")
-    return best
+    return objective(best)
 
 
 def _open_run(trainer: Any, values: dict[str, Any], runs_dir: Any, study: str, number: int) -> tuple[Any, Any, list]:
@@ -382,4 +384,5 @@ def record_made(study: Any, base: Mapping[str, Any], preset: str | None, budget:
     """The settings a study was made with, written once: a resume never overwrites them."""
     if "base" not in study.user_attrs:
         study.set_user_attr("made", {"preset": preset, "trial_steps": budget.steps, "trial_minutes": budget.minutes})
+        study.set_user_attr("objective", objective_for(base))  # core.sweeps.objective: bpc on running text
         study.set_user_attr("base", json.dumps(base))

@@ -11,12 +11,14 @@ import math
 import os
 from typing import Any
 
+from core.sweeps.objective import study_label, trial_perplexity
 from core.sweeps.storage import open_storage, sqlite_file, storage_errors
 from core.sweeps.study import counts, leaderboard, load_study, trained_values
 
 
 def studies(url: str) -> list[dict[str, Any]]:
-    """Every study in the storage: name, trials, best dev loss (None before a trial completes)."""
+    """Every study in the storage: name, trials, best value (dev loss, or dev bpc on running text; None before a
+    trial completes)."""
     import optuna
 
     path = sqlite_file(url)
@@ -52,7 +54,9 @@ def detail(name: str, url: str, top: int = 10) -> dict[str, Any]:
     return {
         "name": name,
         "counts": counts(trials),
+        "objective": study_label(trials, study),  # what "dev" is: "dev" (a loss) or "dev bpc" (running text)
         "leaderboard": [{"number": t.number, "dev": t.value, "test": t.user_attrs.get("test"),
+                         "perplexity": trial_perplexity(t, t.value),
                          "steps": t.user_attrs.get("steps", 0), "params": dict(t.params),
                          "run": t.user_attrs.get("run")} for t in board],
         "history": history,

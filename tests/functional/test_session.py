@@ -97,7 +97,8 @@ def test_the_protocol_docstring_lists_every_message():
     from core.link import protocol as P
 
     results = {"Snapshot", "EmbeddingMap", "LRFind", "Health"}  # carried inside messages, not messages
-    own = (P.__name__, "core.link.baselines_events", "core.link.neighbours_messages")  # kept apart, read as P.X
+    own = (P.__name__, "core.link.baselines_events", "core.link.neighbours_messages",  # kept apart, read as P.X
+           "core.link.tokenizer_messages")
     messages = {n for n, v in vars(P).items() if isinstance(v, type) and dataclasses.is_dataclass(v)
                 and v.__module__ in own} - results
     listed = set(re.findall(r"\b([A-Z][A-Za-z]+)\b", P.__doc__ or ""))

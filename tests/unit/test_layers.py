@@ -18,7 +18,8 @@ TORCH_FREE = ("core.settings", "core.link.protocol", "core.config", "core.data",
               "core.sweeps.study", "core.sweeps.summary", "core.sweeps.workers", "core.sweeps.storage",
               "core.sweeps.reap", "core.sweeps.trials", "core.milestones", "core.probes.kneser_ney",
               "core.probes.knbaseline", "core.link.baselines_events",
-              "core.link.neighbours_messages",
+              "core.link.neighbours_messages", "core.link.tokenizer_messages", "core.probes.tokenview",
+              "core.runs.overlay", "core.sweeps.objective",
               "core.probes.mixture", "core.probes.neighbours", "core.tokens", "core.measures", "core.presets")
 
 

@@ -3,7 +3,8 @@ built-in names the course's dev-loss landmarks (core.milestones) as faint labell
 
 An ensemble's line is its members' mean training loss (each on its own batch, with dropout), while its evaluations
 are the ensemble's (averaged logits): the plot labels the line so and draws the evaluated train loss as points
-beside dev, so that train and dev are compared on one footing.
+beside dev, so that train and dev are compared on one footing. When compared runs have other kinds of token
+(tui/compare.py, core.runs.overlay), every curve is in log10 bits per character instead, the milestones hidden.
 
 The training process sends the curve already downsampled to about the plot's width in braille dots
 (ARCHITECTURE.md, "Measured": 200K points take 1.8 s to draw, 2K points 20-35 ms), and the plot redraws only when new
@@ -73,6 +74,8 @@ class LossPlot(SafePlot):
         self.milestones: tuple[Milestone, ...] = ()  # the landmarks of the loaded data (none off the names)
         self.show_milestones = True  # the b key
         self.guides: list[tuple[float, str]] = []  # what the last redraw drew: (log10 loss, label), top down
+        self.unit = "loss"  # or "bpc": runs of different kinds of token compared (core.runs.overlay)
+        self.shift = (0.0, 0.0)  # what turns this run's log10 train and dev losses into the unit's
 
     def dots_wide(self) -> int:
         """Points worth sending for a curve: braille draws two dots per column, less the y axis's columns."""
@@ -87,6 +90,11 @@ class LossPlot(SafePlot):
     def set_dev(self, dev: list[tuple[int, float]], train: list[tuple[int, float]] | None = None) -> None:
         """The evaluations' dev losses, and their train losses (drawn for an ensemble)."""
         self.dev, self.train_evals, self.dirty = dev, train or [], True
+
+    def set_scale(self, unit: str, shift: tuple[float, float]) -> None:
+        """Losses, or bits per character (`shift`: the live run's train and dev log10 shifts, core.runs.overlay)."""
+        if (unit, shift) != (self.unit, self.shift):
+            self.unit, self.shift, self.dirty = unit, shift, True
 
     def set_members(self, members: int) -> None:
         if members != self.members:
@@ -105,7 +113,8 @@ class LossPlot(SafePlot):
 
     def view_title(self) -> str:
         window = f"last {LAST_N:,} steps" if self.last_only else "all steps"
-        return f"Loss (log10) · {window} · {'smoothed' if self.smooth else 'raw'}"
+        what = "Bits per character (log10)" if self.unit == "bpc" else "Loss (log10)"
+        return f"{what} · {window} · {'smoothed' if self.smooth else 'raw'}"
 
     def redraw(self) -> None:
         """Rebuild the plotext figure from the stored data (call from a timer, not per frame)."""
@@ -130,6 +139,7 @@ class LossPlot(SafePlot):
         """The milestones first (the curves are drawn over them where they cross), then the overlays, the training
         curve, the dev points and the decay step."""
         lo_step = steps[0]
+        vals = [v + self.shift[0] for v in vals] if self.shift[0] else vals
         longest = max((o[1][-1] for o in self.overlays if o[1]), default=0) if not self.last_only else 0
         last_dev = max((st for st, _ in self.dev), default=0)
         hi_step = max(steps[-1], longest, last_dev, lo_step + 1)
@@ -151,10 +161,10 @@ class LossPlot(SafePlot):
             series.append((steps, smoothed, {"color": "cyan", "label": f"{line} (EMA)"}))
         else:
             series.append((steps, vals, {"color": "cyan", "label": line}))
-        dev = self.points(self.dev, lo_step, hi_step)
-        evals = self.points(self.train_evals, lo_step, hi_step) if ens else []
+        dev = [(s, v + self.shift[1]) for s, v in self.points(self.dev, lo_step, hi_step)]
+        evals = [(s, v + self.shift[0]) for s, v in self.points(self.train_evals, lo_step, hi_step)] if ens else []
         drawn = [y for _, ys, _ in series for y in ys if math.isfinite(y)] + [v for _, v in dev + evals]
-        if self.show_milestones and drawn:  # the y range the curves span: the guides keep inside it
+        if self.show_milestones and drawn and self.unit == "loss":  # the y range the curves span (milestones: losses)
             self.draw_guides(plt, min(drawn), max(drawn), lo_step, hi_step)
         for xs, ys, kw in series:
             plt.plot(xs, ys, marker="braille", **kw)

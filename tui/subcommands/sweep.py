@@ -233,13 +233,13 @@ def _reading(command: Any) -> Any:
 
 def _show(args: argparse.Namespace, url: str) -> int:
     """A study's leaderboard, its best settings as a command line or a recipe, its importances."""
-    from core.measures import perplexity
     from core.runs.listing import perplexity_text
+    from core.sweeps.objective import study_label, trial_perplexity
     from core.sweeps.study import SweepError, best_command, counts, counts_text, leaderboard, load_study
 
     study = load_study(args.study, url)
     trials = study.get_trials(deepcopy=False)
-    top = leaderboard(trials, args.top)
+    top, what = leaderboard(trials, args.top), study_label(trials, study)  # "dev", or "dev bpc" on running text
     if args.recipe and not top:
         raise SweepError(f"study {args.study}: no trial has completed yet, so there is no best recipe")
     print_ = (lambda *a, **k: None) if args.recipe else print
@@ -249,11 +249,11 @@ def _show(args: argparse.Namespace, url: str) -> int:
     if not top:
         print("no trial has completed yet")
         return 0
-    print_(f"\n{'trial':>5} {'dev':>7} {'dev ppl':>9} {'test':>7} {'steps':>9}  settings")
+    print_(f"\n{'trial':>5} {what:>7} {'dev ppl':>9} {what.replace('dev', 'test'):>8} {'steps':>9}  settings")
     for t in top:
         test = t.user_attrs.get("test")
         test_text = f"{test:.4f}" if isinstance(test, (int, float)) and math.isfinite(test) else "-"
-        print_(f"{t.number:>5} {t.value:7.4f} {perplexity_text(perplexity(t.value)):>9} {test_text:>7} "
+        print_(f"{t.number:>5} {t.value:7.4f} {perplexity_text(trial_perplexity(t, t.value)):>9} {test_text:>8} "
                f"{t.user_attrs.get('steps', 0):>9,}  "
               + " ".join(f"{k}={fmt(v)}" for k, v in t.params.items()))
     best = top[0]
@@ -264,9 +264,10 @@ def _show(args: argparse.Namespace, url: str) -> int:
 
         values = trained_values(best, base)
         sys.stdout.write(recipe_text(values, f"mlp-tui sweep show {args.study} --recipe: trial {best.number}, "
-                                             f"dev {best.value:.4f}"))
+                                             f"{what} {best.value:.4f}"))
         return 0
-    print(f"\nbest: trial {best.number}, dev {best.value:.4f} (perplexity {perplexity_text(perplexity(best.value))}); "
+    print(f"\nbest: trial {best.number}, {what} {best.value:.4f} (perplexity "
+          f"{perplexity_text(trial_perplexity(best, best.value))}); "
           f"its settings:\n  {best_command(best, base)}")
     if best.user_attrs.get("run"):
         print(f"  its run: {safe_text(best.user_attrs['run'])}")
@@ -290,7 +291,7 @@ def _export(args: argparse.Namespace, url: str) -> int:
     study = load_study(args.study, url)
     trials = study.get_trials(deepcopy=False)
     names = sorted({k for t in trials for k in t.params})
-    header = ["trial", "state", "dev", "test", "steps", *names, "seconds", "run", "note"]
+    header = ["trial", "state", "dev", "test", "steps", *names, "seconds", "run", "note", "objective"]
 
     def write(f: Any) -> None:
         w = csv.writer(f)
@@ -300,7 +301,7 @@ def _export(args: argparse.Namespace, url: str) -> int:
             seconds = t.duration.total_seconds() if t.duration is not None else ""
             w.writerow([t.number, state, "" if t.value is None else t.value, t.user_attrs.get("test", ""),
                         t.user_attrs.get("steps", ""), *(t.params.get(n, "") for n in names), seconds,
-                        t.user_attrs.get("run", ""), trial_note(t)])
+                        t.user_attrs.get("run", ""), trial_note(t), t.user_attrs.get("objective", "loss")])
 
     if args.out is None:
         write(sys.stdout)

@@ -7,7 +7,6 @@ import math
 import time
 from typing import Any
 
-from core.measures import perplexity
 from core.runs.files import safe_text
 from core.runs.listing import perplexity_text
 
@@ -25,19 +24,21 @@ def print_finished(trials: list, seen: set[int]) -> set[int]:
 
 
 def trial_line(t: Any) -> str:
-    """One trial: state (as counted), dev loss, steps, settings, and why it was skipped or failed."""
+    """One trial: state (as counted), its objective (dev loss, or dev bits per character on running text: core.sweeps
+    .objective), perplexity, steps, settings, and why it was skipped or failed."""
+    from core.sweeps.objective import label, trial_perplexity
     from core.sweeps.study import trial_note, trial_state
 
     state = trial_state(t)
     last = t.intermediate_values[max(t.intermediate_values)] if t.intermediate_values else None
-    shown = t.value if t.state.name == "COMPLETE" else last  # a pruned trial: its last reported dev loss
+    shown = t.value if t.state.name == "COMPLETE" else last  # a pruned trial: its last reported value
     value = f"{shown:.4f}" if shown is not None and math.isfinite(shown) else "-"
     params = " ".join(f"{k}={fmt(v)}" for k, v in t.params.items())
     steps = t.user_attrs.get("steps")
     note = trial_note(t)
     note = "" if note == "interrupted" else note  # the state says it
-    ppl = perplexity_text(perplexity(shown)) if shown is not None and math.isfinite(shown) else "-"
-    return (f"trial {t.number:>4}  {state:<11} dev {value:>7}  ppl {ppl:>7}  "
+    ppl = perplexity_text(trial_perplexity(t, shown)) if shown is not None and math.isfinite(shown) else "-"
+    return (f"trial {t.number:>4}  {state:<11} {label(t)} {value:>7}  ppl {ppl:>7}  "
             f"steps {steps if steps is not None else '-':>8}  "
             f"{params}{'  (' + safe_text(note, 120) + ')' if note else ''}")
 
@@ -48,10 +49,11 @@ def fmt(v: Any) -> str:
 
 def summary(trials: list) -> str:
     """The study's counts and best trial, one line."""
+    from core.sweeps.objective import label
     from core.sweeps.study import counts, counts_text, leaderboard
 
     top = leaderboard(trials, 1)
-    best = f"best dev {top[0].value:.4f} (trial {top[0].number})" if top else "no trial complete yet"
+    best = f"best {label(top[0])} {top[0].value:.4f} (trial {top[0].number})" if top else "no trial complete yet"
     return f"{counts_text(counts(trials))}; {best}"
 
 
@@ -61,6 +63,7 @@ def table(name: str, trials: list, started: float, job: Any) -> Any:
     from rich.table import Table
     from rich.text import Text
 
+    from core.sweeps.objective import study_label, trial_perplexity
     from core.sweeps.study import counts, leaderboard
 
     c = counts(trials)
@@ -71,10 +74,10 @@ def table(name: str, trials: list, started: float, job: Any) -> Any:
     else:
         eta = max(0.0, job.deadline - time.time()) if job.deadline else math.nan
     t = Table(title=f"study {safe_text(name)}: leaderboard", title_justify="left")
-    for col in ("trial", "dev", "dev ppl", "steps", "state", "settings"):
+    for col in ("trial", study_label(trials), "dev ppl", "steps", "state", "settings"):
         t.add_column(col, justify="left" if col in ("state", "settings") else "right")
     for tr in leaderboard(trials, 10):
-        t.add_row(str(tr.number), f"{tr.value:.4f}", perplexity_text(perplexity(tr.value)),
+        t.add_row(str(tr.number), f"{tr.value:.4f}", perplexity_text(trial_perplexity(tr, tr.value)),
                   f"{tr.user_attrs.get('steps', 0):,}", "complete",
                   " ".join(f"{k}={fmt(v)}" for k, v in tr.params.items()))
     eta_text = "-" if not math.isfinite(eta) else time.strftime("%H:%M:%S", time.gmtime(eta))

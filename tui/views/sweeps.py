@@ -19,7 +19,6 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
-from core.measures import perplexity
 from core.runs.files import safe_text
 from core.runs.listing import perplexity_text
 from core.sweeps.storage import hide_password, shown
@@ -118,15 +117,20 @@ class SweepsView(ViewScreen):
     def show_detail(self, d: dict[str, Any]) -> None:
         self.detail = d
         board = self.query_one("#board", DataTable)
+        what = d.get("objective", "dev")  # "dev bpc" on running text (core.sweeps.objective)
+        if getattr(self, "board_label", "dev") != what:  # the columns say what the values are
+            self.board_label = what
+            board.clear(columns=True)
+            board.add_columns("trial", what, "dev ppl", what.replace("dev", "test"), "steps", "settings")
         board.clear()
         for t in d["leaderboard"]:
             test = t["test"]
-            board.add_row(str(t["number"]), f"{t['dev']:.4f}", perplexity_text(perplexity(t["dev"])),
+            board.add_row(str(t["number"]), f"{t['dev']:.4f}", perplexity_text(t.get("perplexity", math.nan)),
                           f"{test:.4f}" if isinstance(test, (int, float)) and math.isfinite(test) else "-",
                           f"{t['steps']:,}", " ".join(f"{k}={_fmt(v)}" for k, v in t["params"].items()))
         c = d["counts"]
         self.set_status(f"study {safe_text(d['name'])}: {counts_text(c)}"
-                        + (f" · best dev {d['leaderboard'][0]['dev']:.4f}, trial {d['leaderboard'][0]['number']}"
+                        + (f" · best {what} {d['leaderboard'][0]['dev']:.4f}, trial {d['leaderboard'][0]['number']}"
                            if d["leaderboard"] else ""))
         imp = self.query_one("#sweeps-importances", Static)
         imp.update(render_importances(d["importances"], d["importances_note"], max(30, imp.size.width)))
@@ -136,9 +140,9 @@ class SweepsView(ViewScreen):
         plt.clear_figure()
         if d["history"]:
             xs, ys = zip(*d["history"])
-            plt.plot(list(xs), list(ys), marker="braille", color="cyan", label="best dev so far")
+            plt.plot(list(xs), list(ys), marker="braille", color="cyan", label=f"best {what} so far")
             plt.xlabel("trial")
-        plt.title("best dev loss so far")
+        plt.title(f"best {'dev bits per character' if what == 'dev bpc' else 'dev loss'} so far")
         plot.refresh()
 
     # ---- keys ----
