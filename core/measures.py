@@ -28,6 +28,14 @@ def bits_per_char(loss: float, tokens: int, chars: int) -> float:
     return loss * tokens / chars / math.log(2) if chars else math.nan
 
 
+def chars_per_token(data: Any) -> dict[str, float] | None:
+    """Per split of running text: its characters (a line end each) over its tokens (line ends included), the ratio
+    that turns a loss per token into bits per character (bits_per_char); None for a word list. run.json keeps it."""
+    if not data.options.text:
+        return None
+    return {s: data.chars[s] / len(y) for s, y in data.Y.items() if len(y) and data.chars.get(s)}
+
+
 def split_measures(data: Any, losses: Mapping[str, float]) -> dict[str, dict[str, float]]:
     """Per split of `data` (a core.data.Dataset) with a loss: its perplexity, and for running text its bits per
     character (`bpc`) and, for words, the `<unk>` rate. What metrics.json and `eval` write."""

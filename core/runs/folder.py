@@ -6,7 +6,11 @@ A run directory holds:
                  rewritten atomically at each checkpoint; its status is one of core.status.RUN_FOLDER.
                  "data" (format, tokens, min_count, lower: core.tokens.TextOptions) came with words on running
                  text (issue 22), in run.json and model.pt alike; a run without it is a word list of characters
-                 (lines + chars), as every run made before;
+                 (lines + chars), as every run made before. BPE (issue 23) adds "bpe_vocab" to a bpe run's "data",
+                 and run.json of running text "chars_per_token" (split -> its characters, a line end each, over its
+                 tokens): a loss in nats per token is loss / ln 2 / chars_per_token bits per character;
+  tokenizer.json a bpe run's tokenizer (core.bpe, the library's JSON), written with the folder; model.pt holds the
+                 same ("tokenizer"), the one read back and checked against the vocabulary;
   model.pt       the latest checkpoint (atomic: temp file + rename, so a kill leaves the previous one), in
                  core.runs.checkpoint's format: version 1 for a single model; an ensemble's (members > 1) is
                  version 2, which stores W1 and its AdamW moments as the members' blocks (members, block_size,
@@ -63,7 +67,8 @@ EVALS = "evals.jsonl"
 SAMPLES = "samples.jsonl"
 METRICS = "metrics.json"
 BEST, LAST = "best.pt", "last.pt"  # keep_best's weights beside model.pt (core.runs.kept)
-RUN_FILES = (RUN_FILE, CHECKPOINT, LOSSES, EVALS, SAMPLES, METRICS, BEST, LAST, LOCK)
+TOKENIZER = "tokenizer.json"  # a bpe run's tokenizer (core.bpe)
+RUN_FILES = (RUN_FILE, CHECKPOINT, LOSSES, EVALS, SAMPLES, METRICS, BEST, LAST, LOCK, TOKENIZER)
 FORMAT = "mlp-tui-run"
 VERSION = 1
 FLUSH_EVERY = 1.0  # seconds between flushes of the append-only files
@@ -157,6 +162,15 @@ def _loss(v: Any) -> float | None:
     return float(v)
 
 
+def _per_split(v: Any) -> dict[str, float]:
+    """A figure per split ({"train": 3.1, ...}), each a positive finite number."""
+    if not isinstance(v, dict) or set(v) - {"train", "dev", "test"}:
+        raise ValueError
+    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and 0 < x < math.inf for x in v.values()):
+        raise ValueError
+    return {k: float(x) for k, x in v.items()}
+
+
 def _bool(v: Any) -> bool:
     if not isinstance(v, bool):
         raise ValueError
@@ -176,10 +190,12 @@ def _text(v: Any, limit: int = 4096) -> str:
 
 
 def _data_options(v: Any) -> dict:
-    """run.json's "data": format, tokens, min_count and lower, each valid for its setting (older runs have none)."""
+    """run.json's "data": format, tokens, min_count, lower (and bpe's bpe_vocab), each valid for its setting (older
+    runs have none)."""
     from core import settings
+    from core.tokens import DATA_SETTINGS
 
-    if not isinstance(v, dict) or set(v) - {"format", "tokens", "min_count", "lower"}:
+    if not isinstance(v, dict) or set(v) - set(DATA_SETTINGS):
         raise ValueError
     if any(settings.BY_NAME[k].check(x) for k, x in v.items()):
         raise ValueError
@@ -196,6 +212,7 @@ _INFO_FIELDS: dict[str, tuple[Any, bool]] = {
     "data": (lambda v: _data_options(v), False),
     "words": (lambda v: _int(v), False),
     "vocab_size": (lambda v: _int(v, 1, 1 << 21), False),
+    "chars_per_token": (lambda v: _per_split(v), False),
     "params": (lambda v: _int(v), False),
     "status": (_status, True),
     "step": (lambda v: _int(v), True),

@@ -8,7 +8,6 @@ raises RunError so that the caller stops saving, not training.
 from __future__ import annotations
 
 import array
-import errno
 import json
 import os
 import sys
@@ -17,6 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
+from core.runs.appendfile import open_append
 from core.runs.atomic import write_atomic
 from core.runs.files import safe_text, user_path
 from core.runs.folder import (
@@ -30,6 +30,7 @@ from core.runs.folder import (
     RUN_FILE,
     RUN_FILES,
     SAMPLES,
+    TOKENIZER,
     VERSION,
     RunError,
     default_runs_dir,
@@ -136,13 +137,15 @@ class RunWriter:
         self.info = (read_info(path) if self.resume and not self.fresh else None) or self._new_info()
         self.info.update(status=Status.RUNNING, step=tr.step, pid=os.getpid())
         _atomic_json(path / RUN_FILE, self.info)
+        if tr.data.vocab.bpe is not None:  # its tokenizer, to read (model.pt holds the same: the one read back)
+            write_atomic(path / TOKENIZER, partial(_write_all, text=tr.data.vocab.bpe.spec), binary=False)
         if self.resume:
             self._truncate_to(-1 if self.fresh else tr.step)  # fresh: nothing of the earlier start is kept
             self._remove_temp_files()
         files: list[IO[Any]] = []
         try:
             for name, text in ((LOSSES, False), (EVALS, True), (SAMPLES, True)):
-                files.append(_open_append(path / name, text=text))
+                files.append(open_append(path / name, text=text))
         except BaseException:
             for f in files:
                 f.close()
@@ -151,9 +154,11 @@ class RunWriter:
 
     def _new_info(self) -> dict[str, Any]:
         """run.json of a new run: what it is (its progress is added at each checkpoint)."""
+        from core.measures import chars_per_token
         from core.runs.checkpoint import dataset_ref
 
         tr = self.trainer
+        cpt = chars_per_token(tr.data)  # running text: a split's characters per token, for bits per character
         return {
             "format": FORMAT,
             "version": VERSION,
@@ -164,6 +169,7 @@ class RunWriter:
             "data": tr.data.options.to_dict(),  # format, tokens, min_count, lower (older runs: lines of characters)
             "words": len(tr.data.words),
             "vocab_size": len(tr.data.vocab),
+            **({"chars_per_token": cpt} if cpt else {}),
             "params": tr.model.num_params(),
             "model": tr.model_config.to_dict(),
             "train": tr.config.to_dict(),
@@ -373,26 +379,6 @@ def _rewrite_in_place(path: Path, obj: Any) -> None:
         f.truncate(len(text))
         f.flush()
         os.fsync(f.fileno())
-
-
-def _open_append(path: Path, text: bool) -> IO[Any]:
-    """A run file opened to append: never through a symlink (it could point at the user's files), never a
-    FIFO or device (it would block or write elsewhere), created if missing."""
-    import stat as st
-
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-    try:
-        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), 0o666)
-    except OSError as e:
-        if e.errno in (errno.ELOOP, errno.ENXIO):
-            raise RunError(f"{safe_text(path.parent)}: damaged run ({path.name} is a link or a pipe, not a file)") \
-                from None
-        raise
-    if not st.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise RunError(f"{safe_text(path.parent)}: damaged run ({path.name} is not a regular file)")
-    os.set_blocking(fd, True)
-    return os.fdopen(fd, "a" if text else "ab", encoding="utf-8" if text else None)
 
 
 def _write_all(f: IO[Any], text: str) -> None:
