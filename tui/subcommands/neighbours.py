@@ -50,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
     C = ckpt.model.C.detach().double().numpy()  # (V, n_embd): an ensemble's members side by side
     if args.token is not None:
         found, head = nearest(C, ids[0], args.k), f"nearest to {safe_text(repr(args.token))}"
+        if itos[ids[0]] != args.token:  # a BPE model's word, read as its token after a space
+            head += f" (the token {safe_text(repr(itos[ids[0]]))})"
     else:
         found = analogy(C, *ids, k=args.k)
         a, b, c = (safe_text(repr(t)) for t in asked)
