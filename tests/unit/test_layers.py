@@ -19,7 +19,8 @@ TORCH_FREE = ("core.settings", "core.link.protocol", "core.config", "core.data",
               "core.sweeps.reap", "core.sweeps.trials", "core.milestones", "core.probes.kneser_ney",
               "core.probes.knbaseline", "core.link.baselines_events",
               "core.link.neighbours_messages",
-              "core.probes.mixture", "core.probes.neighbours", "core.tokens", "core.measures", "core.presets")
+              "core.probes.mixture", "core.probes.neighbours", "core.tokens", "core.measures", "core.presets",
+              "core.bpe", "core.runs.vocabcheck", "core.runs.appendfile")
 
 
 def is_cli(name: str) -> bool:
