@@ -25,12 +25,13 @@ from typing import Any
 
 from core.errors import DataError
 from core.runs.files import is_refused
+from core.tokens import BPE_MAX, BPE_MIN
 
 MARK = "\u2581"  # "▁": where a token starts with a space (SentencePiece's sign, also read by GPT-2's users)
 LINE_END = "</s>"  # id 0: a line's end, as for words
 BYTES = 256
-MIN_VOCAB = BYTES + 1  # the bytes and the line end: no merges
-MAX_VOCAB = 50_000
+MIN_VOCAB = BPE_MIN  # the bytes and the line end: no merges (the setting's range, core.tokens)
+MAX_VOCAB = BPE_MAX
 LIBRARY = "tokenizers"
 INSTALL = "pip install 'mlp-tui[bpe]'"
 NEEDS_LIBRARY = f"--tokens bpe needs Hugging Face's tokenizers library, which is not installed: {INSTALL}"

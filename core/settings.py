@@ -21,11 +21,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core.bpe import MAX_VOCAB as BPE_MAX
-from core.bpe import MIN_VOCAB as BPE_MIN
 from core.errors import ConfigError
 from core.presets import PRESET_NOTES, PRESETS  # noqa: F401  (re-exported: the presets are settings' values)
-from core.tokens import BPE_TEXT, DEDUPE_TEXT, FORMATS, TOKEN_KINDS
+from core.tokens import BPE_MAX, BPE_MIN, BPE_TEXT, DEDUPE_TEXT, FORMATS, TOKEN_KINDS
 
 MAX_BATCH = 1 << 16
 GROUPS = ("data", "model", "optimisation", "schedule", "sampling")

@@ -39,6 +39,7 @@ WORD_RE = re.compile(r"\w+(?:['\u2019]\w+)*|[^\w\s]")
 DEDUPE_TEXT = "--dedupe splits a word list by distinct word; running text (--format text) is split by position"
 MAX_TOKEN_CHARS = 200  # a longer "word" in a checkpoint's vocabulary is damage, not text
 BPE_TEXT = "--tokens bpe learns its tokens from running text: give --format text too"
+BPE_MIN, BPE_MAX = 257, 50_000  # a bpe vocabulary: the line end and the 256 bytes (no merges), up to 50,000 tokens
 DATA_SETTINGS = ("format", "tokens", "min_count", "lower", "bpe_vocab")  # TextOptions's fields, the registry's names
 
 
