@@ -25,9 +25,9 @@ from typing import Any
 
 from core.errors import DataError
 from core.runs.files import is_refused
-from core.tokens import BPE_MAX, BPE_MIN
+from core.tokens import BPE_MAX, BPE_MIN, SPACE_MARK
 
-MARK = "\u2581"  # "▁": where a token starts with a space (SentencePiece's sign, also read by GPT-2's users)
+MARK = SPACE_MARK  # "▁": where a token starts with a space (defined once, in core.tokens)
 LINE_END = "</s>"  # id 0: a line's end, as for words
 BYTES = 256
 MIN_VOCAB = BPE_MIN  # the bytes and the line end: no merges (the setting's range, core.tokens)

@@ -39,6 +39,7 @@ WORD_RE = re.compile(r"\w+(?:['\u2019]\w+)*|[^\w\s]")
 DEDUPE_TEXT = "--dedupe splits a word list by distinct word; running text (--format text) is split by position"
 MAX_TOKEN_CHARS = 200  # a longer "word" in a checkpoint's vocabulary is damage, not text
 BPE_TEXT = "--tokens bpe learns its tokens from running text: give --format text too"
+SPACE_MARK = "\u2581"  # "▁": a BPE token that starts with a space is shown with it (SentencePiece's sign; core.bpe)
 BPE_MIN, BPE_MAX = 257, 50_000  # a bpe vocabulary: the line end and the 256 bytes (no merges), up to 50,000 tokens
 DATA_SETTINGS = ("format", "tokens", "min_count", "lower", "bpe_vocab")  # TextOptions's fields, the registry's names
 
@@ -199,10 +200,8 @@ def find_token(vocab: Vocab, query: str) -> int | None:
     itos = vocab.itos
     if vocab.bpe is None:
         return itos.index(query) if query in itos else None  # a scan: a dict of 16K words per question cost more
-    from core.bpe import MARK
-
     bpe = vocab.bpe
-    if query.startswith(MARK):  # a token as shown
+    if query.startswith(SPACE_MARK):  # a token as shown
         return itos.index(query) if query in itos else None
     if query and len(ids := bpe.encode(" " + query)) == 1:
         return int(ids[0])

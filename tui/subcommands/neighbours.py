@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 
+from core.tokens import SPACE_MARK
 from tui.subcommands.argtypes import CommandLine, fail, number, path_arg
 
 MAX_K = 1000
@@ -19,7 +20,7 @@ def add_parser(cl: CommandLine) -> None:
     p.add_argument("--checkpoint", type=path_arg, required=True, metavar="PATH",
                    help="a run directory or a model.pt written by mlp-tui")
     p.add_argument("token", nargs="?", metavar="WORD", help="the token whose neighbours to list (a BPE model: a word "
-                   "that is one token, read after a space, or a token as shown, ▁ marking a space)")
+                   f"that is one token, read after a space, or a token as shown, {SPACE_MARK} marking a space)")
     p.add_argument("--analogy", nargs=3, metavar=("A", "B", "C"), help="rank the tokens nearest A - B + C instead "
                    "(A, B and C left out)")
     p.add_argument("-k", type=number(int, lambda v: 1 <= v <= MAX_K, f"from 1 to {MAX_K}"), default=10,

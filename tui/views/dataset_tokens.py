@@ -6,6 +6,7 @@ from rich.cells import cell_len
 from rich.text import Text
 
 from core.runs.files import safe_text
+from core.tokens import BPE_MIN, SPACE_MARK
 from tui.cells import pad_cells, truncate_cells
 
 
@@ -33,7 +34,7 @@ def vocabulary_line(st: dict) -> str:
                 f"{times} in train, of its {st['train_types']:,} distinct words\n")
     if o["tokens"] == "bpe":
         return (f"vocabulary: {st['vocab_size']:,} tokens: </s> (a line end), the 256 bytes and "
-                f"{st['vocab_size'] - 257:,} merges learned on train (▁ marks a space)\n")
+                f"{st['vocab_size'] - BPE_MIN:,} merges learned on train ({SPACE_MARK} marks a space)\n")
     return f"vocabulary: {st['vocab_size']} characters (the line end \\n one of them)\n"
 
 
