@@ -80,11 +80,13 @@ class TextOptions:
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> TextOptions:
-        """From settings values (a run.json or checkpoint without them is a word list of characters)."""
+        """From settings values (a run.json or checkpoint without them is a word list of characters); bpe_vocab only
+        for bpe, so that it does not tell apart two datasets of other tokens."""
         d = cls()
-        return cls(str(values.get("format") or d.format), str(values.get("tokens") or d.tokens),
-                   int(values.get("min_count") or d.min_count), bool(values.get("lower", d.lower)),
-                   int(values.get("bpe_vocab") or d.bpe_vocab))
+        tokens = str(values.get("tokens") or d.tokens)
+        return cls(str(values.get("format") or d.format), tokens, int(values.get("min_count") or d.min_count),
+                   bool(values.get("lower", d.lower)),
+                   int(values.get("bpe_vocab") or d.bpe_vocab) if tokens == "bpe" else d.bpe_vocab)
 
     def to_dict(self) -> dict[str, Any]:
         """The settings run.json and the checkpoint keep: bpe_vocab only for bpe, so other runs' are as before."""
