@@ -28,14 +28,6 @@ def bits_per_char(loss: float, tokens: int, chars: int) -> float:
     return loss * tokens / chars / math.log(2) if chars else math.nan
 
 
-def chars_per_token(data: Any) -> dict[str, float] | None:
-    """Per split of running text: its characters (a line end each) over its tokens (line ends included), the ratio
-    that turns a loss per token into bits per character (bits_per_char); None for a word list. run.json keeps it."""
-    if not data.options.text:
-        return None
-    return {s: data.chars[s] / len(y) for s, y in data.Y.items() if len(y) and data.chars.get(s)}
-
-
 def split_measures(data: Any, losses: Mapping[str, float]) -> dict[str, dict[str, float]]:
     """Per split of `data` (a core.data.Dataset) with a loss: its perplexity, and for running text its bits per
     character (`bpc`) and, for words, the `<unk>` rate. What metrics.json and `eval` write."""
@@ -67,3 +59,23 @@ def measures_line(measures: Mapping[str, Mapping[str, float]], lower: bool = Fal
         if any("unk_rate" in m for m in measures.values()):
             text += f" (a lower bound: <unk> {row('unk_rate', '.2%')})"
     return text
+
+
+def chars_per_token(data: Any) -> dict[str, float]:
+    """The mean characters per token of each split of running text (its normalised characters, line ends too, over
+    its tokens), {} for a word list. run.json stores it (`chars_per_token`), so a run's per-token losses turn into
+    bits per character (loss_to_bpc) without its data: the overlays of runs of different token kinds use it. The
+    one writer of the ratio for every kind of token (characters, words, BPE)."""
+    if not data.options.text:
+        return {}
+    out: dict[str, float] = {}
+    for split, chars in data.chars.items():
+        tokens = len(data.Y[split]) if split in data.Y else 0
+        if tokens and chars:
+            out[split] = chars / tokens
+    return out
+
+
+def loss_to_bpc(loss: float, chars_per_token: float) -> float:
+    """A mean loss per token (nats) in bits per character: loss / ln 2 / (characters per token)."""
+    return loss / math.log(2) / chars_per_token if chars_per_token > 0 else math.nan

@@ -158,14 +158,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("format", "choice", "lines", "data", "data", "format", "lines: a word list, one item per line, split at "
             "random; text: running text, lines kept, a line end a token, split by position (80/10/10 of the lines)",
             choices=FORMATS, metavar="FORMAT"),
-    Setting("tokens", "choice", "chars", "data", "data", "tokens", "what the model predicts: characters, words "
-            "and punctuation (one rule: core.tokens.WORD_RE), or bpe: byte-pair encoding learned on the training "
-            "split (running text)", choices=TOKEN_KINDS, metavar="KIND"),
+    Setting("tokens", "choice", "chars", "data", "data", "tokens", "what the model predicts: characters, or words "
+            "and punctuation (one rule: core.tokens.WORD_RE)", choices=TOKEN_KINDS, metavar="KIND"),
     Setting("min_count", "int", 4, "data", "data", "min count", "words: a word seen fewer times than this in the "
             "training split becomes <unk>", 1, 10**9),
-    Setting("bpe_vocab", "int", 4000, "data", "data", "bpe vocab", f"bpe: tokens the tokenizer learns on the "
-            f"training split, the line end and the 256 bytes included ({BPE_MIN}: bytes only, no merges)", BPE_MIN,
-            BPE_MAX, tune=Tune(BPE_MIN, 16_000, "log-int")),
+    Setting("bpe_vocab", "int", 4000, "data", "data", "bpe vocab", f"--tokens bpe (byte-pair encoding of running "
+            f"text): the tokens its tokenizer learns on the training split, the line end and the 256 bytes included "
+            f"({BPE_MIN}: bytes only, no merges)", BPE_MIN, BPE_MAX, tune=Tune(BPE_MIN, 16_000, "log-int")),
     Setting("lower", "bool", False, "data", "data", "lower", "fold the text to lower case before it is modelled"),
     Setting("block_size", "int", 3, "model", "model", "context", "characters of context the model sees", 1, 256,
             tune=Tune(2, 16, "int")),

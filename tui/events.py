@@ -90,8 +90,9 @@ class TrainingEvents:
                 self.notify(f"continuing {Path(run['path']).name} from step {info['step']:,}; space resumes "
                             f"training", title="run loaded", timeout=6)
         self.main_screen.query_one(SamplesPane).set_text_mode((info.get("text") or {}).get("format") == "text")
-        kind = {"words": "words", "bpe": "BPE tokens"}.get((info.get("text") or {}).get("tokens"), "characters")
+        words = (info.get("text") or {}).get("tokens") == "words"
         lines = "lines" if (info.get("text") or {}).get("format") == "text" else "words"
+        kind = "BPE tokens" if (info.get("text") or {}).get("tokens") == "bpe" else "words" if words else "characters"
         self.sub_title = f"{info['dataset']}: {info['words']:,} {lines}, {size:,} {kind}, {info['params']:,} parameters"
 
     def on_training_run(self, path: str | None, saved_step: int) -> None:

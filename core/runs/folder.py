@@ -6,11 +6,9 @@ A run directory holds:
                  rewritten atomically at each checkpoint; its status is one of core.status.RUN_FOLDER.
                  "data" (format, tokens, min_count, lower: core.tokens.TextOptions) came with words on running
                  text (issue 22), in run.json and model.pt alike; a run without it is a word list of characters
-                 (lines + chars), as every run made before. BPE (issue 23) adds "bpe_vocab" to a bpe run's "data",
-                 and run.json of running text "chars_per_token" (split -> its characters, a line end each, over its
-                 tokens): a loss in nats per token is loss / ln 2 / chars_per_token bits per character;
-  tokenizer.json a bpe run's tokenizer (core.bpe, the library's JSON), written with the folder; model.pt holds the
-                 same ("tokenizer"), the one read back and checked against the vocabulary;
+                 (lines + chars), as every run made before. "chars_per_token" (split -> mean characters per
+                 token of running text, core.measures.chars_per_token; {} for a word list) came with issue 23:
+                 overlays of runs of different token kinds turn losses into bits per character with it;
   model.pt       the latest checkpoint (atomic: temp file + rename, so a kill leaves the previous one), in
                  core.runs.checkpoint's format: version 1 for a single model; an ensemble's (members > 1) is
                  version 2, which stores W1 and its AdamW moments as the members' blocks (members, block_size,
@@ -24,6 +22,9 @@ A run directory holds:
   last.pt        while model.pt holds the best weights that keep_best put back at the run's end: the last ones, from
                  which a continued run goes on; removed by the first checkpoint that holds the last weights again.
                  A run without these (made before them) continues too, and keeps its last weights at the end;
+  tokenizer.json a BPE run's tokenizer (core.bpe, the library's JSON), written with the folder; model.pt holds the
+                 same ("tokenizer"), the copy read back and checked against the vocabulary. A BPE run's "data" also
+                 has "bpe_vocab" (issue 23);
   losses.f32     log10 of every step's training loss, little-endian float32, appended;
   evals.jsonl    one line per evaluation: step, seconds of training, split losses; a continued run keeps one line
                  at the step it goes on from (the first there, of the weights it goes on from);
@@ -162,15 +163,6 @@ def _loss(v: Any) -> float | None:
     return float(v)
 
 
-def _per_split(v: Any) -> dict[str, float]:
-    """A figure per split ({"train": 3.1, ...}), each a positive finite number."""
-    if not isinstance(v, dict) or set(v) - {"train", "dev", "test"}:
-        raise ValueError
-    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and 0 < x < math.inf for x in v.values()):
-        raise ValueError
-    return {k: float(x) for k, x in v.items()}
-
-
 def _bool(v: Any) -> bool:
     if not isinstance(v, bool):
         raise ValueError
@@ -212,7 +204,6 @@ _INFO_FIELDS: dict[str, tuple[Any, bool]] = {
     "data": (lambda v: _data_options(v), False),
     "words": (lambda v: _int(v), False),
     "vocab_size": (lambda v: _int(v, 1, 1 << 21), False),
-    "chars_per_token": (lambda v: _per_split(v), False),
     "params": (lambda v: _int(v), False),
     "status": (_status, True),
     "step": (lambda v: _int(v), True),

@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
-from core.runs.appendfile import open_append
+from core.measures import chars_per_token
 from core.runs.atomic import write_atomic
 from core.runs.files import safe_text, user_path
 from core.runs.folder import (
@@ -125,6 +125,8 @@ class RunWriter:
     def _take_folder(self, path: Path) -> None:
         """Lock the folder, write its run.json (marked running) and open its append files; a resumed run's
         files are cut back to its checkpoint first."""
+        from core.runs.appendfile import open_append
+
         tr = self.trainer
         if not path.exists():
             path.mkdir(parents=True)
@@ -135,13 +137,13 @@ class RunWriter:
         except RunLocked as e:
             raise RunError(locked_message(path, e.pid)) from None
         self.info = (read_info(path) if self.resume and not self.fresh else None) or self._new_info()
-        self.info.update(status=Status.RUNNING, step=tr.step, pid=os.getpid())
-        _atomic_json(path / RUN_FILE, self.info)
-        if tr.data.vocab.bpe is not None:  # its tokenizer, to read (model.pt holds the same: the one read back)
-            write_atomic(path / TOKENIZER, partial(_write_all, text=tr.data.vocab.bpe.spec), binary=False)
+        self.info.update(status=Status.RUNNING, step=tr.step, pid=os.getpid(), chars_per_token=chars_per_token(tr.data))
+        _atomic_json(path / RUN_FILE, self.info)  # (a run older than chars_per_token gets it when it goes on)
         if self.resume:
             self._truncate_to(-1 if self.fresh else tr.step)  # fresh: nothing of the earlier start is kept
             self._remove_temp_files()
+        if tr.data.vocab.bpe is not None:  # its tokenizer, to read (model.pt holds the same: the one read back)
+            write_atomic(path / TOKENIZER, partial(_write_all, text=tr.data.vocab.bpe.spec), binary=False)
         files: list[IO[Any]] = []
         try:
             for name, text in ((LOSSES, False), (EVALS, True), (SAMPLES, True)):
@@ -154,22 +156,19 @@ class RunWriter:
 
     def _new_info(self) -> dict[str, Any]:
         """run.json of a new run: what it is (its progress is added at each checkpoint)."""
-        from core.measures import chars_per_token
         from core.runs.checkpoint import dataset_ref
 
         tr = self.trainer
-        cpt = chars_per_token(tr.data)  # running text: a split's characters per token, for bits per character
         return {
-            "format": FORMAT,
-            "version": VERSION,
+            "format": FORMAT, "version": VERSION,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "origin": self.origin,
             "dataset": dataset_ref(tr.data.source),
             "dedupe": self.dedupe,
             "data": tr.data.options.to_dict(),  # format, tokens, min_count, lower (older runs: lines of characters)
+            "chars_per_token": chars_per_token(tr.data),  # split -> mean characters per token of running text ({})
             "words": len(tr.data.words),
             "vocab_size": len(tr.data.vocab),
-            **({"chars_per_token": cpt} if cpt else {}),
             "params": tr.model.num_params(),
             "model": tr.model_config.to_dict(),
             "train": tr.config.to_dict(),

@@ -13,14 +13,14 @@ UI_PACKAGES = ("textual", "rich", "plotext", "textual_plotext", "tui")
 # Loaded without torch, so that the app's first frame does not wait for it (checked in fresh interpreters by
 # tests/functional/test_layers.py).
 TORCH_FREE = ("core.settings", "core.link.protocol", "core.config", "core.data", "core.runs.folder",
+              "core.bpe", "core.runs.vocabcheck", "core.runs.appendfile",
               "core.runs.listing", "core.runs.files", "core.runs.lock", "core.errors", "core.runs.atomic",
               "core.recipe", "core.sizes", "core.status", "core.signals", "core.engine.policy", "core.probes.exercises",
               "core.sweeps.study", "core.sweeps.summary", "core.sweeps.workers", "core.sweeps.storage",
               "core.sweeps.reap", "core.sweeps.trials", "core.milestones", "core.probes.kneser_ney",
               "core.probes.knbaseline", "core.link.baselines_events",
               "core.link.neighbours_messages",
-              "core.probes.mixture", "core.probes.neighbours", "core.tokens", "core.measures", "core.presets",
-              "core.bpe", "core.runs.vocabcheck", "core.runs.appendfile")
+              "core.probes.mixture", "core.probes.neighbours", "core.tokens", "core.measures", "core.presets")
 
 
 def is_cli(name: str) -> bool:
