@@ -13,8 +13,6 @@ from core.bpe import BPE, MARK, MIN_VOCAB, NEEDS_LIBRARY, TokenizerError, byte_a
 from core.errors import DataError
 from core.tokens import Vocab, encode_prompt, find_token, normalise
 
-tokenizers = pytest.importorskip("tokenizers")
-
 # Accents (composed and decomposed), emoji (with a joiner and a flag), CJK, and punctuation of several scripts.
 HARD = [
     "Café naïve résumé — déjà vu!",
@@ -35,11 +33,17 @@ def byte_id(b: int) -> int:
 
 
 @pytest.fixture(scope="module")
-def bpe() -> BPE:
+def tokenizers():
+    """The library, or the test is skipped (it is the `bpe` extra; the test of its absence runs without it)."""
+    return pytest.importorskip("tokenizers")
+
+
+@pytest.fixture(scope="module")
+def bpe(tokenizers) -> BPE:
     return BPE.train(LINES + [normalise(s) for s in HARD], 320)
 
 
-def test_the_byte_alphabet_is_the_librarys():
+def test_the_byte_alphabet_is_the_librarys(tokenizers):
     """Each byte's stand-in character, as the library's byte-level pre-tokenizer writes it: all 256 of them, and
     every byte of ASCII and of UTF-8's lead and continuation bytes checked one by one."""
     alphabet = byte_alphabet()
@@ -98,7 +102,7 @@ def test_merges_and_longest_for_the_view(bpe):
     assert len(longest) == 5 and len(longest[0].replace(MARK, " ")) >= len(longest[-1].replace(MARK, " "))
 
 
-def test_the_vocabulary_is_the_knob():
+def test_the_vocabulary_is_the_knob(tokenizers):
     """257 tokens: the line end and the bytes, no merges; a text too small for more merges gives fewer tokens."""
     plain = BPE.train(LINES, MIN_VOCAB)
     assert plain.size == MIN_VOCAB and plain.merges(5) == []
