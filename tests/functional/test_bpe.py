@@ -10,6 +10,7 @@ import sys
 
 import pytest
 import torch
+from apphelpers import Harness, running, screen_text, until
 from conftest import assert_cli_error, run_cli
 from wordtext import write_text
 
@@ -23,7 +24,6 @@ def _library(request):
         pytest.importorskip("tokenizers")
 
 
-@pytest.mark.slow
 def test_train_bpe_end_to_end_then_sample_neighbours_eval_and_resume(capsys, tmp_path):
     data, out = write_text(tmp_path / "t.txt", lines=300), tmp_path / "run"
     code, _, err = run_cli(capsys, ["train", "--format", "text", "--tokens", "bpe", "--bpe-vocab", "300", "--data",
@@ -92,3 +92,28 @@ def test_bpe_without_the_library_is_one_line_naming_pip(capsys, tmp_path, monkey
                                     "5", "--out", str(tmp_path / "r")])
     assert_cli_error(code, err, "tokenizers", "pip install 'mlp-tui[bpe]'")
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.slow
+async def test_every_view_opens_on_a_bpe_model(harness: Harness, tmp_path) -> None:
+    """The app on a BPE model of running text: it trains, its split pane and samples show, and every view opens
+    (the map, the lr finder, scoring, health, runs, the dataset with its merges' count) without a crash."""
+    from tui.views.dataset import DatasetView
+
+    harness.data = write_text(tmp_path / "t.txt", lines=200)
+    app = harness.app(hidden=16, format="text", tokens="bpe", bpe_vocab=300)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await running(pilot, harness)
+        assert harness.trainer.data.vocab.tokens == "bpe" and len(harness.trainer.data.vocab) == 300
+        await until(pilot, lambda: "300 BPE tokens" in app.sub_title, what="the subtitle")
+        await pilot.press("s", "e")  # sample and evaluate now
+        for key in ("v", "f", "n", "h", "o", "d"):  # embeddings, lr finder, scoring, health, runs, dataset
+            await pilot.press(key)
+            await pilot.pause(1.0)
+            assert app.status not in ("crashed", "error"), key
+            if key == "d":
+                await until(pilot, lambda: isinstance(app.screen, DatasetView)
+                            and "merges learned on train" in screen_text(app), what="the dataset view")
+            await pilot.press("escape")
+            await pilot.pause(0.3)
+        assert app.status not in ("crashed", "error") and harness.trainer.step > 0
