@@ -191,7 +191,8 @@ def _merge_pair(m: Any) -> tuple[str, str]:
 def check_spec(spec: Any) -> dict[str, Any]:
     """The spec's "model" if it is a byte-level BPE of ours, or TokenizerError saying what is wrong: its ids are
     0..n-1 with every byte among them, each token made of the byte alphabet's characters, its merges pairs of
-    tokens, and nothing that would change text before the bytes (no normaliser, added tokens or prefix space)."""
+    tokens, and nothing that would change text before the bytes or the ids after (no normaliser, added tokens,
+    prefix space, post-processor, truncation or padding)."""
     if not isinstance(spec, str) or len(spec) > MAX_SPEC_CHARS:
         raise TokenizerError("it is not text of a sane size")
     try:
@@ -205,6 +206,8 @@ def check_spec(spec: Any) -> dict[str, Any]:
         raise TokenizerError("it is not a byte-level BPE without a prefix space")
     if d.get("normalizer") is not None or d.get("added_tokens") or model.get("dropout"):
         raise TokenizerError("it changes text before the bytes (a normaliser, added tokens or dropout)")
+    if any(d.get(k) is not None for k in ("post_processor", "truncation", "padding")):
+        raise TokenizerError("it changes the ids it makes (a post-processor, truncation or padding)")
     vocab, merges = model.get("vocab"), model.get("merges")
     if not isinstance(vocab, dict) or not isinstance(merges, list) or not BYTES <= len(vocab) < MAX_VOCAB:
         raise TokenizerError(f"its vocabulary is not {BYTES:,} to {MAX_VOCAB - 1:,} tokens with merges")

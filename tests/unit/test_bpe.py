@@ -115,6 +115,7 @@ def test_the_vocabulary_is_the_knob(tokenizers):
     (lambda d: "not json", "not JSON"),
     (lambda d: {**d, "normalizer": {"type": "Lowercase"}}, "changes text"),
     (lambda d: {**d, "pre_tokenizer": {**d["pre_tokenizer"], "add_prefix_space": True}}, "prefix space"),
+    (lambda d: {**d, "padding": {"strategy": "BatchLongest", "pad_id": 0}}, "padding"),
     (lambda d: {**d, "model": {**d["model"], "vocab": {k: v + 1 for k, v in d["model"]["vocab"].items()}}}, "ids"),
     (lambda d: {**d, "model": {**d["model"], "merges": [["th", "zz"]]}}, "merge"),
     (lambda d: {**d, "model": {**d["model"], "vocab": {**d["model"]["vocab"], "\u00e9\n": 999}}}, "ids"),
