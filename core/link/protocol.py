@@ -232,6 +232,7 @@ class Ready:
     dedupe: bool = False
     run: dict | None = None  # a loaded run: path, created, evals [(step, dev)], finished
     text: dict | None = None  # the data's format, tokens, min_count, lower (core.tokens.TextOptions)
+    chars_per_token: dict | None = None  # running text: split -> mean characters per token (core.measures)
     vocab_size: int = 0  # len(vocab) of characters; a word model's vocab is its words joined by spaces
 
 

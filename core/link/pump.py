@@ -17,6 +17,7 @@ from core.kernels.threads import training_threads
 from core.link import protocol as P
 from core.link import viewdata
 from core.link.baselines import Baselines
+from core.measures import chars_per_token
 from core.status import Status
 
 FRAME_INTERVAL = 0.1  # seconds between frames (snapshot and plot series) sent to the UI
@@ -157,7 +158,7 @@ class Pump:
         d = trainer.data
         vocab = "".join(d.vocab.itos) if d.vocab.tokens == "chars" else " ".join(d.vocab.itos)
         self.send(P.Ready(dataset=d.source, words=len(d.words), vocab=vocab, vocab_size=len(d.vocab),
-                          text=d.options.to_dict(),
+                          text=d.options.to_dict(), chars_per_token=chars_per_token(d),
                           examples={s: len(d.Y[s]) for s in d.Y}, params=trainer.model.num_params(),
                           model=trainer.model_config.to_dict(), train=trainer.config.to_dict(), step=trainer.step,
                           dedupe=d.dedupe, run=run))
