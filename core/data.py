@@ -11,12 +11,13 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from core.errors import ConfigError, DataError
 from core.runs.files import PathError, is_refused, safe_text, user_path
 from core.sizes import format_size
 from core.tokens import (  # noqa: F401  (Vocab and build_examples re-exported)
+    BPE_TEXT,
     DEDUPE_TEXT,
     TextOptions,
     Vocab,
@@ -242,14 +243,15 @@ class Dataset:
 
     @classmethod
     def load(cls, spec: str | os.PathLike[str], block_size: int, seed: int = SPLIT_SEED,
-             dedupe: bool = False, options: TextOptions | None = None) -> Dataset:
+             dedupe: bool = False, options: TextOptions | None = None, tokenizer: Any = None) -> Dataset:
         """Read, split and build examples. By default every line is a word, as in the lecture, so a word
         that is in the file twice can be in two splits; with `dedupe` each distinct word is kept once.
-        `options` (core.tokens.TextOptions) reads running text or words; the default is the lecture's data."""
+        `options` (core.tokens.TextOptions) reads running text or words; the default is the lecture's data.
+        `tokenizer`: bpe's core.bpe.BPE to read the text with (a checkpoint's), instead of one learned on it."""
         if not isinstance(block_size, int) or isinstance(block_size, bool) or block_size < 1:
             raise ConfigError(f"block_size must be a positive integer, got {block_size!r}")
         if options is not None and not options.plain:
-            return cls.load_tokens(spec, block_size, seed, dedupe, options)
+            return cls.load_tokens(spec, block_size, seed, dedupe, options, tokenizer)
         words = read_words(spec)
         lines = len(words)
         if dedupe:
@@ -276,11 +278,13 @@ class Dataset:
 
     @classmethod
     def load_tokens(cls, spec: str | os.PathLike[str], block_size: int, seed: int, dedupe: bool,
-                    options: TextOptions) -> Dataset:
+                    options: TextOptions, tokenizer: Any = None) -> Dataset:
         """Running text (split by position: the first 80% of lines train, the next 10% dev, the rest test), or a
         word list of words or of lowered characters (the seeded split by line). See core.tokens."""
         if dedupe and options.text:
             raise ConfigError(DEDUPE_TEXT, ("dedupe", "format"))
+        if options.tokens == "bpe" and not options.text:
+            raise ConfigError(BPE_TEXT, ("tokens", "format"))
         words = options.tokens == "words"
         path, text, raw = read_lines(spec)
         if words and " " not in text and "\t" not in text:
@@ -302,13 +306,11 @@ class Dataset:
         if need > MAX_EXAMPLE_BYTES:
             raise DataError(f"{path}: {len(items):,} lines need {format_size(need)} of memory at block size "
                             f"{block_size:,} (the limit is {format_size(MAX_EXAMPLE_BYTES)}); use a smaller file")
-        boundary = options.boundary(BOUNDARY)
-        itos = (word_vocab(parts["train"], options.min_count, str(path)) if words
-                else (boundary, *sorted(set("".join(items)))))
-        vocab = Vocab(itos, options.tokens)
+        vocab = _vocab(parts["train"], items, options, str(path), tokenizer)
         X, Y = {}, {}
         for name in SPLITS:
-            per_line = line_ids(parts[name], itos, options.tokens)
+            per_line = (vocab.bpe.encode_lines(parts[name]) if vocab.bpe is not None
+                        else line_ids(parts[name], vocab.itos, options.tokens))
             X[name], Y[name] = (stream_examples if options.text else line_examples)(per_line, block_size)
         chars = {name: sum(map(len, parts[name])) + len(parts[name]) for name in SPLITS}
         unk = {name: int((Y[name] == 1).sum()) if words else 0 for name in SPLITS}
@@ -318,11 +320,14 @@ class Dataset:
 
     def describe(self) -> str:
         """A few words for `train`'s first line: "32,469 words, 27 characters", "31,102 lines, 944,810 tokens of
-        5,546 words (<unk> 1.3% of train)"."""
+        5,546 words (<unk> 1.3% of train)", "... of 4,000 BPE tokens (learned in 2.1 s)"."""
         if self.options.plain:
             return f"{len(self.words):,} words, {len(self.vocab)} characters"
         tokens = sum(len(y) for y in self.Y.values())
-        kind = f"{len(self.vocab):,} words" if self.options.tokens == "words" else f"{len(self.vocab)} characters"
+        kind = {"words": f"{len(self.vocab):,} words", "bpe": f"{len(self.vocab):,} BPE tokens"}.get(
+            self.options.tokens, f"{len(self.vocab)} characters")
+        if self.vocab.bpe is not None:
+            kind += f" (learned in {self.vocab.bpe.seconds:.1f} s)" if self.vocab.bpe.seconds else " (the run's own)"
         unk = (f" (<unk> {self.unk['train'] / max(1, len(self.Y['train'])):.1%} of train, min count "
                f"{self.options.min_count})" if self.options.tokens == "words" else "")
         what = "running text" if self.options.text else "a word list"
@@ -337,3 +342,16 @@ class Dataset:
     @property
     def train_set(self) -> set[str]:
         return set(self.split_words["train"])
+
+
+def _vocab(train: list[str], items: list[str], options: TextOptions, where: str, tokenizer: Any) -> Vocab:
+    """The vocabulary of tokens: words seen min_count times in the training lines; a BPE tokenizer learned on them
+    (or the one given, a checkpoint's); or every character of the text."""
+    if options.tokens == "words":
+        return Vocab(word_vocab(train, options.min_count, where), "words")
+    if options.tokens == "bpe":
+        from core.bpe import BPE
+
+        bpe = tokenizer if tokenizer is not None else BPE.train(train, options.bpe_vocab)
+        return Vocab(bpe.itos, "bpe", bpe)
+    return Vocab((options.boundary(BOUNDARY), *sorted(set("".join(items)))), options.tokens)

@@ -23,7 +23,7 @@ from typing import Any
 
 from core.errors import ConfigError
 from core.presets import PRESET_NOTES, PRESETS  # noqa: F401  (re-exported: the presets are settings' values)
-from core.tokens import DEDUPE_TEXT, FORMATS, TOKEN_KINDS
+from core.tokens import BPE_MAX, BPE_MIN, BPE_TEXT, DEDUPE_TEXT, FORMATS, TOKEN_KINDS
 
 MAX_BATCH = 1 << 16
 GROUPS = ("data", "model", "optimisation", "schedule", "sampling")
@@ -163,6 +163,9 @@ SETTINGS: tuple[Setting, ...] = (
             tune=Tune(choices=TOKEN_KINDS)),  # a sweep across kinds of token ranks by dev bits per character
     Setting("min_count", "int", 4, "data", "data", "min count", "words: a word seen fewer times than this in the "
             "training split becomes <unk>", 1, 10**9),
+    Setting("bpe_vocab", "int", 4000, "data", "data", "bpe vocab", f"--tokens bpe (byte-pair encoding of running "
+            f"text): the tokens its tokenizer learns on the training split, the line end and the 256 bytes included "
+            f"({BPE_MIN}: bytes only, no merges)", BPE_MIN, BPE_MAX, tune=Tune(BPE_MIN, 16_000, "log-int")),
     Setting("lower", "bool", False, "data", "data", "lower", "fold the text to lower case before it is modelled"),
     Setting("block_size", "int", 3, "model", "model", "context", "characters of context the model sees", 1, 256,
             tune=Tune(2, 16, "int")),
@@ -298,6 +301,7 @@ RULES: tuple[Rule, ...] = (
          "arch (use 1)" if v.get("arch") == "hier" and (v.get("layers") or 1) > 1 else None),
     Rule(("members", "n_embd", "n_hidden"), lambda v: _uneven_members(v)),
     Rule(("dedupe", "format"), lambda v: DEDUPE_TEXT if v.get("dedupe") and v.get("format") == "text" else None),
+    Rule(("tokens", "format"), lambda v: BPE_TEXT if v.get("tokens") == "bpe" and v.get("format") != "text" else None),
     Rule(("members", "arch", "layers", "batchnorm", "direct", "bn_out"), lambda v: "members are for the lecture's "
          "layout: flat, one hidden layer, no batch norm (of the hidden layer or the logits), no direct connections"
          if (v.get("members") or 1) > 1 and (v.get("arch") != "flat" or (v.get("layers") or 1) > 1

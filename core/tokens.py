@@ -1,13 +1,15 @@
 """What a dataset's file is and what its tokens are: the format (a word list or running text), the kind of token
-(characters or words; one table, TOKENIZERS, maps a kind to its tokenizer, so a third kind such as `bpe` is one
-more entry), the one word rule, and how a vocabulary of words is chosen.
+(characters, words, or byte-pair encoding; one table, TOKENIZERS, maps a kind to its tokenizer), the one word rule,
+and how a vocabulary of words is chosen. A `bpe` vocabulary carries its trained tokenizer (core.bpe.BPE), learned on
+the training split of running text (core.data), which splits, encodes and decodes for it.
 
 Running text (`--format text`) is normalised once, line by line: NFC (as every file read), folded to lower case
 with `--lower`, then cut by WORD_RE into words and punctuation and joined back with single spaces. That turns runs
 of spaces and tabs into one space, drops spaces at either end and sets punctuation apart ("Hi, you." becomes
 "Hi , you ."), so the normalised line is exactly its word tokens joined by single spaces: the tokenization is
-reversible (`<unk>` aside), and a character model and a word model of one file read the same characters, which
-bits per character counts. Lines are kept; a line end is a token (`</s>` for words, the newline for characters).
+reversible (`<unk>` aside), and a character model, a word model and a BPE model of one file read the same characters,
+which bits per character counts. Lines are kept; a line end is a token (`</s>` for words and BPE, the newline for
+characters).
 
 Torch-free apart from the functions that build tensors (torch imported inside them).
 """
@@ -18,7 +20,7 @@ import functools
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from core.errors import DataError
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
     import torch
 
 FORMATS = ("lines", "text")
-TOKEN_KINDS = ("chars", "words")
+TOKEN_KINDS = ("chars", "words", "bpe")
 LINE_END = "</s>"  # a word model's line end (and the padding before the first line)
 UNK = "<unk>"  # every word seen fewer than min_count times in the training split
 TEXT_END = "\n"  # a character model's line end on running text (on a word list: core.data.BOUNDARY)
@@ -36,6 +38,10 @@ TEXT_END = "\n"  # a character model's line end on running text (on a word list:
 WORD_RE = re.compile(r"\w+(?:['\u2019]\w+)*|[^\w\s]")
 DEDUPE_TEXT = "--dedupe splits a word list by distinct word; running text (--format text) is split by position"
 MAX_TOKEN_CHARS = 200  # a longer "word" in a checkpoint's vocabulary is damage, not text
+BPE_TEXT = "--tokens bpe learns its tokens from running text: give --format text too"
+SPACE_MARK = "\u2581"  # "▁": a BPE token that starts with a space is shown with it (SentencePiece's sign; core.bpe)
+BPE_MIN, BPE_MAX = 257, 50_000  # a bpe vocabulary: the line end and the 256 bytes (no merges), up to 50,000 tokens
+DATA_SETTINGS = ("format", "tokens", "min_count", "lower", "bpe_vocab")  # TextOptions's fields, the registry's names
 
 
 @dataclass(frozen=True)
@@ -51,30 +57,41 @@ def _words(line: str) -> list[str]:
     return line.split(" ") if line else []  # a normalised line: its tokens are separated by single spaces
 
 
+def _trained(line: str) -> list[str]:
+    raise TypeError("a bpe split is its trained tokenizer's: Vocab.split")
+
+
 TOKENIZERS: dict[str, Tokenizer] = {
     "chars": Tokenizer("chars", list, ""),
     "words": Tokenizer("words", _words, " "),
+    "bpe": Tokenizer("bpe", _trained, ""),  # core.bpe.BPE, learned on the training split (Vocab.bpe)
 }
 
 
 @dataclass(frozen=True)
 class TextOptions:
-    """The data settings beyond the file: format, tokens, min_count, lower (their registry names)."""
+    """The data settings beyond the file: format, tokens, min_count, lower, bpe_vocab (their registry names)."""
 
     format: str = "lines"
     tokens: str = "chars"
     min_count: int = 4
     lower: bool = False
+    bpe_vocab: int = 4000  # tokens of a bpe vocabulary, the line end and the 256 bytes included
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> TextOptions:
-        """From settings values (a run.json or checkpoint without them is a word list of characters)."""
+        """From settings values (a run.json or checkpoint without them is a word list of characters); bpe_vocab only
+        for bpe, so that it does not tell apart two datasets of other tokens."""
         d = cls()
-        return cls(str(values.get("format") or d.format), str(values.get("tokens") or d.tokens),
-                   int(values.get("min_count") or d.min_count), bool(values.get("lower", d.lower)))
+        tokens = str(values.get("tokens") or d.tokens)
+        return cls(str(values.get("format") or d.format), tokens, int(values.get("min_count") or d.min_count),
+                   bool(values.get("lower", d.lower)),
+                   int(values.get("bpe_vocab") or d.bpe_vocab) if tokens == "bpe" else d.bpe_vocab)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format": self.format, "tokens": self.tokens, "min_count": self.min_count, "lower": self.lower}
+        """The settings run.json and the checkpoint keep: bpe_vocab only for bpe, so other runs' are as before."""
+        out = {"format": self.format, "tokens": self.tokens, "min_count": self.min_count, "lower": self.lower}
+        return {**out, "bpe_vocab": self.bpe_vocab} if self.tokens == "bpe" else out
 
     @property
     def plain(self) -> bool:
@@ -87,13 +104,13 @@ class TextOptions:
 
     def boundary(self, word_list_boundary: str) -> str:
         """Index 0 of the vocabulary: a line's end, and the padding before a line (lines) or the text (text)."""
-        if self.tokens == "words":
+        if self.tokens in ("words", "bpe"):
             return LINE_END
         return TEXT_END if self.text else word_list_boundary
 
     def label(self) -> str:
-        """A few words for lists: "text · words ≥4 · lower"."""
-        words = f" ≥{self.min_count}" if self.tokens == "words" else ""
+        """A few words for lists: "text · words ≥4 · lower", "text · bpe 4,000"."""
+        words = {"words": f" ≥{self.min_count}", "bpe": f" {self.bpe_vocab:,}"}.get(self.tokens, "")
         return f"{self.format} · {self.tokens}{words}" + (" · lower" if self.lower else "")
 
 
@@ -101,10 +118,12 @@ class TextOptions:
 class Vocab:
     """Tokens and their indices; index 0 is the boundary token (a word list's `.`, a line end of running text).
 
-    `tokens` is the kind (core.tokens.TOKENIZERS): characters by default, or words (then index 1 is `<unk>`)."""
+    `tokens` is the kind (core.tokens.TOKENIZERS): characters by default, or words (then index 1 is `<unk>`), or bpe
+    (then `bpe` is its core.bpe.BPE and itos its tokens as shown, core.bpe.MARK for a space)."""
 
     itos: tuple[str, ...]
     tokens: str = "chars"
+    bpe: Any = field(default=None, compare=False, repr=False)  # core.bpe.BPE of a bpe vocabulary
 
     @classmethod
     def from_words(cls, words: list[str], boundary: str = ".") -> Vocab:
@@ -119,13 +138,21 @@ class Vocab:
 
     def encode(self, word: str) -> list[int]:
         """A text's token indices (KeyError for a character outside the vocabulary; words unknown are <unk>)."""
+        if self.bpe is not None:
+            return self.bpe.encode(word)
         stoi = self.stoi
         if self.tokens == "chars":
             return [stoi[c] for c in word]
         return [stoi.get(t, 1) for t in TOKENIZERS[self.tokens].split(word)]
 
     def decode(self, ix: list[int]) -> str:
+        if self.bpe is not None:
+            return self.bpe.decode(ix)
         return TOKENIZERS[self.tokens].joiner.join(self.itos[i] for i in ix)
+
+    def split(self, line: str) -> list[str]:
+        """A normalised line's tokens as shown (a BPE token with core.bpe.MARK for a space; a word as it is)."""
+        return self.bpe.pieces(line) if self.bpe is not None else TOKENIZERS[self.tokens].split(line)
 
 
 def normalise(line: str, lower: bool = False) -> str:
@@ -161,9 +188,35 @@ def encode_prompt(text: str, vocab: Vocab, lower: bool = False) -> Prompt:
         if bad:
             raise ValueError(f"the prompt has characters the model does not know: {''.join(bad)!r}")
         return Prompt([stoi[c] for c in line], [])
+    if vocab.bpe is not None:  # bytes: nothing is unknown
+        return Prompt(vocab.bpe.encode(line), [])
     tokens = TOKENIZERS[vocab.tokens].split(line)
     unknown = list(dict.fromkeys(t for t in tokens if t not in stoi))  # (the rule never makes </s> or <unk>)
     return Prompt([stoi.get(t, stoi[UNK]) for t in tokens], unknown)
+
+
+def find_token(vocab: Vocab, query: str) -> int | None:
+    """The id of the token a user names (the neighbours' question), or None if the vocabulary lacks it. A BPE model
+    also takes a word: read after a space first (the word inside a line, `▁word`), then as it is, then the token as
+    shown; ValueError, in one line, for a word that is several tokens, naming them."""
+    itos = vocab.itos
+    if vocab.bpe is None:
+        return itos.index(query) if query in itos else None  # a scan: a dict of 16K words per question cost more
+    bpe = vocab.bpe
+    if query.startswith(SPACE_MARK):  # a token as shown
+        return itos.index(query) if query in itos else None
+    if query and len(ids := bpe.encode(" " + query)) == 1:
+        return int(ids[0])
+    if query in itos:  # a token as shown (<0xE2>, or a word's start)
+        return itos.index(query)
+    if len(ids := bpe.encode(query)) == 1:
+        return int(ids[0])
+    if not query:
+        return None
+    pieces = [itos[i] for i in bpe.encode(" " + query)]
+    shown = " ".join(pieces[:8]) + (" ..." if len(pieces) > 8 else "")
+    raise ValueError(f"{query!r} is {len(pieces)} tokens of this model ({shown}), and neighbours are of one token: "
+                     f"give one, e.g. {max(pieces, key=len)!r}")
 
 
 def check_problem(token: str) -> str | None:

@@ -19,6 +19,7 @@ from core import settings
 from core.link import protocol as P
 from core.status import Status
 from core.sweeps.study import storage_url
+from core.tokens import DATA_SETTINGS
 from tui.compare import CompareRuns
 from tui.events import TrainingEvents
 from tui.hosting import core_budget
@@ -179,7 +180,7 @@ class MLPApp(TrainingEvents, CompareRuns, Lifecycle, App[None]):
         self.main_screen.query_one(LossPlot).set_dev([])
         self.send(P.Reset(data=v["data"], model=model, train=train, paused=paused,
                           runs_dir=None if self.runs_dir is None else str(self.runs_dir), dedupe=bool(v.get("dedupe")),
-                          text={k: v[k] for k in ("format", "tokens", "min_count", "lower") if k in v}))
+                          text={k: v[k] for k in DATA_SETTINGS if k in v}))
 
     def send_view(self) -> None:
         plot = self.main_screen.query_one(LossPlot)

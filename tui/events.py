@@ -69,6 +69,7 @@ class TrainingEvents:
         size = info.get("vocab_size") or len(info["vocab"])
         controls.set_vocab(size)
         self.main_screen.query_one(SplitLosses).set_vocab(size, info["model"].get("members", 1))
+        self.main_screen.query_one(SplitLosses).set_scale(info.get("chars_per_token"))
         self.main_screen.query_one(LossPlot).set_milestones(milestones_for(info["dataset"]))
         self.main_screen.query_one(LossPlot).set_members(info["model"].get("members", 1))
         run = info.get("run")
@@ -94,10 +95,8 @@ class TrainingEvents:
             self._draw_overlays()
         words = (info.get("text") or {}).get("tokens") == "words"
         lines = "lines" if (info.get("text") or {}).get("format") == "text" else "words"
-        self.sub_title = (
-            f"{info['dataset']}: {info['words']:,} {lines}, {size:,} {'words' if words else 'characters'}, "
-            f"{info['params']:,} parameters"
-        )
+        kind = "BPE tokens" if (info.get("text") or {}).get("tokens") == "bpe" else "words" if words else "characters"
+        self.sub_title = f"{info['dataset']}: {info['words']:,} {lines}, {size:,} {kind}, {info['params']:,} parameters"
 
     def on_training_run(self, path: str | None, saved_step: int) -> None:
         self.run_path = path  # None: this run is not being saved (quitting will ask)

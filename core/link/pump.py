@@ -156,7 +156,7 @@ class Pump:
                 self.prompt = ""
                 self.send(made)
         d = trainer.data
-        vocab = " ".join(d.vocab.itos) if d.vocab.tokens == "words" else "".join(d.vocab.itos)
+        vocab = "".join(d.vocab.itos) if d.vocab.tokens == "chars" else " ".join(d.vocab.itos)
         self.send(P.Ready(dataset=d.source, words=len(d.words), vocab=vocab, vocab_size=len(d.vocab),
                           text=d.options.to_dict(), chars_per_token=chars_per_token(d),
                           examples={s: len(d.Y[s]) for s in d.Y}, params=trainer.model.num_params(),

@@ -125,6 +125,7 @@ def neighbours(tr: Any, tokens: tuple[str, ...], k: int) -> P.Neighbours:
     nearest a - b + c for three, by cosine of the rows of C (an ensemble's: its members' tables side by side,
     as `mlp-tui neighbours` compares them). A token the vocabulary lacks is a one-line error, not a failure."""
     from core.probes.neighbours import analogy, nearest
+    from core.tokens import find_token
 
     tokens = tuple(str(t) for t in tokens)
     if tr is None:
@@ -133,12 +134,15 @@ def neighbours(tr: Any, tokens: tuple[str, ...], k: int) -> P.Neighbours:
     if len(tokens) not in (1, 3):
         return P.Neighbours(tokens, tr.step, vocab_size=len(itos), error="give one token, or three for a - b + c")
     ids = []
-    for t in tokens:  # a scan per token: a dict of 16K words per question took longer than the answer
+    for t in tokens:  # a BPE model's word: its one token after a space, or a token as shown (find_token)
         try:
-            ids.append(itos.index(t))
-        except ValueError:
+            i = find_token(tr.data.vocab, t)
+        except ValueError as e:
+            return P.Neighbours(tokens, tr.step, vocab_size=len(itos), error=str(e))
+        if i is None:
             return P.Neighbours(tokens, tr.step, vocab_size=len(itos),
                                 error=f"{t!r} is not in the model's vocabulary ({len(itos):,} tokens)")
+        ids.append(i)
     C = tr.model.C.detach().numpy()  # (V, n_embd) float32, read in place: nothing trains until this returns
     k = max(1, min(int(k), P.MAX_NEIGHBOURS))
     found = nearest(C, ids[0], k) if len(ids) == 1 else analogy(C, ids[0], ids[1], ids[2], k)

@@ -43,12 +43,13 @@ def pca2(X: torch.Tensor) -> tuple[torch.Tensor, float]:
 MAP_TOKENS = 300  # a word model's map: the most frequent tokens sent; the view labels as many of them as fit
 
 
-def frequent_tokens(vocab_size: int, targets: torch.Tensor, top: int = MAP_TOKENS) -> list[int]:
+def frequent_tokens(vocab_size: int, targets: torch.Tensor, top: int = MAP_TOKENS, seen: bool = False) -> list[int]:
     """The `top` token indices most frequent among `targets` (the training split's), most frequent first (ties
-    by index, which for words is the vocabulary's own order by count)."""
+    by index, which for words is the vocabulary's own order by count); `seen`: only tokens that occur (a BPE
+    vocabulary has all 256 bytes, most of which an English text never holds alone)."""
     counts = torch.bincount(targets, minlength=vocab_size)  # (vocab,)
-    order = torch.sort(counts, descending=True, stable=True).indices  # (vocab,) stable: ties keep index order
-    return order[:top].tolist()
+    order = torch.sort(counts, descending=True, stable=True).indices[:top]  # (top,) stable: ties keep index order
+    return [i for i in order.tolist() if counts[i] > 0] if seen else order.tolist()
 
 
 def embedding_map(model: MLP, vocab: Vocab, targets: torch.Tensor | None = None, top: int = MAP_TOKENS
@@ -61,7 +62,8 @@ def embedding_map(model: MLP, vocab: Vocab, targets: torch.Tensor | None = None,
     not set the axes."""
     C = model.C.detach()  # (vocab, n_embd)
     words = vocab.tokens != "chars"
-    ids = frequent_tokens(len(vocab), targets, top) if words and targets is not None else list(range(len(vocab)))
+    ids = (frequent_tokens(len(vocab), targets, top, seen=vocab.tokens == "bpe") if words and targets is not None
+           else list(range(len(vocab))))
     if words:
         C = C[ids]  # (shown, n_embd)
     if C.shape[1] <= 2:

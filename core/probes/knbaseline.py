@@ -32,8 +32,8 @@ def matching_order(block_size: int) -> int:
 
 
 def applies(data: Any) -> bool:
-    """Kneser-Ney is the baseline of word models of running text (characters keep their add-k counts)."""
-    return bool(data.options.text and data.options.tokens == "words")
+    """Kneser-Ney is the baseline of word and BPE models of running text (characters keep their add-k counts)."""
+    return bool(data.options.text and data.options.tokens in ("words", "bpe"))
 
 
 def stream(data: Any, split: str) -> np.ndarray:

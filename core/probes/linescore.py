@@ -20,7 +20,7 @@ from core.data import Vocab
 from core.model import MLP, evaluating
 from core.probes.inspection import ScoreError
 from core.probes.sample import PANE_LINE_TOKENS, line_start
-from core.tokens import TOKENIZERS, encode_prompt, normalise
+from core.tokens import encode_prompt, normalise
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def score_line(model: MLP, vocab: Vocab, text: str, lower: bool = False, top: in
     except ValueError as e:
         raise ScoreError(str(e).replace("the prompt", "the sentence")) from None
     line = normalise(" ".join(text.split()), lower)
-    tokens = [*TOKENIZERS[vocab.tokens].split(line), vocab.itos[0]]
+    tokens = [*vocab.split(line), vocab.itos[0]]  # as shown: a BPE token with core.bpe.MARK for a space
     ids = [*prompt.ids, 0]
     T = model.config.block_size
     seq = line_start(model, PANE_LINE_TOKENS[vocab.tokens]) + ids

@@ -28,8 +28,8 @@ from core.tokens import TextOptions
 GREEDY_BELOW = 1e-6  # temperatures under this sample greedily
 MAX_LEN = 50  # a word longer than this is cut (and marked truncated)
 MAX_NAME_LEN = 30  # the samples of a running model (the app's, a score's completions): shorter, to fit a pane
-LINE_TOKENS = {"words": 100, "chars": 500}  # a line of running text longer than this is cut (and marked)
-PANE_LINE_TOKENS = {"words": 40, "chars": 200}  # the samples of a running model: shorter, to fit a pane
+LINE_TOKENS = {"words": 100, "chars": 500, "bpe": 300}  # a line of running text longer than this is cut (and marked)
+PANE_LINE_TOKENS = {"words": 40, "chars": 200, "bpe": 100}  # the samples of a running model: shorter, to fit a pane
 BATCH_BYTES = 64 << 20  # memory for one batch of parallel samples
 MAX_BATCH_BYTES = 1 << 30  # `sample()` draws all n at once: refuse more than this
 

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from core.data import SPLITS, Dataset
-from core.tokens import TOKENIZERS, UNK
+from core.tokens import UNK
 
 TOP_TOKENS = 30  # the most frequent tokens listed
 LENGTH_BINS = 12  # rows of the tokens-per-line histogram at most
@@ -33,7 +33,7 @@ def length_bins(lengths: list[int], bins: int = LENGTH_BINS) -> list[tuple[int, 
 
 def token_stats(data: Dataset, top: int = TOP_TOKENS) -> dict[str, Any]:
     """What a dataset of tokens holds, per split and for its vocabulary (plain data for the view)."""
-    split = TOKENIZERS[data.options.tokens].split
+    split = data.vocab.split  # a BPE model's: its tokenizer's
     lines = {s: data.split_words.get(s, []) for s in SPLITS}
     lengths = [len(split(line)) for line in lines["train"]]
     counts = torch.bincount(data.Y["train"], minlength=len(data.vocab))  # (vocab,) every target of train
@@ -48,7 +48,7 @@ def token_stats(data: Dataset, top: int = TOP_TOKENS) -> dict[str, Any]:
         "options": data.options.to_dict(),
         "label": data.options.label(),
         "vocab_size": len(data.vocab),
-        "vocab": list(data.vocab.itos) if not words else [],  # characters: all of them; words: see "common"
+        "vocab": list(data.vocab.itos) if data.options.tokens == "chars" else [],  # characters: all; else "common"
         "train_types": seen,  # distinct words of the training split, before min_count
         "lines": data.lines,
         "split_lines": {s: len(v) for s, v in lines.items()},

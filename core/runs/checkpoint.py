@@ -14,14 +14,15 @@ from typing import Any
 
 import torch
 
-from core.data import BOUNDARY, BUILTIN, SPLIT_SEED, Dataset, Vocab
+from core.data import BUILTIN, SPLIT_SEED, Dataset, Vocab
 from core.engine.train import TrainConfig, Trainer
 from core.errors import CheckpointError, ConfigError
 from core.model import MLP, MLPConfig, dense_w1, member_w1
 from core.runs.atomic import write_atomic
-from core.runs.files import has_unsafe, is_refused, safe_text
+from core.runs.files import has_unsafe, safe_text
+from core.runs.vocabcheck import checked_vocab
 from core.sizes import format_size
-from core.tokens import LINE_END, TEXT_END, UNK, TextOptions, check_problem
+from core.tokens import DATA_SETTINGS, TextOptions
 
 FORMAT = "mlp-tui-checkpoint"
 # 2: an ensemble's W1 and its AdamW moments hold the members' blocks (K, block_size, n_embd/K, n_hidden/K), not the
@@ -68,6 +69,8 @@ def save_checkpoint(trainer: Trainer, path: str | os.PathLike[str], dedupe: bool
         "dedupe": bool(dedupe),  # the split is by distinct word: eval, sample --mark and resume redo it so
         "data": trainer.data.options.to_dict(),  # format, tokens, min_count, lower: none in older checkpoints
     }
+    if trainer.data.vocab.bpe is not None:  # bpe: the tokenizer learned on the training split (core.bpe), as JSON
+        ckpt["tokenizer"] = trainer.data.vocab.bpe.spec
     return write_atomic(path, lambda f: torch.save(ckpt, f))
 
 
@@ -152,7 +155,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     mcfg = _config(MLPConfig, ckpt.get("model_config"), path)
     tcfg = _config(TrainConfig, ckpt.get("train_config"), path)
     options = _options(ckpt, damaged)
-    vocab = _vocab(ckpt.get("vocab"), mcfg.vocab_size, damaged, options)
+    vocab = checked_vocab(ckpt.get("vocab"), ckpt.get("tokenizer"), mcfg.vocab_size, damaged, options)
     model = MLP(mcfg)
     if ckpt["version"] >= 2 and mcfg.members > 1:
         _dense_members(ckpt, model, damaged)
@@ -202,13 +205,14 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
 
 
 def _options(ckpt: dict, damaged: Callable[[str], CheckpointError]) -> TextOptions:
-    """format, tokens, min_count and lower, each checked by the registry; absent (older checkpoints): the defaults."""
+    """format, tokens, min_count, lower (and bpe_vocab), each checked by the registry; absent (older checkpoints): the
+    defaults."""
     from core import settings
 
     given = ckpt.get("data", {})
-    if not isinstance(given, dict) or set(given) - set(TextOptions().to_dict()):
-        raise damaged("the data settings are not format, tokens, min_count and lower")
-    values = {k: given[k] for k in TextOptions().to_dict() if k in given}
+    if not isinstance(given, dict) or set(given) - set(DATA_SETTINGS):
+        raise damaged("the data settings are not format, tokens, min_count, lower and bpe_vocab")
+    values = {k: given[k] for k in DATA_SETTINGS if k in given}
     for name, value in values.items():
         reason = settings.BY_NAME[name].check(value)
         if reason:
@@ -286,30 +290,6 @@ def _count(v: Any, lo: int, hi: int = 2**62) -> int:
     if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
         raise ValueError(f"a step or seed is {safe_text(repr(v), 30)}")
     return v
-
-
-def _vocab(itos: Any, size: int, damaged: Any, options: TextOptions) -> Vocab:
-    """The checkpoint's tokens, held to the data loader's rules: this text is printed in samples. Characters: distinct
-    single characters after the boundary; words: `</s>`, `<unk>`, then distinct tokens of the word rule."""
-    if not isinstance(itos, list) or len(itos) != size:
-        raise damaged("the vocabulary does not match the model")
-    if options.tokens == "words":
-        if itos[:2] != [LINE_END, UNK] or not all(isinstance(t, str) for t in itos) or len(set(itos)) != len(itos):
-            raise damaged(f"the vocabulary is not {LINE_END}, {UNK} and distinct words")
-        problem = next(((t, p) for t in itos[2:] if (p := check_problem(t) or (
-            "control characters" if any(map(is_refused, t)) else None))), None)
-        if problem:
-            raise damaged(f"the vocabulary holds {problem[1]} ({safe_text(repr(problem[0]), 40)})")
-        return Vocab(tuple(itos), "words")
-    if not all(isinstance(c, str) and len(c) == 1 for c in itos) or len(set(itos)) != len(itos):
-        raise damaged("the vocabulary is not a list of distinct characters")
-    boundary = options.boundary(BOUNDARY)
-    if itos[0] != boundary or boundary in itos[1:]:
-        raise damaged(f"the vocabulary does not start with the boundary token {boundary!r}")
-    bad = [c for c in itos[1:] if is_refused(c) or (c == TEXT_END)]  # the loaders' rule: what they refuse
-    if bad:
-        raise damaged(f"the vocabulary holds control characters ({safe_text(''.join(bad[:5]))})")
-    return Vocab(tuple(itos))
 
 
 def _members_problem(model: MLP) -> str:

@@ -22,6 +22,9 @@ A run directory holds:
   last.pt        while model.pt holds the best weights that keep_best put back at the run's end: the last ones, from
                  which a continued run goes on; removed by the first checkpoint that holds the last weights again.
                  A run without these (made before them) continues too, and keeps its last weights at the end;
+  tokenizer.json a BPE run's tokenizer (core.bpe, the library's JSON), written with the folder; model.pt holds the
+                 same ("tokenizer"), the copy read back and checked against the vocabulary. A BPE run's "data" also
+                 has "bpe_vocab" (issue 23);
   losses.f32     log10 of every step's training loss, little-endian float32, appended;
   evals.jsonl    one line per evaluation: step, seconds of training, split losses; a continued run keeps one line
                  at the step it goes on from (the first there, of the weights it goes on from);
@@ -65,7 +68,8 @@ EVALS = "evals.jsonl"
 SAMPLES = "samples.jsonl"
 METRICS = "metrics.json"
 BEST, LAST = "best.pt", "last.pt"  # keep_best's weights beside model.pt (core.runs.kept)
-RUN_FILES = (RUN_FILE, CHECKPOINT, LOSSES, EVALS, SAMPLES, METRICS, BEST, LAST, LOCK)
+TOKENIZER = "tokenizer.json"  # a bpe run's tokenizer (core.bpe)
+RUN_FILES = (RUN_FILE, CHECKPOINT, LOSSES, EVALS, SAMPLES, METRICS, BEST, LAST, LOCK, TOKENIZER)
 FORMAT = "mlp-tui-run"
 VERSION = 1
 FLUSH_EVERY = 1.0  # seconds between flushes of the append-only files
@@ -178,10 +182,12 @@ def _text(v: Any, limit: int = 4096) -> str:
 
 
 def _data_options(v: Any) -> dict:
-    """run.json's "data": format, tokens, min_count and lower, each valid for its setting (older runs have none)."""
+    """run.json's "data": format, tokens, min_count, lower (and bpe's bpe_vocab), each valid for its setting (older
+    runs have none)."""
     from core import settings
+    from core.tokens import DATA_SETTINGS
 
-    if not isinstance(v, dict) or set(v) - {"format", "tokens", "min_count", "lower"}:
+    if not isinstance(v, dict) or set(v) - set(DATA_SETTINGS):
         raise ValueError
     if any(settings.BY_NAME[k].check(x) for k, x in v.items()):
         raise ValueError

@@ -67,7 +67,7 @@ def open_run(path: str | os.PathLike[str], fresh: bool = False) -> OpenedRun:
         return OpenedRun(path, _fresh_trainer(info, path), info, None)
     ckpt = load_checkpoint(path / CHECKPOINT)
     data = Dataset.load(ckpt.dataset, ckpt.model_config.block_size, ckpt.split_seed, dedupe=ckpt.dedupe,
-                        options=ckpt.options)
+                        options=ckpt.options, tokenizer=ckpt.vocab.bpe)  # bpe: the run's own tokenizer
     trainer = resume_trainer(ckpt, data)
     note = restore_kept(path, ckpt, trainer)  # keep_best's weights: the best ones, and the last after its ending
     try:  # the curve is a bonus: a damaged losses.f32 costs only the plot's past

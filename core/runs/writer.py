@@ -8,7 +8,6 @@ raises RunError so that the caller stops saving, not training.
 from __future__ import annotations
 
 import array
-import errno
 import json
 import os
 import sys
@@ -31,6 +30,7 @@ from core.runs.folder import (
     RUN_FILE,
     RUN_FILES,
     SAMPLES,
+    TOKENIZER,
     VERSION,
     RunError,
     default_runs_dir,
@@ -125,6 +125,8 @@ class RunWriter:
     def _take_folder(self, path: Path) -> None:
         """Lock the folder, write its run.json (marked running) and open its append files; a resumed run's
         files are cut back to its checkpoint first."""
+        from core.runs.appendfile import open_append
+
         tr = self.trainer
         if not path.exists():
             path.mkdir(parents=True)
@@ -140,10 +142,12 @@ class RunWriter:
         if self.resume:
             self._truncate_to(-1 if self.fresh else tr.step)  # fresh: nothing of the earlier start is kept
             self._remove_temp_files()
+        if tr.data.vocab.bpe is not None:  # its tokenizer, to read (model.pt holds the same: the one read back)
+            write_atomic(path / TOKENIZER, partial(_write_all, text=tr.data.vocab.bpe.spec), binary=False)
         files: list[IO[Any]] = []
         try:
             for name, text in ((LOSSES, False), (EVALS, True), (SAMPLES, True)):
-                files.append(_open_append(path / name, text=text))
+                files.append(open_append(path / name, text=text))
         except BaseException:
             for f in files:
                 f.close()
@@ -374,26 +378,6 @@ def _rewrite_in_place(path: Path, obj: Any) -> None:
         f.truncate(len(text))
         f.flush()
         os.fsync(f.fileno())
-
-
-def _open_append(path: Path, text: bool) -> IO[Any]:
-    """A run file opened to append: never through a symlink (it could point at the user's files), never a
-    FIFO or device (it would block or write elsewhere), created if missing."""
-    import stat as st
-
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-    try:
-        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), 0o666)
-    except OSError as e:
-        if e.errno in (errno.ELOOP, errno.ENXIO):
-            raise RunError(f"{safe_text(path.parent)}: damaged run ({path.name} is a link or a pipe, not a file)") \
-                from None
-        raise
-    if not st.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise RunError(f"{safe_text(path.parent)}: damaged run ({path.name} is not a regular file)")
-    os.set_blocking(fd, True)
-    return os.fdopen(fd, "a" if text else "ab", encoding="utf-8" if text else None)
 
 
 def _write_all(f: IO[Any], text: str) -> None:

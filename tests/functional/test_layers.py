@@ -21,3 +21,13 @@ def test_torch_free_modules_load_without_torch(name):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == [], f"{name} loads torch"
+
+
+def test_the_app_loads_neither_torch_nor_the_bpe_library():
+    """The app's modules, as its first frame imports them: no torch, and no `tokenizers` (only the training process
+    learns or reads a BPE tokenizer, core.bpe importing the library inside its functions)."""
+    code = ("import sys, json, tui.app, tui.cli; print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('torch', 'tokenizers') or m == 'core.bpe')))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == []

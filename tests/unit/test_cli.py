@@ -23,7 +23,8 @@ def test_every_flag_has_help():
 def test_defaults_mirror_the_configs():
     m, t = MLPConfig(), TrainConfig()
     expected = {k: v for k, v in {**m.to_dict(), **t.to_dict()}.items() if k != "vocab_size"}
-    data = {"dedupe": False, "format": "lines", "tokens": "chars", "min_count": 4, "lower": False}  # data settings
+    data = {"dedupe": False, "format": "lines", "tokens": "chars", "min_count": 4, "lower": False,  # data settings
+            "bpe_vocab": 4000}
     assert DEFAULTS == {**expected, **data}
     for name in ("train", "app"):
         settings = resolve_settings(build_parsers()[name].parse_args([]))

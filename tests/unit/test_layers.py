@@ -13,6 +13,7 @@ UI_PACKAGES = ("textual", "rich", "plotext", "textual_plotext", "tui")
 # Loaded without torch, so that the app's first frame does not wait for it (checked in fresh interpreters by
 # tests/functional/test_layers.py).
 TORCH_FREE = ("core.settings", "core.link.protocol", "core.config", "core.data", "core.runs.folder",
+              "core.bpe", "core.runs.vocabcheck", "core.runs.appendfile",
               "core.runs.listing", "core.runs.files", "core.runs.lock", "core.errors", "core.runs.atomic",
               "core.recipe", "core.sizes", "core.status", "core.signals", "core.engine.policy", "core.probes.exercises",
               "core.sweeps.study", "core.sweeps.summary", "core.sweeps.workers", "core.sweeps.storage",

@@ -39,9 +39,14 @@ class SplitLosses(Static):
         self.vocab_size = 0
         self.initial: float | None = None  # the train loss at step 0 (the lecture's exercise E02)
         self.members = 1  # an ensemble's (core.kernels.members): every split's loss is its averaged logits'
+        self.chars_per_token: dict[str, float] = {}  # running text: split -> characters per token (Ready's)
 
     def set_vocab(self, vocab_size: int, members: int = 1) -> None:
         self.vocab_size, self.members = vocab_size, members
+
+    def set_scale(self, chars_per_token: dict[str, float] | None) -> None:
+        """Running text's characters per token by split, which turn the losses into bits per character."""
+        self.chars_per_token = dict(chars_per_token or {})
 
     def set_counts(self, counts: Any) -> None:
         self.counts = counts
@@ -107,6 +112,12 @@ class SplitLosses(Static):
         shown = fit_notes(self.notes(coverage, wide), width or 80, rows, self.app.console)
         return Group(t, *shown)
 
+    def bits_per_char(self) -> dict[str, float]:
+        """The latest losses in bits per character, by split (running text only: {} for a word list)."""
+        now = self.history[-1][1] if self.history else {}
+        out = {s: _bits(now.get(s), self.chars_per_token.get(s)) for s in ("train", "dev", "test")}
+        return {s: v for s, v in out.items() if v is not None}
+
     def notes(self, coverage: str, wide: bool) -> list[tuple[str, str]]:
         """The notes under the table, most wanted first, each in full and short (markup)."""
         best, best_step = self.best
@@ -117,6 +128,11 @@ class SplitLosses(Static):
             out.append(baseline.baseline_note(c, wide))
             if baseline.is_kn(c):
                 out.append(baseline.mixture_note(self.mixture, c.kind))
+        bpc = self.bits_per_char()
+        if bpc:  # running text: the one scale across kinds of token (core.measures), where the baseline leaves room
+            short = "  ".join(f"{s} {v:.2f}" for s, v in bpc.items() if s != "train")
+            out.append(("[b]bits per character[/] " + "  ".join(f"{s} {v:.3f}" for s, v in bpc.items()),
+                        f"[b]bpc[/] {short}"))
         if self.members > 1:  # train, dev and test are one model's: the plot's line is the members' mean
             out.append((f"[dim]all three: the ensemble of {self.members} (averaged logits); the plot's line: "
                         f"its members' mean[/]", f"[dim]all three: ensemble of {self.members}[/]"))
@@ -133,6 +149,10 @@ class SplitLosses(Static):
             dev = _perplexity(self.history[-1][1].get("dev"))
             out.append((f"[dim]perplexity per token: dev {dev}, best {_perplexity(best)}[/]", f"[dim]ppl dev {dev}[/]"))
         return out
+
+
+def _bits(loss: float | None, ratio: float | None) -> float | None:
+    return loss / math.log(2) / ratio if loss is not None and ratio and math.isfinite(loss) else None
 
 
 def fit_notes(notes: list[tuple[str, str]], width: int, rows: int, console: Console) -> list[Text]:

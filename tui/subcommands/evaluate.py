@@ -20,11 +20,11 @@ def add_parser(cl: CommandLine) -> None:
 
 
 def load_data_for(ckpt: Any, override: str | None) -> Any:
-    """The checkpoint's dataset (or `override`), split as it was for training."""
+    """The checkpoint's dataset (or `override`), split as it was for training (bpe: read by its own tokenizer)."""
     from core.data import Dataset
 
     return Dataset.load(override or ckpt.dataset, ckpt.model_config.block_size, ckpt.split_seed, dedupe=ckpt.dedupe,
-                        options=ckpt.options)
+                        options=ckpt.options, tokenizer=ckpt.vocab.bpe)
 
 
 def baselines(model: Any, data: Any) -> dict[str, Any]:

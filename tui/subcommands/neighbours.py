@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 
+from core.tokens import SPACE_MARK
 from tui.subcommands.argtypes import CommandLine, fail, number, path_arg
 
 MAX_K = 1000
@@ -18,7 +19,8 @@ def add_parser(cl: CommandLine) -> None:
                "queen). Tokens are the model's own: characters for a character model.")
     p.add_argument("--checkpoint", type=path_arg, required=True, metavar="PATH",
                    help="a run directory or a model.pt written by mlp-tui")
-    p.add_argument("token", nargs="?", metavar="WORD", help="the token whose neighbours to list")
+    p.add_argument("token", nargs="?", metavar="WORD", help="the token whose neighbours to list (a BPE model: a word "
+                   f"that is one token, read after a space, or a token as shown, {SPACE_MARK} marking a space)")
     p.add_argument("--analogy", nargs=3, metavar=("A", "B", "C"), help="rank the tokens nearest A - B + C instead "
                    "(A, B and C left out)")
     p.add_argument("-k", type=number(int, lambda v: 1 <= v <= MAX_K, f"from 1 to {MAX_K}"), default=10,
@@ -30,19 +32,27 @@ def run(args: argparse.Namespace) -> int:
     from core.runs.checkpoint import load_checkpoint
     from core.runs.files import safe_text
     from core.runs.folder import checkpoint_path
+    from core.tokens import find_token
 
     if (args.token is None) == (args.analogy is None):
         fail("give one WORD, or --analogy A B C (see mlp-tui neighbours --help)")
     ckpt = load_checkpoint(checkpoint_path(args.checkpoint))
-    stoi, itos = ckpt.vocab.stoi, ckpt.vocab.itos
+    itos = ckpt.vocab.itos
     asked = [args.token] if args.token is not None else list(args.analogy)
-    for t in asked:
-        if t not in stoi:
+    ids = []
+    for t in asked:  # a BPE model's word is its one token after a space (find_token), or a token as shown
+        try:
+            i = find_token(ckpt.vocab, t)
+        except ValueError as e:
+            fail(safe_text(e))
+        if i is None:
             fail(f"{t!r} is not in the model's vocabulary ({len(itos):,} tokens: {_sample(itos)})")
+        ids.append(i)
     C = ckpt.model.C.detach().double().numpy()  # (V, n_embd): an ensemble's members side by side
-    ids = [stoi[t] for t in asked]
     if args.token is not None:
         found, head = nearest(C, ids[0], args.k), f"nearest to {safe_text(repr(args.token))}"
+        if itos[ids[0]] != args.token:  # a BPE model's word, read as its token after a space
+            head += f" (the token {safe_text(repr(itos[ids[0]]))})"
     else:
         found = analogy(C, *ids, k=args.k)
         a, b, c = (safe_text(repr(t)) for t in asked)

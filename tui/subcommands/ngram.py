@@ -1,5 +1,6 @@
 """`mlp-tui ngram`: the n-gram baseline of a dataset, as JSON: add-k counts for characters
-(core.probes.ngram), interpolated modified Kneser-Ney for words of running text (core.probes.knbaseline)."""
+(core.probes.ngram), interpolated modified Kneser-Ney for words or BPE tokens of running text
+(core.probes.knbaseline)."""
 
 from __future__ import annotations
 
@@ -23,16 +24,18 @@ def add_parser(cl: CommandLine) -> None:
     p = cl.add("ngram", run, description="The n-gram baseline of a dataset, as JSON. Characters: add-k smoothed "
                "counts (k picked on dev), with the split losses, the share of dev contexts never seen in training and "
                "the table entries used. Words of running text (--format text --tokens words): interpolated modified "
-               "Kneser-Ney of order 2 to 5, with perplexity per word, bits per character and its build time.")
+               "Kneser-Ney of order 2 to 5, with perplexity per word, bits per character and its build time; BPE "
+               "tokens (--tokens bpe --bpe-vocab N) the same, per token.")
     p.add_argument("--data", default=None, metavar="PATH",
                    help="dataset (default: names; kjv with --format text)")
     for name in ("format", "tokens"):
         s = settings.BY_NAME[name]
         p.add_argument(*s.flags, dest=name, choices=s.choices, default=s.default,
                        help=f"{s.help} (default: {s.default})")
-    s = settings.BY_NAME["min_count"]
-    p.add_argument(*s.flags, dest="min_count", type=setting_type("min_count"), default=s.default, metavar="N",
-                   help=f"{s.help} (default: {s.default})")
+    for name in ("min_count", "bpe_vocab"):
+        s = settings.BY_NAME[name]
+        p.add_argument(*s.flags, dest=name, type=setting_type(name), default=s.default, metavar="N",
+                       help=f"{s.help} (default: {s.default})")
     p.add_argument("--lower", action="store_true", help=settings.BY_NAME["lower"].help)
     p.add_argument("--order", type=number(int, lambda v: lo <= v <= hi, f"from {lo} to {hi}"), default=default,
                    metavar="N", help=f"n: the next token given the previous n-1 (default: {default}, the lecture's "
@@ -47,17 +50,18 @@ def run(args: argparse.Namespace) -> int:
     from core.probes.ngram import count_model
     from core.tokens import TextOptions
 
-    options = TextOptions(args.format, args.tokens, int(args.min_count), bool(args.lower))
+    options = TextOptions(args.format, args.tokens, int(args.min_count), bool(args.lower), int(args.bpe_vocab))
     data_spec = args.data or ("kjv" if options.text else "names")
     order = args.order
-    if options.tokens == "words":
+    if options.tokens in ("words", "bpe"):
         if not options.text:
-            fail("Kneser-Ney is the baseline of running text: give --format text with --tokens words (a word list "
-                 "of words has no n-gram baseline here)")
+            fail(f"Kneser-Ney is the baseline of running text: give --format text with --tokens {options.tokens} (a "
+                 f"word list of {options.tokens} has no n-gram baseline here)")
         if not KN_ORDERS[0] <= order <= KN_ORDERS[1]:
             fail(f"argument --order: Kneser-Ney's order must be from {KN_ORDERS[0]} to {KN_ORDERS[1]}, got {order}")
         if args.k is not None:
-            fail("argument --k: add-k smoothing is the characters' baseline; words get Kneser-Ney, which has no k")
+            fail(f"argument --k: add-k smoothing is the characters' baseline; {options.tokens} get Kneser-Ney, which "
+                 "has no k")
         data = Dataset.load(data_spec, order - 1, dedupe=args.dedupe, options=options)
         out: dict[str, Any] = {"dataset": data.source, "data": options.to_dict(), **kn_report(data, order)}
     else:

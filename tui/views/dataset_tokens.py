@@ -6,6 +6,7 @@ from rich.cells import cell_len
 from rich.text import Text
 
 from core.runs.files import safe_text
+from core.tokens import BPE_MIN, SPACE_MARK
 from tui.cells import pad_cells, truncate_cells
 
 
@@ -31,6 +32,9 @@ def vocabulary_line(st: dict) -> str:
         times = "once" if o["min_count"] == 1 else f"{o['min_count']:,} times"
         return (f"vocabulary: {st['vocab_size']:,} tokens: </s> (a line end), <unk> and {words:,} words seen at least "
                 f"{times} in train, of its {st['train_types']:,} distinct words\n")
+    if o["tokens"] == "bpe":
+        return (f"vocabulary: {st['vocab_size']:,} tokens: </s> (a line end), the 256 bytes and "
+                f"{st['vocab_size'] - BPE_MIN:,} merges learned on train ({SPACE_MARK} marks a space)\n")
     return f"vocabulary: {st['vocab_size']} characters (the line end \\n one of them)\n"
 
 
@@ -76,7 +80,7 @@ def render_token_stats(st: dict, width: int) -> Text:
     for lo, hi, n in bins:
         out.append(f"{f'{lo}-{hi}' if hi > lo else str(lo):>{label_w}} {n:>7,} ")
         out.append("█" * max(1 if n else 0, round(n / most * bar_w)) + "\n", style="cyan")
-    kind = "words" if st["options"]["tokens"] == "words" else "characters"
+    kind = {"words": "words", "bpe": "tokens"}.get(st["options"]["tokens"], "characters")
     out.append(f"\nmost frequent {kind} (share of train's tokens)\n", style="dim")
     out.append(columns([f"{shown_token(t)} {share:.1%}" for t, share in st["common"]], width))
     return out

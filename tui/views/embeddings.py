@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.widgets import Static
 
 from core.config import VOWELS
+from core.tokens import SPACE_MARK
 from tui.cells import REPLACEMENT, visible
 from tui.views import ViewScreen
 from tui.views.embeddings_words import word_grid
@@ -108,6 +109,7 @@ class EmbeddingsView(ViewScreen):
     TITLE = "Embedding map"
     HINT = "each character where its embedding puts it · vowels orange, '.' magenta · esc: back"
     WORD_HINT = "the most frequent words where their embeddings put them · </s> <unk> magenta · esc: back"
+    BPE_HINT = f"the most frequent BPE tokens where their embeddings put them · {SPACE_MARK} a space · esc: back"
 
     def on_mount(self) -> None:
         info = getattr(self.app, "info", None) or {}
@@ -115,7 +117,9 @@ class EmbeddingsView(ViewScreen):
             self.set_words_title()
 
     def set_words_title(self) -> None:
-        self.query_one(".view-title", Static).update(f"[b]{self.TITLE}[/]  [dim]{self.WORD_HINT}[/]")
+        bpe = ((getattr(self.app, "info", None) or {}).get("text") or {}).get("tokens") == "bpe"
+        hint = self.BPE_HINT if bpe else self.WORD_HINT
+        self.query_one(".view-title", Static).update(f"[b]{self.TITLE}[/]  [dim]{hint}[/]")
 
     def show(self, step: int, chars: str, points: list, explained: float, axes: str, labels: list | None = None,
              vocab_size: int = 0, **_) -> None:
