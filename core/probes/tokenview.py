@@ -41,7 +41,7 @@ def token_split(data: Any, text: str) -> list[tuple[str, int]]:
     line = normalised(data, text)
     if not line:
         return []
-    if data.options.tokens == "bpe":  # wired at merge: the BPE tokenizer object (core/bpe.py)
+    if data.options.tokens == "bpe":  # the BPE tokenizer object (core.bpe.BPE)
         tok = bpe_tokenizer(data)
         return list(zip(tok.pieces(line), tok.encode(line)))
     stoi = data.vocab.stoi
@@ -61,8 +61,8 @@ def is_unknown(data: Any, token: str, ix: int) -> bool:
 
 def bpe_tokenizer(data: Any) -> Any:
     """The trained BPE tokenizer of a `--tokens bpe` dataset: encode, pieces, decode, merges(n), longest(n), size.
-    Wired at merge: the BPE branch (issue 23's tokenizer) keeps it on the dataset as `data.tokenizer`."""
-    tok = getattr(data, "tokenizer", None)  # wired at merge
+    A dataset and a checkpoint both keep it on their vocabulary (core.tokens.Vocab.bpe)."""
+    tok = getattr(data.vocab, "bpe", None)
     if tok is None:
         raise ValueError("this --tokens bpe dataset has no trained tokenizer")
     return tok
@@ -90,7 +90,7 @@ def tokenizer_summary(data: Any, longest: int = LONGEST, merges: int = MERGES) -
     o = data.options
     kind = o.tokens
     first: list[tuple[str, str]] = []
-    if kind == "bpe":  # wired at merge
+    if kind == "bpe":
         tok = bpe_tokenizer(data)
         size, long, first = int(tok.size), [str(t) for t in tok.longest(longest)], list(tok.merges(merges))
     else:

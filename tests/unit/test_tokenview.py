@@ -4,6 +4,7 @@ run.json stores (core.measures.chars_per_token)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -78,30 +79,21 @@ def test_chars_per_token_is_each_splits_characters_over_its_tokens(tmp_path):
     assert math.isnan(loss_to_bpc(1.0, 0.0))
 
 
-def test_a_bpe_branch_asks_the_tokenizer_object(tmp_path):
-    """The BPE branch (wired at merge) calls the tokenizer's pieces, encode, size, longest and merges."""
-    class Fake:
-        size = 300
-
-        def encode(self, line):
-            return [257, 258]
-
-        def pieces(self, line):
-            return ["ab", "␣c"]
-
-        def longest(self, n):
-            return ["abc"][:n]
-
-        def merges(self, n):
-            return [("a", "b"), ("ab", "c")][:n]
-
-    d = load(tmp_path, "chars")
-    d.options = TextOptions("text", "bpe", 4, False)
-    d.tokenizer = Fake()  # type: ignore[attr-defined]
-    assert tv.token_split(d, "ab c") == [("ab", 257), ("␣c", 258)]
-    s = tv.tokenizer_summary(d, merges=1)
-    assert s["size"] == 300 and s["longest"] == ["abc"] and s["merges"] == [("a", "b")]
-    del d.tokenizer
+def test_a_bpe_dataset_is_split_by_its_own_tokenizer(tmp_path):
+    """The BPE branch reads the dataset's trained tokenizer (core.bpe.BPE on the vocabulary): its display pieces
+    with their ids, which decode back to the line; the summary's size, longest tokens and first merges are its."""
+    pytest.importorskip("tokenizers")
+    path = tmp_path / "t.txt"
+    path.write_text("\n".join(LINES) + "\n", encoding="utf-8")
+    d = Dataset.load(path, 2, options=TextOptions("text", "bpe", 4, False, 270))
+    bpe = d.vocab.bpe
+    split = tv.token_split(d, "the  cat sat")
+    assert [t for t, _ in split] == bpe.pieces("the cat sat") and len(split) < len("the cat sat")  # merged
+    assert bpe.decode([i for _, i in split]) == "the cat sat"
+    s = tv.tokenizer_summary(d, merges=2)
+    assert s["size"] == bpe.size == len(d.vocab) and s["merges"] == bpe.merges(2) and len(s["merges"]) == 2
+    assert s["longest"] == bpe.longest(len(s["longest"]))
+    d.vocab = dataclasses.replace(d.vocab, bpe=None)
     with pytest.raises(ValueError, match="no trained tokenizer"):
         tv.token_split(d, "ab")
 

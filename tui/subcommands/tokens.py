@@ -80,8 +80,7 @@ def _from_checkpoint(path: Any) -> Any:
     from core.runs.folder import checkpoint_path
 
     ckpt = load_checkpoint(checkpoint_path(path))
-    return SimpleNamespace(options=ckpt.options, vocab=ckpt.vocab,
-                           tokenizer=getattr(ckpt, "tokenizer", None))  # wired at merge: a BPE checkpoint's
+    return SimpleNamespace(options=ckpt.options, vocab=ckpt.vocab)  # a BPE checkpoint's tokenizer: ckpt.vocab.bpe
 
 
 def _from_data(args: argparse.Namespace) -> Any:
