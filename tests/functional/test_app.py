@@ -411,6 +411,34 @@ async def test_the_status_line_wraps_whole_at_80x24(harness: Harness) -> None:
 
 
 @pytest.mark.slow
+async def test_the_status_line_lays_the_screen_out_only_when_its_lines_change(harness: Harness, monkeypatch) -> None:
+    """It changes ten times a second while training, and a layout of the whole screen each time cost the UI ~0.06 of
+    a core: it asks for one only when its text takes another number of lines (it wraps at 80 columns)."""
+    from tui.panes.status import StatusLine
+
+    app = harness.app(n_hidden=32)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await running(pilot, harness, min_step=50)
+        status = app.query_one(StatusLine)
+        asked: list[bool] = []
+        update = status.update
+
+        def recorded(markup: str, *, layout: bool = True) -> None:
+            asked.append(layout)
+            update(markup, layout=layout)
+
+        monkeypatch.setattr(status, "update", recorded)
+        await pilot.pause(1.5)
+        assert len(asked) >= 5 and not any(asked), asked  # the step changed; the line stayed one line
+        status.show(app.snapshot, "running and a long message that cannot fit on one line at eighty columns", 1.0)
+        assert asked[-1] is True and status.rows == 2
+        at = len(asked)
+        await pilot.pause(0.5)  # the next polls: one line again, laid out once
+        assert asked[at] is True and len(asked) > at + 1 and not any(asked[at + 1:]), asked[at:]
+        assert status.rows == 1 and status.size.height == 1
+
+
+@pytest.mark.slow
 async def test_a_costly_models_first_losses_are_labelled_samples_and_full_later(harness: Harness, monkeypatch) -> None:
     """The split pane marks a costly model's first evaluation (core.engine.policy: FIRST_SPLIT_WORK) as samples,
     dev*, test* and train*, says dev and test come in full next, and drops the marks once they are in full."""
