@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -21,7 +22,7 @@ import torch.nn.functional as F
 
 from core.config import EVAL_ROWS, MLPConfig
 
-__all__ = ["MLP", "MLPConfig", "dense_w1", "evaluating", "fold", "member_w1", "split_loss", "unfold"]
+__all__ = ["MLP", "MLPConfig", "dense_w1", "evaluating", "fold", "member_w1", "row_macs", "split_loss", "unfold"]
 
 BN_EPS = 1e-5
 BN_MOMENTUM = 0.01  # running statistics follow the last ~100 batches (the lecture uses 0.001)
@@ -182,17 +183,47 @@ def evaluating(model: nn.Module) -> Iterator[None]:
         model.train(was_training)
 
 
+def row_macs(config: MLPConfig) -> int:
+    """Multiply-adds of one row's forward pass as split_loss computes it: what an evaluation costs per row (an
+    ensemble's hidden layer is its members' blocks of W1, 1/K of the dense product)."""
+    layers = config.plan()
+    macs = sum(layer.rows * layer.fan_in * layer.width for layer in layers)
+    if config.members > 1:
+        first = layers[0]
+        macs -= first.rows * first.fan_in * first.width * (config.members - 1) // config.members
+    if config.direct:
+        macs += config.block_size * config.n_embd * config.vocab_size
+    return macs
+
+
 @torch.no_grad()
-def split_loss(model: MLP, X: torch.Tensor, Y: torch.Tensor, batch: int | None = None) -> float:
-    """Mean cross-entropy (nats) over a whole split, in chunks (eval_rows) to stay cache-friendly."""
+def split_loss(model: MLP, X: torch.Tensor, Y: torch.Tensor, batch: int | None = None, threads: int = 1) -> float:
+    """Mean cross-entropy (nats) over a whole split, in chunks (eval_rows) to stay cache-friendly.
+
+    `threads`: the cores the run trains on. An ensemble's chunks are then shared out among that many threads
+    (up to its members; torch keeps to one thread in each, as its members' training does); the chunks' sums
+    are added in order, so the loss is the same to the bit on any number. Another model evaluates on the
+    calling thread, with the torch threads its training set."""
     if len(Y) == 0:
         return float("nan")
     batch = batch or eval_rows(model.config)
-    total = 0.0
+
+    def chunk_sum(i: int) -> float:
+        with torch.no_grad():  # (a thread of the pool does not inherit the caller's no_grad)
+            logits, _ = model(X[i : i + batch])  # (batch, vocab_size)
+            return F.cross_entropy(logits, Y[i : i + batch], reduction="sum").item()
+
+    starts = range(0, len(Y), batch)
+    n = min(threads, model.config.members, len(starts)) if model.config.members > 1 else 1
     with evaluating(model):  # batch norm: running statistics, and evaluation never moves them
-        for i in range(0, len(Y), batch):
-            logits, _ = model(X[i : i + batch])
-            total += F.cross_entropy(logits, Y[i : i + batch], reduction="sum").item()
+        if n > 1:
+            with ThreadPoolExecutor(n, thread_name_prefix="mlp-tui-eval") as pool:
+                sums = list(pool.map(chunk_sum, starts))
+        else:
+            sums = [chunk_sum(i) for i in starts]
+    total = 0.0
+    for part in sums:  # in the chunks' order, whatever the threads
+        total += part
     return total / len(Y)
 
 

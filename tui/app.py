@@ -209,7 +209,7 @@ class MLPApp(TrainingEvents, CompareRuns, Lifecycle, App[None]):
 
     def plot_tick(self) -> None:
         if not self._quitting and self.is_running:
-            self.main_screen.query_one(LossPlot).redraw()
+            self.main_screen.query_one(LossPlot).tick()
 
     # ---- what the panes say ----
     def on_live_change(self, event: LiveChange) -> None:

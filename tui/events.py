@@ -15,8 +15,9 @@ from core import settings
 from core.link import protocol as P
 from core.milestones import milestones_for
 from core.status import Status
+from tui.hosting import holds_every_core
 from tui.panes.controls import ControlsPane
-from tui.panes.plot import LossPlot
+from tui.panes.plot import BUSY_REDRAW, LossPlot
 from tui.panes.samples import SamplesPane
 from tui.panes.splits import SplitLosses
 from tui.views import ViewScreen
@@ -122,6 +123,8 @@ class TrainingEvents:
         self.frames += 1
         plot = self.main_screen.query_one(LossPlot)
         plot.set_curve(plot_steps, plot_vals)
+        busy = self.status == Status.RUNNING and holds_every_core(snapshot.get("cores", 1))
+        plot.every = BUSY_REDRAW if busy else 0.0
         if self.info:
             plot.set_marks(self.info["train"]["decay_at"], snapshot["total_steps"])
 

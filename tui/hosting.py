@@ -18,3 +18,9 @@ def core_budget() -> int:
     """The cores the app's training process may use: one when served, else the cores here (an ensemble's
     members then train a core each, up to these: core.kernels.threads.training_threads)."""
     return 1 if served() else os.cpu_count() or 1
+
+
+def holds_every_core(cores: int) -> bool:
+    """Whether a training process on `cores` cores leaves none here to the UI (a lone app's ensemble, its members a
+    core each): the UI's drawing then takes its time from the members, so the plot redraws less often."""
+    return cores >= (os.cpu_count() or 1)

@@ -55,13 +55,15 @@ class LossHistory:
         return steps, self.values[: self.n].clone()
 
     def downsample(self, width: int, start: int = 0) -> tuple[list[float], list[float]]:
-        """At most `width` bucket means of the history from step `start` on, for a plot."""
-        steps, vals = self.series()
-        keep = steps >= start
-        steps, vals = steps[keep], vals[keep]
+        """At most `width` bucket means of the history from step `start` on, for a plot.
+
+        Read in place (bucket i's step is (i + 1) * stride - 1): the app asks ten times a second, and copying a
+        full history (series) took ~25 ms each time, a quarter of the training process's time."""
+        first = max(0, -(-(start + 1) // self.stride) - 1)  # the first bucket whose step is >= start
+        vals = self.values[first : self.n]  # (m,) a view
         if len(vals) > width > 0:
             k = -(-len(vals) // width)  # ceil
             drop = len(vals) % k  # the oldest few, so the newest bucket is always shown
-            steps = steps[drop:].view(-1, k)[:, -1]
-            vals = vals[drop:].view(-1, k).mean(1)
-        return steps.tolist(), vals.tolist()
+            lasts = range(first + drop + k - 1, self.n, k)  # each group's last bucket
+            return [(i + 1) * self.stride - 1 for i in lasts], vals[drop:].view(-1, k).mean(1).tolist()
+        return [(i + 1) * self.stride - 1 for i in range(first, self.n)], vals.tolist()

@@ -6,8 +6,10 @@ the policy that used to differ between the two front ends:
   evaluation would take more than EVAL_SHARE of the training time), the train split in full
   when that fits in EVAL_BUDGET of the training time, else on a fixed sample (scheduled evaluations);
   at the start dev and test in full and train on the sample, so that training starts at once (the `best`
-  ensemble's full train split took ~5 s), the full pass coming when the budget allows; all three in full
-  at a pause, on request and at the end (unscheduled);
+  ensemble's full train split took ~5 s), the full pass coming when the budget allows, and a costly model's
+  splits on smaller samples (FIRST_SPLIT_WORK: `best`'s dev and test took 2.7 s), in full from the next
+  scheduled evaluation; all three in full at a pause, on request and at the end (unscheduled); an
+  ensemble evaluates on its members' cores;
 - samples every SAMPLE_INTERVAL seconds (fixed seed, so you watch the same draws improve);
 - saving: the writer flushes every second and checkpoints every few seconds; a full disk stops the
   saving, never the training;
@@ -31,6 +33,7 @@ from core.engine.policy import (
     EVAL_INTERVAL,
     EVAL_MAX_INTERVAL,
     EVAL_SHARE,
+    FIRST_SPLIT_WORK,
     LARGE_SAMPLE_MIN,
     LARGE_SPLIT_WORK,
     SAMPLE_INTERVAL,
@@ -72,6 +75,9 @@ class Session:
         if self.large["train"] or not d.options.plain:  # running text in order: the first rows are one book
             self._train_sample = _spread(d.X["train"], d.Y["train"], rows if self.large["train"] else
                                          TRAIN_SAMPLE_ROWS)
+        # the first evaluation's samples of a costly model's splits (core.engine.policy: FIRST_SPLIT_WORK)
+        self._first = first_samples(trainer.model_config, {s: (d.X[s], d.Y[s]) for s in ("dev", "test")
+                                                           if not self.large[s]} | {"train": self._train_sample})
         self._train_words: set[str] | None = None
         self.on_full: Callable[[], None] | None = None  # called after each full evaluation (the app's mixture)
         if writer is not None:
@@ -197,39 +203,40 @@ class Session:
 
     # ---- the policy's parts ----
     def first_evaluation(self) -> dict[str, float]:
-        """The losses before the first step (of a new model, or a run continued): train on its sample, the full
-        pass later within the budget, so that training starts at once (core.engine.policy: EVAL_BUDGET). Large
-        dev and test splits (words of running text) are read on their samples, as scheduled evaluations read them:
-        their full pass took minutes at |V| in the thousands."""
+        """The losses before the first step (of a new model, or a run continued), cheap so that training starts at
+        once: train on its sample, the full pass later within the budget (core.engine.policy: EVAL_BUDGET); large
+        dev and test splits (words of running text) on their samples, as scheduled evaluations read them (their
+        full pass took minutes at |V| in the thousands); a costly model's splits on smaller fixed samples, dev and
+        test in full from the next scheduled evaluation (FIRST_SPLIT_WORK: the `best` ensemble's took 2.7 s)."""
         return self.evaluate(full=False, first=True)
 
     def evaluate(self, full: bool, scheduled: bool = False, first: bool = False) -> dict[str, float]:
-        """dev and test in full (large ones on their samples when scheduled or `first`); train in full if `full`
-        or the budget allows, else on the fixed sample.
+        """dev and test in full (large ones on their samples when scheduled or `first`, a costly model's on its
+        first samples when `first`); train in full if `full` or the budget allows, else on the fixed sample.
 
         Scheduled evaluations count against the budget and the time budget of --minutes (they spend
         wall time); the ones at start, pause, end and on request cost no training time."""
-        from core.model import split_loss
-
         tr = self.trainer
         t0, cpu0 = time.perf_counter(), time.process_time()
         sampled = scheduled or first
-        held = "sample" if sampled and self._samples else "full"  # dev and test: their samples if large
-        losses = {s: split_loss(tr.model, *(self._samples[s] if held == "sample" and s in self._samples
-                                            else (tr.data.X[s], tr.data.Y[s]))) for s in ("dev", "test")}
+        read = {s: self._held_rows(s, sampled, first) for s in ("dev", "test")}
+        losses = {s: self._loss(*rows) for s, (rows, _) in read.items()}
+        held = max((how for _, how in read.values()), key=("full", "first", "sample").index)  # dev*, test*: either
         cost = self.train_full_cost
         budget_ok = cost is not None and self.eval_time + cost <= EVAL_BUDGET * max(tr.elapsed, 1e-9)
         t1 = time.perf_counter()
-        if (full or budget_ok) and not self.large["train"]:
-            losses["train"] = split_loss(tr.model, tr.data.X["train"], tr.data.Y["train"])
+        if (full or budget_ok) and not self.large["train"] and not first:
+            losses["train"] = self._loss(tr.data.X["train"], tr.data.Y["train"])
             self.train_full_cost = time.perf_counter() - t1
             coverage = "full"
         else:
-            losses["train"] = split_loss(tr.model, *self._train_sample)
+            rows = self._first.get("train", self._train_sample) if first else self._train_sample
+            losses["train"] = self._loss(*rows)
             if cost is None:  # not timed yet: the sample's time, scaled to the split
-                self.train_full_cost = (time.perf_counter() - t1) * len(tr.data.Y["train"]) / len(self._train_sample[1])
+                self.train_full_cost = (time.perf_counter() - t1) * len(tr.data.Y["train"]) / len(rows[1])
             coverage = "sample"
-        tr.record_eval(losses, best=sampled or not self.large["dev"])  # the best is of the scheduled measure
+        # the best is of the scheduled measure: a large dev split's sample, else all of it
+        tr.record_eval(losses, best=(sampled or not self.large["dev"]) and read["dev"][1] != "first")
         self._logged(lambda w: w.log_eval(tr.step, losses, tr.elapsed))
         if scheduled:
             spent = time.perf_counter() - t0
@@ -244,6 +251,22 @@ class Session:
         if full and self.on_full is not None:
             self.on_full()
         return losses
+
+    def _held_rows(self, split: str, sampled: bool, first: bool) -> tuple[tuple[Any, Any], str]:
+        """The rows of dev or test an evaluation reads, and what they are: "full", "sample" (a large split's,
+        when `sampled`) or "first" (a costly model's first evaluation)."""
+        d = self.trainer.data
+        if sampled and split in self._samples:
+            return self._samples[split], "sample"
+        if first and split in self._first:
+            return self._first[split], "first"
+        return (d.X[split], d.Y[split]), "full"
+
+    def _loss(self, X: Any, Y: Any) -> float:
+        """The model's mean loss on these rows, on the cores it trains on (the same to the bit on any number)."""
+        from core.model import split_loss
+
+        return split_loss(self.trainer.model, X, Y, threads=self.trainer.threads)
 
     def train_words(self) -> set[str]:
         if self._train_words is None:
@@ -316,6 +339,15 @@ def large_sample_rows(vocab_size: int) -> int:
     """Rows of a large split's fixed sample: LARGE_SPLIT_WORK over the vocabulary (a scheduled evaluation of
     three samples then costs what three splits of names do), at least LARGE_SAMPLE_MIN, at most TRAIN_SAMPLE_ROWS."""
     return max(LARGE_SAMPLE_MIN, min(TRAIN_SAMPLE_ROWS, LARGE_SPLIT_WORK // 5 // max(1, vocab_size)))
+
+
+def first_samples(config: Any, splits: dict[str, tuple[Any, Any]]) -> dict[str, tuple[Any, Any]]:
+    """The fixed samples a model's first evaluation reads instead of these splits: each split that costs more than
+    FIRST_SPLIT_WORK multiply-adds (core.engine.policy), cut to that much, spread over it."""
+    from core.model import row_macs
+
+    rows = max(1, FIRST_SPLIT_WORK // row_macs(config))
+    return {s: _spread(X, Y, rows) for s, (X, Y) in splits.items() if len(Y) > rows}
 
 
 def _spread(X: Any, Y: Any, rows: int) -> tuple[Any, Any]:

@@ -292,7 +292,7 @@ class Trainer(KeptWeights):
         """
         if self._ref_loss is None:
             X, Y = self.data.X["train"][:4096], self.data.Y["train"][:4096]
-            self._ref_loss = split_loss(self.model, X, Y)
+            self._ref_loss = split_loss(self.model, X, Y, threads=self.threads)  # the same on any number
         return 2 * min(self._ref_loss, self._best_chunk) + 1
 
     def _rollback(self, losses: torch.Tensor, limit: float, lr: float) -> None:

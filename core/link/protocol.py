@@ -21,7 +21,7 @@ Events come back, at most ~10 frames a second and a few others between chunks:
   Ready(...)              a new model: dataset, vocabulary, configs, step, run (a loaded run's history)
   RunFolder(path, saved_step)  where the run is kept (path None: not saved)
   Frame(snapshot, plot_steps, plot_vals)  a Snapshot (its status is a core.status.Status) and the curve
-  Evaluated(step, losses, train_coverage, best_dev, best_dev_step, held_coverage)  "full" or "sample" each
+  Evaluated(step, losses, train_coverage, best_dev, best_dev_step, held_coverage)  "full" or "sample" ("first")
   Samples(step, names, prompt, cut), Diverged(message, step), Done(step, message, kept), Saved(path, step)
   PromptSet(text, shown, note, error)  the prompt as the model reads it (its tokens), or why it was refused
   Counts(order, k, losses, unseen_dev, used, table)  the counting baseline, for the split pane
@@ -258,7 +258,8 @@ class Evaluated:
     train_coverage: str  # how much of the train split its loss is of: "full", or "sample" (the fixed 20K rows)
     best_dev: float
     best_dev_step: int
-    held_coverage: str = "full"  # dev and test: "full", or "sample" (fixed rows of a large split, core.engine.policy)
+    held_coverage: str = "full"  # dev and test: "full", "sample" (fixed rows of a large split, core.engine.policy)
+    # or "first" (fixed rows of a costly model's splits at its first evaluation: FIRST_SPLIT_WORK)
 
 
 @dataclass(frozen=True)

@@ -243,8 +243,8 @@ class Pump:
             words = self.session.train_words()
             names = [str(n) for n in samples[-1]["names"]]
             self.send(P.Samples(samples[-1]["step"], [(n, n in words) for n in names]))
-        self.session.evaluate(full=True)
-        if self.watch:
+        self.session.first_evaluation()  # as a new model's: large or costly splits on samples (dev*), the full
+        if self.watch:  # splits at the next scheduled evaluation, a pause, `e` or the end (on kjv words: minutes)
             self.views(force=True)
         self.frame(force=True)  # a loaded run waits for space (or says it is done)
 

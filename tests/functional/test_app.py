@@ -411,6 +411,58 @@ async def test_the_status_line_wraps_whole_at_80x24(harness: Harness) -> None:
 
 
 @pytest.mark.slow
+async def test_the_status_line_lays_the_screen_out_only_when_its_lines_change(harness: Harness, monkeypatch) -> None:
+    """It changes ten times a second while training, and a layout of the whole screen each time cost the UI ~0.06 of
+    a core: it asks for one only when its text takes another number of lines (it wraps at 80 columns)."""
+    from tui.panes.status import StatusLine
+
+    app = harness.app(n_hidden=32)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await running(pilot, harness, min_step=50)
+        status = app.query_one(StatusLine)
+        asked: list[bool] = []
+        update = status.update
+
+        def recorded(markup: str, *, layout: bool = True) -> None:
+            asked.append(layout)
+            update(markup, layout=layout)
+
+        monkeypatch.setattr(status, "update", recorded)
+        await pilot.pause(1.5)
+        assert len(asked) >= 5 and not any(asked), asked  # the step changed; the line stayed one line
+        status.show(app.snapshot, "running and a long message that cannot fit on one line at eighty columns", 1.0)
+        assert asked[-1] is True and status.rows == 2
+        at = len(asked)
+        await pilot.pause(0.5)  # the next polls: one line again, laid out once
+        assert asked[at] is True and len(asked) > at + 1 and not any(asked[at + 1:]), asked[at:]
+        assert status.rows == 1 and status.size.height == 1
+
+
+@pytest.mark.slow
+async def test_a_costly_models_first_losses_are_labelled_samples_and_full_later(harness: Harness, monkeypatch) -> None:
+    """The split pane marks a costly model's first evaluation (core.engine.policy: FIRST_SPLIT_WORK) as samples,
+    dev*, test* and train*, says dev and test come in full next, and drops the marks once they are in full."""
+    import core.engine.session
+
+    monkeypatch.setattr(core.engine.session, "FIRST_SPLIT_WORK", 1)  # every split costly: samples of one row
+    monkeypatch.setattr(core.engine.session, "EVAL_INTERVAL", 1e9)  # nothing scheduled: the first losses stay
+    app = harness.app(hidden=32, members=2)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await running(pilot, harness, min_step=50)
+        splits = app.query_one(SplitLosses)
+        await until(pilot, lambda: bool(splits.history), what="the first evaluation")
+        await pilot.pause(0.3)
+        text = words_of(app, "#splits")
+        assert splits.history[-1][0] == 0 and "train* " in text and "dev* " in text and "test* " in text, text
+        assert "* on fixed samples, so that training starts at once; in full from the next evaluation" in text, text
+        await pause_app(pilot)
+        await until(pilot, lambda: splits.history[-1][0] == harness.trainer.step, what="the evaluation at pause")
+        await pilot.pause(0.3)
+        text = words_of(app, "#splits")
+        assert "dev* " not in text and "test* " not in text and "in full from the next" not in text, text
+
+
+@pytest.mark.slow
 async def test_an_ensembles_split_losses_and_plot_are_on_one_footing(harness: Harness) -> None:
     """An ensemble's train, dev and test are its averaged logits' (the split pane says so); the plot labels its line
     the members' mean and draws the evaluated train losses beside dev, both the ensemble's."""

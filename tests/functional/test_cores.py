@@ -57,6 +57,7 @@ async def test_a_single_model_shows_one_core_in_a_lone_app(harness: Harness, mon
         await until(pilot, lambda: "core" in text_of(app, "#status"), what="the cores in the status line")
         assert cores_shown(app) == 1 and "on 1 core │" in text_of(app, "#status")
         assert app.query_one("#status").size.height == 1  # at 80 columns the lr gives way (it is in the form)
+        assert app.query_one("#plot").every == 0.0  # the UI has a core of its own: the plot redraws at its rate
 
 
 @pytest.mark.slow
@@ -77,3 +78,36 @@ def test_a_sweeps_ensemble_trials_keep_to_one_core(tmp_path, words_file, monkeyp
     worker_main(WorkerJob("s", url, base, parse_space("lr"), Budget(steps=300), 1, None, str(tmp_path / "runs")))
     assert [t.state.name for t in load_study("s", url).get_trials()] == ["COMPLETE"]
     assert used and set(used) == {1} and seen and set(seen) == {1}  # the snapshots the status line would draw
+
+
+@pytest.mark.slow
+async def test_while_an_ensemble_holds_every_core_the_plot_redraws_once_a_second(harness: Harness,
+                                                                                  monkeypatch) -> None:
+    """The UI's drawing takes its time from the members when they train on every core (four plot redraws a second
+    at 160x48 took a tenth of a core): the timer then redraws the plot once a second; paused, at its own rate."""
+    import time
+
+    from tui import hosting
+    from tui.panes.plot import BUSY_REDRAW, LossPlot
+
+    monkeypatch.delenv("TEXTUAL_DRIVER", raising=False)
+    monkeypatch.setattr(hosting.os, "cpu_count", lambda: 2)  # a 2-core machine: the members take both
+    app = harness.app(**ENSEMBLE)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await running(pilot, harness, min_step=50)
+        plot = app.query_one(LossPlot)
+        await until(pilot, lambda: plot.every == BUSY_REDRAW, what="the plot to slow down")
+        drawn: list[float] = []
+        redraw = plot.redraw
+
+        def counted() -> None:
+            drawn.append(time.monotonic())
+            redraw()
+
+        monkeypatch.setattr(plot, "redraw", counted)
+        await pilot.pause(3.5)
+        assert 2 <= len(drawn) <= 4, drawn  # at the timer's 4 a second: 14
+        assert all(b - a >= BUSY_REDRAW for a, b in zip(drawn, drawn[1:])), drawn
+        assert cores_shown(app) == 2
+        await pilot.press("space")
+        await until(pilot, lambda: app.status == "paused" and plot.every == 0.0, what="paused: drawn at once")

@@ -11,13 +11,19 @@ from apphelpers import Harness, until
 from conftest import run_cli
 
 from core.engine.session import Session
-from core.runs.folder import read_info, read_losses
+from core.runs.folder import read_evals, read_info, read_losses
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("members", [1, 2])  # an ensemble's members train on a core each in both (test_cores.py)
-async def test_the_app_and_the_cli_train_the_same_losses_bit_for_bit(harness: Harness, capsys, tmp_path,
-                                                                     members: int) -> None:
+@pytest.mark.parametrize(("members", "costly"), [(1, False), (2, False), (2, True)])  # an ensemble's members train
+async def test_the_app_and_the_cli_train_the_same_losses_bit_for_bit(harness: Harness, capsys, tmp_path, monkeypatch,
+                                                                     members: int, costly: bool) -> None:
+    """Costly: the first evaluation reads samples (core.engine.policy: FIRST_SPLIT_WORK), as `best`'s does; its
+    cores are a core per member in both (test_cores.py), and its losses are the same in both too."""
+    if costly:
+        import core.engine.session
+
+        monkeypatch.setattr(core.engine.session, "FIRST_SPLIT_WORK", 1)  # every split: a sample of one row
     out = tmp_path / "cli-run"
     settings = ["--n-hidden", "32", "--steps", "3000", "--seed", "7", "--optimizer", "adamw", "--lr", "0.01",
                 "--dropout", "0.1", "--schedule", "cosine", "--members", str(members), "--n-embd", "8"]
@@ -32,6 +38,9 @@ async def test_the_app_and_the_cli_train_the_same_losses_bit_for_bit(harness: Ha
     assert len(cli) == len(ours) == 3000
     assert cli.tobytes() == ours.tobytes()  # every step's loss, to the bit
     assert read_info(run)["status"] == read_info(out)["status"] == "done"
+    first = [{k: v for k, v in read_evals(path)[0].items() if k != "seconds"} for path in (out, run)]
+    assert first[0] == first[1] and first[0]["step"] == 0  # the same first losses, on samples if costly
+    assert json.loads((out / "metrics.json").read_text())["dev_loss"] == read_evals(out)[-1]["dev"]  # the end's: full
 
 
 def _overfitting_args(words: Path) -> list[str]:

@@ -21,3 +21,12 @@ def test_a_served_app_keeps_to_one_core_and_a_lone_one_may_use_them_all(monkeypa
     assert not served() and core_budget() == (os.cpu_count() or 1)
     monkeypatch.setenv("TEXTUAL_DRIVER", "textual.drivers.web_driver:WebDriver")
     assert served() and core_budget() == 1
+
+
+def test_the_ui_draws_less_often_only_when_training_holds_every_core(monkeypatch):
+    """A lone app's ensemble trains a member on each core, and the UI's drawing then takes its time from them."""
+    from tui import hosting
+
+    monkeypatch.setattr(hosting.os, "cpu_count", lambda: 2)
+    assert hosting.holds_every_core(2) and hosting.holds_every_core(4)
+    assert not hosting.holds_every_core(1)  # one model, or a served app: the UI has a core of its own

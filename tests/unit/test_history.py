@@ -109,3 +109,30 @@ def test_downsample_after_compaction_keeps_the_newest_bucket():
     steps, _ = h.series()
     ds, _ = h.downsample(5)
     assert len(ds) <= 5 and ds[-1] == int(steps[-1])
+
+
+def test_downsample_reads_in_place_what_the_series_holds():
+    """downsample works on the stored buckets in place (the app asks ten times a second, and a full history's copy
+    took ~25 ms): the same points as grouping series() from the start step, after any appends and compactions."""
+    import random
+
+    def from_series(h: LossHistory, width: int, start: int) -> tuple[list[float], list[float]]:
+        steps, vals = h.series()
+        keep = steps >= start
+        steps, vals = steps[keep], vals[keep]
+        if len(vals) > width > 0:
+            k = -(-len(vals) // width)
+            drop = len(vals) % k
+            steps, vals = steps[drop:].view(-1, k)[:, -1], vals[drop:].view(-1, k).mean(1)
+        return steps.tolist(), vals.tolist()
+
+    rng = random.Random(1)
+    g = torch.Generator().manual_seed(1)
+    for capacity in (8, 64, 1024):
+        h = LossHistory(capacity)
+        for _ in range(120):
+            h.append(torch.rand(rng.randint(1, 50), generator=g))
+            for width in (0, 1, 3, 10, 50, 5000):
+                for start in (0, 1, 5, rng.randint(0, h.steps + 10), h.steps, h.steps + 5):
+                    assert h.downsample(width, start) == from_series(h, width, start), (capacity, width, start)
+        assert h.stride > 1 or capacity == 1024

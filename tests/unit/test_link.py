@@ -116,3 +116,32 @@ def test_a_ui_that_stops_reading_does_not_make_the_training_process_grow(tmp_pat
     w.give_up = lambda: True
     w.close_run()  # saves, though its events cannot be sent
     assert list((tmp_path / "runs").glob("*/model.pt"))  # (the transports' queues: tests/functional/test_link.py)
+
+
+def test_continuing_a_run_evaluates_it_as_a_new_model_is_at_its_first_step(run_copy, monkeypatch):
+    """The app's Load reads dev and test by the first evaluation's rule (on samples where that is costly: a
+    kjv word model's full pass took minutes before the run showed), not in full; they are full at `e` or a pause."""
+    import queue
+
+    import core.engine.session
+    from core.link.pump import Pump
+    from core.model import row_macs, split_loss
+    from core.runs.folder import read_evals
+
+    _, run = run_copy
+    before = read_evals(run)
+    out: queue.Queue = queue.Queue()
+    pump = Pump(out)
+    monkeypatch.setattr(core.engine.session, "FIRST_SPLIT_WORK", 0)  # every split costly: samples of one row
+    pump.load(str(run))
+    tr = pump.trainer
+    assert row_macs(tr.model_config) > 0
+    (first,) = [m for m in (out.get_nowait() for _ in range(out.qsize())) if isinstance(m, P.Evaluated)]
+    assert first.held_coverage == "first" and first.train_coverage == "sample" and first.step == tr.step
+    d = tr.data
+    assert first.losses["dev"] == split_loss(tr.model, d.X["dev"][:1], d.Y["dev"][:1])  # its first row
+    assert read_evals(run) == before  # its line at that step is there from before the stop
+    pump.handle(P.EvaluateNow())
+    (full,) = [m for m in (out.get_nowait() for _ in range(out.qsize())) if isinstance(m, P.Evaluated)]
+    assert full.held_coverage == "full" and full.losses["dev"] == split_loss(tr.model, d.X["dev"], d.Y["dev"])
+    pump.close_run()

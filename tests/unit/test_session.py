@@ -173,3 +173,71 @@ def test_the_first_evaluation_of_large_splits_reads_their_samples(tmp_path, monk
     assert tr.best_dev == losses["dev"]
     s.evaluate(full=True)  # a pause or the end: in full, and not the best's measure
     assert events[-1].held_coverage == "full" and tr.best_dev == losses["dev"]
+
+
+def test_a_costly_models_first_evaluation_reads_samples_and_the_next_reads_in_full(small_data, monkeypatch):
+    """Training starts at once for a costly model too (the `best` ensemble's dev + test in full took 2.7 s before
+    its first step): its first evaluation reads each split on a fixed sample spread over it, labelled "first",
+    keeps no best dev from it, and the next scheduled evaluation reads dev and test in full."""
+    import torch
+    from conftest import small_trainer
+
+    import core.engine.session
+    from core.link import protocol as P
+    from core.model import row_macs, split_loss
+
+    tr = small_trainer(small_data, steps=10**9)
+    monkeypatch.setattr(core.engine.session, "FIRST_SPLIT_WORK", 30 * row_macs(tr.model_config))  # 30 rows a split
+    events: list = []
+    s = Session(tr, emit=lambda e: events.append(e) if isinstance(e, P.Evaluated) else None)
+    losses = s.first_evaluation()
+    assert events[-1].held_coverage == "first" and events[-1].train_coverage == "sample"
+    for split in ("dev", "test"):
+        X, Y = small_data.X[split], small_data.Y[split]
+        ix = torch.linspace(0, len(Y) - 1, 30).long()  # (30,) spread over the split
+        assert len(Y) > 30 and losses[split] == split_loss(tr.model, X[ix], Y[ix])
+        assert losses[split] != split_loss(tr.model, X, Y)
+    assert tr.best_dev == float("inf") and tr.best_dev_step == -1  # not the measure the best is kept by
+    s.resume()
+    s.step()
+    losses = s.evaluate(full=False, scheduled=True)
+    assert events[-1].held_coverage == "full"
+    assert losses["dev"] == split_loss(tr.model, small_data.X["dev"], small_data.Y["dev"]) == tr.best_dev
+
+
+def test_every_preset_but_best_reads_dev_and_test_in_full_at_the_start(names_data):
+    """FIRST_SPLIT_WORK is set so that only the `best` ensemble's first evaluation samples dev and test on the
+    built-in names: the others' first losses stay the full splits' (and their first steps were under 1.5 s)."""
+    from dataclasses import replace
+
+    from core import settings
+    from core.config import MLPConfig
+    from core.engine.session import first_samples
+    from core.model import row_macs
+
+    held = {s: (names_data.X[s], names_data.Y[s]) for s in ("dev", "test")}
+    sampled = {}
+    for name in settings.PRESETS:
+        if name == "bengio":  # words of running text: its large splits have samples of their own
+            continue
+        mc = replace(MLPConfig(**settings.values_for("model", settings.resolve({"data": "names"}, name))),
+                     vocab_size=len(names_data.vocab))
+        sampled[name] = sorted(first_samples(mc, held))
+    assert sampled.pop("best") == ["dev", "test"] and all(v == [] for v in sampled.values()), sampled
+    best = replace(MLPConfig(**settings.values_for("model", settings.resolve({"data": "names"}, "best"))),
+                   vocab_size=27)
+    assert row_macs(best) == 4 * (12 * 24 * 512) + 2048 * 27  # the members' blocks of W1, not the dense product
+
+
+def test_an_ensembles_loss_is_the_same_to_the_bit_on_any_number_of_threads(small_data):
+    """An ensemble evaluates on the cores its members train on, its chunks' sums added in order: the loss does not
+    depend on the threads (the app and `train` may run on different counts)."""
+    from core.engine.train import TrainConfig, Trainer
+    from core.model import MLPConfig, split_loss
+
+    tr = Trainer(small_data, MLPConfig(n_embd=8, n_hidden=32, members=2), TrainConfig(steps=10))
+    X, Y = small_data.X["train"], small_data.Y["train"]
+    one = split_loss(tr.model, X, Y, batch=64)
+    assert len(Y) > 4 * 64
+    assert all(split_loss(tr.model, X, Y, batch=64, threads=n) == one for n in (2, 3, 8))
+    assert tr.model.training  # its mode is given back

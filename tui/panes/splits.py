@@ -32,7 +32,7 @@ class SplitLosses(Static):
     def __init__(self, **kwargs) -> None:
         super().__init__("[dim]waiting for the first evaluation…[/]", **kwargs)
         self.history: list[tuple[int, dict[str, float], str]] = []  # (step, losses, train coverage)
-        self.held = "full"  # the latest evaluation's dev and test: "full", or "sample" (a large split's)
+        self.held = "full"  # the latest evaluation's dev and test: "full", "sample" (a large split's) or "first"
         self.best: tuple[float, int] = (math.inf, -1)
         self.counts: Any = None  # core.link.protocol.Counts (or KneserNey, a word model's) of the loaded data
         self.mixture: Any = None  # core.link.protocol.Mixed: the MLP mixed with KneserNey at the last full evaluation
@@ -101,7 +101,7 @@ class SplitLosses(Static):
                 delta = f"[{'green' if d < 0 else 'red'}]{d:+.3f}[/]"
             else:
                 delta = ""
-            sampled = coverage == "sample" if split == "train" else self.held == "sample"
+            sampled = coverage == "sample" if split == "train" else self.held != "full"
             label = f"{split}*" if sampled else split
             t.add_row(label, _fmt(v), delta, *([_fmt(c.losses.get(split))] if wide else []),
                       *([baseline.mixture_cell(self.mixture, split)] if mix else []),
@@ -138,6 +138,9 @@ class SplitLosses(Static):
                         f"its members' mean[/]", f"[dim]all three: ensemble of {self.members}[/]"))
         if self.held == "sample":  # a large split's sample (core.engine.policy): its size depends on the vocabulary
             out.append(("[dim]* on a fixed sample spread over the split (best dev too)[/]", "[dim]* a fixed sample[/]"))
+        elif self.held == "first":  # a costly model's first evaluation (core.engine.policy: FIRST_SPLIT_WORK)
+            out.append(("[dim]* on fixed samples, so that training starts at once; in full from the next "
+                        "evaluation[/]", "[dim]* samples; in full next[/]"))
         elif coverage == "sample":  # a large train split's sample is smaller (core.engine.policy)
             out.append((f"[dim]* on a fixed sample of up to {SAMPLE_ROWS} rows[/]",
                         f"[dim]* on a ≤{SAMPLE_ROWS}-row sample[/]"))

@@ -138,11 +138,11 @@ def _session(args: argparse.Namespace, start: Start, stopper: _Stopper) -> int:
                            f"where there is room")
 
     session = Session(trainer, start.writer, emit=on_event)
-    session.first_evaluation()  # the loss before the first step, as the app shows it
-    session.resume()
     if args.threads is None:  # core.kernels.threads' rule: one for a small model, a core per member of an
         args.threads = training_threads(mcfg, trainer.config.batch_size)  # ensemble, two for a big step
-    trainer.threads = args.threads  # the Trainer sets torch's threads from it (an ensemble's are its members')
+    trainer.threads = args.threads  # the Trainer sets torch's threads from it (an ensemble's are its members',
+    session.first_evaluation()  # and its evaluations'); the loss before the first step, as the app shows it
+    session.resume()
     first, t0 = trainer.step, time.perf_counter()
     _train_until_stopped(session, progress, task, stopper)
     train_wall = time.perf_counter() - t0
