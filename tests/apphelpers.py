@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import textual.app
 import textual.pilot
-from conftest import SMALL_WORDS, write_words
+from conftest import SMALL_WORDS, TRAINS_ON, write_words
 from textual._wait import wait_for_idle
 from textual.widgets import Input
 
@@ -40,11 +40,13 @@ class Harness:
         self.pumps: list[link_pump.Pump] = []
 
     def app(self, **values) -> MLPApp:
+        """An app training on the harness's data; `steps` defaults to TRAINS_ON, so the run is still training
+        whenever the test acts on it (pass steps= for a run that must finish)."""
         def factory() -> TrainerThread:
             self.backends.append(TrainerThread())
             return self.backends[-1]
 
-        return MLPApp({"data": str(self.data), **values}, backend_factory=factory)
+        return MLPApp({"data": str(self.data), "steps": TRAINS_ON, **values}, backend_factory=factory)
 
     @property
     def pump(self) -> link_pump.Pump:

@@ -36,7 +36,7 @@ async def type_query(pilot, text: str) -> None:
 
 @pytest.mark.slow
 async def test_neighbours_view_answers_from_the_training_model(harness: Harness) -> None:
-    app = harness.app(hidden=32, steps=10**9)  # it trains on for the test's seconds: a 200K-step run can end first
+    app = harness.app(hidden=32)
     async with app.run_test(size=(80, 24)) as pilot:
         await running(pilot, harness, min_step=20)
         await pilot.press("ctrl+p")

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SMALL_WORDS, write_words
+from conftest import SMALL_WORDS, TRAINS_ON, write_words
 from helpers import COMMAND
 
 from core.runs.folder import read_info, read_losses
@@ -93,6 +93,12 @@ def _trained_run(runs: Path, timeout: float = 90) -> Path:
     raise AssertionError("the app did not start training")
 
 
+def app_argv(words: Path) -> list[str]:
+    """The app on `words`, its run still training whenever the test signals it (conftest's TRAINS_ON: a 200K-step
+    run of this small model can end within the test's seconds on an idle machine, and it saves as done)."""
+    return [*COMMAND, "--data", str(words), "--steps", str(TRAINS_ON)]
+
+
 @pytest.fixture
 def app_env(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
     words = write_words(tmp_path / "words.txt", SMALL_WORDS)
@@ -129,7 +135,7 @@ def _assert_saved_and_released(run: Path) -> dict:
 @pytest.mark.slow
 def test_sigterm_saves_the_run_and_restores_the_terminal(app_env):
     words, runs, env = app_env
-    app = PtyApp([*COMMAND, "--data", str(words)], env)
+    app = PtyApp(app_argv(words), env)
     try:
         run = _trained_run(runs)
         time.sleep(0.5)
@@ -155,7 +161,7 @@ def test_sigterm_saves_the_run_and_restores_the_terminal(app_env):
 def test_sighup_to_the_process_group_saves_the_run(app_env):
     """What `tmux kill-session` and an SSH drop do: SIGHUP to everyone in the terminal, and the terminal goes."""
     words, runs, env = app_env
-    app = PtyApp([*COMMAND, "--data", str(words)], env)
+    app = PtyApp(app_argv(words), env)
     try:
         run = _trained_run(runs)
         os.killpg(app.pid, signal.SIGHUP)
@@ -173,7 +179,7 @@ def test_sighup_to_the_process_group_saves_the_run(app_env):
 def test_a_killed_app_leaves_no_live_run(app_env):
     """kill -9 of everything: no last save, but the kernel drops the lock, so the run is not shown as training."""
     words, runs, env = app_env
-    app = PtyApp([*COMMAND, "--data", str(words)], env)
+    app = PtyApp(app_argv(words), env)
     try:
         run = _trained_run(runs)
         assert holder(run) is not None  # live while it trains
@@ -263,7 +269,7 @@ def test_a_suspended_app_comes_back_whole(app_env, to_group):
     is blank when the app comes back, so every pane is drawn again, not only those that changed (the controls
     stayed empty)."""
     words, runs, env = app_env
-    app = PtyApp([*COMMAND, "--data", str(words)], env)
+    app = PtyApp(app_argv(words), env)
     send = os.killpg if to_group else os.kill
     try:
         run = _trained_run(runs)

@@ -151,7 +151,7 @@ async def test_dataset_view_describes_the_file(harness: Harness) -> None:
 
 @pytest.mark.slow
 async def test_runs_are_saved_listed_continued_and_compared(harness: Harness) -> None:
-    app = harness.app(hidden=32, steps=10**9)  # a 200K-step run can end before its pause on an idle machine
+    app = harness.app(hidden=32)
     async with app.run_test(size=(120, 36)) as pilot:
         await running(pilot, harness, min_step=300)
         await pause_app(pilot)
