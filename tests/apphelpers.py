@@ -70,9 +70,11 @@ def make_harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Harness:
 
     monkeypatch.setattr(link_pump, "Pump", RecordingPump)
     # Pilot waits after each key until the process looks idle (CPU time stalls), for up to 1 s twice
-    # per key; a trainer thread in this process keeps it busy, so cap that wait (messages are still
-    # waited for by Pilot's own check of the screen's queues).
-    short = functools.partial(_bounded_idle, max_wait=0.05)
+    # per key; a trainer thread in this process keeps it busy, so it never looks idle: cap that wait at one
+    # of its 20 ms sleeps (messages are still waited for by Pilot's own check of the screen's queues). At
+    # 0.05 s, three sleeps, test_app.py and test_app_transitions.py took 14% longer (102 and 97 s against
+    # 83 and 87 s, interleaved on a loaded 2-core machine).
+    short = functools.partial(_bounded_idle, max_wait=0.02)
     monkeypatch.setattr(textual.app, "wait_for_idle", short, raising=False)
     monkeypatch.setattr(textual.pilot, "wait_for_idle", short, raising=False)
     return h
