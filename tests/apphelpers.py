@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import textual.app
 import textual.pilot
-from conftest import SMALL_WORDS, write_words
+from conftest import SMALL_WORDS, TRAINS_ON, write_words
 from textual._wait import wait_for_idle
 from textual.widgets import Input
 
@@ -40,11 +40,13 @@ class Harness:
         self.pumps: list[link_pump.Pump] = []
 
     def app(self, **values) -> MLPApp:
+        """An app training on the harness's data; `steps` defaults to TRAINS_ON, so the run is still training
+        whenever the test acts on it (pass steps= for a run that must finish)."""
         def factory() -> TrainerThread:
             self.backends.append(TrainerThread())
             return self.backends[-1]
 
-        return MLPApp({"data": str(self.data), **values}, backend_factory=factory)
+        return MLPApp({"data": str(self.data), "steps": TRAINS_ON, **values}, backend_factory=factory)
 
     @property
     def pump(self) -> link_pump.Pump:
@@ -68,9 +70,11 @@ def make_harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Harness:
 
     monkeypatch.setattr(link_pump, "Pump", RecordingPump)
     # Pilot waits after each key until the process looks idle (CPU time stalls), for up to 1 s twice
-    # per key; a trainer thread in this process keeps it busy, so cap that wait (messages are still
-    # waited for by Pilot's own check of the screen's queues).
-    short = functools.partial(_bounded_idle, max_wait=0.05)
+    # per key; a trainer thread in this process keeps it busy, so it never looks idle: cap that wait at one
+    # of its 20 ms sleeps (messages are still waited for by Pilot's own check of the screen's queues). At
+    # 0.05 s, three sleeps, test_app.py and test_app_transitions.py took 14% longer (102 and 97 s against
+    # 83 and 87 s, interleaved on a loaded 2-core machine).
+    short = functools.partial(_bounded_idle, max_wait=0.02)
     monkeypatch.setattr(textual.app, "wait_for_idle", short, raising=False)
     monkeypatch.setattr(textual.pilot, "wait_for_idle", short, raising=False)
     return h

@@ -98,6 +98,12 @@ def names_data() -> Dataset:
 
 TRAINED_STEPS, TRAINED_HIDDEN = 200, 16
 
+# The step budget of a run a test acts on while it trains (a pause, a key, a signal, a live state read): on an idle,
+# fast machine a run of the default 200K steps ended before the test's action (twice in CI). 10M steps take over
+# 100 s even at 100K steps/s, longer than any such test; and "10,000,000" still keeps the app's status line to one
+# row at 80 columns (1,000,000,000 wraps it). A test whose run must finish gives its own, small, steps.
+TRAINS_ON = 10**7
+
 
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory) -> tuple[Path, Path]:

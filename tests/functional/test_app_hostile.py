@@ -102,13 +102,14 @@ async def test_q_and_ctrl_c_exit_within_a_second(harness: Harness) -> None:
         async with app.run_test(size=(100, 30)) as pilot:
             await running(pilot, harness, min_step=100)
             backend = harness.backends[-1]
+            assert backend.process.is_alive(), key  # training (test_app's quit test was this one's q half)
             run = app.run_path
             t = time.monotonic()
             await pilot.press(key)
             await until(pilot, lambda app=app: not app.is_running or app.proc is None, timeout=2, what="the exit")
             took = time.monotonic() - t
             assert took < 1.0, (key, took)
-            assert not backend.process.is_alive(), key
+            assert not backend.process.is_alive() and app.proc is None, key
         info = read_info(run)
         assert info["status"] == "stopped" and info["step"] > 0, key  # what was trained is on disk
 

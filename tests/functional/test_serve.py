@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import assert_cli_error, run_cli
+from conftest import TRAINS_ON, assert_cli_error, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,7 +29,7 @@ def test_serve_refuses_a_session_past_max_sessions_and_saves_on_ctrl_c(tmp_path,
     port = free_port()
     env = {**os.environ, "MLP_TUI_RUNS_DIR": str(tmp_path / "runs")}
     p = subprocess.Popen([sys.executable, "-m", "tui.cli", "serve", "--port", str(port), "--max-sessions", "1",
-                          "--data", str(words_file), "--n-hidden", "16"], cwd=ROOT, env=env,
+                          "--data", str(words_file), "--n-hidden", "16", "--steps", str(TRAINS_ON)], cwd=ROOT, env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
 

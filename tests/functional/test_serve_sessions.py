@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from conftest import TRAINS_ON
 
 pytest.importorskip("textual_serve")
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")]
@@ -34,7 +35,7 @@ def start_serve(tmp_path: Path, words: Path, *flags: str) -> tuple[subprocess.Po
     port = free_port()
     env = {**os.environ, "MLP_TUI_RUNS_DIR": str(tmp_path / "runs")}
     p = subprocess.Popen([sys.executable, "-m", "tui.cli", "serve", "--port", str(port), *flags,
-                          "--data", str(words), "--n-hidden", "16"], cwd=ROOT, env=env,
+                          "--data", str(words), "--n-hidden", "16", "--steps", str(TRAINS_ON)], cwd=ROOT, env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SMALL_WORDS, write_words
+from conftest import SMALL_WORDS, TRAINS_ON, write_words
 from helpers import COMMAND
 
 from core.runs.folder import read_info, read_losses
@@ -94,6 +94,12 @@ def _trained_run(runs: Path, timeout: float = 90) -> Path:
     raise AssertionError("the app did not start training")
 
 
+def app_argv(words: Path) -> list[str]:
+    """The app on `words`, its run still training whenever the test signals it (conftest's TRAINS_ON: a 200K-step
+    run of this small model can end within the test's seconds on an idle machine, and it saves as done)."""
+    return [*COMMAND, "--data", str(words), "--steps", str(TRAINS_ON)]
+
+
 @pytest.fixture
 def training_app(tmp_path: Path) -> Iterator[tuple[PtyApp, Path, dict[str, str]]]:
     """The app in a pty, training the small words, once its run has a checkpoint-worth of steps: (the app, its
@@ -102,7 +108,7 @@ def training_app(tmp_path: Path) -> Iterator[tuple[PtyApp, Path, dict[str, str]]
     runs = tmp_path / "runs"
     env = {**os.environ, "MLP_TUI_RUNS_DIR": str(runs), "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30"}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
-    app = PtyApp([*COMMAND, "--data", str(words)], env)
+    app = PtyApp(app_argv(words), env)
     try:
         yield app, _trained_run(runs), env
     finally:

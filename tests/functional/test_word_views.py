@@ -108,6 +108,11 @@ async def test_every_view_opens_on_a_word_model(harness: Harness, capsys, tmp_pa
     app = harness.app(hidden=16, n_embd=8, format="text", tokens="words", min_count=2, optimizer="adamw", lr=0.01)
     async with app.run_test(size=(120, 40)) as pilot:
         await running(pilot, harness)
+        assert harness.trainer.data.vocab.tokens == "words"
+        await pilot.resize_terminal(160, 48)  # room for the split pane's note of the perplexity
+        await until(pilot, lambda: "perplexity per token: dev" in screen_text(app), what="the perplexity")
+        await pilot.press("s", "e")  # sample and evaluate now (a full evaluation of a word model)
+        await pilot.resize_terminal(120, 40)
         await pilot.press("v")
         await until(pilot, lambda: isinstance(app.screen, EmbeddingsView) and "most frequent" in screen_text(app)
                     and {"the", "cat", "dog"} <= set(screen_text(app).split()),  # frequent words as labels, whole
@@ -134,3 +139,4 @@ async def test_every_view_opens_on_a_word_model(harness: Harness, capsys, tmp_pa
             await pilot.pause(0.2)
             assert app.status not in ("crashed", "error"), (key, app.last_error)
         assert app.last_error in (None, ""), app.last_error
+        assert harness.trainer.step > 0

@@ -1,6 +1,6 @@
-"""Words on running text through the command line and the app: a tiny text trained as words, its measures in
-metrics.json and eval, its run folder; an old run evaluated as lines of characters; the refusals in one line; and
-every view opened on a word model without a crash (reading words is later work: a smoke check)."""
+"""Words on running text through the command line: a tiny text trained as words, its measures in
+metrics.json and eval, its run folder; an old run evaluated as lines of characters; the refusals in one line. Every
+view of the app on a word model: tests/functional/test_word_views.py."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from apphelpers import Harness, running, screen_text, until
 from conftest import assert_cli_error, run_cli
 
 from core.runs.checkpoint import load_checkpoint
@@ -87,26 +86,3 @@ def test_train_suggests_text_for_a_word_list_that_looks_like_it(capsys, tmp_path
     assert code == 0, err
     hints = [line for line in err.splitlines() if "--format text" in line]
     assert len(hints) == 1 and "looks like running text" in hints[0]
-
-
-@pytest.mark.slow
-async def test_every_view_opens_on_a_word_model(harness: Harness, tmp_path) -> None:
-    from tui.views.dataset import DatasetView
-
-    harness.data = text_file(tmp_path, 20)
-    app = harness.app(hidden=16, format="text", tokens="words", min_count=2)
-    async with app.run_test(size=(160, 48)) as pilot:
-        await running(pilot, harness)
-        assert harness.trainer.data.vocab.tokens == "words"
-        await until(pilot, lambda: "perplexity per token: dev" in screen_text(app), what="the perplexity")
-        await pilot.press("s", "e")  # sample and evaluate now
-        for key in ("v", "f", "n", "h", "o", "d"):  # embeddings, lr finder, scoring, health, runs, dataset
-            await pilot.press(key)
-            await pilot.pause(1.0)
-            assert app.status not in ("crashed", "error"), key
-            if key == "d":
-                await until(pilot, lambda: isinstance(app.screen, DatasetView)
-                            and "running text of words" in screen_text(app), what="the dataset view")
-            await pilot.press("escape")
-            await pilot.pause(0.3)
-        assert app.status not in ("crashed", "error") and harness.trainer.step > 0
