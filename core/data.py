@@ -6,6 +6,7 @@ The vocabulary is the file's sorted characters with the boundary token `.` at in
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import unicodedata
@@ -333,6 +334,14 @@ class Dataset:
         if self.options.format == "lines" and looks_like_text(self.words):
             return f"{self.source} looks like running text (long lines, many spaces); --format text reads it so"
         return None
+
+    def fingerprint(self) -> dict[str, int | str]:
+        """The data a run trains on, for run.json: the file's line count and a SHA-256 of its three splits as the
+        model reads them (so a file edited since, even to a vocabulary of the same words, is told apart from it)."""
+        h = hashlib.sha256()
+        for name in SPLITS:
+            h.update("\n".join(self.split_words[name]).encode("utf-8", "surrogatepass") + b"\x00")
+        return {"lines": self.lines or len(self.words), "sha256": h.hexdigest()}
 
     @property
     def train_set(self) -> set[str]:

@@ -162,6 +162,7 @@ class RunWriter:
             "dataset": dataset_ref(tr.data.source),
             "dedupe": self.dedupe,
             "data": tr.data.options.to_dict(),  # format, tokens, min_count, lower (older runs: lines of characters)
+            "fingerprint": tr.data.fingerprint(),  # the data's lines and hash: a resume on other data is refused
             "words": len(tr.data.words),
             "vocab_size": len(tr.data.vocab),
             "params": tr.model.num_params(),
