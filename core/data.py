@@ -25,6 +25,7 @@ from core.tokens import (  # noqa: F401  (Vocab and build_examples re-exported)
     line_examples,
     line_ids,
     looks_like_text,
+    no_space_problem,
     normalise,
     stream_examples,
     word_vocab,
@@ -284,13 +285,17 @@ class Dataset:
             raise ConfigError(DEDUPE_TEXT, ("dedupe", "format"))
         words = options.tokens == "words"
         path, text, raw = read_lines(spec)
-        if words and " " not in text and "\t" not in text:
-            raise DataError(f"{path}: has no spaces, so --tokens words would make each line one word; use "
-                            "--tokens chars")
+        if not any(line.strip() for line in raw):  # as a word list is refused (read_words)
+            raise DataError(f"{path}: has no words (it is empty or only blank lines)")
+        spaced = " " in text or "\t" in text
         del text
+        if words and not spaced and not options.text:
+            raise DataError(f"{path}: {no_space_problem([], False)}")
         if options.text:
             items = [normalise(line, options.lower) for line in raw]
             _refuse_characters(path, items)
+            if words and not spaced and (problem := no_space_problem(items, True)):
+                raise DataError(f"{path}: {problem}")
             parts = split_lines(items)
         else:
             items = [normalise(w, options.lower) if words else w.lower() for w in read_words(spec, None if words
