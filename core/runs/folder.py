@@ -191,7 +191,8 @@ def _data_options(v: Any) -> dict:
 
 def _fingerprint(v: Any) -> dict:
     """run.json's "fingerprint": the data's line count and the SHA-256 of its splits (core.data's fingerprint)."""
-    if not isinstance(v, dict) or set(v) != {"lines", "sha256"} or not re.fullmatch(r"[0-9a-f]{64}", _text(v["sha256"])):
+    if not isinstance(v, dict) or set(v) != {"lines", "sha256"} or not re.fullmatch(r"[0-9a-f]{64}",
+                                                                                    _text(v["sha256"])):
         raise ValueError
     return {"lines": _int(v["lines"]), "sha256": v["sha256"]}
 
