@@ -49,3 +49,10 @@ def count_table_size(vocab: int, block: int) -> str:
     """vocab^(block+1): the entries a count-based model with the same context would need."""
     n = vocab ** (block + 1)
     return f"{n:,}" if n < 10**12 else f"{n:.2e}"
+
+
+def count_table_line(vocab: int, block: int, tokens: object = "chars") -> str:
+    """The controls pane's line on the count table a model of this context replaces: |V|^(context + 1) entries,
+    |V| the model's own vocabulary, named by its kind (27 characters, or 5,546 words)."""
+    kind = "words" if tokens == "words" else "characters"
+    return f"count table: ({vocab:,} {kind})^{block + 1} = [b]{count_table_size(vocab, block)}[/] entries"
