@@ -147,8 +147,8 @@ class TrainingEvents:
                         timeout=6)
 
     def _to_view(self, view_id: str, payload: dict) -> None:
-        for screen in self.screen_stack:
-            if isinstance(screen, ViewScreen) and screen.view_id == view_id:
+        for screen in self.screen_stack:  # not a view still being pushed: the answer is to the one closed before it
+            if isinstance(screen, ViewScreen) and screen.view_id == view_id and screen.is_mounted:
                 screen.show(**payload)
 
     def on_training_diverged(self, message: str, step: int) -> None:
