@@ -1,4 +1,5 @@
-"""The learning-rate finder (makemore part 2): one SGD step at each of 1,000 rising learning rates.
+"""The learning-rate finder (makemore part 2): one SGD step at each of 1,000 rising learning rates (fewer for a
+model whose step is costly, such as a word model: core.probes.inspection.lr_find_steps).
 
 It runs in the training process on a fresh model of the same architecture (as the lecture did) or on
 a copy of the current weights; the model that trains is never touched.
