@@ -68,7 +68,7 @@ class TrainingEvents:
         controls = self.main_screen.query_one(ControlsPane)
         size = info.get("vocab_size") or len(info["vocab"])
         controls.set_vocab(size)
-        self.main_screen.query_one(SplitLosses).set_vocab(size, info["model"].get("members", 1))
+        self.main_screen.query_one(SplitLosses).set_vocab(size, info["model"].get("members", 1), info)
         self.main_screen.query_one(LossPlot).set_milestones(milestones_for(info["dataset"]))
         self.main_screen.query_one(LossPlot).set_members(info["model"].get("members", 1))
         run = info.get("run")

@@ -17,7 +17,8 @@ Commands go from the app to the training process, between two chunks of steps:
   Quit()                  save the run and stop
 Events come back, at most ~10 frames a second and a few others between chunks:
   Loading(what)           a new model or a saved run is being made
-  Ready(...)              a new model: dataset, vocabulary, configs, step, run (a loaded run's history)
+  Ready(...)              a new model: dataset, vocabulary, configs, step, run (a loaded run's history),
+                          running text's characters and <unk> targets per split (bits per character)
   RunFolder(path, saved_step)  where the run is kept (path None: not saved)
   Frame(snapshot, plot_steps, plot_vals)  a Snapshot (its status is a core.status.Status) and the curve
   Evaluated(step, losses, train_coverage, best_dev, best_dev_step, held_coverage)  "full" or "sample" each
@@ -233,6 +234,8 @@ class Ready:
     run: dict | None = None  # a loaded run: path, created, evals [(step, dev)], finished
     text: dict | None = None  # the data's format, tokens, min_count, lower (core.tokens.TextOptions)
     vocab_size: int = 0  # len(vocab) of characters; a word model's vocab is its words joined by spaces
+    chars: dict | None = None  # running text: split -> characters of its normalised text (bits per character's)
+    unk: dict | None = None  # words: split -> its targets that are <unk>
 
 
 @dataclass(frozen=True)

@@ -39,9 +39,17 @@ class SplitLosses(Static):
         self.vocab_size = 0
         self.initial: float | None = None  # the train loss at step 0 (the lecture's exercise E02)
         self.members = 1  # an ensemble's (core.kernels.members): every split's loss is its averaged logits'
+        self.bits: dict[str, float] = {}  # running text: split -> bits per character of a loss of 1 nat per token
+        self.unk: dict[str, float] = {}  # words: split -> the share of its tokens that are <unk>
 
-    def set_vocab(self, vocab_size: int, members: int = 1) -> None:
+    def set_vocab(self, vocab_size: int, members: int = 1, info: dict | None = None) -> None:
+        """A new model: its vocabulary's size, its members, and (running text, the Ready event's `info`) how many
+        tokens each split has per character, which turns a loss in nats per token into bits per character."""
         self.vocab_size, self.members = vocab_size, members
+        info = info or {}
+        chars, tokens, unk = info.get("chars") or {}, info.get("examples") or {}, info.get("unk") or {}
+        self.bits = {s: tokens[s] / chars[s] / math.log(2) for s in chars if chars[s] and tokens.get(s)}
+        self.unk = {s: unk[s] / tokens[s] for s in unk if tokens.get(s)}
 
     def set_counts(self, counts: Any) -> None:
         self.counts = counts
@@ -112,6 +120,8 @@ class SplitLosses(Static):
         best, best_step = self.best
         at = f" @{best_step:,}" if best_step >= 0 else ""
         out = [(f"[b]best dev {_fmt(best)}[/]{at}",) * 2]
+        if self.bits and self.history:  # running text's headline: it compares token kinds (core.measures)
+            out.append(self.bpc_note(self.history[-1][1], best))
         c = self.counts  # the baseline beside the MLP, and a word model's mixture with it: the pane's point
         if c is not None:
             out.append(baseline.baseline_note(c, wide))
@@ -133,6 +143,20 @@ class SplitLosses(Static):
             dev = _perplexity(self.history[-1][1].get("dev"))
             out.append((f"[dim]perplexity per token: dev {dev}, best {_perplexity(best)}[/]", f"[dim]ppl dev {dev}[/]"))
         return out
+
+
+    def bpc_note(self, now: dict[str, float], best: float) -> tuple[str, str]:
+        """The MLP's bits per character on dev and test (a word model's: a lower bound, <unk>'s spelling free)."""
+        def bpc(split: str, loss: float | None) -> str:
+            if loss is None or not math.isfinite(loss) or split not in self.bits:
+                return "—"
+            return f"{loss * self.bits[split]:.3f}"
+
+        bound = ("; a lower bound: <unk> " + "  ".join(f"{s} {self.unk[s]:.1%}" for s in ("dev", "test")
+                                                      if s in self.unk)) if self.unk else ""
+        return (f"[b]bpc[/] dev {bpc('dev', now.get('dev'))}  test {bpc('test', now.get('test'))}  best dev "
+                f"{bpc('dev', best)}[dim] (bits per character{bound})[/]",
+                f"[b]bpc[/] dev {'≥' if self.unk else ''}{bpc('dev', now.get('dev'))}")
 
 
 def fit_notes(notes: list[tuple[str, str]], width: int, rows: int, console: Console) -> list[Text]:
