@@ -12,6 +12,7 @@ from typing import Any
 from textual.widgets import Input
 
 from core import settings
+from core.config import init_note
 from core.link import protocol as P
 from core.milestones import milestones_for
 from core.status import Status
@@ -96,6 +97,9 @@ class TrainingEvents:
             f"{info['dataset']}: {info['words']:,} {lines}, {size:,} {'words' if words else 'characters'}, "
             f"{info['params']:,} parameters"
         )
+        note = init_note(str(info["model"].get("init")), size, "words" if words else "chars")
+        if note and not run:  # a new model (a loaded one is past its start)
+            self.notify(note, title="init", severity="warning", timeout=10)
 
     def on_training_run(self, path: str | None, saved_step: int) -> None:
         self.run_path = path  # None: this run is not being saved (quitting will ask)

@@ -5,7 +5,7 @@ count comes at reset rather than counting with the old vocabulary."""
 from __future__ import annotations
 
 import pytest
-from apphelpers import Harness, params_of, running, until
+from apphelpers import Harness, params_of, running, toasts, until
 from wordtext import write_text
 
 
@@ -17,9 +17,11 @@ async def test_the_count_table_names_the_vocabulary_and_waits_for_a_new_one(harn
 
     harness.data = write_text(tmp_path / "story.txt", 200)
     app = harness.app(hidden=16, n_embd=8, block_size=3, format="text", tokens="words", min_count=2)
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await running(pilot, harness)
         words = len(harness.trainer.data.vocab)
+        await until(pilot, lambda: any("init lecture" in t and "--init kaiming" in t for t in toasts(app)),
+                    what="the note on the lecture's init for words")
         await until(pilot, lambda: f"count table: ({words:,} words)^4 = {words ** 4:,} entries" in params_of(app),
                     what="the count table of words")
         app.query_one("#f-tokens", Select).value = "chars"

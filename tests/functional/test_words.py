@@ -110,3 +110,18 @@ async def test_every_view_opens_on_a_word_model(harness: Harness, tmp_path) -> N
             await pilot.press("escape")
             await pilot.pause(0.3)
         assert app.status not in ("crashed", "error") and harness.trainer.step > 0
+
+
+def test_a_word_model_with_the_lectures_init_gets_a_note_and_kaiming_none(capsys, tmp_path):
+    data = text_file(tmp_path)
+    flags = ["train", "--data", str(data), "--format", "text", "--tokens", "words", "--min-count", "2",
+             "--n-hidden", "16", "--steps", "5", "--quiet"]
+    code, _, err = run_cli(capsys, [*flags, "--out", str(tmp_path / "a")])
+    assert code == 0, err
+    notes = [line for line in err.splitlines() if "init lecture" in line]
+    assert len(notes) == 1 and "near loss 26" in notes[0] and "--init kaiming" in notes[0]
+    code, _, err = run_cli(capsys, [*flags, "--init", "kaiming", "--out", str(tmp_path / "b")])
+    assert code == 0 and "init lecture" not in err
+    code, _, err = run_cli(capsys, ["train", "--data", str(data), "--format", "text", "--steps", "5", "--quiet",
+                                    "--out", str(tmp_path / "c")])  # characters: the lecture's own lesson, no note
+    assert code == 0 and "init lecture" not in err
