@@ -22,7 +22,7 @@ async def test_the_count_table_names_the_vocabulary_and_waits_for_a_new_one(harn
         words = len(harness.trainer.data.vocab)
         await until(pilot, lambda: any("init lecture" in t and "--init kaiming" in t for t in toasts(app)),
                     what="the note on the lecture's init for words")
-        await until(pilot, lambda: f"count table: ({words:,} words)^4 = {words ** 4:,} entries" in params_of(app),
+        await until(pilot, lambda: f"count table: words {words:,}^4 = {words ** 4:,} entries" in params_of(app),
                     what="the count table of words")
         app.query_one("#f-tokens", Select).value = "chars"
         await until(pilot, lambda: "counted at reset" in params_of(app), what="the count waiting for the reset")
@@ -32,6 +32,6 @@ async def test_the_count_table_names_the_vocabulary_and_waits_for_a_new_one(harn
         await pilot.press("y")
         await until(pilot, lambda: harness.trainer.data.vocab.tokens == "chars", what="the character model")
         chars = len(harness.trainer.data.vocab)
-        await until(pilot, lambda: f"count table: ({chars} characters)^4 = {chars ** 4:,} entries" in params_of(app),
+        await until(pilot, lambda: f"count table: chars {chars}^4 = {chars ** 4:,} entries" in params_of(app),
                     what="the count table of characters")
         assert f"{harness.trainer.model.num_params():,} parameters" in params_of(app)
