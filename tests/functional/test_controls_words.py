@@ -30,6 +30,7 @@ async def test_the_count_table_names_the_vocabulary_and_waits_for_a_new_one(harn
         await pilot.press("r")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
         await pilot.press("y")
+        assert "count table" not in params_of(app) or harness.trainer.data.vocab.tokens == "chars"  # not the old |V|
         await until(pilot, lambda: harness.trainer.data.vocab.tokens == "chars", what="the character model")
         chars = len(harness.trainer.data.vocab)
         await until(pilot, lambda: f"count table: chars {chars}^4 = {chars ** 4:,} entries" in params_of(app),

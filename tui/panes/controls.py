@@ -200,7 +200,10 @@ class ControlsPane(VerticalScroll):
 
     # ---- from the app ----
     def set_applied(self, values: dict[str, object]) -> None:
-        """The model was (re)built with these values: they are the form's new baseline."""
+        """The model was (re)built with these values: they are the form's new baseline. With other data settings
+        the vocabulary is unknown until the new model's Ready says it (set_vocab)."""
+        if any(BY_KEY[k].target == "data" and v != self.applied.get(k) for k, v in values.items() if k in BY_KEY):
+            self.vocab_size = None
         self.applied.update(values)
         self._pending_changed()
         self.refresh_params()
