@@ -120,13 +120,13 @@ class SplitLosses(Static):
         best, best_step = self.best
         at = f" @{best_step:,}" if best_step >= 0 else ""
         out = [(f"[b]best dev {_fmt(best)}[/]{at}",) * 2]
-        if self.bits and self.history:  # running text's headline: it compares token kinds (core.measures)
-            out.append(self.bpc_note(self.history[-1][1], best))
         c = self.counts  # the baseline beside the MLP, and a word model's mixture with it: the pane's point
         if c is not None:
             out.append(baseline.baseline_note(c, wide))
             if baseline.is_kn(c):
                 out.append(baseline.mixture_note(self.mixture, c.kind))
+        if self.bits and self.history:  # running text's headline: it compares token kinds (core.measures); after the
+            out.append(self.bpc_note(self.history[-1][1], best))  # baseline and mixture, which 80x24 keeps
         if self.members > 1:  # train, dev and test are one model's: the plot's line is the members' mean
             out.append((f"[dim]all three: the ensemble of {self.members} (averaged logits); the plot's line: "
                         f"its members' mean[/]", f"[dim]all three: ensemble of {self.members}[/]"))
