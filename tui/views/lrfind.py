@@ -58,9 +58,8 @@ class LRFindView(ViewScreen):
         self.min_lr = lrs[i_min]
         source = "a fresh model (new weights, this architecture)" if fresh else f"the weights at step {step:,}"
         note = " · the sweep uses SGD; AdamW wants ~100x smaller rates" if optimizer == "adamw" else ""
-        end = "" if lrs[-1] >= 0.999 else " (stopped: the loss had diverged)"  # core.probes.inspection.DIVERGED
-        self.set_status(f"from {source} · {len(lrs):,} steps up to lr {lrs[-1]:.3g}{end} in {seconds:.2f} s · "
-                        "[b]suggested lr "
+        end = "" if lrs[-1] >= 0.999 else f" to lr {lrs[-1]:.3g} (diverged)"  # core.probes.inspection.DIVERGED
+        self.set_status(f"from {source} · {len(lrs):,} steps{end} in {seconds:.2f} s · [b]suggested lr "
                         f"{suggestion:.3g}[/] (steepest fall): [b]a[/] applies it; [b]l[/] applies "
                         f"{self.min_lr / 2:.3g}, half the lowest-loss lr (the lecture's way to 0.1){note}")
 
