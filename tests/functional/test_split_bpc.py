@@ -12,7 +12,8 @@ from core.measures import split_measures
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("tokens", "size"), [("words", (160, 48)), ("chars", (160, 48)), ("chars", (80, 24)), ("words", (120, 40))])
+@pytest.mark.parametrize(("tokens", "size"), [("words", (160, 48)), ("chars", (160, 48)), ("chars", (80, 24)),
+                                               ("words", (120, 40))])
 async def test_the_split_pane_shows_bits_per_character(harness: Harness, tmp_path, tokens, size) -> None:
     harness.data = tiny_text(tmp_path)
     app = harness.app(format="text", tokens=tokens, min_count=4, block_size=2, n_embd=8, n_hidden=16)
