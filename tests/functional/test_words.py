@@ -125,3 +125,20 @@ def test_a_word_model_with_the_lectures_init_gets_a_note_and_kaiming_none(capsys
     code, _, err = run_cli(capsys, ["train", "--data", str(data), "--format", "text", "--steps", "5", "--quiet",
                                     "--out", str(tmp_path / "c")])  # characters: the lecture's own lesson, no note
     assert code == 0 and "init lecture" not in err
+
+
+def test_bad_input_on_a_word_model_is_one_line_each(capsys, tmp_path):
+    """A word the vocabulary lacks (neighbours, one word or in an analogy) and an empty prompt, on a word model."""
+    out = tmp_path / "run"
+    code, _, err = run_cli(capsys, ["train", "--data", str(text_file(tmp_path)), "--format", "text", "--tokens",
+                                    "words", "--min-count", "2", "--n-hidden", "16", "--steps", "20", "--out",
+                                    str(out), "--quiet"])
+    assert code == 0, err
+    cases = [(["neighbours", "--checkpoint", str(out), "zebra"],
+              ["'zebra' is not in the model's vocabulary", "tokens: '</s>'"]),
+             (["neighbours", "--checkpoint", str(out), "--analogy", "cat", "zebra", "dog"], ["'zebra'"]),
+             (["sample", "--checkpoint", str(out), "--prefix", " "], ["--prefix", "the prompt is empty"])]
+    for argv, fragments in cases:
+        code, stdout, err = run_cli(capsys, argv)
+        assert_cli_error(code, err, *fragments)
+        assert stdout == ""
