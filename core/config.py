@@ -266,3 +266,15 @@ def configs(values: dict[str, Any]) -> tuple[MLPConfig, TrainConfig]:
     """(MLPConfig, TrainConfig) from settings values (old spellings accepted); vocab_size comes from the data."""
     values = {settings.canonical(k): v for k, v in values.items()}
     return MLPConfig(**settings.values_for("model", values)), TrainConfig(**settings.values_for("train", values))
+
+
+LECTURE_INIT_LOSS = 26  # the lecture's N(0,1) init starts near this loss on any vocabulary (names 25.6, kjv words 26.0)
+
+
+def init_note(init: str, vocab_size: int, tokens: str) -> str | None:
+    """One line for a word model with the lecture's plain N(0,1) init, whose first loss (~26) is far above a uniform
+    guess's ln|V|: kaiming starts near it. None otherwise (for characters that gap is makemore part 3's lesson)."""
+    if tokens != "words" or init != "lecture" or vocab_size < 2:
+        return None
+    return (f"init lecture (the plain N(0,1)) starts a {vocab_size:,}-word model near loss {LECTURE_INIT_LOSS}, far "
+            f"above a uniform guess's {math.log(vocab_size):.2f}; --init kaiming starts near it")

@@ -6,6 +6,7 @@ The vocabulary is the file's sorted characters with the boundary token `.` at in
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import unicodedata
@@ -25,6 +26,7 @@ from core.tokens import (  # noqa: F401  (Vocab and build_examples re-exported)
     line_examples,
     line_ids,
     looks_like_text,
+    no_space_problem,
     normalise,
     stream_examples,
     word_vocab,
@@ -287,13 +289,17 @@ class Dataset:
             raise ConfigError(BPE_TEXT, ("tokens", "format"))
         words = options.tokens == "words"
         path, text, raw = read_lines(spec)
-        if words and " " not in text and "\t" not in text:
-            raise DataError(f"{path}: has no spaces, so --tokens words would make each line one word; use "
-                            "--tokens chars")
+        if not any(line.strip() for line in raw):  # as a word list is refused (read_words)
+            raise DataError(f"{path}: has no words (it is empty or only blank lines)")
+        spaced = " " in text or "\t" in text
         del text
+        if words and not spaced and not options.text:
+            raise DataError(f"{path}: {no_space_problem([], False)}")
         if options.text:
             items = [normalise(line, options.lower) for line in raw]
             _refuse_characters(path, items)
+            if words and not spaced and (problem := no_space_problem(items, True)):
+                raise DataError(f"{path}: {problem}")
             parts = split_lines(items)
         else:
             items = [normalise(w, options.lower) if words else w.lower() for w in read_words(spec, None if words
@@ -338,6 +344,14 @@ class Dataset:
         if self.options.format == "lines" and looks_like_text(self.words):
             return f"{self.source} looks like running text (long lines, many spaces); --format text reads it so"
         return None
+
+    def fingerprint(self) -> dict[str, int | str]:
+        """The data a run trains on, for run.json: the file's line count and a SHA-256 of its three splits as the
+        model reads them (so a file edited since, even to a vocabulary of the same words, is told apart from it)."""
+        h = hashlib.sha256()
+        for name in SPLITS:
+            h.update("\n".join(self.split_words[name]).encode("utf-8", "surrogatepass") + b"\x00")
+        return {"lines": self.lines or len(self.words), "sha256": h.hexdigest()}
 
     @property
     def train_set(self) -> set[str]:

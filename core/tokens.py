@@ -37,11 +37,14 @@ TEXT_END = "\n"  # a character model's line end on running text (on a word list:
 # one other character that is not a space. Every non-space character falls in exactly one token.
 WORD_RE = re.compile(r"\w+(?:['\u2019]\w+)*|[^\w\s]")
 DEDUPE_TEXT = "--dedupe splits a word list by distinct word; running text (--format text) is split by position"
-MAX_TOKEN_CHARS = 200  # a longer "word" in a checkpoint's vocabulary is damage, not text
+MAX_TOKEN_CHARS = 200  # a longer "word" in a checkpoint's vocabulary is damage, not text (and refused in a file)
 BPE_TEXT = "--tokens bpe learns its tokens from running text: give --format text too"
 SPACE_MARK = "\u2581"  # "▁": a BPE token that starts with a space is shown with it (SentencePiece's sign; core.bpe)
 BPE_MIN, BPE_MAX = 257, 50_000  # a bpe vocabulary: the line end and the 256 bytes (no merges), up to 50,000 tokens
 DATA_SETTINGS = ("format", "tokens", "min_count", "lower", "bpe_vocab")  # TextOptions's fields, the registry's names
+# Running text with no spaces reads as words only if its tokens are word-sized (a file of one word a line): more
+# characters a token than this on average, and each line is one giant token, which --tokens chars reads instead.
+NO_SPACE_WORD_CHARS = 20
 
 
 @dataclass(frozen=True)
@@ -234,11 +237,29 @@ def word_vocab(train_lines: list[str], min_count: int, where: str) -> tuple[str,
     joined = " ".join(line for line in train_lines if line)  # one split in C, not one per line
     counts = Counter(joined.split(" ") if joined else [])
     kept = sorted((w for w, n in counts.items() if n >= min_count), key=lambda w: (-counts[w], w))
+    longest = max(kept, key=len, default="")
+    if len(longest) > MAX_TOKEN_CHARS:  # its checkpoint would be refused as damaged: refused here instead
+        raise DataError(f"{where}: a word of {len(longest):,} characters ({longest[:20]!r}...) is seen "
+                        f"{counts[longest]:,} times in the training split; a word may have at most {MAX_TOKEN_CHARS} "
+                        "(is the text split by spaces?); use --tokens chars")
     if not kept:
         top = max(counts.values(), default=0)
         raise DataError(f"{where}: --min-count {min_count:,} leaves only {UNK}: no word of the training split is seen "
                         f"{min_count:,} times (the most frequent, {top:,}); lower --min-count")
     return (LINE_END, UNK, *kept)
+
+
+def no_space_problem(items: list[str], text: bool) -> str | None:
+    """Why `--tokens words` does not fit normalised lines of a file without spaces, or None: a word list (--format
+    lines) of one word a line, or running text whose tokens average over NO_SPACE_WORD_CHARS characters."""
+    if not text:
+        return "has no spaces, so --tokens words would make each line one word; use --tokens chars"
+    chars = sum(map(len, items))
+    tokens = sum(line.count(" ") + 1 for line in items if line)
+    if chars <= NO_SPACE_WORD_CHARS * tokens:
+        return None  # a word a line (or words split at punctuation): a text of words after all
+    return (f"has no spaces and its tokens average {chars / tokens:,.0f} characters, so --tokens words would make "
+            "each line one word; use --tokens chars")
 
 
 def looks_like_text(lines: list[str]) -> bool:

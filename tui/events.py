@@ -12,6 +12,7 @@ from typing import Any
 from textual.widgets import Input
 
 from core import settings
+from core.config import init_note
 from core.link import protocol as P
 from core.milestones import milestones_for
 from core.status import Status
@@ -69,8 +70,7 @@ class TrainingEvents:
         controls = self.main_screen.query_one(ControlsPane)
         size = info.get("vocab_size") or len(info["vocab"])
         controls.set_vocab(size)
-        self.main_screen.query_one(SplitLosses).set_vocab(size, info["model"].get("members", 1))
-        self.main_screen.query_one(SplitLosses).set_scale(info.get("chars_per_token"))
+        self.main_screen.query_one(SplitLosses).set_vocab(size, info["model"].get("members", 1), info)
         self.main_screen.query_one(LossPlot).set_milestones(milestones_for(info["dataset"]))
         self.main_screen.query_one(LossPlot).set_members(info["model"].get("members", 1))
         run = info.get("run")
@@ -98,6 +98,9 @@ class TrainingEvents:
         lines = "lines" if (info.get("text") or {}).get("format") == "text" else "words"
         kind = "BPE tokens" if (info.get("text") or {}).get("tokens") == "bpe" else "words" if words else "characters"
         self.sub_title = f"{info['dataset']}: {info['words']:,} {lines}, {size:,} {kind}, {info['params']:,} parameters"
+        note = init_note(str(info["model"].get("init")), size, "words" if words else "chars")
+        if note and not run:  # a new model (a loaded one is past its start)
+            self.notify(note, title="init", severity="warning", timeout=10)
 
     def on_training_run(self, path: str | None, saved_step: int) -> None:
         self.run_path = path  # None: this run is not being saved (quitting will ask)
@@ -151,8 +154,8 @@ class TrainingEvents:
                         timeout=6)
 
     def _to_view(self, view_id: str, payload: dict) -> None:
-        for screen in self.screen_stack:
-            if isinstance(screen, ViewScreen) and screen.view_id == view_id:
+        for screen in self.screen_stack:  # not a view still being pushed: the answer is to the one closed before it
+            if isinstance(screen, ViewScreen) and screen.view_id == view_id and screen.is_mounted:
                 screen.show(**payload)
 
     def on_training_diverged(self, message: str, step: int) -> None:

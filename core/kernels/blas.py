@@ -16,36 +16,59 @@ from typing import Any
 
 import torch
 
-__all__ = ["Gemm", "openblas"]
+__all__ = ["Gemm", "library_threads", "openblas", "set_library_threads"]
 
-_SETTERS = ("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_", "openblas_set_num_threads")
-_lib: Any = None  # numpy's OpenBLAS (ctypes), its thread setter, and the threads last set
-_setter: Any = None
-_threads = 0
+_SETTERS = ("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
+            "openblas_set_num_threads")
+_GETTERS = tuple(name.replace("_set_", "_get_") for name in _SETTERS)
+_found: dict[str, tuple[Any, Any]] = {}  # owner ("numpy", "scipy") -> its OpenBLAS's thread setter and getter
+_threads = 0  # numpy's OpenBLAS threads as last set by Gemm
+
+
+def _functions(owner: str) -> tuple[Any, Any]:
+    """The thread setter and getter (ctypes functions) of the OpenBLAS that `owner` (numpy or scipy: each wheel
+    bundles its own, in numpy.libs or scipy.libs) has loaded into this process, or (None, None)."""
+    if owner not in _found:
+        _found[owner] = (None, None)
+        try:
+            with open("/proc/self/maps") as f:
+                paths = sorted({line.split()[-1] for line in f if "openblas" in line and f"{owner}." in line})
+            for path in paths:
+                lib = ctypes.CDLL(path)
+                pair = [next((getattr(lib, n) for n in names if hasattr(lib, n)), None) for names in (_SETTERS,
+                                                                                                       _GETTERS)]
+                if pair[0] is not None and pair[1] is not None:
+                    pair[0].argtypes, pair[1].restype = [ctypes.c_int], ctypes.c_int
+                    _found[owner] = (pair[0], pair[1])
+                    break
+        except OSError:
+            pass
+    return _found[owner]
 
 
 def openblas() -> Any:
     """numpy's OpenBLAS thread setter (a ctypes function), or None where there is none to be found."""
-    global _lib, _setter
-    if _lib is None:
-        _lib = False
-        try:
-            import numpy  # noqa: F401  (loads its OpenBLAS)
+    try:
+        import numpy  # noqa: F401  (loads its OpenBLAS)
+    except ImportError:
+        return None
+    return _functions("numpy")[0]
 
-            with open("/proc/self/maps") as f:
-                paths = sorted({line.split()[-1] for line in f if "openblas" in line and "numpy" in line})
-            for path in paths:
-                lib = ctypes.CDLL(path)
-                for name in _SETTERS:
-                    if hasattr(lib, name):
-                        _lib, _setter = lib, getattr(lib, name)
-                        _setter.argtypes = [ctypes.c_int]
-                        break
-                if _setter is not None:
-                    break
-        except (ImportError, OSError):
-            _setter = None
-    return _setter
+
+def set_library_threads(owner: str, n: int) -> int | None:
+    """Set the threads of the OpenBLAS `owner` has loaded (OPENBLAS_NUM_THREADS is read only when a library loads,
+    so it does nothing to one loaded before it was set), and return the count it then reports (None: not found)."""
+    setter, getter = _functions(owner)
+    if setter is None:
+        return None
+    setter(n)
+    return int(getter())
+
+
+def library_threads(owner: str) -> int | None:
+    """The threads the OpenBLAS `owner` has loaded says it uses now, or None where it is not found."""
+    getter = _functions(owner)[1]
+    return None if getter is None else int(getter())
 
 
 class Gemm:

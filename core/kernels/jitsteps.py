@@ -3,15 +3,17 @@ core.kernels.jit does, and only when a kernel is made. Module-level functions an
 find the compiled step again in the next process (a closure would compile afresh each time).
 """
 
-import os
+import numba as nb
+import numpy as np
+import scipy.linalg  # noqa: F401  numba's np.dot calls scipy's BLAS (its own OpenBLAS, not numpy's)
 
-# One BLAS thread, as torch's: these matmuls are tiny, and sweeps run one process per core. Read when
-# scipy's BLAS loads, so it is set before the imports below.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+from core.kernels.blas import set_library_threads
 
-import numba as nb  # noqa: E402
-import numpy as np  # noqa: E402
-import scipy.linalg  # noqa: E402, F401  numba's np.dot calls scipy's BLAS
+# One BLAS thread, as torch's: these matmuls are tiny, and sweeps run one process per core. Set through scipy's
+# OpenBLAS's own function: OPENBLAS_NUM_THREADS, which this module used to set, is read only when a library loads,
+# so it did nothing where scipy was imported before this module (a notebook), and nothing to numpy's OpenBLAS,
+# which torch loads first (core.kernels.blas sets that one for the wide kernel).
+set_library_threads("scipy", 1)
 
 # tanh(x) ~ x * P(u) / Q(u), u = x^2/81, |x| clamped to 9: a rational fit made for this file (weighted
 # least squares on Chebyshev nodes, iterated toward minimax); max |error| 3.7e-7 over float32 inputs,

@@ -18,7 +18,8 @@ Commands go from the app to the training process, between two chunks of steps:
   Quit()                  save the run and stop
 Events come back, at most ~10 frames a second and a few others between chunks:
   Loading(what)           a new model or a saved run is being made
-  Ready(...)              a new model: dataset, vocabulary, configs, step, run (a loaded run's history)
+  Ready(...)              a new model: dataset, vocabulary, configs, step, run (a loaded run's history),
+                          running text's characters per token and <unk> targets per split (bits per character)
   RunFolder(path, saved_step)  where the run is kept (path None: not saved)
   Frame(snapshot, plot_steps, plot_vals)  a Snapshot (its status is a core.status.Status) and the curve
   Evaluated(step, losses, train_coverage, best_dev, best_dev_step, held_coverage)  "full" or "sample" ("first")
@@ -236,6 +237,7 @@ class Ready:
     text: dict | None = None  # the data's format, tokens, min_count, lower (core.tokens.TextOptions)
     chars_per_token: dict | None = None  # running text: split -> mean characters per token (core.measures)
     vocab_size: int = 0  # len(vocab) of characters; a word model's vocab is its words joined by spaces
+    unk: dict | None = None  # words: split -> its targets that are <unk>
 
 
 @dataclass(frozen=True)

@@ -161,7 +161,8 @@ class Pump:
                           text=d.options.to_dict(), chars_per_token=chars_per_token(d),
                           examples={s: len(d.Y[s]) for s in d.Y}, params=trainer.model.num_params(),
                           model=trainer.model_config.to_dict(), train=trainer.config.to_dict(), step=trainer.step,
-                          dedupe=d.dedupe, run=run))
+                          dedupe=d.dedupe, run=run,
+                          unk=dict(d.unk) if d.options.tokens == "words" else None))
         w = self.writer
         if w is None:
             self.send(P.RunFolder(None))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from core.config import SATURATED, VOWELS, TrainConfig
+from core.config import SATURATED, VOWELS, MLPConfig, TrainConfig
 from core.data import Dataset, Vocab
 from core.link.protocol import EmbeddingMap, Health, LRFind  # noqa: F401  (results the views show)
 from core.model import MLP, evaluating
@@ -93,20 +93,40 @@ def vowel_spread(C: torch.Tensor, vocab: Vocab) -> tuple[float, float]:
 # ---- learning-rate finder ----
 
 
+LR_FIND_STEPS = 1000  # the sweep's steps (the lecture's 1,000), for a model whose step is cheap: every character model
+LR_FIND_WORK = LR_FIND_STEPS * 100_000_000  # forward multiply-adds the sweep may cost (the best ensemble's 77M a step
+# fits 1,000 steps; bengio's 415M on kjv gets 241, as its 1,000 took about a minute on a loaded machine)
+LR_FIND_MIN_STEPS = 200  # fewer, and the curve over three decades is too coarse to read
+DIVERGED = 4.0  # the smoothed loss past this many times its lowest: the rest of the range only blows up
+
+
+def lr_find_steps(config: MLPConfig, batch_size: int) -> int:
+    """The sweep's steps for this model: LR_FIND_STEPS, fewer (down to LR_FIND_MIN_STEPS) for a model whose step
+    costs more than LR_FIND_WORK / LR_FIND_STEPS multiply-adds (a word model's wide output), so it takes seconds."""
+    from core.kernels.threads import step_macs
+
+    macs = step_macs(config, batch_size)
+    return max(LR_FIND_MIN_STEPS, min(LR_FIND_STEPS, LR_FIND_WORK // max(1, macs)))
+
+
 def lr_find(
     model: MLP,
     data: Dataset,
     batch_size: int = DEFAULTS["batch_size"],
     lo: float = 1e-3,
     hi: float = 1.0,
-    n: int = 1000,
+    n: int | None = None,
     seed: int = 0,
-    beta: float = 0.98,
+    beta: float | None = None,
 ) -> LRFind:
     """The lecture's experiment: one SGD step at each of n learning rates from lo to hi (exponentially
-    spaced), on a fresh copy of the model; the model passed in is never touched."""
+    spaced), on a fresh copy of the model; the model passed in is never touched. n is lr_find_steps's unless given;
+    the EMA's beta keeps a window of n/50 steps (0.98 at 1,000). The sweep stops once the smoothed loss passes
+    DIVERGED times its lowest (checked every n/20 steps): the lrs and losses then end there."""
     from core.kernels import make_kernel
 
+    n = lr_find_steps(model.config, batch_size) if n is None else n
+    beta = (0.98 if n >= LR_FIND_STEPS else 1 - 20 / n) if beta is None else beta
     work = copy.deepcopy(model)
     lrs = torch.logspace(math.log10(lo), math.log10(hi), n).tolist()
     kernel = make_kernel(work, TrainConfig(batch_size=batch_size))  # plain SGD, on this model's own kernel
@@ -114,20 +134,30 @@ def lr_find(
     ix = torch.randint(0, len(data.Y["train"]), (n, batch_size), generator=g)  # (n, B)
     logp = torch.empty(n, batch_size)
     step = max(1, (1 << 22) // max(1, batch_size * data.block_size))  # gather ~4M indices at a time, not all
-    for i in range(0, n, step):
-        part = ix[i : i + step]  # (k, B)
+    step = min(step, max(1, n // 20))  # and look for a divergence 20 times over the sweep
+    done = 0
+    while done < n:
+        part = ix[done : done + step]  # (k, B)
         xs = data.X["train"][part].view(len(part), -1).unbind(0)  # k x (B*block_size,)
         ys = (data.Y["train"][part] + kernel.row_offset).unbind(0)  # k x (B,)
-        kernel.run(xs, ys, logp[i : i + step], lrs[i : i + step])
-    losses = (-logp.mean(1)).tolist()
+        kernel.run(xs, ys, logp[done : done + step], lrs[done : done + step])
+        done += len(part)
+        smoothed = _smooth((-logp[:done].mean(1)).tolist(), beta)
+        if smoothed[-1] > DIVERGED * min(smoothed):
+            break
+    return LRFind(lrs[:done], (-logp[:done].mean(1)).tolist(), smoothed, _steepest(lrs[:done], smoothed))
+
+
+def _smooth(losses: list[float], beta: float) -> list[float]:
+    """The bias-corrected EMA of the losses; a blown-up step keeps the curve drawable."""
     smoothed: list[float] = []
     avg = 0.0
     for i, loss in enumerate(losses):
         if not math.isfinite(loss):
-            loss = smoothed[-1] * 4 if smoothed else 1e3  # a blown-up step keeps the curve drawable
+            loss = smoothed[-1] * 4 if smoothed else 1e3
         avg = beta * avg + (1 - beta) * loss
         smoothed.append(avg / (1 - beta ** (i + 1)))
-    return LRFind(lrs, losses, smoothed, _steepest(lrs, smoothed))
+    return smoothed
 
 
 def _steepest(lrs: list[float], smoothed: list[float]) -> float:

@@ -9,6 +9,9 @@ A run directory holds:
                  (lines + chars), as every run made before. "chars_per_token" (split -> mean characters per
                  token of running text, core.measures.chars_per_token; {} for a word list) came with issue 23:
                  overlays of runs of different token kinds turn losses into bits per character with it;
+                 "fingerprint" (the data's line count and a SHA-256 of its splits as the model reads them) came
+                 after it: a run continued on a file that has changed since is refused; a run without it is
+                 continued unchecked;
   model.pt       the latest checkpoint (atomic: temp file + rename, so a kill leaves the previous one), in
                  core.runs.checkpoint's format: version 1 for a single model; an ensemble's (members > 1) is
                  version 2, which stores W1 and its AdamW moments as the members' blocks (members, block_size,
@@ -50,6 +53,7 @@ import array
 import json
 import math
 import os
+import re
 import sys
 import time
 from dataclasses import fields
@@ -194,6 +198,14 @@ def _data_options(v: Any) -> dict:
     return v
 
 
+def _fingerprint(v: Any) -> dict:
+    """run.json's "fingerprint": the data's line count and the SHA-256 of its splits (core.data's fingerprint)."""
+    if not isinstance(v, dict) or set(v) != {"lines", "sha256"} or not re.fullmatch(r"[0-9a-f]{64}",
+                                                                                    _text(v["sha256"])):
+        raise ValueError
+    return {"lines": _int(v["lines"]), "sha256": v["sha256"]}
+
+
 # run.json: field -> (check, required). Each check returns the typed value or raises ValueError.
 _INFO_FIELDS: dict[str, tuple[Any, bool]] = {
     "created": (lambda v: _text(v, 64), True),
@@ -202,6 +214,7 @@ _INFO_FIELDS: dict[str, tuple[Any, bool]] = {
     "dataset": (_text, True),
     "dedupe": (_bool, False),
     "data": (lambda v: _data_options(v), False),
+    "fingerprint": (_fingerprint, False),
     "words": (lambda v: _int(v), False),
     "vocab_size": (lambda v: _int(v, 1, 1 << 21), False),
     "params": (lambda v: _int(v), False),

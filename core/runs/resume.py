@@ -68,7 +68,8 @@ def open_run(path: str | os.PathLike[str], fresh: bool = False) -> OpenedRun:
     ckpt = load_checkpoint(path / CHECKPOINT)
     data = Dataset.load(ckpt.dataset, ckpt.model_config.block_size, ckpt.split_seed, dedupe=ckpt.dedupe,
                         options=ckpt.options, tokenizer=ckpt.vocab.bpe)  # bpe: the run's own tokenizer
-    trainer = resume_trainer(ckpt, data)
+    trainer = resume_trainer(ckpt, data)  # first: a vocabulary that changed is named by its token
+    check_fingerprint(path, info, data)
     note = restore_kept(path, ckpt, trainer)  # keep_best's weights: the best ones, and the last after its ending
     try:  # the curve is a bonus: a damaged losses.f32 costs only the plot's past
         losses = read_losses(path, max_steps=trainer.step)
@@ -77,6 +78,20 @@ def open_run(path: str | os.PathLike[str], fresh: bool = False) -> OpenedRun:
     except MLPTuiError:
         pass
     return OpenedRun(path, trainer, info, ckpt, note)
+
+
+def check_fingerprint(path: Path, info: dict[str, Any], data: Dataset) -> None:
+    """RunError, naming the file, if the data is not what the run began on (run.json's fingerprint: the file's lines
+    and a hash of its splits); a run from before fingerprints has none, and goes on unchecked."""
+    was = info.get("fingerprint")
+    if was is None:
+        return
+    now = data.fingerprint()
+    if now != was:
+        lines = (f"{was['lines']:,} lines then, {now['lines']:,} now" if was["lines"] != now["lines"]
+                 else f"{now['lines']:,} lines, but not the same text")
+        raise RunError(f"{safe_text(path)}: {safe_text(data.source)} has changed since the run began ({lines}); "
+                       "a run goes on only on the data it was trained on")
 
 
 def _fresh_trainer(info: dict[str, Any], path: Path) -> Trainer:

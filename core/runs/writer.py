@@ -167,6 +167,7 @@ class RunWriter:
             "dedupe": self.dedupe,
             "data": tr.data.options.to_dict(),  # format, tokens, min_count, lower (older runs: lines of characters)
             "chars_per_token": chars_per_token(tr.data),  # split -> mean characters per token of running text ({})
+            "fingerprint": tr.data.fingerprint(),  # the data's lines and hash: a resume on other data is refused
             "words": len(tr.data.words),
             "vocab_size": len(tr.data.vocab),
             "params": tr.model.num_params(),

@@ -106,7 +106,7 @@ async def test_every_view_opens_on_a_bpe_model(harness: Harness, tmp_path) -> No
         await running(pilot, harness)
         assert harness.trainer.data.vocab.tokens == "bpe" and len(harness.trainer.data.vocab) == 300
         await until(pilot, lambda: "300 BPE tokens" in app.sub_title, what="the subtitle")
-        await until(pilot, lambda: "bits per character" in screen_text(app), what="the split pane's bpc")
+        await until(pilot, lambda: "bpc: bits per character" in screen_text(app), what="the split pane's bpc")
         await pilot.press("s", "e")  # sample and evaluate now
         for key in ("v", "f", "n", "h", "o", "d"):  # embeddings, lr finder, scoring, health, runs, dataset
             await pilot.press(key)

@@ -86,3 +86,35 @@ def test_train_suggests_text_for_a_word_list_that_looks_like_it(capsys, tmp_path
     assert code == 0, err
     hints = [line for line in err.splitlines() if "--format text" in line]
     assert len(hints) == 1 and "looks like running text" in hints[0]
+
+
+def test_a_word_model_with_the_lectures_init_gets_a_note_and_kaiming_none(capsys, tmp_path):
+    data = text_file(tmp_path)
+    flags = ["train", "--data", str(data), "--format", "text", "--tokens", "words", "--min-count", "2",
+             "--n-hidden", "16", "--steps", "5", "--quiet"]
+    code, _, err = run_cli(capsys, [*flags, "--out", str(tmp_path / "a")])
+    assert code == 0, err
+    notes = [line for line in err.splitlines() if "init lecture" in line]
+    assert len(notes) == 1 and "near loss 26" in notes[0] and "--init kaiming" in notes[0]
+    code, _, err = run_cli(capsys, [*flags, "--init", "kaiming", "--out", str(tmp_path / "b")])
+    assert code == 0 and "init lecture" not in err
+    code, _, err = run_cli(capsys, ["train", "--data", str(data), "--format", "text", "--steps", "5", "--quiet",
+                                    "--out", str(tmp_path / "c")])  # characters: the lecture's own lesson, no note
+    assert code == 0 and "init lecture" not in err
+
+
+def test_bad_input_on_a_word_model_is_one_line_each(capsys, tmp_path):
+    """A word the vocabulary lacks (neighbours, one word or in an analogy) and an empty prompt, on a word model."""
+    out = tmp_path / "run"
+    code, _, err = run_cli(capsys, ["train", "--data", str(text_file(tmp_path)), "--format", "text", "--tokens",
+                                    "words", "--min-count", "2", "--n-hidden", "16", "--steps", "20", "--out",
+                                    str(out), "--quiet"])
+    assert code == 0, err
+    cases = [(["neighbours", "--checkpoint", str(out), "zebra"],
+              ["'zebra' is not in the model's vocabulary", "tokens: '</s>'"]),
+             (["neighbours", "--checkpoint", str(out), "--analogy", "cat", "zebra", "dog"], ["'zebra'"]),
+             (["sample", "--checkpoint", str(out), "--prefix", " "], ["--prefix", "the prompt is empty"])]
+    for argv, fragments in cases:
+        code, stdout, err = run_cli(capsys, argv)
+        assert_cli_error(code, err, *fragments)
+        assert stdout == ""

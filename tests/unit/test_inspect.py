@@ -167,3 +167,29 @@ def test_the_health_of_an_ensemble_reads_its_members_as_training_holds_them(name
     merged = health(tr.model, X, Y, tr.lr, tr.step, adam=tr.optimizer_state())
     assert merged.update_ratio["W2"] - got.update_ratio["W2"] == pytest.approx(math.log10(4), abs=0.1)
     assert merged.members == [] and len(got.members) == 4
+
+
+def test_the_lr_finder_takes_fewer_steps_for_a_costly_step_and_none_fewer_for_characters():
+    from core.probes.inspection import LR_FIND_MIN_STEPS, lr_find_steps
+    from core.settings import PRESETS, resolve
+
+    for name, preset in PRESETS.items():
+        if preset.get("tokens") != "words":  # every character preset, the best ensemble too: the lecture's 1,000
+            v = resolve({}, name)
+            cfg = MLPConfig(vocab_size=27, **{k: v[k] for k in ("block_size", "n_embd", "n_hidden", "layers",
+                                                                "arch", "direct", "members", "batchnorm")})
+            assert lr_find_steps(cfg, v["batch_size"]) == 1000, name
+    bengio = MLPConfig(vocab_size=5546, block_size=4, n_embd=60, n_hidden=50, direct=True)
+    assert lr_find_steps(bengio, 256) == 241  # 415M multiply-adds a step
+    assert lr_find_steps(MLPConfig(vocab_size=50_000, block_size=8, n_embd=64, n_hidden=512), 512) == \
+        LR_FIND_MIN_STEPS
+
+
+def test_the_lr_finder_stops_once_the_loss_diverges(names_data):
+    model = MLP(MLPConfig(n_hidden=100, init="kaiming"), torch.Generator().manual_seed(1))
+    res = lr_find(model, names_data, lo=1e-2, hi=1e4, n=1000)  # far past any sane lr
+    assert 100 <= len(res.lrs) < 1000 and len(res.lrs) % 50 == 0  # stopped at a check, every 50 steps
+    assert len(res.losses) == len(res.smoothed) == len(res.lrs) and res.lrs[0] == pytest.approx(1e-2)
+    assert res.smoothed[-1] > 4 * min(res.smoothed) and 1e-2 <= res.suggestion < res.lrs[-1]
+    full = lr_find(model, names_data, n=1000)  # the lecture's range on a character model: all of it
+    assert len(full.lrs) == 1000 and full.lrs[-1] == pytest.approx(1.0)

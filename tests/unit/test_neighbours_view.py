@@ -146,3 +146,13 @@ def test_the_top_k_is_the_full_sorts_with_ties_by_id():
             assert nearest(C, token, k) == full[:k]
         tied = [i for i, s in full if s == full[0][1]]
         assert tied == sorted(tied)
+
+
+def test_an_answer_that_reaches_a_view_before_it_is_mounted_is_ignored():
+    """Closed and opened again while the answer to the closed view's question was on its way: the new view, not yet
+    mounted, is asked nothing yet, so the answer is another's (it raised AttributeError and crashed the app)."""
+    from tui.views.neighbours import NeighboursView
+
+    view = NeighboursView()
+    view.show(tokens=("day",), step=1152, found=[("night", 0.5)], vocab_size=5546)
+    assert view.tokens is None and view.last is None and view.answered is None

@@ -98,3 +98,31 @@ def test_a_fresh_writer_on_a_new_trainer_logs_one_timeline(tmp_path, small_data)
     w2.log_losses([0.25] * 10)
     w2.close("stopped")
     assert list(read_losses(tmp_path / "r")) == [0.25] * 10
+
+
+def test_the_fingerprint_tells_a_changed_file_by_its_lines_or_its_text(small_data, tmp_path):
+    from core.runs.resume import check_fingerprint
+
+    now = small_data.fingerprint()
+    assert now["lines"] == small_data.lines and len(str(now["sha256"])) == 64
+    check_fingerprint(tmp_path, {"fingerprint": now}, small_data)  # the same data: no complaint
+    check_fingerprint(tmp_path, {}, small_data)  # a run from before fingerprints: unchecked
+    for was, fragment in (({**now, "lines": int(now["lines"]) + 1}, f"{int(now['lines']) + 1:,} lines then, "
+                                                                     f"{now['lines']:,} now"),
+                          ({**now, "sha256": "0" * 64}, f"{now['lines']:,} lines, but not the same text")):
+        with pytest.raises(RunError) as e:
+            check_fingerprint(tmp_path, {"fingerprint": was}, small_data)
+        assert str(small_data.source) in str(e.value) and fragment in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_damaged_fingerprint_in_run_json_is_named(trained_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run[1], run)
+    info = json.loads((run / "run.json").read_text())
+    assert set(info["fingerprint"]) == {"lines", "sha256"}
+    info["fingerprint"] = {"lines": 3, "sha256": "not hex"}
+    (run / "run.json").write_text(json.dumps(info))
+    with pytest.raises(RunError, match="fingerprint"):
+        read_info(run)

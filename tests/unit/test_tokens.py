@@ -100,9 +100,40 @@ def test_measures():
 
 
 def test_words_on_a_file_without_spaces_is_one_line(tmp_path, words_file):
+    """A word list of one word a line is no text of words; running text of one word a line is (its contexts slide
+    across lines); running text whose lines are each one giant token is not."""
     with pytest.raises(DataError) as e:
-        Dataset.load(words_file, 3, options=TEXT)
+        Dataset.load(words_file, 3, options=TextOptions("lines", "words", 1))
     assert_one_line(e, str(words_file), "has no spaces", "--tokens chars")
+    data = Dataset.load(words_file, 3, options=TEXT)  # one word a line, read as running text: fine
+    assert len(data.vocab) == 2 + len(set(data.split_words["train"]))
+    giant = write(tmp_path / "giant.txt", ["abcdefghij" * 3 + str(i % 5) for i in range(50)])
+    with pytest.raises(DataError) as e:
+        Dataset.load(giant, 3, options=TEXT)
+    assert_one_line(e, str(giant), "has no spaces and its tokens average 31 characters", "--tokens chars")
+    assert Dataset.load(write(tmp_path / "p.txt", ["Yes,no!"] * 20), 3, options=TEXT).vocab.itos[2:] == \
+        ("!", ",", "Yes", "no")  # no spaces, but the word rule splits it at punctuation
+
+
+def test_a_word_too_long_for_a_checkpoint_is_refused_before_training(tmp_path):
+    path = write(tmp_path / "t.txt", ["the cat " + "z" * 201 + " sat"] * 10)
+    with pytest.raises(DataError) as e:
+        Dataset.load(path, 3, options=TEXT)
+    assert_one_line(e, str(path), "a word of 201 characters", "seen 8 times", "at most 200", "--tokens chars")
+    rare = write(tmp_path / "r.txt", ["the cat sat"] * 9 + ["z" * 201])  # a rare one is <unk>, and harmless
+    assert Dataset.load(rare, 3, options=TextOptions("text", "words", 2)).unk["test"] == 1
+
+
+@pytest.mark.parametrize("options", [TEXT, TEXT_CHARS, TextOptions("lines", "words"), TextOptions("lines", "chars")],
+                         ids=["text-words", "text-chars", "lines-words", "lines-chars"])
+def test_a_file_of_blank_lines_is_refused_as_a_word_list_is(tmp_path, options):
+    path = write(tmp_path / "blank.txt", ["", "   ", "\t", ""] * 5)
+    with pytest.raises(DataError) as e:
+        Dataset.load(path, 3, options=options)
+    assert_one_line(e, str(path), "has no words (it is empty or only blank lines)")
+    with pytest.raises(DataError) as e:
+        Dataset.load(path, 3)  # the lecture's word list: the message matched
+    assert_one_line(e, str(path), "has no words (it is empty or only blank lines)")
 
 
 def test_a_min_count_that_leaves_only_unk_is_one_line(tmp_path):

@@ -52,6 +52,7 @@ def test_a_word_model_is_saved_and_loaded_with_its_vocabulary_and_settings(word_
     (lambda v: [*v[:-1], "two words"], "the vocabulary holds a token the word rule would not make ('two words')"),
     (lambda v: [*v[:-1], "\x1b[2J"], "the vocabulary holds a token the word rule would not make"),
     (lambda v: [*v[:-1], ""], "the vocabulary holds an empty or overlong token"),
+    (lambda v: [*v[:-1], "x" * 10_000], "the vocabulary holds an empty or overlong token ('xxxxxxxxxx"),
     (lambda v: [*v[:-1], "\u202e"], "the vocabulary holds control characters"),
     (lambda v: [*v[:-1], 7], "the vocabulary is not </s>, <unk> and distinct words"),
 ])
@@ -62,7 +63,7 @@ def test_a_damaged_vocabulary_of_words_is_refused_by_name(word_trainer, tmp_path
     torch.save(ck, path)
     with pytest.raises(CheckpointError) as e:
         load_checkpoint(path)
-    assert_one_line(e, str(path), "damaged checkpoint", expected)
+    assert len(assert_one_line(e, str(path), "damaged checkpoint", expected)) < 300 + len(str(path))  # cut short
 
 
 @pytest.mark.parametrize("data", [{"format": "prose"}, {"tokens": "bpe"}, {"min_count": 0}, {"lower": "yes"},

@@ -13,7 +13,7 @@ from core.config import MLPConfig
 from core.errors import ConfigError
 from core.settings import Setting
 from tui.messages import LiveChange, PendingChanged
-from tui.panes.fields import BY_KEY, FIELDS, check_form, count_table_size, format_value, parse
+from tui.panes.fields import BY_KEY, FIELDS, check_form, count_table_line, format_value, parse
 from tui.panes.toggle import Toggle
 
 
@@ -200,7 +200,10 @@ class ControlsPane(VerticalScroll):
 
     # ---- from the app ----
     def set_applied(self, values: dict[str, object]) -> None:
-        """The model was (re)built with these values: they are the form's new baseline."""
+        """The model was (re)built with these values: they are the form's new baseline. With other data settings
+        the vocabulary is unknown until the new model's Ready says it (set_vocab)."""
+        if any(BY_KEY[k].target == "data" and v != self.applied.get(k) for k, v in values.items() if k in BY_KEY):
+            self.vocab_size = None
         self.applied.update(values)
         self._pending_changed()
         self.refresh_params()
@@ -221,6 +224,9 @@ class ControlsPane(VerticalScroll):
         if any(k in bad or k not in good for k in model_keys):
             out.update("[dim]parameters: fix the fields above[/]")
             return
+        if any(BY_KEY[k].target == "data" for k in self.pending()):  # other data, tokens or min count
+            out.update("[dim]parameters: counted at reset (the data settings make a new vocabulary)[/]")
+            return
         V, block = self.vocab_size, good["block_size"]
         cfg = MLPConfig(vocab_size=V, **{k: good[k] for k in model_keys})
         problem = self._size_problem(cfg, good.get("batch_size"))
@@ -229,10 +235,7 @@ class ControlsPane(VerticalScroll):
             # the form shows the sizes already: the reason without the model's description fits the pane
             out.update(f"[b red]too large:[/] {escape(problem.brief)}")
             return
-        out.update(
-            f"[b]{cfg.num_params():,}[/] parameters\ncount table: {V}^{block + 1} = "
-            f"[b]{count_table_size(V, block)}[/] entries"
-        )
+        out.update(f"[b]{cfg.num_params():,}[/] parameters\n{count_table_line(V, block, self.applied.get('tokens'))}")
 
     @staticmethod
     def _size_problem(cfg: MLPConfig, batch_size: object) -> ConfigError | None:

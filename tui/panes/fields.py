@@ -49,3 +49,10 @@ def count_table_size(vocab: int, block: int) -> str:
     """vocab^(block+1): the entries a count-based model with the same context would need."""
     n = vocab ** (block + 1)
     return f"{n:,}" if n < 10**12 else f"{n:.2e}"
+
+
+def count_table_line(vocab: int, block: int, tokens: object = "chars") -> str:
+    """The controls pane's line on the count table a model of this context replaces: |V|^(context + 1) entries,
+    |V| the model's own vocabulary, named by its kind ("chars 27^4", "words 5,546^5")."""
+    kind = "words" if tokens == "words" else "chars"  # two lines that fit the pane's 26 cells
+    return f"count table: {kind} {vocab:,}^{block + 1}\n= [b]{count_table_size(vocab, block)}[/] entries"

@@ -18,6 +18,9 @@ WAITING = "[dim]waiting for the model…[/]"
 MARK = "› "  # the first row of a line of text; its other rows are indented as deep
 
 
+PLACEHOLDERS = ("prompt (p): the samples go on from it", "prompt (p): text to go on", "prompt (p)")
+
+
 class SamplesPane(Vertical):
     BORDER_TITLE = "Samples"
 
@@ -28,8 +31,7 @@ class SamplesPane(Vertical):
         self.text_mode = False  # lines of running text (wrapped, and the prompt field) rather than names
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="prompt (p): the samples go on from it", id="prompt", compact=True,
-                    max_length=P.MAX_PROMPT_CHARS)
+        yield Input(placeholder=PLACEHOLDERS[0], id="prompt", compact=True, max_length=P.MAX_PROMPT_CHARS)
         yield Static(WAITING, id="samples-text")
 
     def set_text_mode(self, text: bool) -> None:
@@ -89,6 +91,8 @@ class SamplesPane(Vertical):
         return out
 
     def on_resize(self) -> None:
+        field = self.query_one("#prompt", Input)  # the longest hint that fits whole (80x24 cut the first to "the")
+        field.placeholder = next((h for h in PLACEHOLDERS if len(h) < self.size.width - 1), PLACEHOLDERS[-1])
         self.redraw()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

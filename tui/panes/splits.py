@@ -1,6 +1,6 @@
-"""Split losses: train / dev / test over their whole splits, the best dev so far, the change; beside them
-the n-gram baseline at the same context (counts for characters, Kneser-Ney and the paper's mixture for words:
-tui.panes.baseline), and the first loss against a uniform guess."""
+"""Split losses: train / dev / test over their whole splits, the best dev so far, the change (running text: bits per
+character instead, its headline); beside them the n-gram baseline at the same context (counts for characters,
+Kneser-Ney and the paper's mixture for words: tui.panes.baseline), and the first loss against a uniform guess."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from core.engine.policy import TRAIN_SAMPLE_ROWS
+from core.measures import loss_to_bpc
 from tui.panes import baseline
 
 SAMPLE_ROWS = f"{TRAIN_SAMPLE_ROWS / 1000:g}K"  # the size of the train split's fixed sample, as the panes say it
@@ -40,13 +41,16 @@ class SplitLosses(Static):
         self.initial: float | None = None  # the train loss at step 0 (the lecture's exercise E02)
         self.members = 1  # an ensemble's (core.kernels.members): every split's loss is its averaged logits'
         self.chars_per_token: dict[str, float] = {}  # running text: split -> characters per token (Ready's)
+        self.unk: dict[str, float] = {}  # words: split -> the share of its tokens that are <unk>
 
-    def set_vocab(self, vocab_size: int, members: int = 1) -> None:
+    def set_vocab(self, vocab_size: int, members: int = 1, info: dict | None = None) -> None:
+        """A new model: its vocabulary's size, its members, and (the Ready event's `info`) running text's characters
+        per token by split, which turn a loss per token into bits per character, and a word model's <unk> rates."""
         self.vocab_size, self.members = vocab_size, members
-
-    def set_scale(self, chars_per_token: dict[str, float] | None) -> None:
-        """Running text's characters per token by split, which turn the losses into bits per character."""
-        self.chars_per_token = dict(chars_per_token or {})
+        info = info or {}
+        self.chars_per_token = dict(info.get("chars_per_token") or {})
+        tokens, unk = info.get("examples") or {}, info.get("unk") or {}
+        self.unk = {s: unk[s] / tokens[s] for s in unk if tokens.get(s)}
 
     def set_counts(self, counts: Any) -> None:
         self.counts = counts
@@ -83,7 +87,8 @@ class SplitLosses(Static):
         t = Table(box=None, pad_edge=False, expand=False, show_header=True, header_style="bold")
         t.add_column("split")
         t.add_column("loss", justify="right")
-        t.add_column("Δ", justify="right")
+        bpc = bool(self.chars_per_token)  # running text: bits per character, its headline, takes the change's place
+        t.add_column(("bpc≥" if self.unk else "bpc") if bpc else "Δ", justify="right")
         c = self.counts
         wide = c is not None and self.content_size.width >= 31
         if wide:
@@ -96,7 +101,9 @@ class SplitLosses(Static):
             t.add_column("ppl", justify="right", style="cyan")
         for split in ("train", "dev", "test"):
             v, p = now.get(split), prev.get(split)
-            if v is not None and p is not None and math.isfinite(v) and math.isfinite(p):
+            if bpc:
+                delta = bits_cell(v, self.chars_per_token.get(split))
+            elif v is not None and p is not None and math.isfinite(v) and math.isfinite(p):
                 d = v - p
                 delta = f"[{'green' if d < 0 else 'red'}]{d:+.3f}[/]"
             else:
@@ -112,12 +119,6 @@ class SplitLosses(Static):
         shown = fit_notes(self.notes(coverage, wide), width or 80, rows, self.app.console)
         return Group(t, *shown)
 
-    def bits_per_char(self) -> dict[str, float]:
-        """The latest losses in bits per character, by split (running text only: {} for a word list)."""
-        now = self.history[-1][1] if self.history else {}
-        out = {s: _bits(now.get(s), self.chars_per_token.get(s)) for s in ("train", "dev", "test")}
-        return {s: v for s, v in out.items() if v is not None}
-
     def notes(self, coverage: str, wide: bool) -> list[tuple[str, str]]:
         """The notes under the table, most wanted first, each in full and short (markup)."""
         best, best_step = self.best
@@ -128,11 +129,13 @@ class SplitLosses(Static):
             out.append(baseline.baseline_note(c, wide))
             if baseline.is_kn(c):
                 out.append(baseline.mixture_note(self.mixture, c.kind))
-        bpc = self.bits_per_char()
-        if bpc:  # running text: the one scale across kinds of token (core.measures), where the baseline leaves room
-            short = "  ".join(f"{s} {v:.2f}" for s, v in bpc.items() if s != "train")
-            out.append(("[b]bits per character[/] " + "  ".join(f"{s} {v:.3f}" for s, v in bpc.items()),
-                        f"[b]bpc[/] {short}"))
+        if self.chars_per_token and self.unk:  # a word model's bits per character: <unk>'s spelling comes free
+            rates = "  ".join(f"{s} {self.unk[s]:.1%}" for s in ("dev", "test") if s in self.unk)
+            out.append((f"[dim]bpc≥: bits per character, a lower bound (<unk> {rates})[/]",
+                        "[dim]bpc≥: a lower bound (<unk>)[/]"))
+        elif self.chars_per_token:
+            out.append(("[dim]bpc: bits per character, one scale for every kind of token[/]",
+                        "[dim]bpc: bits per character[/]"))
         if self.members > 1:  # train, dev and test are one model's: the plot's line is the members' mean
             out.append((f"[dim]all three: the ensemble of {self.members} (averaged logits); the plot's line: "
                         f"its members' mean[/]", f"[dim]all three: ensemble of {self.members}[/]"))
@@ -154,8 +157,11 @@ class SplitLosses(Static):
         return out
 
 
-def _bits(loss: float | None, ratio: float | None) -> float | None:
-    return loss / math.log(2) / ratio if loss is not None and ratio and math.isfinite(loss) else None
+def bits_cell(loss: float | None, ratio: float | None) -> str:
+    """A loss per token as bits per character (core.measures.loss_to_bpc), for the table: "—" where unknown."""
+    if loss is None or not ratio or not math.isfinite(loss):
+        return "—"
+    return f"{loss_to_bpc(loss, ratio):.3f}"
 
 
 def fit_notes(notes: list[tuple[str, str]], width: int, rows: int, console: Console) -> list[Text]:

@@ -104,7 +104,10 @@ def _new_run(args: argparse.Namespace, mcfg: Any, tcfg: Any, source: str, dedupe
     writer = RunWriter(_new_folder(args.out), trainer, origin="cli", root=args.runs_dir or default_runs_dir(),
                        stem=resolve_dataset(source).stem, dedupe=dedupe)
     out = writer.open()  # fail now, before training, if the folder cannot be made
-    hint = [f"note: {safe_text(data.text_hint())}"] if data.text_hint() else []
+    from core.config import init_note
+
+    hints = (data.text_hint(), init_note(mcfg.init, len(data.vocab), data.vocab.tokens))
+    hint = [f"note: {safe_text(h)}" for h in hints if h]
     return Start(trainer, writer, out, dedupe, [f"{run_line(trainer)} -> {safe_text(out)}", *hint])
 
 

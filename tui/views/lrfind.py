@@ -1,4 +1,5 @@
-"""The learning-rate finder (makemore part 2): one SGD step at each of 1,000 rising learning rates.
+"""The learning-rate finder (makemore part 2): one SGD step at each of 1,000 rising learning rates (fewer for a
+model whose step is costly, such as a word model: core.probes.inspection.lr_find_steps).
 
 It runs in the training process on a fresh model of the same architecture (as the lecture did) or on
 a copy of the current weights; the model that trains is never touched.
@@ -57,7 +58,8 @@ class LRFindView(ViewScreen):
         self.min_lr = lrs[i_min]
         source = "a fresh model (new weights, this architecture)" if fresh else f"the weights at step {step:,}"
         note = " · the sweep uses SGD; AdamW wants ~100x smaller rates" if optimizer == "adamw" else ""
-        self.set_status(f"from {source} · {len(lrs):,} steps in {seconds:.2f} s · [b]suggested lr "
+        end = "" if lrs[-1] >= 0.999 else f" to lr {lrs[-1]:.3g} (diverged)"  # core.probes.inspection.DIVERGED
+        self.set_status(f"from {source} · {len(lrs):,} steps{end} in {seconds:.2f} s · [b]suggested lr "
                         f"{suggestion:.3g}[/] (steepest fall): [b]a[/] applies it; [b]l[/] applies "
                         f"{self.min_lr / 2:.3g}, half the lowest-loss lr (the lecture's way to 0.1){note}")
 

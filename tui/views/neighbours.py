@@ -103,8 +103,10 @@ class NeighboursView(ViewScreen):
         with VerticalScroll(id="nb-scroll"):
             yield Static("", id="nb-out")
 
-    def on_mount(self) -> None:
-        self.query_one(Input).focus()
+    def __init__(self) -> None:
+        super().__init__()
+        # Here, not in on_mount: an answer to the question of a view just closed can reach this one while it is
+        # being pushed, before it is mounted (typed fast while a word model's chunk ran: it crashed the app).
         self.tokens: tuple[str, ...] | None = None  # what the field asks for now (None: nothing yet)
         self.last: dict | None = None  # the latest answer shown
         self.asked: tuple | None = None  # (tokens, step) of the latest question
@@ -112,6 +114,9 @@ class NeighboursView(ViewScreen):
         self.answered: tuple | None = None  # (tokens, step, whether it was an error) of the latest answer
         self.sent = 0  # questions sent
         self._timer: Timer | None = None
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
         self.set_interval(REFRESH, self.ask)
         self.hint()
 
