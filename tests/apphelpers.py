@@ -161,3 +161,12 @@ def status_step(app: MLPApp) -> int:
 
 
 # ---- tests ----
+
+
+async def type_in_view(pilot, selector: str, text: str) -> None:
+    """Empty the screen's Input `selector`, then type `text` with real key presses (a view's query field)."""
+    field = pilot.app.screen.query_one(selector)
+    while field.value:
+        await pilot.press("backspace")
+    await pilot.press(*["space" if c == " " else c for c in text])
+    assert field.value == text

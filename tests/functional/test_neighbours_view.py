@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from apphelpers import Harness, running, screen_text, until
+from apphelpers import Harness, running, screen_text, type_in_view, until
 
 from core.probes.neighbours import analogy, nearest
 from tui.views.neighbours import REFRESH, NeighboursView
@@ -26,12 +26,7 @@ def table(h: Harness):
 
 
 async def type_query(pilot, text: str) -> None:
-    """Empty the view's field, then type `text` with real key presses."""
-    field = pilot.app.screen.query_one("#nb-input")
-    while field.value:
-        await pilot.press("backspace")
-    await pilot.press(*["space" if c == " " else c for c in text])
-    assert field.value == text
+    await type_in_view(pilot, "#nb-input", text)
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ again and shows characters)."""
 from __future__ import annotations
 
 import pytest
-from apphelpers import Harness, running, screen_text, until
+from apphelpers import Harness, running, screen_text, type_in_view, until
 
 from tui.views.tokenizer import TokenizerView
 
@@ -25,11 +25,7 @@ def words(app) -> list[str]:
 
 
 async def type_text(pilot, text: str) -> None:
-    field = pilot.app.screen.query_one("#tk-input")
-    while field.value:
-        await pilot.press("backspace")
-    await pilot.press(*["space" if c == " " else c for c in text])
-    assert field.value == text
+    await type_in_view(pilot, "#tk-input", text)
 
 
 @pytest.mark.slow

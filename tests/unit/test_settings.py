@@ -286,3 +286,11 @@ def test_every_number_field_and_flag_agree_on_its_range():
             except Exception:
                 flag_ok = False
             assert field_ok == flag_ok == ok, (f.key, text)
+
+
+def test_the_count_table_line_names_the_models_kind_of_token():
+    from tui.panes.fields import count_table_line
+
+    assert count_table_line(27, 3).startswith("count table: chars 27^4\n= [b]531,441[/]")
+    assert count_table_line(5546, 4, "words").startswith("count table: words 5,546^5")
+    assert count_table_line(4000, 3, "bpe").startswith("count table: BPE 4,000^4\n= [b]2.56e+14[/]")

@@ -54,5 +54,5 @@ def count_table_size(vocab: int, block: int) -> str:
 def count_table_line(vocab: int, block: int, tokens: object = "chars") -> str:
     """The controls pane's line on the count table a model of this context replaces: |V|^(context + 1) entries,
     |V| the model's own vocabulary, named by its kind ("chars 27^4", "words 5,546^5")."""
-    kind = "words" if tokens == "words" else "chars"  # two lines that fit the pane's 26 cells
+    kind = {"words": "words", "bpe": "BPE"}.get(str(tokens), "chars")  # two lines that fit the pane's 26 cells
     return f"count table: {kind} {vocab:,}^{block + 1}\n= [b]{count_table_size(vocab, block)}[/] entries"
