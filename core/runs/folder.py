@@ -9,9 +9,8 @@ A run directory holds:
                  (lines + chars), as every run made before. "chars_per_token" (split -> mean characters per
                  token of running text, core.measures.chars_per_token; {} for a word list) came with issue 23:
                  overlays of runs of different token kinds turn losses into bits per character with it;
-                 "fingerprint" (the data's line count and a SHA-256 of its splits as the model reads them) came
-                 after it: a run continued on a file that has changed since is refused; a run without it is
-                 continued unchecked;
+                 "fingerprint" (line count, SHA-256 of the splits as read) too: a resume on changed data is
+                 refused, a run without it goes on unchecked;
   model.pt       the latest checkpoint (atomic: temp file + rename, so a kill leaves the previous one), in
                  core.runs.checkpoint's format: version 1 for a single model; an ensemble's (members > 1) is
                  version 2, which stores W1 and its AdamW moments as the members' blocks (members, block_size,
@@ -22,12 +21,10 @@ A run directory holds:
                  an ensemble's W1 as members' blocks), with their step and dev loss; written (atomically, before
                  model.pt) by a checkpoint only when the best changed since the last one, so that a continued run
                  keeps them at its end as the unstopped run would;
-  last.pt        while model.pt holds the best weights that keep_best put back at the run's end: the last ones, from
-                 which a continued run goes on; removed by the first checkpoint that holds the last weights again.
-                 A run without these (made before them) continues too, and keeps its last weights at the end;
-  tokenizer.json a BPE run's tokenizer (core.bpe, the library's JSON), written with the folder; model.pt holds the
-                 same ("tokenizer"), the copy read back and checked against the vocabulary. A BPE run's "data" also
-                 has "bpe_vocab" (issue 23);
+  last.pt        while model.pt holds the best weights keep_best put back at the end: the last ones, which a continued
+                 run goes on from; removed by the next checkpoint of the last weights (runs without it continue too);
+  tokenizer.json a BPE run's tokenizer (core.bpe, the library's JSON); model.pt holds the same ("tokenizer"), the
+                 copy read back and checked against the vocabulary; its "data" also has "bpe_vocab" (issue 23);
   losses.f32     log10 of every step's training loss, little-endian float32, appended;
   evals.jsonl    one line per evaluation: step, seconds of training, split losses; a continued run keeps one line
                  at the step it goes on from (the first there, of the weights it goes on from);
